@@ -1,0 +1,1018 @@
+//! The simulated consent and authorisation service (C&A): `/token`, `/perm`, `/introspect`,
+//! `/rreguri` and `/jwks`, as the MaPS OpenAPI files describe them (token v1.2, perm v1.1,
+//! introspect v1.1, rreguri v1.2), with the registration state rules of the MaPS stub.
+//!
+//! All tokens are real RS256 JWTs signed with the C&A's run-time key. Every call must carry a
+//! UUID `X-Request-ID`. The state is observable by the harness (registrations, tickets,
+//! introspections) and every change wakes the steps waiting on it, so nothing polls or sleeps.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use axum::extract::{Path, Query, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use jsonwebtoken::jwk::JwkSet;
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::jwt::{self, Expect};
+use crate::pki::SigningKey;
+
+pub const GRANT_JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+pub const GRANT_UMA_TICKET: &str = "urn:ietf:params:oauth:grant-type:uma-ticket";
+pub const TOKEN_TYPE_PAT: &str = "pension_dashboard_pat";
+pub const TOKEN_TYPE_RPT: &str = "pension_dashboard_rpt";
+const TOKEN_TYPE_TICKET: &str = "pension_dashboard_ticket";
+/// The claim token format; token-v1_2.yaml spells it `pension_dashboad_rqp` (sic), which is
+/// accepted too.
+pub const RQP_FORMAT: &str = "pension_dashboard_rqp";
+const RQP_FORMAT_TYPO: &str = "pension_dashboad_rqp";
+
+/// Lifetimes of what the C&A issues.
+#[derive(Debug, Clone)]
+pub struct Lifetimes {
+    pub pat: Duration,
+    pub rpt: Duration,
+    /// 60 s: the stub's constant, marked "spec value".
+    pub ticket: Duration,
+}
+
+impl Default for Lifetimes {
+    fn default() -> Self {
+        Lifetimes {
+            pat: Duration::from_secs(3600),
+            rpt: Duration::from_secs(600),
+            ticket: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Who the C&A trusts, and what it calls itself.
+#[derive(Debug, Clone)]
+pub struct CasSettings {
+    pub issuer: String,
+    /// Issuer of find request tokens, accepted as PAT assertions.
+    pub finder_issuer: String,
+    /// Issuer of RQP claim tokens (the dashboard).
+    pub dashboard_issuer: String,
+    pub lifetimes: Lifetimes,
+}
+
+/// A registered pension identifier, as the C&A holds it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Registration {
+    pub resource_id: String,
+    pub name: String,
+    pub description: String,
+    pub match_status: String,
+    pub resource_scopes: Vec<String>,
+    pub inbound_request_id: Option<String>,
+    /// The X-Request-ID of the POST that created it.
+    pub request_id: String,
+    pub registered_at: DateTime<Utc>,
+    /// jti of the PAT that registered it (the stub binds resources to their PAT).
+    pub pat_jti: String,
+    pub deleted: Option<Deletion>,
+    /// Every PATCH applied, in order.
+    pub patches: Vec<String>,
+}
+
+impl Registration {
+    /// The asset GUID part of `urn:pei:<holder>:<asset>`.
+    pub fn asset_guid(&self) -> Option<&str> {
+        pei_parts(&self.name).map(|(_, a)| a)
+    }
+
+    pub fn holder_guid(&self) -> Option<&str> {
+        pei_parts(&self.name).map(|(h, _)| h)
+    }
+}
+
+/// `urn:pei:<holder>:<asset>` split into its two GUIDs (braces removed).
+pub fn pei_parts(name: &str) -> Option<(&str, &str)> {
+    let rest = name.strip_prefix("urn:pei:")?;
+    let (h, a) = rest.split_once(':')?;
+    Some((
+        h.trim_matches(|c| c == '{' || c == '}'),
+        a.trim_matches(|c| c == '{' || c == '}'),
+    ))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Deletion {
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A permission ticket issued at `/perm`.
+#[derive(Debug, Clone)]
+pub struct TicketRecord {
+    pub jti: String,
+    pub resource_id: String,
+    pub scopes: Vec<String>,
+    pub expires: i64,
+    pub redeemed: bool,
+}
+
+/// An introspection the provider asked for.
+#[derive(Debug, Clone)]
+pub struct IntrospectionRecord {
+    pub rpt_jti: Option<String>,
+    pub at: DateTime<Utc>,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone)]
+struct PatRecord {
+    jti: String,
+    holder: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct CasState {
+    pats: HashMap<String, PatRecord>,
+    pat_by_assertion: HashMap<String, String>,
+    registrations: Vec<Registration>,
+    post_request_ids: HashSet<String>,
+    tickets: HashMap<String, TicketRecord>,
+    rpts: HashSet<String>,
+    introspections: Vec<IntrospectionRecord>,
+}
+
+/// Claims of every token the C&A issues; `token_type` says which it is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CasClaims {
+    pub iss: String,
+    pub sub: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub token_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Holdername GUID a PAT was issued for (the `aud` of its assertion).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Vec<Permission>>,
+    /// Party the RPT was generated for (the dashboard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub azp: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Permission {
+    pub resource_id: String,
+    pub resource_scopes: Vec<String>,
+    pub exp: i64,
+}
+
+/// The simulated C&A. Cheap to clone (an `Arc` inside).
+#[derive(Clone)]
+pub struct Cas {
+    inner: Arc<CasInner>,
+}
+
+impl std::fmt::Debug for Cas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cas")
+            .field("issuer", &self.inner.settings.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+struct CasInner {
+    settings: CasSettings,
+    key: SigningKey,
+    own_jwks: JwkSet,
+    /// Keys of the pension finder and the dashboard.
+    trusted: JwkSet,
+    /// The JWKS the C&A publishes at `/jwks`: its own key plus the finder's and dashboard's.
+    published: JwkSet,
+    base_url: OnceLock<String>,
+    state: Mutex<CasState>,
+    changes: watch::Sender<u64>,
+}
+
+impl Cas {
+    pub fn new(settings: CasSettings, key: SigningKey, trusted: JwkSet) -> Cas {
+        let own_jwks = crate::pki::jwks_of([&key]);
+        let mut published = own_jwks.clone();
+        published.keys.extend(trusted.keys.iter().cloned());
+        Cas {
+            inner: Arc::new(CasInner {
+                settings,
+                key,
+                own_jwks,
+                trusted,
+                published,
+                base_url: OnceLock::new(),
+                state: Mutex::new(CasState::default()),
+                changes: watch::Sender::new(0),
+            }),
+        }
+    }
+
+    /// Record where the C&A is reachable (the `as_uri` a provider should send).
+    pub fn set_base_url(&self, url: String) {
+        let _ = self.inner.base_url.set(url);
+    }
+
+    pub fn base_url(&self) -> &str {
+        self.inner.base_url.get().map(String::as_str).unwrap_or("")
+    }
+
+    pub fn jwks(&self) -> &JwkSet {
+        &self.inner.published
+    }
+
+    fn state(&self) -> MutexGuard<'_, CasState> {
+        // A panic while holding the lock cannot leave the maps half-updated in a way that
+        // matters more than losing the whole run, so carry on with the data.
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn changed(&self) {
+        self.inner.changes.send_modify(|v| *v += 1);
+    }
+
+    /// Forget everything: PATs, registrations, tickets, RPTs. Used by clear-down.
+    pub fn clear(&self) {
+        *self.state() = CasState::default();
+        self.changed();
+    }
+
+    pub fn registrations(&self) -> Vec<Registration> {
+        self.state().registrations.clone()
+    }
+
+    pub fn registration(&self, resource_id: &str) -> Option<Registration> {
+        self.state()
+            .registrations
+            .iter()
+            .find(|r| r.resource_id == resource_id)
+            .cloned()
+    }
+
+    pub fn ticket(&self, ticket: &str) -> Option<TicketRecord> {
+        let claims = self.verify_own(ticket, TOKEN_TYPE_TICKET).ok()?;
+        self.state().tickets.get(&claims.jti).cloned()
+    }
+
+    pub fn introspections(&self) -> Vec<IntrospectionRecord> {
+        self.state().introspections.clone()
+    }
+
+    /// Wait until `check` returns `Some`, re-checking on every state change; `None` on timeout.
+    pub async fn wait_for<T>(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut(&[Registration]) -> Option<T>,
+    ) -> Option<T> {
+        let mut rx = self.inner.changes.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            rx.borrow_and_update();
+            if let Some(v) = check(&self.state().registrations) {
+                return Some(v);
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => continue,
+                _ => return check(&self.state().registrations),
+            }
+        }
+    }
+
+    fn sign(&self, claims: &CasClaims) -> Result<String, Response> {
+        self.inner
+            .key
+            .sign(claims)
+            .map_err(|e| plain(StatusCode::INTERNAL_SERVER_ERROR, &format!("signing: {e}")))
+    }
+
+    fn verify_own(&self, token: &str, token_type: &str) -> Result<CasClaims, String> {
+        let claims: CasClaims = jwt::verify(
+            token,
+            &self.inner.own_jwks,
+            &Expect {
+                issuer: Some(&self.inner.settings.issuer),
+                ..Expect::default()
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        if claims.token_type != token_type {
+            return Err(format!(
+                "the token is a {}, not a {token_type}",
+                claims.token_type
+            ));
+        }
+        Ok(claims)
+    }
+
+    /// Check `Authorization: Bearer <PAT>`; a 401 response if it is not a live PAT we issued.
+    fn authenticate_pat(&self, headers: &HeaderMap) -> Result<PatRecord, Response> {
+        let unauthorised =
+            |msg: &str| (StatusCode::UNAUTHORIZED, Json(json!({ "error": msg }))).into_response();
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .ok_or_else(|| unauthorised("a PAT is required: Authorization: Bearer <PAT>"))?;
+        let claims = self
+            .verify_own(token.trim(), TOKEN_TYPE_PAT)
+            .map_err(|e| unauthorised(&format!("the PAT is not valid: {e}")))?;
+        self.state()
+            .pats
+            .get(&claims.jti)
+            .cloned()
+            .ok_or_else(|| unauthorised("the PAT is not known to the C&A (cleared down?)"))
+    }
+
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/token", post(token))
+            .route("/perm", post(perm))
+            .route("/introspect", post(introspect))
+            .route("/rreguri", post(register))
+            .route(
+                "/rreguri/{resource_id}",
+                get(get_registration)
+                    .patch(patch_registration)
+                    .delete(delete_registration),
+            )
+            .layer(axum::middleware::from_fn(require_request_id))
+            .route("/jwks", get(jwks))
+            .with_state(self.clone())
+    }
+}
+
+fn plain(status: StatusCode, msg: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        msg.to_owned(),
+    )
+        .into_response()
+}
+
+fn token_error(code: &str, description: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": code, "error_description": description })),
+    )
+        .into_response()
+}
+
+fn field_error(field: &str, rejected: &serde_json::Value, reason: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!([{ "field": field, "rejected_value": rejected, "reason": reason }])),
+    )
+        .into_response()
+}
+
+/// Every C&A operation requires a UUID `X-Request-ID` (declared `required`, `format: uuid`).
+async fn require_request_id(request: Request, next: Next) -> Response {
+    let ok = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| uuid::Uuid::parse_str(v).is_ok());
+    if ok {
+        return next.run(request).await;
+    }
+    let msg = "X-Request-ID header is required and must be a UUID";
+    if request.uri().path() == "/token" {
+        token_error("invalid_request", msg)
+    } else {
+        plain(StatusCode::BAD_REQUEST, msg)
+    }
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn jwks(State(cas): State<Cas>) -> Json<JwkSet> {
+    Json(cas.jwks().clone())
+}
+
+/// Parameters of `/token`: declared `in: query` in token-v1_2.yaml; the stub also takes a form
+/// body. Both are merged here (the body wins).
+async fn token(
+    State(cas): State<Cas>,
+    RawQuery(query): RawQuery,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut params: HashMap<String, String> = HashMap::new();
+    for source in [query.unwrap_or_default().as_bytes(), &body[..]] {
+        for (k, v) in url::form_urlencoded::parse(source) {
+            params.insert(k.into_owned(), v.into_owned());
+        }
+    }
+    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    match get("grant_type") {
+        Some(GRANT_JWT_BEARER) => issue_pat(&cas, get("scope"), get("assertion")),
+        Some(GRANT_UMA_TICKET) => issue_rpt(
+            &cas,
+            get("scope"),
+            get("ticket"),
+            get("claim_token"),
+            get("claim_token_format"),
+        ),
+        Some(other) => token_error(
+            "unsupported_grant_type",
+            &format!("grant_type {other:?} is not supported"),
+        ),
+        None => token_error("invalid_request", "grant_type is required"),
+    }
+}
+
+fn issue_pat(cas: &Cas, scope: Option<&str>, assertion: Option<&str>) -> Response {
+    if scope != Some("uma_protection") {
+        return token_error(
+            "invalid_scope",
+            "the jwt-bearer grant issues PATs for scope uma_protection only",
+        );
+    }
+    let Some(assertion) = assertion else {
+        return token_error("invalid_request", "assertion is required");
+    };
+    let s = &cas.inner.settings;
+    let claims: serde_json::Value = match jwt::verify(
+        assertion,
+        &cas.inner.trusted,
+        &Expect {
+            issuer: Some(&s.finder_issuer),
+            required: &["jti"],
+            ..Expect::default()
+        },
+    ) {
+        Ok(c) => c,
+        Err(e) => return token_error("invalid_grant", &format!("assertion rejected: {e}")),
+    };
+    let assertion_jti = claims["jti"].as_str().unwrap_or_default().to_owned();
+    let holder = claims["aud"].as_str().map(str::to_owned);
+    let mut state = cas.state();
+    if let Some(existing) = state.pat_by_assertion.get(&assertion_jti) {
+        // One PAT per assertion, as the stub's UAT -> PAT model.
+        return Json(json!({ "access_token": existing, "token_type": TOKEN_TYPE_PAT }))
+            .into_response();
+    }
+    let now = jwt::now_epoch();
+    let pat = CasClaims {
+        iss: s.issuer.clone(),
+        sub: claims["sub"].as_str().unwrap_or("provider").to_owned(),
+        iat: now,
+        exp: now + s.lifetimes.pat.as_secs() as i64,
+        jti: uuid::Uuid::new_v4().to_string(),
+        token_type: TOKEN_TYPE_PAT.to_owned(),
+        scope: Some("uma_protection".to_owned()),
+        holder: holder.clone(),
+        permissions: None,
+        azp: None,
+    };
+    let token = match cas.sign(&pat) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    state.pats.insert(
+        pat.jti.clone(),
+        PatRecord {
+            jti: pat.jti.clone(),
+            holder,
+        },
+    );
+    state.pat_by_assertion.insert(assertion_jti, token.clone());
+    drop(state);
+    Json(json!({ "access_token": token, "token_type": TOKEN_TYPE_PAT })).into_response()
+}
+
+fn issue_rpt(
+    cas: &Cas,
+    scope: Option<&str>,
+    ticket: Option<&str>,
+    claim_token: Option<&str>,
+    claim_token_format: Option<&str>,
+) -> Response {
+    if scope != Some("owner") {
+        return token_error(
+            "invalid_scope",
+            "the uma-ticket grant issues RPTs for scope owner",
+        );
+    }
+    let Some(ticket) = ticket else {
+        return token_error("invalid_request", "ticket is required");
+    };
+    let Some(claim_token) = claim_token else {
+        return token_error("invalid_request", "claim_token is required");
+    };
+    if !matches!(claim_token_format, Some(RQP_FORMAT | RQP_FORMAT_TYPO)) {
+        return token_error(
+            "invalid_request",
+            "claim_token_format must be pension_dashboard_rqp",
+        );
+    }
+    let s = &cas.inner.settings;
+    let rqp: serde_json::Value = match jwt::verify(
+        claim_token,
+        &cas.inner.trusted,
+        &Expect {
+            issuer: Some(&s.dashboard_issuer),
+            ..Expect::default()
+        },
+    ) {
+        Ok(c) => c,
+        Err(e) => return token_error("invalid_grant", &format!("claim token rejected: {e}")),
+    };
+    let ticket_claims = match cas.verify_own(ticket, TOKEN_TYPE_TICKET) {
+        Ok(c) => c,
+        Err(e) => return token_error("invalid_grant", &format!("ticket rejected: {e}")),
+    };
+    let now = jwt::now_epoch();
+    let mut state = cas.state();
+    let Some(record) = state.tickets.get_mut(&ticket_claims.jti) else {
+        return token_error("invalid_grant", "ticket was not issued by this C&A");
+    };
+    if record.redeemed {
+        return token_error("invalid_grant", "ticket has already been redeemed");
+    }
+    record.redeemed = true;
+    let exp = now + s.lifetimes.rpt.as_secs() as i64;
+    let rpt = CasClaims {
+        iss: s.issuer.clone(),
+        sub: rqp["sub"].as_str().unwrap_or("dashboard-user").to_owned(),
+        iat: now,
+        exp,
+        jti: uuid::Uuid::new_v4().to_string(),
+        token_type: TOKEN_TYPE_RPT.to_owned(),
+        scope: Some("owner".to_owned()),
+        holder: None,
+        permissions: Some(vec![Permission {
+            resource_id: record.resource_id.clone(),
+            resource_scopes: record.scopes.clone(),
+            exp,
+        }]),
+        azp: Some(s.dashboard_issuer.clone()),
+    };
+    let token = match cas.sign(&rpt) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    state.rpts.insert(rpt.jti.clone());
+    drop(state);
+    cas.changed();
+    Json(json!({ "access_token": token, "token_type": TOKEN_TYPE_RPT })).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct PermRequest {
+    resource_id: Option<serde_json::Value>,
+    resource_scopes: Option<serde_json::Value>,
+}
+
+async fn perm(State(cas): State<Cas>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let pat = match cas.authenticate_pat(&headers) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Ok(req) = serde_json::from_slice::<PermRequest>(&body) else {
+        return plain(StatusCode::BAD_REQUEST, "the body must be a JSON object");
+    };
+    let Some(resource_id) = req.resource_id.as_ref().and_then(|v| v.as_str()) else {
+        return field_error(
+            "resource_id",
+            &req.resource_id.unwrap_or_default(),
+            "required",
+        );
+    };
+    let scopes: Vec<String> = req
+        .resource_scopes
+        .as_ref()
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut sorted = scopes.clone();
+    sorted.sort();
+    if sorted != ["owner", "value"] {
+        return field_error(
+            "resource_scopes",
+            &req.resource_scopes.unwrap_or_default(),
+            "must be exactly [\"value\", \"owner\"]",
+        );
+    }
+    let now = jwt::now_epoch();
+    let mut state = cas.state();
+    let Some(reg) = state
+        .registrations
+        .iter()
+        .find(|r| r.resource_id == resource_id && r.deleted.is_none())
+    else {
+        return plain(StatusCode::NOT_FOUND, "resource_id is not registered");
+    };
+    if reg.pat_jti != pat.jti {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "error": "the PAT does not identify the user for the resource" })),
+        )
+            .into_response();
+    }
+    let s = &cas.inner.settings;
+    let claims = CasClaims {
+        iss: s.issuer.clone(),
+        sub: resource_id.to_owned(),
+        iat: now,
+        exp: now + s.lifetimes.ticket.as_secs() as i64,
+        jti: uuid::Uuid::new_v4().to_string(),
+        token_type: TOKEN_TYPE_TICKET.to_owned(),
+        scope: Some(scopes.join(" ")),
+        holder: None,
+        permissions: None,
+        azp: None,
+    };
+    let ticket = match cas.sign(&claims) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    state.tickets.insert(
+        claims.jti.clone(),
+        TicketRecord {
+            jti: claims.jti.clone(),
+            resource_id: resource_id.to_owned(),
+            scopes,
+            expires: claims.exp,
+            redeemed: false,
+        },
+    );
+    drop(state);
+    cas.changed();
+    (StatusCode::CREATED, Json(json!({ "ticket": ticket }))).into_response()
+}
+
+async fn introspect(
+    State(cas): State<Cas>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let pat = match cas.authenticate_pat(&headers) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let token = url::form_urlencoded::parse(&body)
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned());
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        return plain(
+            StatusCode::BAD_REQUEST,
+            "form parameter token (the RPT) is required",
+        );
+    };
+    // Verify the signature but judge expiry ourselves: an expired RPT is `active: false`.
+    let mut expect = Expect {
+        issuer: Some(&cas.inner.settings.issuer),
+        ..Expect::default()
+    };
+    expect.required = &[];
+    let claims: CasClaims = match jwt::verify::<CasClaims>(&token, &cas.inner.own_jwks, &expect) {
+        Ok(c) => c,
+        Err(jwt::TokenError::Expired) => {
+            record_introspection(&cas, None, false);
+            return Json(json!({ "active": false })).into_response();
+        }
+        Err(e) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                &format!("the token is not an RPT of this C&A: {e}"),
+            );
+        }
+    };
+    let known = cas.state().rpts.contains(&claims.jti);
+    if claims.token_type != TOKEN_TYPE_RPT || !known {
+        return plain(StatusCode::NOT_FOUND, "the RPT is not known to the C&A");
+    }
+    let permissions = claims.permissions.clone().unwrap_or_default();
+    let owns_one = {
+        let state = cas.state();
+        permissions.iter().any(|p| {
+            state
+                .registrations
+                .iter()
+                .any(|r| r.resource_id == p.resource_id && r.pat_jti == pat.jti)
+        })
+    };
+    if !owns_one {
+        record_introspection(&cas, Some(claims.jti.clone()), false);
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "error": "the PAT does not allow access to the account referenced by the RPT" })),
+        )
+            .into_response();
+    }
+    let now = jwt::now_epoch();
+    let active = claims.exp > now;
+    record_introspection(&cas, Some(claims.jti.clone()), active);
+    Json(json!({
+        "active": active,
+        "token_type": TOKEN_TYPE_RPT,
+        "exp": claims.exp,
+        "iss": claims.azp.unwrap_or_else(|| cas.inner.settings.dashboard_issuer.clone()),
+        "permissions": permissions,
+    }))
+    .into_response()
+}
+
+fn record_introspection(cas: &Cas, rpt_jti: Option<String>, active: bool) {
+    cas.state().introspections.push(IntrospectionRecord {
+        rpt_jti,
+        at: Utc::now(),
+        active,
+    });
+    cas.changed();
+}
+
+static PEI_NAME: std::sync::LazyLock<Option<Regex>> = std::sync::LazyLock::new(|| {
+    let guid = r"\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?";
+    Regex::new(&format!("^urn:pei:{guid}:{guid}$")).ok()
+});
+
+const MATCH_STATUSES: [&str; 2] = ["match-yes", "match-possible"];
+const RESOURCE_SCOPES: [&str; 3] = ["owner", "value", "delegate"];
+
+async fn register(State(cas): State<Cas>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let pat = match cas.authenticate_pat(&headers) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Ok(body) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return plain(StatusCode::BAD_REQUEST, "the body must be a JSON object");
+    };
+    let field = |k: &str| body.get(k).cloned().unwrap_or(serde_json::Value::Null);
+    let name = field("name");
+    let Some(name_str) = name
+        .as_str()
+        .filter(|n| PEI_NAME.as_ref().is_some_and(|re| re.is_match(n)))
+    else {
+        return field_error("name", &name, "must be urn:pei:<holderGuid>:<assetGuid>");
+    };
+    if let (Some(holder), Some((name_holder, _))) = (&pat.holder, pei_parts(name_str))
+        && !holder.eq_ignore_ascii_case(name_holder)
+    {
+        return field_error(
+            "name",
+            &name,
+            "the holder GUID is not the holdername GUID the PAT was issued for",
+        );
+    }
+    let description = field("description");
+    let Some(description_str) = description.as_str().filter(|d| !d.is_empty()) else {
+        return field_error(
+            "description",
+            &description,
+            "required, at least 1 character",
+        );
+    };
+    let status = field("match_status");
+    let Some(status_str) = status.as_str().filter(|s| MATCH_STATUSES.contains(s)) else {
+        return field_error(
+            "match_status",
+            &status,
+            "must be match-yes or match-possible",
+        );
+    };
+    let scopes = field("resource_scopes");
+    let scope_list: Option<Vec<String>> = scopes.as_array().and_then(|a| {
+        a.iter()
+            .map(|s| {
+                s.as_str()
+                    .filter(|s| RESOURCE_SCOPES.contains(s))
+                    .map(str::to_owned)
+            })
+            .collect()
+    });
+    let Some(scope_list) = scope_list.filter(|l| !l.is_empty()) else {
+        return field_error(
+            "resource_scopes",
+            &scopes,
+            "must be a non-empty array of owner, value, delegate",
+        );
+    };
+    let inbound = field("inbound_request_id");
+    let inbound_request_id = match &inbound {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => return field_error("inbound_request_id", other, "must be a string"),
+    };
+    let request_id = request_id(&headers);
+    let mut state = cas.state();
+    if let Some(existing) = state
+        .registrations
+        .iter()
+        .find(|r| r.name.eq_ignore_ascii_case(name_str) && r.deleted.is_none())
+    {
+        return (
+            StatusCode::OK,
+            Json(json!({ "resource_id": existing.resource_id })),
+        )
+            .into_response();
+    }
+    if !state.post_request_ids.insert(request_id.clone()) {
+        return plain(
+            StatusCode::CONFLICT,
+            "X-Request-ID was already used for a registration",
+        );
+    }
+    let resource_id = uuid::Uuid::new_v4().to_string();
+    state.registrations.push(Registration {
+        resource_id: resource_id.clone(),
+        name: name_str.to_owned(),
+        description: description_str.to_owned(),
+        match_status: status_str.to_owned(),
+        resource_scopes: scope_list,
+        inbound_request_id,
+        request_id,
+        registered_at: Utc::now(),
+        pat_jti: pat.jti,
+        deleted: None,
+        patches: Vec::new(),
+    });
+    drop(state);
+    cas.changed();
+    let location = format!("/rreguri/{resource_id}");
+    let mut response = (
+        StatusCode::CREATED,
+        Json(json!({ "resource_id": resource_id })),
+    )
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    response
+}
+
+/// Find a live registration owned by this PAT, or the stub's 404/401.
+fn owned<'a>(
+    state: &'a mut CasState,
+    resource_id: &str,
+    pat: &PatRecord,
+) -> Result<&'a mut Registration, Response> {
+    let reg = state
+        .registrations
+        .iter_mut()
+        .find(|r| r.resource_id == resource_id && r.deleted.is_none())
+        .ok_or_else(|| plain(StatusCode::NOT_FOUND, "resource_id is not registered"))?;
+    if reg.pat_jti != pat.jti {
+        return Err((
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "error": "the PAT does not identify the user for the resource" })),
+        )
+            .into_response());
+    }
+    Ok(reg)
+}
+
+async fn get_registration(
+    State(cas): State<Cas>,
+    Path(resource_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let pat = match cas.authenticate_pat(&headers) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let mut state = cas.state();
+    match owned(&mut state, &resource_id, &pat) {
+        Ok(r) => Json(json!({
+            "resource_id": r.resource_id,
+            "name": r.name,
+            "description": r.description,
+            "match_status": r.match_status,
+            "resource_scopes": r.resource_scopes,
+        }))
+        .into_response(),
+        Err(resp) => resp,
+    }
+}
+
+async fn patch_registration(
+    State(cas): State<Cas>,
+    Path(resource_id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let pat = match cas.authenticate_pat(&headers) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Ok(body) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return plain(StatusCode::BAD_REQUEST, "the body must be a JSON object");
+    };
+    let status = body
+        .get("match_status")
+        .cloned()
+        .unwrap_or(serde_json::Value::Null);
+    if status.as_str() != Some("match-yes") {
+        return field_error(
+            "match_status",
+            &status,
+            "only match-yes may be PATCHed; delete a PeI that is not a match",
+        );
+    }
+    let mut state = cas.state();
+    let result = match owned(&mut state, &resource_id, &pat) {
+        Ok(r) => {
+            r.match_status = "match-yes".to_owned();
+            r.patches.push("match-yes".to_owned());
+            if let Some(id) = body.get("inbound_request_id").and_then(|v| v.as_str()) {
+                r.inbound_request_id = Some(id.to_owned());
+            }
+            Json(json!({ "resource_id": r.resource_id })).into_response()
+        }
+        Err(resp) => return resp,
+    };
+    drop(state);
+    cas.changed();
+    result
+}
+
+#[derive(Debug, Deserialize)]
+struct DeleteQuery {
+    deletion_reason: Option<String>,
+}
+
+/// Which stored match status each deletion reason may remove (MaPS stub v2.0 rules).
+pub fn deletion_allowed(reason: &str, match_status: &str) -> Option<bool> {
+    let allowed: &[&str] = match reason {
+        "match-no" | "match-timeout" => &["match-possible"],
+        "match-withdrawn" => &["match-yes"],
+        "asset-removed" => &["match-yes", "match-possible"],
+        _ => return None,
+    };
+    Some(allowed.contains(&match_status))
+}
+
+async fn delete_registration(
+    State(cas): State<Cas>,
+    Path(resource_id): Path<String>,
+    Query(query): Query<DeleteQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let pat = match cas.authenticate_pat(&headers) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Some(reason) = query.deletion_reason else {
+        return plain(StatusCode::BAD_REQUEST, "deletion_reason is required");
+    };
+    let mut state = cas.state();
+    let reg = match owned(&mut state, &resource_id, &pat) {
+        Ok(r) => r,
+        Err(resp) => return resp,
+    };
+    match deletion_allowed(&reason, &reg.match_status) {
+        None => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "deletion_reason must be match-no, match-timeout, match-withdrawn or asset-removed",
+            );
+        }
+        Some(false) => {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "deletion_reason {reason} is not allowed for a PeI with match_status {}",
+                    reg.match_status
+                ),
+            );
+        }
+        Some(true) => {}
+    }
+    reg.deleted = Some(Deletion {
+        reason,
+        at: Utc::now(),
+    });
+    drop(state);
+    cas.changed();
+    StatusCode::NO_CONTENT.into_response()
+}

@@ -1,0 +1,311 @@
+//! The simulated dashboard: calls the provider's view endpoint without an RPT, follows the
+//! 401 `WWW-Authenticate` challenge (as_uri, ticket) to the C&A's `/token` with an RQP claim
+//! token, retries once with the RPT and verifies the view data token it gets back.
+
+use std::sync::Arc;
+
+use jsonwebtoken::jwk::JwkSet;
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+use crate::cda::cas::{GRANT_UMA_TICKET, RQP_FORMAT};
+use crate::contract::{Challenge, ViewContract};
+use crate::jwt::{self, Expect};
+use crate::pki::SigningKey;
+use crate::recorder::{Observed, Recorder};
+
+pub const PARTY_VIEW: &str = "dashboard -> provider view endpoint";
+pub const PARTY_TOKEN: &str = "dashboard -> C&A /token";
+pub const PARTY_JWKS: &str = "dashboard -> provider JWKS";
+
+#[derive(Debug)]
+pub struct Dashboard {
+    pub client: reqwest::Client,
+    /// Signs RQP claim tokens.
+    pub key: SigningKey,
+    pub issuer: String,
+    pub contract: ViewContract,
+    pub recorder: Arc<Recorder>,
+    pub view_base_url: String,
+    provider_jwks: OnceCell<JwkSet>,
+}
+
+/// A failed expectation in the view flow: which stage, what was expected, what was seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewFailure {
+    pub stage: &'static str,
+    pub message: String,
+}
+
+impl std::fmt::Display for ViewFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.stage, self.message)
+    }
+}
+
+/// A view data token obtained through the UMA flow (not yet verified).
+#[derive(Debug, Clone)]
+pub struct ViewToken {
+    pub challenge: Challenge,
+    pub rpt: String,
+    /// The 401 to the request without an RPT.
+    pub first: Observed,
+    /// The 200 to the request with the RPT.
+    pub second: Observed,
+    pub token: String,
+    /// Things that are tolerated but worth a warning (e.g. challenge without the UMA scheme).
+    pub warnings: Vec<String>,
+}
+
+impl Dashboard {
+    pub fn new(
+        client: reqwest::Client,
+        key: SigningKey,
+        issuer: String,
+        contract: ViewContract,
+        recorder: Arc<Recorder>,
+        view_base_url: String,
+    ) -> Dashboard {
+        Dashboard {
+            client,
+            key,
+            issuer,
+            contract,
+            recorder,
+            view_base_url,
+            provider_jwks: OnceCell::new(),
+        }
+    }
+
+    pub fn view_url(&self, asset_guid: &str) -> String {
+        format!(
+            "{}{}",
+            self.view_base_url,
+            self.contract.path_for(asset_guid)
+        )
+    }
+
+    fn jwks_url(&self) -> String {
+        self.contract
+            .jwks_url
+            .clone()
+            .unwrap_or_else(|| format!("{}{}", self.view_base_url, self.contract.jwks_path))
+    }
+
+    /// Call the view endpoint for `asset_guid`, with `rpt` as bearer if given.
+    pub async fn call_view(&self, asset_guid: &str, rpt: Option<&str>) -> Result<Observed, String> {
+        let method = reqwest::Method::from_bytes(self.contract.method.as_bytes())
+            .unwrap_or(reqwest::Method::GET);
+        let mut builder = self
+            .client
+            .request(method, self.view_url(asset_guid))
+            .header(
+                self.contract.request_id_header.as_str(),
+                uuid::Uuid::new_v4().to_string(),
+            );
+        if let Some(rpt) = rpt {
+            builder = builder.bearer_auth(rpt);
+        }
+        let request = builder.build().map_err(|e| e.to_string())?;
+        self.recorder.send(PARTY_VIEW, &self.client, request).await
+    }
+
+    /// Parse the challenge of a 401 view response.
+    pub fn challenge_of(&self, response: &Observed) -> Result<Challenge, ViewFailure> {
+        let header = response.header("www-authenticate").ok_or_else(|| ViewFailure {
+            stage: "challenge",
+            message: format!(
+                "expected a WWW-Authenticate header with {} and {} on the {} response, found none",
+                self.contract.challenge.as_uri_param,
+                self.contract.challenge.ticket_param,
+                response.status
+            ),
+        })?;
+        self.contract
+            .parse_challenge(header)
+            .ok_or_else(|| ViewFailure {
+                stage: "challenge",
+                message: format!(
+                    "expected WWW-Authenticate to carry {}=\"...\" and {}=\"...\", found {header:?}",
+                    self.contract.challenge.as_uri_param, self.contract.challenge.ticket_param
+                ),
+            })
+    }
+
+    /// The RQP claim token: who the dashboard user is.
+    fn claim_token(&self) -> Result<String, String> {
+        let now = jwt::now_epoch();
+        let claims = serde_json::json!({
+            "iss": self.issuer,
+            "sub": uuid::Uuid::new_v4().to_string(),
+            "iat": now,
+            "exp": now + 60,
+            "jti": uuid::Uuid::new_v4().to_string(),
+        });
+        self.key.sign(&claims).map_err(|e| e.to_string())
+    }
+
+    /// Redeem `ticket` at `{as_uri}/token` (uma-ticket grant, scope owner, RQP claim token).
+    pub async fn request_rpt(&self, as_uri: &str, ticket: &str) -> Result<String, ViewFailure> {
+        let fail = |message: String| ViewFailure {
+            stage: "RPT",
+            message,
+        };
+        let claim_token = self.claim_token().map_err(fail)?;
+        let request = self
+            .client
+            .post(format!("{}/token", as_uri.trim_end_matches('/')))
+            .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
+            .form(&[
+                ("grant_type", GRANT_UMA_TICKET),
+                ("ticket", ticket),
+                ("claim_token", &claim_token),
+                ("claim_token_format", RQP_FORMAT),
+                ("scope", "owner"),
+            ])
+            .build()
+            .map_err(|e| fail(e.to_string()))?;
+        let obs = self
+            .recorder
+            .send(PARTY_TOKEN, &self.client, request)
+            .await
+            .map_err(|e| fail(format!("the C&A at {as_uri} could not be reached: {e}")))?;
+        if obs.status != 200 {
+            return Err(fail(format!(
+                "expected the C&A to exchange the provider's ticket for an RPT (200), got {} {}",
+                obs.status,
+                obs.text()
+            )));
+        }
+        obs.json()
+            .and_then(|v| v["access_token"].as_str().map(str::to_owned))
+            .ok_or_else(|| fail("the /token response carries no access_token".to_owned()))
+    }
+
+    /// The provider's JWKS, fetched once over mTLS.
+    pub async fn provider_jwks(&self) -> Result<&JwkSet, ViewFailure> {
+        self.provider_jwks
+            .get_or_try_init(|| async {
+                let fail = |message: String| ViewFailure {
+                    stage: "provider JWKS",
+                    message,
+                };
+                let url = self.jwks_url();
+                let request = self
+                    .client
+                    .get(&url)
+                    .build()
+                    .map_err(|e| fail(e.to_string()))?;
+                let obs = self
+                    .recorder
+                    .send(PARTY_JWKS, &self.client, request)
+                    .await
+                    .map_err(|e| fail(format!("{url} could not be fetched: {e}")))?;
+                if obs.status != 200 {
+                    return Err(fail(format!("expected 200 from {url}, got {}", obs.status)));
+                }
+                serde_json::from_slice::<JwkSet>(&obs.body)
+                    .map_err(|e| fail(format!("{url} is not a JWKS: {e}")))
+            })
+            .await
+    }
+
+    /// Verify a view data token and return (claims, view data).
+    pub async fn verify_view_token(&self, token: &str) -> Result<(Value, Value), ViewFailure> {
+        let jwks = self.provider_jwks().await?;
+        let claims: Value = jwt::verify(
+            token,
+            jwks,
+            &Expect {
+                required: &["iat"],
+                ..Expect::default()
+            },
+        )
+        .map_err(|e| ViewFailure {
+            stage: "view data token",
+            message: format!("expected a view data token signed by the provider: {e}"),
+        })?;
+        let claim = &self.contract.view_data_claim;
+        let view_data = match claims.get(claim) {
+            Some(Value::Object(_)) => claims[claim].clone(),
+            Some(Value::String(s)) => serde_json::from_str(s).map_err(|e| ViewFailure {
+                stage: "view data token",
+                message: format!("claim {claim} is a string that is not JSON: {e}"),
+            })?,
+            _ => {
+                return Err(ViewFailure {
+                    stage: "view data token",
+                    message: format!("expected claim {claim:?} holding the view data, found none"),
+                });
+            }
+        };
+        Ok((claims, view_data))
+    }
+
+    /// The UMA view flow for `asset_guid`: call without an RPT, follow the challenge to
+    /// `/token`, retry once with the RPT and take the view data token from the 200.
+    pub async fn obtain_view_token(&self, asset_guid: &str) -> Result<ViewToken, ViewFailure> {
+        let url = self.view_url(asset_guid);
+        let first = self
+            .call_view(asset_guid, None)
+            .await
+            .map_err(|e| ViewFailure {
+                stage: "view without RPT",
+                message: format!("{url} could not be reached: {e}"),
+            })?;
+        if first.status != 401 {
+            return Err(ViewFailure {
+                stage: "view without RPT",
+                message: format!(
+                    "expected 401 with a ticket for a view request without an RPT, got {}",
+                    first.status
+                ),
+            });
+        }
+        let challenge = self.challenge_of(&first)?;
+        let mut warnings = Vec::new();
+        if !challenge.scheme_as_expected {
+            warnings.push(format!(
+                "WWW-Authenticate scheme is {:?}, expected {:?} (UMA 2.0 section 3.2)",
+                challenge.scheme.as_deref().unwrap_or("(none)"),
+                self.contract.challenge.scheme
+            ));
+        }
+        let rpt = self
+            .request_rpt(&challenge.as_uri, &challenge.ticket)
+            .await?;
+        let second = self
+            .call_view(asset_guid, Some(&rpt))
+            .await
+            .map_err(|e| ViewFailure {
+                stage: "view with RPT",
+                message: format!("{url} could not be reached: {e}"),
+            })?;
+        if second.status != 200 {
+            return Err(ViewFailure {
+                stage: "view with RPT",
+                message: format!(
+                    "expected 200 with a view data token after presenting a valid RPT, got {} {}",
+                    second.status,
+                    second.text().chars().take(200).collect::<String>()
+                ),
+            });
+        }
+        let field = &self.contract.token_field;
+        let token = second
+            .json()
+            .and_then(|v| v.get(field).and_then(Value::as_str).map(str::to_owned))
+            .ok_or_else(|| ViewFailure {
+                stage: "view with RPT",
+                message: format!("expected a JSON body with {field:?}, found none"),
+            })?;
+        Ok(ViewToken {
+            challenge,
+            rpt,
+            first,
+            second,
+            token,
+            warnings,
+        })
+    }
+}

@@ -1,0 +1,147 @@
+//! The simulated pension finder service: signs a find request token carrying a persona's find
+//! data and sends it to the provider's find endpoint with a fresh `X-Request-ID`.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use crate::contract::{FindBodyMode, FindContract, FindData};
+use crate::pki::SigningKey;
+use crate::recorder::Recorder;
+
+pub const PARTY: &str = "pension finder -> provider find endpoint";
+
+#[derive(Debug)]
+pub struct PensionFinder {
+    pub client: reqwest::Client,
+    pub key: SigningKey,
+    pub contract: FindContract,
+    pub recorder: Arc<Recorder>,
+    /// Base URL of the provider's find endpoint; the contract's path is appended.
+    pub find_base_url: String,
+    /// Audience of find tokens: the provider's holdername GUID.
+    pub holdername_guid: String,
+}
+
+/// What happened when a find request was sent.
+#[derive(Debug, Clone)]
+pub struct FindOutcome {
+    pub request_id: String,
+    pub sent_at: DateTime<Utc>,
+    pub sent_instant: tokio::time::Instant,
+    pub status: Option<u16>,
+    pub elapsed_ms: f64,
+    pub body: String,
+    /// Transport error (TLS refusal, connection refused, timeout).
+    pub error: Option<String>,
+}
+
+impl PensionFinder {
+    pub fn url(&self) -> String {
+        format!("{}{}", self.find_base_url, self.contract.path)
+    }
+
+    /// The signed find request token for `data`.
+    pub fn find_token(&self, data: &FindData) -> Result<String, String> {
+        let claims = self.claims(data, self.contract.token_lifetime_secs);
+        self.key.sign(&claims).map_err(|e| e.to_string())
+    }
+
+    /// Claims of a find request token living `lifetime_secs` (negative: already expired).
+    pub fn claims(&self, data: &FindData, lifetime_secs: i64) -> Map<String, Value> {
+        let now = Utc::now().timestamp();
+        let mut claims = Map::new();
+        claims.insert("iss".into(), Value::String(self.contract.issuer.clone()));
+        claims.insert("aud".into(), Value::String(self.holdername_guid.clone()));
+        claims.insert(
+            "sub".into(),
+            Value::String(uuid::Uuid::new_v4().to_string()),
+        );
+        claims.insert("iat".into(), Value::from(now));
+        claims.insert("exp".into(), Value::from(now + lifetime_secs));
+        claims.insert(
+            "jti".into(),
+            Value::String(uuid::Uuid::new_v4().to_string()),
+        );
+        claims.extend(self.contract.find_claims(data));
+        claims
+    }
+
+    /// Send a find request for `data`.
+    pub async fn send(&self, data: &FindData) -> FindOutcome {
+        match self.find_token(data) {
+            Ok(token) => self.send_token(&token).await,
+            Err(e) => FindOutcome {
+                request_id: String::new(),
+                sent_at: Utc::now(),
+                sent_instant: tokio::time::Instant::now(),
+                status: None,
+                elapsed_ms: 0.0,
+                body: String::new(),
+                error: Some(format!("could not sign the find request token: {e}")),
+            },
+        }
+    }
+
+    /// Send an already-made token (tests send tampered and expired ones this way).
+    pub async fn send_token(&self, token: &str) -> FindOutcome {
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let method = reqwest::Method::from_bytes(self.contract.method.as_bytes())
+            .unwrap_or(reqwest::Method::POST);
+        let mut builder = self
+            .client
+            .request(method, self.url())
+            .header(self.contract.request_id_header.as_str(), &request_id);
+        builder = match self.contract.body_mode {
+            FindBodyMode::Token => {
+                let mut body = Map::new();
+                body.insert(
+                    self.contract.token_field.clone(),
+                    Value::String(token.to_owned()),
+                );
+                builder.json(&body)
+            }
+            FindBodyMode::Bearer => builder.bearer_auth(token).json(&Map::new()),
+            FindBodyMode::Claims => {
+                builder.json(&crate::jwt::peek_claims(token).unwrap_or(Value::Object(Map::new())))
+            }
+        };
+        let sent_at = Utc::now();
+        let sent_instant = tokio::time::Instant::now();
+        let request = match builder.build() {
+            Ok(r) => r,
+            Err(e) => {
+                return FindOutcome {
+                    request_id,
+                    sent_at,
+                    sent_instant,
+                    status: None,
+                    elapsed_ms: 0.0,
+                    body: String::new(),
+                    error: Some(format!("could not build the find request: {e}")),
+                };
+            }
+        };
+        match self.recorder.send(PARTY, &self.client, request).await {
+            Ok(obs) => FindOutcome {
+                request_id,
+                sent_at,
+                sent_instant,
+                status: Some(obs.status),
+                elapsed_ms: obs.elapsed_ms,
+                body: obs.text(),
+                error: None,
+            },
+            Err(e) => FindOutcome {
+                request_id,
+                sent_at,
+                sent_instant,
+                status: None,
+                elapsed_ms: sent_instant.elapsed().as_secs_f64() * 1000.0,
+                body: String::new(),
+                error: Some(e),
+            },
+        }
+    }
+}

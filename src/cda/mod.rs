@@ -1,0 +1,6 @@
+//! The CDA side the harness plays: the consent and authorisation service (a server), and the
+//! pension finder and dashboard (clients of the provider).
+
+pub mod cas;
+pub mod dashboard;
+pub mod finder;

@@ -1,0 +1,202 @@
+//! The embedded default: a throwaway PKI, the simulated CDA (C&A server, pension finder,
+//! dashboard) and the reference provider, all on loopback over mutual TLS.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cda::cas::{Cas, CasSettings, Lifetimes};
+use crate::cda::dashboard::Dashboard;
+use crate::cda::finder::PensionFinder;
+use crate::config::{Limits, TargetConfig};
+use crate::contract::WireContract;
+use crate::evidence::record::{CertificateInfo, TargetInfo};
+use crate::evidence::redact::Redactor;
+use crate::pki::{PkiError, SigningKey, TestPki, jwks_of};
+use crate::provider::{CLEAR_DOWN_PATH, Faults, ProviderOptions, ReferenceProvider};
+use crate::recorder::{InboundParty, Recorder};
+use crate::testpack::TestPack;
+use crate::tls::{self, RunningServer, TlsError};
+
+pub const FINDER_ISSUER_KID: &str = "pfs-signing-1";
+pub const CAS_KID: &str = "cas-signing-1";
+pub const DASHBOARD_KID: &str = "dashboard-rqp-1";
+pub const DASHBOARD_ISSUER: &str = "pdp-harness-dashboard";
+pub const CAS_ISSUER: &str = "pdp-harness-cas";
+pub const PROVIDER_ISSUER: &str = "pdp-harness-reference-provider";
+pub const PARTY_PROVIDER_TO_CAS: &str = "provider -> C&A";
+pub const PARTY_CLEAR_DOWN: &str = "harness -> provider clear-down";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnvError {
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+/// Everything a run talks to, and the clients it talks with.
+#[derive(Debug)]
+pub struct Environment {
+    pub pki: TestPki,
+    pub recorder: Arc<Recorder>,
+    pub cas: Cas,
+    pub cas_server: RunningServer,
+    pub provider_server: RunningServer,
+    pub finder: PensionFinder,
+    pub dashboard: Dashboard,
+    pub pack: Arc<TestPack>,
+    pub limits: Limits,
+    pub contract: WireContract,
+    /// Client used for clear-down calls (the harness's certificate).
+    harness_client: reqwest::Client,
+    clear_down_url: String,
+}
+
+impl Environment {
+    /// Start the embedded default: C&A and reference provider on free loopback ports.
+    pub async fn embedded(
+        pack: Arc<TestPack>,
+        config: &TargetConfig,
+        faults: Faults,
+        redactor: Redactor,
+    ) -> Result<Environment, EnvError> {
+        let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
+        let pki = TestPki::generate("pdp-harness")?;
+        let ca = vec![pki.ca_der()];
+        let ca_pem = vec![pki.ca_pem()];
+
+        let finder_key = SigningKey::generate(FINDER_ISSUER_KID)?;
+        let cas_key = SigningKey::generate(CAS_KID)?;
+        let dashboard_key = SigningKey::generate(DASHBOARD_KID)?;
+        let view_key = SigningKey::generate("provider-view-data-1")?;
+
+        let recorder = Arc::new(Recorder::new(redactor));
+        let contract = config.contract.clone();
+
+        // The C&A, with the finder's and dashboard's keys trusted.
+        let cas = Cas::new(
+            CasSettings {
+                issuer: CAS_ISSUER.to_owned(),
+                finder_issuer: contract.find.issuer.clone(),
+                dashboard_issuer: DASHBOARD_ISSUER.to_owned(),
+                lifetimes: Lifetimes::default(),
+            },
+            cas_key,
+            jwks_of([&finder_key, &dashboard_key]),
+        );
+        let cas_identity = pki.server_identity("C&A server", "cas.cda.pdp-harness.test", &[])?;
+        let cas_app = cas.router().layer(axum::middleware::from_fn_with_state(
+            InboundParty {
+                recorder: recorder.clone(),
+                party: PARTY_PROVIDER_TO_CAS,
+            },
+            crate::recorder::record_inbound,
+        ));
+        let cas_server = tls::serve_mtls(cas_app, loopback, &cas_identity, &ca)?;
+        cas.set_base_url(cas_server.base_url());
+
+        // The reference provider: its own server certificate and its own client certificate
+        // for calling the C&A.
+        let provider_client_id = pki.client_identity("provider client", "reference-provider")?;
+        let provider_client =
+            tls::client(Some(&provider_client_id), &ca_pem, Duration::from_secs(30))?;
+        let provider = ReferenceProvider::new(ProviderOptions {
+            pack: pack.clone(),
+            contract: contract.clone(),
+            cas_base_url: cas_server.base_url(),
+            cda_jwks_url: format!("{}/jwks", cas_server.base_url()),
+            client: provider_client,
+            view_key,
+            issuer: PROVIDER_ISSUER.to_owned(),
+            faults,
+        });
+        let provider_identity =
+            pki.server_identity("provider server", "provider.pdp-harness.test", &[])?;
+        let provider_server =
+            tls::serve_mtls(provider.router(), loopback, &provider_identity, &ca)?;
+
+        // The CDA side's client certificate, used by the finder, the dashboard and clear-down.
+        let harness_id = pki.client_identity("CDA client", "pdp-harness-cda")?;
+        let harness_client = tls::client(Some(&harness_id), &ca_pem, Duration::from_secs(60))?;
+        let finder = PensionFinder {
+            client: harness_client.clone(),
+            key: finder_key,
+            contract: contract.find.clone(),
+            recorder: recorder.clone(),
+            find_base_url: provider_server.base_url(),
+            holdername_guid: pack.holdername_guid().to_owned(),
+        };
+        let dashboard = Dashboard::new(
+            harness_client.clone(),
+            dashboard_key,
+            DASHBOARD_ISSUER.to_owned(),
+            contract.view.clone(),
+            recorder.clone(),
+            provider_server.base_url(),
+        );
+        let clear_down_url = format!("{}{CLEAR_DOWN_PATH}", provider_server.base_url());
+        Ok(Environment {
+            pki,
+            recorder,
+            cas,
+            cas_server,
+            provider_server,
+            finder,
+            dashboard,
+            pack,
+            limits: config.limits.clone(),
+            contract,
+            harness_client,
+            clear_down_url,
+        })
+    }
+
+    /// Clear the simulator's state and the provider's test data.
+    pub async fn clear_down(&self) -> Result<(), String> {
+        self.cas.clear();
+        let request = self
+            .harness_client
+            .post(&self.clear_down_url)
+            .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
+            .build()
+            .map_err(|e| e.to_string())?;
+        let obs = self
+            .recorder
+            .send(PARTY_CLEAR_DOWN, &self.harness_client, request)
+            .await
+            .map_err(|e| {
+                format!(
+                    "the provider's clear-down at {} failed: {e}",
+                    self.clear_down_url
+                )
+            })?;
+        if (200..300).contains(&obs.status) {
+            Ok(())
+        } else {
+            Err(format!(
+                "expected the provider's clear-down at {} to answer 2xx, got {}",
+                self.clear_down_url, obs.status
+            ))
+        }
+    }
+
+    pub fn target_info(&self, target_file: Option<String>) -> TargetInfo {
+        TargetInfo {
+            environment: "embedded default (reference provider on loopback, mTLS)".to_owned(),
+            holdername_guid: self.pack.holdername_guid().to_owned(),
+            find_url: self.finder.url(),
+            view_url: self.dashboard.view_url("{assetGuid}"),
+            target_file,
+        }
+    }
+
+    pub fn certificates(&self) -> Vec<CertificateInfo> {
+        self.pki.issued()
+    }
+
+    pub fn shutdown(&self) {
+        self.cas_server.shutdown();
+        self.provider_server.shutdown();
+    }
+}

@@ -1,0 +1,136 @@
+//! JUnit XML: one `<testsuite>` per feature, one `<testcase>` per scenario, failures with the
+//! failing step's message, in the form Jenkins, GitLab, GitHub and Azure parsers accept.
+
+use std::collections::BTreeMap;
+
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesText, Event};
+
+use super::record::{RunRecord, ScenarioRecord, Status};
+
+fn seconds(s: &ScenarioRecord) -> f64 {
+    s.steps.iter().map(|st| st.duration_ms).sum::<f64>() / 1000.0
+}
+
+fn testcase_name(s: &ScenarioRecord) -> String {
+    match &s.case_id {
+        Some(id) => format!("[{id}] {}", s.name),
+        None => s.name.clone(),
+    }
+}
+
+/// The step-by-step story of a scenario, for the failure body.
+fn steps_text(s: &ScenarioRecord) -> String {
+    let mut out = format!("{}\n", s.location);
+    for st in &s.steps {
+        out.push_str(&format!(
+            "{:>11} {} {}\n",
+            st.status.as_str(),
+            st.keyword.trim(),
+            st.text
+        ));
+        if let Some(m) = &st.message {
+            out.push_str(&format!("            {m}\n"));
+        }
+    }
+    out
+}
+
+pub fn render_junit(record: &RunRecord) -> Result<Vec<u8>, std::io::Error> {
+    let mut by_feature: BTreeMap<&str, Vec<&ScenarioRecord>> = BTreeMap::new();
+    for s in &record.scenarios {
+        by_feature.entry(s.feature.as_str()).or_default().push(s);
+    }
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+    let total_time: f64 = record.scenarios.iter().map(seconds).sum();
+    let failures = record
+        .scenarios
+        .iter()
+        .filter(|s| s.status == Status::Failed)
+        .count();
+    let errors = record
+        .scenarios
+        .iter()
+        .filter(|s| s.status == Status::Interrupted)
+        .count();
+    w.create_element("testsuites")
+        .with_attribute(("name", format!("pdp-harness {}", record.header.run_id).as_str()))
+        .with_attribute(("tests", record.scenarios.len().to_string().as_str()))
+        .with_attribute(("failures", failures.to_string().as_str()))
+        .with_attribute(("errors", errors.to_string().as_str()))
+        .with_attribute(("time", format!("{total_time:.3}").as_str()))
+        .write_inner_content(|w| {
+            for (feature, scenarios) in &by_feature {
+                let count = |st: Status| scenarios.iter().filter(|s| s.status == st).count();
+                w.create_element("testsuite")
+                    .with_attribute(("name", *feature))
+                    .with_attribute(("tests", scenarios.len().to_string().as_str()))
+                    .with_attribute(("failures", count(Status::Failed).to_string().as_str()))
+                    .with_attribute(("errors", count(Status::Interrupted).to_string().as_str()))
+                    .with_attribute(("skipped", count(Status::Skipped).to_string().as_str()))
+                    .with_attribute((
+                        "time",
+                        format!("{:.3}", scenarios.iter().map(|s| seconds(s)).sum::<f64>()).as_str(),
+                    ))
+                    .with_attribute((
+                        "timestamp",
+                        record.header.started_at.format("%Y-%m-%dT%H:%M:%S").to_string().as_str(),
+                    ))
+                    .write_inner_content(|w| {
+                        for s in scenarios {
+                            let case = w
+                                .create_element("testcase")
+                                .with_attribute(("classname", *feature))
+                                .with_attribute(("name", testcase_name(s).as_str()))
+                                .with_attribute(("file", s.location.as_str()))
+                                .with_attribute(("time", format!("{:.3}", seconds(s)).as_str()));
+                            let first_message = s
+                                .steps
+                                .iter()
+                                .find_map(|st| st.message.clone())
+                                .unwrap_or_else(|| s.status.as_str().to_owned());
+                            match s.status {
+                                Status::Passed => {
+                                    case.write_empty()?;
+                                }
+                                Status::Failed => {
+                                    case.write_inner_content(|w| {
+                                        w.create_element("failure")
+                                            .with_attribute(("message", first_message.as_str()))
+                                            .with_attribute(("type", "StepFailed"))
+                                            .write_text_content(BytesText::new(&steps_text(s)))?;
+                                        Ok(())
+                                    })?;
+                                }
+                                Status::Skipped => {
+                                    case.write_inner_content(|w| {
+                                        w.create_element("skipped")
+                                            .with_attribute(("message", first_message.as_str()))
+                                            .write_empty()?;
+                                        Ok(())
+                                    })?;
+                                }
+                                Status::Interrupted => {
+                                    case.write_inner_content(|w| {
+                                        w.create_element("error")
+                                            .with_attribute((
+                                                "message",
+                                                "interrupted: the run stopped before this scenario finished",
+                                            ))
+                                            .with_attribute(("type", "Interrupted"))
+                                            .write_text_content(BytesText::new(&steps_text(s)))?;
+                                        Ok(())
+                                    })?;
+                                }
+                            }
+                        }
+                        Ok(())
+                    })?;
+            }
+            Ok(())
+        })?;
+    let mut out = w.into_inner();
+    out.push(b'\n');
+    Ok(out)
+}

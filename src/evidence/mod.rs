@@ -1,0 +1,92 @@
+//! Evidence: the run log, the record folded from it, and the outputs rendered from that record
+//! alone (`run.json`, `junit.xml`, `evidence.pdf`). `run` and `report` call the same
+//! [`render`], so a report re-rendered later is the same as the one the run wrote.
+
+pub mod junit;
+#[path = "pdf_stub.rs"]
+pub mod pdf;
+pub mod record;
+pub mod redact;
+pub mod runlog;
+
+use std::path::{Path, PathBuf};
+
+use record::RunRecord;
+
+pub const RUN_JSON: &str = "run.json";
+pub const JUNIT_XML: &str = "junit.xml";
+pub const EVIDENCE_PDF: &str = "evidence.pdf";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvidenceError {
+    #[error(transparent)]
+    RunLog(#[from] runlog::RunLogError),
+    #[error("could not write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not render {path}: {message}")]
+    Render { path: PathBuf, message: String },
+}
+
+/// Which outputs to render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Pdf,
+    Junit,
+    Json,
+    All,
+}
+
+/// Fold a run directory's log into its record.
+pub fn load_record(run_dir: &Path) -> Result<RunRecord, EvidenceError> {
+    let path = run_dir.join(runlog::RUN_LOG);
+    let (events, digest) = runlog::read(&path)?;
+    RunRecord::from_events(events, digest)
+        .ok_or_else(|| EvidenceError::RunLog(runlog::RunLogError::NoHeader { path: path.clone() }))
+}
+
+fn write(path: PathBuf, bytes: &[u8]) -> Result<PathBuf, EvidenceError> {
+    // Write beside and rename, so a reader never sees half a file.
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|source| EvidenceError::Write {
+            path: path.clone(),
+            source,
+        })?;
+    Ok(path)
+}
+
+/// Render the chosen outputs of a run directory from its run log; returns the files written.
+pub fn render(run_dir: &Path, format: Format) -> Result<(RunRecord, Vec<PathBuf>), EvidenceError> {
+    let record = load_record(run_dir)?;
+    let mut written = Vec::new();
+    if matches!(format, Format::Json | Format::All) {
+        let path = run_dir.join(RUN_JSON);
+        let json = serde_json::to_vec_pretty(&record).map_err(|e| EvidenceError::Render {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        written.push(write(path, &json)?);
+    }
+    if matches!(format, Format::Junit | Format::All) {
+        let path = run_dir.join(JUNIT_XML);
+        let xml = junit::render_junit(&record).map_err(|e| EvidenceError::Render {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        written.push(write(path, &xml)?);
+    }
+    if matches!(format, Format::Pdf | Format::All) {
+        let path = run_dir.join(EVIDENCE_PDF);
+        let pdf = pdf::render_pdf(&record).map_err(|e| EvidenceError::Render {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        written.push(write(path, &pdf)?);
+    }
+    Ok((record, written))
+}

@@ -1,0 +1,323 @@
+//! The run record: what a run did, step by step, in the form every output is rendered from.
+//!
+//! A run appends [`LogEvent`]s to `run.log.jsonl` as they happen (one line per event, flushed at
+//! once). [`RunRecord::from_events`] folds those lines back into a [`RunRecord`]; `run.json`,
+//! `junit.xml` and `evidence.pdf` are all rendered from that record alone, so a run killed
+//! half-way can still be turned into the same evidence by `pdp-harness report <run-id>`.
+//!
+//! Everything in here has already been redacted (see [`crate::evidence::redact`]): the record
+//! never holds a token, a key or a persona's personal data unless the user asked to reveal it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Outcome of a step or a scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Passed,
+    Failed,
+    Skipped,
+    /// Started but never finished: the process died or was stopped.
+    Interrupted,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::Skipped => "skipped",
+            Status::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// The overall verdict of a run, in the words a test manager reads on the cover.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every selected scenario passed.
+    Passed,
+    /// At least one scenario failed.
+    Failed,
+    /// The run stopped before it finished; what was recorded is shown.
+    Incomplete,
+    /// Nothing matched the selection.
+    NoScenarios,
+}
+
+impl Verdict {
+    pub fn plain_words(self) -> &'static str {
+        match self {
+            Verdict::Passed => "PASSED - every selected scenario passed",
+            Verdict::Failed => "FAILED - one or more scenarios failed",
+            Verdict::Incomplete => "INCOMPLETE - the run stopped before it finished",
+            Verdict::NoScenarios => "NO SCENARIOS - nothing matched the selection",
+        }
+    }
+}
+
+/// Versions of the standards the run exercised, printed on the cover.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Standards {
+    pub technical: String,
+    pub data: String,
+    pub reporting: String,
+    /// Which find/view wire contract was in force (documented default or the organisation's).
+    pub find_view_contract: String,
+}
+
+/// What the run was pointed at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetInfo {
+    /// e.g. "embedded default (reference provider)".
+    pub environment: String,
+    pub holdername_guid: String,
+    pub find_url: String,
+    pub view_url: String,
+    /// Where the target configuration came from, if a file was given.
+    pub target_file: Option<String>,
+}
+
+/// What the user selected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Selection {
+    pub pack: String,
+    pub tags: Option<String>,
+    pub features: Vec<String>,
+}
+
+/// Certificate facts for the appendix (never the key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateInfo {
+    pub role: String,
+    pub subject: String,
+    pub sha256_fingerprint: String,
+    pub not_after: DateTime<Utc>,
+}
+
+/// One HTTP exchange seen or made by the harness, already redacted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exchange {
+    /// Who called whom, e.g. "pension finder -> provider find".
+    pub party: String,
+    pub at: DateTime<Utc>,
+    pub method: String,
+    pub url: String,
+    pub request_headers: Vec<(String, String)>,
+    pub request_body: Option<String>,
+    /// None when no response arrived (connection refused, TLS failure, timeout).
+    pub status: Option<u16>,
+    pub response_headers: Vec<(String, String)>,
+    pub response_body: Option<String>,
+    pub duration_ms: f64,
+    /// Transport error, when there was one.
+    pub error: Option<String>,
+}
+
+/// A timing measured by a step, with the limit it was judged against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    /// "acknowledgement", "registration" or "view response".
+    pub measure: String,
+    pub millis: f64,
+    pub limit_millis: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// "Given", "When", "Then", "And", "But".
+    pub keyword: String,
+    pub text: String,
+    pub status: Status,
+    pub duration_ms: f64,
+    /// Why it failed (or was skipped), naming the expectation and what was observed.
+    pub message: Option<String>,
+    pub exchanges: Vec<Exchange>,
+    pub timings: Vec<Timing>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioRecord {
+    pub feature: String,
+    pub name: String,
+    pub tags: Vec<String>,
+    /// Stable case id from the `@case:XX-nn` tag, if any.
+    pub case_id: Option<String>,
+    /// Stage from the `@stage:...` / `@connection-proving` tag, if any.
+    pub stage: Option<String>,
+    /// `features/...feature:LINE`.
+    pub location: String,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub status: Status,
+    pub steps: Vec<StepRecord>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub interrupted: usize,
+}
+
+impl Counts {
+    pub fn total(&self) -> usize {
+        self.passed + self.failed + self.skipped + self.interrupted
+    }
+}
+
+/// The first event of every run log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunHeader {
+    pub run_id: String,
+    pub started_at: DateTime<Utc>,
+    pub harness_version: String,
+    pub standards: Standards,
+    pub target: TargetInfo,
+    pub selection: Selection,
+    pub certificates: Vec<CertificateInfo>,
+    /// The configuration in force, secrets removed, as `key = value` lines.
+    pub configuration: Vec<(String, String)>,
+    /// True when the user asked to keep personal data in the evidence.
+    pub personal_data_revealed: bool,
+}
+
+/// One line of `run.log.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum LogEvent {
+    RunStarted(RunHeader),
+    ScenarioStarted {
+        at: DateTime<Utc>,
+        feature: String,
+        name: String,
+        tags: Vec<String>,
+        location: String,
+    },
+    StepFinished {
+        at: DateTime<Utc>,
+        step: StepRecord,
+    },
+    ScenarioFinished {
+        at: DateTime<Utc>,
+        status: Status,
+    },
+    RunFinished {
+        at: DateTime<Utc>,
+    },
+}
+
+/// The whole run, as rendered into every output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    #[serde(flatten)]
+    pub header: RunHeader,
+    /// None when the run log has no `run_finished` line (the run was interrupted).
+    pub ended_at: Option<DateTime<Utc>>,
+    pub verdict: Verdict,
+    pub counts: Counts,
+    pub scenarios: Vec<ScenarioRecord>,
+    /// SHA-256 of the run log the record was folded from, hex.
+    pub run_log_sha256: String,
+}
+
+impl RunRecord {
+    /// Fold the events of a run log into a record. A scenario without a `scenario_finished`
+    /// event is `interrupted`; a log without `run_finished` gives the verdict `incomplete`.
+    pub fn from_events(
+        events: impl IntoIterator<Item = LogEvent>,
+        run_log_sha256: String,
+    ) -> Option<RunRecord> {
+        let mut events = events.into_iter();
+        let header = match events.next()? {
+            LogEvent::RunStarted(h) => h,
+            _ => return None,
+        };
+        let mut scenarios: Vec<ScenarioRecord> = Vec::new();
+        let mut ended_at = None;
+        for event in events {
+            match event {
+                LogEvent::RunStarted(_) => {}
+                LogEvent::ScenarioStarted {
+                    at,
+                    feature,
+                    name,
+                    tags,
+                    location,
+                } => {
+                    let case_id = tags
+                        .iter()
+                        .find_map(|t| t.strip_prefix("case:").map(str::to_owned));
+                    let stage = stage_of(&tags);
+                    scenarios.push(ScenarioRecord {
+                        feature,
+                        name,
+                        tags,
+                        case_id,
+                        stage,
+                        location,
+                        started_at: at,
+                        ended_at: None,
+                        status: Status::Interrupted,
+                        steps: Vec::new(),
+                    });
+                }
+                LogEvent::StepFinished { step, .. } => {
+                    if let Some(s) = scenarios.last_mut() {
+                        s.steps.push(step);
+                    }
+                }
+                LogEvent::ScenarioFinished { at, status } => {
+                    if let Some(s) = scenarios.last_mut() {
+                        s.ended_at = Some(at);
+                        s.status = status;
+                    }
+                }
+                LogEvent::RunFinished { at } => ended_at = Some(at),
+            }
+        }
+        let mut counts = Counts::default();
+        for s in &scenarios {
+            match s.status {
+                Status::Passed => counts.passed += 1,
+                Status::Failed => counts.failed += 1,
+                Status::Skipped => counts.skipped += 1,
+                Status::Interrupted => counts.interrupted += 1,
+            }
+        }
+        let verdict = if ended_at.is_none() {
+            Verdict::Incomplete
+        } else if scenarios.is_empty() {
+            Verdict::NoScenarios
+        } else if counts.failed > 0 || counts.skipped > 0 || counts.interrupted > 0 {
+            Verdict::Failed
+        } else {
+            Verdict::Passed
+        };
+        Some(RunRecord {
+            header,
+            ended_at,
+            verdict,
+            counts,
+            scenarios,
+            run_log_sha256,
+        })
+    }
+}
+
+/// The stage a scenario belongs to, from its tags.
+pub fn stage_of(tags: &[String]) -> Option<String> {
+    const STAGES: [(&str, &str); 4] = [
+        ("connection-proving", "connection proving"),
+        ("stage1", "stage 1"),
+        ("stage2", "stage 2"),
+        ("reporting", "reporting"),
+    ];
+    STAGES
+        .iter()
+        .find(|(tag, _)| tags.iter().any(|t| t == tag))
+        .map(|(_, name)| (*name).to_owned())
+}

@@ -1,0 +1,24 @@
+//! pdp-harness: rehearse, pass and evidence a connection to the UK Pensions Dashboards
+//! central digital architecture (CDA).
+//!
+//! Layout:
+//! - [`cda`]: the CDA side the harness plays (C&A server, pension finder, dashboard);
+//! - [`provider`]: the reference provider, the system under test on the embedded default;
+//! - [`contract`]: the find and view wire contracts, configurable in one place;
+//! - [`runner`]: the Gherkin runner and its step definitions;
+//! - [`evidence`]: run log, run record, redaction, JUnit, JSON and PDF outputs;
+//! - [`environment`], [`pki`], [`tls`], [`jwt`]: wiring, run-time PKI, mTLS and token checks.
+
+pub mod cda;
+pub mod config;
+pub mod contract;
+pub mod environment;
+pub mod evidence;
+pub mod jwt;
+pub mod pki;
+pub mod provider;
+pub mod recorder;
+pub mod rules;
+pub mod runner;
+pub mod testpack;
+pub mod tls;

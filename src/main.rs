@@ -1,0 +1,239 @@
+//! The `pdp-harness` command line.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+
+use pdp_harness::config::TargetConfig;
+use pdp_harness::environment::Environment;
+use pdp_harness::evidence::record::Verdict;
+use pdp_harness::evidence::redact::Redactor;
+use pdp_harness::evidence::{self, Format};
+use pdp_harness::provider::Faults;
+use pdp_harness::runner::{self, Pack, RunOptions};
+use pdp_harness::testpack::TestPack;
+
+/// Every selected scenario passed.
+const EXIT_PASSED: u8 = 0;
+/// One or more scenarios failed (or the run was incomplete).
+const EXIT_FAILED: u8 = 1;
+/// The run could not start or finish: configuration, test data or environment.
+const EXIT_COULD_NOT_RUN: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "pdp-harness",
+    version,
+    about = "Rehearse, pass and evidence a Pensions Dashboards connection",
+    long_about = "Rehearse, pass and evidence a connection to the Pensions Dashboards central \
+digital architecture (CDA).\n\n\
+pdp-harness plays the CDA side (pension finder, consent and authorisation service, dashboard) \
+over mutual TLS, drives a pension provider's find and view endpoints through the scenarios in \
+features/, and writes evidence (PDF, JUnit XML, JSON) under reports/<run-id>/.\n\n\
+With no --target it runs against its embedded reference provider, so `pdp-harness run` works \
+on a fresh machine with no configuration.",
+    after_help = "Exit codes: 0 every selected scenario passed; 1 one or more scenarios failed; \
+2 could not run (configuration, test data or environment)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a test pack and write its evidence under reports/<run-id>/
+    Run(RunArgs),
+    /// Re-render the evidence of an earlier run from its run log (also after a crash)
+    Report(ReportArgs),
+    /// Check a test pack file and list its problems with file and line
+    CheckPack {
+        /// The pack file, e.g. testpacks/connection-proving/pack.toml
+        path: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Which part of PDP integration testing to run
+    #[arg(long, value_enum, default_value = "connection-proving")]
+    pack: Pack,
+    /// Only scenarios matching this tag expression, e.g. "@case:CP-01" or "not @slow"
+    #[arg(long, value_name = "EXPR")]
+    tags: Option<String>,
+    /// Target file (TOML): wire contract overrides and timing limits; see README "Target file"
+    #[arg(long, value_name = "FILE")]
+    target: Option<PathBuf>,
+    /// Where run directories are written
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    out: PathBuf,
+    /// Where the .feature files are
+    #[arg(long, value_name = "DIR", default_value = "features")]
+    features: PathBuf,
+    /// Where the test packs are
+    #[arg(long, value_name = "DIR", default_value = "testpacks")]
+    testpacks: PathBuf,
+    /// Keep personas' personal data in the evidence (local debugging only; recorded on the cover)
+    #[arg(long)]
+    reveal_personal_data: bool,
+}
+
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// The run id (the directory name under --out)
+    run_id: String,
+    /// Where run directories are
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    out: PathBuf,
+    /// Which output to render
+    #[arg(long, value_enum, default_value = "all")]
+    format: Format,
+}
+
+/// An error with the exit code it deserves.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+fn could_not_run(error: impl Into<anyhow::Error>) -> Failure {
+    Failure {
+        code: EXIT_COULD_NOT_RUN,
+        error: error.into(),
+    }
+}
+
+fn pack_file(testpacks: &Path, pack: Pack) -> PathBuf {
+    // Every pack of this version runs on the connection-proving test data.
+    let _ = pack;
+    testpacks.join("connection-proving").join("pack.toml")
+}
+
+async fn run(args: RunArgs) -> Result<u8, Failure> {
+    let config = match &args.target {
+        Some(path) => TargetConfig::load(path).map_err(could_not_run)?,
+        None => TargetConfig::default(),
+    };
+    let pack_path = pack_file(&args.testpacks, args.pack);
+    let pack = Arc::new(TestPack::load(&pack_path).map_err(could_not_run)?);
+    let redactor = Redactor::new(pack.personal_values(), args.reveal_personal_data);
+    let env = Environment::embedded(pack, &config, Faults::none(), redactor)
+        .await
+        .context("could not start the embedded default")
+        .map_err(could_not_run)?;
+    let env = Arc::new(env);
+    println!(
+        "pdp-harness {}: pack {} against {}",
+        env!("CARGO_PKG_VERSION"),
+        args.pack.name(),
+        env.target_info(None).environment
+    );
+    let options = RunOptions {
+        pack: args.pack,
+        tags: args.tags,
+        features_dir: args.features,
+        out_dir: args.out,
+        config,
+    };
+    let outcome = runner::run(env.clone(), &options, Box::new(runner::writer::Stdout)).await;
+    env.shutdown();
+    let outcome = outcome.map_err(could_not_run)?;
+    let c = outcome.record.counts;
+    println!(
+        "\nRun {}: {} ({} passed, {} failed of {})",
+        outcome.run_id,
+        outcome.record.verdict.plain_words(),
+        c.passed,
+        c.failed,
+        c.total()
+    );
+    println!("Evidence in {}:", outcome.run_dir.display());
+    for f in &outcome.files {
+        println!("  {}", f.display());
+    }
+    Ok(if outcome.record.verdict == Verdict::Passed {
+        EXIT_PASSED
+    } else {
+        EXIT_FAILED
+    })
+}
+
+fn report(args: ReportArgs) -> Result<u8, Failure> {
+    let run_dir = args.out.join(&args.run_id);
+    if !run_dir.is_dir() {
+        return Err(could_not_run(anyhow::anyhow!(
+            "no run {} under {} (expected the directory {})",
+            args.run_id,
+            args.out.display(),
+            run_dir.display()
+        )));
+    }
+    let (record, files) = evidence::render(&run_dir, args.format).map_err(could_not_run)?;
+    println!(
+        "Run {}: {}",
+        record.header.run_id,
+        record.verdict.plain_words()
+    );
+    for f in &files {
+        println!("  {}", f.display());
+    }
+    Ok(if record.verdict == Verdict::Passed {
+        EXIT_PASSED
+    } else {
+        EXIT_FAILED
+    })
+}
+
+fn check_pack(path: &Path) -> Result<u8, Failure> {
+    let pack = TestPack::load(path).map_err(could_not_run)?;
+    println!(
+        "{}: pack {} v{} is valid: {} personas, {} pensions, {} cases",
+        path.display(),
+        pack.pack.id,
+        pack.pack.version,
+        pack.personas.len(),
+        pack.pensions.len(),
+        pack.cases.len()
+    );
+    Ok(EXIT_PASSED)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                EXIT_COULD_NOT_RUN
+            } else {
+                EXIT_PASSED
+            });
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PDP_HARNESS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Run(args) => match tokio::runtime::Runtime::new() {
+            Ok(rt) => rt.block_on(run(args)),
+            Err(e) => Err(could_not_run(e)),
+        },
+        Command::Report(args) => report(args),
+        Command::CheckPack { path } => check_pack(&path),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("error: {:#}", f.error);
+            eprintln!("pdp-harness could not run (exit code {}).", f.code);
+            ExitCode::from(f.code)
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! Throwaway test PKI generated at run time: a root CA, server and client certificates for
+//! every simulated host and party, and the JWT signing keys with their JWKS.
+//!
+//! Nothing here is ever written to disk or printed: private keys live in memory for the
+//! length of a run. Evidence records only subjects, fingerprints and expiry dates.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::jwk::{Jwk, JwkSet, PublicKeyUse};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::evidence::record::CertificateInfo;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    #[error("could not generate test certificate material ({what}): {source}")]
+    Generate {
+        what: String,
+        #[source]
+        source: rcgen::Error,
+    },
+    #[error("could not prepare JWT signing key {kid}: {source}")]
+    SigningKey {
+        kid: String,
+        #[source]
+        source: jsonwebtoken::errors::Error,
+    },
+}
+
+/// How long generated certificates stay valid. A run takes seconds; a day leaves room for
+/// `serve` sessions without making the material worth keeping.
+const VALIDITY_DAYS: i64 = 2;
+
+/// The run's certificate authority. Every simulated host and party gets its certificate here.
+pub struct TestPki {
+    ca: CertifiedIssuer<'static, KeyPair>,
+    issued: std::sync::Mutex<Vec<CertificateInfo>>,
+}
+
+impl fmt::Debug for TestPki {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestPki").finish_non_exhaustive()
+    }
+}
+
+/// A certificate with its private key: what a TLS server presents or a client proves itself with.
+#[derive(Clone)]
+pub struct TlsIdentity {
+    pub cert_pem: String,
+    pub cert_der: CertificateDer<'static>,
+    key_pkcs8_der: Vec<u8>,
+    key_pem: String,
+    pub info: CertificateInfo,
+}
+
+impl fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsIdentity")
+            .field("subject", &self.info.subject)
+            .field("fingerprint", &self.info.sha256_fingerprint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TlsIdentity {
+    pub fn private_key_der(&self) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_pkcs8_der.clone()))
+    }
+
+    /// Certificate and key in one PEM buffer, the form reqwest's rustls identity takes.
+    pub fn identity_pem(&self) -> Vec<u8> {
+        format!("{}{}", self.cert_pem, self.key_pem).into_bytes()
+    }
+}
+
+impl TestPki {
+    pub fn generate(organisation: &str) -> Result<TestPki, PkiError> {
+        let gen_err = |what: &str| {
+            let what = what.to_owned();
+            move |source| PkiError::Generate { what, source }
+        };
+        let mut params = CertificateParams::new(Vec::<String>::new()).map_err(gen_err("CA"))?;
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        params.distinguished_name = dn(&format!("{organisation} test root CA"));
+        set_validity(&mut params);
+        let key = KeyPair::generate().map_err(gen_err("CA key"))?;
+        let ca = CertifiedIssuer::self_signed(params, key).map_err(gen_err("CA certificate"))?;
+        let pki = TestPki {
+            ca,
+            issued: std::sync::Mutex::new(Vec::new()),
+        };
+        let info = certificate_info("root CA", pki.ca.der());
+        pki.remember(info);
+        Ok(pki)
+    }
+
+    pub fn ca_pem(&self) -> String {
+        self.ca.pem()
+    }
+
+    pub fn ca_der(&self) -> CertificateDer<'static> {
+        self.ca.der().clone()
+    }
+
+    /// A server certificate valid for `localhost` and `127.0.0.1` plus any extra names.
+    pub fn server_identity(
+        &self,
+        role: &str,
+        common_name: &str,
+        extra_names: &[&str],
+    ) -> Result<TlsIdentity, PkiError> {
+        let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+        names.extend(extra_names.iter().map(|n| (*n).to_owned()));
+        self.issue(
+            role,
+            common_name,
+            names,
+            ExtendedKeyUsagePurpose::ServerAuth,
+        )
+    }
+
+    /// A client certificate: what the CDA side or the provider proves itself with in mTLS.
+    pub fn client_identity(&self, role: &str, common_name: &str) -> Result<TlsIdentity, PkiError> {
+        self.issue(
+            role,
+            common_name,
+            Vec::new(),
+            ExtendedKeyUsagePurpose::ClientAuth,
+        )
+    }
+
+    /// Fingerprints and expiry dates of everything issued so far, for the evidence appendix.
+    pub fn issued(&self) -> Vec<CertificateInfo> {
+        self.issued.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    fn remember(&self, info: CertificateInfo) {
+        if let Ok(mut v) = self.issued.lock() {
+            v.push(info);
+        }
+    }
+
+    fn issue(
+        &self,
+        role: &str,
+        common_name: &str,
+        names: Vec<String>,
+        usage: ExtendedKeyUsagePurpose,
+    ) -> Result<TlsIdentity, PkiError> {
+        let gen_err = |source| PkiError::Generate {
+            what: format!("{role} certificate"),
+            source,
+        };
+        let mut params = CertificateParams::new(names).map_err(gen_err)?;
+        params.distinguished_name = dn(common_name);
+        params.extended_key_usages = vec![usage];
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        params.use_authority_key_identifier_extension = true;
+        set_validity(&mut params);
+        let key = KeyPair::generate().map_err(gen_err)?;
+        let cert = params.signed_by(&key, &self.ca).map_err(gen_err)?;
+        let info = certificate_info(role, cert.der());
+        self.remember(info.clone());
+        Ok(TlsIdentity {
+            cert_pem: cert.pem(),
+            cert_der: cert.der().clone(),
+            key_pkcs8_der: key.serialize_der(),
+            key_pem: key.serialize_pem(),
+            info,
+        })
+    }
+}
+
+fn dn(common_name: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, common_name);
+    dn.push(DnType::OrganizationName, "pdp-harness test PKI");
+    dn
+}
+
+fn set_validity(params: &mut CertificateParams) {
+    let now = time::OffsetDateTime::now_utc();
+    params.not_before = now - time::Duration::minutes(5);
+    params.not_after = now + time::Duration::days(VALIDITY_DAYS);
+}
+
+/// Subject, SHA-256 fingerprint and expiry of a DER certificate.
+pub fn certificate_info(role: &str, der: &[u8]) -> CertificateInfo {
+    let fingerprint = hex::encode(Sha256::digest(der));
+    let (subject, not_after) = match x509_parser::parse_x509_certificate(der) {
+        Ok((_, cert)) => (
+            cert.subject().to_string(),
+            DateTime::<Utc>::from_timestamp(cert.validity().not_after.timestamp(), 0)
+                .unwrap_or_default(),
+        ),
+        Err(_) => ("(unparsable certificate)".to_owned(), DateTime::default()),
+    };
+    CertificateInfo {
+        role: role.to_owned(),
+        subject,
+        sha256_fingerprint: fingerprint,
+        not_after,
+    }
+}
+
+/// An RS256 JWT signing key with its key id and public JWK.
+#[derive(Clone)]
+pub struct SigningKey {
+    pub kid: String,
+    encoding: EncodingKey,
+    pub jwk: Jwk,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// A fresh RSA-2048 key for RS256, known by `kid`.
+    pub fn generate(kid: &str) -> Result<SigningKey, PkiError> {
+        let key = KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).map_err(|source| {
+            PkiError::Generate {
+                what: format!("JWT signing key {kid}"),
+                source,
+            }
+        })?;
+        let sign_err = |source| PkiError::SigningKey {
+            kid: kid.to_owned(),
+            source,
+        };
+        let encoding =
+            EncodingKey::from_rsa_pem(key.serialize_pem().as_bytes()).map_err(sign_err)?;
+        let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).map_err(sign_err)?;
+        jwk.common.key_id = Some(kid.to_owned());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        Ok(SigningKey {
+            kid: kid.to_owned(),
+            encoding,
+            jwk,
+        })
+    }
+
+    /// Sign `claims` as a compact JWS (RS256, with this key's `kid`).
+    pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, jsonwebtoken::errors::Error> {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.kid.clone());
+        header.typ = Some("JWT".to_owned());
+        jsonwebtoken::encode(&header, claims, &self.encoding)
+    }
+}
+
+/// A JWKS document of the given keys' public parts.
+pub fn jwks_of<'a>(keys: impl IntoIterator<Item = &'a SigningKey>) -> JwkSet {
+    JwkSet {
+        keys: keys.into_iter().map(|k| k.jwk.clone()).collect(),
+    }
+}

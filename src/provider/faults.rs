@@ -1,0 +1,42 @@
+//! Deliberately wrong behaviours of the reference provider: a **test facility** that proves
+//! the harness notices each kind of defect and names it. They are set only through the
+//! library API ([`crate::provider::ProviderOptions::faults`]); no command-line flag or
+//! configuration file reaches them.
+
+use std::collections::HashSet;
+
+/// One deliberate defect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// Registers a match as `match-possible` instead of `match-yes` (and vice versa).
+    WrongMatchStatus,
+    /// Leaves `inbound_request_id` out of the registration.
+    MissingInboundRequestId,
+    /// Uses something other than the scheme name as the registration description.
+    WrongDescription,
+    /// Answers a find request with 200 and a body instead of 202.
+    FindAnswers200,
+    /// Returns the view data of another pension than the one asked for.
+    ViewDataForWrongPei,
+    /// Serves view data to any bearer token without introspecting it.
+    AcceptsAnyBearer,
+}
+
+/// A set of faults; empty for a correct provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults(HashSet<Fault>);
+
+impl Faults {
+    pub fn none() -> Faults {
+        Faults::default()
+    }
+
+    pub fn with(mut self, fault: Fault) -> Faults {
+        self.0.insert(fault);
+        self
+    }
+
+    pub fn has(&self, fault: Fault) -> bool {
+        self.0.contains(&fault)
+    }
+}

@@ -1,0 +1,157 @@
+//! The reference provider's matching rules: how find data is matched to its members.
+//!
+//! PDP leaves matching criteria to each provider. These rules are deliberately simple and
+//! documented so a test manager can predict every outcome:
+//! - date of birth, given name and surname (current or previous, either side) must agree;
+//! - then a National Insurance number that agrees, or a postcode that agrees (current or
+//!   previous address, either side), makes it `match-yes`;
+//! - with neither to confirm it, it is `match-possible`;
+//! - a National Insurance number that disagrees is no match.
+
+use crate::contract::FindData;
+use crate::testpack::{Persona, TestPack};
+
+/// The outcome for one member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchOutcome {
+    Yes,
+    Possible,
+}
+
+impl MatchOutcome {
+    pub fn match_status(self) -> &'static str {
+        match self {
+            MatchOutcome::Yes => "match-yes",
+            MatchOutcome::Possible => "match-possible",
+        }
+    }
+}
+
+fn norm(s: &str) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_uppercase()
+}
+
+fn norm_compact(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_uppercase()
+}
+
+/// Match `find` against one member.
+pub fn match_member(member: &Persona, find: &FindData) -> Option<MatchOutcome> {
+    let dob = find.date_of_birth.as_deref()?;
+    if dob.trim() != member.date_of_birth {
+        return None;
+    }
+    let given = find.given_name.as_deref().map(norm)?;
+    if given != norm(&member.given_name) {
+        return None;
+    }
+    let member_surnames: Vec<String> = std::iter::once(&member.family_name)
+        .chain(member.previous_family_names.iter())
+        .map(|s| norm(s))
+        .collect();
+    let find_surnames: Vec<String> = find
+        .family_name
+        .iter()
+        .chain(find.previous_family_names.iter())
+        .map(|s| norm(s))
+        .collect();
+    if !find_surnames.iter().any(|s| member_surnames.contains(s)) {
+        return None;
+    }
+    let nino_agrees = match (
+        &find.national_insurance_number,
+        &member.national_insurance_number,
+    ) {
+        (Some(a), Some(b)) if norm_compact(a) == norm_compact(b) => true,
+        (Some(_), Some(_)) => return None,
+        _ => false,
+    };
+    let member_postcodes: Vec<String> = std::iter::once(&member.address)
+        .chain(member.previous_addresses.iter())
+        .map(|a| norm_compact(&a.postcode))
+        .collect();
+    let postcode_agrees = find
+        .address
+        .iter()
+        .chain(find.previous_addresses.iter())
+        .any(|a| member_postcodes.contains(&norm_compact(&a.postcode)));
+    Some(if nino_agrees || postcode_agrees {
+        MatchOutcome::Yes
+    } else {
+        MatchOutcome::Possible
+    })
+}
+
+/// Every (asset GUID, outcome) the find data matches in the pack.
+pub fn find_matches(pack: &TestPack, find: &FindData) -> Vec<(String, MatchOutcome)> {
+    let mut out = Vec::new();
+    for persona in &pack.personas {
+        if let Some(outcome) = match_member(persona, find) {
+            for pension in pack.pensions_of(persona.id.get_ref()) {
+                out.push((pension.asset_guid.get_ref().to_ascii_lowercase(), outcome));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testpack::Address;
+
+    fn member() -> Persona {
+        let text = r#"
+id = "P"
+given_name = "ELEANOR"
+family_name = "MARCHBANKS"
+previous_family_names = ["HOLLOWAY"]
+date_of_birth = "1971-03-14"
+national_insurance_number = "QQ123456C"
+address = { lines = ["14 ORCHARD ROW"], postcode = "ZZ1 4QT" }
+"#;
+        toml::from_str(text).expect("persona parses")
+    }
+
+    fn find() -> FindData {
+        FindData {
+            given_name: Some("Eleanor".into()),
+            family_name: Some("Marchbanks".into()),
+            date_of_birth: Some("1971-03-14".into()),
+            national_insurance_number: Some("QQ 12 34 56 C".into()),
+            address: Some(Address {
+                lines: vec!["14 Orchard Row".into()],
+                postcode: "zz14qt".into(),
+            }),
+            ..FindData::default()
+        }
+    }
+
+    #[test]
+    fn rules() {
+        let m = member();
+        assert_eq!(match_member(&m, &find()), Some(MatchOutcome::Yes));
+        let mut f = find();
+        f.national_insurance_number = None;
+        f.address = Some(Address {
+            lines: vec![],
+            postcode: "AA1 1AA".into(),
+        });
+        assert_eq!(match_member(&m, &f), Some(MatchOutcome::Possible));
+        let mut f = find();
+        f.family_name = Some("HOLLOWAY".into());
+        assert_eq!(match_member(&m, &f), Some(MatchOutcome::Yes));
+        let mut f = find();
+        f.national_insurance_number = Some("QQ654321C".into());
+        assert_eq!(match_member(&m, &f), None);
+        let mut f = find();
+        f.date_of_birth = Some("1971-03-15".into());
+        assert_eq!(match_member(&m, &f), None);
+    }
+}

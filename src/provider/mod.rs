@@ -1,0 +1,538 @@
+//! The reference provider: a small, correct pension provider with synthetic members, the
+//! system under test on the embedded default and a model an organisation can read.
+//!
+//! - find endpoint: validates the find request token against the CDA's JWKS, answers 202 at
+//!   once, matches asynchronously, obtains a PAT with the find token as assertion and registers
+//!   each match at `/rreguri` with the find's `X-Request-ID` as `inbound_request_id`;
+//! - view endpoint: no RPT -> `/perm` -> 401 with a ticket; with an RPT -> `/introspect` and
+//!   checks (active, token type, resource, scopes, expiry) -> a signed view data token;
+//! - `/jwks`: the key its view data tokens are signed with;
+//! - `POST /test-support/clear-down`: forgets every registration and PAT (test state only).
+
+pub mod faults;
+pub mod matching;
+pub mod view_data;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, on, post};
+use axum::{Json, Router};
+use jsonwebtoken::jwk::JwkSet;
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+
+use crate::cda::cas::{GRANT_JWT_BEARER, TOKEN_TYPE_RPT};
+use crate::contract::{FindBodyMode, WireContract};
+use crate::jwt::{self, Expect};
+use crate::pki::SigningKey;
+use crate::testpack::TestPack;
+pub use faults::{Fault, Faults};
+use matching::MatchOutcome;
+
+pub const CLEAR_DOWN_PATH: &str = "/test-support/clear-down";
+
+/// How the reference provider is set up.
+#[derive(Debug, Clone)]
+pub struct ProviderOptions {
+    pub pack: Arc<TestPack>,
+    pub contract: WireContract,
+    /// Base URL of the C&A (token, perm, introspect, rreguri).
+    pub cas_base_url: String,
+    /// Where the CDA publishes the keys find request tokens are signed with.
+    pub cda_jwks_url: String,
+    /// mTLS client for calls to the C&A (the provider's client certificate).
+    pub client: reqwest::Client,
+    /// Signs view data tokens.
+    pub view_key: SigningKey,
+    pub issuer: String,
+    /// Deliberate defects (test facility only).
+    pub faults: Faults,
+}
+
+#[derive(Debug, Clone)]
+struct RegisteredAsset {
+    resource_id: String,
+    pat: String,
+    outcome: MatchOutcome,
+}
+
+#[derive(Debug, Default)]
+struct ProviderState {
+    by_asset: HashMap<String, RegisteredAsset>,
+}
+
+#[derive(Clone)]
+pub struct ReferenceProvider {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ReferenceProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReferenceProvider").finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    options: ProviderOptions,
+    state: Mutex<ProviderState>,
+    cda_jwks: OnceCell<JwkSet>,
+    view_jwks: JwkSet,
+}
+
+fn error(status: StatusCode, msg: &str) -> Response {
+    (status, Json(json!({ "error": msg }))).into_response()
+}
+
+impl ReferenceProvider {
+    pub fn new(options: ProviderOptions) -> ReferenceProvider {
+        let view_jwks = crate::pki::jwks_of([&options.view_key]);
+        ReferenceProvider {
+            inner: Arc::new(Inner {
+                options,
+                state: Mutex::new(ProviderState::default()),
+                cda_jwks: OnceCell::new(),
+                view_jwks,
+            }),
+        }
+    }
+
+    fn opts(&self) -> &ProviderOptions {
+        &self.inner.options
+    }
+
+    fn state(&self) -> MutexGuard<'_, ProviderState> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn router(&self) -> Router {
+        let c = &self.opts().contract;
+        let find_method = axum::routing::MethodFilter::try_from(
+            axum::http::Method::from_bytes(c.find.method.as_bytes())
+                .unwrap_or(axum::http::Method::POST),
+        )
+        .unwrap_or(axum::routing::MethodFilter::POST);
+        let view_method = axum::routing::MethodFilter::try_from(
+            axum::http::Method::from_bytes(c.view.method.as_bytes())
+                .unwrap_or(axum::http::Method::GET),
+        )
+        .unwrap_or(axum::routing::MethodFilter::GET);
+        Router::new()
+            .route(&c.find.path, on(find_method, find))
+            .route(&c.view.route(), on(view_method, view))
+            .route(&c.view.jwks_path, get(jwks))
+            .route(CLEAR_DOWN_PATH, post(clear_down))
+            .with_state(self.clone())
+    }
+
+    async fn cda_jwks(&self) -> Result<&JwkSet, String> {
+        self.inner
+            .cda_jwks
+            .get_or_try_init(|| async {
+                let url = &self.opts().cda_jwks_url;
+                let resp = self
+                    .opts()
+                    .client
+                    .get(url)
+                    .send()
+                    .await
+                    .map_err(|e| format!("CDA JWKS {url} unreachable: {e}"))?;
+                resp.json::<JwkSet>()
+                    .await
+                    .map_err(|e| format!("CDA JWKS {url} unreadable: {e}"))
+            })
+            .await
+    }
+
+    /// POST to the C&A with a fresh X-Request-ID, retrying 429 and 5xx with exponential
+    /// backoff that honours `Retry-After` (bounded to 5 attempts).
+    async fn call_cas(
+        &self,
+        make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
+    ) -> Result<(u16, Value), String> {
+        let mut delay = Duration::from_millis(200);
+        for attempt in 1..=5 {
+            let result = make(&self.opts().client)
+                .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
+                .send()
+                .await;
+            match result {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let retry_after = resp
+                        .headers()
+                        .get(header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    if (status == 429 || status >= 500) && attempt < 5 {
+                        tokio::time::sleep(retry_after.unwrap_or(delay)).await;
+                        delay *= 2;
+                        continue;
+                    }
+                    let body = resp.bytes().await.map_err(|e| e.to_string())?;
+                    let value = serde_json::from_slice(&body)
+                        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
+                    return Ok((status, value));
+                }
+                Err(e) if attempt < 5 => {
+                    tracing::warn!(error = %e, attempt, "C&A call failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Err("C&A call failed after 5 attempts".to_owned())
+    }
+
+    /// Match asynchronously and register every match (the find was already acknowledged).
+    async fn process_find(
+        &self,
+        token: String,
+        claims: serde_json::Map<String, Value>,
+        request_id: String,
+    ) {
+        let o = self.opts();
+        let data = o.contract.find.parse_find_claims(&claims);
+        let matches = matching::find_matches(&o.pack, &data);
+        if matches.is_empty() {
+            tracing::info!("find {request_id}: no match");
+            return;
+        }
+        let pat = match self.obtain_pat(&token).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!("find {request_id}: could not obtain a PAT: {e}");
+                return;
+            }
+        };
+        for (asset, outcome) in matches {
+            if self.state().by_asset.contains_key(&asset) {
+                // Already registered: a repeated find must not register twice.
+                continue;
+            }
+            let status = if o.faults.has(Fault::WrongMatchStatus) {
+                match outcome {
+                    MatchOutcome::Yes => MatchOutcome::Possible,
+                    MatchOutcome::Possible => MatchOutcome::Yes,
+                }
+            } else {
+                outcome
+            };
+            let description = if o.faults.has(Fault::WrongDescription) {
+                format!("Pension {asset}")
+            } else {
+                o.pack.provider.scheme_name.clone()
+            };
+            let mut body = json!({
+                "name": format!("urn:pei:{}:{asset}", o.pack.holdername_guid()),
+                "description": description,
+                "match_status": status.match_status(),
+                "resource_scopes": ["owner", "value", "delegate"],
+            });
+            if !o.faults.has(Fault::MissingInboundRequestId) {
+                body["inbound_request_id"] = Value::String(request_id.clone());
+            }
+            let url = format!("{}/rreguri", o.cas_base_url);
+            match self
+                .call_cas(|c| c.post(&url).bearer_auth(&pat).json(&body))
+                .await
+            {
+                Ok((200 | 201, v)) => match v["resource_id"].as_str() {
+                    Some(id) => {
+                        self.state().by_asset.insert(
+                            asset.clone(),
+                            RegisteredAsset {
+                                resource_id: id.to_owned(),
+                                pat: pat.clone(),
+                                outcome: status,
+                            },
+                        );
+                    }
+                    None => tracing::error!("rreguri answered without resource_id: {v}"),
+                },
+                Ok((s, v)) => tracing::error!("rreguri refused registration of {asset}: {s} {v}"),
+                Err(e) => tracing::error!("rreguri unreachable for {asset}: {e}"),
+            }
+        }
+    }
+
+    async fn obtain_pat(&self, assertion: &str) -> Result<String, String> {
+        let url = format!("{}/token", self.opts().cas_base_url);
+        let (status, v) = self
+            .call_cas(|c| {
+                c.post(&url).form(&[
+                    ("grant_type", GRANT_JWT_BEARER),
+                    ("scope", "uma_protection"),
+                    ("assertion", assertion),
+                ])
+            })
+            .await?;
+        if status != 200 {
+            return Err(format!("/token answered {status}: {v}"));
+        }
+        v["access_token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| "no access_token in /token response".to_owned())
+    }
+
+    /// Ask the C&A for a permission ticket and build the 401 challenge.
+    async fn challenge(&self, asset: &RegisteredAsset) -> Response {
+        let o = self.opts();
+        let url = format!("{}/perm", o.cas_base_url);
+        let body = json!({
+            "resource_id": asset.resource_id,
+            "resource_scopes": o.contract.view.perm_scopes,
+        });
+        match self
+            .call_cas(|c| c.post(&url).bearer_auth(&asset.pat).json(&body))
+            .await
+        {
+            Ok((201, v)) => match v["ticket"].as_str() {
+                Some(ticket) => {
+                    let value = o.contract.view.challenge_header(&o.cas_base_url, ticket);
+                    (
+                        StatusCode::UNAUTHORIZED,
+                        [(header::WWW_AUTHENTICATE, value)],
+                        Json(json!({ "error": "an RPT is required" })),
+                    )
+                        .into_response()
+                }
+                None => error(StatusCode::BAD_GATEWAY, "the C&A issued no ticket"),
+            },
+            Ok((s, v)) => error(
+                StatusCode::BAD_GATEWAY,
+                &format!("the C&A refused a permission ticket: {s} {v}"),
+            ),
+            Err(e) => error(
+                StatusCode::BAD_GATEWAY,
+                &format!("the C&A is unreachable: {e}"),
+            ),
+        }
+    }
+
+    /// Introspect `rpt` and check it grants `owner` on `asset`'s resource now.
+    async fn rpt_grants(&self, asset: &RegisteredAsset, rpt: &str) -> Result<(), String> {
+        let url = format!("{}/introspect", self.opts().cas_base_url);
+        let (status, v) = self
+            .call_cas(|c| c.post(&url).bearer_auth(&asset.pat).form(&[("token", rpt)]))
+            .await?;
+        if status != 200 {
+            return Err(format!("introspection answered {status}"));
+        }
+        let now = jwt::now_epoch();
+        if v["active"] != Value::Bool(true) {
+            return Err("the RPT is not active".to_owned());
+        }
+        if v["token_type"].as_str() != Some(TOKEN_TYPE_RPT) {
+            return Err("the token is not an RPT".to_owned());
+        }
+        if v["exp"].as_i64().is_some_and(|exp| exp <= now) {
+            return Err("the RPT has expired".to_owned());
+        }
+        let granted = v["permissions"].as_array().is_some_and(|perms| {
+            perms.iter().any(|p| {
+                p["resource_id"].as_str() == Some(asset.resource_id.as_str())
+                    && p["resource_scopes"]
+                        .as_array()
+                        .is_some_and(|s| s.iter().any(|s| s == "owner"))
+                    && p["exp"].as_i64().is_none_or(|exp| exp > now)
+            })
+        });
+        if granted {
+            Ok(())
+        } else {
+            Err("the RPT grants no owner permission on this resource".to_owned())
+        }
+    }
+
+    fn view_token(&self, asset_guid: &str, asset: &RegisteredAsset) -> Result<String, String> {
+        let o = self.opts();
+        let pack = &o.pack;
+        let served_asset = if o.faults.has(Fault::ViewDataForWrongPei) {
+            pack.pensions
+                .iter()
+                .map(|p| p.asset_guid.get_ref().to_ascii_lowercase())
+                .find(|a| a != asset_guid)
+                .unwrap_or_else(|| asset_guid.to_owned())
+        } else {
+            asset_guid.to_owned()
+        };
+        let pension = pack
+            .pension(&served_asset)
+            .ok_or_else(|| format!("asset {served_asset} is not in the test pack"))?;
+        let arrangement = match asset.outcome {
+            MatchOutcome::Yes => view_data::arrangement(pack, pension),
+            MatchOutcome::Possible => view_data::possible_match_arrangement(pack, pension),
+        };
+        let now = jwt::now_epoch();
+        let mut claims = serde_json::Map::new();
+        claims.insert("iss".into(), json!(o.issuer));
+        claims.insert("sub".into(), json!(asset.resource_id));
+        claims.insert("aud".into(), json!("pensions-dashboards"));
+        claims.insert("iat".into(), json!(now));
+        claims.insert("exp".into(), json!(now + 60));
+        claims.insert("jti".into(), json!(uuid::Uuid::new_v4().to_string()));
+        claims.insert(
+            o.contract.view.view_data_claim.clone(),
+            view_data::view_data(vec![arrangement]),
+        );
+        o.view_key.sign(&claims).map_err(|e| e.to_string())
+    }
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn valid_request_id(headers: &HeaderMap, name: &str) -> Option<String> {
+    header_str(headers, name)
+        .filter(|v| uuid::Uuid::parse_str(v).is_ok())
+        .map(str::to_owned)
+}
+
+async fn find(
+    State(provider): State<ReferenceProvider>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let o = provider.opts();
+    let c = &o.contract.find;
+    let Some(request_id) = valid_request_id(&headers, &c.request_id_header) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "{} header is required and must be a UUID",
+                c.request_id_header
+            ),
+        );
+    };
+    let body: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(_) => return error(StatusCode::BAD_REQUEST, "the body must be JSON"),
+    };
+    let token = match c.body_mode {
+        FindBodyMode::Token => body[&c.token_field].as_str().map(str::to_owned),
+        FindBodyMode::Bearer => header_str(&headers, "authorization")
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned),
+        FindBodyMode::Claims => None,
+    };
+    let (token, claims) = match (c.body_mode, token) {
+        (FindBodyMode::Claims, _) => match body.as_object() {
+            Some(m) => (String::new(), m.clone()),
+            None => return error(StatusCode::BAD_REQUEST, "the body must be a JSON object"),
+        },
+        (_, None) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("the find request token ({}) is missing", c.token_field),
+            );
+        }
+        (_, Some(token)) => {
+            let jwks = match provider.cda_jwks().await {
+                Ok(j) => j,
+                Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, &e),
+            };
+            let holder = o.pack.holdername_guid();
+            match jwt::verify::<serde_json::Map<String, Value>>(
+                &token,
+                jwks,
+                &Expect {
+                    issuer: Some(&c.issuer),
+                    audience: Some(holder),
+                    required: &["iat"],
+                },
+            ) {
+                Ok(claims) => (token, claims),
+                Err(e) => {
+                    return error(
+                        StatusCode::UNAUTHORIZED,
+                        &format!("find request token rejected: {e}"),
+                    );
+                }
+            }
+        }
+    };
+    let worker = provider.clone();
+    let id = request_id.clone();
+    tokio::spawn(async move { worker.process_find(token, claims, id).await });
+    if o.faults.has(Fault::FindAnswers200) {
+        return (StatusCode::OK, Json(json!({ "status": "received" }))).into_response();
+    }
+    StatusCode::ACCEPTED.into_response()
+}
+
+async fn view(
+    State(provider): State<ReferenceProvider>,
+    Path(asset_guid): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let o = provider.opts();
+    let c = &o.contract.view;
+    if valid_request_id(&headers, &c.request_id_header).is_none() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "{} header is required and must be a UUID",
+                c.request_id_header
+            ),
+        );
+    }
+    let scope = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "scope")
+        .map(|(_, v)| v.into_owned());
+    if scope.as_deref().is_some_and(|s| s != "owner") {
+        return error(StatusCode::BAD_REQUEST, "scope must be owner");
+    }
+    if uuid::Uuid::parse_str(&asset_guid).is_err() {
+        return error(StatusCode::BAD_REQUEST, "the asset GUID is not a GUID");
+    }
+    let asset_guid = asset_guid.to_ascii_lowercase();
+    let Some(asset) = provider.state().by_asset.get(&asset_guid).cloned() else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "no registered pension with this asset GUID",
+        );
+    };
+    let bearer = header_str(&headers, "authorization")
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    let Some(rpt) = bearer else {
+        return provider.challenge(&asset).await;
+    };
+    if !o.faults.has(Fault::AcceptsAnyBearer)
+        && let Err(reason) = provider.rpt_grants(&asset, rpt).await
+    {
+        tracing::info!("view of {asset_guid} refused: {reason}");
+        return provider.challenge(&asset).await;
+    }
+    match provider.view_token(&asset_guid, &asset) {
+        Ok(token) => {
+            let mut body = serde_json::Map::new();
+            body.insert(c.token_field.clone(), Value::String(token));
+            Json(Value::Object(body)).into_response()
+        }
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e),
+    }
+}
+
+async fn jwks(State(provider): State<ReferenceProvider>) -> Json<JwkSet> {
+    Json(provider.inner.view_jwks.clone())
+}
+
+async fn clear_down(State(provider): State<ReferenceProvider>) -> StatusCode {
+    *provider.state() = ProviderState::default();
+    StatusCode::NO_CONTENT
+}

@@ -1,0 +1,251 @@
+//! Everything the harness sees on the wire: calls it makes (finder, dashboard) and calls it
+//! receives (the simulated C&A). Each exchange is redacted as it is recorded, then handed to
+//! the step that was running so the evidence can show the request and response behind a verdict.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use chrono::Utc;
+use reqwest::header::HeaderMap;
+
+use crate::evidence::record::{Exchange, Timing};
+use crate::evidence::redact::Redactor;
+
+/// Bodies larger than this are not kept whole in the evidence.
+const BODY_LIMIT: usize = 16 * 1024;
+
+#[derive(Debug, Default)]
+pub struct Recorder {
+    exchanges: Mutex<Vec<Exchange>>,
+    timings: Mutex<Vec<Timing>>,
+    redactor: Redactor,
+}
+
+/// A response read in full by a client, with how long it took.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub elapsed_ms: f64,
+}
+
+impl Observed {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+impl Recorder {
+    pub fn new(redactor: Redactor) -> Recorder {
+        Recorder {
+            redactor,
+            ..Recorder::default()
+        }
+    }
+
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// Number of exchanges recorded so far: a mark to take later exchanges from.
+    pub fn mark(&self) -> usize {
+        self.exchanges.lock().map(|v| v.len()).unwrap_or(0)
+    }
+
+    pub fn since(&self, mark: usize) -> Vec<Exchange> {
+        self.exchanges
+            .lock()
+            .map(|v| v.get(mark..).map(<[Exchange]>::to_vec).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    pub fn push_timing(&self, timing: Timing) {
+        if let Ok(mut t) = self.timings.lock() {
+            t.push(timing);
+        }
+    }
+
+    pub fn take_timings(&self) -> Vec<Timing> {
+        self.timings
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &self,
+        party: &str,
+        method: &str,
+        url: &str,
+        req_headers: &HeaderMap,
+        req_body: &[u8],
+        status: Option<u16>,
+        resp_headers: &HeaderMap,
+        resp_body: &[u8],
+        duration_ms: f64,
+        error: Option<String>,
+    ) {
+        let r = &self.redactor;
+        let headers = |h: &HeaderMap| {
+            h.iter()
+                .map(|(k, v)| {
+                    let v = v.to_str().unwrap_or("(binary)");
+                    (k.as_str().to_owned(), r.header(k.as_str(), v))
+                })
+                .collect()
+        };
+        let body = |b: &[u8]| {
+            if b.is_empty() {
+                None
+            } else {
+                let cut = &b[..b.len().min(BODY_LIMIT)];
+                let mut s = r.text(&String::from_utf8_lossy(cut));
+                if b.len() > BODY_LIMIT {
+                    s.push_str(&format!(" ... ({} more bytes)", b.len() - BODY_LIMIT));
+                }
+                Some(s)
+            }
+        };
+        let exchange = Exchange {
+            party: party.to_owned(),
+            at: Utc::now(),
+            method: method.to_owned(),
+            url: r.text(url),
+            request_headers: headers(req_headers),
+            request_body: body(req_body),
+            status,
+            response_headers: headers(resp_headers),
+            response_body: body(resp_body),
+            duration_ms,
+            error: error.map(|e| r.text(&e)),
+        };
+        if let Ok(mut v) = self.exchanges.lock() {
+            v.push(exchange);
+        }
+    }
+
+    /// Send a request as `party`, read the whole response and record both.
+    pub async fn send(
+        &self,
+        party: &str,
+        client: &reqwest::Client,
+        request: reqwest::Request,
+    ) -> Result<Observed, String> {
+        let method = request.method().to_string();
+        let url = request.url().to_string();
+        let req_headers = request.headers().clone();
+        let req_body = request
+            .body()
+            .and_then(|b| b.as_bytes())
+            .map(<[u8]>::to_vec)
+            .unwrap_or_default();
+        let start = Instant::now();
+        let result = async {
+            let resp = client.execute(request).await?;
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let body = resp.bytes().await?;
+            Ok::<_, reqwest::Error>((status, headers, body))
+        }
+        .await;
+        let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
+        match result {
+            Ok((status, headers, body)) => {
+                self.push(
+                    party,
+                    &method,
+                    &url,
+                    &req_headers,
+                    &req_body,
+                    Some(status),
+                    &headers,
+                    &body,
+                    elapsed_ms,
+                    None,
+                );
+                Ok(Observed {
+                    status,
+                    headers,
+                    body,
+                    elapsed_ms,
+                })
+            }
+            Err(e) => {
+                let msg = crate::tls::error_chain(&e);
+                self.push(
+                    party,
+                    &method,
+                    &url,
+                    &req_headers,
+                    &req_body,
+                    None,
+                    &HeaderMap::new(),
+                    &[],
+                    elapsed_ms,
+                    Some(msg.clone()),
+                );
+                Err(msg)
+            }
+        }
+    }
+}
+
+/// The party name an inbound-recording middleware writes, e.g. "provider -> C&A".
+#[derive(Debug, Clone)]
+pub struct InboundParty {
+    pub recorder: Arc<Recorder>,
+    pub party: &'static str,
+}
+
+/// axum middleware recording every request a simulated server receives, with its response.
+pub async fn record_inbound(
+    State(who): State<InboundParty>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let start = Instant::now();
+    let (parts, body) = request.into_parts();
+    let method = parts.method.to_string();
+    let url = parts.uri.to_string();
+    let req_headers = parts.headers.clone();
+    let Ok(req_body) = axum::body::to_bytes(body, 1024 * 1024).await else {
+        return Response::builder()
+            .status(axum::http::StatusCode::PAYLOAD_TOO_LARGE)
+            .body(Body::from("request body larger than 1 MiB"))
+            .unwrap_or_default();
+    };
+    let response = next
+        .run(Request::from_parts(parts, Body::from(req_body.clone())))
+        .await;
+    let (resp_parts, resp_body) = response.into_parts();
+    let resp_bytes = axum::body::to_bytes(resp_body, 4 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    who.recorder.push(
+        who.party,
+        &method,
+        &url,
+        &req_headers,
+        &req_body,
+        Some(resp_parts.status.as_u16()),
+        &resp_parts.headers,
+        &resp_bytes,
+        start.elapsed().as_secs_f64() * 1000.0,
+        None,
+    );
+    Response::from_parts(resp_parts, Body::from(resp_bytes))
+}

@@ -1,0 +1,290 @@
+//! The Gherkin runner: selects scenarios from `features/` by pack and tag expression, runs them
+//! with cucumber against an [`Environment`], and writes the run log and evidence.
+
+mod steps;
+pub mod world;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::Utc;
+use cucumber::gherkin::tagexpr::TagOperation;
+use cucumber::tag::Ext as _;
+use cucumber::{World as _, gherkin};
+use futures::FutureExt as _;
+
+use crate::config::TargetConfig;
+use crate::environment::Environment;
+use crate::evidence::record::{LogEvent, RunHeader, RunRecord, Selection, Standards};
+use crate::evidence::runlog::RunLog;
+use crate::evidence::{self, EvidenceError, Format};
+use world::HarnessWorld;
+use writer::{Console, EvidenceWriter};
+
+/// The packs of PDP integration testing; each is a tag on its scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Pack {
+    /// One find, one registration, one view (tag @connection-proving).
+    ConnectionProving,
+    /// Cases that need no intervention and set up matches (tag @stage1).
+    Stage1,
+    /// Checks after the match updates were applied (tag @stage2).
+    Stage2,
+    /// Reporting data to the six reporting endpoints (tag @reporting).
+    Reporting,
+    /// Every pack, in order.
+    All,
+}
+
+impl Pack {
+    pub fn tag(self) -> Option<&'static str> {
+        match self {
+            Pack::ConnectionProving => Some("connection-proving"),
+            Pack::Stage1 => Some("stage1"),
+            Pack::Stage2 => Some("stage2"),
+            Pack::Reporting => Some("reporting"),
+            Pack::All => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.tag().unwrap_or("all")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("features directory {0} does not exist or holds no .feature file")]
+    NoFeatures(PathBuf),
+    #[error("{path}: the feature file could not be parsed: {message}")]
+    FeatureParse { path: PathBuf, message: String },
+    #[error("--tags {expr:?} is not a valid tag expression: {message}")]
+    BadTags { expr: String, message: String },
+    #[error("no scenario in {dir} matches pack {pack}{tags}; {hint}")]
+    NothingSelected {
+        dir: PathBuf,
+        pack: String,
+        tags: String,
+        hint: String,
+    },
+    #[error("could not create the run directory {path}: {source}")]
+    RunDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    RunLog(#[from] crate::evidence::runlog::RunLogError),
+    #[error(transparent)]
+    Evidence(#[from] EvidenceError),
+    #[error("the run log could not be written completely: {0}")]
+    Recording(String),
+}
+
+/// What to run and where to write.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub pack: Pack,
+    pub tags: Option<String>,
+    pub features_dir: PathBuf,
+    pub out_dir: PathBuf,
+    pub config: TargetConfig,
+}
+
+/// What a finished run left behind.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub record: RunRecord,
+    pub files: Vec<PathBuf>,
+}
+
+/// A sortable, unique run id: UTC time plus a short random suffix.
+pub fn new_run_id() -> String {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%SZ"), &suffix[..6])
+}
+
+fn feature_files(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|_| RunError::NoFeatures(dir.to_owned()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "feature"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(RunError::NoFeatures(dir.to_owned()));
+    }
+    Ok(files)
+}
+
+/// A scenario's tags with those of its feature and rule.
+fn all_tags<'a>(
+    feature: &'a gherkin::Feature,
+    rule: Option<&'a gherkin::Rule>,
+    scenario: &'a gherkin::Scenario,
+) -> Vec<&'a str> {
+    feature
+        .tags
+        .iter()
+        .chain(rule.into_iter().flat_map(|r| r.tags.iter()))
+        .chain(scenario.tags.iter())
+        .map(String::as_str)
+        .collect()
+}
+
+/// Decides which scenarios run: the pack's tag and the user's tag expression.
+#[derive(Debug, Clone)]
+struct Filter {
+    pack_tag: Option<&'static str>,
+    expr: Option<TagOperation>,
+}
+
+impl Filter {
+    fn selects(
+        &self,
+        feature: &gherkin::Feature,
+        rule: Option<&gherkin::Rule>,
+        scenario: &gherkin::Scenario,
+    ) -> bool {
+        let tags = all_tags(feature, rule, scenario);
+        self.pack_tag.is_none_or(|t| tags.contains(&t))
+            && self.expr.as_ref().is_none_or(|e| e.eval(tags.iter()))
+    }
+}
+
+/// Parse every feature file up front: a broken file is a "could not run", named, before
+/// anything starts; and an empty selection is reported instead of a vacuous pass.
+fn preflight(opts: &RunOptions) -> Result<(Filter, Vec<String>), RunError> {
+    let expr = match &opts.tags {
+        Some(e) => Some(e.parse::<TagOperation>().map_err(|err| RunError::BadTags {
+            expr: e.clone(),
+            message: err.to_string(),
+        })?),
+        None => None,
+    };
+    let filter = Filter {
+        pack_tag: opts.pack.tag(),
+        expr,
+    };
+    let mut selected = 0;
+    let mut used = Vec::new();
+    for path in feature_files(&opts.features_dir)? {
+        let feature =
+            gherkin::Feature::parse_path(&path, gherkin::GherkinEnv::default()).map_err(|e| {
+                RunError::FeatureParse {
+                    path: path.clone(),
+                    message: e.to_string(),
+                }
+            })?;
+        let before = selected;
+        selected += feature
+            .scenarios
+            .iter()
+            .filter(|s| filter.selects(&feature, None, s))
+            .count();
+        for rule in &feature.rules {
+            selected += rule
+                .scenarios
+                .iter()
+                .filter(|s| filter.selects(&feature, Some(rule), s))
+                .count();
+        }
+        if selected > before {
+            used.push(path.display().to_string());
+        }
+    }
+    if selected == 0 {
+        let hint = match opts.pack {
+            Pack::Stage1 | Pack::Stage2 | Pack::Reporting if opts.tags.is_none() => format!(
+                "the {} pack has no scenarios in this version of pdp-harness yet",
+                opts.pack.name()
+            ),
+            _ => "check --pack and --tags".to_owned(),
+        };
+        return Err(RunError::NothingSelected {
+            dir: opts.features_dir.clone(),
+            pack: opts.pack.name().to_owned(),
+            tags: opts
+                .tags
+                .as_ref()
+                .map(|t| format!(" and --tags {t:?}"))
+                .unwrap_or_default(),
+            hint,
+        });
+    }
+    Ok((filter, used))
+}
+
+pub fn standards(config: &TargetConfig) -> Standards {
+    Standards {
+        technical: "2.0 (C&A per MaPS OpenAPI: token 1.2, perm 1.1, introspect 1.1, rreguri 1.2)"
+            .to_owned(),
+        data: "1.3 draft (view data field model of the MaPS dashboard)".to_owned(),
+        reporting: "2.2 draft (reporting API 2.1)".to_owned(),
+        find_view_contract: config.contract.name.clone(),
+    }
+}
+
+/// Run the selected scenarios against `env` and write the evidence into a new run directory.
+pub async fn run(
+    env: Arc<Environment>,
+    opts: &RunOptions,
+    console: Box<dyn Console>,
+) -> Result<RunOutcome, RunError> {
+    let (filter, features) = preflight(opts)?;
+    let run_id = new_run_id();
+    let run_dir = opts.out_dir.join(&run_id);
+    std::fs::create_dir_all(&run_dir).map_err(|source| RunError::RunDir {
+        path: run_dir.clone(),
+        source,
+    })?;
+    let log = RunLog::create(&run_dir)?;
+    log.append(&LogEvent::RunStarted(RunHeader {
+        run_id: run_id.clone(),
+        started_at: Utc::now(),
+        harness_version: env!("CARGO_PKG_VERSION").to_owned(),
+        standards: standards(&opts.config),
+        target: env.target_info(opts.config.path.as_ref().map(|p| p.display().to_string())),
+        selection: Selection {
+            pack: opts.pack.name().to_owned(),
+            tags: opts.tags.clone(),
+            features,
+        },
+        certificates: env.certificates(),
+        configuration: opts.config.summary(),
+        personal_data_revealed: env.recorder.redactor().reveals_personal_data(),
+    }))?;
+
+    let hook_env = env.clone();
+    let writer = EvidenceWriter::new(log, env.recorder.clone(), console);
+    let writer = HarnessWorld::cucumber()
+        .max_concurrent_scenarios(1)
+        // Scenarios run one at a time, so events arrive in order.
+        .with_writer(cucumber::writer::AssertNormalized::new(writer))
+        .with_default_cli()
+        .before(move |_, _, _, world| {
+            world.attach(hook_env.clone());
+            async {}.boxed_local()
+        })
+        .filter_run(opts.features_dir.clone(), move |f, r, s| {
+            filter.selects(f, r, s)
+        })
+        .await;
+    let problems = writer.problems.clone();
+    writer
+        .log()
+        .append(&LogEvent::RunFinished { at: Utc::now() })?;
+    if !problems.is_empty() {
+        return Err(RunError::Recording(problems.join("; ")));
+    }
+    let (record, files) = evidence::render(&run_dir, Format::All)?;
+    Ok(RunOutcome {
+        run_id,
+        run_dir,
+        record,
+        files,
+    })
+}

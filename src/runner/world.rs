@@ -1,0 +1,74 @@
+//! The cucumber `World`: one per scenario, holding what the scenario has done so far.
+//! The environment (simulators, provider, clients) is shared across scenarios and injected by
+//! the runner's `before` hook.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::cda::cas::Registration;
+use crate::cda::finder::FindOutcome;
+use crate::environment::Environment;
+use crate::recorder::Observed;
+use crate::testpack::Case;
+
+/// A find request sent in this scenario, and the case it belongs to.
+#[derive(Debug, Clone)]
+pub struct SentFind {
+    pub case: Case,
+    pub outcome: FindOutcome,
+}
+
+/// A view token obtained through the UMA flow for one registration.
+#[derive(Debug, Clone)]
+pub struct ObtainedView {
+    pub registration: Registration,
+    pub token: String,
+    pub response: Observed,
+    pub rpt: String,
+    /// Filled by the step that verifies the token.
+    pub view_data: Option<serde_json::Value>,
+}
+
+#[derive(Default, cucumber::World)]
+#[world(init = Self::new)]
+pub struct HarnessWorld {
+    env: Option<Arc<Environment>>,
+    /// The most recent find request.
+    pub last_find: Option<SentFind>,
+    /// Registrations judged for the most recent find.
+    pub registrations: Vec<Registration>,
+    /// Registrations set up per case id (by "has a registered PeI" steps).
+    pub registered_by_case: HashMap<String, Registration>,
+    pub views: Vec<ObtainedView>,
+    /// The most recent raw view response (negative checks).
+    pub last_view_response: Option<Result<Observed, String>>,
+    /// The registration the most recent raw view request was for.
+    pub last_view_target: Option<Registration>,
+}
+
+impl std::fmt::Debug for HarnessWorld {
+    // Keep tokens and personal data out of any debug output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HarnessWorld")
+            .field("registrations", &self.registrations.len())
+            .field("views", &self.views.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl HarnessWorld {
+    fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn attach(&mut self, env: Arc<Environment>) {
+        self.env = Some(env);
+    }
+
+    /// The shared environment; a step run outside the runner fails with a clear message.
+    pub fn env(&self) -> Result<Arc<Environment>, String> {
+        self.env
+            .clone()
+            .ok_or_else(|| "internal: the scenario has no environment attached".to_owned())
+    }
+}

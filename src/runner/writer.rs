@@ -1,0 +1,306 @@
+//! A cucumber writer that turns the runner's events into run log events (with the HTTP
+//! exchanges and timings each step produced) and prints a short line per scenario.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Utc;
+use cucumber::event::{self, Cucumber, StepError};
+use cucumber::{Event, Writer, cli, gherkin, parser};
+
+use super::world::HarnessWorld;
+use crate::evidence::record::{LogEvent, Status, StepRecord};
+use crate::evidence::runlog::RunLog;
+use crate::recorder::Recorder;
+
+/// Where the writer reports to the user.
+pub trait Console: Send {
+    fn line(&mut self, text: &str);
+}
+
+/// Plain lines on standard output.
+#[derive(Debug, Default)]
+pub struct Stdout;
+
+impl Console for Stdout {
+    fn line(&mut self, text: &str) {
+        println!("{text}");
+    }
+}
+
+struct Current {
+    name: String,
+    case_id: Option<String>,
+    /// Every step of the scenario (background first), to list the ones never run.
+    all_steps: Vec<(String, String)>,
+    recorded: Vec<StepRecord>,
+    started: Instant,
+    step_started: Instant,
+    step_mark: usize,
+}
+
+pub struct EvidenceWriter {
+    log: RunLog,
+    recorder: Arc<Recorder>,
+    console: Box<dyn Console>,
+    current: Option<Current>,
+    /// Parse errors and log write errors: the run could not be trusted.
+    pub problems: Vec<String>,
+    pub counts: crate::evidence::record::Counts,
+}
+
+impl EvidenceWriter {
+    pub fn new(log: RunLog, recorder: Arc<Recorder>, console: Box<dyn Console>) -> EvidenceWriter {
+        EvidenceWriter {
+            log,
+            recorder,
+            console,
+            current: None,
+            problems: Vec::new(),
+            counts: Default::default(),
+        }
+    }
+
+    pub fn log(&self) -> &RunLog {
+        &self.log
+    }
+
+    fn append(&mut self, event: &LogEvent) {
+        if let Err(e) = self.log.append(event) {
+            let msg = e.to_string();
+            self.console.line(&format!("error: {msg}"));
+            self.problems.push(msg);
+        }
+    }
+
+    fn scenario_started(
+        &mut self,
+        feature: &gherkin::Feature,
+        rule: Option<&gherkin::Rule>,
+        scenario: &gherkin::Scenario,
+    ) {
+        let mut tags: Vec<String> = feature.tags.clone();
+        if let Some(r) = rule {
+            tags.extend(r.tags.iter().cloned());
+        }
+        tags.extend(scenario.tags.iter().cloned());
+        let path = feature
+            .path
+            .as_ref()
+            .map(|p| display_path(p))
+            .unwrap_or_else(|| feature.name.clone());
+        let location = format!("{path}:{}", scenario.position.line);
+        let mut all_steps = Vec::new();
+        for bg in feature
+            .background
+            .iter()
+            .chain(rule.and_then(|r| r.background.as_ref()))
+        {
+            all_steps.extend(
+                bg.steps
+                    .iter()
+                    .map(|s| (s.keyword.clone(), s.value.clone())),
+            );
+        }
+        all_steps.extend(
+            scenario
+                .steps
+                .iter()
+                .map(|s| (s.keyword.clone(), s.value.clone())),
+        );
+        let case_id = tags
+            .iter()
+            .find_map(|t| t.strip_prefix("case:").map(str::to_owned));
+        self.append(&LogEvent::ScenarioStarted {
+            at: Utc::now(),
+            feature: feature.name.clone(),
+            name: scenario.name.clone(),
+            tags,
+            location,
+        });
+        let now = Instant::now();
+        self.current = Some(Current {
+            name: scenario.name.clone(),
+            case_id,
+            all_steps,
+            recorded: Vec::new(),
+            started: now,
+            step_started: now,
+            step_mark: self.recorder.mark(),
+        });
+    }
+
+    fn step_event(&mut self, step: &gherkin::Step, ev: &event::Step<HarnessWorld>) {
+        let (status, message) = match ev {
+            event::Step::Started => {
+                let mark = self.recorder.mark();
+                self.recorder.take_timings();
+                if let Some(c) = self.current.as_mut() {
+                    c.step_started = Instant::now();
+                    c.step_mark = mark;
+                }
+                return;
+            }
+            event::Step::Passed(..) => (Status::Passed, None),
+            event::Step::Skipped => (
+                Status::Failed,
+                Some("no step definition matches this sentence (check its wording against the step catalogue in README.md)".to_owned()),
+            ),
+            event::Step::Failed(_, _, _, err) => (Status::Failed, Some(step_error_message(err))),
+        };
+        let Some(c) = self.current.as_mut() else {
+            return;
+        };
+        let record = StepRecord {
+            keyword: step.keyword.trim().to_owned(),
+            text: step.value.clone(),
+            status,
+            duration_ms: c.step_started.elapsed().as_secs_f64() * 1000.0,
+            message: message.map(|m| self.recorder.redactor().text(&m)),
+            exchanges: self.recorder.since(c.step_mark),
+            timings: self.recorder.take_timings(),
+        };
+        c.recorded.push(record.clone());
+        self.append(&LogEvent::StepFinished {
+            at: Utc::now(),
+            step: record,
+        });
+    }
+
+    fn hook_failed(&mut self, info: &event::Info) {
+        let message = format!("the scenario could not be set up: {}", panic_text(info));
+        if let Some(c) = self.current.as_mut() {
+            let record = StepRecord {
+                keyword: "Before".to_owned(),
+                text: "set up the scenario".to_owned(),
+                status: Status::Failed,
+                duration_ms: 0.0,
+                message: Some(message),
+                exchanges: Vec::new(),
+                timings: Vec::new(),
+            };
+            c.recorded.push(record.clone());
+            self.append(&LogEvent::StepFinished {
+                at: Utc::now(),
+                step: record,
+            });
+        }
+    }
+
+    fn scenario_finished(&mut self) {
+        let Some(c) = self.current.take() else {
+            return;
+        };
+        let failed = c.recorded.iter().any(|s| s.status == Status::Failed);
+        // Steps after a failure never run; record them so the evidence lists every step.
+        let ran = c.recorded.iter().filter(|s| s.keyword != "Before").count();
+        for (keyword, text) in c.all_steps.iter().skip(ran) {
+            let record = StepRecord {
+                keyword: keyword.trim().to_owned(),
+                text: text.clone(),
+                status: Status::Skipped,
+                duration_ms: 0.0,
+                message: Some("not run: an earlier step failed".to_owned()),
+                exchanges: Vec::new(),
+                timings: Vec::new(),
+            };
+            self.append(&LogEvent::StepFinished {
+                at: Utc::now(),
+                step: record,
+            });
+        }
+        let status = if failed {
+            Status::Failed
+        } else {
+            Status::Passed
+        };
+        self.append(&LogEvent::ScenarioFinished {
+            at: Utc::now(),
+            status,
+        });
+        let secs = c.started.elapsed().as_secs_f64();
+        let label = match &c.case_id {
+            Some(id) => format!("{id} {}", c.name),
+            None => c.name.clone(),
+        };
+        if failed {
+            self.counts.failed += 1;
+            self.console
+                .line(&format!("  FAILED  {label} ({secs:.2} s)"));
+            for s in c.recorded.iter().filter(|s| s.status == Status::Failed) {
+                self.console
+                    .line(&format!("          {} {}", s.keyword, s.text));
+                if let Some(m) = &s.message {
+                    self.console.line(&format!("          -> {m}"));
+                }
+            }
+        } else {
+            self.counts.passed += 1;
+            self.console
+                .line(&format!("  passed  {label} ({secs:.2} s)"));
+        }
+    }
+}
+
+fn display_path(p: &std::path::Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    p.strip_prefix(&cwd).unwrap_or(p).display().to_string()
+}
+
+fn panic_text(info: &event::Info) -> String {
+    if let Some(s) = info.downcast_ref::<String>() {
+        s.clone()
+    } else if let Some(s) = info.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else {
+        "(no message)".to_owned()
+    }
+}
+
+fn step_error_message(err: &StepError) -> String {
+    match err {
+        StepError::Panic(info) => panic_text(info),
+        other => other.to_string(),
+    }
+}
+
+impl Writer<HarnessWorld> for EvidenceWriter {
+    type Cli = cli::Empty;
+
+    async fn handle_event(
+        &mut self,
+        event: parser::Result<Event<Cucumber<HarnessWorld>>>,
+        _: &Self::Cli,
+    ) {
+        let event = match event {
+            Ok(ev) => ev.value,
+            Err(e) => {
+                let msg = format!("feature file could not be read: {e}");
+                self.console.line(&format!("error: {msg}"));
+                self.problems.push(msg);
+                return;
+            }
+        };
+        let Cucumber::Feature(feature, fev) = event else {
+            return;
+        };
+        let (rule, scenario, ev) = match fev {
+            event::Feature::Started => {
+                self.console.line(&format!("{}", feature.name));
+                return;
+            }
+            event::Feature::Scenario(s, ev) => (None, s, ev.event),
+            event::Feature::Rule(r, event::Rule::Scenario(s, ev)) => (Some(r), s, ev.event),
+            _ => return,
+        };
+        match ev {
+            event::Scenario::Started => self.scenario_started(&feature, rule.as_deref(), &scenario),
+            event::Scenario::Background(step, ev) | event::Scenario::Step(step, ev) => {
+                self.step_event(&step, &ev)
+            }
+            event::Scenario::Hook(_, event::Hook::Failed(_, info)) => self.hook_failed(&info),
+            event::Scenario::Finished => self.scenario_finished(),
+            _ => {}
+        }
+    }
+}

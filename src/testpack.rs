@@ -1,0 +1,420 @@
+//! Test packs: synthetic personas, their pensions at the reference provider, and the expected
+//! outcome of each find case. A pack is one TOML file under `testpacks/<pack>/pack.toml`.
+//!
+//! The same file feeds the reference provider (its members) and the harness (what to send and
+//! what to expect), and tells a real provider exactly which test data to provision.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    #[error("could not read test pack {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("test pack {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("test pack {path} has {} problem(s):\n{}", .problems.len(), .problems.join("\n"))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    /// addressLine1..addressLine5, in order.
+    pub lines: Vec<String>,
+    pub postcode: String,
+}
+
+/// A synthetic person, with names in the identity service's uppercase Latin form.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Persona {
+    pub id: Spanned<String>,
+    pub given_name: String,
+    pub family_name: String,
+    #[serde(default)]
+    pub previous_family_names: Vec<String>,
+    pub date_of_birth: String,
+    pub national_insurance_number: Option<String>,
+    pub address: Address,
+    #[serde(default)]
+    pub previous_addresses: Vec<Address>,
+    pub email: Option<String>,
+    pub mobile_number: Option<String>,
+}
+
+impl Persona {
+    /// Every personal value of this persona, for redaction.
+    pub fn personal_values(&self) -> Vec<String> {
+        let mut v = vec![
+            self.given_name.clone(),
+            self.family_name.clone(),
+            self.date_of_birth.clone(),
+        ];
+        v.extend(self.previous_family_names.iter().cloned());
+        v.extend(self.national_insurance_number.iter().cloned());
+        v.extend(self.email.iter().cloned());
+        v.extend(self.mobile_number.iter().cloned());
+        for a in std::iter::once(&self.address).chain(self.previous_addresses.iter()) {
+            v.extend(a.lines.iter().cloned());
+            v.push(a.postcode.clone());
+        }
+        v
+    }
+}
+
+/// One illustration component (ERI or AP) with recurring income payable details.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IllustrationComponent {
+    /// ERI or AP.
+    pub illustration_type: String,
+    pub benefit_type: String,
+    pub calculation_method: String,
+    pub annual_amount: f64,
+    pub monthly_amount: f64,
+    pub payable_date: String,
+    pub increasing: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Illustration {
+    pub date: String,
+    pub dc_pot: Option<f64>,
+    pub components: Vec<IllustrationComponent>,
+}
+
+/// A pension the reference provider administers for a member.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pension {
+    pub asset_guid: Spanned<String>,
+    /// Persona id of the member.
+    pub member: Spanned<String>,
+    pub pension_reference: String,
+    pub pension_type: String,
+    pub pension_origin: String,
+    pub pension_status: String,
+    pub start_date: String,
+    pub retirement_date: String,
+    pub employer_name: String,
+    pub employer_status: String,
+    pub employment_start: String,
+    pub illustration: Illustration,
+}
+
+/// The provider the pack's pensions live at.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderInfo {
+    pub holdername_guid: Spanned<String>,
+    pub scheme_name: String,
+    pub administrator_name: String,
+    pub administrator_email: String,
+    pub administrator_phone: String,
+}
+
+/// What a find case should lead to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExpectedMatch {
+    MatchYes,
+    MatchPossible,
+    /// No match: nothing registered, find still acknowledged.
+    None,
+}
+
+impl ExpectedMatch {
+    pub fn match_status(self) -> Option<&'static str> {
+        match self {
+            ExpectedMatch::MatchYes => Some("match-yes"),
+            ExpectedMatch::MatchPossible => Some("match-possible"),
+            ExpectedMatch::None => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    pub id: Spanned<String>,
+    pub title: String,
+    pub persona: Spanned<String>,
+    pub expect: ExpectedMatch,
+    /// Asset GUIDs expected to be registered.
+    #[serde(default)]
+    pub pensions: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackInfo {
+    pub id: String,
+    pub version: String,
+    pub title: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestPack {
+    pub pack: PackInfo,
+    pub provider: ProviderInfo,
+    #[serde(default)]
+    pub personas: Vec<Persona>,
+    #[serde(default)]
+    pub pensions: Vec<Pension>,
+    #[serde(default)]
+    pub cases: Vec<Case>,
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+impl TestPack {
+    pub fn load(path: &Path) -> Result<TestPack, PackError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PackError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<TestPack, PackError> {
+        let mut pack: TestPack = toml::from_str(text).map_err(|e| PackError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        pack.path = path.to_owned();
+        let problems = pack.problems(text);
+        if problems.is_empty() {
+            Ok(pack)
+        } else {
+            Err(PackError::Invalid {
+                path: path.to_owned(),
+                problems,
+            })
+        }
+    }
+
+    /// Consistency checks, each naming the file and line.
+    fn problems(&self, text: &str) -> Vec<String> {
+        let at = |span: std::ops::Range<usize>| {
+            let line = text[..span.start.min(text.len())].lines().count().max(1);
+            format!("{}:{line}", self.path.display())
+        };
+        let mut problems = Vec::new();
+        let check_guid = |s: &Spanned<String>, what: &str, problems: &mut Vec<String>| {
+            if uuid::Uuid::parse_str(s.get_ref()).is_err() {
+                problems.push(format!(
+                    "{}: {what} {:?} is not a GUID (expected 8-4-4-4-12 hex digits)",
+                    at(s.span()),
+                    s.get_ref()
+                ));
+            }
+        };
+        check_guid(
+            &self.provider.holdername_guid,
+            "provider.holdername_guid",
+            &mut problems,
+        );
+        let mut persona_ids = HashSet::new();
+        for p in &self.personas {
+            if !persona_ids.insert(p.id.get_ref().clone()) {
+                problems.push(format!(
+                    "{}: persona id {:?} is used twice",
+                    at(p.id.span()),
+                    p.id.get_ref()
+                ));
+            }
+            for (what, v) in [
+                ("given_name", &p.given_name),
+                ("family_name", &p.family_name),
+            ] {
+                if v.chars().any(|c| c.is_lowercase()) {
+                    problems.push(format!(
+                        "{}: persona {} {what} {:?} must be in the identity service's uppercase form",
+                        at(p.id.span()),
+                        p.id.get_ref(),
+                        v
+                    ));
+                }
+            }
+            if chrono::NaiveDate::parse_from_str(&p.date_of_birth, "%Y-%m-%d").is_err() {
+                problems.push(format!(
+                    "{}: persona {} date_of_birth {:?} is not a YYYY-MM-DD date",
+                    at(p.id.span()),
+                    p.id.get_ref(),
+                    p.date_of_birth
+                ));
+            }
+            for a in std::iter::once(&p.address).chain(p.previous_addresses.iter()) {
+                if a.lines.is_empty() || a.lines.len() > 5 {
+                    problems.push(format!(
+                        "{}: persona {} has an address with {} lines (expected 1 to 5)",
+                        at(p.id.span()),
+                        p.id.get_ref(),
+                        a.lines.len()
+                    ));
+                }
+            }
+        }
+        let mut assets = HashSet::new();
+        for p in &self.pensions {
+            check_guid(&p.asset_guid, "pensions.asset_guid", &mut problems);
+            if !assets.insert(p.asset_guid.get_ref().to_ascii_lowercase()) {
+                problems.push(format!(
+                    "{}: asset_guid {} is used twice",
+                    at(p.asset_guid.span()),
+                    p.asset_guid.get_ref()
+                ));
+            }
+            if !persona_ids.contains(p.member.get_ref()) {
+                problems.push(format!(
+                    "{}: pension member {:?} is not a persona of this pack",
+                    at(p.member.span()),
+                    p.member.get_ref()
+                ));
+            }
+        }
+        let mut case_ids = HashSet::new();
+        for c in &self.cases {
+            if !case_ids.insert(c.id.get_ref().clone()) {
+                problems.push(format!(
+                    "{}: case id {:?} is used twice",
+                    at(c.id.span()),
+                    c.id.get_ref()
+                ));
+            }
+            if !persona_ids.contains(c.persona.get_ref()) {
+                problems.push(format!(
+                    "{}: case {} names persona {:?}, which is not in this pack",
+                    at(c.persona.span()),
+                    c.id.get_ref(),
+                    c.persona.get_ref()
+                ));
+            }
+            match (c.expect, c.pensions.is_empty()) {
+                (ExpectedMatch::None, false) => problems.push(format!(
+                    "{}: case {} expects no match but lists pensions to be registered",
+                    at(c.id.span()),
+                    c.id.get_ref()
+                )),
+                (ExpectedMatch::MatchYes | ExpectedMatch::MatchPossible, true) => {
+                    problems.push(format!(
+                        "{}: case {} expects a match but lists no pension",
+                        at(c.id.span()),
+                        c.id.get_ref()
+                    ))
+                }
+                _ => {}
+            }
+            for a in &c.pensions {
+                match self.pension(a.get_ref()) {
+                    None => problems.push(format!(
+                        "{}: case {} expects asset {}, which is not a pension of this pack",
+                        at(a.span()),
+                        c.id.get_ref(),
+                        a.get_ref()
+                    )),
+                    Some(p) if p.member.get_ref() != c.persona.get_ref() => problems.push(format!(
+                        "{}: case {} expects asset {}, which belongs to {} not {}",
+                        at(a.span()),
+                        c.id.get_ref(),
+                        a.get_ref(),
+                        p.member.get_ref(),
+                        c.persona.get_ref()
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+        problems
+    }
+
+    pub fn holdername_guid(&self) -> &str {
+        self.provider.holdername_guid.get_ref()
+    }
+
+    pub fn persona(&self, id: &str) -> Option<&Persona> {
+        self.personas.iter().find(|p| p.id.get_ref() == id)
+    }
+
+    pub fn pension(&self, asset_guid: &str) -> Option<&Pension> {
+        self.pensions
+            .iter()
+            .find(|p| p.asset_guid.get_ref().eq_ignore_ascii_case(asset_guid))
+    }
+
+    pub fn case(&self, id: &str) -> Option<&Case> {
+        self.cases.iter().find(|c| c.id.get_ref() == id)
+    }
+
+    pub fn pensions_of(&self, persona_id: &str) -> impl Iterator<Item = &Pension> {
+        self.pensions
+            .iter()
+            .filter(move |p| p.member.get_ref() == persona_id)
+    }
+
+    /// Every personal value in the pack, for redaction.
+    pub fn personal_values(&self) -> Vec<String> {
+        self.personas
+            .iter()
+            .flat_map(Persona::personal_values)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_connection_proving_pack_is_valid() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("testpacks/connection-proving/pack.toml");
+        let pack = TestPack::load(&path).expect("shipped pack loads");
+        assert!(!pack.cases.is_empty());
+    }
+
+    #[test]
+    fn problems_name_file_and_line() {
+        let text = r#"
+[pack]
+id = "x"
+version = "1"
+title = "t"
+[provider]
+holdername_guid = "not-a-guid"
+scheme_name = "S"
+administrator_name = "A"
+administrator_email = "a@example.com"
+administrator_phone = "+44 1632960000"
+[[cases]]
+id = "C-1"
+title = "t"
+persona = "P-404"
+expect = "match-yes"
+"#;
+        let err = TestPack::parse(text, Path::new("p.toml")).expect_err("invalid");
+        let msg = err.to_string();
+        assert!(msg.contains("p.toml:7: provider.holdername_guid"), "{msg}");
+        assert!(
+            msg.contains("p.toml:15: case C-1 names persona \"P-404\""),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("expects a match but lists no pension"),
+            "{msg}"
+        );
+    }
+}
