@@ -3,7 +3,7 @@
 //! the step that was running so the evidence can show the request and response behind a verdict.
 
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -18,11 +18,23 @@ use crate::evidence::redact::Redactor;
 /// Bodies larger than this are not kept whole in the evidence.
 const BODY_LIMIT: usize = 16 * 1024;
 
+/// Exchanges and timings are stamped when they complete (under the lock, so the stamps are in
+/// order). The evidence writer runs behind the steps, so it attributes them to a step by the
+/// step's start and end times rather than by "what is new since I last looked".
 #[derive(Debug, Default)]
 pub struct Recorder {
-    exchanges: Mutex<Vec<Exchange>>,
-    timings: Mutex<Vec<Timing>>,
+    exchanges: Mutex<Vec<(SystemTime, Exchange)>>,
+    timings: Mutex<Vec<(SystemTime, Timing)>>,
     redactor: Redactor,
+}
+
+fn between<T: Clone>(items: &[(SystemTime, T)], from: SystemTime, to: SystemTime) -> Vec<T> {
+    let start = items.partition_point(|(at, _)| *at < from);
+    let end = items.partition_point(|(at, _)| *at <= to);
+    items
+        .get(start..end.max(start))
+        .map(|s| s.iter().map(|(_, t)| t.clone()).collect())
+        .unwrap_or_default()
 }
 
 /// A response read in full by a client, with how long it took.
@@ -60,29 +72,26 @@ impl Recorder {
         &self.redactor
     }
 
-    /// Number of exchanges recorded so far: a mark to take later exchanges from.
-    pub fn mark(&self) -> usize {
-        self.exchanges.lock().map(|v| v.len()).unwrap_or(0)
-    }
-
-    pub fn since(&self, mark: usize) -> Vec<Exchange> {
+    /// Exchanges completed within `[from, to]`.
+    pub fn exchanges_between(&self, from: SystemTime, to: SystemTime) -> Vec<Exchange> {
         self.exchanges
             .lock()
-            .map(|v| v.get(mark..).map(<[Exchange]>::to_vec).unwrap_or_default())
+            .map(|v| between(&v, from, to))
+            .unwrap_or_default()
+    }
+
+    /// Timings measured within `[from, to]`.
+    pub fn timings_between(&self, from: SystemTime, to: SystemTime) -> Vec<Timing> {
+        self.timings
+            .lock()
+            .map(|v| between(&v, from, to))
             .unwrap_or_default()
     }
 
     pub fn push_timing(&self, timing: Timing) {
         if let Ok(mut t) = self.timings.lock() {
-            t.push(timing);
+            t.push((SystemTime::now(), timing));
         }
-    }
-
-    pub fn take_timings(&self) -> Vec<Timing> {
-        self.timings
-            .lock()
-            .map(|mut t| std::mem::take(&mut *t))
-            .unwrap_or_default()
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -134,7 +143,7 @@ impl Recorder {
             error: error.map(|e| r.text(&e)),
         };
         if let Ok(mut v) = self.exchanges.lock() {
-            v.push(exchange);
+            v.push((SystemTime::now(), exchange));
         }
     }
 

@@ -244,10 +244,6 @@ impl Fonts {
         text.chars().map(|c| self.char_width(style, c)).sum()
     }
 
-    fn spans_width(&self, spans: &[Span]) -> f32 {
-        spans.iter().map(|s| self.text_width(s.style, &s.text)).sum()
-    }
-
     /// `text` cut (with "…") so that it fits in `max_w`.
     fn fit(&self, style: Style, text: &str, max_w: f32) -> String {
         if self.text_width(style, text) <= max_w {
@@ -268,8 +264,9 @@ impl Fonts {
     }
 
     /// Wrap a paragraph of styled spans to `max_w`. Breaks at spaces, or after `/ , ; & ? = -`,
-    /// or, for a token longer than the line, anywhere. Newlines in the text start a new line,
-    /// leading indentation is kept and tabs become four spaces.
+    /// or, for a token longer than the line, anywhere. Newlines in the text start a new line and
+    /// tabs become four spaces; a line's leading indentation is kept, and its continuation lines
+    /// hang at the same indentation.
     fn wrap(&self, spans: &[Span], max_w: f32) -> Vec<WrappedLine> {
         let default_size = spans.first().map_or(BODY.size, |s| s.style.size);
         let mut glyphs: Vec<(char, usize, f32)> = Vec::new();
@@ -288,8 +285,15 @@ impl Fonts {
         }
         let mut lines = Vec::new();
         for paragraph in glyphs.split(|g| g.0 == '\n') {
-            for range in break_lines(paragraph, max_w) {
-                lines.push(self.line_from(spans, &paragraph[range], default_size));
+            let lead: f32 = paragraph
+                .iter()
+                .take_while(|g| g.0 == ' ')
+                .map(|g| g.2)
+                .sum::<f32>()
+                .min(max_w / 2.0);
+            for (k, range) in break_lines(paragraph, max_w, lead).into_iter().enumerate() {
+                let indent = if k == 0 { 0.0 } else { lead };
+                lines.push(self.line_from(spans, &paragraph[range], default_size, indent));
             }
         }
         lines
@@ -300,10 +304,11 @@ impl Fonts {
         spans: &[Span],
         glyphs: &[(char, usize, f32)],
         default_size: f32,
+        indent: f32,
     ) -> WrappedLine {
         let mut out: Vec<Span> = Vec::new();
         let mut current: Option<usize> = None;
-        let mut width = 0.0;
+        let mut width = indent;
         for &(c, i, w) in glyphs {
             width += w;
             if current != Some(i) {
@@ -324,13 +329,19 @@ impl Fonts {
         WrappedLine {
             spans: out,
             width,
+            indent,
             size,
         }
     }
 }
 
-/// Greedy line breaking over measured glyphs; returns the glyph range of each line.
-fn break_lines(glyphs: &[(char, usize, f32)], max_w: f32) -> Vec<std::ops::Range<usize>> {
+/// Greedy line breaking over measured glyphs; returns the glyph range of each line. Lines after
+/// the first are `hang` narrower (they are drawn indented by that much).
+fn break_lines(
+    glyphs: &[(char, usize, f32)],
+    max_w: f32,
+    hang: f32,
+) -> Vec<std::ops::Range<usize>> {
     const BREAK_AFTER: [char; 7] = ['/', ',', ';', '&', '?', '=', '-'];
     let n = glyphs.len();
     if n == 0 {
@@ -339,6 +350,7 @@ fn break_lines(glyphs: &[(char, usize, f32)], max_w: f32) -> Vec<std::ops::Range
     let mut out = Vec::new();
     let mut start = 0;
     while start < n {
+        let max_w = if start == 0 { max_w } else { max_w - hang };
         let mut w = 0.0;
         let mut i = start;
         // (end of this line, start of the next)
@@ -381,7 +393,10 @@ fn break_lines(glyphs: &[(char, usize, f32)], max_w: f32) -> Vec<std::ops::Range
 #[derive(Debug, Clone)]
 struct WrappedLine {
     spans: Vec<Span>,
+    /// Width including `indent`.
     width: f32,
+    /// Hanging indent of a continuation line.
+    indent: f32,
     /// Largest font size on the line.
     size: f32,
 }
@@ -625,7 +640,7 @@ impl<'f> Layout<'f> {
         self.ensure(h + 8.0 + 60.0);
         for line in &lines {
             let lh = line.height();
-            self.spans_at(MARGIN, baseline(self.y, lh, line.size), &line.spans);
+            self.spans_at(MARGIN + line.indent, baseline(self.y, lh, line.size), &line.spans);
             self.y += lh;
         }
         self.y += 2.0;
@@ -661,7 +676,7 @@ impl<'f> Layout<'f> {
         }
         for line in &lines {
             let lh = line.height();
-            self.spans_at(MARGIN, baseline(self.y, lh, line.size), &line.spans);
+            self.spans_at(MARGIN + line.indent, baseline(self.y, lh, line.size), &line.spans);
             self.y += lh;
         }
         self.y += 2.0;
@@ -696,7 +711,7 @@ impl<'f> Layout<'f> {
             .iter()
             .flat_map(|p| self.fonts.wrap(p, text_w))
             .collect();
-        let strip = |l: &mut Layout, h: f32| {
+        let strip = |l: &mut Layout<'_>, h: f32| {
             if let Some(bg) = underlay {
                 l.rect(x, l.y - 0.25, w, h + 0.25, bg);
             }
@@ -721,7 +736,11 @@ impl<'f> Layout<'f> {
             let tail = if i + 1 == count { pad } else { 0.0 };
             self.ensure(lh + tail);
             strip(self, lh);
-            self.spans_at(text_x, baseline(self.y, lh, line.size), &line.spans);
+            self.spans_at(
+                text_x + line.indent,
+                baseline(self.y, lh, line.size),
+                &line.spans,
+            );
             self.y += lh;
         }
         if pad > 0.0 {
@@ -809,23 +828,19 @@ impl<'f> Layout<'f> {
         });
         match boxed {
             Some(_) => self.block(MARGIN, w, paras, underlay, boxed),
-            None => {
-                // Indent the text but keep the stripe across the full width.
-                let b = BoxStyle {
-                    bg: underlay.unwrap_or(WHITE),
-                    accent: None,
-                    inset_left: 0.0,
-                    inset_right: 0.0,
-                    pad: 0.0,
-                };
-                let paras: Vec<Vec<Span>> = paras.to_vec();
-                self.block_indented(MARGIN, w, indent, &paras, b);
-            }
+            None => self.block_indented(MARGIN, w, indent, paras, underlay),
         }
     }
 
-    fn block_indented(&mut self, x: f32, w: f32, indent: f32, paras: &[Vec<Span>], bg: BoxStyle) {
-        let text_x = x + indent;
+    /// Lines indented by `indent`, with `underlay` filling the whole band.
+    fn block_indented(
+        &mut self,
+        x: f32,
+        w: f32,
+        indent: f32,
+        paras: &[Vec<Span>],
+        underlay: Option<Rgb3>,
+    ) {
         let lines: Vec<WrappedLine> = paras
             .iter()
             .flat_map(|p| self.fonts.wrap(p, w - indent - CELL_PAD_X))
@@ -833,10 +848,14 @@ impl<'f> Layout<'f> {
         for line in &lines {
             let lh = line.height();
             self.ensure(lh);
-            if bg.bg != WHITE {
-                self.rect(x, self.y - 0.25, w, lh + 0.25, bg.bg);
+            if let Some(bg) = underlay {
+                self.rect(x, self.y - 0.25, w, lh + 0.25, bg);
             }
-            self.spans_at(text_x, baseline(self.y, lh, line.size), &line.spans);
+            self.spans_at(
+                x + indent + line.indent,
+                baseline(self.y, lh, line.size),
+                &line.spans,
+            );
             self.y += lh;
         }
     }
@@ -866,8 +885,23 @@ impl<'f> Layout<'f> {
                 })
             })
             .collect();
+        // Align the first baselines of all cells: shift each cell down by the difference.
+        let first_baseline = |line: &WrappedLine| line.height() / 2.0 + 0.30 * line.size;
+        let common = wrapped
+            .iter()
+            .filter_map(|lines| lines.first().map(first_baseline))
+            .fold(0.0, f32::max);
+        let shift: Vec<f32> = wrapped
+            .iter()
+            .map(|lines| lines.first().map_or(0.0, |l| common - first_baseline(l)))
+            .collect();
         let content_h = |lines: &[WrappedLine]| lines.iter().map(WrappedLine::height).sum::<f32>();
-        let full = wrapped.iter().map(|l| content_h(l)).fold(0.0, f32::max) + 2.0 * CELL_PAD_Y;
+        let full = wrapped
+            .iter()
+            .zip(&shift)
+            .map(|(l, s)| content_h(l) + s)
+            .fold(0.0, f32::max)
+            + 2.0 * CELL_PAD_Y;
         let capacity = BODY_BOTTOM - BODY_TOP - Self::table_head_height();
         if full <= capacity {
             self.ensure(full);
@@ -881,9 +915,9 @@ impl<'f> Layout<'f> {
             let mut take = next.clone();
             let mut slice_h: f32 = 0.0;
             for (c, lines) in wrapped.iter().enumerate() {
-                let mut h = 0.0;
+                let mut h = if take[c] == 0 { shift[c] } else { 0.0 };
                 while let Some(line) = lines.get(take[c]) {
-                    if h + line.height() > avail && !(h == 0.0 && self.at_page_start()) {
+                    if h + line.height() > avail && !(take[c] == next[c] && self.at_page_start()) {
                         break;
                     }
                     h += line.height();
@@ -902,19 +936,21 @@ impl<'f> Layout<'f> {
             }
             let mut x = MARGIN;
             for (c, col) in cols.iter().enumerate() {
-                let mut top = self.y + CELL_PAD_Y;
+                let mut top = self.y + CELL_PAD_Y + if next[c] == 0 { shift[c] } else { 0.0 };
                 for (k, line) in wrapped[c].iter().enumerate().take(take[c]).skip(next[c]) {
                     let lh = line.height();
                     let lx = match col.align {
                         Align::Left => x + CELL_PAD_X,
                         Align::Right => x + col.width - CELL_PAD_X - line.width,
                     };
+                    let base = baseline(top, lh, line.size);
                     if k == 0
                         && let Some(badge_bg) = cells.get(c).and_then(|cell| cell.badge)
                     {
-                        self.rect(lx - 2.5, top + 0.5, line.width + 5.0, lh - 1.0, badge_bg);
+                        let (bt, bh) = (base - 0.95 * line.size - 1.0, 1.35 * line.size + 2.0);
+                        self.rect(lx - 2.5, bt, line.width + 5.0, bh, badge_bg);
                     }
-                    self.spans_at(lx, baseline(top, lh, line.size), &line.spans);
+                    self.spans_at(lx + line.indent, base, &line.spans);
                     top += lh;
                 }
                 x += col.width;
@@ -1291,7 +1327,7 @@ fn verdict_box(l: &mut Layout, record: &RunRecord) {
     y += lh + 4.0;
     for line in &counts_lines {
         let lh = line.height();
-        l.spans_at(MARGIN + pad, baseline(y, lh, line.size), &line.spans);
+        l.spans_at(MARGIN + pad + line.indent, baseline(y, lh, line.size), &line.spans);
         y += lh;
     }
     l.y = top + box_h + 10.0;
@@ -1320,11 +1356,11 @@ fn summary(l: &mut Layout, record: &RunRecord) {
     ));
     l.gap(4.0);
     l.begin_table(columns(&[
-        ("Case", 20.0, Align::Left),
-        ("Stage", 30.0, Align::Left),
+        ("Case", 18.0, Align::Left),
+        ("Stage", 32.0, Align::Left),
         ("Scenario", 0.0, Align::Left),
         ("Result", 25.0, Align::Left),
-        ("Duration (s)", 21.0, Align::Right),
+        ("Duration (s)", 23.0, Align::Right),
     ]));
     for s in &record.scenarios {
         let duration = scenario_seconds(s).map_or_else(|| "-".to_owned(), |d| format!("{d:.2}"));
@@ -1404,7 +1440,7 @@ fn step_rows(l: &mut Layout, step: &StepRecord) {
         if over {
             text.push_str(" - over the limit");
         }
-        cell = cell.with(vec![span("\u{23F1} ", style), span(text, style)]);
+        cell = cell.with(para(text, style));
     }
     let show_exchanges = step.status == Status::Failed && !step.exchanges.is_empty();
     if !show_exchanges && !step.exchanges.is_empty() {
@@ -1608,7 +1644,7 @@ fn certificates(l: &mut Layout, certs: &[CertificateInfo]) {
         ("Role", 28.0, Align::Left),
         ("Subject", 0.0, Align::Left),
         ("SHA-256 fingerprint", 58.0, Align::Left),
-        ("Expires (UTC)", 24.0, Align::Left),
+        ("Expires (UTC)", 26.0, Align::Left),
     ]));
     for c in certs {
         l.row(vec![

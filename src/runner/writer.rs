@@ -2,9 +2,8 @@
 //! exchanges and timings each step produced) and prints a short line per scenario.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::SystemTime;
 
-use chrono::Utc;
 use cucumber::event::{self, Cucumber, StepError};
 use cucumber::{Event, Writer, cli, gherkin, parser};
 
@@ -34,9 +33,12 @@ struct Current {
     /// Every step of the scenario (background first), to list the ones never run.
     all_steps: Vec<(String, String)>,
     recorded: Vec<StepRecord>,
-    started: Instant,
-    step_started: Instant,
-    step_mark: usize,
+    started: SystemTime,
+    step_started: SystemTime,
+}
+
+fn millis(from: SystemTime, to: SystemTime) -> f64 {
+    to.duration_since(from).unwrap_or_default().as_secs_f64() * 1000.0
 }
 
 pub struct EvidenceWriter {
@@ -75,6 +77,7 @@ impl EvidenceWriter {
 
     fn scenario_started(
         &mut self,
+        at: SystemTime,
         feature: &gherkin::Feature,
         rule: Option<&gherkin::Rule>,
         scenario: &gherkin::Scenario,
@@ -112,32 +115,27 @@ impl EvidenceWriter {
             .iter()
             .find_map(|t| t.strip_prefix("case:").map(str::to_owned));
         self.append(&LogEvent::ScenarioStarted {
-            at: Utc::now(),
+            at: at.into(),
             feature: feature.name.clone(),
             name: scenario.name.clone(),
             tags,
             location,
         });
-        let now = Instant::now();
         self.current = Some(Current {
             name: scenario.name.clone(),
             case_id,
             all_steps,
             recorded: Vec::new(),
-            started: now,
-            step_started: now,
-            step_mark: self.recorder.mark(),
+            started: at,
+            step_started: at,
         });
     }
 
-    fn step_event(&mut self, step: &gherkin::Step, ev: &event::Step<HarnessWorld>) {
+    fn step_event(&mut self, at: SystemTime, step: &gherkin::Step, ev: &event::Step<HarnessWorld>) {
         let (status, message) = match ev {
             event::Step::Started => {
-                let mark = self.recorder.mark();
-                self.recorder.take_timings();
                 if let Some(c) = self.current.as_mut() {
-                    c.step_started = Instant::now();
-                    c.step_mark = mark;
+                    c.step_started = at;
                 }
                 return;
             }
@@ -155,19 +153,19 @@ impl EvidenceWriter {
             keyword: step.keyword.trim().to_owned(),
             text: step.value.clone(),
             status,
-            duration_ms: c.step_started.elapsed().as_secs_f64() * 1000.0,
+            duration_ms: millis(c.step_started, at),
             message: message.map(|m| self.recorder.redactor().text(&m)),
-            exchanges: self.recorder.since(c.step_mark),
-            timings: self.recorder.take_timings(),
+            exchanges: self.recorder.exchanges_between(c.step_started, at),
+            timings: self.recorder.timings_between(c.step_started, at),
         };
         c.recorded.push(record.clone());
         self.append(&LogEvent::StepFinished {
-            at: Utc::now(),
+            at: at.into(),
             step: record,
         });
     }
 
-    fn hook_failed(&mut self, info: &event::Info) {
+    fn hook_failed(&mut self, at: SystemTime, info: &event::Info) {
         let message = format!("the scenario could not be set up: {}", panic_text(info));
         if let Some(c) = self.current.as_mut() {
             let record = StepRecord {
@@ -181,13 +179,13 @@ impl EvidenceWriter {
             };
             c.recorded.push(record.clone());
             self.append(&LogEvent::StepFinished {
-                at: Utc::now(),
+                at: at.into(),
                 step: record,
             });
         }
     }
 
-    fn scenario_finished(&mut self) {
+    fn scenario_finished(&mut self, at: SystemTime) {
         let Some(c) = self.current.take() else {
             return;
         };
@@ -205,7 +203,7 @@ impl EvidenceWriter {
                 timings: Vec::new(),
             };
             self.append(&LogEvent::StepFinished {
-                at: Utc::now(),
+                at: at.into(),
                 step: record,
             });
         }
@@ -215,10 +213,10 @@ impl EvidenceWriter {
             Status::Passed
         };
         self.append(&LogEvent::ScenarioFinished {
-            at: Utc::now(),
+            at: at.into(),
             status,
         });
-        let secs = c.started.elapsed().as_secs_f64();
+        let secs = millis(c.started, at) / 1000.0;
         let label = match &c.case_id {
             Some(id) => format!("{id} {}", c.name),
             None => c.name.clone(),
@@ -272,8 +270,8 @@ impl Writer<HarnessWorld> for EvidenceWriter {
         event: parser::Result<Event<Cucumber<HarnessWorld>>>,
         _: &Self::Cli,
     ) {
-        let event = match event {
-            Ok(ev) => ev.value,
+        let (at, event) = match event {
+            Ok(ev) => (ev.at, ev.value),
             Err(e) => {
                 let msg = format!("feature file could not be read: {e}");
                 self.console.line(&format!("error: {msg}"));
@@ -294,13 +292,27 @@ impl Writer<HarnessWorld> for EvidenceWriter {
             _ => return,
         };
         match ev {
-            event::Scenario::Started => self.scenario_started(&feature, rule.as_deref(), &scenario),
-            event::Scenario::Background(step, ev) | event::Scenario::Step(step, ev) => {
-                self.step_event(&step, &ev)
+            event::Scenario::Started => {
+                self.scenario_started(at, &feature, rule.as_deref(), &scenario)
             }
-            event::Scenario::Hook(_, event::Hook::Failed(_, info)) => self.hook_failed(&info),
-            event::Scenario::Finished => self.scenario_finished(),
+            event::Scenario::Background(step, ev) | event::Scenario::Step(step, ev) => {
+                self.step_event(at, &step, &ev)
+            }
+            event::Scenario::Hook(_, event::Hook::Failed(_, info)) => self.hook_failed(at, &info),
+            event::Scenario::Finished => self.scenario_finished(at),
             _ => {}
+        }
+    }
+}
+
+/// Collects the lines instead of printing them (tests, embedding).
+#[derive(Debug, Clone, Default)]
+pub struct Collect(pub Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Console for Collect {
+    fn line(&mut self, text: &str) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(text.to_owned());
         }
     }
 }

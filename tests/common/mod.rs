@@ -1,0 +1,80 @@
+//! Shared set-up for the integration tests: the embedded default, optionally with a
+//! deliberately broken reference provider, run over real mTLS sockets.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use pdp_harness::config::TargetConfig;
+use pdp_harness::environment::Environment;
+use pdp_harness::evidence::record::{RunRecord, ScenarioRecord, Status};
+use pdp_harness::evidence::redact::Redactor;
+use pdp_harness::provider::Faults;
+use pdp_harness::runner::{self, Pack, RunOptions, writer::Collect};
+use pdp_harness::testpack::TestPack;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn pack() -> Arc<TestPack> {
+    Arc::new(
+        TestPack::load(&root().join("testpacks/connection-proving/pack.toml"))
+            .expect("the shipped pack loads"),
+    )
+}
+
+pub async fn environment(faults: Faults) -> Arc<Environment> {
+    let pack = pack();
+    let redactor = Redactor::new(pack.personal_values(), false);
+    Arc::new(
+        Environment::embedded(pack, &TargetConfig::default(), faults, redactor)
+            .await
+            .expect("the embedded default starts"),
+    )
+}
+
+/// Run the connection-proving features against a provider with `faults`.
+pub async fn run_with(faults: Faults, out: &Path) -> RunRecord {
+    let env = environment(faults).await;
+    let options = RunOptions {
+        pack: Pack::ConnectionProving,
+        tags: None,
+        features_dir: root().join("features"),
+        out_dir: out.to_owned(),
+        config: TargetConfig::default(),
+    };
+    let outcome = runner::run(env.clone(), &options, Box::new(Collect::default()))
+        .await
+        .expect("the run completes");
+    env.shutdown();
+    outcome.record
+}
+
+pub fn scenario<'a>(record: &'a RunRecord, case: &str) -> &'a ScenarioRecord {
+    record
+        .scenarios
+        .iter()
+        .find(|s| s.case_id.as_deref() == Some(case))
+        .unwrap_or_else(|| panic!("scenario {case} is in the record"))
+}
+
+/// The failed step of a scenario: (step text, message).
+pub fn failed_step(record: &RunRecord, case: &str) -> (String, String) {
+    let s = scenario(record, case);
+    assert_eq!(s.status, Status::Failed, "{case} should have failed");
+    let failed: Vec<_> = s.steps.iter().filter(|st| st.status == Status::Failed).collect();
+    assert_eq!(failed.len(), 1, "{case}: exactly one step fails: {failed:#?}");
+    (
+        failed[0].text.clone(),
+        failed[0].message.clone().unwrap_or_default(),
+    )
+}
+
+pub fn statuses(record: &RunRecord) -> Vec<(String, Status)> {
+    record
+        .scenarios
+        .iter()
+        .map(|s| (s.case_id.clone().unwrap_or_default(), s.status))
+        .collect()
+}
