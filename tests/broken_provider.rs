@@ -24,7 +24,11 @@ async fn only_failure(fault: Fault, case: &str) -> (String, String) {
     let record = run_with(Faults::none().with(fault), dir.path()).await;
     assert_eq!(record.verdict, Verdict::Failed);
     for (id, status) in statuses(&record) {
-        let expected = if id == case { Status::Failed } else { Status::Passed };
+        let expected = if id == case {
+            Status::Failed
+        } else {
+            Status::Passed
+        };
         assert_eq!(status, expected, "{fault:?}: scenario {id}");
     }
     failed_step(&record, case)
@@ -33,7 +37,10 @@ async fn only_failure(fault: Fault, case: &str) -> (String, String) {
 #[tokio::test]
 async fn wrong_match_status_fails_the_registration_check() {
     let (step, msg) = only_failure(Fault::WrongMatchStatus, "CP-01").await;
-    assert!(step.starts_with("every registration has match status"), "{step}");
+    assert!(
+        step.starts_with("every registration has match status"),
+        "{step}"
+    );
     assert!(msg.contains("case CP-01"), "{msg}");
     assert!(
         msg.contains("expected match_status \"match-yes\", observed \"match-possible\""),
@@ -44,7 +51,10 @@ async fn wrong_match_status_fails_the_registration_check() {
 #[tokio::test]
 async fn missing_inbound_request_id_is_named() {
     let (step, msg) = only_failure(Fault::MissingInboundRequestId, "CP-01").await;
-    assert!(step.starts_with("every registration has match status"), "{step}");
+    assert!(
+        step.starts_with("every registration has match status"),
+        "{step}"
+    );
     assert!(msg.contains("expected inbound_request_id"), "{msg}");
     assert!(msg.contains("observed none"), "{msg}");
 }
@@ -61,16 +71,28 @@ async fn wrong_description_is_named() {
 #[tokio::test]
 async fn a_200_to_a_find_fails_the_acknowledgement() {
     let (step, msg) = only_failure(Fault::FindAnswers200, "CP-01").await;
-    assert!(step.starts_with("the provider acknowledges the find request"), "{step}");
-    assert!(msg.contains("expected the find request to be acknowledged with [202]"), "{msg}");
+    assert!(
+        step.starts_with("the provider acknowledges the find request"),
+        "{step}"
+    );
+    assert!(
+        msg.contains("expected the find request to be acknowledged with [202]"),
+        "{msg}"
+    );
     assert!(msg.contains("observed 200"), "{msg}");
 }
 
 #[tokio::test]
 async fn view_data_for_the_wrong_pei_is_caught() {
     let (step, msg) = only_failure(Fault::ViewDataForWrongPei, "CP-01").await;
-    assert_eq!(step, "the view data matches the registration and the test pack");
-    assert!(msg.contains("expected pensionReference \"NWP-00412377\""), "{msg}");
+    assert_eq!(
+        step,
+        "the view data matches the registration and the test pack"
+    );
+    assert!(
+        msg.contains("expected pensionReference \"NWP-00412377\""),
+        "{msg}"
+    );
     assert!(msg.contains("NWP-00988120"), "{msg}");
 }
 
@@ -80,9 +102,18 @@ async fn a_provider_that_skips_introspection_fails_twice() {
     let record = run_with(Faults::none().with(Fault::AcceptsAnyBearer), dir.path()).await;
     assert_eq!(scenario(&record, "CP-02").status, Status::Passed);
     let (step, msg) = failed_step(&record, "CP-01");
-    assert!(step.starts_with("the dashboard requests the view data"), "{step}");
-    assert!(msg.contains("expected the provider to introspect the RPT"), "{msg}");
+    assert!(
+        step.starts_with("the dashboard requests the view data"),
+        "{step}"
+    );
+    assert!(
+        msg.contains("expected the provider to introspect the RPT"),
+        "{msg}"
+    );
     let (step, msg) = failed_step(&record, "CP-03");
-    assert_eq!(step, "the provider refuses the view request and returns no view data");
+    assert_eq!(
+        step,
+        "the provider refuses the view request and returns no view data"
+    );
     assert!(msg.contains("observed 200 with a view data token"), "{msg}");
 }

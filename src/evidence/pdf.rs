@@ -1744,7 +1744,7 @@ mod tests {
 
     fn sample() -> RunRecord {
         let long = format!(
-            "{{\"token\":\"{}\",\"name\":\"Zoë Müller → test\"}}",
+            "{{\"name\":\"Zoë Müller → test\",\"token\":\"{}\"}}",
             "A1b2C3d4".repeat(200)
         );
         let mut failed = step("Then", "the provider acknowledges within 2 seconds", Status::Failed);

@@ -63,8 +63,16 @@ pub fn scenario<'a>(record: &'a RunRecord, case: &str) -> &'a ScenarioRecord {
 pub fn failed_step(record: &RunRecord, case: &str) -> (String, String) {
     let s = scenario(record, case);
     assert_eq!(s.status, Status::Failed, "{case} should have failed");
-    let failed: Vec<_> = s.steps.iter().filter(|st| st.status == Status::Failed).collect();
-    assert_eq!(failed.len(), 1, "{case}: exactly one step fails: {failed:#?}");
+    let failed: Vec<_> = s
+        .steps
+        .iter()
+        .filter(|st| st.status == Status::Failed)
+        .collect();
+    assert_eq!(
+        failed.len(),
+        1,
+        "{case}: exactly one step fails: {failed:#?}"
+    );
     (
         failed[0].text.clone(),
         failed[0].message.clone().unwrap_or_default(),

@@ -1,0 +1,270 @@
+//! Tampered and expired tokens are refused wherever they arrive: the provider's find
+//! endpoint, the C&A's /token, /rreguri and /introspect, and the dashboard's check of a view
+//! data token. Over real mTLS sockets.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine;
+use pdp_harness::contract::FindData;
+use pdp_harness::environment::Environment;
+use pdp_harness::tls;
+use serde_json::{Value, json};
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// Change one claim of a signed token and keep the old signature.
+fn tamper(token: &str, claim: &str, value: Value) -> String {
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut payload: Value =
+        serde_json::from_slice(&B64.decode(parts[1]).expect("base64")).expect("json");
+    payload[claim] = value;
+    let body = B64.encode(serde_json::to_vec(&payload).expect("json"));
+    format!("{}.{}.{}", parts[0], body, parts[2])
+}
+
+fn member(env: &Environment) -> FindData {
+    FindData::of(env.pack.persona("P-CP-01").expect("persona"))
+}
+
+/// A client with a provider-like certificate, to call the C&A directly.
+fn cas_client(env: &Environment) -> reqwest::Client {
+    let id = env
+        .pki
+        .client_identity("test", "test-provider")
+        .expect("cert");
+    tls::client(Some(&id), &[env.pki.ca_pem()], Duration::from_secs(10)).expect("client")
+}
+
+fn rid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+async fn pat_for(env: &Environment, assertion: &str) -> reqwest::Response {
+    cas_client(env)
+        .post(format!("{}/token", env.cas.base_url()))
+        .header("X-Request-ID", rid())
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ("scope", "uma_protection"),
+            ("assertion", assertion),
+        ])
+        .send()
+        .await
+        .expect("/token answers")
+}
+
+#[tokio::test]
+async fn the_provider_refuses_tampered_and_expired_find_tokens_and_registers_nothing() {
+    let env = common::environment(Default::default()).await;
+    let good = env.finder.find_token(&member(&env)).expect("token");
+    let tampered = tamper(&good, "aud", json!(uuid::Uuid::new_v4().to_string()));
+    let expired = env
+        .finder
+        .key
+        .sign(&env.finder.claims(&member(&env), -120))
+        .expect("token");
+    for (what, token) in [("tampered", tampered), ("expired", expired)] {
+        let outcome = env.finder.send_token(&token).await;
+        assert_eq!(outcome.status, Some(401), "{what}: {}", outcome.body);
+        assert!(
+            outcome.body.contains("find request token rejected"),
+            "{what}: {}",
+            outcome.body
+        );
+    }
+    let registered = env
+        .cas
+        .wait_for(Duration::from_millis(500), |r| {
+            (!r.is_empty()).then_some(())
+        })
+        .await;
+    assert!(
+        registered.is_none(),
+        "nothing may be registered from a refused find"
+    );
+    // The genuine token is accepted and leads to a registration.
+    let outcome = env.finder.send_token(&good).await;
+    assert_eq!(outcome.status, Some(202));
+    let registered = env
+        .cas
+        .wait_for(Duration::from_secs(10), |r| (!r.is_empty()).then_some(()))
+        .await;
+    assert!(registered.is_some());
+}
+
+#[tokio::test]
+async fn the_cas_refuses_tampered_and_expired_assertions_and_missing_request_ids() {
+    let env = common::environment(Default::default()).await;
+    let good = env.finder.find_token(&member(&env)).expect("token");
+    let expired = env
+        .finder
+        .key
+        .sign(&env.finder.claims(&member(&env), -120))
+        .expect("token");
+    for (what, assertion) in [
+        ("tampered", tamper(&good, "sub", json!("someone-else"))),
+        ("expired", expired),
+    ] {
+        let resp = pat_for(&env, &assertion).await;
+        assert_eq!(resp.status(), 400, "{what}");
+        let body: Value = resp.json().await.expect("json");
+        assert_eq!(body["error"], "invalid_grant", "{what}: {body}");
+    }
+    let resp = cas_client(&env)
+        .post(format!("{}/token", env.cas.base_url()))
+        .form(&[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer")])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_request");
+    let resp = pat_for(&env, &good).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["token_type"], "pension_dashboard_pat");
+}
+
+async fn register(env: &Environment, pat: &str, asset: &str, status: &str) -> reqwest::Response {
+    cas_client(env)
+        .post(format!("{}/rreguri", env.cas.base_url()))
+        .header("X-Request-ID", rid())
+        .bearer_auth(pat)
+        .json(&json!({
+            "name": format!("urn:pei:{}:{asset}", env.pack.holdername_guid()),
+            "description": "Northwind Workplace Pension Scheme",
+            "match_status": status,
+            "inbound_request_id": rid(),
+            "resource_scopes": ["owner", "value", "delegate"],
+        }))
+        .send()
+        .await
+        .expect("rreguri answers")
+}
+
+async fn valid_pat(env: &Environment) -> String {
+    let token = env.finder.find_token(&member(env)).expect("token");
+    let body: Value = pat_for(env, &token).await.json().await.expect("json");
+    body["access_token"].as_str().expect("PAT").to_owned()
+}
+
+#[tokio::test]
+async fn rreguri_refuses_a_tampered_pat_and_enforces_the_state_rules() {
+    let env = common::environment(Default::default()).await;
+    let pat = valid_pat(&env).await;
+    let asset = uuid::Uuid::new_v4().to_string();
+    let tampered = tamper(&pat, "sub", json!("intruder"));
+    assert_eq!(
+        register(&env, &tampered, &asset, "match-yes")
+            .await
+            .status(),
+        401
+    );
+
+    let resp = register(&env, &pat, &asset, "match-yes").await;
+    assert_eq!(resp.status(), 201);
+    assert!(resp.headers().get("location").is_some());
+    let id = resp.json::<Value>().await.expect("json")["resource_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    // Registering the same name again answers 200 with the same resource.
+    let again = register(&env, &pat, &asset, "match-yes").await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(
+        again.json::<Value>().await.expect("json")["resource_id"],
+        id.as_str()
+    );
+
+    let client = cas_client(&env);
+    let delete = |reason: &'static str| {
+        client
+            .delete(format!("{}/rreguri/{id}", env.cas.base_url()))
+            .query(&[("deletion_reason", reason)])
+            .header("X-Request-ID", rid())
+            .bearer_auth(&pat)
+            .send()
+    };
+    // match-no is for possible matches only.
+    assert_eq!(delete("match-no").await.expect("answers").status(), 400);
+    assert_eq!(delete("bogus").await.expect("answers").status(), 400);
+    assert_eq!(
+        delete("match-withdrawn").await.expect("answers").status(),
+        204
+    );
+    let get = client
+        .get(format!("{}/rreguri/{id}", env.cas.base_url()))
+        .header("X-Request-ID", rid())
+        .bearer_auth(&pat)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(get.status(), 404);
+    let reg = env.cas.registration(&id).expect("kept for evidence");
+    assert_eq!(reg.deleted.expect("deleted").reason, "match-withdrawn");
+
+    // A bad name is a field error.
+    let bad = cas_client(&env)
+        .post(format!("{}/rreguri", env.cas.base_url()))
+        .header("X-Request-ID", rid())
+        .bearer_auth(&pat)
+        .json(&json!({"name": "pei:not-a-urn", "description": "x", "match_status": "match-yes", "resource_scopes": ["owner"]}))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(bad.status(), 400);
+    let body: Value = bad.json().await.expect("json");
+    assert_eq!(body[0]["field"], "name");
+}
+
+#[tokio::test]
+async fn introspection_refuses_a_tampered_rpt_and_the_dashboard_a_tampered_view_token() {
+    let env = common::environment(Default::default()).await;
+    let outcome = env.finder.send(&member(&env)).await;
+    assert_eq!(outcome.status, Some(202));
+    let reg = env
+        .cas
+        .wait_for(Duration::from_secs(10), |r| r.first().cloned())
+        .await
+        .expect("registered");
+    let flow = env
+        .dashboard
+        .obtain_view_token(reg.asset_guid().expect("asset"))
+        .await
+        .expect("UMA flow succeeds");
+    assert!(env.dashboard.verify_view_token(&flow.token).await.is_ok());
+    let forged = tamper(&flow.token, "view_data", json!({"arrangements": []}));
+    let err = env
+        .dashboard
+        .verify_view_token(&forged)
+        .await
+        .expect_err("tampered");
+    assert!(err.message.contains("signature does not verify"), "{err}");
+
+    // The provider's PAT is not ours to see, so introspect as another registrant: a tampered
+    // RPT is refused before any ownership question.
+    let pat = valid_pat(&env).await;
+    let resp = cas_client(&env)
+        .post(format!("{}/introspect", env.cas.base_url()))
+        .header("X-Request-ID", rid())
+        .bearer_auth(&pat)
+        .form(&[("token", tamper(&flow.rpt, "exp", json!(4_102_444_800i64)))])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(resp.status(), 400);
+
+    // A view request with a tampered RPT gets a fresh challenge, not data.
+    let resp = env
+        .dashboard
+        .call_view(
+            reg.asset_guid().expect("asset"),
+            Some(&tamper(&flow.rpt, "sub", json!("x"))),
+        )
+        .await
+        .expect("answers");
+    assert_eq!(resp.status, 401);
+    assert!(resp.header("www-authenticate").is_some());
+}
