@@ -130,10 +130,10 @@ impl TargetConfig {
 
 /// A TOML error with the file's line and column spelled out.
 fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
-    match e.span() {
-        Some(span) => {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.lines().count().max(1);
+    match e.span().map(|s| s.start) {
+        Some(start) => {
+            let before = &text[..start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
             let col = before
                 .rsplit('\n')
                 .next()

@@ -209,7 +209,7 @@ impl TestPack {
     /// Consistency checks, each naming the file and line.
     fn problems(&self, text: &str) -> Vec<String> {
         let at = |span: std::ops::Range<usize>| {
-            let line = text[..span.start.min(text.len())].lines().count().max(1);
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
             format!("{}:{line}", self.path.display())
         };
         let mut problems = Vec::new();

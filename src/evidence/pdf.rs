@@ -175,10 +175,13 @@ struct Face {
 impl Face {
     fn load(bytes: &[u8], resource_name: &str) -> Result<Face, PdfError> {
         let mut warnings = Vec::new();
-        let parsed = ParsedFont::from_bytes(bytes, 0, &mut warnings)
-            .ok_or_else(|| PdfError::Font(format!("{resource_name}: not a usable TrueType font")))?;
+        let parsed = ParsedFont::from_bytes(bytes, 0, &mut warnings).ok_or_else(|| {
+            PdfError::Font(format!("{resource_name}: not a usable TrueType font"))
+        })?;
         if parsed.units_per_em == 0 {
-            return Err(PdfError::Font(format!("{resource_name}: units per em is 0")));
+            return Err(PdfError::Font(format!(
+                "{resource_name}: units per em is 0"
+            )));
         }
         let units_per_em = f32::from(parsed.units_per_em);
         let missing = parsed
@@ -345,7 +348,8 @@ fn break_lines(
     const BREAK_AFTER: [char; 7] = ['/', ',', ';', '&', '?', '=', '-'];
     let n = glyphs.len();
     if n == 0 {
-        return vec![0..0];
+        // One empty line for an empty paragraph.
+        return std::iter::once(0..0).collect();
     }
     let mut out = Vec::new();
     let mut start = 0;
@@ -640,7 +644,11 @@ impl<'f> Layout<'f> {
         self.ensure(h + 8.0 + 60.0);
         for line in &lines {
             let lh = line.height();
-            self.spans_at(MARGIN + line.indent, baseline(self.y, lh, line.size), &line.spans);
+            self.spans_at(
+                MARGIN + line.indent,
+                baseline(self.y, lh, line.size),
+                &line.spans,
+            );
             self.y += lh;
         }
         self.y += 2.0;
@@ -656,9 +664,16 @@ impl<'f> Layout<'f> {
         let badge_w = badge.map_or(0.0, |(t, _, _)| {
             self.fonts.text_width(badge_style, t) + 2.0 * CELL_PAD_X
         });
-        let lines = self
+        const MAX_LINES: usize = 6;
+        let mut lines = self
             .fonts
             .wrap(&para(title, style), CONTENT_W - badge_w - 8.0);
+        if lines.len() > MAX_LINES {
+            lines.truncate(MAX_LINES);
+            if let Some(last) = lines.last_mut() {
+                last.spans.push(span("…", style));
+            }
+        }
         let h: f32 = lines.iter().map(WrappedLine::height).sum();
         self.gap(8.0);
         self.ensure(h + keep);
@@ -676,7 +691,11 @@ impl<'f> Layout<'f> {
         }
         for line in &lines {
             let lh = line.height();
-            self.spans_at(MARGIN + line.indent, baseline(self.y, lh, line.size), &line.spans);
+            self.spans_at(
+                MARGIN + line.indent,
+                baseline(self.y, lh, line.size),
+                &line.spans,
+            );
             self.y += lh;
         }
         self.y += 2.0;
@@ -960,7 +979,10 @@ impl<'f> Layout<'f> {
                 self.hline(MARGIN, MARGIN + width, self.y, 0.4, rule);
             }
             next = take;
-            let done = wrapped.iter().zip(&next).all(|(lines, n)| *n >= lines.len());
+            let done = wrapped
+                .iter()
+                .zip(&next)
+                .all(|(lines, n)| *n >= lines.len());
             if done || !progressed {
                 break;
             }
@@ -983,7 +1005,10 @@ impl<'f> Layout<'f> {
             },
         ];
         for (key, value) in rows {
-            let cells = [Cell::text(key, BODY.bold().colored(MUTED)), Cell::rich(value)];
+            let cells = [
+                Cell::text(key, BODY.bold().colored(MUTED)),
+                Cell::rich(value),
+            ];
             self.cells(&cols, &cells, None, Some(HAIRLINE));
         }
     }
@@ -1228,17 +1253,17 @@ fn cover(l: &mut Layout, record: &RunRecord) {
         s
     };
     let personal = if h.personal_data_revealed {
-        para(
-            "REVEALED at the user's request",
-            BODY.bold().colored(RED),
-        )
+        para("REVEALED at the user's request", BODY.bold().colored(RED))
     } else {
         value("redacted")
     };
     let rows = vec![
         ("Run id".to_owned(), para(h.run_id.as_str(), BODY.bold())),
         ("Environment".to_owned(), value(&h.target.environment)),
-        ("Holdername GUID".to_owned(), value(&h.target.holdername_guid)),
+        (
+            "Holdername GUID".to_owned(),
+            value(&h.target.holdername_guid),
+        ),
         ("Find URL".to_owned(), value(&h.target.find_url)),
         ("View URL".to_owned(), value(&h.target.view_url)),
         (
@@ -1293,9 +1318,7 @@ fn verdict_box(l: &mut Layout, record: &RunRecord) {
     let label = span("OVERALL VERDICT", Style::new(Weight::Bold, 8.0, ink));
     let words = record.verdict.plain_words();
     let mut words_style = Style::new(Weight::Bold, 16.0, ink);
-    while words_style.size > 9.0
-        && l.fonts.text_width(words_style, words) > CONTENT_W - 2.0 * pad
-    {
+    while words_style.size > 9.0 && l.fonts.text_width(words_style, words) > CONTENT_W - 2.0 * pad {
         words_style.size -= 0.5;
     }
     let c = &record.counts;
@@ -1327,7 +1350,11 @@ fn verdict_box(l: &mut Layout, record: &RunRecord) {
     y += lh + 4.0;
     for line in &counts_lines {
         let lh = line.height();
-        l.spans_at(MARGIN + pad + line.indent, baseline(y, lh, line.size), &line.spans);
+        l.spans_at(
+            MARGIN + pad + line.indent,
+            baseline(y, lh, line.size),
+            &line.spans,
+        );
         y += lh;
     }
     l.y = top + box_h + 10.0;
@@ -1356,8 +1383,8 @@ fn summary(l: &mut Layout, record: &RunRecord) {
     ));
     l.gap(4.0);
     l.begin_table(columns(&[
-        ("Case", 18.0, Align::Left),
-        ("Stage", 32.0, Align::Left),
+        ("Case", 17.0, Align::Left),
+        ("Stage", 35.0, Align::Left),
         ("Scenario", 0.0, Align::Left),
         ("Result", 25.0, Align::Left),
         ("Duration (s)", 23.0, Align::Right),
@@ -1488,7 +1515,13 @@ fn step_rows(l: &mut Layout, step: &StepRecord) {
     }
 }
 
-fn exchange_detail(l: &mut Layout, ex: &Exchange, index: usize, count: usize, stripe: Option<Rgb3>) {
+fn exchange_detail(
+    l: &mut Layout,
+    ex: &Exchange,
+    index: usize,
+    count: usize,
+    stripe: Option<Rgb3>,
+) {
     const INDENT: f32 = 12.0;
     let code_box = BoxStyle {
         bg: CODE_BG,
@@ -1511,7 +1544,10 @@ fn exchange_detail(l: &mut Layout, ex: &Exchange, index: usize, count: usize, st
     l.row_detail(
         INDENT,
         &[vec![
-            span(format!("HTTP exchange {index} of {count}: "), SMALL.bold().colored(NAVY)),
+            span(
+                format!("HTTP exchange {index} of {count}: "),
+                SMALL.bold().colored(NAVY),
+            ),
             span(title, SMALL.bold()),
         ]],
         stripe,
@@ -1566,12 +1602,15 @@ fn headers_paras(headers: &[(String, String)]) -> Vec<Vec<Span>> {
 fn body_paras(body: Option<&str>) -> Vec<Vec<Span>> {
     match body {
         None => vec![para("(no body)", CODE.colored(MUTED))],
-        Some(b) if b.is_empty() => vec![para("(empty body)", CODE.colored(MUTED))],
+        Some("") => vec![para("(empty body)", CODE.colored(MUTED))],
         Some(b) => {
             let (head, rest) = excerpt(b, BODY_EXCERPT_BYTES);
             let mut p = vec![span(head, CODE)];
             if rest > 0 {
-                p.push(span(format!("… ({rest} more bytes)"), CODE.bold().colored(MUTED)));
+                p.push(span(
+                    format!("… ({rest} more bytes)"),
+                    CODE.bold().colored(MUTED),
+                ));
             }
             vec![p]
         }
@@ -1602,7 +1641,10 @@ fn appendix(l: &mut Layout, record: &RunRecord) {
             NOTE,
         ));
         l.gap(4.0);
-        l.begin_table(columns(&[("Setting", 60.0, Align::Left), ("Value", 0.0, Align::Left)]));
+        l.begin_table(columns(&[
+            ("Setting", 60.0, Align::Left),
+            ("Value", 0.0, Align::Left),
+        ]));
         for (k, v) in &h.configuration {
             l.row(vec![
                 Cell::text(k.as_str(), SMALL.bold()),
@@ -1658,15 +1700,17 @@ fn certificates(l: &mut Layout, certs: &[CertificateInfo]) {
 }
 
 fn sign_off(l: &mut Layout) {
-    let fields = [("Name", 26.0), ("Role", 26.0), ("Date", 26.0), ("Signature", 40.0)];
+    let fields = [
+        ("Name", 26.0),
+        ("Role", 26.0),
+        ("Date", 26.0),
+        ("Signature", 40.0),
+    ];
     let total: f32 = fields.iter().map(|f| f.1).sum::<f32>() + 90.0;
     l.gap(12.0);
     l.ensure(total);
     l.section("Sign-off");
-    l.paragraph(para(
-        "I have reviewed the evidence in this report.",
-        BODY,
-    ));
+    l.paragraph(para("I have reviewed the evidence in this report.", BODY));
     l.gap(6.0);
     l.paragraph(para("Reviewed by", Style::new(Weight::Bold, 10.0, NAVY)));
     l.gap(2.0);
@@ -1675,7 +1719,11 @@ fn sign_off(l: &mut Layout) {
     for (label, h) in fields {
         let top = l.y;
         let line_y = top + h - 6.0;
-        l.text_at(MARGIN, line_y - 3.0, &span(label, BODY.bold().colored(MUTED)));
+        l.text_at(
+            MARGIN,
+            line_y - 3.0,
+            &span(label, BODY.bold().colored(MUTED)),
+        );
         l.hline(MARGIN + label_w, line_end, line_y, 0.6, TEXT);
         l.y = top + h;
     }
@@ -1747,7 +1795,11 @@ mod tests {
             "{{\"name\":\"Zoë Müller → test\",\"token\":\"{}\"}}",
             "A1b2C3d4".repeat(200)
         );
-        let mut failed = step("Then", "the provider acknowledges within 2 seconds", Status::Failed);
+        let mut failed = step(
+            "Then",
+            "the provider acknowledges within 2 seconds",
+            Status::Failed,
+        );
         failed.message = Some("expected HTTP 202, got 400: invalid request_id".to_owned());
         failed.exchanges = vec![exchange(Some(400), long.clone()), exchange(None, long)];
         failed.timings = vec![Timing {
@@ -1773,7 +1825,10 @@ mod tests {
                 "CP-02",
                 "Bad request is rejected",
                 Status::Failed,
-                vec![step("Given", "a registered provider", Status::Passed), failed],
+                vec![
+                    step("Given", "a registered provider", Status::Passed),
+                    failed,
+                ],
             ),
             scenario(
                 "CP-03",
@@ -1869,9 +1924,15 @@ mod tests {
                 }
             }
         }
-        assert!(text.contains("Zoë Müller → test"), "non-ASCII lost:\n{text}");
+        assert!(
+            text.contains("Zoë Müller → test"),
+            "non-ASCII lost:\n{text}"
+        );
         assert!(text.contains("more bytes)"), "body not truncated:\n{text}");
-        assert!(text.contains("acknowledgement 2400 ms (limit 2000 ms)"), "{text}");
+        assert!(
+            text.contains("acknowledgement 2400 ms (limit 2000 ms)"),
+            "{text}"
+        );
         assert!(text.contains("1 HTTP exchange recorded"), "{text}");
         assert!(text.contains("not finished - run interrupted"), "{text}");
         assert!(text.contains(&record.run_log_sha256), "{text}");
@@ -1896,7 +1957,10 @@ mod tests {
         record.header.configuration.clear();
         let text = pdf_text(&render_pdf(&record).expect("render"), "empty");
         assert!(text.contains(Verdict::NoScenarios.plain_words()), "{text}");
-        assert!(text.contains("No scenarios matched the selection."), "{text}");
+        assert!(
+            text.contains("No scenarios matched the selection."),
+            "{text}"
+        );
     }
 
     #[test]

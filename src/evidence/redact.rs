@@ -16,10 +16,10 @@ static JWS: LazyLock<Option<Regex>> =
 static PEM_KEY: LazyLock<Option<Regex>> = LazyLock::new(|| {
     Regex::new(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----").ok()
 });
-/// UK National Insurance number shape (with optional spaces).
-static NINO: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b").ok()
-});
+/// UK National Insurance number shape (with optional spaces). Deliberately wider than HMRC's
+/// prefix rules: the dummy prefix QQ used in test data must be masked too.
+static NINO: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b").ok());
 
 /// Headers whose values are credentials.
 const SECRET_HEADERS: [&str; 4] = [

@@ -1,0 +1,378 @@
+//! The `pdp-harness` binary as a user runs it: the four evidence files, the PDF's text, exit
+//! codes, tag selection, contract overrides, and a run killed half-way turned into evidence by
+//! `report`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_pdp-harness"));
+    c.current_dir(common::root());
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("the binary runs")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The only run directory under `out`.
+fn run_dir(out: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
+        .expect("out dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(dirs.len(), 1, "one run directory: {dirs:?}");
+    dirs[0].clone()
+}
+
+/// The PDF's text as pdftotext extracts it, whitespace folded.
+fn pdf_text(path: &Path) -> String {
+    let out = Command::new("pdftotext")
+        .arg(path)
+        .arg("-")
+        .output()
+        .expect("pdftotext is installed (Debian poppler-utils; .ci/run installs it)");
+    assert!(out.status.success(), "pdftotext reads {}", path.display());
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn testcases(junit: &str) -> (usize, usize, usize) {
+    let mut reader = quick_xml::Reader::from_str(junit);
+    let (mut cases, mut failures, mut errors) = (0, 0, 0);
+    loop {
+        match reader.read_event().expect("junit.xml is well-formed XML") {
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                match e.name().as_ref() {
+                    "testcase" => cases += 1,
+                    "failure" => failures += 1,
+                    "error" => errors += 1,
+                    _ => {}
+                }
+            }
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    (cases, failures, errors)
+}
+
+const PERSONAL: [&str; 7] = [
+    "MARCHBANKS",
+    "ELEANOR",
+    "QQ123456C",
+    "1971-03-14",
+    "ORCHARD ROW",
+    "ZZ1 4QT",
+    "eleanor.marchbanks@example.com",
+];
+
+#[test]
+fn run_writes_the_evidence_and_report_re_renders_it_identically() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = run(&["run", "--out", tmp.path().to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("PASSED"), "{}", text(&out));
+    let dir = run_dir(tmp.path());
+    for f in ["run.log.jsonl", "run.json", "junit.xml", "evidence.pdf"] {
+        assert!(dir.join(f).is_file(), "{f} written");
+    }
+
+    let pdf = pdf_text(&dir.join("evidence.pdf"));
+    let run_id = dir.file_name().and_then(|n| n.to_str()).expect("run id");
+    assert!(pdf.contains(run_id), "the cover shows the run id");
+    for (case, name) in [
+        (
+            "CP-01",
+            "A known member is found, registered as match-yes and viewed",
+        ),
+        (
+            "CP-02",
+            "A view request without a token is refused with a permission ticket",
+        ),
+        ("CP-03", "An RPT issued for another resource is refused"),
+    ] {
+        assert!(pdf.contains(case), "PDF shows {case}");
+        assert!(pdf.contains(name), "PDF shows scenario {name:?}");
+    }
+    assert!(pdf.contains("PASSED"), "PDF shows the verdict");
+    assert!(
+        pdf.to_lowercase().matches("passed").count() >= 3,
+        "each scenario's verdict"
+    );
+
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).expect("junit");
+    assert_eq!(testcases(&junit), (3, 0, 0));
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("run.json")).expect("run.json"))
+            .expect("json");
+    assert_eq!(record["verdict"], "passed");
+    assert_eq!(record["scenarios"].as_array().map(Vec::len), Some(3));
+
+    // Nothing secret or personal in any output.
+    for f in ["run.log.jsonl", "run.json", "junit.xml"] {
+        let content = std::fs::read_to_string(dir.join(f)).expect("read");
+        assert!(!content.contains("eyJ"), "{f} holds a token");
+        assert!(!content.contains("PRIVATE KEY"), "{f} holds a key");
+        for p in PERSONAL {
+            assert!(
+                !content.to_uppercase().contains(&p.to_uppercase()),
+                "{f} holds {p}"
+            );
+        }
+    }
+    for p in PERSONAL {
+        assert!(
+            !pdf.to_uppercase().contains(&p.to_uppercase()),
+            "the PDF holds {p}"
+        );
+    }
+
+    // `report` renders the same bytes from the run log alone.
+    let before: Vec<Vec<u8>> = ["evidence.pdf", "run.json", "junit.xml"]
+        .iter()
+        .map(|f| std::fs::read(dir.join(f)).expect("read"))
+        .collect();
+    let out = run(&[
+        "report",
+        run_id,
+        "--out",
+        tmp.path().to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for (i, f) in ["evidence.pdf", "run.json", "junit.xml"].iter().enumerate() {
+        assert_eq!(
+            std::fs::read(dir.join(f)).expect("read"),
+            before[i],
+            "{f} re-rendered identically"
+        );
+    }
+}
+
+#[test]
+fn tags_select_scenarios() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = run(&[
+        "run",
+        "--tags",
+        "@case:CP-02",
+        "--out",
+        tmp.path().to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let junit = std::fs::read_to_string(run_dir(tmp.path()).join("junit.xml")).expect("junit");
+    assert_eq!(testcases(&junit), (1, 0, 0));
+    assert!(junit.contains("[CP-02]"));
+}
+
+#[test]
+fn exit_codes_tell_failed_from_could_not_run() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out_dir = tmp.path().to_str().expect("utf-8");
+
+    let help = run(&["--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(text(&help).contains("Exit codes"));
+
+    let out = run(&["run", "--pack", "stage1", "--out", out_dir]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("no scenario"), "{}", text(&out));
+
+    let out = run(&["run", "--tags", "@case:CP-01 and", "--out", out_dir]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("not a valid tag expression"),
+        "{}",
+        text(&out)
+    );
+
+    let bad_target = tmp.path().join("target.toml");
+    std::fs::write(
+        &bad_target,
+        "[limits]\nacknowledgement_ms = 100\nview_ms = 5\n",
+    )
+    .expect("write");
+    let out = run(&[
+        "run",
+        "--target",
+        bad_target.to_str().expect("utf-8"),
+        "--out",
+        out_dir,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("target.toml") && t.contains("line 3") && t.contains("view_ms"),
+        "{t}"
+    );
+
+    let out = run(&["report", "no-such-run", "--out", out_dir]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+
+    // A scenario whose step has no definition fails the run (exit 1), never passes silently.
+    let features = tmp.path().join("features");
+    std::fs::create_dir_all(&features).expect("mkdir");
+    std::fs::write(
+        features.join("typo.feature"),
+        "@connection-proving\nFeature: Typo\n  @case:CP-99\n  Scenario: A misspelt step\n    Given the providers test data has been cleared\n",
+    )
+    .expect("write");
+    let runs = tmp.path().join("runs");
+    let out = run(&[
+        "run",
+        "--features",
+        features.to_str().expect("utf-8"),
+        "--out",
+        runs.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("no step definition matches"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_renamed_wire_contract_applies_to_both_sides() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let target = tmp.path().join("target.toml");
+    std::fs::write(
+        &target,
+        r#"
+[contract]
+name = "test copy with renamed fields"
+[contract.find]
+path = "/pdp/v2/find-requests"
+token_field = "findRequestToken"
+[contract.find.fields]
+family_name = "surname"
+date_of_birth = "dob"
+[contract.view]
+path_template = "/pdp/v2/pensions/{assetGuid}"
+token_field = "viewDataToken"
+view_data_claim = "viewData"
+[contract.view.challenge]
+scheme = ""
+realm = "PensionDashboard"
+"#,
+    )
+    .expect("write");
+    let runs = tmp.path().join("runs");
+    let out = run(&[
+        "run",
+        "--target",
+        target.to_str().expect("utf-8"),
+        "--out",
+        runs.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let dir = run_dir(&runs);
+    let log = std::fs::read_to_string(dir.join("run.log.jsonl")).expect("log");
+    assert!(
+        log.contains("/pdp/v2/find-requests"),
+        "the find went to the configured path"
+    );
+    assert!(
+        log.contains("findRequestToken"),
+        "the body used the configured field"
+    );
+    assert!(
+        log.contains("/pdp/v2/pensions/"),
+        "the view went to the configured path"
+    );
+    assert!(pdf_text(&dir.join("evidence.pdf")).contains("test copy with renamed fields"));
+}
+
+#[test]
+fn a_run_killed_half_way_is_turned_into_evidence_by_report() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    // A long settle window keeps the run inside the registration step long enough to kill it.
+    let target = tmp.path().join("slow.toml");
+    std::fs::write(&target, "[limits]\nregistration_settle_ms = 20000\n").expect("write");
+    let runs = tmp.path().join("runs");
+    let mut child = bin()
+        .args([
+            "run",
+            "--target",
+            target.to_str().expect("utf-8"),
+            "--out",
+            runs.to_str().expect("utf-8"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawns");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let log_path = loop {
+        assert!(
+            Instant::now() < deadline,
+            "the run never reached the registration step"
+        );
+        let found = std::fs::read_dir(&runs)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .map(|e| e.path().join("run.log.jsonl"));
+        if let Some(p) = found
+            && std::fs::read_to_string(&p)
+                .is_ok_and(|s| s.contains("the provider acknowledges the find request"))
+        {
+            break p;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    child.kill().expect("killed");
+    let _ = child.wait();
+    let log = std::fs::read_to_string(&log_path).expect("log");
+    assert!(!log.contains("\"run_finished\""), "killed before the end");
+
+    let dir = log_path.parent().expect("run dir");
+    let run_id = dir.file_name().and_then(|n| n.to_str()).expect("id");
+    let out = run(&["report", run_id, "--out", runs.to_str().expect("utf-8")]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an incomplete run is not a pass: {}",
+        text(&out)
+    );
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("run.json")).expect("run.json"))
+            .expect("json");
+    assert_eq!(record["verdict"], "incomplete");
+    assert_eq!(record["scenarios"][0]["status"], "interrupted");
+    let steps = record["scenarios"][0]["steps"].as_array().expect("steps");
+    assert!(
+        steps.len() >= 3,
+        "the steps recorded before the kill are kept"
+    );
+    let pdf = pdf_text(&dir.join("evidence.pdf"));
+    assert!(pdf.contains("INCOMPLETE"), "{pdf}");
+    assert!(pdf.contains("interrupted"), "{pdf}");
+    let junit = std::fs::read_to_string(dir.join("junit.xml")).expect("junit");
+    assert_eq!(testcases(&junit), (1, 0, 1));
+    let first = std::fs::read(dir.join("evidence.pdf")).expect("pdf");
+    let out = run(&["report", run_id, "--out", runs.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read(dir.join("evidence.pdf")).expect("pdf"),
+        first,
+        "same PDF again"
+    );
+}
