@@ -117,20 +117,6 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
         Some(path) => TargetConfig::load(path).map_err(could_not_run)?,
         None => TargetConfig::default(),
     };
-    let pack_path = pack_file(&args.testpacks, args.pack);
-    let pack = Arc::new(TestPack::load(&pack_path).map_err(could_not_run)?);
-    let redactor = Redactor::new(pack.personal_values(), args.reveal_personal_data);
-    let env = Environment::embedded(pack, &config, Faults::none(), redactor)
-        .await
-        .context("could not start the embedded default")
-        .map_err(could_not_run)?;
-    let env = Arc::new(env);
-    println!(
-        "pdp-harness {}: pack {} against {}",
-        env!("CARGO_PKG_VERSION"),
-        args.pack.name(),
-        env.target_info(None).environment
-    );
     let options = RunOptions {
         pack: args.pack,
         tags: args.tags,
@@ -138,6 +124,21 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
         out_dir: args.out,
         config,
     };
+    runner::check_selection(&options).map_err(could_not_run)?;
+    let pack_path = pack_file(&args.testpacks, args.pack);
+    let pack = Arc::new(TestPack::load(&pack_path).map_err(could_not_run)?);
+    let redactor = Redactor::new(pack.personal_values(), args.reveal_personal_data);
+    let env = Environment::embedded(pack, &options.config, Faults::none(), redactor)
+        .await
+        .context("could not start the embedded default")
+        .map_err(could_not_run)?;
+    let env = Arc::new(env);
+    println!(
+        "pdp-harness {}: pack {} against {}",
+        env!("CARGO_PKG_VERSION"),
+        options.pack.name(),
+        env.target_info(None).environment
+    );
     let outcome = runner::run(env.clone(), &options, Box::new(runner::writer::Stdout)).await;
     env.shutdown();
     let outcome = outcome.map_err(could_not_run)?;

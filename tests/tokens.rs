@@ -268,3 +268,63 @@ async fn introspection_refuses_a_tampered_rpt_and_the_dashboard_a_tampered_view_
     assert_eq!(resp.status, 401);
     assert!(resp.header("www-authenticate").is_some());
 }
+
+#[tokio::test]
+async fn a_possible_match_can_be_patched_to_match_yes_and_only_to_match_yes() {
+    let env = common::environment(Default::default()).await;
+    let pat = valid_pat(&env).await;
+    let asset = uuid::Uuid::new_v4().to_string();
+    let resp = register(&env, &pat, &asset, "match-possible").await;
+    assert_eq!(resp.status(), 201);
+    let id = resp.json::<Value>().await.expect("json")["resource_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let client = cas_client(&env);
+    let patch = |status: &'static str, with_id: bool| {
+        let mut req = client
+            .patch(format!("{}/rreguri/{id}", env.cas.base_url()))
+            .bearer_auth(&pat)
+            .json(&json!({ "match_status": status }));
+        if with_id {
+            req = req.header("X-Request-ID", rid());
+        }
+        req.send()
+    };
+    assert_eq!(
+        patch("match-yes", false).await.expect("answers").status(),
+        400,
+        "X-Request-ID is required"
+    );
+    assert_eq!(
+        patch("match-no", true).await.expect("answers").status(),
+        400
+    );
+    assert_eq!(
+        patch("match-yes", true).await.expect("answers").status(),
+        200
+    );
+    let got: Value = client
+        .get(format!("{}/rreguri/{id}", env.cas.base_url()))
+        .header("X-Request-ID", rid())
+        .bearer_auth(&pat)
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(got["match_status"], "match-yes");
+    for field in [
+        "resource_id",
+        "name",
+        "description",
+        "match_status",
+        "resource_scopes",
+    ] {
+        assert!(
+            got.get(field).is_some(),
+            "registered_pei.{field} is required by rreguri-v1_2.yaml"
+        );
+    }
+}

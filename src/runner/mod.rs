@@ -218,6 +218,11 @@ fn preflight(opts: &RunOptions) -> Result<(Filter, Vec<String>), RunError> {
     Ok((filter, used))
 }
 
+/// Check the feature files and the selection before anything is started.
+pub fn check_selection(opts: &RunOptions) -> Result<(), RunError> {
+    preflight(opts).map(|_| ())
+}
+
 pub fn standards(config: &TargetConfig) -> Standards {
     Standards {
         technical: "2.0 (C&A per MaPS OpenAPI: token 1.2, perm 1.1, introspect 1.1, rreguri 1.2)"
