@@ -117,3 +117,32 @@ async fn a_provider_that_skips_introspection_fails_twice() {
     );
     assert!(msg.contains("observed 200 with a view data token"), "{msg}");
 }
+
+#[tokio::test]
+async fn the_pdf_shows_the_failure_and_the_exchange_that_explains_it() {
+    let dir = out();
+    let record = run_with(
+        Faults::none().with(Fault::MissingInboundRequestId),
+        dir.path(),
+    )
+    .await;
+    let pdf = dir.path().join(&record.header.run_id).join("evidence.pdf");
+    let output = std::process::Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext is installed (poppler-utils)");
+    let text = String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(text.contains("FAILED"), "verdict");
+    assert!(
+        text.contains("expected inbound_request_id"),
+        "the failure message"
+    );
+    // The registration exchange behind the failure, its body redacted but present.
+    assert!(text.contains("/rreguri"), "the rreguri exchange");
+    assert!(text.contains("match_status"), "the request body excerpt");
+    assert!(!text.contains("eyJ"), "tokens are redacted");
+}

@@ -294,11 +294,13 @@ impl Cas {
         }
     }
 
-    fn sign(&self, claims: &CasClaims) -> Result<String, Response> {
-        self.inner
-            .key
-            .sign(claims)
-            .map_err(|e| plain(StatusCode::INTERNAL_SERVER_ERROR, &format!("signing: {e}")))
+    fn sign(&self, claims: &CasClaims) -> Result<String, Refused> {
+        self.inner.key.sign(claims).map_err(|e| {
+            Box::new(plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("signing: {e}"),
+            ))
+        })
     }
 
     fn verify_own(&self, token: &str, token_type: &str) -> Result<CasClaims, String> {
@@ -321,9 +323,10 @@ impl Cas {
     }
 
     /// Check `Authorization: Bearer <PAT>`; a 401 response if it is not a live PAT we issued.
-    fn authenticate_pat(&self, headers: &HeaderMap) -> Result<PatRecord, Response> {
-        let unauthorised =
-            |msg: &str| (StatusCode::UNAUTHORIZED, Json(json!({ "error": msg }))).into_response();
+    fn authenticate_pat(&self, headers: &HeaderMap) -> Result<PatRecord, Refused> {
+        let unauthorised = |msg: &str| {
+            Box::new((StatusCode::UNAUTHORIZED, Json(json!({ "error": msg }))).into_response())
+        };
         let token = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -359,6 +362,9 @@ impl Cas {
             .with_state(self.clone())
     }
 }
+
+/// A refusal from a helper, boxed because a `Response` is large.
+type Refused = Box<Response>;
 
 fn plain(status: StatusCode, msg: &str) -> Response {
     (
@@ -492,7 +498,7 @@ fn issue_pat(cas: &Cas, scope: Option<&str>, assertion: Option<&str>) -> Respons
     };
     let token = match cas.sign(&pat) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     state.pats.insert(
         pat.jti.clone(),
@@ -575,7 +581,7 @@ fn issue_rpt(
     };
     let token = match cas.sign(&rpt) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     state.rpts.insert(rpt.jti.clone());
     drop(state);
@@ -592,7 +598,7 @@ struct PermRequest {
 async fn perm(State(cas): State<Cas>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let pat = match cas.authenticate_pat(&headers) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok(req) = serde_json::from_slice::<PermRequest>(&body) else {
         return plain(StatusCode::BAD_REQUEST, "the body must be a JSON object");
@@ -654,7 +660,7 @@ async fn perm(State(cas): State<Cas>, headers: HeaderMap, body: axum::body::Byte
     };
     let ticket = match cas.sign(&claims) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     state.tickets.insert(
         claims.jti.clone(),
@@ -678,7 +684,7 @@ async fn introspect(
 ) -> Response {
     let pat = match cas.authenticate_pat(&headers) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let token = url::form_urlencoded::parse(&body)
         .find(|(k, _)| k == "token")
@@ -763,7 +769,7 @@ const RESOURCE_SCOPES: [&str; 3] = ["owner", "value", "delegate"];
 async fn register(State(cas): State<Cas>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     let pat = match cas.authenticate_pat(&headers) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok(body) = serde_json::from_slice::<serde_json::Value>(&body) else {
         return plain(StatusCode::BAD_REQUEST, "the body must be a JSON object");
@@ -876,18 +882,25 @@ fn owned<'a>(
     state: &'a mut CasState,
     resource_id: &str,
     pat: &PatRecord,
-) -> Result<&'a mut Registration, Response> {
+) -> Result<&'a mut Registration, Refused> {
     let reg = state
         .registrations
         .iter_mut()
         .find(|r| r.resource_id == resource_id && r.deleted.is_none())
-        .ok_or_else(|| plain(StatusCode::NOT_FOUND, "resource_id is not registered"))?;
+        .ok_or_else(|| {
+            Box::new(plain(
+                StatusCode::NOT_FOUND,
+                "resource_id is not registered",
+            ))
+        })?;
     if reg.pat_jti != pat.jti {
-        return Err((
-            StatusCode::UNAUTHORIZED,
-            Json(json!({ "error": "the PAT does not identify the user for the resource" })),
-        )
-            .into_response());
+        return Err(Box::new(
+            (
+                StatusCode::UNAUTHORIZED,
+                Json(json!({ "error": "the PAT does not identify the user for the resource" })),
+            )
+                .into_response(),
+        ));
     }
     Ok(reg)
 }
@@ -899,7 +912,7 @@ async fn get_registration(
 ) -> Response {
     let pat = match cas.authenticate_pat(&headers) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let mut state = cas.state();
     match owned(&mut state, &resource_id, &pat) {
@@ -911,7 +924,7 @@ async fn get_registration(
             "resource_scopes": r.resource_scopes,
         }))
         .into_response(),
-        Err(resp) => resp,
+        Err(resp) => *resp,
     }
 }
 
@@ -923,7 +936,7 @@ async fn patch_registration(
 ) -> Response {
     let pat = match cas.authenticate_pat(&headers) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Ok(body) = serde_json::from_slice::<serde_json::Value>(&body) else {
         return plain(StatusCode::BAD_REQUEST, "the body must be a JSON object");
@@ -949,7 +962,7 @@ async fn patch_registration(
             }
             Json(json!({ "resource_id": r.resource_id })).into_response()
         }
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     drop(state);
     cas.changed();
@@ -980,7 +993,7 @@ async fn delete_registration(
 ) -> Response {
     let pat = match cas.authenticate_pat(&headers) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(reason) = query.deletion_reason else {
         return plain(StatusCode::BAD_REQUEST, "deletion_reason is required");
@@ -988,7 +1001,7 @@ async fn delete_registration(
     let mut state = cas.state();
     let reg = match owned(&mut state, &resource_id, &pat) {
         Ok(r) => r,
-        Err(resp) => return resp,
+        Err(resp) => return *resp,
     };
     match deletion_allowed(&reason, &reg.match_status) {
         None => {

@@ -1445,14 +1445,25 @@ fn scenario_detail(l: &mut Layout, s: &ScenarioRecord) {
     if s.steps.is_empty() {
         l.row(vec![Cell::text("No steps were recorded.", NOTE)]);
     }
+    // A check step often makes no HTTP call itself (it judges what an earlier step saw), so a
+    // failed step without exchanges is explained by the latest earlier step that has some.
+    let mut earlier: Option<&StepRecord> = None;
     for step in &s.steps {
-        step_rows(l, step);
+        let explained_by = if step.exchanges.is_empty() {
+            earlier
+        } else {
+            None
+        };
+        step_rows(l, step, explained_by);
+        if !step.exchanges.is_empty() {
+            earlier = Some(step);
+        }
     }
     l.end_table();
     l.gap(6.0);
 }
 
-fn step_rows(l: &mut Layout, step: &StepRecord) {
+fn step_rows(l: &mut Layout, step: &StepRecord, earlier: Option<&StepRecord>) {
     let mut cell = Cell::rich(vec![
         span(format!("{} ", step.keyword), BODY.bold()),
         span(step.text.as_str(), BODY),
@@ -1510,6 +1521,23 @@ fn step_rows(l: &mut Layout, step: &StepRecord) {
     if show_exchanges {
         let n = step.exchanges.len();
         for (i, ex) in step.exchanges.iter().enumerate() {
+            exchange_detail(l, ex, i + 1, n, stripe);
+        }
+    } else if let (Status::Failed, Some(prev)) = (step.status, earlier) {
+        l.row_detail(
+            CELL_PAD_X,
+            &[para(
+                format!(
+                    "This step made no HTTP call; the exchanges it judged were recorded by the earlier step \"{} {}\":",
+                    prev.keyword, prev.text
+                ),
+                NOTE,
+            )],
+            stripe,
+            None,
+        );
+        let n = prev.exchanges.len();
+        for (i, ex) in prev.exchanges.iter().enumerate() {
             exchange_detail(l, ex, i + 1, n, stripe);
         }
     }

@@ -51,7 +51,7 @@ impl Verdict {
     pub fn plain_words(self) -> &'static str {
         match self {
             Verdict::Passed => "PASSED - every selected scenario passed",
-            Verdict::Failed => "FAILED - one or more scenarios failed",
+            Verdict::Failed => "FAILED - one or more scenarios did not pass",
             Verdict::Incomplete => "INCOMPLETE - the run stopped before it finished",
             Verdict::NoScenarios => "NO SCENARIOS - nothing matched the selection",
         }
@@ -189,7 +189,7 @@ pub struct RunHeader {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum LogEvent {
-    RunStarted(RunHeader),
+    RunStarted(Box<RunHeader>),
     ScenarioStarted {
         at: DateTime<Utc>,
         feature: String,
@@ -233,7 +233,7 @@ impl RunRecord {
     ) -> Option<RunRecord> {
         let mut events = events.into_iter();
         let header = match events.next()? {
-            LogEvent::RunStarted(h) => h,
+            LogEvent::RunStarted(h) => *h,
             _ => return None,
         };
         let mut scenarios: Vec<ScenarioRecord> = Vec::new();
@@ -288,12 +288,12 @@ impl RunRecord {
                 Status::Interrupted => counts.interrupted += 1,
             }
         }
-        let verdict = if ended_at.is_none() {
+        let verdict = if counts.failed > 0 || counts.skipped > 0 {
+            Verdict::Failed
+        } else if ended_at.is_none() || counts.interrupted > 0 {
             Verdict::Incomplete
         } else if scenarios.is_empty() {
             Verdict::NoScenarios
-        } else if counts.failed > 0 || counts.skipped > 0 || counts.interrupted > 0 {
-            Verdict::Failed
         } else {
             Verdict::Passed
         };

@@ -247,7 +247,7 @@ pub async fn run(
         source,
     })?;
     let log = RunLog::create(&run_dir)?;
-    log.append(&LogEvent::RunStarted(RunHeader {
+    log.append(&LogEvent::RunStarted(Box::new(RunHeader {
         run_id: run_id.clone(),
         started_at: Utc::now(),
         harness_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -261,7 +261,7 @@ pub async fn run(
         certificates: env.certificates(),
         configuration: opts.config.summary(),
         personal_data_revealed: env.recorder.redactor().reveals_personal_data(),
-    }))?;
+    })))?;
 
     let hook_env = env.clone();
     let writer = EvidenceWriter::new(log, env.recorder.clone(), console);

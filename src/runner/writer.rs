@@ -284,7 +284,7 @@ impl Writer<HarnessWorld> for EvidenceWriter {
         };
         let (rule, scenario, ev) = match fev {
             event::Feature::Started => {
-                self.console.line(&format!("{}", feature.name));
+                self.console.line(&feature.name);
                 return;
             }
             event::Feature::Scenario(s, ev) => (None, s, ev.event),
