@@ -2,7 +2,7 @@
 Feature: Connection proving
   PDP's connection proving test: a find request arrives, the organisation registers the
   pension identifier (PeI) it matched, and answers a view request for it through the UMA flow.
-  Test data: testpacks/connection-proving/pack.toml. Each scenario starts from cleared-down data.
+  Test data: testpacks/integration/pack.toml. Each scenario starts from cleared-down data.
 
   Background:
     Given the provider's test data has been cleared down

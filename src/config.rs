@@ -37,6 +37,11 @@ pub struct Limits {
     /// After the expected registrations arrive, how long to keep watching for unexpected extra
     /// ones before judging "exactly".
     pub registration_settle_ms: u64,
+    /// After a find that should match nothing (or a repeated find), how long to watch for
+    /// registrations that must not come.
+    pub no_match_watch_ms: u64,
+    /// After the match updates are applied, how long to wait for each to show at the C&A.
+    pub update_ms: u64,
 }
 
 impl Default for Limits {
@@ -46,6 +51,8 @@ impl Default for Limits {
             registration_ms: 30_000,
             view_response_ms: 10_000,
             registration_settle_ms: 300,
+            no_match_watch_ms: 1_500,
+            update_ms: 30_000,
         }
     }
 }
@@ -96,6 +103,11 @@ impl TargetConfig {
                 "limits.registration_settle_ms".into(),
                 l.registration_settle_ms.to_string(),
             ),
+            (
+                "limits.no_match_watch_ms".into(),
+                l.no_match_watch_ms.to_string(),
+            ),
+            ("limits.update_ms".into(), l.update_ms.to_string()),
             ("contract.name".into(), c.name.clone()),
             (
                 "contract.find".into(),

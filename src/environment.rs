@@ -17,6 +17,7 @@ use crate::provider::{CLEAR_DOWN_PATH, Faults, ProviderOptions, ReferenceProvide
 use crate::recorder::{InboundParty, Recorder};
 use crate::testpack::TestPack;
 use crate::tls::{self, RunningServer, TlsError};
+use crate::updates::{AppliedUpdate, MatchUpdateFile};
 
 pub const FINDER_ISSUER_KID: &str = "pfs-signing-1";
 pub const CAS_KID: &str = "cas-signing-1";
@@ -48,6 +49,8 @@ pub struct Environment {
     pub pack: Arc<TestPack>,
     pub limits: Limits,
     pub contract: WireContract,
+    /// The match-update file applied between stage 1 and stage 2, once it has been.
+    pub match_updates: std::sync::Mutex<Option<MatchUpdateFile>>,
     /// Client used for clear-down calls (the harness's certificate).
     harness_client: reqwest::Client,
     clear_down_url: String,
@@ -147,9 +150,32 @@ impl Environment {
             pack,
             limits: config.limits.clone(),
             contract,
+            match_updates: std::sync::Mutex::new(None),
             harness_client,
             clear_down_url,
         })
+    }
+
+    /// Apply a match-update file to the reference provider, as the organisation would in its
+    /// own system, and remember it for the stage 2 checks.
+    pub async fn apply_match_updates(
+        &self,
+        file: MatchUpdateFile,
+    ) -> Result<Vec<AppliedUpdate>, String> {
+        let results = crate::updates::apply(
+            &self.harness_client,
+            &self.provider_server.base_url(),
+            &file,
+        )
+        .await?;
+        if let Ok(mut slot) = self.match_updates.lock() {
+            *slot = Some(file);
+        }
+        Ok(results)
+    }
+
+    pub fn applied_match_updates(&self) -> Option<MatchUpdateFile> {
+        self.match_updates.lock().ok().and_then(|s| s.clone())
     }
 
     /// Clear the simulator's state and the provider's test data.

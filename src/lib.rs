@@ -22,3 +22,4 @@ pub mod rules;
 pub mod runner;
 pub mod testpack;
 pub mod tls;
+pub mod updates;

@@ -51,7 +51,7 @@ enum Command {
     Report(ReportArgs),
     /// Check a test pack file and list its problems with file and line
     CheckPack {
-        /// The pack file, e.g. testpacks/connection-proving/pack.toml
+        /// The pack file, e.g. testpacks/integration/pack.toml
         path: PathBuf,
     },
 }
@@ -106,10 +106,10 @@ fn could_not_run(error: impl Into<anyhow::Error>) -> Failure {
     }
 }
 
-fn pack_file(testpacks: &Path, pack: Pack) -> PathBuf {
-    // Every pack of this version runs on the connection-proving test data.
-    let _ = pack;
-    testpacks.join("connection-proving").join("pack.toml")
+/// Every pack of this version runs on one test pack: connection proving, stage 1 and stage 2
+/// share personas and the provider.
+fn pack_file(testpacks: &Path) -> PathBuf {
+    testpacks.join("integration").join("pack.toml")
 }
 
 async fn run(args: RunArgs) -> Result<u8, Failure> {
@@ -125,7 +125,7 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
         config,
     };
     runner::check_selection(&options).map_err(could_not_run)?;
-    let pack_path = pack_file(&args.testpacks, args.pack);
+    let pack_path = pack_file(&args.testpacks);
     let pack = Arc::new(TestPack::load(&pack_path).map_err(could_not_run)?);
     let redactor = Redactor::new(pack.personal_values(), args.reveal_personal_data);
     let env = Environment::embedded(pack, &options.config, Faults::none(), redactor)

@@ -108,6 +108,14 @@ pub fn view_data_problems(view_data: &Value) -> Vec<String> {
             continue;
         }
         p.require(a, &path, "pensionReference");
+        // Items 2.005 (new member) and 2.006 (temporary system error): only the administrative
+        // basics can be given, so the codes below may be absent.
+        let partial = ["administrativeDetailsNotAvailable", "temporarySystemError"]
+            .iter()
+            .any(|flag| a.get(*flag) == Some(&Value::Bool(true)));
+        if partial {
+            continue;
+        }
         p.code(a, &path, "pensionType", &PENSION_TYPES);
         p.code(a, &path, "pensionOrigin", &PENSION_ORIGINS);
         p.code(a, &path, "pensionStatus", &PENSION_STATUSES);

@@ -73,7 +73,8 @@ impl Persona {
     }
 }
 
-/// One illustration component (ERI or AP) with recurring income payable details.
+/// One illustration component (ERI or AP): recurring income payable details, or an
+/// unavailable code (e.g. DBC, DCC) when the value cannot be returned yet.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IllustrationComponent {
@@ -81,10 +82,13 @@ pub struct IllustrationComponent {
     pub illustration_type: String,
     pub benefit_type: String,
     pub calculation_method: String,
-    pub annual_amount: f64,
-    pub monthly_amount: f64,
-    pub payable_date: String,
+    pub annual_amount: Option<f64>,
+    pub monthly_amount: Option<f64>,
+    pub payable_date: Option<String>,
+    #[serde(default)]
     pub increasing: bool,
+    /// Unavailable code returned instead of the values (the component is never omitted).
+    pub unavailable_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -112,6 +116,24 @@ pub struct Pension {
     pub employer_status: String,
     pub employment_start: String,
     pub illustration: Illustration,
+    /// Split administration: further arrangements returned in the same view response.
+    #[serde(default)]
+    pub split: Vec<SplitArrangement>,
+    /// New member: administrative details are not available yet (data item 2.005).
+    #[serde(default)]
+    pub new_member: bool,
+    /// The provider's systems cannot produce the values now (data item 2.006).
+    #[serde(default)]
+    pub temporary_error: bool,
+}
+
+/// A further arrangement of the same pension, administered separately.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitArrangement {
+    pub pension_reference: String,
+    pub pension_type: String,
+    pub administrator_name: String,
 }
 
 /// The provider the pack's pensions live at.
@@ -155,6 +177,23 @@ pub struct Case {
     /// Asset GUIDs expected to be registered.
     #[serde(default)]
     pub pensions: Vec<Spanned<String>>,
+    /// What each registered PeI's view data must show beyond the pack's pension record.
+    #[serde(default)]
+    pub view: ViewExpectation,
+}
+
+/// Expectations of a case's view data.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ViewExpectation {
+    /// Arrangements in each PeI's view response (default 1; more for split administration).
+    pub arrangements: Option<usize>,
+    /// Components that must carry an unavailable code, as "ERI:DBC" / "AP:DCC".
+    #[serde(default)]
+    pub unavailable: Vec<String>,
+    /// Arrangement flags that must be true, e.g. "administrativeDetailsNotAvailable".
+    #[serde(default)]
+    pub flags: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -165,6 +204,56 @@ pub struct PackInfo {
     pub title: String,
 }
 
+/// What happens to a stage-1 registration in the match-update file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpdateAction {
+    /// A possible match confirmed: PATCH to match-yes.
+    Confirm,
+    /// A possible match found not to be a match: DELETE with match-no.
+    Reject,
+    /// A possible match not confirmed in time: DELETE with match-timeout.
+    Expire,
+    /// An erroneous match-yes withdrawn: DELETE with match-withdrawn.
+    Withdraw,
+    /// The asset was removed (crystallised, transferred out): DELETE with asset-removed.
+    Remove,
+}
+
+impl UpdateAction {
+    /// The `deletion_reason`, or None for a confirmation.
+    pub fn deletion_reason(self) -> Option<&'static str> {
+        match self {
+            UpdateAction::Confirm => None,
+            UpdateAction::Reject => Some("match-no"),
+            UpdateAction::Expire => Some("match-timeout"),
+            UpdateAction::Withdraw => Some("match-withdrawn"),
+            UpdateAction::Remove => Some("asset-removed"),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpdateAction::Confirm => "confirm",
+            UpdateAction::Reject => "reject",
+            UpdateAction::Expire => "expire",
+            UpdateAction::Withdraw => "withdraw",
+            UpdateAction::Remove => "remove",
+        }
+    }
+}
+
+/// One planned match update: applied between stage 1 and stage 2.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlannedUpdate {
+    pub id: Spanned<String>,
+    /// The stage-1 case whose registration is updated.
+    pub case: Spanned<String>,
+    pub asset: Spanned<String>,
+    pub action: UpdateAction,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TestPack {
@@ -172,6 +261,12 @@ pub struct TestPack {
     pub provider: ProviderInfo,
     #[serde(default)]
     pub personas: Vec<Persona>,
+    /// The provider's member records. A pension whose `member` is not listed here belongs to
+    /// the persona of that id, recorded exactly as the persona presents.
+    #[serde(default)]
+    pub members: Vec<Persona>,
+    #[serde(default)]
+    pub updates: Vec<PlannedUpdate>,
     #[serde(default)]
     pub pensions: Vec<Pension>,
     #[serde(default)]
@@ -278,12 +373,24 @@ impl TestPack {
                     p.asset_guid.get_ref()
                 ));
             }
-            if !persona_ids.contains(p.member.get_ref()) {
+            if self.member(p.member.get_ref()).is_none() {
                 problems.push(format!(
-                    "{}: pension member {:?} is not a persona of this pack",
+                    "{}: pension member {:?} is neither a member nor a persona of this pack",
                     at(p.member.span()),
                     p.member.get_ref()
                 ));
+            }
+            for c in &p.illustration.components {
+                let has_values = c.annual_amount.is_some() && c.monthly_amount.is_some();
+                if has_values == c.unavailable_reason.is_some() {
+                    problems.push(format!(
+                        "{}: pension {} has a {} component with {}; give annual_amount and monthly_amount, or an unavailable_reason",
+                        at(p.asset_guid.span()),
+                        p.asset_guid.get_ref(),
+                        c.illustration_type,
+                        if has_values { "both values and an unavailable_reason" } else { "neither values nor an unavailable_reason" }
+                    ));
+                }
             }
         }
         let mut case_ids = HashSet::new();
@@ -319,23 +426,75 @@ impl TestPack {
                 _ => {}
             }
             for a in &c.pensions {
-                match self.pension(a.get_ref()) {
-                    None => problems.push(format!(
+                if self.pension(a.get_ref()).is_none() {
+                    problems.push(format!(
                         "{}: case {} expects asset {}, which is not a pension of this pack",
                         at(a.span()),
                         c.id.get_ref(),
                         a.get_ref()
-                    )),
-                    Some(p) if p.member.get_ref() != c.persona.get_ref() => problems.push(format!(
-                        "{}: case {} expects asset {}, which belongs to {} not {}",
-                        at(a.span()),
-                        c.id.get_ref(),
-                        a.get_ref(),
-                        p.member.get_ref(),
-                        c.persona.get_ref()
-                    )),
-                    Some(_) => {}
+                    ));
                 }
+            }
+            for u in &c.view.unavailable {
+                let ok = u
+                    .split_once(':')
+                    .is_some_and(|(t, code)| matches!(t, "ERI" | "AP") && !code.is_empty());
+                if !ok {
+                    problems.push(format!(
+                        "{}: case {} view.unavailable entry {u:?} is not TYPE:CODE (e.g. ERI:DBC)",
+                        at(c.id.span()),
+                        c.id.get_ref()
+                    ));
+                }
+            }
+        }
+        let mut update_ids = HashSet::new();
+        for u in &self.updates {
+            if !update_ids.insert(u.id.get_ref().clone()) {
+                problems.push(format!(
+                    "{}: update id {:?} is used twice",
+                    at(u.id.span()),
+                    u.id.get_ref()
+                ));
+            }
+            let Some(case) = self.case(u.case.get_ref()) else {
+                problems.push(format!(
+                    "{}: update {} names case {:?}, which is not in this pack",
+                    at(u.case.span()),
+                    u.id.get_ref(),
+                    u.case.get_ref()
+                ));
+                continue;
+            };
+            if !case
+                .pensions
+                .iter()
+                .any(|a| a.get_ref().eq_ignore_ascii_case(u.asset.get_ref()))
+            {
+                problems.push(format!(
+                    "{}: update {} names asset {}, which case {} does not register",
+                    at(u.asset.span()),
+                    u.id.get_ref(),
+                    u.asset.get_ref(),
+                    case.id.get_ref()
+                ));
+            }
+            let allowed = match u.action {
+                UpdateAction::Confirm | UpdateAction::Reject | UpdateAction::Expire => {
+                    case.expect == ExpectedMatch::MatchPossible
+                }
+                UpdateAction::Withdraw => case.expect == ExpectedMatch::MatchYes,
+                UpdateAction::Remove => case.expect != ExpectedMatch::None,
+            };
+            if !allowed {
+                problems.push(format!(
+                    "{}: update {} would {} a registration that case {} expects as {:?}; the rreguri state rules do not allow it",
+                    at(u.id.span()),
+                    u.id.get_ref(),
+                    u.action.as_str(),
+                    case.id.get_ref(),
+                    case.expect
+                ));
             }
         }
         problems
@@ -359,18 +518,43 @@ impl TestPack {
         self.cases.iter().find(|c| c.id.get_ref() == id)
     }
 
-    pub fn pensions_of(&self, persona_id: &str) -> impl Iterator<Item = &Pension> {
+    pub fn pensions_of(&self, member_id: &str) -> impl Iterator<Item = &Pension> {
         self.pensions
             .iter()
-            .filter(move |p| p.member.get_ref() == persona_id)
+            .filter(move |p| p.member.get_ref() == member_id)
+    }
+
+    /// The provider's record of a member: a `[[members]]` entry, else the persona of that id.
+    pub fn member(&self, id: &str) -> Option<&Persona> {
+        self.members
+            .iter()
+            .find(|m| m.id.get_ref() == id)
+            .or_else(|| self.persona(id))
+    }
+
+    /// Every member record the provider holds (members, and personas that own pensions).
+    pub fn member_records(&self) -> Vec<&Persona> {
+        let mut ids: Vec<&str> = self
+            .pensions
+            .iter()
+            .map(|p| p.member.get_ref().as_str())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.into_iter().filter_map(|id| self.member(id)).collect()
     }
 
     /// Every personal value in the pack, for redaction.
     pub fn personal_values(&self) -> Vec<String> {
         self.personas
             .iter()
+            .chain(self.members.iter())
             .flat_map(Persona::personal_values)
             .collect()
+    }
+
+    pub fn update(&self, id: &str) -> Option<&PlannedUpdate> {
+        self.updates.iter().find(|u| u.id.get_ref() == id)
     }
 }
 
@@ -379,9 +563,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_shipped_connection_proving_pack_is_valid() {
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("testpacks/connection-proving/pack.toml");
+    fn the_shipped_integration_pack_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testpacks/integration/pack.toml");
         let pack = TestPack::load(&path).expect("shipped pack loads");
         assert!(!pack.cases.is_empty());
     }

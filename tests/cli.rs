@@ -190,9 +190,13 @@ fn exit_codes_tell_failed_from_could_not_run() {
     assert_eq!(help.status.code(), Some(0));
     assert!(text(&help).contains("Exit codes"));
 
-    let out = run(&["run", "--pack", "stage1", "--out", out_dir]);
+    let out = run(&["run", "--tags", "@case:XX-99", "--out", out_dir]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("no scenario"), "{}", text(&out));
+
+    let out = run(&["run", "--pack", "stage2", "--out", out_dir]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("use --pack all"), "{}", text(&out));
 
     let out = run(&["run", "--tags", "@case:CP-01 and", "--out", out_dir]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));

@@ -122,6 +122,15 @@ pub struct TicketRecord {
     pub redeemed: bool,
 }
 
+/// Every `POST /rreguri` the C&A received, including ones it deduplicated or refused.
+#[derive(Debug, Clone)]
+pub struct RegistrationAttempt {
+    pub name: Option<String>,
+    pub inbound_request_id: Option<String>,
+    pub status: u16,
+    pub at: DateTime<Utc>,
+}
+
 /// An introspection the provider asked for.
 #[derive(Debug, Clone)]
 pub struct IntrospectionRecord {
@@ -145,6 +154,7 @@ struct CasState {
     tickets: HashMap<String, TicketRecord>,
     rpts: HashSet<String>,
     introspections: Vec<IntrospectionRecord>,
+    attempts: Vec<RegistrationAttempt>,
 }
 
 /// Claims of every token the C&A issues; `token_type` says which it is.
@@ -272,6 +282,10 @@ impl Cas {
 
     pub fn introspections(&self) -> Vec<IntrospectionRecord> {
         self.state().introspections.clone()
+    }
+
+    pub fn registration_attempts(&self) -> Vec<RegistrationAttempt> {
+        self.state().attempts.clone()
     }
 
     /// Wait until `check` returns `Some`, re-checking on every state change; `None` on timeout.
@@ -767,11 +781,32 @@ const MATCH_STATUSES: [&str; 2] = ["match-yes", "match-possible"];
 const RESOURCE_SCOPES: [&str; 3] = ["owner", "value", "delegate"];
 
 async fn register(State(cas): State<Cas>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    let pat = match cas.authenticate_pat(&headers) {
+    let parsed = serde_json::from_slice::<serde_json::Value>(&body).ok();
+    let field = |k: &str| {
+        parsed
+            .as_ref()
+            .and_then(|v| v.get(k))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    let (name, inbound_request_id) = (field("name"), field("inbound_request_id"));
+    let response = register_inner(&cas, &headers, &body);
+    cas.state().attempts.push(RegistrationAttempt {
+        name,
+        inbound_request_id,
+        status: response.status().as_u16(),
+        at: Utc::now(),
+    });
+    cas.changed();
+    response
+}
+
+fn register_inner(cas: &Cas, headers: &HeaderMap, body: &[u8]) -> Response {
+    let pat = match cas.authenticate_pat(headers) {
         Ok(p) => p,
         Err(r) => return *r,
     };
-    let Ok(body) = serde_json::from_slice::<serde_json::Value>(&body) else {
+    let Ok(body) = serde_json::from_slice::<serde_json::Value>(body) else {
         return plain(StatusCode::BAD_REQUEST, "the body must be a JSON object");
     };
     let field = |k: &str| body.get(k).cloned().unwrap_or(serde_json::Value::Null);
@@ -830,7 +865,7 @@ async fn register(State(cas): State<Cas>, headers: HeaderMap, body: axum::body::
         serde_json::Value::String(s) => Some(s.clone()),
         other => return field_error("inbound_request_id", other, "must be a string"),
     };
-    let request_id = request_id(&headers);
+    let request_id = request_id(headers);
     let mut state = cas.state();
     if let Some(existing) = state
         .registrations

@@ -1907,6 +1907,7 @@ mod tests {
             },
             scenarios,
             run_log_sha256: "0123456789abcdef".repeat(4),
+            notes: Vec::new(),
         }
     }
 

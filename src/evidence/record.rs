@@ -205,9 +205,23 @@ pub enum LogEvent {
         at: DateTime<Utc>,
         status: Status,
     },
+    /// Something the runner did between scenarios (stage set-up: clear-down, match updates).
+    Note {
+        at: DateTime<Utc>,
+        stage: String,
+        text: String,
+    },
     RunFinished {
         at: DateTime<Utc>,
     },
+}
+
+/// A runner note, kept in the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Note {
+    pub at: DateTime<Utc>,
+    pub stage: String,
+    pub text: String,
 }
 
 /// The whole run, as rendered into every output.
@@ -222,6 +236,9 @@ pub struct RunRecord {
     pub scenarios: Vec<ScenarioRecord>,
     /// SHA-256 of the run log the record was folded from, hex.
     pub run_log_sha256: String,
+    /// What the runner did between scenarios.
+    #[serde(default)]
+    pub notes: Vec<Note>,
 }
 
 impl RunRecord {
@@ -238,6 +255,7 @@ impl RunRecord {
         };
         let mut scenarios: Vec<ScenarioRecord> = Vec::new();
         let mut ended_at = None;
+        let mut notes = Vec::new();
         for event in events {
             match event {
                 LogEvent::RunStarted(_) => {}
@@ -276,6 +294,7 @@ impl RunRecord {
                         s.status = status;
                     }
                 }
+                LogEvent::Note { at, stage, text } => notes.push(Note { at, stage, text }),
                 LogEvent::RunFinished { at } => ended_at = Some(at),
             }
         }
@@ -304,6 +323,7 @@ impl RunRecord {
             counts,
             scenarios,
             run_log_sha256,
+            notes,
         })
     }
 }

@@ -35,10 +35,11 @@ pub enum RunLogError {
     NoHeader { path: PathBuf },
 }
 
-#[derive(Debug)]
+/// Cheap to clone: every clone appends to the same file.
+#[derive(Debug, Clone)]
 pub struct RunLog {
     path: PathBuf,
-    file: File,
+    file: std::sync::Arc<File>,
 }
 
 impl RunLog {
@@ -52,7 +53,10 @@ impl RunLog {
                 path: path.clone(),
                 source,
             })?;
-        Ok(RunLog { path, file })
+        Ok(RunLog {
+            path,
+            file: std::sync::Arc::new(file),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -66,7 +70,7 @@ impl RunLog {
             source: std::io::Error::other(e),
         })?;
         line.push(b'\n');
-        let mut file = &self.file;
+        let mut file: &File = &self.file;
         file.write_all(&line)
             .and_then(|()| file.flush())
             .map_err(|source| RunLogError::Write {

@@ -20,6 +20,19 @@ pub enum Fault {
     ViewDataForWrongPei,
     /// Serves view data to any bearer token without introspecting it.
     AcceptsAnyBearer,
+    /// Registers a PeI (as match-possible) even when nothing matched.
+    RegistersOnNoMatch,
+    /// Registers only the first of several matched pensions.
+    ForgetsSecondPension,
+    /// Registers again when the same person's find arrives twice.
+    RegistersEveryFind,
+    /// Puts a definite arrangement beside the limited possible-match one.
+    MixesPossibleAndDefinite,
+    /// Leaves out an illustration component whose value is unavailable, instead of returning
+    /// it with its unavailable code.
+    OmitsUnavailableComponent,
+    /// Deletes a rejected possible match with `asset-removed` instead of `match-no`.
+    WrongDeletionReason,
 }
 
 /// A set of faults; empty for a correct provider.

@@ -91,9 +91,9 @@ pub fn match_member(member: &Persona, find: &FindData) -> Option<MatchOutcome> {
 /// Every (asset GUID, outcome) the find data matches in the pack.
 pub fn find_matches(pack: &TestPack, find: &FindData) -> Vec<(String, MatchOutcome)> {
     let mut out = Vec::new();
-    for persona in &pack.personas {
-        if let Some(outcome) = match_member(persona, find) {
-            for pension in pack.pensions_of(persona.id.get_ref()) {
+    for member in pack.member_records() {
+        if let Some(outcome) = match_member(member, find) {
+            for pension in pack.pensions_of(member.id.get_ref()) {
                 out.push((pension.asset_guid.get_ref().to_ascii_lowercase(), outcome));
             }
         }

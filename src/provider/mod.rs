@@ -7,7 +7,9 @@
 //! - view endpoint: no RPT -> `/perm` -> 401 with a ticket; with an RPT -> `/introspect` and
 //!   checks (active, token type, resource, scopes, expiry) -> a signed view data token;
 //! - `/jwks`: the key its view data tokens are signed with;
-//! - `POST /test-support/clear-down`: forgets every registration and PAT (test state only).
+//! - `POST /test-support/clear-down`: forgets every registration and PAT (test state only);
+//! - `POST /test-support/match-updates`: applies a match-update file at the C&A (PATCH to
+//!   match-yes, or DELETE with the update's reason), as an organisation does in its own system.
 
 pub mod faults;
 pub mod matching;
@@ -30,11 +32,14 @@ use crate::cda::cas::{GRANT_JWT_BEARER, TOKEN_TYPE_RPT};
 use crate::contract::{FindBodyMode, WireContract};
 use crate::jwt::{self, Expect};
 use crate::pki::SigningKey;
-use crate::testpack::TestPack;
+use crate::testpack::{TestPack, UpdateAction};
+use crate::updates::{AppliedUpdate, MatchUpdate, MatchUpdateFile};
 pub use faults::{Fault, Faults};
 use matching::MatchOutcome;
 
 pub const CLEAR_DOWN_PATH: &str = "/test-support/clear-down";
+/// Where the reference provider takes a match-update file (see [`crate::updates`]).
+pub const MATCH_UPDATES_PATH: &str = "/test-support/match-updates";
 
 /// How the reference provider is set up.
 #[derive(Debug, Clone)]
@@ -129,6 +134,7 @@ impl ReferenceProvider {
             .route(&c.view.route(), on(view_method, view))
             .route(&c.view.jwks_path, get(jwks))
             .route(CLEAR_DOWN_PATH, post(clear_down))
+            .route(MATCH_UPDATES_PATH, post(match_updates))
             .with_state(self.clone())
     }
 
@@ -202,7 +208,25 @@ impl ReferenceProvider {
     ) {
         let o = self.opts();
         let data = o.contract.find.parse_find_claims(&claims);
-        let matches = matching::find_matches(&o.pack, &data);
+        let mut matches = matching::find_matches(&o.pack, &data);
+        if matches.is_empty() && o.faults.has(Fault::RegistersOnNoMatch) {
+            // Deliberate defect: register something anyway.
+            let registered = self.state().by_asset.keys().cloned().collect::<Vec<_>>();
+            if let Some(p) = o
+                .pack
+                .pensions
+                .iter()
+                .find(|p| !registered.contains(&p.asset_guid.get_ref().to_ascii_lowercase()))
+            {
+                matches.push((
+                    p.asset_guid.get_ref().to_ascii_lowercase(),
+                    MatchOutcome::Possible,
+                ));
+            }
+        }
+        if o.faults.has(Fault::ForgetsSecondPension) {
+            matches.truncate(1);
+        }
         if matches.is_empty() {
             tracing::info!("find {request_id}: no match");
             return;
@@ -215,7 +239,9 @@ impl ReferenceProvider {
             }
         };
         for (asset, outcome) in matches {
-            if self.state().by_asset.contains_key(&asset) {
+            if self.state().by_asset.contains_key(&asset)
+                && !o.faults.has(Fault::RegistersEveryFind)
+            {
                 // Already registered: a repeated find must not register twice.
                 continue;
             }
@@ -370,9 +396,11 @@ impl ReferenceProvider {
         let pension = pack
             .pension(&served_asset)
             .ok_or_else(|| format!("asset {served_asset} is not in the test pack"))?;
-        let arrangement = match asset.outcome {
-            MatchOutcome::Yes => view_data::arrangement(pack, pension),
-            MatchOutcome::Possible => view_data::possible_match_arrangement(pack, pension),
+        let arrangements = match asset.outcome {
+            MatchOutcome::Yes => view_data::arrangements(pack, pension, &o.faults),
+            MatchOutcome::Possible => {
+                view_data::possible_match_arrangements(pack, pension, &o.faults)
+            }
         };
         let now = jwt::now_epoch();
         let mut claims = serde_json::Map::new();
@@ -384,7 +412,7 @@ impl ReferenceProvider {
         claims.insert("jti".into(), json!(uuid::Uuid::new_v4().to_string()));
         claims.insert(
             o.contract.view.view_data_claim.clone(),
-            view_data::view_data(vec![arrangement]),
+            view_data::view_data(arrangements),
         );
         o.view_key.sign(&claims).map_err(|e| e.to_string())
     }
@@ -535,4 +563,69 @@ async fn jwks(State(provider): State<ReferenceProvider>) -> Json<JwkSet> {
 async fn clear_down(State(provider): State<ReferenceProvider>) -> StatusCode {
     *provider.state() = ProviderState::default();
     StatusCode::NO_CONTENT
+}
+
+impl ReferenceProvider {
+    /// Apply one update at the C&A and to the provider's own state.
+    async fn apply_update(&self, u: &MatchUpdate) -> AppliedUpdate {
+        let o = self.opts();
+        let asset_guid = u.asset_guid.to_ascii_lowercase();
+        let done = |applied: bool, detail: String| AppliedUpdate {
+            update_id: u.update_id.clone(),
+            applied,
+            detail,
+        };
+        let Some(asset) = self.state().by_asset.get(&asset_guid).cloned() else {
+            return done(
+                false,
+                format!("asset {asset_guid} is not registered by this provider"),
+            );
+        };
+        let url = format!("{}/rreguri/{}", o.cas_base_url, asset.resource_id);
+        let result = match u.action {
+            UpdateAction::Confirm => {
+                let body = json!({ "match_status": "match-yes" });
+                self.call_cas(|c| c.patch(&url).bearer_auth(&asset.pat).json(&body))
+                    .await
+            }
+            action => {
+                let mut reason = action.deletion_reason().unwrap_or("match-no");
+                if o.faults.has(Fault::WrongDeletionReason) && action == UpdateAction::Reject {
+                    reason = "asset-removed";
+                }
+                self.call_cas(|c| {
+                    c.delete(&url)
+                        .query(&[("deletion_reason", reason)])
+                        .bearer_auth(&asset.pat)
+                })
+                .await
+            }
+        };
+        match result {
+            Ok((status, _)) if (200..300).contains(&status) => {
+                let mut state = self.state();
+                if u.action == UpdateAction::Confirm {
+                    if let Some(a) = state.by_asset.get_mut(&asset_guid) {
+                        a.outcome = MatchOutcome::Yes;
+                    }
+                } else {
+                    state.by_asset.remove(&asset_guid);
+                }
+                done(true, format!("{} answered {status}", url))
+            }
+            Ok((status, body)) => done(false, format!("{url} answered {status}: {body}")),
+            Err(e) => done(false, format!("{url} unreachable: {e}")),
+        }
+    }
+}
+
+async fn match_updates(
+    State(provider): State<ReferenceProvider>,
+    Json(file): Json<MatchUpdateFile>,
+) -> Response {
+    let mut results = Vec::with_capacity(file.updates.len());
+    for u in &file.updates {
+        results.push(provider.apply_update(u).await);
+    }
+    Json(results).into_response()
 }

@@ -1,10 +1,19 @@
 //! View data as the reference provider returns it: `{"arrangements": [...]}` with the field
-//! model of the data standards as used by MaPS's dashboard (digest section 5). A possible
-//! match gets the limited response only: scheme name, possible-match flag and reference,
-//! administrator contact; never values, dates or employment.
+//! model of the data standards as used by MaPS's dashboard (digest section 5).
+//!
+//! - A possible match gets the limited response only: scheme name, possible-match flag and
+//!   reference, administrator contact; never values, dates or employment.
+//! - A value that cannot be returned yet keeps its component, with an unavailable code
+//!   (`unavailableReason`, e.g. DBC or DCC) instead of payable details.
+//! - Split administration returns every arrangement of the pension in one response.
+//! - Data items 2.005 (administrative details not available, new member) and 2.006 (temporary
+//!   system error) are arrangement flags named `administrativeDetailsNotAvailable` and
+//!   `temporarySystemError`: the v1.3 view data schema was not available to us, so these
+//!   names are the harness's documented default.
 
 use serde_json::{Value, json};
 
+use super::faults::{Fault, Faults};
 use crate::testpack::{Pension, TestPack};
 
 /// Round to pence: amounts are JSON numbers with `multipleOf 0.01`.
@@ -12,10 +21,10 @@ fn money(v: f64) -> Value {
     json!((v * 100.0).round() / 100.0)
 }
 
-fn administrator(pack: &TestPack) -> Value {
+fn administrator(pack: &TestPack, name: Option<&str>) -> Value {
     let p = &pack.provider;
     json!({
-        "name": p.administrator_name,
+        "name": name.unwrap_or(&p.administrator_name),
         "contactMethods": [
             { "preferred": true, "contactMethodDetails": { "email": p.administrator_email } },
             { "preferred": false, "contactMethodDetails": { "number": p.administrator_phone, "usage": ["W"] } }
@@ -23,36 +32,68 @@ fn administrator(pack: &TestPack) -> Value {
     })
 }
 
-/// The full arrangement of a confirmed match.
-pub fn arrangement(pack: &TestPack, pension: &Pension) -> Value {
-    let member_dob = pack
-        .persona(pension.member.get_ref())
-        .map(|p| p.date_of_birth.clone());
-    let components: Vec<Value> = pension
+fn components(pension: &Pension, faults: &Faults) -> Vec<Value> {
+    pension
         .illustration
         .components
         .iter()
+        .filter(|c| {
+            // Deliberate defect: leave out a component whose value is not available.
+            !(faults.has(Fault::OmitsUnavailableComponent) && c.unavailable_reason.is_some())
+        })
         .map(|c| {
             let mut component = json!({
                 "illustrationType": c.illustration_type,
                 "benefitType": c.benefit_type,
                 "calculationMethod": c.calculation_method,
-                "payableDetails": {
-                    "amountType": "INC",
-                    "annualAmount": money(c.annual_amount),
-                    "monthlyAmount": money(c.monthly_amount),
-                    "payableDate": c.payable_date,
-                    "increasing": c.increasing,
-                }
             });
-            if let (Some(pot), "DC") = (pension.illustration.dc_pot, c.benefit_type.as_str()) {
+            match (&c.unavailable_reason, c.annual_amount, c.monthly_amount) {
+                (Some(code), _, _) => component["unavailableReason"] = json!(code),
+                (None, Some(annual), Some(monthly)) => {
+                    component["payableDetails"] = json!({
+                        "amountType": "INC",
+                        "annualAmount": money(annual),
+                        "monthlyAmount": money(monthly),
+                        "payableDate": c.payable_date,
+                        "increasing": c.increasing,
+                    });
+                }
+                _ => component["unavailableReason"] = json!("ANO"),
+            }
+            if let (Some(pot), "DC", None) = (
+                pension.illustration.dc_pot,
+                c.benefit_type.as_str(),
+                &c.unavailable_reason,
+            ) {
                 component["dcPot"] = money(pot);
             }
             component
         })
-        .collect();
-    json!({
-        "pensionProviderSchemeName": pack.provider.scheme_name,
+        .collect()
+}
+
+/// The full arrangement(s) of a confirmed match: one, or several under split administration.
+pub fn arrangements(pack: &TestPack, pension: &Pension, faults: &Faults) -> Vec<Value> {
+    let scheme = &pack.provider.scheme_name;
+    if pension.new_member || pension.temporary_error {
+        let flag = if pension.new_member {
+            "administrativeDetailsNotAvailable"
+        } else {
+            "temporarySystemError"
+        };
+        let mut a = json!({
+            "pensionProviderSchemeName": scheme,
+            "pensionReference": pension.pension_reference,
+            "pensionAdministrator": administrator(pack, None),
+        });
+        a[flag] = json!(true);
+        return vec![a];
+    }
+    let member_dob = pack
+        .member(pension.member.get_ref())
+        .map(|p| p.date_of_birth.clone());
+    let main = json!({
+        "pensionProviderSchemeName": scheme,
         "pensionReference": pension.pension_reference,
         "pensionType": pension.pension_type,
         "pensionOrigin": pension.pension_origin,
@@ -60,7 +101,7 @@ pub fn arrangement(pack: &TestPack, pension: &Pension) -> Value {
         "pensionStartDate": pension.start_date,
         "retirementDate": pension.retirement_date,
         "dateOfBirth": member_dob,
-        "pensionAdministrator": administrator(pack),
+        "pensionAdministrator": administrator(pack, None),
         "employmentMembershipPeriods": [{
             "employerName": pension.employer_name,
             "employerStatus": pension.employer_status,
@@ -68,19 +109,43 @@ pub fn arrangement(pack: &TestPack, pension: &Pension) -> Value {
         }],
         "benefitIllustrations": [{
             "illustrationDate": pension.illustration.date,
-            "illustrationComponents": components,
+            "illustrationComponents": components(pension, faults),
         }],
-    })
+    });
+    let mut out = vec![main];
+    for split in &pension.split {
+        out.push(json!({
+            "pensionProviderSchemeName": scheme,
+            "pensionReference": split.pension_reference,
+            "pensionType": split.pension_type,
+            "pensionOrigin": pension.pension_origin,
+            "pensionStatus": pension.pension_status,
+            "dateOfBirth": member_dob,
+            "pensionAdministrator": administrator(pack, Some(&split.administrator_name)),
+        }));
+    }
+    out
 }
 
 /// The limited response for a possible match (Reg. 23(4)).
-pub fn possible_match_arrangement(pack: &TestPack, pension: &Pension) -> Value {
-    json!({
+pub fn possible_match_arrangements(
+    pack: &TestPack,
+    pension: &Pension,
+    faults: &Faults,
+) -> Vec<Value> {
+    let limited = json!({
         "pensionProviderSchemeName": pack.provider.scheme_name,
         "possibleMatch": true,
         "possibleMatchReference": pension.pension_reference,
-        "pensionAdministrator": administrator(pack),
-    })
+        "pensionAdministrator": administrator(pack, None),
+    });
+    if faults.has(Fault::MixesPossibleAndDefinite) {
+        // Deliberate defect: a definite arrangement slipped in beside the limited one.
+        let mut out = vec![limited];
+        out.extend(arrangements(pack, pension, faults));
+        return out;
+    }
+    vec![limited]
 }
 
 pub fn view_data(arrangements: Vec<Value>) -> Value {

@@ -19,6 +19,7 @@ use crate::environment::Environment;
 use crate::evidence::record::{LogEvent, RunHeader, RunRecord, Selection, Standards};
 use crate::evidence::runlog::RunLog;
 use crate::evidence::{self, EvidenceError, Format};
+use crate::updates::MatchUpdateFile;
 use world::HarnessWorld;
 use writer::{Console, EvidenceWriter};
 
@@ -80,6 +81,10 @@ pub enum RunError {
     Evidence(#[from] EvidenceError),
     #[error("the run log could not be written completely: {0}")]
     Recording(String),
+    #[error(
+        "stage 2 checks the updates applied to stage 1's registrations, so on the embedded default it runs after stage 1 in the same run: use --pack all (optionally with --tags)"
+    )]
+    Stage2WithoutStage1,
 }
 
 /// What to run and where to write.
@@ -135,7 +140,7 @@ fn all_tags<'a>(
         .collect()
 }
 
-/// Decides which scenarios run: the pack's tag and the user's tag expression.
+/// Decides which scenarios run: the stage's tag and the user's tag expression.
 #[derive(Debug, Clone)]
 struct Filter {
     pack_tag: Option<&'static str>,
@@ -155,9 +160,30 @@ impl Filter {
     }
 }
 
-/// Parse every feature file up front: a broken file is a "could not run", named, before
-/// anything starts; and an empty selection is reported instead of a vacuous pass.
-fn preflight(opts: &RunOptions) -> Result<(Filter, Vec<String>), RunError> {
+/// The stages of a pack, in the order PDP runs them.
+fn stages_of(pack: Pack) -> Vec<Pack> {
+    match pack {
+        Pack::All => vec![
+            Pack::ConnectionProving,
+            Pack::Stage1,
+            Pack::Stage2,
+            Pack::Reporting,
+        ],
+        p => vec![p],
+    }
+}
+
+/// What the preflight found: the stages with selected scenarios, and the feature files used.
+struct Plan {
+    expr: Option<TagOperation>,
+    stages: Vec<Pack>,
+    features: Vec<String>,
+}
+
+/// Parse every feature file up front (outlines expanded): a broken file is a "could not run",
+/// named, before anything starts; and an empty selection is reported instead of a vacuous pass.
+fn preflight(opts: &RunOptions) -> Result<Plan, RunError> {
+    use cucumber::feature::Ext as _;
     let expr = match &opts.tags {
         Some(e) => Some(e.parse::<TagOperation>().map_err(|err| RunError::BadTags {
             expr: e.clone(),
@@ -165,38 +191,57 @@ fn preflight(opts: &RunOptions) -> Result<(Filter, Vec<String>), RunError> {
         })?),
         None => None,
     };
-    let filter = Filter {
-        pack_tag: opts.pack.tag(),
-        expr,
-    };
-    let mut selected = 0;
-    let mut used = Vec::new();
+    let mut parsed = Vec::new();
     for path in feature_files(&opts.features_dir)? {
-        let feature =
-            gherkin::Feature::parse_path(&path, gherkin::GherkinEnv::default()).map_err(|e| {
-                RunError::FeatureParse {
-                    path: path.clone(),
-                    message: e.to_string(),
-                }
+        let feature = gherkin::Feature::parse_path(&path, gherkin::GherkinEnv::default())
+            .map_err(|e| RunError::FeatureParse {
+                path: path.clone(),
+                message: e.to_string(),
+            })?
+            .expand_examples()
+            .map_err(|e| RunError::FeatureParse {
+                path: path.clone(),
+                message: e.to_string(),
             })?;
-        let before = selected;
-        selected += feature
-            .scenarios
-            .iter()
-            .filter(|s| filter.selects(&feature, None, s))
-            .count();
-        for rule in &feature.rules {
-            selected += rule
+        parsed.push((path, feature));
+    }
+    let mut stages = Vec::new();
+    let mut features = Vec::new();
+    for stage in stages_of(opts.pack) {
+        let filter = Filter {
+            pack_tag: stage.tag(),
+            expr: expr.clone(),
+        };
+        let mut selected = 0;
+        for (path, feature) in &parsed {
+            let n = feature
                 .scenarios
                 .iter()
-                .filter(|s| filter.selects(&feature, Some(rule), s))
-                .count();
+                .filter(|s| filter.selects(feature, None, s))
+                .count()
+                + feature
+                    .rules
+                    .iter()
+                    .map(|r| {
+                        r.scenarios
+                            .iter()
+                            .filter(|s| filter.selects(feature, Some(r), s))
+                            .count()
+                    })
+                    .sum::<usize>();
+            if n > 0 {
+                let shown = path.display().to_string();
+                if !features.contains(&shown) {
+                    features.push(shown);
+                }
+            }
+            selected += n;
         }
-        if selected > before {
-            used.push(path.display().to_string());
+        if selected > 0 {
+            stages.push(stage);
         }
     }
-    if selected == 0 {
+    if stages.is_empty() {
         let hint = match opts.pack {
             Pack::Stage1 | Pack::Stage2 | Pack::Reporting if opts.tags.is_none() => format!(
                 "the {} pack has no scenarios in this version of pdp-harness yet",
@@ -215,12 +260,60 @@ fn preflight(opts: &RunOptions) -> Result<(Filter, Vec<String>), RunError> {
             hint,
         });
     }
-    Ok((filter, used))
+    if stages.contains(&Pack::Stage2) && !stages.contains(&Pack::Stage1) {
+        return Err(RunError::Stage2WithoutStage1);
+    }
+    Ok(Plan {
+        expr,
+        stages,
+        features,
+    })
 }
 
 /// Check the feature files and the selection before anything is started.
 pub fn check_selection(opts: &RunOptions) -> Result<(), RunError> {
     preflight(opts).map(|_| ())
+}
+
+/// Before a stage's scenarios: stage 1 starts from cleared-down data; stage 2 starts from the
+/// match-update file applied to stage 1's registrations. Returns notes for the run log.
+async fn set_up_stage(env: &Environment, stage: Pack, run_dir: &Path, run_id: &str) -> Vec<String> {
+    match stage {
+        Pack::Stage1 => match env.clear_down().await {
+            Ok(()) => vec!["test data cleared down before stage 1".to_owned()],
+            Err(e) => vec![format!("clear-down before stage 1 failed: {e}")],
+        },
+        Pack::Stage2 => {
+            let file = match MatchUpdateFile::plan(&env.pack, &env.cas.registrations(), run_id) {
+                Ok(f) => f,
+                Err(e) => return vec![format!("match updates not applied: {e}")],
+            };
+            let path = run_dir.join(crate::updates::FILE_NAME);
+            let mut notes = Vec::new();
+            if let Err(e) = file.save(&path) {
+                notes.push(e.to_string());
+            } else {
+                notes.push(format!(
+                    "match-update file written: {} ({} updates)",
+                    crate::updates::FILE_NAME,
+                    file.updates.len()
+                ));
+            }
+            match env.apply_match_updates(file).await {
+                Ok(results) => notes.extend(results.into_iter().map(|r| {
+                    format!(
+                        "update {} {}: {}",
+                        r.update_id,
+                        if r.applied { "applied" } else { "NOT applied" },
+                        r.detail
+                    )
+                })),
+                Err(e) => notes.push(format!("match updates could not be applied: {e}")),
+            }
+            notes
+        }
+        _ => Vec::new(),
+    }
 }
 
 pub fn standards(config: &TargetConfig) -> Standards {
@@ -239,7 +332,7 @@ pub async fn run(
     opts: &RunOptions,
     console: Box<dyn Console>,
 ) -> Result<RunOutcome, RunError> {
-    let (filter, features) = preflight(opts)?;
+    let plan = preflight(opts)?;
     let run_id = new_run_id();
     let run_dir = opts.out_dir.join(&run_id);
     std::fs::create_dir_all(&run_dir).map_err(|source| RunError::RunDir {
@@ -256,32 +349,45 @@ pub async fn run(
         selection: Selection {
             pack: opts.pack.name().to_owned(),
             tags: opts.tags.clone(),
-            features,
+            features: plan.features.clone(),
         },
         certificates: env.certificates(),
         configuration: opts.config.summary(),
         personal_data_revealed: env.recorder.redactor().reveals_personal_data(),
     })))?;
 
-    let hook_env = env.clone();
-    let writer = EvidenceWriter::new(log, env.recorder.clone(), console);
-    let writer = HarnessWorld::cucumber()
-        .max_concurrent_scenarios(1)
-        // Scenarios run one at a time, so events arrive in order.
-        .with_writer(cucumber::writer::AssertNormalized::new(writer))
-        .with_default_cli()
-        .before(move |_, _, _, world| {
-            world.attach(hook_env.clone());
-            async {}.boxed_local()
-        })
-        .filter_run(opts.features_dir.clone(), move |f, r, s| {
-            filter.selects(f, r, s)
-        })
-        .await;
-    let problems = writer.problems.clone();
-    writer
-        .log()
-        .append(&LogEvent::RunFinished { at: Utc::now() })?;
+    let console = writer::shared(console);
+    let mut problems = Vec::new();
+    for stage in &plan.stages {
+        for text in set_up_stage(&env, *stage, &run_dir, &run_id).await {
+            log.append(&LogEvent::Note {
+                at: Utc::now(),
+                stage: stage.name().to_owned(),
+                text,
+            })?;
+        }
+        let filter = Filter {
+            pack_tag: stage.tag(),
+            expr: plan.expr.clone(),
+        };
+        let hook_env = env.clone();
+        let writer = EvidenceWriter::new(log.clone(), env.recorder.clone(), console.clone());
+        let writer = HarnessWorld::cucumber()
+            .max_concurrent_scenarios(1)
+            // Scenarios run one at a time, so events arrive in order.
+            .with_writer(cucumber::writer::AssertNormalized::new(writer))
+            .with_default_cli()
+            .before(move |_, _, _, world| {
+                world.attach(hook_env.clone());
+                async {}.boxed_local()
+            })
+            .filter_run(opts.features_dir.clone(), move |f, r, s| {
+                filter.selects(f, r, s)
+            })
+            .await;
+        problems.extend(writer.problems.iter().cloned());
+    }
+    log.append(&LogEvent::RunFinished { at: Utc::now() })?;
     if !problems.is_empty() {
         return Err(RunError::Recording(problems.join("; ")));
     }

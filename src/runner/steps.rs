@@ -238,6 +238,23 @@ async fn registered_as_expected(world: &mut HarnessWorld) -> StepResult {
     expr = "every registration has match status {string}, the scheme name as description and the find request's X-Request-ID as inbound_request_id"
 )]
 async fn registrations_correct(world: &mut HarnessWorld, status: String) -> StepResult {
+    check_registrations(world, &status)
+}
+
+#[then(
+    "every registration has the match status the test pack expects, the scheme name as description and the find request's X-Request-ID as inbound_request_id"
+)]
+async fn registrations_as_pack_expects(world: &mut HarnessWorld) -> StepResult {
+    let status = last_find(world)?
+        .case
+        .expect
+        .match_status()
+        .unwrap_or("(none)")
+        .to_owned();
+    check_registrations(world, &status)
+}
+
+fn check_registrations(world: &HarnessWorld, status: &str) -> StepResult {
     let env = world.env()?;
     let sent = last_find(world)?;
     let id = sent.case.id.get_ref();
@@ -254,7 +271,7 @@ async fn registrations_correct(world: &mut HarnessWorld, status: String) -> Step
     let holder = env.pack.holdername_guid();
     let mut problems = Vec::new();
     for r in &world.registrations {
-        if r.match_status != status {
+        if r.match_status != *status {
             problems.push(format!(
                 "{}: expected match_status {status:?}, observed {:?}",
                 r.name, r.match_status
@@ -407,25 +424,36 @@ async fn view_data_matches(world: &mut HarnessWorld) -> StepResult {
             problems.push(format!("{name}: the view data was not verified"));
             continue;
         };
-        problems.extend(
-            crate::rules::view_data_problems(data)
-                .into_iter()
-                .map(|p| format!("{name}: data standards: {p}")),
-        );
-        let arrangements = data["arrangements"].as_array().cloned().unwrap_or_default();
-        if arrangements.len() != 1 {
+        let rule_problems = crate::rules::view_data_problems(data);
+        if !rule_problems.is_empty() {
             problems.push(format!(
-                "{name}: expected 1 arrangement for the PeI, observed {}",
-                arrangements.len()
+                "{name}: data standards: {}",
+                rule_problems.join("; ")
             ));
-            continue;
         }
-        let a = &arrangements[0];
+        let arrangements = data["arrangements"].as_array().cloned().unwrap_or_default();
         let asset = v.registration.asset_guid().unwrap_or_default();
         let Some(pension) = env.pack.pension(asset) else {
             problems.push(format!("{name}: asset {asset} is not in the test pack"));
             continue;
         };
+        let want = match expect {
+            ExpectedMatch::MatchPossible => 1,
+            _ => sent
+                .case
+                .view
+                .arrangements
+                .unwrap_or(1 + pension.split.len()),
+        };
+        if arrangements.len() != want {
+            problems.push(format!(
+                "{name}: expected {want} arrangement(s) in the view response for the PeI, observed {}",
+                arrangements.len()
+            ));
+            continue;
+        }
+        let a = &arrangements[0];
+        problems.extend(expected_view_items(&sent.case, &arrangements, name));
         if a["pensionProviderSchemeName"].as_str() != Some(v.registration.description.as_str()) {
             problems.push(format!(
                 "{name}: expected pensionProviderSchemeName {:?} (the registration's description), observed {}",
@@ -459,6 +487,278 @@ async fn view_data_matches(world: &mut HarnessWorld) -> StepResult {
     } else {
         Err(format!("case {id}: {}", problems.join("; ")))
     }
+}
+
+/// The case's `[cases.view]` expectations: unavailable codes and flags.
+fn expected_view_items(case: &Case, arrangements: &[Value], name: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let components: Vec<&Value> = arrangements
+        .iter()
+        .flat_map(|a| a["benefitIllustrations"].as_array().into_iter().flatten())
+        .flat_map(|i| i["illustrationComponents"].as_array().into_iter().flatten())
+        .collect();
+    for entry in &case.view.unavailable {
+        let Some((kind, code)) = entry.split_once(':') else {
+            continue;
+        };
+        let of_kind: Vec<&&Value> = components
+            .iter()
+            .filter(|c| c["illustrationType"] == kind)
+            .collect();
+        if of_kind.is_empty() {
+            problems.push(format!(
+                "{name}: expected an {kind} illustration component with unavailableReason {code:?}; the {kind} component is missing (it must be returned with its code, not omitted)"
+            ));
+        } else if !of_kind.iter().any(|c| c["unavailableReason"] == code) {
+            problems.push(format!(
+                "{name}: expected the {kind} component to carry unavailableReason {code:?}, observed {}",
+                of_kind
+                    .iter()
+                    .map(|c| c["unavailableReason"].to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    for flag in &case.view.flags {
+        if !arrangements.iter().any(|a| a[flag] == Value::Bool(true)) {
+            problems.push(format!(
+                "{name}: expected {flag} to be true in the view data"
+            ));
+        }
+    }
+    problems
+}
+
+#[then("no PeI is registered for the find request")]
+async fn nothing_registered(world: &mut HarnessWorld) -> StepResult {
+    let env = world.env()?;
+    let sent = last_find(world)?.clone();
+    let id = sent.case.id.get_ref();
+    let since = sent.outcome.sent_at;
+    let request_id = sent.outcome.request_id.clone();
+    let window = Duration::from_millis(env.limits.no_match_watch_ms);
+    let unwanted = env
+        .cas
+        .wait_for(window, |regs| {
+            let new: Vec<String> = regs
+                .iter()
+                .filter(|r| {
+                    r.registered_at >= since
+                        || r.inbound_request_id.as_deref() == Some(request_id.as_str())
+                })
+                .map(|r| format!("{} ({})", r.name, r.match_status))
+                .collect();
+            (!new.is_empty()).then_some(new)
+        })
+        .await;
+    match unwanted {
+        None => Ok(()),
+        Some(names) => Err(format!(
+            "case {id}: expected no PeI registered for a find that matches nothing (watched {} ms); observed {}",
+            env.limits.no_match_watch_ms,
+            names.join(", ")
+        )),
+    }
+}
+
+#[when("the pension finder sends the same person's find request again")]
+async fn find_again(world: &mut HarnessWorld) -> StepResult {
+    let first = last_find(world)?.clone();
+    let regs = std::mem::take(&mut world.registrations);
+    send_find(world, first.case.id.get_ref()).await?;
+    world.registrations = regs;
+    world.first_find = Some(first);
+    match &last_find(world)?.outcome.error {
+        Some(e) => Err(format!(
+            "the repeated find request could not be delivered: {e}"
+        )),
+        None => Ok(()),
+    }
+}
+
+#[then("the PeI is not registered a second time")]
+async fn not_registered_twice(world: &mut HarnessWorld) -> StepResult {
+    let env = world.env()?;
+    let sent = last_find(world)?.clone();
+    let id = sent.case.id.get_ref();
+    let names: Vec<String> = world
+        .registrations
+        .iter()
+        .map(|r| r.name.to_ascii_lowercase())
+        .collect();
+    if names.is_empty() {
+        return Err(format!(
+            "case {id}: the first find registered nothing to compare with"
+        ));
+    }
+    let since = sent.outcome.sent_at;
+    let window = Duration::from_millis(env.limits.no_match_watch_ms);
+    // Watch every POST /rreguri, including ones the C&A deduplicated (it answers 200 with the
+    // existing resource), so a provider that re-registers is caught even though no second
+    // resource appears.
+    let _ = env.cas.wait_for(window, |_| None::<()>).await;
+    let attempts: Vec<String> = env
+        .cas
+        .registration_attempts()
+        .into_iter()
+        .filter(|a| a.at >= since)
+        .filter(|a| {
+            a.name
+                .as_deref()
+                .is_some_and(|n| names.contains(&n.to_ascii_lowercase()))
+                || a.inbound_request_id.as_deref() == Some(sent.outcome.request_id.as_str())
+        })
+        .map(|a| {
+            format!(
+                "POST /rreguri for {} answered {}",
+                a.name.unwrap_or_default(),
+                a.status
+            )
+        })
+        .collect();
+    let live = env
+        .cas
+        .registrations()
+        .into_iter()
+        .filter(|r| r.deleted.is_none() && names.contains(&r.name.to_ascii_lowercase()))
+        .count();
+    if attempts.is_empty() && live == names.len() {
+        Ok(())
+    } else {
+        Err(format!(
+            "case {id}: expected the repeated find request not to register the member's PeI again; observed {}{}",
+            if attempts.is_empty() {
+                "no new attempt".to_owned()
+            } else {
+                attempts.join("; ")
+            },
+            if live != names.len() {
+                format!("; {live} live registrations for {} PeI(s)", names.len())
+            } else {
+                String::new()
+            }
+        ))
+    }
+}
+
+fn planned_update(
+    world: &HarnessWorld,
+    update_id: &str,
+) -> Result<(crate::updates::MatchUpdate, crate::testpack::PlannedUpdate), String> {
+    let env = world.env()?;
+    let planned =
+        env.pack.update(update_id).cloned().ok_or_else(|| {
+            format!("test data: match update {update_id:?} is not in the test pack")
+        })?;
+    let file = env.applied_match_updates().ok_or_else(|| {
+        format!(
+            "update {update_id}: no match-update file was applied before stage 2 (see the run notes)"
+        )
+    })?;
+    let update = file
+        .update(update_id)
+        .cloned()
+        .ok_or_else(|| format!("update {update_id}: not in the applied match-update file"))?;
+    Ok((update, planned))
+}
+
+#[then(expr = "the C&A shows match update {string} applied within the update limit")]
+async fn update_applied(world: &mut HarnessWorld, update_id: String) -> StepResult {
+    let env = world.env()?;
+    let (update, planned) = planned_update(world, &update_id)?;
+    let case = planned.case.get_ref();
+    let resource_id = update.resource_id.clone();
+    let action = planned.action;
+    let window = Duration::from_millis(env.limits.update_ms);
+    let done = env
+        .cas
+        .wait_for(window, |regs| {
+            let r = regs.iter().find(|r| r.resource_id == resource_id)?;
+            match action.deletion_reason() {
+                None => (r.deleted.is_none() && r.match_status == "match-yes").then_some(()),
+                Some(_) => r.deleted.is_some().then_some(()),
+            }
+        })
+        .await;
+    let reg = env.cas.registration(&resource_id).ok_or_else(|| {
+        format!("update {update_id} (case {case}): the C&A has no registration {resource_id}")
+    })?;
+    let observed = match &reg.deleted {
+        Some(d) => format!("deleted with deletion_reason {}", d.reason),
+        None => format!("still registered as {}", reg.match_status),
+    };
+    match (action.deletion_reason(), &reg.deleted) {
+        (None, None) if done.is_some() && reg.patches.iter().any(|p| p == "match-yes") => Ok(()),
+        (None, _) => Err(format!(
+            "update {update_id} (case {case}): expected {} PATCHed to match-yes within {} ms; observed {observed}",
+            update.pei, env.limits.update_ms
+        )),
+        (Some(reason), Some(d)) if d.reason == reason => Ok(()),
+        (Some(reason), _) => Err(format!(
+            "update {update_id} (case {case}): expected {} deleted with deletion_reason {reason} within {} ms; observed {observed}",
+            update.pei, env.limits.update_ms
+        )),
+    }
+}
+
+#[then(expr = "the view of the PeI of match update {string} reflects it")]
+async fn view_reflects_update(world: &mut HarnessWorld, update_id: String) -> StepResult {
+    let env = world.env()?;
+    let (update, planned) = planned_update(world, &update_id)?;
+    let case = planned.case.get_ref();
+    if planned.action.deletion_reason().is_some() {
+        let resp = env
+            .dashboard
+            .call_view(&update.asset_guid, None)
+            .await
+            .map_err(|e| format!("update {update_id}: the view request got no response: {e}"))?;
+        let field = &env.contract.view.token_field;
+        if (200..300).contains(&resp.status) || resp.json().is_some_and(|v| v.get(field).is_some())
+        {
+            return Err(format!(
+                "update {update_id} (case {case}): expected the view of a deleted PeI to be refused, observed {}",
+                resp.status
+            ));
+        }
+        if resp.status == 401 {
+            return Err(format!(
+                "update {update_id} (case {case}): expected the view of a deleted PeI to be refused (e.g. 404), observed 401 with a challenge: the provider still offers the resource"
+            ));
+        }
+        return Ok(());
+    }
+    let flow = env
+        .dashboard
+        .obtain_view_token(&update.asset_guid)
+        .await
+        .map_err(|f| {
+            format!(
+                "update {update_id} (case {case}): {} ({}): {}",
+                update.pei, f.stage, f.message
+            )
+        })?;
+    let (_, data) = env
+        .dashboard
+        .verify_view_token(&flow.token)
+        .await
+        .map_err(|f| format!("update {update_id} (case {case}): {}", f.message))?;
+    let problems = crate::rules::view_data_problems(&data);
+    if !problems.is_empty() {
+        return Err(format!(
+            "update {update_id} (case {case}): data standards: {}",
+            problems.join("; ")
+        ));
+    }
+    let limited = data["arrangements"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|a| a["possibleMatch"] == Value::Bool(true)));
+    if limited {
+        return Err(format!(
+            "update {update_id} (case {case}): expected full view data once the match was confirmed, observed the possible-match (limited) response"
+        ));
+    }
+    Ok(())
 }
 
 #[given(expr = "the member of test case {string} has a registered PeI")]

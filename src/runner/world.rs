@@ -35,6 +35,8 @@ pub struct HarnessWorld {
     env: Option<Arc<Environment>>,
     /// The most recent find request.
     pub last_find: Option<SentFind>,
+    /// The first of two find requests for the same person (duplicate-find case).
+    pub first_find: Option<SentFind>,
     /// Registrations judged for the most recent find.
     pub registrations: Vec<Registration>,
     /// Registrations set up per case id (by "has a registered PeI" steps).

@@ -17,6 +17,13 @@ pub trait Console: Send {
     fn line(&mut self, text: &str);
 }
 
+/// A console shared by the writers of each stage of a run.
+pub type SharedConsole = Arc<std::sync::Mutex<Box<dyn Console>>>;
+
+pub fn shared(console: Box<dyn Console>) -> SharedConsole {
+    Arc::new(std::sync::Mutex::new(console))
+}
+
 /// Plain lines on standard output.
 #[derive(Debug, Default)]
 pub struct Stdout;
@@ -44,7 +51,7 @@ fn millis(from: SystemTime, to: SystemTime) -> f64 {
 pub struct EvidenceWriter {
     log: RunLog,
     recorder: Arc<Recorder>,
-    console: Box<dyn Console>,
+    console: SharedConsole,
     current: Option<Current>,
     /// Parse errors and log write errors: the run could not be trusted.
     pub problems: Vec<String>,
@@ -52,7 +59,7 @@ pub struct EvidenceWriter {
 }
 
 impl EvidenceWriter {
-    pub fn new(log: RunLog, recorder: Arc<Recorder>, console: Box<dyn Console>) -> EvidenceWriter {
+    pub fn new(log: RunLog, recorder: Arc<Recorder>, console: SharedConsole) -> EvidenceWriter {
         EvidenceWriter {
             log,
             recorder,
@@ -67,10 +74,16 @@ impl EvidenceWriter {
         &self.log
     }
 
+    fn say(&self, text: &str) {
+        if let Ok(mut c) = self.console.lock() {
+            c.line(text);
+        }
+    }
+
     fn append(&mut self, event: &LogEvent) {
         if let Err(e) = self.log.append(event) {
             let msg = e.to_string();
-            self.console.line(&format!("error: {msg}"));
+            self.say(&format!("error: {msg}"));
             self.problems.push(msg);
         }
     }
@@ -223,19 +236,16 @@ impl EvidenceWriter {
         };
         if failed {
             self.counts.failed += 1;
-            self.console
-                .line(&format!("  FAILED  {label} ({secs:.2} s)"));
+            self.say(&format!("  FAILED  {label} ({secs:.2} s)"));
             for s in c.recorded.iter().filter(|s| s.status == Status::Failed) {
-                self.console
-                    .line(&format!("          {} {}", s.keyword, s.text));
+                self.say(&format!("          {} {}", s.keyword, s.text));
                 if let Some(m) = &s.message {
-                    self.console.line(&format!("          -> {m}"));
+                    self.say(&format!("          -> {m}"));
                 }
             }
         } else {
             self.counts.passed += 1;
-            self.console
-                .line(&format!("  passed  {label} ({secs:.2} s)"));
+            self.say(&format!("  passed  {label} ({secs:.2} s)"));
         }
     }
 }
@@ -274,7 +284,7 @@ impl Writer<HarnessWorld> for EvidenceWriter {
             Ok(ev) => (ev.at, ev.value),
             Err(e) => {
                 let msg = format!("feature file could not be read: {e}");
-                self.console.line(&format!("error: {msg}"));
+                self.say(&format!("error: {msg}"));
                 self.problems.push(msg);
                 return;
             }
@@ -284,7 +294,7 @@ impl Writer<HarnessWorld> for EvidenceWriter {
         };
         let (rule, scenario, ev) = match fev {
             event::Feature::Started => {
-                self.console.line(&feature.name);
+                self.say(&feature.name);
                 return;
             }
             event::Feature::Scenario(s, ev) => (None, s, ev.event),

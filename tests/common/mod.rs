@@ -19,7 +19,7 @@ pub fn root() -> PathBuf {
 
 pub fn pack() -> Arc<TestPack> {
     Arc::new(
-        TestPack::load(&root().join("testpacks/connection-proving/pack.toml"))
+        TestPack::load(&root().join("testpacks/integration/pack.toml"))
             .expect("the shipped pack loads"),
     )
 }
