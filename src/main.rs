@@ -151,7 +151,30 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
         c.failed,
         c.total()
     );
+    for t in &outcome.record.timing_summary {
+        println!(
+            "  {:<16} n={:<3} p50 {:>6.0} ms  p95 {:>6.0} ms  max {:>6.0} ms  (limit {:.0} ms{})",
+            t.measure,
+            t.count,
+            t.p50_ms,
+            t.p95_ms,
+            t.max_ms,
+            t.limit_ms,
+            if t.over_limit > 0 {
+                format!(", {} over", t.over_limit)
+            } else {
+                String::new()
+            }
+        );
+    }
     println!("Evidence in {}:", outcome.run_dir.display());
+    println!(
+        "  {}",
+        outcome
+            .run_dir
+            .join(pdp_harness::evidence::runlog::RUN_LOG)
+            .display()
+    );
     for f in &outcome.files {
         println!("  {}", f.display());
     }

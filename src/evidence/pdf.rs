@@ -1079,6 +1079,7 @@ pub fn render_pdf(record: &super::record::RunRecord) -> Result<Vec<u8>, PdfError
     cover(&mut layout, record);
     layout.new_page();
     summary(&mut layout, record);
+    timings(&mut layout, record);
     detail(&mut layout, record);
     layout.page_break();
     appendix(&mut layout, record);
@@ -1397,6 +1398,46 @@ fn summary(l: &mut Layout, record: &RunRecord) {
             Cell::text(s.name.as_str(), BODY),
             status_badge(s.status),
             Cell::text(duration, BODY),
+        ]);
+    }
+    l.end_table();
+}
+
+/// p50/p95/max of each measure against its limit.
+fn timings(l: &mut Layout, record: &RunRecord) {
+    if record.timing_summary.is_empty() {
+        return;
+    }
+    l.gap(8.0);
+    l.section("Timings");
+    l.paragraph(para(
+        "Acknowledgement: find request to 202. Registration: find request to each PeI registration at the C&A. View response: view request with the RPT to its response.",
+        NOTE,
+    ));
+    l.gap(4.0);
+    l.begin_table(columns(&[
+        ("Measure", 0.0, Align::Left),
+        ("Count", 16.0, Align::Right),
+        ("p50 ms", 20.0, Align::Right),
+        ("p95 ms", 20.0, Align::Right),
+        ("Max ms", 20.0, Align::Right),
+        ("Limit ms", 22.0, Align::Right),
+        ("Verdict", 25.0, Align::Left),
+    ]));
+    for t in &record.timing_summary {
+        let verdict = if t.over_limit == 0 {
+            status_badge(Status::Passed)
+        } else {
+            Cell::text(format!("{} over", t.over_limit), BODY.bold().colored(RED))
+        };
+        l.row(vec![
+            Cell::text(t.measure.as_str(), BODY),
+            Cell::text(t.count.to_string(), BODY),
+            Cell::text(format!("{:.0}", t.p50_ms), BODY),
+            Cell::text(format!("{:.0}", t.p95_ms), BODY),
+            Cell::text(format!("{:.0}", t.max_ms), BODY),
+            Cell::text(format!("{:.0}", t.limit_ms), BODY),
+            verdict,
         ]);
     }
     l.end_table();
@@ -1908,6 +1949,7 @@ mod tests {
             scenarios,
             run_log_sha256: "0123456789abcdef".repeat(4),
             notes: Vec::new(),
+            timing_summary: Vec::new(),
         }
     }
 

@@ -239,6 +239,64 @@ pub struct RunRecord {
     /// What the runner did between scenarios.
     #[serde(default)]
     pub notes: Vec<Note>,
+    /// p50/p95/max of each measure over the run, against its limit.
+    #[serde(default)]
+    pub timing_summary: Vec<TimingSummary>,
+}
+
+/// One measure's distribution over a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimingSummary {
+    pub measure: String,
+    pub count: usize,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub max_ms: f64,
+    pub limit_ms: f64,
+    /// How many measurements exceeded the limit.
+    pub over_limit: usize,
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Summarise every timing of every step, per measure, in the order measures first appear.
+pub fn summarise_timings(scenarios: &[ScenarioRecord]) -> Vec<TimingSummary> {
+    let mut measures: Vec<(String, Vec<f64>, f64)> = Vec::new();
+    for t in scenarios
+        .iter()
+        .flat_map(|s| s.steps.iter())
+        .flat_map(|st| st.timings.iter())
+    {
+        match measures.iter_mut().find(|(m, _, _)| *m == t.measure) {
+            Some((_, values, limit)) => {
+                values.push(t.millis);
+                *limit = limit.max(t.limit_millis);
+            }
+            None => measures.push((t.measure.clone(), vec![t.millis], t.limit_millis)),
+        }
+    }
+    measures
+        .into_iter()
+        .map(|(measure, mut values, limit)| {
+            values.sort_by(f64::total_cmp);
+            TimingSummary {
+                measure,
+                count: values.len(),
+                p50_ms: percentile(&values, 50.0),
+                p95_ms: percentile(&values, 95.0),
+                max_ms: values.last().copied().unwrap_or(0.0),
+                limit_ms: limit,
+                over_limit: values.iter().filter(|v| **v > limit).count(),
+            }
+        })
+        .collect()
 }
 
 impl RunRecord {
@@ -321,6 +379,7 @@ impl RunRecord {
             ended_at,
             verdict,
             counts,
+            timing_summary: summarise_timings(&scenarios),
             scenarios,
             run_log_sha256,
             notes,
@@ -340,4 +399,17 @@ pub fn stage_of(tags: &[String]) -> Option<String> {
         .iter()
         .find(|(tag, _)| tags.iter().any(|t| t == tag))
         .map(|(_, name)| (*name).to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<f64> = (1..=20).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), 10.0);
+        assert_eq!(percentile(&v, 95.0), 19.0);
+        assert_eq!(percentile(&[7.0], 95.0), 7.0);
+    }
 }
