@@ -181,6 +181,9 @@ impl Environment {
     /// Clear the simulator's state and the provider's test data.
     pub async fn clear_down(&self) -> Result<(), String> {
         self.cas.clear();
+        if let Ok(mut slot) = self.match_updates.lock() {
+            *slot = None;
+        }
         let request = self
             .harness_client
             .post(&self.clear_down_url)

@@ -15,6 +15,7 @@ use pdp_harness::evidence::{self, Format};
 use pdp_harness::provider::Faults;
 use pdp_harness::runner::{self, Pack, RunOptions};
 use pdp_harness::testpack::TestPack;
+use pdp_harness::updates::MatchUpdateFile;
 
 /// Every selected scenario passed.
 const EXIT_PASSED: u8 = 0;
@@ -54,6 +55,52 @@ enum Command {
         /// The pack file, e.g. testpacks/integration/pack.toml
         path: PathBuf,
     },
+    /// Apply a match-update file (written at the end of stage 1) to a reference provider
+    ApplyUpdates {
+        /// The file, e.g. reports/<run-id>/match-updates.json
+        file: PathBuf,
+        #[command(flatten)]
+        provider: ProviderAccess,
+    },
+    /// Clear down a reference provider's test state (registrations it made, PATs)
+    Clear {
+        #[command(flatten)]
+        provider: ProviderAccess,
+    },
+}
+
+/// How to reach a reference provider over mutual TLS.
+#[derive(Debug, Args)]
+struct ProviderAccess {
+    /// Base URL of the reference provider, e.g. https://localhost:8443
+    #[arg(long, value_name = "URL")]
+    provider: String,
+    /// Client certificate (PEM) the provider trusts
+    #[arg(long, value_name = "FILE")]
+    cert: PathBuf,
+    /// Private key of the client certificate (PEM)
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// CA certificate(s) (PEM) that issued the provider's server certificate
+    #[arg(long, value_name = "FILE")]
+    ca: PathBuf,
+}
+
+impl ProviderAccess {
+    fn client(&self) -> anyhow::Result<reqwest::Client> {
+        let read = |p: &Path, what: &str| {
+            std::fs::read(p).with_context(|| format!("could not read the {what} {}", p.display()))
+        };
+        let mut identity = read(&self.cert, "client certificate")?;
+        identity.extend(read(&self.key, "client key")?);
+        let ca = String::from_utf8(read(&self.ca, "CA bundle")?)
+            .with_context(|| format!("{} is not PEM text", self.ca.display()))?;
+        Ok(pdp_harness::tls::client_from_pem(
+            Some(&identity),
+            &[ca],
+            std::time::Duration::from_secs(60),
+        )?)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -225,6 +272,71 @@ fn check_pack(path: &Path) -> Result<u8, Failure> {
     Ok(EXIT_PASSED)
 }
 
+fn block_on(f: impl std::future::Future<Output = Result<u8, Failure>>) -> Result<u8, Failure> {
+    match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt.block_on(f),
+        Err(e) => Err(could_not_run(e)),
+    }
+}
+
+async fn apply_updates(file: PathBuf, access: ProviderAccess) -> Result<u8, Failure> {
+    let updates = MatchUpdateFile::load(&file).map_err(could_not_run)?;
+    let client = access.client().map_err(could_not_run)?;
+    let results = pdp_harness::updates::apply(&client, &access.provider, &updates)
+        .await
+        .map_err(|e| could_not_run(anyhow::anyhow!(e)))?;
+    let mut all = true;
+    for r in &results {
+        all &= r.applied;
+        println!(
+            "{} {}: {}",
+            if r.applied {
+                "applied    "
+            } else {
+                "NOT applied"
+            },
+            r.update_id,
+            r.detail
+        );
+    }
+    println!(
+        "{} of {} updates applied from {}",
+        results.iter().filter(|r| r.applied).count(),
+        results.len(),
+        file.display()
+    );
+    Ok(if all { EXIT_PASSED } else { EXIT_FAILED })
+}
+
+async fn clear(access: ProviderAccess) -> Result<u8, Failure> {
+    let client = access.client().map_err(could_not_run)?;
+    let url = format!(
+        "{}{}",
+        access.provider.trim_end_matches('/'),
+        pdp_harness::provider::CLEAR_DOWN_PATH
+    );
+    let resp = client
+        .post(&url)
+        .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
+        .send()
+        .await
+        .map_err(|e| {
+            could_not_run(anyhow::anyhow!(
+                "{url}: {}",
+                pdp_harness::tls::error_chain(&e)
+            ))
+        })?;
+    if resp.status().is_success() {
+        println!("cleared down: {url} answered {}", resp.status());
+        Ok(EXIT_PASSED)
+    } else {
+        Err(could_not_run(anyhow::anyhow!(
+            "{url} answered {}; expected 2xx",
+            resp.status()
+        )))
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -245,12 +357,11 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Run(args) => match tokio::runtime::Runtime::new() {
-            Ok(rt) => rt.block_on(run(args)),
-            Err(e) => Err(could_not_run(e)),
-        },
+        Command::Run(args) => block_on(run(args)),
         Command::Report(args) => report(args),
         Command::CheckPack { path } => check_pack(&path),
+        Command::ApplyUpdates { file, provider } => block_on(apply_updates(file, provider)),
+        Command::Clear { provider } => block_on(clear(provider)),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -75,6 +75,12 @@ impl TlsIdentity {
         PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_pkcs8_der.clone()))
     }
 
+    /// The private key as PEM, for handing to a tool that reads key files (tests only write it
+    /// to a temporary directory; nothing in the harness stores it).
+    pub fn private_key_pem(&self) -> &str {
+        &self.key_pem
+    }
+
     /// Certificate and key in one PEM buffer, the form reqwest's rustls identity takes.
     pub fn identity_pem(&self) -> Vec<u8> {
         format!("{}{}", self.cert_pem, self.key_pem).into_bytes()

@@ -115,6 +115,19 @@ pub fn client(
     trusted_cas: &[String],
     timeout: std::time::Duration,
 ) -> Result<reqwest::Client, TlsError> {
+    client_from_pem(
+        identity.map(TlsIdentity::identity_pem).as_deref(),
+        trusted_cas,
+        timeout,
+    )
+}
+
+/// As [`client`], from PEM text: `identity_pem` is the certificate followed by its key.
+pub fn client_from_pem(
+    identity_pem: Option<&[u8]>,
+    trusted_cas: &[String],
+    timeout: std::time::Duration,
+) -> Result<reqwest::Client, TlsError> {
     let mut certs = Vec::new();
     for pem in trusted_cas {
         certs.push(
@@ -128,10 +141,9 @@ pub fn client(
         .timeout(timeout)
         .connect_timeout(std::time::Duration::from_secs(10))
         .redirect(reqwest::redirect::Policy::none());
-    if let Some(identity) = identity {
+    if let Some(pem) = identity_pem {
         builder = builder.identity(
-            reqwest::Identity::from_pem(&identity.identity_pem())
-                .map_err(|e| TlsError::Client(e.to_string()))?,
+            reqwest::Identity::from_pem(pem).map_err(|e| TlsError::Client(e.to_string()))?,
         );
     }
     builder.build().map_err(|e| TlsError::Client(e.to_string()))

@@ -42,8 +42,6 @@ pub enum UpdatesError {
     },
     #[error("{path} is not a match-update file: {message}")]
     Invalid { path: PathBuf, message: String },
-    #[error("the match-update file cannot be made: {0}")]
-    Plan(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,12 +77,14 @@ pub struct AppliedUpdate {
 }
 
 impl MatchUpdateFile {
-    /// Build the file from the pack's planned updates and the live registrations.
+    /// Build the file from the pack's planned updates and the live registrations. Updates
+    /// whose registration stage 1 did not leave are returned separately (and left out), so
+    /// the others still run and stage 2 names the missing ones.
     pub fn plan(
         pack: &TestPack,
         registrations: &[Registration],
         run_id: &str,
-    ) -> Result<MatchUpdateFile, UpdatesError> {
+    ) -> (MatchUpdateFile, Vec<String>) {
         let mut updates = Vec::new();
         let mut missing = Vec::new();
         for planned in &pack.updates {
@@ -95,7 +95,7 @@ impl MatchUpdateFile {
                         .is_some_and(|a| a.eq_ignore_ascii_case(&asset))
             }) else {
                 missing.push(format!(
-                    "{} (case {}, asset {asset})",
+                    "update {} left out: stage 1 left no live registration of asset {asset} (case {})",
                     planned.id.get_ref(),
                     planned.case.get_ref()
                 ));
@@ -114,19 +114,14 @@ impl MatchUpdateFile {
                 deletion_reason: planned.action.deletion_reason().map(str::to_owned),
             });
         }
-        if !missing.is_empty() {
-            return Err(UpdatesError::Plan(format!(
-                "stage 1 left no live registration for update(s) {}",
-                missing.join(", ")
-            )));
-        }
-        Ok(MatchUpdateFile {
+        let file = MatchUpdateFile {
             format: FORMAT.to_owned(),
             run_id: run_id.to_owned(),
             holdername_guid: pack.holdername_guid().to_owned(),
             generated_at: Utc::now(),
             updates,
-        })
+        };
+        (file, missing)
     }
 
     /// Read and check a file: format, actions consistent with reasons and the state rules.

@@ -20,6 +20,8 @@ pub enum Fault {
     ViewDataForWrongPei,
     /// Serves view data to any bearer token without introspecting it.
     AcceptsAnyBearer,
+    /// Registers a possible match as `match-yes`.
+    PossibleMatchAsYes,
     /// Registers a PeI (as match-possible) even when nothing matched.
     RegistersOnNoMatch,
     /// Registers only the first of several matched pensions.

@@ -154,4 +154,34 @@ address = { lines = ["14 ORCHARD ROW"], postcode = "ZZ1 4QT" }
         f.date_of_birth = Some("1971-03-15".into());
         assert_eq!(match_member(&m, &f), None);
     }
+
+    /// The reference provider's rules and the shipped pack's expectations agree, case by case.
+    #[test]
+    fn the_shipped_pack_expectations_follow_these_rules() {
+        use crate::testpack::ExpectedMatch;
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testpacks/integration/pack.toml");
+        let pack = TestPack::load(&path).expect("pack loads");
+        for case in &pack.cases {
+            let persona = pack.persona(case.persona.get_ref()).expect("persona");
+            let found = find_matches(&pack, &FindData::of(persona));
+            let mut assets: Vec<String> = found.iter().map(|(a, _)| a.clone()).collect();
+            assets.sort();
+            let mut expected: Vec<String> = case
+                .pensions
+                .iter()
+                .map(|p| p.get_ref().to_ascii_lowercase())
+                .collect();
+            expected.sort();
+            assert_eq!(assets, expected, "case {}", case.id.get_ref());
+            let want = match case.expect {
+                ExpectedMatch::MatchYes => Some(MatchOutcome::Yes),
+                ExpectedMatch::MatchPossible => Some(MatchOutcome::Possible),
+                ExpectedMatch::None => None,
+            };
+            for (_, outcome) in &found {
+                assert_eq!(Some(*outcome), want, "case {}", case.id.get_ref());
+            }
+        }
+    }
 }

@@ -245,13 +245,15 @@ impl ReferenceProvider {
                 // Already registered: a repeated find must not register twice.
                 continue;
             }
-            let status = if o.faults.has(Fault::WrongMatchStatus) {
-                match outcome {
+            let status = match outcome {
+                _ if o.faults.has(Fault::WrongMatchStatus) => match outcome {
                     MatchOutcome::Yes => MatchOutcome::Possible,
                     MatchOutcome::Possible => MatchOutcome::Yes,
+                },
+                MatchOutcome::Possible if o.faults.has(Fault::PossibleMatchAsYes) => {
+                    MatchOutcome::Yes
                 }
-            } else {
-                outcome
+                other => other,
             };
             let description = if o.faults.has(Fault::WrongDescription) {
                 format!("Pension {asset}")

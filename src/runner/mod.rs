@@ -284,12 +284,9 @@ async fn set_up_stage(env: &Environment, stage: Pack, run_dir: &Path, run_id: &s
             Err(e) => vec![format!("clear-down before stage 1 failed: {e}")],
         },
         Pack::Stage2 => {
-            let file = match MatchUpdateFile::plan(&env.pack, &env.cas.registrations(), run_id) {
-                Ok(f) => f,
-                Err(e) => return vec![format!("match updates not applied: {e}")],
-            };
+            let (file, mut notes) =
+                MatchUpdateFile::plan(&env.pack, &env.cas.registrations(), run_id);
             let path = run_dir.join(crate::updates::FILE_NAME);
-            let mut notes = Vec::new();
             if let Err(e) = file.save(&path) {
                 notes.push(e.to_string());
             } else {

@@ -659,7 +659,13 @@ fn planned_update(
     let update = file
         .update(update_id)
         .cloned()
-        .ok_or_else(|| format!("update {update_id}: not in the applied match-update file"))?;
+        .ok_or_else(|| {
+            format!(
+                "update {update_id} (case {}): not in the applied match-update file: stage 1 left no live registration of asset {}",
+                planned.case.get_ref(),
+                planned.asset.get_ref()
+            )
+        })?;
     Ok((update, planned))
 }
 

@@ -25,10 +25,14 @@ pub fn pack() -> Arc<TestPack> {
 }
 
 pub async fn environment(faults: Faults) -> Arc<Environment> {
+    environment_with(faults, &TargetConfig::default()).await
+}
+
+pub async fn environment_with(faults: Faults, config: &TargetConfig) -> Arc<Environment> {
     let pack = pack();
     let redactor = Redactor::new(pack.personal_values(), false);
     Arc::new(
-        Environment::embedded(pack, &TargetConfig::default(), faults, redactor)
+        Environment::embedded(pack, config, faults, redactor)
             .await
             .expect("the embedded default starts"),
     )
@@ -36,13 +40,21 @@ pub async fn environment(faults: Faults) -> Arc<Environment> {
 
 /// Run the connection-proving features against a provider with `faults`.
 pub async fn run_with(faults: Faults, out: &Path) -> RunRecord {
-    let env = environment(faults).await;
+    run_pack(Pack::ConnectionProving, faults, out).await
+}
+
+/// Run a pack's features against a provider with `faults`.
+pub async fn run_pack(pack: Pack, faults: Faults, out: &Path) -> RunRecord {
+    let mut config = TargetConfig::default();
+    // An update that never arrives is waited for this long (30 s in use).
+    config.limits.update_ms = 3_000;
+    let env = environment_with(faults, &config).await;
     let options = RunOptions {
-        pack: Pack::ConnectionProving,
+        pack,
         tags: None,
         features_dir: root().join("features"),
         out_dir: out.to_owned(),
-        config: TargetConfig::default(),
+        config,
     };
     let outcome = runner::run(env.clone(), &options, Box::new(Collect::default()))
         .await
