@@ -82,9 +82,13 @@ pub enum RunError {
     #[error("the run log could not be written completely: {0}")]
     Recording(String),
     #[error(
-        "stage 2 checks the updates applied to stage 1's registrations, so on the embedded default it runs after stage 1 in the same run: use --pack all (optionally with --tags)"
+        "{file}: the {stage} scenarios are tagged @depends-on:{dependency}: they check state that the {dependency} scenarios set up earlier in the same run, so select both: use --pack all (optionally with --tags)"
     )]
-    Stage2WithoutStage1,
+    MissingDependency {
+        file: String,
+        stage: String,
+        dependency: String,
+    },
 }
 
 /// What to run and where to write.
@@ -207,6 +211,7 @@ fn preflight(opts: &RunOptions) -> Result<Plan, RunError> {
     }
     let mut stages = Vec::new();
     let mut features = Vec::new();
+    let mut dependencies: Vec<(String, Pack, String)> = Vec::new();
     for stage in stages_of(opts.pack) {
         let filter = Filter {
             pack_tag: stage.tag(),
@@ -214,21 +219,24 @@ fn preflight(opts: &RunOptions) -> Result<Plan, RunError> {
         };
         let mut selected = 0;
         for (path, feature) in &parsed {
-            let n = feature
+            let chosen: Vec<Vec<&str>> = feature
                 .scenarios
                 .iter()
                 .filter(|s| filter.selects(feature, None, s))
-                .count()
-                + feature
-                    .rules
-                    .iter()
-                    .map(|r| {
-                        r.scenarios
-                            .iter()
-                            .filter(|s| filter.selects(feature, Some(r), s))
-                            .count()
-                    })
-                    .sum::<usize>();
+                .map(|s| all_tags(feature, None, s))
+                .chain(feature.rules.iter().flat_map(|r| {
+                    r.scenarios
+                        .iter()
+                        .filter(|s| filter.selects(feature, Some(r), s))
+                        .map(move |s| all_tags(feature, Some(r), s))
+                }))
+                .collect();
+            for tags in &chosen {
+                for dep in tags.iter().filter_map(|t| t.strip_prefix("depends-on:")) {
+                    dependencies.push((dep.to_owned(), stage, path.display().to_string()));
+                }
+            }
+            let n = chosen.len();
             if n > 0 {
                 let shown = path.display().to_string();
                 if !features.contains(&shown) {
@@ -260,8 +268,20 @@ fn preflight(opts: &RunOptions) -> Result<Plan, RunError> {
             hint,
         });
     }
-    if stages.contains(&Pack::Stage2) && !stages.contains(&Pack::Stage1) {
-        return Err(RunError::Stage2WithoutStage1);
+    // A scenario tagged @depends-on:<stage> needs that stage's scenarios earlier in the same
+    // run; stages run in PDP's order, so it is enough that the stage is selected.
+    for (dep, stage, file) in dependencies {
+        let satisfied = stages
+            .iter()
+            .take_while(|s| **s != stage)
+            .any(|s| s.tag() == Some(dep.as_str()));
+        if stages.contains(&stage) && !satisfied {
+            return Err(RunError::MissingDependency {
+                file,
+                stage: stage.name().to_owned(),
+                dependency: dep,
+            });
+        }
     }
     Ok(Plan {
         expr,
