@@ -13,6 +13,7 @@ use super::world::{HarnessWorld, ObtainedView, SentFind};
 use crate::cda::cas::Registration;
 use crate::contract::FindData;
 use crate::evidence::record::Timing;
+use crate::recorder::Observed;
 use crate::testpack::{Case, ExpectedMatch};
 
 type StepResult = Result<(), String>;
@@ -811,25 +812,28 @@ async fn view_without_token(world: &mut HarnessWorld, case_id: String) -> StepRe
     Ok(())
 }
 
+/// The most recent raw view request's target and response.
+fn last_view(world: &HarnessWorld) -> Result<(Registration, Observed), String> {
+    let reg = world
+        .last_view_target
+        .clone()
+        .ok_or("no view request has been made in this scenario")?;
+    match world.last_view_response.clone() {
+        Some(Ok(r)) => Ok((reg, r)),
+        Some(Err(e)) => Err(format!(
+            "{}: the view request got no response: {e}",
+            reg.name
+        )),
+        None => Err("no view request has been made in this scenario".to_owned()),
+    }
+}
+
 #[then(
     "the provider answers 401 with a WWW-Authenticate header carrying as_uri and a ticket issued by the C&A for that PeI"
 )]
 async fn answered_with_ticket(world: &mut HarnessWorld) -> StepResult {
     let env = world.env()?;
-    let reg = world
-        .last_view_target
-        .clone()
-        .ok_or("no view request has been made in this scenario")?;
-    let response = match world.last_view_response.clone() {
-        Some(Ok(r)) => r,
-        Some(Err(e)) => {
-            return Err(format!(
-                "{}: the view request got no response: {e}",
-                reg.name
-            ));
-        }
-        None => return Err("no view request has been made in this scenario".to_owned()),
-    };
+    let (reg, response) = last_view(world)?;
     if response.status != 401 {
         return Err(format!(
             "{}: expected 401 with a ticket for a view request without a token, observed {} {}",
@@ -901,20 +905,7 @@ async fn present_foreign_rpt(
 #[then("the provider refuses the view request and returns no view data")]
 async fn refused(world: &mut HarnessWorld) -> StepResult {
     let env = world.env()?;
-    let reg = world
-        .last_view_target
-        .clone()
-        .ok_or("no view request has been made in this scenario")?;
-    let response = match world.last_view_response.clone() {
-        Some(Ok(r)) => r,
-        Some(Err(e)) => {
-            return Err(format!(
-                "{}: the view request got no response: {e}",
-                reg.name
-            ));
-        }
-        None => return Err("no view request has been made in this scenario".to_owned()),
-    };
+    let (reg, response) = last_view(world)?;
     let field = &env.contract.view.token_field;
     let carries_data = response.json().is_some_and(|v| v.get(field).is_some());
     if (200..300).contains(&response.status) || carries_data {
