@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::watch;
 
+use crate::cda::faults::CasFaults;
 use crate::jwt::{self, Expect};
 use crate::pki::SigningKey;
 
@@ -210,6 +211,7 @@ struct CasInner {
     base_url: OnceLock<String>,
     state: Mutex<CasState>,
     changes: watch::Sender<u64>,
+    faults: Arc<CasFaults>,
 }
 
 impl Cas {
@@ -227,6 +229,7 @@ impl Cas {
                 base_url: OnceLock::new(),
                 state: Mutex::new(CasState::default()),
                 changes: watch::Sender::new(0),
+                faults: Arc::new(CasFaults::default()),
             }),
         }
     }
@@ -257,10 +260,16 @@ impl Cas {
         self.inner.changes.send_modify(|v| *v += 1);
     }
 
-    /// Forget everything: PATs, registrations, tickets, RPTs. Used by clear-down.
+    /// Forget everything: PATs, registrations, tickets, RPTs, armed faults. Used by clear-down.
     pub fn clear(&self) {
         *self.state() = CasState::default();
+        self.inner.faults.clear();
         self.changed();
+    }
+
+    /// Fault injection and per-endpoint call timing (see [`crate::cda::faults`]).
+    pub fn faults(&self) -> &CasFaults {
+        &self.inner.faults
     }
 
     pub fn registrations(&self) -> Vec<Registration> {
@@ -371,6 +380,11 @@ impl Cas {
                     .patch(patch_registration)
                     .delete(delete_registration),
             )
+            // Faults are injected after the X-Request-ID check: a bad request is not a fault hit.
+            .layer(axum::middleware::from_fn_with_state(
+                self.inner.faults.clone(),
+                crate::cda::faults::inject,
+            ))
             .layer(axum::middleware::from_fn(require_request_id))
             .route("/jwks", get(jwks))
             .with_state(self.clone())

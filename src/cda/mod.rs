@@ -3,4 +3,5 @@
 
 pub mod cas;
 pub mod dashboard;
+pub mod faults;
 pub mod finder;

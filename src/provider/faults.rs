@@ -35,6 +35,8 @@ pub enum Fault {
     OmitsUnavailableComponent,
     /// Deletes a rejected possible match with `asset-removed` instead of `match-no`.
     WrongDeletionReason,
+    /// Gives up on the first 429 or 5xx from the C&A instead of retrying with backoff.
+    NoRetry,
 }
 
 /// A set of faults; empty for a correct provider.

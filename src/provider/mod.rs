@@ -164,7 +164,12 @@ impl ReferenceProvider {
         make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<(u16, Value), String> {
         let mut delay = Duration::from_millis(200);
-        for attempt in 1..=5 {
+        let attempts = if self.opts().faults.has(Fault::NoRetry) {
+            1
+        } else {
+            5
+        };
+        for attempt in 1..=attempts {
             let result = make(&self.opts().client)
                 .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
                 .send()
@@ -178,7 +183,7 @@ impl ReferenceProvider {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.parse::<u64>().ok())
                         .map(Duration::from_secs);
-                    if (status == 429 || status >= 500) && attempt < 5 {
+                    if (status == 429 || status >= 500) && attempt < attempts {
                         tokio::time::sleep(retry_after.unwrap_or(delay)).await;
                         delay *= 2;
                         continue;
@@ -188,7 +193,7 @@ impl ReferenceProvider {
                         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
                     return Ok((status, value));
                 }
-                Err(e) if attempt < 5 => {
+                Err(e) if attempt < attempts => {
                     tracing::warn!(error = %e, attempt, "C&A call failed; retrying");
                     tokio::time::sleep(delay).await;
                     delay *= 2;

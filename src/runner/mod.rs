@@ -1,6 +1,7 @@
 //! The Gherkin runner: selects scenarios from `features/` by pack and tag expression, runs them
 //! with cucumber against an [`Environment`], and writes the run log and evidence.
 
+mod resilience_steps;
 mod steps;
 pub mod world;
 pub mod writer;
@@ -34,6 +35,8 @@ pub enum Pack {
     Stage2,
     /// Reporting data to the six reporting endpoints (tag @reporting).
     Reporting,
+    /// Retry, backoff and recovery under injected C&A faults (tag @resilience; not in "all").
+    Resilience,
     /// Every pack, in order.
     All,
 }
@@ -45,6 +48,7 @@ impl Pack {
             Pack::Stage1 => Some("stage1"),
             Pack::Stage2 => Some("stage2"),
             Pack::Reporting => Some("reporting"),
+            Pack::Resilience => Some("resilience"),
             Pack::All => None,
         }
     }

@@ -792,6 +792,7 @@ async fn has_registered_pei(world: &mut HarnessWorld, case_id: String) -> StepRe
                 .unwrap_or_default()
         )
     })?;
+    world.registrations = vec![reg.clone()];
     world.registered_by_case.insert(case_id, reg);
     Ok(())
 }

@@ -46,7 +46,9 @@ pub async fn run_with(faults: Faults, out: &Path) -> RunRecord {
 /// Run a pack's features against a provider with `faults`.
 pub async fn run_pack(pack: Pack, faults: Faults, out: &Path) -> RunRecord {
     let mut config = TargetConfig::default();
-    // An update that never arrives is waited for this long (30 s in use).
+    // Registrations and updates that never arrive are waited for this long (30 s in use); the
+    // embedded default answers in milliseconds, and the resilience scenarios need about 2 s.
+    config.limits.registration_ms = 6_000;
     config.limits.update_ms = 3_000;
     let env = environment_with(faults, &config).await;
     let options = RunOptions {

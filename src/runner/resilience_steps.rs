@@ -1,0 +1,122 @@
+//! Steps that inject faults into the simulated C&A and check that the provider retried, backed
+//! off (honouring `Retry-After`) and recovered.
+
+use std::time::Duration;
+
+use cucumber::{given, then};
+
+use super::world::HarnessWorld;
+use crate::cda::faults::{CasEndpoint, FaultRule, gaps};
+
+type StepResult = Result<(), String>;
+
+fn endpoint(word: &str) -> Result<CasEndpoint, String> {
+    CasEndpoint::parse(word).ok_or_else(|| {
+        format!("scenario: {word:?} is not a C&A endpoint (token, perm, introspect, rreguri)")
+    })
+}
+
+fn arm(
+    world: &HarnessWorld,
+    word: &str,
+    status: u16,
+    retry_after: Option<u64>,
+    calls: u32,
+) -> StepResult {
+    let env = world.env()?;
+    if !(100..=599).contains(&status) {
+        return Err(format!("scenario: {status} is not an HTTP status"));
+    }
+    env.cas.faults().inject(FaultRule {
+        endpoint: endpoint(word)?,
+        status,
+        retry_after_secs: retry_after,
+        remaining: calls,
+    });
+    Ok(())
+}
+
+#[given(expr = "the C&A answers {word} with {int} and Retry-After {int} for the next {int} calls")]
+async fn answers_with_retry_after(
+    world: &mut HarnessWorld,
+    word: String,
+    status: u16,
+    secs: u64,
+    calls: u32,
+) -> StepResult {
+    arm(world, &word, status, Some(secs), calls)
+}
+
+#[given(expr = "{word} requests fail with {int} once")]
+async fn fail_once(world: &mut HarnessWorld, word: String, status: u16) -> StepResult {
+    arm(world, &word, status, None, 1)
+}
+
+#[given(expr = "{word} requests fail with {int} for the next {int} calls")]
+async fn fail_n(world: &mut HarnessWorld, word: String, status: u16, calls: u32) -> StepResult {
+    arm(world, &word, status, None, calls)
+}
+
+/// The injected failures on `word` and the success after them; an error naming what was seen.
+fn retried(world: &HarnessWorld, word: &str, min_wait: Option<u64>) -> StepResult {
+    let env = world.env()?;
+    let ep = endpoint(word)?;
+    let calls = env.cas.faults().calls(ep);
+    let seen = calls
+        .iter()
+        .map(|c| {
+            format!(
+                "{}{}",
+                c.status,
+                if c.injected { " (injected)" } else { "" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let Some(first_fault) = calls.iter().position(|c| c.injected) else {
+        return Err(format!(
+            "expected the provider to call {} and meet the injected fault; it made no such call",
+            ep.name()
+        ));
+    };
+    let Some(success) = calls[first_fault..]
+        .iter()
+        .position(|c| !c.injected && (200..300).contains(&c.status))
+        .map(|i| i + first_fault)
+    else {
+        return Err(format!(
+            "expected the provider to retry {} after the injected failure(s) until it succeeded; observed calls: {seen}",
+            ep.name()
+        ));
+    };
+    if let Some(secs) = min_wait {
+        let wanted = Duration::from_secs(secs);
+        // A little slack for the clock of two processes; a retry sooner than this ignores Retry-After.
+        let slack = Duration::from_millis(50);
+        let early: Vec<String> = gaps(&calls[first_fault..=success])
+            .into_iter()
+            .filter(|g| *g + slack < wanted)
+            .map(|g| format!("{:.2} s", g.as_secs_f64()))
+            .collect();
+        if !early.is_empty() {
+            return Err(format!(
+                "expected the provider to wait at least {secs} s (Retry-After) between attempts at {}; observed gaps of {}",
+                ep.name(),
+                early.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[then(
+    expr = "the provider retried {word} until it succeeded, waiting at least {int} seconds between attempts"
+)]
+async fn retried_with_wait(world: &mut HarnessWorld, word: String, secs: u64) -> StepResult {
+    retried(world, &word, Some(secs))
+}
+
+#[then(expr = "the provider retried {word} after the failure")]
+async fn retried_after_failure(world: &mut HarnessWorld, word: String) -> StepResult {
+    retried(world, &word, None)
+}
