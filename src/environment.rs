@@ -51,6 +51,8 @@ pub struct Environment {
     pub contract: WireContract,
     /// The match-update file applied between stage 1 and stage 2, once it has been.
     pub match_updates: std::sync::Mutex<Option<MatchUpdateFile>>,
+    /// The CDA side's client certificate (finder, dashboard, clear-down).
+    pub harness_identity: crate::pki::TlsIdentity,
     /// Client used for clear-down calls (the harness's certificate).
     harness_client: reqwest::Client,
     clear_down_url: String,
@@ -151,6 +153,7 @@ impl Environment {
             limits: config.limits.clone(),
             contract,
             match_updates: std::sync::Mutex::new(None),
+            harness_identity: harness_id,
             harness_client,
             clear_down_url,
         })
@@ -176,6 +179,15 @@ impl Environment {
 
     pub fn applied_match_updates(&self) -> Option<MatchUpdateFile> {
         self.match_updates.lock().ok().and_then(|s| s.clone())
+    }
+
+    /// The client the CDA side calls the provider with.
+    pub fn harness_client(&self) -> &reqwest::Client {
+        &self.harness_client
+    }
+
+    pub fn clear_down_url(&self) -> &str {
+        &self.clear_down_url
     }
 
     /// Clear the simulator's state and the provider's test data.

@@ -12,6 +12,7 @@
 pub mod cda;
 pub mod config;
 pub mod contract;
+pub mod doctor;
 pub mod environment;
 pub mod evidence;
 pub mod jwt;

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
 use pdp_harness::config::TargetConfig;
+use pdp_harness::doctor;
 use pdp_harness::environment::Environment;
 use pdp_harness::evidence::record::Verdict;
 use pdp_harness::evidence::redact::Redactor;
@@ -50,6 +51,15 @@ enum Command {
     Run(RunArgs),
     /// Re-render the evidence of an earlier run from its run log (also after a crash)
     Report(ReportArgs),
+    /// Check certificates, TLS handshakes, JWKS, clock skew and clear-down before a run
+    Doctor {
+        /// Target file (TOML), as for `run`
+        #[arg(long, value_name = "FILE")]
+        target: Option<PathBuf>,
+        /// Where the test packs are
+        #[arg(long, value_name = "DIR", default_value = "testpacks")]
+        testpacks: PathBuf,
+    },
     /// Check a test pack file and list its problems with file and line
     CheckPack {
         /// The pack file, e.g. testpacks/integration/pack.toml
@@ -186,6 +196,19 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
         options.pack.name(),
         env.target_info(None).environment
     );
+    // The doctor's checks first: a configuration error stops the run before any scenario.
+    let checks = doctor::examine(&env).await;
+    let blocking = doctor::blocking(&checks);
+    if !blocking.is_empty() {
+        env.shutdown();
+        for c in &checks {
+            eprintln!("{}", c.line());
+        }
+        return Err(could_not_run(anyhow::anyhow!(
+            "the doctor found {} blocking problem(s); nothing was run",
+            blocking.len()
+        )));
+    }
     let outcome = runner::run(env.clone(), &options, Box::new(runner::writer::Stdout)).await;
     env.shutdown();
     let outcome = outcome.map_err(could_not_run)?;
@@ -279,6 +302,44 @@ fn block_on(f: impl std::future::Future<Output = Result<u8, Failure>>) -> Result
     }
 }
 
+async fn doctor_command(target: Option<PathBuf>, testpacks: PathBuf) -> Result<u8, Failure> {
+    let config = match &target {
+        Some(path) => TargetConfig::load(path).map_err(could_not_run)?,
+        None => TargetConfig::default(),
+    };
+    let pack_path = pack_file(&testpacks);
+    let pack = TestPack::load(&pack_path).map_err(could_not_run)?;
+    println!(
+        "✔ target file: {}",
+        target
+            .as_ref()
+            .map(|p| format!("{} is valid", p.display()))
+            .unwrap_or_else(|| "none (embedded default)".to_owned())
+    );
+    println!(
+        "✔ test pack: {} v{} is valid",
+        pack.pack.id, pack.pack.version
+    );
+    let redactor = Redactor::new(pack.personal_values(), false);
+    let env = Environment::embedded(Arc::new(pack), &config, Faults::none(), redactor)
+        .await
+        .context("could not start the embedded default")
+        .map_err(could_not_run)?;
+    let checks = doctor::examine(&env).await;
+    env.shutdown();
+    for c in &checks {
+        println!("{}", c.line());
+    }
+    let blocking = doctor::blocking(&checks).len();
+    if blocking == 0 {
+        println!("all checks passed");
+        Ok(EXIT_PASSED)
+    } else {
+        println!("{blocking} blocking problem(s)");
+        Ok(EXIT_COULD_NOT_RUN)
+    }
+}
+
 async fn apply_updates(file: PathBuf, access: ProviderAccess) -> Result<u8, Failure> {
     let updates = MatchUpdateFile::load(&file).map_err(could_not_run)?;
     let client = access.client().map_err(could_not_run)?;
@@ -359,6 +420,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => block_on(run(args)),
         Command::Report(args) => report(args),
+        Command::Doctor { target, testpacks } => block_on(doctor_command(target, testpacks)),
         Command::CheckPack { path } => check_pack(&path),
         Command::ApplyUpdates { file, provider } => block_on(apply_updates(file, provider)),
         Command::Clear { provider } => block_on(clear(provider)),

@@ -1,0 +1,63 @@
+//! The doctor's checks catch what would otherwise fail a run half-way: a client certificate
+//! the server does not trust, a server certificate we do not trust, an endpoint that does not
+//! answer; and pass on the embedded default.
+
+mod common;
+
+use pdp_harness::doctor::{self, handshake};
+use pdp_harness::pki::TestPki;
+
+#[tokio::test]
+async fn every_check_passes_on_the_embedded_default() {
+    let env = common::environment(Default::default()).await;
+    let checks = doctor::examine(&env).await;
+    assert!(doctor::blocking(&checks).is_empty(), "{checks:#?}");
+    let tls = checks
+        .iter()
+        .find(|c| c.name.starts_with("provider find TLS"))
+        .expect("checked");
+    assert!(tls.detail.contains("TLSv1_3"), "{}", tls.detail);
+    assert!(checks.iter().any(|c| c.name == "clear-down" && c.ok));
+}
+
+#[tokio::test]
+async fn wrong_ca_and_unreachable_endpoints_are_named_with_a_fix() {
+    let env = common::environment(Default::default()).await;
+    let rogue = TestPki::generate("rogue").expect("rogue CA");
+    let url = env.provider_server.base_url();
+
+    // Our client certificate from a CA the server does not trust.
+    let stranger = rogue.client_identity("rogue", "stranger").expect("cert");
+    let c = handshake("provider", &url, &stranger, &[env.pki.ca_der()]).await;
+    assert!(!c.ok && c.blocking, "{c:?}");
+    assert!(
+        c.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("refused our client certificate")),
+        "{c:?}"
+    );
+
+    // The server's certificate from a CA we were not told to trust.
+    let c = handshake("provider", &url, &env.harness_identity, &[rogue.ca_der()]).await;
+    assert!(!c.ok, "{c:?}");
+    assert!(
+        c.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("not issued by the CA bundle")),
+        "{c:?}"
+    );
+
+    // Nothing listening.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let c = handshake(
+        "provider",
+        &format!("https://localhost:{port}"),
+        &env.harness_identity,
+        &[env.pki.ca_der()],
+    )
+    .await;
+    assert!(!c.ok, "{c:?}");
+    assert!(c.line().contains("✖"), "{}", c.line());
+}
