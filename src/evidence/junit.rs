@@ -32,6 +32,13 @@ fn steps_text(s: &ScenarioRecord) -> String {
         if let Some(m) = &st.message {
             out.push_str(&format!("            {m}\n"));
         }
+        if let Some(c) = st.failure_class {
+            out.push_str(&format!(
+                "            class: {}; to act: {}\n",
+                c.label(),
+                c.owner()
+            ));
+        }
     }
     out
 }
@@ -85,11 +92,16 @@ pub fn render_junit(record: &RunRecord) -> Result<Vec<u8>, std::io::Error> {
                                 .with_attribute(("name", testcase_name(s).as_str()))
                                 .with_attribute(("file", s.location.as_str()))
                                 .with_attribute(("time", format!("{:.3}", seconds(s)).as_str()));
-                            let first_message = s
-                                .steps
-                                .iter()
-                                .find_map(|st| st.message.clone())
+                            let failed_step = s.steps.iter().find(|st| st.status == Status::Failed);
+                            let first_message = failed_step
+                                .and_then(|st| st.message.clone())
+                                .or_else(|| s.steps.iter().find_map(|st| st.message.clone()))
                                 .unwrap_or_else(|| s.status.as_str().to_owned());
+                            // The failure type says who acts: e.g. "system-under-test".
+                            let failure_type = failed_step
+                                .and_then(|st| st.failure_class)
+                                .map(|c| c.label().replace(' ', "-"))
+                                .unwrap_or_else(|| "StepFailed".to_owned());
                             match s.status {
                                 Status::Passed => {
                                     case.write_empty()?;
@@ -98,7 +110,7 @@ pub fn render_junit(record: &RunRecord) -> Result<Vec<u8>, std::io::Error> {
                                     case.write_inner_content(|w| {
                                         w.create_element("failure")
                                             .with_attribute(("message", first_message.as_str()))
-                                            .with_attribute(("type", "StepFailed"))
+                                            .with_attribute(("type", failure_type.as_str()))
                                             .write_text_content(BytesText::new(&steps_text(s)))?;
                                         Ok(())
                                     })?;

@@ -2,6 +2,7 @@
 //! alone (`run.json`, `junit.xml`, `evidence.pdf`). `run` and `report` call the same
 //! [`render`], so a report re-rendered later is the same as the one the run wrote.
 
+pub mod classify;
 pub mod junit;
 pub mod pdf;
 pub mod record;

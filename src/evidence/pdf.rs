@@ -1544,9 +1544,16 @@ fn step_rows(l: &mut Layout, step: &StepRecord, earlier: Option<&StepRecord>) {
             (None, _) => None,
         };
         if let Some(message) = message {
+            let mut paras = vec![para(message, SMALL)];
+            if let Some(class) = step.failure_class {
+                paras.push(para(
+                    format!("Class: {}. To act: {}.", class.label(), class.owner()),
+                    SMALL.bold(),
+                ));
+            }
             l.row_detail(
                 CELL_PAD_X,
-                &[para(message, SMALL)],
+                &paras,
                 stripe,
                 Some(BoxStyle {
                     bg,
@@ -1820,6 +1827,7 @@ mod tests {
             status,
             duration_ms: 12.5,
             message: None,
+            failure_class: None,
             exchanges: Vec::new(),
             timings: Vec::new(),
         }

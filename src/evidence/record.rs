@@ -134,6 +134,9 @@ pub struct StepRecord {
     pub duration_ms: f64,
     /// Why it failed (or was skipped), naming the expectation and what was observed.
     pub message: Option<String>,
+    /// Who has to act on a failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_class: Option<super::classify::FailureClass>,
     pub exchanges: Vec<Exchange>,
     pub timings: Vec<Timing>,
 }

@@ -8,6 +8,7 @@ use cucumber::event::{self, Cucumber, StepError};
 use cucumber::{Event, Writer, cli, gherkin, parser};
 
 use super::world::HarnessWorld;
+use crate::evidence::classify::{FailureClass, classify};
 use crate::evidence::record::{LogEvent, Status, StepRecord};
 use crate::evidence::runlog::RunLog;
 use crate::recorder::Recorder;
@@ -162,12 +163,17 @@ impl EvidenceWriter {
         let Some(c) = self.current.as_mut() else {
             return;
         };
+        let failure_class = match (&message, status) {
+            (Some(m), Status::Failed) => Some(classify(m)),
+            _ => None,
+        };
         let record = StepRecord {
             keyword: step.keyword.trim().to_owned(),
             text: step.value.clone(),
             status,
             duration_ms: millis(c.step_started, at),
             message: message.map(|m| self.recorder.redactor().text(&m)),
+            failure_class,
             exchanges: self.recorder.exchanges_between(c.step_started, at),
             timings: self.recorder.timings_between(c.step_started, at),
         };
@@ -187,6 +193,7 @@ impl EvidenceWriter {
                 status: Status::Failed,
                 duration_ms: 0.0,
                 message: Some(message),
+                failure_class: Some(FailureClass::Harness),
                 exchanges: Vec::new(),
                 timings: Vec::new(),
             };
@@ -212,6 +219,7 @@ impl EvidenceWriter {
                 status: Status::Skipped,
                 duration_ms: 0.0,
                 message: Some("not run: an earlier step failed".to_owned()),
+                failure_class: None,
                 exchanges: Vec::new(),
                 timings: Vec::new(),
             };
@@ -241,6 +249,13 @@ impl EvidenceWriter {
                 self.say(&format!("          {} {}", s.keyword, s.text));
                 if let Some(m) = &s.message {
                     self.say(&format!("          -> {m}"));
+                }
+                if let Some(class) = s.failure_class {
+                    self.say(&format!(
+                        "          class: {}; to act: {}",
+                        class.label(),
+                        class.owner()
+                    ));
                 }
             }
         } else {
