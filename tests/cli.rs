@@ -251,6 +251,13 @@ fn exit_codes_tell_failed_from_could_not_run() {
         "{}",
         text(&out)
     );
+    assert!(
+        text(&out).contains("class: configuration; to act: test manager"),
+        "{}",
+        text(&out)
+    );
+    let junit = std::fs::read_to_string(run_dir(&runs).join("junit.xml")).expect("junit");
+    assert!(junit.contains("type=\"configuration\""), "{junit}");
 }
 
 #[test]
