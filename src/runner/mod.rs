@@ -1,7 +1,6 @@
 //! The Gherkin runner: selects scenarios from `features/` by pack and tag expression, runs them
 //! with cucumber against an [`Environment`], and writes the run log and evidence.
 
-mod resilience_steps;
 mod steps;
 pub mod world;
 pub mod writer;

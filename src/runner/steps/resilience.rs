@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use cucumber::{given, then};
 
-use super::world::HarnessWorld;
+use super::super::world::HarnessWorld;
 use crate::cda::faults::{CasEndpoint, FaultRule, gaps};
 
 type StepResult = Result<(), String>;

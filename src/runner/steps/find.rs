@@ -1,0 +1,357 @@
+//! Find requests, their acknowledgement and the registrations they lead to.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use cucumber::{given, then, when};
+
+use super::super::world::HarnessWorld;
+use super::{StepResult, await_registrations, last_find, send_find, short};
+use crate::evidence::record::Timing;
+use crate::testpack::ExpectedMatch;
+
+#[given("the provider's test data has been cleared down")]
+async fn cleared_down(world: &mut HarnessWorld) -> StepResult {
+    world.env()?.clear_down().await
+}
+
+#[when(expr = "the pension finder sends a find request for the member of test case {string}")]
+async fn find_request(world: &mut HarnessWorld, case_id: String) -> StepResult {
+    send_find(world, &case_id).await?;
+    let sent = last_find(world)?;
+    match &sent.outcome.error {
+        Some(e) => Err(format!(
+            "case {case_id}: the find request could not be delivered to {}: {e}",
+            world.env()?.finder.url()
+        )),
+        None => Ok(()),
+    }
+}
+
+#[then("the provider acknowledges the find request with 202 within the acknowledgement limit")]
+async fn acknowledged(world: &mut HarnessWorld) -> StepResult {
+    let env = world.env()?;
+    let sent = last_find(world)?;
+    let id = sent.case.id.get_ref();
+    let o = &sent.outcome;
+    let limit = env.limits.acknowledgement_ms as f64;
+    env.recorder.push_timing(Timing {
+        measure: "acknowledgement".to_owned(),
+        millis: o.elapsed_ms,
+        limit_millis: limit,
+    });
+    let accepted = &env.contract.find.accepted_statuses;
+    let Some(status) = o.status else {
+        return Err(format!(
+            "case {id}: expected the find request to be acknowledged with {accepted:?}; no response arrived ({})",
+            o.error.as_deref().unwrap_or("no error recorded")
+        ));
+    };
+    if !accepted.contains(&status) {
+        return Err(format!(
+            "case {id}: expected the find request to be acknowledged with {accepted:?} (asynchronous matching), observed {status}{}",
+            if o.body.is_empty() {
+                String::new()
+            } else {
+                format!(" with body {}", short(&o.body))
+            }
+        ));
+    }
+    if o.elapsed_ms > limit {
+        return Err(format!(
+            "case {id}: expected the acknowledgement within {limit:.0} ms, observed {:.0} ms",
+            o.elapsed_ms
+        ));
+    }
+    Ok(())
+}
+
+#[then("exactly the PeIs expected by the test pack are registered within the registration limit")]
+async fn registered_as_expected(world: &mut HarnessWorld) -> StepResult {
+    let env = world.env()?;
+    let (regs, _) = await_registrations(world).await?;
+    let sent = last_find(world)?.clone();
+    let id = sent.case.id.get_ref().clone();
+    let limit = env.limits.registration_ms as f64;
+    for r in &regs {
+        let millis = (r.registered_at - sent.outcome.sent_at)
+            .num_microseconds()
+            .unwrap_or(0) as f64
+            / 1000.0;
+        env.recorder.push_timing(Timing {
+            measure: "registration".to_owned(),
+            millis,
+            limit_millis: limit,
+        });
+    }
+    let expected: BTreeSet<String> = sent
+        .case
+        .pensions
+        .iter()
+        .map(|p| p.get_ref().to_ascii_lowercase())
+        .collect();
+    let observed: BTreeSet<String> = regs
+        .iter()
+        .filter_map(|r| r.asset_guid().map(str::to_ascii_lowercase))
+        .collect();
+    let missing: Vec<_> = expected.difference(&observed).cloned().collect();
+    let extra: Vec<_> = observed.difference(&expected).cloned().collect();
+    let dupes = regs.len() > observed.len();
+    world.registrations = regs.clone();
+    if missing.is_empty() && extra.is_empty() && !dupes {
+        let late: Vec<String> = regs
+            .iter()
+            .filter(|r| (r.registered_at - sent.outcome.sent_at).num_milliseconds() as f64 > limit)
+            .map(|r| r.name.clone())
+            .collect();
+        if !late.is_empty() {
+            return Err(format!(
+                "case {id}: expected every PeI registered within {limit:.0} ms of the find request; late: {late:?}"
+            ));
+        }
+        return Ok(());
+    }
+    let describe = |v: &[String]| {
+        if v.is_empty() {
+            "none".to_owned()
+        } else {
+            v.join(", ")
+        }
+    };
+    Err(format!(
+        "case {id}: expected exactly {} PeI(s) registered ({}) within {limit:.0} ms; observed {} registration(s); missing: {}; unexpected: {}{}",
+        expected.len(),
+        describe(&expected.iter().cloned().collect::<Vec<_>>()),
+        regs.len(),
+        describe(&missing),
+        describe(&extra),
+        if dupes {
+            "; the same asset was registered more than once"
+        } else {
+            ""
+        }
+    ))
+}
+
+#[then(
+    expr = "every registration has match status {string}, the scheme name as description and the find request's X-Request-ID as inbound_request_id"
+)]
+async fn registrations_correct(world: &mut HarnessWorld, status: String) -> StepResult {
+    check_registrations(world, &status)
+}
+
+#[then(
+    "every registration has the match status the test pack expects, the scheme name as description and the find request's X-Request-ID as inbound_request_id"
+)]
+async fn registrations_as_pack_expects(world: &mut HarnessWorld) -> StepResult {
+    let status = last_find(world)?
+        .case
+        .expect
+        .match_status()
+        .unwrap_or("(none)")
+        .to_owned();
+    check_registrations(world, &status)
+}
+
+fn check_registrations(world: &HarnessWorld, status: &str) -> StepResult {
+    let env = world.env()?;
+    let sent = last_find(world)?;
+    let id = sent.case.id.get_ref();
+    if world.registrations.is_empty() {
+        return Err(format!("case {id}: no registration to check"));
+    }
+    let expected_status = sent.case.expect.match_status().unwrap_or("(none)");
+    if status != expected_status {
+        return Err(format!(
+            "test data: the feature expects {status:?} but the test pack expects {expected_status:?} for case {id}"
+        ));
+    }
+    let scheme = &env.pack.provider.scheme_name;
+    let holder = env.pack.holdername_guid();
+    let mut problems = Vec::new();
+    for r in &world.registrations {
+        if r.match_status != *status {
+            problems.push(format!(
+                "{}: expected match_status {status:?}, observed {:?}",
+                r.name, r.match_status
+            ));
+        }
+        if &r.description != scheme {
+            problems.push(format!(
+                "{}: expected description {scheme:?} (the scheme name the view data will carry), observed {:?}",
+                r.name, r.description
+            ));
+        }
+        match &r.inbound_request_id {
+            Some(v) if v == &sent.outcome.request_id => {}
+            Some(v) => problems.push(format!(
+                "{}: expected inbound_request_id {} (the find request's X-Request-ID), observed {v}",
+                r.name, sent.outcome.request_id
+            )),
+            None => problems.push(format!(
+                "{}: expected inbound_request_id {} (the find request's X-Request-ID), observed none",
+                r.name, sent.outcome.request_id
+            )),
+        }
+        if !r
+            .holder_guid()
+            .is_some_and(|h| h.eq_ignore_ascii_case(holder))
+        {
+            problems.push(format!("{}: expected holder GUID {holder}", r.name));
+        }
+        for scope in ["owner", "value"] {
+            if !r.resource_scopes.iter().any(|s| s == scope) {
+                problems.push(format!(
+                    "{}: expected resource_scopes to include {scope:?}, observed {:?}",
+                    r.name, r.resource_scopes
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("case {id}: {}", problems.join("; ")))
+    }
+}
+
+#[then("no PeI is registered for the find request")]
+async fn nothing_registered(world: &mut HarnessWorld) -> StepResult {
+    let env = world.env()?;
+    let sent = last_find(world)?.clone();
+    let id = sent.case.id.get_ref();
+    let since = sent.outcome.sent_at;
+    let request_id = sent.outcome.request_id.clone();
+    let window = Duration::from_millis(env.limits.no_match_watch_ms);
+    let unwanted = env
+        .cas
+        .wait_for(window, |regs| {
+            let new: Vec<String> = regs
+                .iter()
+                .filter(|r| {
+                    r.registered_at >= since
+                        || r.inbound_request_id.as_deref() == Some(request_id.as_str())
+                })
+                .map(|r| format!("{} ({})", r.name, r.match_status))
+                .collect();
+            (!new.is_empty()).then_some(new)
+        })
+        .await;
+    match unwanted {
+        None => Ok(()),
+        Some(names) => Err(format!(
+            "case {id}: expected no PeI registered for a find that matches nothing (watched {} ms); observed {}",
+            env.limits.no_match_watch_ms,
+            names.join(", ")
+        )),
+    }
+}
+
+#[when("the pension finder sends the same person's find request again")]
+async fn find_again(world: &mut HarnessWorld) -> StepResult {
+    let first = last_find(world)?.clone();
+    let regs = std::mem::take(&mut world.registrations);
+    send_find(world, first.case.id.get_ref()).await?;
+    world.registrations = regs;
+    world.first_find = Some(first);
+    match &last_find(world)?.outcome.error {
+        Some(e) => Err(format!(
+            "the repeated find request could not be delivered: {e}"
+        )),
+        None => Ok(()),
+    }
+}
+
+#[then("the PeI is not registered a second time")]
+async fn not_registered_twice(world: &mut HarnessWorld) -> StepResult {
+    let env = world.env()?;
+    let sent = last_find(world)?.clone();
+    let id = sent.case.id.get_ref();
+    let names: Vec<String> = world
+        .registrations
+        .iter()
+        .map(|r| r.name.to_ascii_lowercase())
+        .collect();
+    if names.is_empty() {
+        return Err(format!(
+            "case {id}: the first find registered nothing to compare with"
+        ));
+    }
+    let since = sent.outcome.sent_at;
+    let window = Duration::from_millis(env.limits.no_match_watch_ms);
+    // Watch every POST /rreguri, including ones the C&A deduplicated (it answers 200 with the
+    // existing resource), so a provider that re-registers is caught even though no second
+    // resource appears.
+    let _ = env.cas.wait_for(window, |_| None::<()>).await;
+    let attempts: Vec<String> = env
+        .cas
+        .registration_attempts()
+        .into_iter()
+        .filter(|a| a.at >= since)
+        .filter(|a| {
+            a.name
+                .as_deref()
+                .is_some_and(|n| names.contains(&n.to_ascii_lowercase()))
+                || a.inbound_request_id.as_deref() == Some(sent.outcome.request_id.as_str())
+        })
+        .map(|a| {
+            format!(
+                "POST /rreguri for {} answered {}",
+                a.name.unwrap_or_default(),
+                a.status
+            )
+        })
+        .collect();
+    let live = env
+        .cas
+        .registrations()
+        .into_iter()
+        .filter(|r| r.deleted.is_none() && names.contains(&r.name.to_ascii_lowercase()))
+        .count();
+    if attempts.is_empty() && live == names.len() {
+        Ok(())
+    } else {
+        Err(format!(
+            "case {id}: expected the repeated find request not to register the member's PeI again; observed {}{}",
+            if attempts.is_empty() {
+                "no new attempt".to_owned()
+            } else {
+                attempts.join("; ")
+            },
+            if live != names.len() {
+                format!("; {live} live registrations for {} PeI(s)", names.len())
+            } else {
+                String::new()
+            }
+        ))
+    }
+}
+
+#[given(expr = "the member of test case {string} has a registered PeI")]
+async fn has_registered_pei(world: &mut HarnessWorld, case_id: String) -> StepResult {
+    send_find(world, &case_id).await?;
+    let sent = last_find(world)?;
+    if let Some(e) = &sent.outcome.error {
+        return Err(format!(
+            "case {case_id}: the find request could not be delivered: {e}"
+        ));
+    }
+    if sent.case.expect == ExpectedMatch::None {
+        return Err(format!(
+            "test data: case {case_id} expects no match, so it cannot set up a registered PeI"
+        ));
+    }
+    let (regs, _) = await_registrations(world).await?;
+    let reg = regs.into_iter().next().ok_or_else(|| {
+        format!(
+            "case {case_id}: expected a PeI to be registered for the member within {} ms; none was",
+            world
+                .env()
+                .map(|e| e.limits.registration_ms)
+                .unwrap_or_default()
+        )
+    })?;
+    world.registrations = vec![reg.clone()];
+    world.registered_by_case.insert(case_id, reg);
+    Ok(())
+}

@@ -1,0 +1,335 @@
+//! The UMA view flow, view data tokens and the view data itself, and the view endpoint's
+//! refusals.
+
+use cucumber::{then, when};
+use serde_json::Value;
+
+use super::super::world::{HarnessWorld, ObtainedView};
+use super::{StepResult, last_find, last_view, registered, short};
+use crate::evidence::record::Timing;
+use crate::testpack::{Case, ExpectedMatch};
+
+#[when("the dashboard requests the view data of each registered PeI through the UMA flow")]
+async fn view_each(world: &mut HarnessWorld) -> StepResult {
+    let env = world.env()?;
+    let id = last_find(world)?.case.id.get_ref().clone();
+    if world.registrations.is_empty() {
+        return Err(format!("case {id}: no registered PeI to view"));
+    }
+    world.views.clear();
+    let limit = env.limits.view_response_ms as f64;
+    for r in world.registrations.clone() {
+        let asset = r.asset_guid().unwrap_or_default().to_owned();
+        let introspections_before = env.cas.introspections().len();
+        let flow = env
+            .dashboard
+            .obtain_view_token(&asset)
+            .await
+            .map_err(|f| format!("case {id}: {} ({}): {}", r.name, f.stage, f.message))?;
+        env.recorder.push_timing(Timing {
+            measure: "view response".to_owned(),
+            millis: flow.second.elapsed_ms,
+            limit_millis: limit,
+        });
+        let ticket = env.cas.ticket(&flow.challenge.ticket).ok_or_else(|| {
+            format!(
+                "case {id}: {}: expected the 401 challenge to carry a ticket issued by the C&A's /perm, observed a ticket the C&A did not issue",
+                r.name
+            )
+        })?;
+        if ticket.resource_id != r.resource_id {
+            return Err(format!(
+                "case {id}: {}: expected the ticket to be for resource {}, observed one for {}",
+                r.name, r.resource_id, ticket.resource_id
+            ));
+        }
+        if flow.challenge.as_uri.trim_end_matches('/') != env.cas.base_url() {
+            return Err(format!(
+                "case {id}: expected as_uri {:?} (the C&A), observed {:?}",
+                env.cas.base_url(),
+                flow.challenge.as_uri
+            ));
+        }
+        let rpt_jti =
+            crate::jwt::peek_claims(&flow.rpt).and_then(|c| c["jti"].as_str().map(str::to_owned));
+        let introspected = env.cas.introspections()[introspections_before..]
+            .iter()
+            .any(|i| i.rpt_jti.is_some() && i.rpt_jti == rpt_jti);
+        if !introspected {
+            return Err(format!(
+                "case {id}: {}: expected the provider to introspect the RPT at the C&A before returning view data; no introspection of it was seen",
+                r.name
+            ));
+        }
+        if flow.second.elapsed_ms > limit {
+            return Err(format!(
+                "case {id}: expected the view response within {limit:.0} ms, observed {:.0} ms",
+                flow.second.elapsed_ms
+            ));
+        }
+        world.views.push(ObtainedView {
+            registration: r,
+            token: flow.token,
+            response: flow.second,
+            rpt: flow.rpt,
+            view_data: None,
+        });
+    }
+    Ok(())
+}
+
+#[then("each view response is a valid view data token signed by the provider")]
+async fn view_tokens_valid(world: &mut HarnessWorld) -> StepResult {
+    let env = world.env()?;
+    let id = last_find(world)?.case.id.get_ref().clone();
+    if world.views.is_empty() {
+        return Err(format!("case {id}: no view response to check"));
+    }
+    for v in &mut world.views {
+        let (claims, view_data) = env
+            .dashboard
+            .verify_view_token(&v.token)
+            .await
+            .map_err(|f| format!("case {id}: {}: {}", v.registration.name, f.message))?;
+        let (iat, exp) = (claims["iat"].as_i64(), claims["exp"].as_i64());
+        if let (Some(iat), Some(exp)) = (iat, exp)
+            && exp <= iat
+        {
+            return Err(format!(
+                "case {id}: expected the view data token to expire after it was issued (iat {iat}, exp {exp})"
+            ));
+        }
+        v.view_data = Some(view_data);
+    }
+    Ok(())
+}
+
+#[then("the view data matches the registration and the test pack")]
+async fn view_data_matches(world: &mut HarnessWorld) -> StepResult {
+    let env = world.env()?;
+    let sent = last_find(world)?;
+    let id = sent.case.id.get_ref().clone();
+    let expect = sent.case.expect;
+    let mut problems = Vec::new();
+    for v in &world.views {
+        let name = &v.registration.name;
+        let Some(data) = &v.view_data else {
+            problems.push(format!("{name}: the view data was not verified"));
+            continue;
+        };
+        let rule_problems = crate::rules::view_data_problems(data);
+        if !rule_problems.is_empty() {
+            problems.push(format!(
+                "{name}: data standards: {}",
+                rule_problems.join("; ")
+            ));
+        }
+        let arrangements = data["arrangements"].as_array().cloned().unwrap_or_default();
+        let asset = v.registration.asset_guid().unwrap_or_default();
+        let Some(pension) = env.pack.pension(asset) else {
+            problems.push(format!("{name}: asset {asset} is not in the test pack"));
+            continue;
+        };
+        let want = match expect {
+            ExpectedMatch::MatchPossible => 1,
+            _ => sent
+                .case
+                .view
+                .arrangements
+                .unwrap_or(1 + pension.split.len()),
+        };
+        if arrangements.len() != want {
+            problems.push(format!(
+                "{name}: expected {want} arrangement(s) in the view response for the PeI, observed {}",
+                arrangements.len()
+            ));
+            continue;
+        }
+        let a = &arrangements[0];
+        problems.extend(expected_view_items(&sent.case, &arrangements, name));
+        if a["pensionProviderSchemeName"].as_str() != Some(v.registration.description.as_str()) {
+            problems.push(format!(
+                "{name}: expected pensionProviderSchemeName {:?} (the registration's description), observed {}",
+                v.registration.description, a["pensionProviderSchemeName"]
+            ));
+        }
+        let (reference_key, possible) = match expect {
+            ExpectedMatch::MatchPossible => ("possibleMatchReference", true),
+            _ => ("pensionReference", false),
+        };
+        if a[reference_key].as_str() != Some(pension.pension_reference.as_str()) {
+            problems.push(format!(
+                "{name}: expected {reference_key} {:?} (asset {asset} in the test pack), observed {} - view data for another pension?",
+                pension.pension_reference, a[reference_key]
+            ));
+        }
+        if possible != (a["possibleMatch"] == Value::Bool(true)) {
+            problems.push(format!(
+                "{name}: expected a {} response for a {} registration",
+                if possible {
+                    "possible-match (limited)"
+                } else {
+                    "full"
+                },
+                v.registration.match_status
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("case {id}: {}", problems.join("; ")))
+    }
+}
+
+/// The case's `[cases.view]` expectations: unavailable codes and flags.
+fn expected_view_items(case: &Case, arrangements: &[Value], name: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let components: Vec<&Value> = arrangements
+        .iter()
+        .flat_map(|a| a["benefitIllustrations"].as_array().into_iter().flatten())
+        .flat_map(|i| i["illustrationComponents"].as_array().into_iter().flatten())
+        .collect();
+    for entry in &case.view.unavailable {
+        let Some((kind, code)) = entry.split_once(':') else {
+            continue;
+        };
+        let of_kind: Vec<&&Value> = components
+            .iter()
+            .filter(|c| c["illustrationType"] == kind)
+            .collect();
+        if of_kind.is_empty() {
+            problems.push(format!(
+                "{name}: expected an {kind} illustration component with unavailableReason {code:?}; the {kind} component is missing (it must be returned with its code, not omitted)"
+            ));
+        } else if !of_kind.iter().any(|c| c["unavailableReason"] == code) {
+            problems.push(format!(
+                "{name}: expected the {kind} component to carry unavailableReason {code:?}, observed {}",
+                of_kind
+                    .iter()
+                    .map(|c| c["unavailableReason"].to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    for flag in &case.view.flags {
+        if !arrangements.iter().any(|a| a[flag] == Value::Bool(true)) {
+            problems.push(format!(
+                "{name}: expected {flag} to be true in the view data"
+            ));
+        }
+    }
+    problems
+}
+
+#[when(expr = "the dashboard calls the view endpoint for the PeI of case {string} without a token")]
+async fn view_without_token(world: &mut HarnessWorld, case_id: String) -> StepResult {
+    let env = world.env()?;
+    let reg = registered(world, &case_id)?;
+    let asset = reg.asset_guid().unwrap_or_default().to_owned();
+    world.last_view_response = Some(env.dashboard.call_view(&asset, None).await);
+    world.last_view_target = Some(reg);
+    Ok(())
+}
+
+#[then(
+    "the provider answers 401 with a WWW-Authenticate header carrying as_uri and a ticket issued by the C&A for that PeI"
+)]
+async fn answered_with_ticket(world: &mut HarnessWorld) -> StepResult {
+    let env = world.env()?;
+    let (reg, response) = last_view(world)?;
+    if response.status != 401 {
+        return Err(format!(
+            "{}: expected 401 with a ticket for a view request without a token, observed {} {}",
+            reg.name,
+            response.status,
+            short(&response.text())
+        ));
+    }
+    let challenge = env
+        .dashboard
+        .challenge_of(&response)
+        .map_err(|f| format!("{}: {}", reg.name, f.message))?;
+    if challenge.as_uri.trim_end_matches('/') != env.cas.base_url() {
+        return Err(format!(
+            "{}: expected as_uri {:?} (the C&A), observed {:?}",
+            reg.name,
+            env.cas.base_url(),
+            challenge.as_uri
+        ));
+    }
+    let ticket = env.cas.ticket(&challenge.ticket).ok_or_else(|| {
+        format!(
+            "{}: expected a ticket issued by the C&A's /perm, observed one the C&A did not issue (or that has expired)",
+            reg.name
+        )
+    })?;
+    if ticket.resource_id != reg.resource_id {
+        return Err(format!(
+            "{}: expected the ticket to be for resource {}, observed one for {}",
+            reg.name, reg.resource_id, ticket.resource_id
+        ));
+    }
+    Ok(())
+}
+
+#[when(
+    expr = "the dashboard presents, for the PeI of case {string}, an RPT issued for the PeI of case {string}"
+)]
+async fn present_foreign_rpt(
+    world: &mut HarnessWorld,
+    target: String,
+    other: String,
+) -> StepResult {
+    let env = world.env()?;
+    let target_reg = registered(world, &target)?;
+    let other_reg = registered(world, &other)?;
+    let other_asset = other_reg.asset_guid().unwrap_or_default().to_owned();
+    // Obtain a genuine RPT for the other resource through the normal flow.
+    let first = env
+        .dashboard
+        .call_view(&other_asset, None)
+        .await
+        .map_err(|e| format!("{}: the view request got no response: {e}", other_reg.name))?;
+    let challenge = env
+        .dashboard
+        .challenge_of(&first)
+        .map_err(|f| format!("{}: {}", other_reg.name, f.message))?;
+    let rpt = env
+        .dashboard
+        .request_rpt(&challenge.as_uri, &challenge.ticket)
+        .await
+        .map_err(|f| format!("{}: {}", other_reg.name, f.message))?;
+    let asset = target_reg.asset_guid().unwrap_or_default().to_owned();
+    world.last_view_response = Some(env.dashboard.call_view(&asset, Some(&rpt)).await);
+    world.last_view_target = Some(target_reg);
+    Ok(())
+}
+
+#[then("the provider refuses the view request and returns no view data")]
+async fn refused(world: &mut HarnessWorld) -> StepResult {
+    let env = world.env()?;
+    let (reg, response) = last_view(world)?;
+    let field = &env.contract.view.token_field;
+    let carries_data = response.json().is_some_and(|v| v.get(field).is_some());
+    if (200..300).contains(&response.status) || carries_data {
+        return Err(format!(
+            "{}: expected the provider to refuse an RPT issued for another resource (401 or 403), observed {}{}",
+            reg.name,
+            response.status,
+            if carries_data {
+                " with a view data token"
+            } else {
+                ""
+            }
+        ));
+    }
+    if !matches!(response.status, 401 | 403) {
+        return Err(format!(
+            "{}: expected 401 (with a new ticket) or 403 for an RPT issued for another resource, observed {}",
+            reg.name, response.status
+        ));
+    }
+    Ok(())
+}
