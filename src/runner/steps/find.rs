@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use cucumber::{given, then, when};
 
-use super::super::world::HarnessWorld;
 use super::{StepResult, await_registrations, last_find, send_find, short};
 use crate::evidence::record::Timing;
+use crate::runner::world::HarnessWorld;
 use crate::testpack::ExpectedMatch;
 
 #[given("the provider's test data has been cleared down")]

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use cucumber::{given, then};
 
-use super::super::world::HarnessWorld;
 use crate::cda::faults::{CasEndpoint, FaultRule, gaps};
+use crate::runner::world::HarnessWorld;
 
 type StepResult = Result<(), String>;
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 use cucumber::then;
 use serde_json::Value;
 
-use super::super::world::HarnessWorld;
 use super::StepResult;
+use crate::runner::world::HarnessWorld;
 
 fn planned_update(
     world: &HarnessWorld,

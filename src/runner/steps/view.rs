@@ -4,9 +4,9 @@
 use cucumber::{then, when};
 use serde_json::Value;
 
-use super::super::world::{HarnessWorld, ObtainedView};
 use super::{StepResult, last_find, last_view, registered, short};
 use crate::evidence::record::Timing;
+use crate::runner::world::{HarnessWorld, ObtainedView};
 use crate::testpack::{Case, ExpectedMatch};
 
 #[when("the dashboard requests the view data of each registered PeI through the UMA flow")]
