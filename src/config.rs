@@ -57,12 +57,26 @@ impl Default for Limits {
     }
 }
 
+/// How the provider's test data is cleared down before each stage (and on `pdp-harness clear`).
+/// With neither key, the reference provider's own endpoint is called.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClearDownConfig {
+    /// An HTTP call: POST to this URL over mTLS with the harness's client certificate.
+    pub url: Option<String>,
+    /// A command, run without a shell; exit status 0 means cleared.
+    pub command: Option<Vec<String>>,
+    /// How long the command may take.
+    pub timeout_secs: Option<u64>,
+}
+
 /// The whole target file.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TargetConfig {
     pub limits: Limits,
     pub contract: WireContract,
+    pub clear_down: ClearDownConfig,
     /// Where the file came from (not a key in the file).
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -79,6 +93,23 @@ impl TargetConfig {
             message: describe_toml_error(&text, &e),
         })?;
         cfg.path = Some(path.to_owned());
+        let invalid = |message: &str| ConfigError::Invalid {
+            path: path.to_owned(),
+            message: message.to_owned(),
+        };
+        match (&cfg.clear_down.url, &cfg.clear_down.command) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "[clear_down] takes url or command, not both: say how the provider clears its test data",
+                ));
+            }
+            (_, Some(cmd)) if cmd.is_empty() => {
+                return Err(invalid(
+                    "[clear_down] command is empty: give the program and its arguments, e.g. [\"/opt/bin/clear\", \"--all\"]",
+                ));
+            }
+            _ => {}
+        }
         Ok(cfg)
     }
 
@@ -108,6 +139,16 @@ impl TargetConfig {
                 l.no_match_watch_ms.to_string(),
             ),
             ("limits.update_ms".into(), l.update_ms.to_string()),
+            (
+                "clear_down".into(),
+                match (&self.clear_down.url, &self.clear_down.command) {
+                    (Some(url), _) => format!("POST {url}"),
+                    (_, Some(cmd)) => {
+                        format!("command {}", cmd.first().map(String::as_str).unwrap_or(""))
+                    }
+                    _ => "the reference provider's clear-down endpoint".to_owned(),
+                },
+            ),
             ("contract.name".into(), c.name.clone()),
             (
                 "contract.find".into(),

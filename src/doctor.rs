@@ -372,7 +372,7 @@ pub async fn examine(env: &Environment) -> Vec<Check> {
     checks.push(check);
     checks.extend(skew);
     checks.push(match env.clear_down().await {
-        Ok(()) => Check::pass("clear-down", format!("{} answered", env.clear_down_url())),
+        Ok(()) => Check::pass("clear-down", format!("{} answered", env.clear_down_hook())),
         Err(e) => Check::fail("clear-down", e, "make the clear-down hook answer 2xx"),
     });
     checks

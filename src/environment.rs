@@ -55,7 +55,28 @@ pub struct Environment {
     pub harness_identity: crate::pki::TlsIdentity,
     /// Client used for clear-down calls (the harness's certificate).
     harness_client: reqwest::Client,
-    clear_down_url: String,
+    clear_down: ClearDown,
+}
+
+/// The provider's clear-down hook.
+#[derive(Debug, Clone)]
+pub enum ClearDown {
+    /// POST to this URL with the harness's client certificate.
+    Http(String),
+    /// Run this program with these arguments; exit status 0 means cleared.
+    Command {
+        argv: Vec<String>,
+        timeout: Duration,
+    },
+}
+
+impl ClearDown {
+    fn describe(&self) -> String {
+        match self {
+            ClearDown::Http(url) => url.clone(),
+            ClearDown::Command { argv, .. } => format!("command {}", argv.join(" ")),
+        }
+    }
 }
 
 impl Environment {
@@ -140,7 +161,14 @@ impl Environment {
             recorder.clone(),
             provider_server.base_url(),
         );
-        let clear_down_url = format!("{}{CLEAR_DOWN_PATH}", provider_server.base_url());
+        let clear_down = match (&config.clear_down.url, &config.clear_down.command) {
+            (Some(url), _) => ClearDown::Http(url.clone()),
+            (_, Some(argv)) => ClearDown::Command {
+                argv: argv.clone(),
+                timeout: Duration::from_secs(config.clear_down.timeout_secs.unwrap_or(120)),
+            },
+            _ => ClearDown::Http(format!("{}{CLEAR_DOWN_PATH}", provider_server.base_url())),
+        };
         Ok(Environment {
             pki,
             recorder,
@@ -155,7 +183,7 @@ impl Environment {
             match_updates: std::sync::Mutex::new(None),
             harness_identity: harness_id,
             harness_client,
-            clear_down_url,
+            clear_down,
         })
     }
 
@@ -186,8 +214,9 @@ impl Environment {
         &self.harness_client
     }
 
-    pub fn clear_down_url(&self) -> &str {
-        &self.clear_down_url
+    /// Where or how the provider is cleared down, for messages.
+    pub fn clear_down_hook(&self) -> String {
+        self.clear_down.describe()
     }
 
     /// Clear the simulator's state and the provider's test data.
@@ -196,9 +225,16 @@ impl Environment {
         if let Ok(mut slot) = self.match_updates.lock() {
             *slot = None;
         }
+        match &self.clear_down {
+            ClearDown::Http(url) => self.clear_down_http(url).await,
+            ClearDown::Command { argv, timeout } => run_clear_down_command(argv, *timeout).await,
+        }
+    }
+
+    async fn clear_down_http(&self, url: &str) -> Result<(), String> {
         let request = self
             .harness_client
-            .post(&self.clear_down_url)
+            .post(url)
             .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
             .build()
             .map_err(|e| e.to_string())?;
@@ -206,18 +242,13 @@ impl Environment {
             .recorder
             .send(PARTY_CLEAR_DOWN, &self.harness_client, request)
             .await
-            .map_err(|e| {
-                format!(
-                    "the provider's clear-down at {} failed: {e}",
-                    self.clear_down_url
-                )
-            })?;
+            .map_err(|e| format!("the provider's clear-down at {url} failed: {e}"))?;
         if (200..300).contains(&obs.status) {
             Ok(())
         } else {
             Err(format!(
-                "expected the provider's clear-down at {} to answer 2xx, got {}",
-                self.clear_down_url, obs.status
+                "expected the provider's clear-down at {url} to answer 2xx, got {}",
+                obs.status
             ))
         }
     }
@@ -239,5 +270,45 @@ impl Environment {
     pub fn shutdown(&self) {
         self.cas_server.shutdown();
         self.provider_server.shutdown();
+    }
+}
+
+/// Run a clear-down command (no shell), with a time limit; its stderr explains a failure.
+pub async fn run_clear_down_command(argv: &[String], timeout: Duration) -> Result<(), String> {
+    let Some((program, args)) = argv.split_first() else {
+        return Err("the clear-down command is empty".to_owned());
+    };
+    let child = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    match tokio::time::timeout(timeout, child).await {
+        Err(_) => Err(format!(
+            "the clear-down command {program} did not finish within {} s",
+            timeout.as_secs()
+        )),
+        Ok(Err(e)) => Err(format!(
+            "the clear-down command {program} could not be started: {e}"
+        )),
+        Ok(Ok(out)) if out.status.success() => Ok(()),
+        Ok(Ok(out)) => {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let tail: String = stderr
+                .chars()
+                .rev()
+                .take(400)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            Err(format!(
+                "the clear-down command {program} failed ({}): {}",
+                out.status,
+                tail.trim()
+            ))
+        }
     }
 }

@@ -72,10 +72,24 @@ enum Command {
         #[command(flatten)]
         provider: ProviderAccess,
     },
-    /// Clear down a reference provider's test state (registrations it made, PATs)
+    /// Clear down the provider's test data: the target file's [clear_down] command, or a
+    /// reference provider's clear-down endpoint (--provider ...)
     Clear {
-        #[command(flatten)]
-        provider: ProviderAccess,
+        /// Target file whose [clear_down] command to run
+        #[arg(long, value_name = "FILE")]
+        target: Option<PathBuf>,
+        /// Base URL of the reference provider, e.g. https://localhost:8443
+        #[arg(long, value_name = "URL", requires_all = ["cert", "key", "ca"])]
+        provider: Option<String>,
+        /// Client certificate (PEM) the provider trusts
+        #[arg(long, value_name = "FILE")]
+        cert: Option<PathBuf>,
+        /// Private key of the client certificate (PEM)
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// CA certificate(s) (PEM) that issued the provider's server certificate
+        #[arg(long, value_name = "FILE")]
+        ca: Option<PathBuf>,
     },
 }
 
@@ -369,7 +383,29 @@ async fn apply_updates(file: PathBuf, access: ProviderAccess) -> Result<u8, Fail
     Ok(if all { EXIT_PASSED } else { EXIT_FAILED })
 }
 
-async fn clear(access: ProviderAccess) -> Result<u8, Failure> {
+async fn clear(target: Option<PathBuf>, access: Option<ProviderAccess>) -> Result<u8, Failure> {
+    let config = match &target {
+        Some(path) => Some(TargetConfig::load(path).map_err(could_not_run)?),
+        None => None,
+    };
+    if let Some(argv) = config.as_ref().and_then(|c| c.clear_down.command.clone()) {
+        let timeout = std::time::Duration::from_secs(
+            config
+                .as_ref()
+                .and_then(|c| c.clear_down.timeout_secs)
+                .unwrap_or(120),
+        );
+        pdp_harness::environment::run_clear_down_command(&argv, timeout)
+            .await
+            .map_err(|e| could_not_run(anyhow::anyhow!(e)))?;
+        println!("cleared down: {} exited 0", argv.join(" "));
+        return Ok(EXIT_PASSED);
+    }
+    let Some(access) = access else {
+        return Err(could_not_run(anyhow::anyhow!(
+            "say how to clear down: --provider URL --cert FILE --key FILE --ca FILE, or --target FILE with a [clear_down] command"
+        )));
+    };
     let client = access.client().map_err(could_not_run)?;
     let url = format!(
         "{}{}",
@@ -423,7 +459,24 @@ fn main() -> ExitCode {
         Command::Doctor { target, testpacks } => block_on(doctor_command(target, testpacks)),
         Command::CheckPack { path } => check_pack(&path),
         Command::ApplyUpdates { file, provider } => block_on(apply_updates(file, provider)),
-        Command::Clear { provider } => block_on(clear(provider)),
+        Command::Clear {
+            target,
+            provider,
+            cert,
+            key,
+            ca,
+        } => {
+            let access = match (provider, cert, key, ca) {
+                (Some(provider), Some(cert), Some(key), Some(ca)) => Some(ProviderAccess {
+                    provider,
+                    cert,
+                    key,
+                    ca,
+                }),
+                _ => None,
+            };
+            block_on(clear(target, access))
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -387,3 +387,79 @@ fn a_run_killed_half_way_is_turned_into_evidence_by_report() {
         "same PDF again"
     );
 }
+
+#[test]
+fn a_clear_down_command_from_the_target_file_runs_before_scenarios() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let marker = tmp.path().join("cleared.txt");
+    let target = tmp.path().join("target.toml");
+    std::fs::write(
+        &target,
+        format!(
+            "[clear_down]\ncommand = [\"sh\", \"-c\", \"echo cleared >> {}\"]\n",
+            marker.display()
+        ),
+    )
+    .expect("write");
+    let runs = tmp.path().join("runs");
+    let out = run(&[
+        "run",
+        "--tags",
+        "@case:CP-01",
+        "--target",
+        target.to_str().expect("utf-8"),
+        "--out",
+        runs.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // Once by the doctor, once by the scenario's background.
+    let calls = std::fs::read_to_string(&marker).expect("the command ran");
+    assert_eq!(calls.lines().count(), 2, "{calls}");
+
+    // A failing command fails the clear-down step, explains it, and is classed as environment.
+    std::fs::write(
+        &target,
+        "[clear_down]\ncommand = [\"sh\", \"-c\", \"echo database locked >&2; exit 3\"]\n",
+    )
+    .expect("write");
+    let out = run(&[
+        "run",
+        "--tags",
+        "@case:CP-01",
+        "--target",
+        target.to_str().expect("utf-8"),
+        "--out",
+        runs.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "the doctor stops the run: {}",
+        text(&out)
+    );
+    let t = text(&out);
+    assert!(
+        t.contains("✖ clear-down") && t.contains("database locked"),
+        "{t}"
+    );
+
+    // Both url and command is a configuration error naming the file.
+    std::fs::write(
+        &target,
+        "[clear_down]\nurl = \"https://x\"\ncommand = [\"true\"]\n",
+    )
+    .expect("write");
+    let out = run(&[
+        "run",
+        "--target",
+        target.to_str().expect("utf-8"),
+        "--out",
+        runs.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("takes url or command, not both"),
+        "{}",
+        text(&out)
+    );
+}
