@@ -182,6 +182,16 @@ pub struct Case {
     pub view: ViewExpectation,
 }
 
+impl Case {
+    /// The asset GUIDs the case expects registered, lower-cased.
+    pub fn expected_assets(&self) -> std::collections::BTreeSet<String> {
+        self.pensions
+            .iter()
+            .map(|p| p.get_ref().to_ascii_lowercase())
+            .collect()
+    }
+}
+
 /// Expectations of a case's view data.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -69,7 +69,7 @@ async fn acknowledged(world: &mut HarnessWorld) -> StepResult {
 #[then("exactly the PeIs expected by the test pack are registered within the registration limit")]
 async fn registered_as_expected(world: &mut HarnessWorld) -> StepResult {
     let env = world.env()?;
-    let (regs, _) = await_registrations(world).await?;
+    let regs = await_registrations(world).await?;
     let sent = last_find(world)?.clone();
     let id = sent.case.id.get_ref().clone();
     let limit = env.limits.registration_ms as f64;
@@ -84,12 +84,7 @@ async fn registered_as_expected(world: &mut HarnessWorld) -> StepResult {
             limit_millis: limit,
         });
     }
-    let expected: BTreeSet<String> = sent
-        .case
-        .pensions
-        .iter()
-        .map(|p| p.get_ref().to_ascii_lowercase())
-        .collect();
+    let expected = sent.case.expected_assets();
     let observed: BTreeSet<String> = regs
         .iter()
         .filter_map(|r| r.asset_guid().map(str::to_ascii_lowercase))
@@ -341,7 +336,7 @@ async fn has_registered_pei(world: &mut HarnessWorld, case_id: String) -> StepRe
             "test data: case {case_id} expects no match, so it cannot set up a registered PeI"
         ));
     }
-    let (regs, _) = await_registrations(world).await?;
+    let regs = await_registrations(world).await?;
     let reg = regs.into_iter().next().ok_or_else(|| {
         format!(
             "case {case_id}: expected a PeI to be registered for the member within {} ms; none was",

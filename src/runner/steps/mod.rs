@@ -80,17 +80,10 @@ pub(super) fn relevant(
 
 /// Wait (event-driven) until the expected registrations of the last find have arrived, then
 /// watch for the settle window for unexpected extras.
-pub(super) async fn await_registrations(
-    world: &HarnessWorld,
-) -> Result<(Vec<Registration>, f64), String> {
+pub(super) async fn await_registrations(world: &HarnessWorld) -> Result<Vec<Registration>, String> {
     let env = world.env()?;
     let sent = last_find(world)?;
-    let expected: BTreeSet<String> = sent
-        .case
-        .pensions
-        .iter()
-        .map(|p| p.get_ref().to_ascii_lowercase())
-        .collect();
+    let expected = sent.case.expected_assets();
     let request_id = sent.outcome.request_id.clone();
     let limit = Duration::from_millis(env.limits.registration_ms);
     let want = expected.len();
@@ -101,7 +94,6 @@ pub(super) async fn await_registrations(
             (want > 0 && rel.len() >= want).then_some(rel)
         })
         .await;
-    let elapsed = sent.outcome.sent_instant.elapsed().as_secs_f64() * 1000.0;
     if got.is_some() || want == 0 {
         // Keep watching briefly for registrations that should not be there.
         let settle = Duration::from_millis(env.limits.registration_settle_ms);
@@ -113,7 +105,7 @@ pub(super) async fn await_registrations(
             .await;
     }
     let regs = relevant(&env.cas.registrations(), &expected, &request_id);
-    Ok((regs, elapsed))
+    Ok(regs)
 }
 
 pub(super) fn registered(world: &HarnessWorld, case_id: &str) -> Result<Registration, String> {
