@@ -70,6 +70,70 @@ pub struct ClearDownConfig {
     pub timeout_secs: Option<u64>,
 }
 
+/// A secret given in the target file: a file path (relative to the target file), or
+/// `env:NAME` for an environment variable holding the PEM text. Never on the command line.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl Secret {
+    /// The secret's text; errors name the setting and what was expected.
+    pub fn read(&self, setting: &str, base: &Path) -> Result<String, String> {
+        match self.0.strip_prefix("env:") {
+            Some(var) => std::env::var(var).map_err(|_| {
+                format!(
+                    "{setting}: the environment variable {var} is not set (expected the PEM text)"
+                )
+            }),
+            None => read_text(setting, &base.join(&self.0)),
+        }
+    }
+}
+
+/// Read a PEM file a setting names.
+pub fn read_text(setting: &str, path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| format!("{setting}: could not read {}: {e}", path.display()))
+}
+
+/// The organisation's solution: where its find and view endpoints are and how to reach them.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderEndpoints {
+    /// Base URL of the find endpoint (the contract's find path is appended).
+    pub find_url: String,
+    /// Base URL of the view endpoint (the contract's view path is appended).
+    pub view_url: String,
+    /// The harness's client certificate (PEM) that the solution trusts.
+    pub client_cert: PathBuf,
+    pub client_key: Secret,
+    /// CA certificate(s) (PEM) that issued the solution's server certificate.
+    pub ca_bundle: PathBuf,
+}
+
+/// The harness's simulated CDA (C&A, JWKS) as the organisation's solution reaches it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CdaConfig {
+    /// Where the C&A listens, e.g. "0.0.0.0:8443".
+    pub listen: std::net::SocketAddr,
+    /// The C&A's base URL as the solution calls it (also the `as_uri` it must send).
+    pub public_url: String,
+    pub server_cert: PathBuf,
+    pub server_key: Secret,
+    /// CA certificate(s) (PEM) that issued the solution's client certificate.
+    pub client_ca: PathBuf,
+    /// RSA key (PEM) signing find request tokens, PATs, tickets, RPTs and RQP tokens; its
+    /// public part is served at `{public_url}/jwks`.
+    pub signing_key: Secret,
+    #[serde(default = "default_kid")]
+    pub signing_kid: String,
+}
+
+fn default_kid() -> String {
+    "pdp-harness-cda-1".to_owned()
+}
+
 /// The whole target file.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -77,6 +141,10 @@ pub struct TargetConfig {
     pub limits: Limits,
     pub contract: WireContract,
     pub clear_down: ClearDownConfig,
+    /// The organisation's solution; omit for the embedded default.
+    pub provider: Option<ProviderEndpoints>,
+    /// Required with `[provider]`: the simulated CDA the solution calls.
+    pub cda: Option<CdaConfig>,
     /// Where the file came from (not a key in the file).
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -110,14 +178,53 @@ impl TargetConfig {
             }
             _ => {}
         }
+        if cfg.provider.is_some() {
+            if cfg.cda.is_none() {
+                return Err(invalid(
+                    "[provider] needs [cda]: where the harness's C&A listens, its public URL, certificates and signing key",
+                ));
+            }
+            if cfg.clear_down.url.is_none() && cfg.clear_down.command.is_none() {
+                return Err(invalid(
+                    "[provider] needs [clear_down] url or command: how the solution's test data is cleared down between stages",
+                ));
+            }
+        }
         Ok(cfg)
     }
 
     /// The configuration as `key = value` lines for the evidence appendix.
+    /// The directory relative paths in the file are resolved against.
+    pub fn base_dir(&self) -> PathBuf {
+        self.path
+            .as_ref()
+            .and_then(|p| p.parent())
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
     pub fn summary(&self) -> Vec<(String, String)> {
         let l = &self.limits;
         let c = &self.contract;
-        vec![
+        let mut out = Vec::new();
+        if let Some(p) = &self.provider {
+            out.push(("provider.find_url".into(), p.find_url.clone()));
+            out.push(("provider.view_url".into(), p.view_url.clone()));
+            out.push((
+                "provider.client_cert".into(),
+                p.client_cert.display().to_string(),
+            ));
+            out.push((
+                "provider.ca_bundle".into(),
+                p.ca_bundle.display().to_string(),
+            ));
+        }
+        if let Some(cda) = &self.cda {
+            out.push(("cda.listen".into(), cda.listen.to_string()));
+            out.push(("cda.public_url".into(), cda.public_url.clone()));
+            out.push(("cda.signing_kid".into(), cda.signing_kid.clone()));
+        }
+        out.extend(vec![
             (
                 "limits.acknowledgement_ms".into(),
                 l.acknowledgement_ms.to_string(),
@@ -177,7 +284,8 @@ impl TargetConfig {
                     c.view.challenge.ticket_param
                 ),
             ),
-        ]
+        ]);
+        out
     }
 }
 

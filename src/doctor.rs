@@ -16,6 +16,7 @@ use jsonwebtoken::jwk::JwkSet;
 use rustls::pki_types::ServerName;
 
 use crate::environment::Environment;
+use crate::evidence::classify::FailureClass;
 use crate::pki::TlsIdentity;
 
 /// The outcome of one check.
@@ -28,6 +29,8 @@ pub struct Check {
     pub hint: Option<String>,
     /// A blocking failure stops `run` before any scenario.
     pub blocking: bool,
+    /// Who acts on a failure.
+    pub class: Option<FailureClass>,
 }
 
 impl Check {
@@ -38,6 +41,7 @@ impl Check {
             detail: detail.into(),
             hint: None,
             blocking: false,
+            class: None,
         }
     }
 
@@ -48,6 +52,15 @@ impl Check {
             detail: detail.into(),
             hint: Some(hint.into()),
             blocking: true,
+            class: Some(FailureClass::Configuration),
+        }
+    }
+
+    /// The same failure, classed as the environment's (unreachable, no answer).
+    fn environment(self) -> Check {
+        Check {
+            class: Some(FailureClass::Environment),
+            ..self
         }
     }
 
@@ -63,6 +76,13 @@ impl Check {
     pub fn line(&self) -> String {
         let mark = if self.ok { "✔" } else { "✖" };
         let mut s = format!("{mark} {}: {}", self.name, self.detail);
+        if let Some(c) = self.class.filter(|_| !self.ok) {
+            s.push_str(&format!(
+                "\n    class: {}; to act: {}",
+                c.label(),
+                c.owner()
+            ));
+        }
         if let Some(h) = &self.hint {
             s.push_str(&format!("\n    fix: {h}"));
         }
@@ -148,7 +168,8 @@ pub async fn handshake(
                 check_name,
                 format!("{host} does not resolve"),
                 "check the host name and DNS from this machine",
-            );
+            )
+            .environment();
         }
     };
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
@@ -215,7 +236,8 @@ pub async fn handshake(
             check_name,
             "no answer within 10 s",
             "check the endpoint is up and reachable (firewall, allow-list of our address)",
-        ),
+        )
+        .environment(),
         Ok(Err(e)) => {
             let hint = if e.contains("CertificateRequired")
                 || e.contains("UnknownCA")
@@ -231,7 +253,13 @@ pub async fn handshake(
             } else {
                 "check the certificates on both sides"
             };
-            Check::fail(check_name, e, hint)
+            let unreachable = e.contains("refused") || e.contains("reset") || e.contains("closed");
+            let check = Check::fail(check_name, e, hint);
+            if unreachable {
+                check.environment()
+            } else {
+                check
+            }
         }
         Ok(Ok((version, cert))) => {
             let expiry = cert
@@ -338,14 +366,25 @@ async fn jwks(name: &str, client: &reqwest::Client, url: &str) -> (Check, Option
 /// Every check against the environment, in order.
 pub async fn examine(env: &Environment) -> Vec<Check> {
     let mut checks = vec![certificate(&env.harness_identity)];
-    let trusted = [env.pki.ca_der()];
-    checks.push(handshake("C&A", env.cas.base_url(), &env.harness_identity, &trusted).await);
+    // Our own C&A, where we know the CA of its certificate (the embedded default).
+    if !env.cas_trust.is_empty() {
+        checks.push(
+            handshake(
+                "C&A",
+                env.cas.base_url(),
+                &env.harness_identity,
+                &env.cas_trust,
+            )
+            .await,
+        );
+    }
+    let trusted = &env.provider_trust;
     checks.push(
         handshake(
             "provider find",
             &env.finder.find_base_url,
             &env.harness_identity,
-            &trusted,
+            trusted,
         )
         .await,
     );
@@ -354,14 +393,16 @@ pub async fn examine(env: &Environment) -> Vec<Check> {
             "provider view",
             &env.dashboard.view_base_url,
             &env.harness_identity,
-            &trusted,
+            trusted,
         )
         .await,
     );
     let client = env.harness_client();
-    let (check, skew) = jwks("C&A", client, &format!("{}/jwks", env.cas.base_url())).await;
-    checks.push(check);
-    checks.extend(skew);
+    if !env.cas_trust.is_empty() {
+        let (check, skew) = jwks("C&A", client, &format!("{}/jwks", env.cas.base_url())).await;
+        checks.push(check);
+        checks.extend(skew);
+    }
     let view_jwks = env.contract.view.jwks_url.clone().unwrap_or_else(|| {
         format!(
             "{}{}",
@@ -373,7 +414,7 @@ pub async fn examine(env: &Environment) -> Vec<Check> {
     checks.extend(skew);
     checks.push(match env.clear_down().await {
         Ok(()) => Check::pass("clear-down", format!("{} answered", env.clear_down_hook())),
-        Err(e) => Check::fail("clear-down", e, "make the clear-down hook answer 2xx"),
+        Err(e) => Check::fail("clear-down", e, "make the clear-down hook answer 2xx").environment(),
     });
     checks
 }

@@ -34,16 +34,26 @@ pub enum EnvError {
     Pki(#[from] PkiError),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error("target file: {0}")]
+    Config(String),
 }
 
 /// Everything a run talks to, and the clients it talks with.
 #[derive(Debug)]
 pub struct Environment {
-    pub pki: TestPki,
+    /// The run-time PKI (embedded default only; a real target brings its own material).
+    pub pki: Option<TestPki>,
     pub recorder: Arc<Recorder>,
     pub cas: Cas,
     pub cas_server: RunningServer,
-    pub provider_server: RunningServer,
+    /// The reference provider's server (embedded default only).
+    pub provider_server: Option<RunningServer>,
+    /// CA certificates the harness trusts for the provider's server certificate.
+    pub provider_trust: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// CA certificates to check the C&A's own server certificate with (when known).
+    pub cas_trust: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// "embedded default ..." or "organisation's endpoints".
+    pub label: String,
     pub finder: PensionFinder,
     pub dashboard: Dashboard,
     pub pack: Arc<TestPack>,
@@ -161,20 +171,20 @@ impl Environment {
             recorder.clone(),
             provider_server.base_url(),
         );
-        let clear_down = match (&config.clear_down.url, &config.clear_down.command) {
-            (Some(url), _) => ClearDown::Http(url.clone()),
-            (_, Some(argv)) => ClearDown::Command {
-                argv: argv.clone(),
-                timeout: Duration::from_secs(config.clear_down.timeout_secs.unwrap_or(120)),
-            },
-            _ => ClearDown::Http(format!("{}{CLEAR_DOWN_PATH}", provider_server.base_url())),
-        };
+        let clear_down = clear_down_hook(
+            config,
+            format!("{}{CLEAR_DOWN_PATH}", provider_server.base_url()),
+        );
+        let trust = pki.ca_der();
         Ok(Environment {
-            pki,
+            pki: Some(pki),
             recorder,
             cas,
             cas_server,
-            provider_server,
+            provider_server: Some(provider_server),
+            provider_trust: vec![trust.clone()],
+            cas_trust: vec![trust],
+            label: "embedded default (reference provider on loopback, mTLS)".to_owned(),
             finder,
             dashboard,
             pack,
@@ -193,16 +203,21 @@ impl Environment {
         &self,
         file: MatchUpdateFile,
     ) -> Result<Vec<AppliedUpdate>, String> {
-        let results = crate::updates::apply(
-            &self.harness_client,
-            &self.provider_server.base_url(),
-            &file,
-        )
-        .await?;
+        // The file is issued whether or not we can apply it: stage 2 checks its updates.
         if let Ok(mut slot) = self.match_updates.lock() {
-            *slot = Some(file);
+            *slot = Some(file.clone());
         }
-        Ok(results)
+        crate::updates::apply(&self.harness_client, &self.match_updates_base_url(), &file).await
+    }
+
+    /// Where match updates are sent: the reference provider's endpoint (embedded default), or
+    /// the same path on the solution's find base URL (a reference provider run standalone). A
+    /// real solution applies the file in its own system instead; stage 2 then waits `update_ms`.
+    fn match_updates_base_url(&self) -> String {
+        self.provider_server
+            .as_ref()
+            .map(RunningServer::base_url)
+            .unwrap_or_else(|| self.finder.find_base_url.clone())
     }
 
     pub fn applied_match_updates(&self) -> Option<MatchUpdateFile> {
@@ -255,7 +270,7 @@ impl Environment {
 
     pub fn target_info(&self, target_file: Option<String>) -> TargetInfo {
         TargetInfo {
-            environment: "embedded default (reference provider on loopback, mTLS)".to_owned(),
+            environment: self.label.clone(),
             holdername_guid: self.pack.holdername_guid().to_owned(),
             find_url: self.finder.url(),
             view_url: self.dashboard.view_url("{assetGuid}"),
@@ -264,12 +279,153 @@ impl Environment {
     }
 
     pub fn certificates(&self) -> Vec<CertificateInfo> {
-        self.pki.issued()
+        match &self.pki {
+            Some(pki) => pki.issued(),
+            None => vec![self.harness_identity.info.clone()],
+        }
     }
 
     pub fn shutdown(&self) {
         self.cas_server.shutdown();
-        self.provider_server.shutdown();
+        if let Some(p) = &self.provider_server {
+            p.shutdown();
+        }
+    }
+
+    /// Run against an organisation's solution: the C&A listens where the target file says,
+    /// with the organisation's certificates and signing key; the finder and dashboard call the
+    /// solution's find and view endpoints with the harness's client certificate.
+    pub async fn external(
+        pack: Arc<TestPack>,
+        config: &TargetConfig,
+        redactor: Redactor,
+    ) -> Result<Environment, EnvError> {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let (Some(target), Some(cda)) = (&config.provider, &config.cda) else {
+            return Err(EnvError::Config(
+                "[provider] and [cda] are both needed to run against an organisation's solution"
+                    .to_owned(),
+            ));
+        };
+        let base = config.base_dir();
+        let text = |setting: &str, path: &std::path::Path| {
+            crate::config::read_text(setting, &base.join(path)).map_err(EnvError::Config)
+        };
+        let certs = |setting: &str, pem: &str| -> Result<Vec<CertificateDer<'static>>, EnvError> {
+            let list: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .map_err(|e| EnvError::Config(format!("{setting}: {e}")))?;
+            if list.is_empty() {
+                return Err(EnvError::Config(format!(
+                    "{setting}: no CERTIFICATE found (expected PEM)"
+                )));
+            }
+            Ok(list)
+        };
+        let client_key = target
+            .client_key
+            .read("provider.client_key", &base)
+            .map_err(EnvError::Config)?;
+        let harness_id = crate::pki::TlsIdentity::from_pem(
+            "CDA client",
+            &text("provider.client_cert", &target.client_cert)?,
+            &client_key,
+        )?;
+        let provider_ca_pem = text("provider.ca_bundle", &target.ca_bundle)?;
+        let provider_trust = certs("provider.ca_bundle", &provider_ca_pem)?;
+        let server_key = cda
+            .server_key
+            .read("cda.server_key", &base)
+            .map_err(EnvError::Config)?;
+        let cas_identity = crate::pki::TlsIdentity::from_pem(
+            "C&A server",
+            &text("cda.server_cert", &cda.server_cert)?,
+            &server_key,
+        )?;
+        let client_ca = certs("cda.client_ca", &text("cda.client_ca", &cda.client_ca)?)?;
+        let signing_pem = cda
+            .signing_key
+            .read("cda.signing_key", &base)
+            .map_err(EnvError::Config)?;
+        let key = SigningKey::from_pem(&cda.signing_kid, &signing_pem)?;
+
+        let recorder = Arc::new(Recorder::new(redactor));
+        let contract = config.contract.clone();
+        // One organisation-supplied key signs every CDA token; the issuers tell them apart.
+        let cas = Cas::new(
+            CasSettings {
+                issuer: CAS_ISSUER.to_owned(),
+                finder_issuer: contract.find.issuer.clone(),
+                dashboard_issuer: DASHBOARD_ISSUER.to_owned(),
+                lifetimes: Lifetimes::default(),
+            },
+            key.clone(),
+            jwks_of([&key]),
+        );
+        let cas_app = cas.router().layer(axum::middleware::from_fn_with_state(
+            InboundParty {
+                recorder: recorder.clone(),
+                party: PARTY_PROVIDER_TO_CAS,
+            },
+            crate::recorder::record_inbound,
+        ));
+        let cas_server = tls::serve_mtls(cas_app, cda.listen, &cas_identity, &client_ca)?;
+        cas.set_base_url(cda.public_url.trim_end_matches('/').to_owned());
+
+        let harness_client = tls::client(
+            Some(&harness_id),
+            &[provider_ca_pem],
+            Duration::from_secs(60),
+        )?;
+        let finder = PensionFinder {
+            client: harness_client.clone(),
+            key: key.clone(),
+            contract: contract.find.clone(),
+            recorder: recorder.clone(),
+            find_base_url: target.find_url.trim_end_matches('/').to_owned(),
+            holdername_guid: pack.holdername_guid().to_owned(),
+        };
+        let dashboard = Dashboard::new(
+            harness_client.clone(),
+            key,
+            DASHBOARD_ISSUER.to_owned(),
+            contract.view.clone(),
+            recorder.clone(),
+            target.view_url.trim_end_matches('/').to_owned(),
+        );
+        let clear_down = clear_down_hook(config, String::new());
+        Ok(Environment {
+            pki: None,
+            recorder,
+            cas,
+            cas_server,
+            provider_server: None,
+            provider_trust,
+            cas_trust: Vec::new(),
+            label: "organisation's endpoints".to_owned(),
+            finder,
+            dashboard,
+            pack,
+            limits: config.limits.clone(),
+            contract,
+            match_updates: std::sync::Mutex::new(None),
+            harness_identity: harness_id,
+            harness_client,
+            clear_down,
+        })
+    }
+}
+
+/// The clear-down hook from the target file, or `default_url` (the reference provider's).
+fn clear_down_hook(config: &TargetConfig, default_url: String) -> ClearDown {
+    match (&config.clear_down.url, &config.clear_down.command) {
+        (Some(url), _) => ClearDown::Http(url.clone()),
+        (_, Some(argv)) => ClearDown::Command {
+            argv: argv.clone(),
+            timeout: Duration::from_secs(config.clear_down.timeout_secs.unwrap_or(120)),
+        },
+        _ => ClearDown::Http(default_url),
     }
 }
 

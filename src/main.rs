@@ -65,6 +65,12 @@ enum Command {
         /// The pack file, e.g. testpacks/integration/pack.toml
         path: PathBuf,
     },
+    /// Run the reference provider as a separate service, configured only through a file
+    ReferenceProvider {
+        /// Its configuration (TOML); see src/provider/standalone.rs and README
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
     /// Apply a match-update file (written at the end of stage 1) to a reference provider
     ApplyUpdates {
         /// The file, e.g. reports/<run-id>/match-updates.json
@@ -183,6 +189,25 @@ fn pack_file(testpacks: &Path) -> PathBuf {
     testpacks.join("integration").join("pack.toml")
 }
 
+/// The organisation's solution when the target file names one, else the embedded default.
+async fn start_environment(
+    pack: Arc<TestPack>,
+    config: &TargetConfig,
+    redactor: Redactor,
+) -> Result<Environment, Failure> {
+    if config.provider.is_some() {
+        Environment::external(pack, config, redactor)
+            .await
+            .context("could not prepare the run against the organisation's endpoints")
+            .map_err(could_not_run)
+    } else {
+        Environment::embedded(pack, config, Faults::none(), redactor)
+            .await
+            .context("could not start the embedded default")
+            .map_err(could_not_run)
+    }
+}
+
 async fn run(args: RunArgs) -> Result<u8, Failure> {
     let config = match &args.target {
         Some(path) => TargetConfig::load(path).map_err(could_not_run)?,
@@ -199,10 +224,7 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
     let pack_path = pack_file(&args.testpacks);
     let pack = Arc::new(TestPack::load(&pack_path).map_err(could_not_run)?);
     let redactor = Redactor::new(pack.personal_values(), args.reveal_personal_data);
-    let env = Environment::embedded(pack, &options.config, Faults::none(), redactor)
-        .await
-        .context("could not start the embedded default")
-        .map_err(could_not_run)?;
+    let env = start_environment(pack, &options.config, redactor).await?;
     let env = Arc::new(env);
     println!(
         "pdp-harness {}: pack {} against {}",
@@ -335,10 +357,7 @@ async fn doctor_command(target: Option<PathBuf>, testpacks: PathBuf) -> Result<u
         pack.pack.id, pack.pack.version
     );
     let redactor = Redactor::new(pack.personal_values(), false);
-    let env = Environment::embedded(Arc::new(pack), &config, Faults::none(), redactor)
-        .await
-        .context("could not start the embedded default")
-        .map_err(could_not_run)?;
+    let env = start_environment(Arc::new(pack), &config, redactor).await?;
     let checks = doctor::examine(&env).await;
     env.shutdown();
     for c in &checks {
@@ -352,6 +371,19 @@ async fn doctor_command(target: Option<PathBuf>, testpacks: PathBuf) -> Result<u
         println!("{blocking} blocking problem(s)");
         Ok(EXIT_COULD_NOT_RUN)
     }
+}
+
+async fn reference_provider(config: PathBuf) -> Result<u8, Failure> {
+    let server = pdp_harness::provider::standalone::start(&config)
+        .await
+        .map_err(|e| could_not_run(anyhow::anyhow!(e)))?;
+    println!(
+        "reference provider listening on {} (find, view, clear-down, match updates); Ctrl-C stops it",
+        server.base_url()
+    );
+    let _ = tokio::signal::ctrl_c().await;
+    server.shutdown();
+    Ok(EXIT_PASSED)
 }
 
 async fn apply_updates(file: PathBuf, access: ProviderAccess) -> Result<u8, Failure> {
@@ -458,6 +490,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report(args),
         Command::Doctor { target, testpacks } => block_on(doctor_command(target, testpacks)),
         Command::CheckPack { path } => check_pack(&path),
+        Command::ReferenceProvider { config } => block_on(reference_provider(config)),
         Command::ApplyUpdates { file, provider } => block_on(apply_updates(file, provider)),
         Command::Clear {
             target,

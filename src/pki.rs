@@ -27,6 +27,8 @@ pub enum PkiError {
         #[source]
         source: rcgen::Error,
     },
+    #[error("{what}: {message}")]
+    Pem { what: String, message: String },
     #[error("could not prepare JWT signing key {kid}: {source}")]
     SigningKey {
         kid: String,
@@ -52,13 +54,24 @@ impl fmt::Debug for TestPki {
 }
 
 /// A certificate with its private key: what a TLS server presents or a client proves itself with.
-#[derive(Clone)]
 pub struct TlsIdentity {
     pub cert_pem: String,
     pub cert_der: CertificateDer<'static>,
-    key_pkcs8_der: Vec<u8>,
+    key_der: PrivateKeyDer<'static>,
     key_pem: String,
     pub info: CertificateInfo,
+}
+
+impl Clone for TlsIdentity {
+    fn clone(&self) -> Self {
+        TlsIdentity {
+            cert_pem: self.cert_pem.clone(),
+            cert_der: self.cert_der.clone(),
+            key_der: self.key_der.clone_key(),
+            key_pem: self.key_pem.clone(),
+            info: self.info.clone(),
+        }
+    }
 }
 
 impl fmt::Debug for TlsIdentity {
@@ -72,13 +85,40 @@ impl fmt::Debug for TlsIdentity {
 
 impl TlsIdentity {
     pub fn private_key_der(&self) -> PrivateKeyDer<'static> {
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key_pkcs8_der.clone()))
+        self.key_der.clone_key()
     }
 
     /// The private key as PEM, for handing to a tool that reads key files (tests only write it
     /// to a temporary directory; nothing in the harness stores it).
     pub fn private_key_pem(&self) -> &str {
         &self.key_pem
+    }
+
+    /// An identity from PEM text an organisation supplies: the certificate (first of the chain)
+    /// and its private key (PKCS#8, PKCS#1 or SEC1).
+    pub fn from_pem(role: &str, cert_pem: &str, key_pem: &str) -> Result<TlsIdentity, PkiError> {
+        use rustls::pki_types::pem::PemObject;
+        let pem_err = |what: &str, e: rustls::pki_types::pem::Error| PkiError::Pem {
+            what: format!("{role} {what}"),
+            message: e.to_string(),
+        };
+        let cert_der = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+            .next()
+            .ok_or_else(|| PkiError::Pem {
+                what: format!("{role} certificate"),
+                message: "no CERTIFICATE block found".to_owned(),
+            })?
+            .map_err(|e| pem_err("certificate", e))?;
+        let key_der =
+            PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| pem_err("key", e))?;
+        let info = certificate_info(role, &cert_der);
+        Ok(TlsIdentity {
+            cert_pem: cert_pem.to_owned(),
+            cert_der,
+            key_der,
+            key_pem: key_pem.to_owned(),
+            info,
+        })
     }
 
     /// Certificate and key in one PEM buffer, the form reqwest's rustls identity takes.
@@ -159,12 +199,41 @@ impl TestPki {
         }
     }
 
+    /// A client certificate with a chosen validity window (e.g. an expired one, for tests of
+    /// the doctor).
+    pub fn client_identity_valid(
+        &self,
+        role: &str,
+        common_name: &str,
+        not_before: time::OffsetDateTime,
+        not_after: time::OffsetDateTime,
+    ) -> Result<TlsIdentity, PkiError> {
+        self.issue_with(
+            role,
+            common_name,
+            Vec::new(),
+            ExtendedKeyUsagePurpose::ClientAuth,
+            Some((not_before, not_after)),
+        )
+    }
+
     fn issue(
         &self,
         role: &str,
         common_name: &str,
         names: Vec<String>,
         usage: ExtendedKeyUsagePurpose,
+    ) -> Result<TlsIdentity, PkiError> {
+        self.issue_with(role, common_name, names, usage, None)
+    }
+
+    fn issue_with(
+        &self,
+        role: &str,
+        common_name: &str,
+        names: Vec<String>,
+        usage: ExtendedKeyUsagePurpose,
+        validity: Option<(time::OffsetDateTime, time::OffsetDateTime)>,
     ) -> Result<TlsIdentity, PkiError> {
         let gen_err = |source| PkiError::Generate {
             what: format!("{role} certificate"),
@@ -179,6 +248,10 @@ impl TestPki {
         ];
         params.use_authority_key_identifier_extension = true;
         set_validity(&mut params);
+        if let Some((from, to)) = validity {
+            params.not_before = from;
+            params.not_after = to;
+        }
         let key = KeyPair::generate().map_err(gen_err)?;
         let cert = params.signed_by(&key, &self.ca).map_err(gen_err)?;
         let info = certificate_info(role, cert.der());
@@ -186,7 +259,7 @@ impl TestPki {
         Ok(TlsIdentity {
             cert_pem: cert.pem(),
             cert_der: cert.der().clone(),
-            key_pkcs8_der: key.serialize_der(),
+            key_der: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
             key_pem: key.serialize_pem(),
             info,
         })
@@ -256,6 +329,23 @@ impl SigningKey {
         };
         let encoding =
             EncodingKey::from_rsa_pem(key.serialize_pem().as_bytes()).map_err(sign_err)?;
+        let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).map_err(sign_err)?;
+        jwk.common.key_id = Some(kid.to_owned());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        Ok(SigningKey {
+            kid: kid.to_owned(),
+            encoding,
+            jwk,
+        })
+    }
+
+    /// A key an organisation supplies as PEM (RSA, PKCS#8 or PKCS#1), for RS256.
+    pub fn from_pem(kid: &str, pem: &str) -> Result<SigningKey, PkiError> {
+        let sign_err = |source| PkiError::SigningKey {
+            kid: kid.to_owned(),
+            source,
+        };
+        let encoding = EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(sign_err)?;
         let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).map_err(sign_err)?;
         jwk.common.key_id = Some(kid.to_owned());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);

@@ -24,11 +24,11 @@ async fn every_check_passes_on_the_embedded_default() {
 async fn wrong_ca_and_unreachable_endpoints_are_named_with_a_fix() {
     let env = common::environment(Default::default()).await;
     let rogue = TestPki::generate("rogue").expect("rogue CA");
-    let url = env.provider_server.base_url();
+    let url = common::provider(&env).base_url();
 
     // Our client certificate from a CA the server does not trust.
     let stranger = rogue.client_identity("rogue", "stranger").expect("cert");
-    let c = handshake("provider", &url, &stranger, &[env.pki.ca_der()]).await;
+    let c = handshake("provider", &url, &stranger, &[common::pki(&env).ca_der()]).await;
     assert!(!c.ok && c.blocking, "{c:?}");
     assert!(
         c.hint
@@ -55,7 +55,7 @@ async fn wrong_ca_and_unreachable_endpoints_are_named_with_a_fix() {
         "provider",
         &format!("https://localhost:{port}"),
         &env.harness_identity,
-        &[env.pki.ca_der()],
+        &[common::pki(&env).ca_der()],
     )
     .await;
     assert!(!c.ok, "{c:?}");

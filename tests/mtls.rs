@@ -15,7 +15,7 @@ fn servers(env: &pdp_harness::environment::Environment) -> Vec<(&'static str, St
         ("C&A", format!("{}/jwks", env.cas_server.base_url())),
         (
             "provider",
-            format!("{}/jwks", env.provider_server.base_url()),
+            format!("{}/jwks", common::provider(&env).base_url()),
         ),
     ]
 }
@@ -23,12 +23,15 @@ fn servers(env: &pdp_harness::environment::Environment) -> Vec<(&'static str, St
 #[tokio::test]
 async fn a_client_with_a_certificate_from_the_run_ca_is_served() {
     let env = common::environment(Default::default()).await;
-    let id = env
-        .pki
+    let id = common::pki(&env)
         .client_identity("test", "test-client")
         .expect("client cert");
-    let client =
-        tls::client(Some(&id), &[env.pki.ca_pem()], Duration::from_secs(10)).expect("client");
+    let client = tls::client(
+        Some(&id),
+        &[common::pki(&env).ca_pem()],
+        Duration::from_secs(10),
+    )
+    .expect("client");
     for (name, url) in servers(&env) {
         let resp = client
             .get(&url)
@@ -42,7 +45,8 @@ async fn a_client_with_a_certificate_from_the_run_ca_is_served() {
 #[tokio::test]
 async fn a_client_without_a_certificate_is_refused_by_every_server() {
     let env = common::environment(Default::default()).await;
-    let client = tls::client(None, &[env.pki.ca_pem()], Duration::from_secs(10)).expect("client");
+    let client =
+        tls::client(None, &[common::pki(&env).ca_pem()], Duration::from_secs(10)).expect("client");
     for (name, url) in servers(&env) {
         let err = client.get(&url).send().await.expect_err(name);
         let chain = tls::error_chain(&err);
@@ -57,8 +61,12 @@ async fn a_client_certificate_from_another_ca_is_refused_by_every_server() {
     let id = rogue
         .client_identity("rogue", "rogue-client")
         .expect("rogue cert");
-    let client =
-        tls::client(Some(&id), &[env.pki.ca_pem()], Duration::from_secs(10)).expect("client");
+    let client = tls::client(
+        Some(&id),
+        &[common::pki(&env).ca_pem()],
+        Duration::from_secs(10),
+    )
+    .expect("client");
     for (name, url) in servers(&env) {
         let err = client.get(&url).send().await.expect_err(name);
         let chain = tls::error_chain(&err);
@@ -70,8 +78,7 @@ async fn a_client_certificate_from_another_ca_is_refused_by_every_server() {
 async fn a_server_certificate_from_another_ca_is_refused_by_the_harness_clients() {
     let env = common::environment(Default::default()).await;
     let rogue = TestPki::generate("rogue").expect("rogue CA");
-    let id = env
-        .pki
+    let id = common::pki(&env)
         .client_identity("test", "test-client")
         .expect("client cert");
     // Trusting only the rogue CA, the real servers' certificates cannot verify.
@@ -94,9 +101,10 @@ async fn negotiated(
 ) -> Result<rustls::ProtocolVersion, String> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(env.pki.ca_der()).map_err(|e| e.to_string())?;
-    let id = env
-        .pki
+    roots
+        .add(common::pki(&env).ca_der())
+        .map_err(|e| e.to_string())?;
+    let id = common::pki(&env)
         .client_identity("test", "tls-version-probe")
         .map_err(|e| e.to_string())?;
     let cfg = rustls::ClientConfig::builder_with_provider(provider)
@@ -106,7 +114,7 @@ async fn negotiated(
         .with_client_auth_cert(vec![id.cert_der.clone()], id.private_key_der())
         .map_err(|e| e.to_string())?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
-    let tcp = tokio::net::TcpStream::connect(env.provider_server.addr)
+    let tcp = tokio::net::TcpStream::connect(common::provider(&env).addr)
         .await
         .map_err(|e| e.to_string())?;
     let name = ServerName::try_from("localhost").map_err(|e| e.to_string())?;

@@ -115,11 +115,15 @@ fn is_jws(s: &str) -> bool {
 }
 
 fn client(env: &Environment) -> reqwest::Client {
-    let id = env
-        .pki
+    let id = common::pki(&env)
         .client_identity("test", "openapi-check")
         .expect("cert");
-    tls::client(Some(&id), &[env.pki.ca_pem()], Duration::from_secs(10)).expect("client")
+    tls::client(
+        Some(&id),
+        &[common::pki(&env).ca_pem()],
+        Duration::from_secs(10),
+    )
+    .expect("client")
 }
 
 fn rid() -> String {

@@ -222,8 +222,7 @@ async fn apply_updates_and_clear_from_the_command_line() {
     assert_eq!(reg.match_status, "match-possible");
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let id = env
-        .pki
+    let id = common::pki(&env)
         .client_identity("operator", "operator")
         .expect("cert");
     let write = |name: &str, text: &str| {
@@ -233,7 +232,7 @@ async fn apply_updates_and_clear_from_the_command_line() {
     };
     let cert = write("client.pem", &id.cert_pem);
     let key = write("client.key", id.private_key_pem());
-    let ca = write("ca.pem", &env.pki.ca_pem());
+    let ca = write("ca.pem", &common::pki(&env).ca_pem());
     let file = MatchUpdateFile {
         format: FORMAT.to_owned(),
         run_id: "test".to_owned(),
@@ -254,7 +253,7 @@ async fn apply_updates_and_clear_from_the_command_line() {
     let path = dir.path().join("match-updates.json");
     file.save(&path).expect("saved");
     let access = |cmd: &mut std::process::Command| {
-        cmd.args(["--provider", &env.provider_server.base_url()])
+        cmd.args(["--provider", &common::provider(&env).base_url()])
             .arg("--cert")
             .arg(&cert)
             .arg("--key")

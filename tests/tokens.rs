@@ -30,11 +30,15 @@ fn member(env: &Environment) -> FindData {
 
 /// A client with a provider-like certificate, to call the C&A directly.
 fn cas_client(env: &Environment) -> reqwest::Client {
-    let id = env
-        .pki
+    let id = common::pki(&env)
         .client_identity("test", "test-provider")
         .expect("cert");
-    tls::client(Some(&id), &[env.pki.ca_pem()], Duration::from_secs(10)).expect("client")
+    tls::client(
+        Some(&id),
+        &[common::pki(&env).ca_pem()],
+        Duration::from_secs(10),
+    )
+    .expect("client")
 }
 
 fn rid() -> String {

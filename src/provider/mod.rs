@@ -13,6 +13,7 @@
 
 pub mod faults;
 pub mod matching;
+pub mod standalone;
 pub mod view_data;
 
 use std::collections::HashMap;

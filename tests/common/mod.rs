@@ -100,3 +100,17 @@ pub fn statuses(record: &RunRecord) -> Vec<(String, Status)> {
         .map(|s| (s.case_id.clone().unwrap_or_default(), s.status))
         .collect()
 }
+
+/// The embedded default's run-time PKI.
+pub fn pki(env: &Environment) -> &pdp_harness::pki::TestPki {
+    env.pki
+        .as_ref()
+        .expect("the embedded default has a run-time PKI")
+}
+
+/// The embedded default's reference provider server.
+pub fn provider(env: &Environment) -> &pdp_harness::tls::RunningServer {
+    env.provider_server
+        .as_ref()
+        .expect("the embedded default runs the reference provider")
+}

@@ -1,0 +1,107 @@
+//! The reference provider as a separate service, configured only through a file, as an
+//! organisation's solution would be: `pdp-harness reference-provider --config provider.toml`.
+//!
+//! ```toml
+//! listen = "127.0.0.1:9443"
+//! server_cert = "provider-server.pem"     # paths are relative to this file
+//! server_key = "provider-server.key"      # or "env:NAME" for a variable holding the PEM
+//! client_ca = "cda-ca.pem"                # CA of the client certificates it accepts (the CDA's)
+//! cda_url = "https://localhost:8443"      # the C&A it registers with
+//! cda_ca = "cda-ca.pem"                   # CA of the C&A's server certificate
+//! client_cert = "provider-client.pem"     # its client certificate for calling the C&A
+//! client_key = "provider-client.key"
+//! view_signing_key = "view-signing.key"   # RSA PEM signing view data tokens
+//! pack = "testpacks/integration/pack.toml"
+//! [contract]                              # as in the harness's target file
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use serde::Deserialize;
+
+use super::{Faults, ProviderOptions, ReferenceProvider};
+use crate::config::{Secret, read_text};
+use crate::contract::WireContract;
+use crate::pki::{SigningKey, TlsIdentity};
+use crate::testpack::TestPack;
+use crate::tls::{self, RunningServer};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StandaloneConfig {
+    pub listen: SocketAddr,
+    pub server_cert: PathBuf,
+    pub server_key: Secret,
+    pub client_ca: PathBuf,
+    pub cda_url: String,
+    pub cda_ca: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: Secret,
+    pub view_signing_key: Secret,
+    #[serde(default = "default_view_kid")]
+    pub view_signing_kid: String,
+    pub pack: PathBuf,
+    #[serde(default)]
+    pub contract: WireContract,
+}
+
+fn default_view_kid() -> String {
+    "reference-provider-view-1".to_owned()
+}
+
+/// Start the reference provider from its configuration file.
+pub async fn start(path: &Path) -> Result<RunningServer, String> {
+    let text = read_text("reference provider configuration", path)?;
+    let config: StandaloneConfig =
+        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let file = |setting: &str, p: &Path| read_text(setting, &base.join(p));
+    let certs = |setting: &str, pem: &str| -> Result<Vec<CertificateDer<'static>>, String> {
+        CertificateDer::pem_slice_iter(pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{setting}: {e}"))
+    };
+    let server = TlsIdentity::from_pem(
+        "provider server",
+        &file("server_cert", &config.server_cert)?,
+        &config.server_key.read("server_key", &base)?,
+    )
+    .map_err(|e| e.to_string())?;
+    let client_ca = certs("client_ca", &file("client_ca", &config.client_ca)?)?;
+    let client = TlsIdentity::from_pem(
+        "provider client",
+        &file("client_cert", &config.client_cert)?,
+        &config.client_key.read("client_key", &base)?,
+    )
+    .map_err(|e| e.to_string())?;
+    let http = tls::client(
+        Some(&client),
+        &[file("cda_ca", &config.cda_ca)?],
+        Duration::from_secs(30),
+    )
+    .map_err(|e| e.to_string())?;
+    let view_key = SigningKey::from_pem(
+        &config.view_signing_kid,
+        &config.view_signing_key.read("view_signing_key", &base)?,
+    )
+    .map_err(|e| e.to_string())?;
+    let pack = TestPack::load(&base.join(&config.pack)).map_err(|e| e.to_string())?;
+    let cda_url = config.cda_url.trim_end_matches('/').to_owned();
+    let provider = ReferenceProvider::new(ProviderOptions {
+        pack: Arc::new(pack),
+        contract: config.contract.clone(),
+        cda_jwks_url: format!("{cda_url}/jwks"),
+        cas_base_url: cda_url,
+        client: http,
+        view_key,
+        issuer: crate::environment::PROVIDER_ISSUER.to_owned(),
+        faults: Faults::none(),
+    });
+    tls::serve_mtls(provider.router(), config.listen, &server, &client_ca)
+        .map_err(|e| e.to_string())
+}
