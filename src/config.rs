@@ -1,8 +1,9 @@
 //! The target file (`--target FILE`): what the harness runs against and how.
 //!
-//! Today it carries the wire contract overrides and the timing limits; pointing at an
-//! organisation's own find/view/clear-down endpoints with its certificates comes with the
-//! "real targets" work. Unknown keys are errors that name the file and line.
+//! With no `[provider]` it tunes the embedded default (wire contract overrides, timing limits);
+//! with `[provider]` and `[cda]` it points the harness at an organisation's own solution.
+//! `pdp-harness init` writes a commented example. Unknown keys are errors that name the file
+//! and line.
 
 use std::path::{Path, PathBuf};
 
@@ -70,6 +71,17 @@ pub struct ClearDownConfig {
     pub timeout_secs: Option<u64>,
 }
 
+/// What the evidence masks beyond the built-in policy (tokens, keys, `Authorization` headers,
+/// the personas' personal data).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedactionConfig {
+    /// Keep personal data in the evidence (local debugging only; recorded on the cover).
+    pub reveal_personal_data: bool,
+    /// Further values to mask wherever they appear, e.g. internal member numbers.
+    pub mask: Vec<String>,
+}
+
 /// A secret given in the target file: a file path (relative to the target file), or
 /// `env:NAME` for an environment variable holding the PEM text. Never on the command line.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -121,6 +133,8 @@ pub struct CdaConfig {
     pub public_url: String,
     pub server_cert: PathBuf,
     pub server_key: Secret,
+    /// CA certificate(s) (PEM) that issued `server_cert`: what the solution trusts for the C&A.
+    pub server_ca: PathBuf,
     /// CA certificate(s) (PEM) that issued the solution's client certificate.
     pub client_ca: PathBuf,
     /// RSA key (PEM) signing find request tokens, PATs, tickets, RPTs and RQP tokens; its
@@ -141,6 +155,7 @@ pub struct TargetConfig {
     pub limits: Limits,
     pub contract: WireContract,
     pub clear_down: ClearDownConfig,
+    pub redaction: RedactionConfig,
     /// The organisation's solution; omit for the embedded default.
     pub provider: Option<ProviderEndpoints>,
     /// Required with `[provider]`: the simulated CDA the solution calls.
@@ -222,6 +237,12 @@ impl TargetConfig {
         if let Some(cda) = &self.cda {
             out.push(("cda.listen".into(), cda.listen.to_string()));
             out.push(("cda.public_url".into(), cda.public_url.clone()));
+            out.push((
+                "cda.server_cert".into(),
+                cda.server_cert.display().to_string(),
+            ));
+            out.push(("cda.server_ca".into(), cda.server_ca.display().to_string()));
+            out.push(("cda.client_ca".into(), cda.client_ca.display().to_string()));
             out.push(("cda.signing_kid".into(), cda.signing_kid.clone()));
         }
         out.extend(vec![
@@ -255,6 +276,18 @@ impl TargetConfig {
                     }
                     _ => "the reference provider's clear-down endpoint".to_owned(),
                 },
+            ),
+            (
+                "redaction".into(),
+                format!(
+                    "personal data {}; {} further value(s) masked",
+                    if self.redaction.reveal_personal_data {
+                        "REVEALED"
+                    } else {
+                        "masked"
+                    },
+                    self.redaction.mask.len()
+                ),
             ),
             ("contract.name".into(), c.name.clone()),
             (

@@ -366,18 +366,8 @@ async fn jwks(name: &str, client: &reqwest::Client, url: &str) -> (Check, Option
 /// Every check against the environment, in order.
 pub async fn examine(env: &Environment) -> Vec<Check> {
     let mut checks = vec![certificate(&env.harness_identity)];
-    // Our own C&A, where we know the CA of its certificate (the embedded default).
-    if !env.cas_trust.is_empty() {
-        checks.push(
-            handshake(
-                "C&A",
-                env.cas.base_url(),
-                &env.harness_identity,
-                &env.cas_trust,
-            )
-            .await,
-        );
-    }
+    // Our own C&A, at the URL the solution calls it by.
+    checks.push(handshake("C&A", env.cas.base_url(), &env.cas_identity, &env.cas_trust).await);
     let trusted = &env.provider_trust;
     checks.push(
         handshake(
@@ -398,11 +388,14 @@ pub async fn examine(env: &Environment) -> Vec<Check> {
         .await,
     );
     let client = env.harness_client();
-    if !env.cas_trust.is_empty() {
-        let (check, skew) = jwks("C&A", client, &format!("{}/jwks", env.cas.base_url())).await;
-        checks.push(check);
-        checks.extend(skew);
-    }
+    let (check, skew) = jwks(
+        "C&A",
+        &env.cas_client,
+        &format!("{}/jwks", env.cas.base_url()),
+    )
+    .await;
+    checks.push(check);
+    checks.extend(skew);
     let view_jwks = env.contract.view.jwks_url.clone().unwrap_or_else(|| {
         format!(
             "{}{}",

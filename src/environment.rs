@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::cda::cas::{Cas, CasSettings, Lifetimes};
 use crate::cda::dashboard::Dashboard;
 use crate::cda::finder::PensionFinder;
+use crate::cda::service::CdaService;
 use crate::config::{Limits, TargetConfig};
 use crate::contract::WireContract;
 use crate::evidence::record::{CertificateInfo, TargetInfo};
@@ -36,6 +37,8 @@ pub enum EnvError {
     Tls(#[from] TlsError),
     #[error("target file: {0}")]
     Config(String),
+    #[error(transparent)]
+    Cda(#[from] crate::cda::service::CdaServiceError),
 }
 
 /// Everything a run talks to, and the clients it talks with.
@@ -50,8 +53,12 @@ pub struct Environment {
     pub provider_server: Option<RunningServer>,
     /// CA certificates the harness trusts for the provider's server certificate.
     pub provider_trust: Vec<rustls::pki_types::CertificateDer<'static>>,
-    /// CA certificates to check the C&A's own server certificate with (when known).
+    /// CA certificates to check the C&A's own server certificate with.
     pub cas_trust: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// The client certificate the harness's own calls to its C&A present.
+    pub cas_identity: crate::pki::TlsIdentity,
+    /// The client the harness's own calls to its C&A use (doctor, dashboard).
+    pub cas_client: reqwest::Client,
     /// "embedded default ..." or "organisation's endpoints".
     pub label: String,
     pub finder: PensionFinder,
@@ -184,6 +191,8 @@ impl Environment {
             provider_server: Some(provider_server),
             provider_trust: vec![trust.clone()],
             cas_trust: vec![trust],
+            cas_identity: harness_id.clone(),
+            cas_client: harness_client.clone(),
             label: "embedded default (reference provider on loopback, mTLS)".to_owned(),
             finder,
             dashboard,
@@ -334,44 +343,21 @@ impl Environment {
         )?;
         let provider_ca_pem = text("provider.ca_bundle", &target.ca_bundle)?;
         let provider_trust = certs("provider.ca_bundle", &provider_ca_pem)?;
-        let server_key = cda
-            .server_key
-            .read("cda.server_key", &base)
-            .map_err(EnvError::Config)?;
-        let cas_identity = crate::pki::TlsIdentity::from_pem(
-            "C&A server",
-            &text("cda.server_cert", &cda.server_cert)?,
-            &server_key,
-        )?;
-        let client_ca = certs("cda.client_ca", &text("cda.client_ca", &cda.client_ca)?)?;
-        let signing_pem = cda
-            .signing_key
-            .read("cda.signing_key", &base)
-            .map_err(EnvError::Config)?;
-        let key = SigningKey::from_pem(&cda.signing_kid, &signing_pem)?;
-
         let recorder = Arc::new(Recorder::new(redactor));
         let contract = config.contract.clone();
-        // One organisation-supplied key signs every CDA token; the issuers tell them apart.
-        let cas = Cas::new(
-            CasSettings {
-                issuer: CAS_ISSUER.to_owned(),
-                finder_issuer: contract.find.issuer.clone(),
-                dashboard_issuer: DASHBOARD_ISSUER.to_owned(),
-                lifetimes: Lifetimes::default(),
-            },
-            key.clone(),
-            jwks_of([&key]),
-        );
-        let cas_app = cas.router().layer(axum::middleware::from_fn_with_state(
-            InboundParty {
-                recorder: recorder.clone(),
-                party: PARTY_PROVIDER_TO_CAS,
-            },
-            crate::recorder::record_inbound,
-        ));
-        let cas_server = tls::serve_mtls(cas_app, cda.listen, &cas_identity, &client_ca)?;
-        cas.set_base_url(cda.public_url.trim_end_matches('/').to_owned());
+        let inbound = InboundParty {
+            recorder: recorder.clone(),
+            party: PARTY_PROVIDER_TO_CAS,
+        };
+        let service = CdaService::start(cda, &base, &contract, |router| {
+            router.layer(axum::middleware::from_fn_with_state(
+                inbound,
+                crate::recorder::record_inbound,
+            ))
+        })?;
+        let key = service.signing_key.clone();
+        let cas_trust = certs("cda.server_ca", &service.server_ca_pem)?;
+        let cas_client = service.internal_http_client(Duration::from_secs(60))?;
 
         let harness_client = tls::client(
             Some(&harness_id),
@@ -393,16 +379,19 @@ impl Environment {
             contract.view.clone(),
             recorder.clone(),
             target.view_url.trim_end_matches('/').to_owned(),
-        );
+        )
+        .with_cas_client(cas_client.clone());
         let clear_down = clear_down_hook(config, String::new());
         Ok(Environment {
             pki: None,
             recorder,
-            cas,
-            cas_server,
+            cas: service.cas.clone(),
+            cas_server: service.server.clone(),
             provider_server: None,
             provider_trust,
-            cas_trust: Vec::new(),
+            cas_trust,
+            cas_identity: service.internal_client.clone(),
+            cas_client,
             label: "organisation's endpoints".to_owned(),
             finder,
             dashboard,

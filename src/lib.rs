@@ -15,6 +15,7 @@ pub mod contract;
 pub mod doctor;
 pub mod environment;
 pub mod evidence;
+pub mod init;
 pub mod jwt;
 pub mod pki;
 pub mod provider;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
+use pdp_harness::cda::service::CdaService;
 use pdp_harness::config::TargetConfig;
 use pdp_harness::doctor;
 use pdp_harness::environment::Environment;
@@ -64,6 +65,28 @@ enum Command {
     CheckPack {
         /// The pack file, e.g. testpacks/integration/pack.toml
         path: PathBuf,
+    },
+    /// Run the simulated CDA (C&A and JWKS) on its own, at the target file's [cda] address, and
+    /// print what the organisation's test environment must be configured with
+    Serve {
+        /// Target file (TOML) with a [cda] section; `pdp-harness init` writes one
+        #[arg(long, value_name = "FILE")]
+        target: PathBuf,
+    },
+    /// Write a commented example target file and the CDA-side certificates and keys
+    Init {
+        /// Directory to write into (created if missing)
+        #[arg(default_value = "pdp-target")]
+        dir: PathBuf,
+        /// Host name(s) the organisation's solution reaches the harness's C&A by
+        #[arg(long = "cda-host", value_name = "NAME", default_value = "localhost")]
+        cda_hosts: Vec<String>,
+        /// Port the C&A listens on
+        #[arg(long, default_value_t = 8443)]
+        cda_port: u16,
+        /// Overwrite files that exist
+        #[arg(long)]
+        force: bool,
     },
     /// Run the reference provider as a separate service, configured only through a file
     ReferenceProvider {
@@ -141,7 +164,7 @@ struct RunArgs {
     /// Only scenarios matching this tag expression, e.g. "@case:CP-01" or "not @slow"
     #[arg(long, value_name = "EXPR")]
     tags: Option<String>,
-    /// Target file (TOML): wire contract overrides and timing limits; see README "Target file"
+    /// Target file (TOML): your solution ([provider], [cda]), wire contract, limits; `init` writes one
     #[arg(long, value_name = "FILE")]
     target: Option<PathBuf>,
     /// Where run directories are written
@@ -189,6 +212,16 @@ fn pack_file(testpacks: &Path) -> PathBuf {
     testpacks.join("integration").join("pack.toml")
 }
 
+/// The redaction policy: the personas' personal data and the target file's further values,
+/// revealed only when asked (flag or target file).
+fn redactor_for(pack: &TestPack, config: &TargetConfig, reveal_flag: bool) -> Redactor {
+    let values = pack
+        .personal_values()
+        .into_iter()
+        .chain(config.redaction.mask.iter().cloned());
+    Redactor::new(values, reveal_flag || config.redaction.reveal_personal_data)
+}
+
 /// The organisation's solution when the target file names one, else the embedded default.
 async fn start_environment(
     pack: Arc<TestPack>,
@@ -223,7 +256,7 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
     runner::check_selection(&options).map_err(could_not_run)?;
     let pack_path = pack_file(&args.testpacks);
     let pack = Arc::new(TestPack::load(&pack_path).map_err(could_not_run)?);
-    let redactor = Redactor::new(pack.personal_values(), args.reveal_personal_data);
+    let redactor = redactor_for(&pack, &options.config, args.reveal_personal_data);
     let env = start_environment(pack, &options.config, redactor).await?;
     let env = Arc::new(env);
     println!(
@@ -356,7 +389,7 @@ async fn doctor_command(target: Option<PathBuf>, testpacks: PathBuf) -> Result<u
         "✔ test pack: {} v{} is valid",
         pack.pack.id, pack.pack.version
     );
-    let redactor = Redactor::new(pack.personal_values(), false);
+    let redactor = redactor_for(&pack, &config, false);
     let env = start_environment(Arc::new(pack), &config, redactor).await?;
     let checks = doctor::examine(&env).await;
     env.shutdown();
@@ -371,6 +404,50 @@ async fn doctor_command(target: Option<PathBuf>, testpacks: PathBuf) -> Result<u
         println!("{blocking} blocking problem(s)");
         Ok(EXIT_COULD_NOT_RUN)
     }
+}
+
+async fn serve(target: PathBuf) -> Result<u8, Failure> {
+    let config = TargetConfig::load(&target).map_err(could_not_run)?;
+    let Some(cda) = &config.cda else {
+        return Err(could_not_run(anyhow::anyhow!(
+            "{}: serve needs a [cda] section (listen, public_url, server_cert, server_key, server_ca, client_ca, signing_key); `pdp-harness init` writes an example",
+            target.display()
+        )));
+    };
+    let service = CdaService::start(cda, &config.base_dir(), &config.contract, |router| {
+        router.layer(axum::middleware::from_fn(
+            pdp_harness::cda::service::log_to_console,
+        ))
+    })
+    .map_err(could_not_run)?;
+    println!("pdp-harness serve: the simulated CDA (C&A and JWKS) is running.");
+    println!("Configure the solution's test environment with:");
+    for (what, value) in service.what_to_configure() {
+        println!("  {what:<46} {value}");
+    }
+    println!(
+        "`pdp-harness run --target {}` starts this same service on the same address for each run; stop this one first.",
+        target.display()
+    );
+    println!("Calls are shown below as they arrive; Ctrl-C stops it.");
+    let _ = tokio::signal::ctrl_c().await;
+    service.shutdown();
+    Ok(EXIT_PASSED)
+}
+
+fn init(dir: &Path, cda_hosts: &[String], cda_port: u16, force: bool) -> Result<u8, Failure> {
+    let written =
+        pdp_harness::init::write_example(dir, cda_hosts, cda_port, force).map_err(could_not_run)?;
+    println!("Wrote into {}:", dir.display());
+    for (file, about) in &written {
+        println!("  {file:<20} {about}");
+    }
+    println!(
+        "Next: fill in [provider] in {}, then `pdp-harness doctor --target {}`.",
+        dir.join(pdp_harness::init::TARGET_FILE).display(),
+        dir.join(pdp_harness::init::TARGET_FILE).display()
+    );
+    Ok(EXIT_PASSED)
 }
 
 async fn reference_provider(config: PathBuf) -> Result<u8, Failure> {
@@ -490,6 +567,13 @@ fn main() -> ExitCode {
         Command::Report(args) => report(args),
         Command::Doctor { target, testpacks } => block_on(doctor_command(target, testpacks)),
         Command::CheckPack { path } => check_pack(&path),
+        Command::Serve { target } => block_on(serve(target)),
+        Command::Init {
+            dir,
+            cda_hosts,
+            cda_port,
+            force,
+        } => init(&dir, &cda_hosts, cda_port, force),
         Command::ReferenceProvider { config } => block_on(reference_provider(config)),
         Command::ApplyUpdates { file, provider } => block_on(apply_updates(file, provider)),
         Command::Clear {

@@ -45,6 +45,7 @@ const VALIDITY_DAYS: i64 = 2;
 pub struct TestPki {
     ca: CertifiedIssuer<'static, KeyPair>,
     issued: std::sync::Mutex<Vec<CertificateInfo>>,
+    validity_days: i64,
 }
 
 impl fmt::Debug for TestPki {
@@ -129,6 +130,12 @@ impl TlsIdentity {
 
 impl TestPki {
     pub fn generate(organisation: &str) -> Result<TestPki, PkiError> {
+        TestPki::generate_valid_for(organisation, VALIDITY_DAYS)
+    }
+
+    /// A CA whose certificates (its own included) stay valid for `days`: material an
+    /// organisation configures once, as `pdp-harness init` writes it.
+    pub fn generate_valid_for(organisation: &str, days: i64) -> Result<TestPki, PkiError> {
         let gen_err = |what: &str| {
             let what = what.to_owned();
             move |source| PkiError::Generate { what, source }
@@ -141,12 +148,13 @@ impl TestPki {
             KeyUsagePurpose::DigitalSignature,
         ];
         params.distinguished_name = dn(&format!("{organisation} test root CA"));
-        set_validity(&mut params);
+        set_validity(&mut params, days);
         let key = KeyPair::generate().map_err(gen_err("CA key"))?;
         let ca = CertifiedIssuer::self_signed(params, key).map_err(gen_err("CA certificate"))?;
         let pki = TestPki {
             ca,
             issued: std::sync::Mutex::new(Vec::new()),
+            validity_days: days,
         };
         let info = certificate_info("root CA", pki.ca.der());
         pki.remember(info);
@@ -247,7 +255,7 @@ impl TestPki {
             KeyUsagePurpose::KeyEncipherment,
         ];
         params.use_authority_key_identifier_extension = true;
-        set_validity(&mut params);
+        set_validity(&mut params, self.validity_days);
         if let Some((from, to)) = validity {
             params.not_before = from;
             params.not_after = to;
@@ -273,10 +281,10 @@ fn dn(common_name: &str) -> DistinguishedName {
     dn
 }
 
-fn set_validity(params: &mut CertificateParams) {
+fn set_validity(params: &mut CertificateParams, days: i64) {
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::minutes(5);
-    params.not_after = now + time::Duration::days(VALIDITY_DAYS);
+    params.not_after = now + time::Duration::days(days);
 }
 
 /// Subject, SHA-256 fingerprint and expiry of a DER certificate.

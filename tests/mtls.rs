@@ -15,7 +15,7 @@ fn servers(env: &pdp_harness::environment::Environment) -> Vec<(&'static str, St
         ("C&A", format!("{}/jwks", env.cas_server.base_url())),
         (
             "provider",
-            format!("{}/jwks", common::provider(&env).base_url()),
+            format!("{}/jwks", common::provider(env).base_url()),
         ),
     ]
 }
@@ -102,9 +102,9 @@ async fn negotiated(
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     roots
-        .add(common::pki(&env).ca_der())
+        .add(common::pki(env).ca_der())
         .map_err(|e| e.to_string())?;
-    let id = common::pki(&env)
+    let id = common::pki(env)
         .client_identity("test", "tls-version-probe")
         .map_err(|e| e.to_string())?;
     let cfg = rustls::ClientConfig::builder_with_provider(provider)
@@ -114,7 +114,7 @@ async fn negotiated(
         .with_client_auth_cert(vec![id.cert_der.clone()], id.private_key_der())
         .map_err(|e| e.to_string())?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
-    let tcp = tokio::net::TcpStream::connect(common::provider(&env).addr)
+    let tcp = tokio::net::TcpStream::connect(common::provider(env).addr)
         .await
         .map_err(|e| e.to_string())?;
     let name = ServerName::try_from("localhost").map_err(|e| e.to_string())?;

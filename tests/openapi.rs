@@ -115,12 +115,12 @@ fn is_jws(s: &str) -> bool {
 }
 
 fn client(env: &Environment) -> reqwest::Client {
-    let id = common::pki(&env)
+    let id = common::pki(env)
         .client_identity("test", "openapi-check")
         .expect("cert");
     tls::client(
         Some(&id),
-        &[common::pki(&env).ca_pem()],
+        &[common::pki(env).ca_pem()],
         Duration::from_secs(10),
     )
     .expect("client")

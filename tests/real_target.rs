@@ -113,6 +113,7 @@ ca_bundle = "{ca_bundle}"
 listen = "127.0.0.1:{cda_port}"
 public_url = "https://localhost:{cda_port}"
 server_cert = "cda-server.pem"
+server_ca = "cda-ca.pem"
 server_key = "env:PDP_TEST_CDA_SERVER_KEY"
 client_ca = "org-ca.pem"
 signing_key = "cda-signing.key"
@@ -150,6 +151,77 @@ fn start_provider(config: &Path) -> Child {
         .expect("a first line");
     assert!(line.contains("listening on"), "{line}");
     child
+}
+
+/// `serve` prints what to configure, answers the solution's client certificate (JWKS with the
+/// configured key id), refuses a certificate from another CA, and logs each call.
+fn check_serve(m: &Material, target: &Path) {
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_pdp-harness"))
+        .args(["serve", "--target"])
+        .arg(target)
+        .env("PDP_TEST_CDA_SERVER_KEY", m.cda_server_key())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("serve starts");
+    let mut out = BufReader::new(serve.stdout.take().expect("stdout"));
+    let mut banner = String::new();
+    while !banner.contains("Ctrl-C") {
+        let mut line = String::new();
+        if out.read_line(&mut line).expect("read") == 0 {
+            let _ = serve.kill();
+            panic!("serve ended early: {banner}");
+        }
+        banner.push_str(&line);
+    }
+    let url = format!("https://localhost:{}", m.cda_port);
+    assert!(banner.contains(&format!("{url}/jwks")), "{banner}");
+    assert!(banner.contains(&format!("{url}/rreguri")), "{banner}");
+    assert!(banner.contains("cda-ca.pem"), "{banner}");
+
+    let read = |name: &str| std::fs::read(m.dir.path().join(name)).expect("read");
+    let cda_ca = String::from_utf8(read("cda-ca.pem")).expect("utf-8");
+    let client_of = |cert: &str, key: &str| {
+        let mut identity = read(cert);
+        identity.extend(read(key));
+        pdp_harness::tls::client_from_pem(
+            Some(&identity),
+            std::slice::from_ref(&cda_ca),
+            std::time::Duration::from_secs(10),
+        )
+        .expect("client")
+    };
+    let solution = client_of("provider-client.pem", "provider-client.key");
+    let stranger = {
+        let other = TestPki::generate("stranger").expect("CA");
+        let id = other.client_identity("stranger", "stranger").expect("cert");
+        pdp_harness::tls::client_from_pem(
+            Some(&id.identity_pem()),
+            std::slice::from_ref(&cda_ca),
+            std::time::Duration::from_secs(10),
+        )
+        .expect("client")
+    };
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let (jwks, refused) = rt.block_on(async {
+        let jwks: serde_json::Value = solution
+            .get(format!("{url}/jwks"))
+            .send()
+            .await
+            .expect("the solution's certificate is accepted")
+            .json()
+            .await
+            .expect("JWKS JSON");
+        let refused = stranger.get(format!("{url}/jwks")).send().await.is_err();
+        (jwks, refused)
+    });
+    assert_eq!(jwks["keys"][0]["kid"], "pdp-harness-cda-1", "{jwks}");
+    assert!(refused, "a client certificate from another CA is refused");
+    let mut line = String::new();
+    out.read_line(&mut line).expect("a logged call");
+    assert!(line.contains("GET /jwks -> 200"), "{line}");
+    let _ = serve.kill();
+    let _ = serve.wait();
 }
 
 fn harness(m: &Material, args: &[&str]) -> Output {
@@ -203,6 +275,10 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
         m.provider_port,
     );
     let mut provider = start_provider(&provider_config);
+
+    // The organisation first configures its solution against `serve`; the run then starts the
+    // same service on the same address with the same certificates and key.
+    check_serve(&m, &target);
 
     let runs = m.dir.path().join("runs");
     let out = harness(
@@ -306,4 +382,63 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
 
     let _ = provider.kill();
     let _ = provider.wait();
+}
+
+#[test]
+fn init_writes_a_commented_target_file_that_loads_and_material_serve_starts_with() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out_dir = dir.path().join("acme");
+    let port = free_port();
+    let init = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_pdp-harness"))
+            .arg("init")
+            .arg(&out_dir)
+            .args(["--cda-port", &port.to_string()])
+            .args(extra)
+            .output()
+            .expect("runs")
+    };
+    let out = init(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let target = out_dir.join("target.toml");
+    let example = std::fs::read_to_string(&target).expect("target.toml");
+    assert!(example.contains("CHANGE"), "{example}");
+    assert!(example.contains(&format!("public_url = \"https://localhost:{port}\"")));
+    // The example loads as it is written, every section included.
+    let config = pdp_harness::config::TargetConfig::load(&target).expect("the example loads");
+    assert!(config.provider.is_some() && config.cda.is_some());
+    assert!(!config.redaction.reveal_personal_data);
+    #[cfg(unix)]
+    for key in ["cda-server.key", "harness-client.key", "cda-signing.key"] {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(out_dir.join(key))
+            .expect("key")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "{key} is readable by its owner only");
+    }
+    // Nothing is overwritten without --force.
+    let again = init(&[]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        text(&again).contains("exists; use --force"),
+        "{}",
+        text(&again)
+    );
+
+    // With the organisation's CA in place, serve starts on the generated material.
+    std::fs::copy(out_dir.join("cda-ca.pem"), out_dir.join("org-ca.pem")).expect("copy");
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_pdp-harness"))
+        .args(["serve", "--target"])
+        .arg(&target)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let mut out = BufReader::new(serve.stdout.take().expect("stdout"));
+    let mut first = String::new();
+    out.read_line(&mut first).expect("a first line");
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(first.contains("the simulated CDA"), "{first}");
 }

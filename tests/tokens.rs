@@ -30,12 +30,12 @@ fn member(env: &Environment) -> FindData {
 
 /// A client with a provider-like certificate, to call the C&A directly.
 fn cas_client(env: &Environment) -> reqwest::Client {
-    let id = common::pki(&env)
+    let id = common::pki(env)
         .client_identity("test", "test-provider")
         .expect("cert");
     tls::client(
         Some(&id),
-        &[common::pki(&env).ca_pem()],
+        &[common::pki(env).ca_pem()],
         Duration::from_secs(10),
     )
     .expect("client")

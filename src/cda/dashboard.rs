@@ -20,7 +20,10 @@ pub const PARTY_JWKS: &str = "dashboard -> provider JWKS";
 
 #[derive(Debug)]
 pub struct Dashboard {
+    /// Calls the provider's view endpoint.
     pub client: reqwest::Client,
+    /// Calls the C&A's token endpoint (the same client unless the C&A needs another identity).
+    pub cas_client: reqwest::Client,
     /// Signs RQP claim tokens.
     pub key: SigningKey,
     pub issuer: String,
@@ -67,6 +70,7 @@ impl Dashboard {
         view_base_url: String,
     ) -> Dashboard {
         Dashboard {
+            cas_client: client.clone(),
             client,
             key,
             issuer,
@@ -75,6 +79,12 @@ impl Dashboard {
             view_base_url,
             provider_jwks: OnceCell::new(),
         }
+    }
+
+    /// Redeem tickets at the C&A with `client` instead of the view client.
+    pub fn with_cas_client(mut self, client: reqwest::Client) -> Dashboard {
+        self.cas_client = client;
+        self
     }
 
     pub fn view_url(&self, asset_guid: &str) -> String {
@@ -153,7 +163,7 @@ impl Dashboard {
         };
         let claim_token = self.claim_token().map_err(fail)?;
         let request = self
-            .client
+            .cas_client
             .post(format!("{}/token", as_uri.trim_end_matches('/')))
             .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
             .form(&[
@@ -167,7 +177,7 @@ impl Dashboard {
             .map_err(|e| fail(e.to_string()))?;
         let obs = self
             .recorder
-            .send(PARTY_TOKEN, &self.client, request)
+            .send(PARTY_TOKEN, &self.cas_client, request)
             .await
             .map_err(|e| fail(format!("the C&A at {as_uri} could not be reached: {e}")))?;
         if obs.status != 200 {

@@ -5,3 +5,4 @@ pub mod cas;
 pub mod dashboard;
 pub mod faults;
 pub mod finder;
+pub mod service;

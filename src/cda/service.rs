@@ -1,0 +1,246 @@
+//! The simulated CDA as a service an organisation's solution points at: the C&A (token, perm,
+//! introspect, rreguri) and its JWKS, on the address, certificates and signing key of the
+//! target file's `[cda]` section.
+//!
+//! `pdp-harness serve` runs it on its own so the organisation can configure and check its test
+//! environment; `pdp-harness run --target` starts the very same service (same address, same
+//! certificates, same key) for the length of the run, so what was configured against `serve`
+//! is what the run meets.
+
+use std::path::{Path, PathBuf};
+
+use axum::Router;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
+use super::cas::{Cas, CasSettings, Lifetimes};
+use crate::config::{CdaConfig, read_text};
+use crate::contract::WireContract;
+use crate::environment::{CAS_ISSUER, DASHBOARD_ISSUER};
+use crate::pki::{PkiError, SigningKey, TestPki, TlsIdentity, jwks_of};
+use crate::tls::{self, RunningServer, TlsError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CdaServiceError {
+    #[error("target file: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+/// The running C&A with what its clients need to know.
+#[derive(Debug)]
+pub struct CdaService {
+    pub cas: Cas,
+    pub server: RunningServer,
+    /// The C&A's base URL as the solution calls it (`as_uri`).
+    pub public_url: String,
+    /// The CA certificate(s) that issued the C&A's server certificate: what the solution trusts.
+    pub server_ca_pem: String,
+    /// Where that CA came from, for messages.
+    pub server_ca_path: PathBuf,
+    /// Where the CA of accepted client certificates came from, for messages.
+    pub client_ca_path: PathBuf,
+    /// The C&A's server certificate.
+    pub identity: TlsIdentity,
+    /// The key signing the CDA's tokens (its public part is at `{public_url}/jwks`).
+    pub signing_key: SigningKey,
+    /// A client certificate, from a CA made for this process only, that the C&A accepts besides
+    /// the solution's: the harness's own dashboard uses it to redeem tickets, so the harness
+    /// needs no certificate from the organisation's PKI for its internal hop.
+    pub internal_client: TlsIdentity,
+}
+
+/// PEM certificates from a file a setting names; at least one.
+pub fn certificates(setting: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let pem = read_text(setting, path)?;
+    let list: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{setting}: {}: {e}", path.display()))?;
+    if list.is_empty() {
+        return Err(format!(
+            "{setting}: {} holds no CERTIFICATE (expected PEM)",
+            path.display()
+        ));
+    }
+    Ok(list)
+}
+
+impl CdaService {
+    /// Start the C&A from `[cda]`; relative paths are resolved against `base`. `wrap` adds
+    /// layers to the router (recording, console logging) before it is served.
+    pub fn start(
+        cda: &CdaConfig,
+        base: &Path,
+        contract: &WireContract,
+        wrap: impl FnOnce(Router) -> Router,
+    ) -> Result<CdaService, CdaServiceError> {
+        let config = CdaServiceError::Config;
+        let server_key = cda
+            .server_key
+            .read("cda.server_key", base)
+            .map_err(config)?;
+        let server_cert_path = base.join(&cda.server_cert);
+        let identity = TlsIdentity::from_pem(
+            "C&A server",
+            &read_text("cda.server_cert", &server_cert_path).map_err(config)?,
+            &server_key,
+        )?;
+        let server_ca_path = base.join(&cda.server_ca);
+        let server_ca_pem = read_text("cda.server_ca", &server_ca_path).map_err(config)?;
+        certificates("cda.server_ca", &server_ca_path).map_err(config)?;
+        let client_ca_path = base.join(&cda.client_ca);
+        let mut client_roots = certificates("cda.client_ca", &client_ca_path).map_err(config)?;
+        let signing_pem = cda
+            .signing_key
+            .read("cda.signing_key", base)
+            .map_err(config)?;
+        let signing_key = SigningKey::from_pem(&cda.signing_kid, &signing_pem)?;
+
+        let internal = TestPki::generate("pdp-harness internal")?;
+        let internal_client =
+            internal.client_identity("dashboard client", "pdp-harness-dashboard")?;
+        client_roots.push(internal.ca_der());
+
+        // One key signs every CDA token; the issuers tell finder, C&A and dashboard apart.
+        let cas = Cas::new(
+            CasSettings {
+                issuer: CAS_ISSUER.to_owned(),
+                finder_issuer: contract.find.issuer.clone(),
+                dashboard_issuer: DASHBOARD_ISSUER.to_owned(),
+                lifetimes: Lifetimes::default(),
+            },
+            signing_key.clone(),
+            jwks_of([&signing_key]),
+        );
+        let public_url = cda.public_url.trim_end_matches('/').to_owned();
+        let server = tls::serve_mtls(wrap(cas.router()), cda.listen, &identity, &client_roots)?;
+        cas.set_base_url(public_url.clone());
+        Ok(CdaService {
+            cas,
+            server,
+            public_url,
+            server_ca_pem,
+            server_ca_path,
+            client_ca_path,
+            identity,
+            signing_key,
+            internal_client,
+        })
+    }
+
+    /// A client for the harness's own calls to the C&A (the dashboard's ticket redemption).
+    pub fn internal_http_client(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<reqwest::Client, TlsError> {
+        tls::client(
+            Some(&self.internal_client),
+            std::slice::from_ref(&self.server_ca_pem),
+            timeout,
+        )
+    }
+
+    /// What the organisation configures in its test environment, one `(what, value)` a line.
+    pub fn what_to_configure(&self) -> Vec<(String, String)> {
+        let u = &self.public_url;
+        vec![
+            ("C&A base URL (as_uri)".into(), u.clone()),
+            ("token endpoint".into(), format!("{u}/token")),
+            ("permission endpoint".into(), format!("{u}/perm")),
+            ("introspection endpoint".into(), format!("{u}/introspect")),
+            (
+                "registration endpoint (rreguri)".into(),
+                format!("{u}/rreguri"),
+            ),
+            ("JWKS (verify CDA tokens)".into(), format!("{u}/jwks")),
+            (
+                "CA to trust for the C&A's server certificate".into(),
+                self.server_ca_path.display().to_string(),
+            ),
+            (
+                "client certificates accepted from the CA(s) in".into(),
+                self.client_ca_path.display().to_string(),
+            ),
+            ("listening on".into(), self.server.addr.to_string()),
+        ]
+    }
+
+    pub fn shutdown(&self) {
+        self.server.shutdown();
+    }
+}
+
+/// How long the material `init` writes stays valid: long enough for a test campaign, short
+/// enough that nobody mistakes it for production material.
+pub const INIT_VALIDITY_DAYS: i64 = 90;
+
+/// The PEM files `pdp-harness init` writes for the `[cda]` section and the harness's client
+/// certificate: one new CA the organisation trusts for both the C&A's server certificate and
+/// the find and view requests' client certificate.
+#[derive(Debug)]
+pub struct GeneratedCdaPki {
+    /// (file name, PEM text, is a private key).
+    pub files: Vec<(String, String, bool)>,
+}
+
+impl GeneratedCdaPki {
+    /// `hosts`: the names the C&A's server certificate is valid for (the host of `public_url`).
+    pub fn generate(hosts: &[String]) -> Result<GeneratedCdaPki, PkiError> {
+        let pki = TestPki::generate_valid_for("pdp-harness CDA", INIT_VALIDITY_DAYS)?;
+        let first = hosts.first().map(String::as_str).unwrap_or("localhost");
+        let extra: Vec<&str> = hosts
+            .iter()
+            .map(String::as_str)
+            .filter(|h| !matches!(*h, "localhost" | "127.0.0.1"))
+            .collect();
+        let server = pki.server_identity("C&A server", first, &extra)?;
+        let client = pki.client_identity("CDA client", "pdp-harness-cda")?;
+        let signing = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).map_err(|source| {
+            PkiError::Generate {
+                what: "JWT signing key".to_owned(),
+                source,
+            }
+        })?;
+        Ok(GeneratedCdaPki {
+            files: vec![
+                ("cda-ca.pem".into(), pki.ca_pem(), false),
+                ("cda-server.pem".into(), server.cert_pem.clone(), false),
+                (
+                    "cda-server.key".into(),
+                    server.private_key_pem().to_owned(),
+                    true,
+                ),
+                ("harness-client.pem".into(), client.cert_pem.clone(), false),
+                (
+                    "harness-client.key".into(),
+                    client.private_key_pem().to_owned(),
+                    true,
+                ),
+                ("cda-signing.key".into(), signing.serialize_pem(), true),
+            ],
+        })
+    }
+}
+
+/// axum middleware for `serve`: one console line per call (method, path, status, time), so
+/// the organisation sees its solution's calls arrive. Paths and statuses only: no headers or
+/// bodies, which carry tokens.
+pub async fn log_to_console(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    println!(
+        "{} {method} {path} -> {} ({} ms)",
+        chrono::Utc::now().format("%H:%M:%SZ"),
+        response.status().as_u16(),
+        started.elapsed().as_millis()
+    );
+    response
+}

@@ -1,0 +1,180 @@
+//! `pdp-harness init`: a commented example target file and the CDA-side material it names, so
+//! an organisation starts from something that loads and only fills in its own endpoints.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::cda::service::{GeneratedCdaPki, INIT_VALIDITY_DAYS};
+use crate::pki::PkiError;
+
+pub const TARGET_FILE: &str = "target.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("{0} exists; use --force to overwrite it")]
+    Exists(PathBuf),
+    #[error("could not write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error("--cda-host {0:?} is not a host name")]
+    BadHost(String),
+}
+
+/// The example target file; `{host}` and `{port}` are filled in.
+const EXAMPLE: &str = r#"# pdp-harness target file: run the PDP integration test packs against your own solution.
+#
+#   pdp-harness serve  --target target.toml   # the harness's C&A on its own: configure your solution against it
+#   pdp-harness doctor --target target.toml   # certificates, handshakes, JWKS, clock, clear-down: in seconds
+#   pdp-harness run --pack all --target target.toml
+#
+# Paths are relative to this file. Private keys may instead come from the environment:
+# client_key = "env:PDP_CLIENT_KEY" reads the PEM text from that variable (for CI secret stores).
+# Never put a secret on the command line. Unknown keys are errors, with their line.
+
+# ---------------------------------------------------------------------------------------------
+# Your solution: where the harness sends find and view requests, and how it proves itself.
+[provider]
+find_url = "https://find.pensions.example.org"        # CHANGE: base URL; the find path is appended
+view_url = "https://view.pensions.example.org"        # CHANGE: base URL; /{assetGuid} paths are appended
+client_cert = "harness-client.pem"                    # the harness's client certificate (trust cda-ca.pem for it)
+client_key = "harness-client.key"                     # or "env:PDP_HARNESS_CLIENT_KEY"
+ca_bundle = "org-ca.pem"                              # CHANGE: CA(s) that issued your servers' certificates
+
+# How your test data is cleared down before each stage: an HTTP call (POST, mTLS with the
+# harness's client certificate) or a command run without a shell. One of the two.
+[clear_down]
+url = "https://view.pensions.example.org/test-support/clear-down"   # CHANGE
+# command = ["/opt/pensions/bin/clear-test-data", "--env", "pdp-test"]
+# timeout_secs = 120
+
+# ---------------------------------------------------------------------------------------------
+# The harness's simulated CDA: your solution calls its C&A (token, perm, introspect, rreguri) and
+# verifies its tokens with its JWKS. `pdp-harness serve` prints the URLs to configure.
+[cda]
+listen = "0.0.0.0:{port}"                  # where the C&A listens
+public_url = "https://{host}:{port}"       # how your solution reaches it; also the as_uri it must send
+server_cert = "cda-server.pem"             # valid for {host}
+server_key = "cda-server.key"              # or "env:PDP_CDA_SERVER_KEY"
+server_ca = "cda-ca.pem"                   # give this CA to your solution to trust
+client_ca = "org-ca.pem"                   # CHANGE: CA(s) that issued your solution's client certificate
+signing_key = "cda-signing.key"            # RSA key signing find request tokens, PATs, tickets, RPTs
+signing_kid = "pdp-harness-cda-1"
+
+# ---------------------------------------------------------------------------------------------
+# Timing limits the verdicts are judged against (milliseconds). Defaults shown.
+[limits]
+acknowledgement_ms = 2000         # find request -> acknowledgement
+registration_ms = 30000           # find request -> each PeI registration
+view_response_ms = 10000          # view request -> response (the reporting 10 s threshold)
+registration_settle_ms = 300      # after the expected registrations, watch for extra ones
+no_match_watch_ms = 1500          # after a no-match find, watch for registrations that must not come
+update_ms = 30000                 # after match updates are applied, wait for each at the C&A
+
+# ---------------------------------------------------------------------------------------------
+# Redaction of the evidence. Personas' names, dates of birth, NI numbers, addresses, emails and
+# phones, tokens, keys and Authorization headers are masked by default.
+[redaction]
+reveal_personal_data = false      # true only for a local debugging run; recorded on the cover
+mask = []                         # further values to mask, e.g. your internal member numbers
+
+# ---------------------------------------------------------------------------------------------
+# The find and view wire contracts (technical standards v2.0). The defaults are pdp-harness's
+# documented default (README, "Wire contracts"); override only what your copy of the standards
+# says differently, for example:
+# [contract]
+# name = "our copy of TS v2.0"
+# [contract.find]
+# path = "/pdp/find"
+# token_field = "find_request_token"
+# [contract.view]
+# path_template = "/pdp/view/{assetGuid}"
+"#;
+
+/// Write `target.toml` and the CDA-side PEM files into `dir`; returns (file, what it is).
+pub fn write_example(
+    dir: &Path,
+    cda_hosts: &[String],
+    cda_port: u16,
+    force: bool,
+) -> Result<Vec<(String, String)>, InitError> {
+    for h in cda_hosts {
+        let ok = !h.is_empty()
+            && h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+        if !ok {
+            return Err(InitError::BadHost(h.clone()));
+        }
+    }
+    let host = cda_hosts
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "localhost".to_owned());
+    let pki = GeneratedCdaPki::generate(cda_hosts)?;
+    let target = EXAMPLE
+        .replace("{host}", &host)
+        .replace("{port}", &cda_port.to_string());
+    let mut files = vec![(TARGET_FILE.to_owned(), target, false)];
+    files.extend(pki.files);
+    for (name, _, _) in &files {
+        let path = dir.join(name);
+        if path.exists() && !force {
+            return Err(InitError::Exists(path));
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|source| InitError::Write {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let mut written = Vec::new();
+    for (name, text, private) in files {
+        let path = dir.join(&name);
+        write_file(&path, &text, private)?;
+        written.push((name.clone(), describe(&name)));
+    }
+    Ok(written)
+}
+
+fn describe(name: &str) -> String {
+    match name {
+        TARGET_FILE => "the target file: fill in the lines marked CHANGE".to_owned(),
+        "cda-ca.pem" => format!(
+            "CA to give your solution to trust (C&A server, harness client); valid {INIT_VALIDITY_DAYS} days"
+        ),
+        "cda-server.pem" | "cda-server.key" => "the C&A's server certificate and key".to_owned(),
+        "harness-client.pem" | "harness-client.key" => {
+            "the harness's client certificate and key for find and view requests".to_owned()
+        }
+        "cda-signing.key" => "the key signing the CDA's tokens (published at /jwks)".to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// Private keys are written readable by their owner only.
+fn write_file(path: &Path, text: &str, private: bool) -> Result<(), InitError> {
+    let err = |source| InitError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    let mut file = options.open(path).map_err(err)?;
+    // An existing file (--force) keeps its mode on open: tighten it too.
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    }
+    file.write_all(text.as_bytes()).map_err(err)
+}
