@@ -71,6 +71,18 @@ pub struct ClearDownConfig {
     pub timeout_secs: Option<u64>,
 }
 
+/// Who is being tested, when it differs from the test pack's `[provider]`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OrganisationConfig {
+    /// Shown on the evidence cover, e.g. "Acme Pensions Ltd".
+    pub name: Option<String>,
+    /// The organisation's holdername GUID, in place of the pack's (its PeIs carry it).
+    pub holdername_guid: Option<String>,
+    /// The scheme name the organisation's view data carries, in place of the pack's.
+    pub scheme_name: Option<String>,
+}
+
 /// What the evidence masks beyond the built-in policy (tokens, keys, `Authorization` headers,
 /// the personas' personal data).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -155,6 +167,7 @@ pub struct TargetConfig {
     pub limits: Limits,
     pub contract: WireContract,
     pub clear_down: ClearDownConfig,
+    pub organisation: OrganisationConfig,
     pub redaction: RedactionConfig,
     /// The organisation's solution; omit for the embedded default.
     pub provider: Option<ProviderEndpoints>,
@@ -193,6 +206,13 @@ impl TargetConfig {
             }
             _ => {}
         }
+        if let Some(guid) = &cfg.organisation.holdername_guid
+            && uuid::Uuid::parse_str(guid).is_err()
+        {
+            return Err(invalid(&format!(
+                "[organisation] holdername_guid {guid:?} is not a GUID (expected e.g. 6f1c0f2e-8c5a-4d0e-9a43-2b7d9e0c1a55)"
+            )));
+        }
         if cfg.provider.is_some() {
             if cfg.cda.is_none() {
                 return Err(invalid(
@@ -222,6 +242,16 @@ impl TargetConfig {
         let l = &self.limits;
         let c = &self.contract;
         let mut out = Vec::new();
+        let o = &self.organisation;
+        for (key, value) in [
+            ("organisation.name", &o.name),
+            ("organisation.holdername_guid", &o.holdername_guid),
+            ("organisation.scheme_name", &o.scheme_name),
+        ] {
+            if let Some(v) = value {
+                out.push((key.into(), v.clone()));
+            }
+        }
         if let Some(p) = &self.provider {
             out.push(("provider.find_url".into(), p.find_url.clone()));
             out.push(("provider.view_url".into(), p.view_url.clone()));
@@ -368,6 +398,35 @@ mod tests {
         assert_eq!(cfg.limits.registration_ms, 30_000);
         assert_eq!(cfg.contract.find.path, "/pdp/find");
         assert_eq!(cfg.contract.find.token_field, "find_request_token");
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn organisation_and_cda_settings_are_checked_with_their_names() {
+        let dir = std::env::temp_dir().join(format!("pdp-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("target.toml");
+        std::fs::write(&path, "[organisation]\nholdername_guid = \"acme\"\n").expect("write");
+        let msg = TargetConfig::load(&path).expect_err("bad GUID").to_string();
+        assert!(
+            msg.contains("holdername_guid \"acme\" is not a GUID"),
+            "{msg}"
+        );
+        std::fs::write(
+            &path,
+            "[provider]\nfind_url = \"https://f\"\nview_url = \"https://v\"\nclient_cert = \"c.pem\"\nclient_key = \"env:K\"\nca_bundle = \"ca.pem\"\n",
+        )
+        .expect("write");
+        let msg = TargetConfig::load(&path).expect_err("no [cda]").to_string();
+        assert!(msg.contains("[provider] needs [cda]"), "{msg}");
+        std::fs::write(&path, "[cda]\nlisten = \"127.0.0.1:1\"\n").expect("write");
+        let msg = TargetConfig::load(&path)
+            .expect_err("incomplete [cda]")
+            .to_string();
+        assert!(
+            msg.contains("line 1") && msg.contains("public_url"),
+            "{msg}"
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -37,6 +37,14 @@ const EXAMPLE: &str = r#"# pdp-harness target file: run the PDP integration test
 # Never put a secret on the command line. Unknown keys are errors, with their line.
 
 # ---------------------------------------------------------------------------------------------
+# Who is tested. The personas, members and pensions come from the test pack (--testpacks DIR);
+# these replace the pack's holdername GUID and scheme name with yours.
+[organisation]
+name = "Example Pensions Ltd"                             # CHANGE: shown on the evidence cover
+holdername_guid = "6f1c0f2e-8c5a-4d0e-9a43-2b7d9e0c1a55"  # CHANGE: your holdername GUID
+# scheme_name = "Example Workplace Pension Scheme"
+
+# ---------------------------------------------------------------------------------------------
 # Your solution: where the harness sends find and view requests, and how it proves itself.
 [provider]
 find_url = "https://find.pensions.example.org"        # CHANGE: base URL; the find path is appended

@@ -212,6 +212,15 @@ fn pack_file(testpacks: &Path) -> PathBuf {
     testpacks.join("integration").join("pack.toml")
 }
 
+/// The test pack, under the organisation's holdername GUID and scheme name when the target file
+/// gives them.
+fn load_pack(path: &Path, config: &TargetConfig) -> Result<TestPack, Failure> {
+    let mut pack = TestPack::load(path).map_err(could_not_run)?;
+    let o = &config.organisation;
+    pack.apply_organisation(o.holdername_guid.as_deref(), o.scheme_name.as_deref());
+    Ok(pack)
+}
+
 /// The redaction policy: the personas' personal data and the target file's further values,
 /// revealed only when asked (flag or target file).
 fn redactor_for(pack: &TestPack, config: &TargetConfig, reveal_flag: bool) -> Redactor {
@@ -255,7 +264,7 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
     };
     runner::check_selection(&options).map_err(could_not_run)?;
     let pack_path = pack_file(&args.testpacks);
-    let pack = Arc::new(TestPack::load(&pack_path).map_err(could_not_run)?);
+    let pack = Arc::new(load_pack(&pack_path, &options.config)?);
     let redactor = redactor_for(&pack, &options.config, args.reveal_personal_data);
     let env = start_environment(pack, &options.config, redactor).await?;
     let env = Arc::new(env);
@@ -377,7 +386,7 @@ async fn doctor_command(target: Option<PathBuf>, testpacks: PathBuf) -> Result<u
         None => TargetConfig::default(),
     };
     let pack_path = pack_file(&testpacks);
-    let pack = TestPack::load(&pack_path).map_err(could_not_run)?;
+    let pack = load_pack(&pack_path, &config)?;
     println!(
         "✔ target file: {}",
         target

@@ -514,6 +514,18 @@ impl TestPack {
         self.provider.holdername_guid.get_ref()
     }
 
+    /// The organisation's own holdername GUID and scheme name, from the target file's
+    /// `[organisation]`, in place of the pack's: the same personas, under its name.
+    pub fn apply_organisation(&mut self, holdername_guid: Option<&str>, scheme_name: Option<&str>) {
+        if let Some(guid) = holdername_guid {
+            let span = self.provider.holdername_guid.span();
+            self.provider.holdername_guid = Spanned::new(span, guid.to_owned());
+        }
+        if let Some(name) = scheme_name {
+            self.provider.scheme_name = name.to_owned();
+        }
+    }
+
     pub fn persona(&self, id: &str) -> Option<&Persona> {
         self.personas.iter().find(|p| p.id.get_ref() == id)
     }
