@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cda::cas::{Cas, CasSettings, Lifetimes};
+use crate::cda::cas::Cas;
 use crate::cda::dashboard::Dashboard;
 use crate::cda::finder::PensionFinder;
 use crate::cda::service::CdaService;
@@ -119,12 +119,7 @@ impl Environment {
 
         // The C&A, with the finder's and dashboard's keys trusted.
         let cas = Cas::new(
-            CasSettings {
-                issuer: CAS_ISSUER.to_owned(),
-                finder_issuer: contract.find.issuer.clone(),
-                dashboard_issuer: DASHBOARD_ISSUER.to_owned(),
-                lifetimes: Lifetimes::default(),
-            },
+            crate::cda::service::cas_settings(&contract),
             cas_key,
             jwks_of([&finder_key, &dashboard_key]),
         );

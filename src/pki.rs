@@ -331,20 +331,7 @@ impl SigningKey {
                 source,
             }
         })?;
-        let sign_err = |source| PkiError::SigningKey {
-            kid: kid.to_owned(),
-            source,
-        };
-        let encoding =
-            EncodingKey::from_rsa_pem(key.serialize_pem().as_bytes()).map_err(sign_err)?;
-        let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256).map_err(sign_err)?;
-        jwk.common.key_id = Some(kid.to_owned());
-        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
-        Ok(SigningKey {
-            kid: kid.to_owned(),
-            encoding,
-            jwk,
-        })
+        SigningKey::from_pem(kid, &key.serialize_pem())
     }
 
     /// A key an organisation supplies as PEM (RSA, PKCS#8 or PKCS#1), for RS256.

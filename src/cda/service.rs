@@ -68,6 +68,16 @@ pub fn certificates(setting: &str, path: &Path) -> Result<Vec<CertificateDer<'st
     Ok(list)
 }
 
+/// The C&A's issuers: its own, the finder's (per the wire contract) and the dashboard's.
+pub fn cas_settings(contract: &WireContract) -> CasSettings {
+    CasSettings {
+        issuer: CAS_ISSUER.to_owned(),
+        finder_issuer: contract.find.issuer.clone(),
+        dashboard_issuer: DASHBOARD_ISSUER.to_owned(),
+        lifetimes: Lifetimes::default(),
+    }
+}
+
 impl CdaService {
     /// Start the C&A from `[cda]`; relative paths are resolved against `base`. `wrap` adds
     /// layers to the router (recording, console logging) before it is served.
@@ -106,12 +116,7 @@ impl CdaService {
 
         // One key signs every CDA token; the issuers tell finder, C&A and dashboard apart.
         let cas = Cas::new(
-            CasSettings {
-                issuer: CAS_ISSUER.to_owned(),
-                finder_issuer: contract.find.issuer.clone(),
-                dashboard_issuer: DASHBOARD_ISSUER.to_owned(),
-                lifetimes: Lifetimes::default(),
-            },
+            cas_settings(contract),
             signing_key.clone(),
             jwks_of([&signing_key]),
         );
