@@ -304,9 +304,37 @@ impl Environment {
         config: &TargetConfig,
         redactor: Redactor,
     ) -> Result<Environment, EnvError> {
+        let Some(cda) = &config.cda else {
+            return Err(EnvError::Config(
+                "[provider] and [cda] are both needed to run against an organisation's solution"
+                    .to_owned(),
+            ));
+        };
+        let recorder = Arc::new(Recorder::new(redactor));
+        let inbound = InboundParty {
+            recorder: recorder.clone(),
+            party: PARTY_PROVIDER_TO_CAS,
+        };
+        let service = CdaService::start(cda, &config.base_dir(), &config.contract, |router| {
+            router.layer(axum::middleware::from_fn_with_state(
+                inbound,
+                crate::recorder::record_inbound,
+            ))
+        })?;
+        Environment::with_service(pack, config, recorder, &service)
+    }
+
+    /// Against an organisation's solution with a C&A already running (`serve`), whose inbound
+    /// calls `recorder` records.
+    pub fn with_service(
+        pack: Arc<TestPack>,
+        config: &TargetConfig,
+        recorder: Arc<Recorder>,
+        service: &CdaService,
+    ) -> Result<Environment, EnvError> {
         use rustls::pki_types::CertificateDer;
         use rustls::pki_types::pem::PemObject;
-        let (Some(target), Some(cda)) = (&config.provider, &config.cda) else {
+        let Some(target) = &config.provider else {
             return Err(EnvError::Config(
                 "[provider] and [cda] are both needed to run against an organisation's solution"
                     .to_owned(),
@@ -338,18 +366,7 @@ impl Environment {
         )?;
         let provider_ca_pem = text("provider.ca_bundle", &target.ca_bundle)?;
         let provider_trust = certs("provider.ca_bundle", &provider_ca_pem)?;
-        let recorder = Arc::new(Recorder::new(redactor));
         let contract = config.contract.clone();
-        let inbound = InboundParty {
-            recorder: recorder.clone(),
-            party: PARTY_PROVIDER_TO_CAS,
-        };
-        let service = CdaService::start(cda, &base, &contract, |router| {
-            router.layer(axum::middleware::from_fn_with_state(
-                inbound,
-                crate::recorder::record_inbound,
-            ))
-        })?;
         let key = service.signing_key.clone();
         let cas_trust = certs("cda.server_ca", &service.server_ca_pem)?;
         let cas_client = service.internal_http_client(Duration::from_secs(60))?;

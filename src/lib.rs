@@ -22,6 +22,8 @@ pub mod provider;
 pub mod recorder;
 pub mod rules;
 pub mod runner;
+pub mod serve;
+pub mod session;
 pub mod testpack;
 pub mod tls;
 pub mod updates;

@@ -19,12 +19,8 @@ use pdp_harness::runner::{self, Pack, RunOptions};
 use pdp_harness::testpack::TestPack;
 use pdp_harness::updates::MatchUpdateFile;
 
-/// Every selected scenario passed.
-const EXIT_PASSED: u8 = 0;
-/// One or more scenarios failed (or the run was incomplete).
-const EXIT_FAILED: u8 = 1;
-/// The run could not start or finish: configuration, test data or environment.
-const EXIT_COULD_NOT_RUN: u8 = 2;
+use pdp_harness::serve;
+use pdp_harness::session::{self, EXIT_COULD_NOT_RUN, EXIT_FAILED, EXIT_PASSED};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -72,6 +68,9 @@ enum Command {
         /// Target file (TOML) with a [cda] section; `pdp-harness init` writes one
         #[arg(long, value_name = "FILE")]
         target: PathBuf,
+        /// Where the test packs are (for runs attached to this serve)
+        #[arg(long, value_name = "DIR", default_value = "testpacks")]
+        testpacks: PathBuf,
     },
     /// Write a commented example target file and the CDA-side certificates and keys
     Init {
@@ -251,6 +250,24 @@ async fn start_environment(
 }
 
 async fn run(args: RunArgs) -> Result<u8, Failure> {
+    // A `serve` running for this target file takes the run: its C&A is the one the solution
+    // is configured against.
+    if let Some(target) = &args.target {
+        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+        let request = serve::RunRequest {
+            pack: args.pack,
+            tags: args.tags.clone(),
+            features_dir: absolute(&args.features),
+            out_dir: absolute(&args.out),
+            reveal_personal_data: args.reveal_personal_data,
+        };
+        if let Some(code) = serve::delegate(target, &request, |line| println!("{line}"))
+            .await
+            .map_err(could_not_run)?
+        {
+            return Ok(code);
+        }
+    }
     let config = match &args.target {
         Some(path) => TargetConfig::load(path).map_err(could_not_run)?,
         None => TargetConfig::default(),
@@ -266,71 +283,15 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
     let pack_path = pack_file(&args.testpacks);
     let pack = Arc::new(load_pack(&pack_path, &options.config)?);
     let redactor = redactor_for(&pack, &options.config, args.reveal_personal_data);
-    let env = start_environment(pack, &options.config, redactor).await?;
-    let env = Arc::new(env);
-    println!(
-        "pdp-harness {}: pack {} against {}",
-        env!("CARGO_PKG_VERSION"),
-        options.pack.name(),
-        env.target_info(None).environment
-    );
-    // The doctor's checks first: a configuration error stops the run before any scenario.
-    let checks = doctor::examine(&env).await;
-    let blocking = doctor::blocking(&checks);
-    if !blocking.is_empty() {
-        env.shutdown();
-        for c in &checks {
-            eprintln!("{}", c.line());
-        }
-        return Err(could_not_run(anyhow::anyhow!(
-            "the doctor found {} blocking problem(s); nothing was run",
-            blocking.len()
-        )));
-    }
-    let outcome = runner::run(env.clone(), &options, Box::new(runner::writer::Stdout)).await;
+    let env = Arc::new(start_environment(pack, &options.config, redactor).await?);
+    let console = runner::writer::shared(Box::new(runner::writer::Stdout));
+    let outcome = session::checked_run(env.clone(), &options, console).await;
     env.shutdown();
     let outcome = outcome.map_err(could_not_run)?;
-    let c = outcome.record.counts;
-    println!(
-        "\nRun {}: {} ({} passed, {} failed of {})",
-        outcome.run_id,
-        outcome.record.verdict.plain_words(),
-        c.passed,
-        c.failed,
-        c.total()
-    );
-    for t in &outcome.record.timing_summary {
-        println!(
-            "  {:<16} n={:<3} p50 {:>6.0} ms  p95 {:>6.0} ms  max {:>6.0} ms  (limit {:.0} ms{})",
-            t.measure,
-            t.count,
-            t.p50_ms,
-            t.p95_ms,
-            t.max_ms,
-            t.limit_ms,
-            if t.over_limit > 0 {
-                format!(", {} over", t.over_limit)
-            } else {
-                String::new()
-            }
-        );
+    for line in session::summary(&outcome) {
+        println!("{line}");
     }
-    println!("Evidence in {}:", outcome.run_dir.display());
-    println!(
-        "  {}",
-        outcome
-            .run_dir
-            .join(pdp_harness::evidence::runlog::RUN_LOG)
-            .display()
-    );
-    for f in &outcome.files {
-        println!("  {}", f.display());
-    }
-    Ok(if outcome.record.verdict == Verdict::Passed {
-        EXIT_PASSED
-    } else {
-        EXIT_FAILED
-    })
+    Ok(session::exit_code(&outcome))
 }
 
 fn report(args: ReportArgs) -> Result<u8, Failure> {
@@ -415,7 +376,7 @@ async fn doctor_command(target: Option<PathBuf>, testpacks: PathBuf) -> Result<u
     }
 }
 
-async fn serve(target: PathBuf) -> Result<u8, Failure> {
+async fn serve(target: PathBuf, testpacks: PathBuf) -> Result<u8, Failure> {
     let config = TargetConfig::load(&target).map_err(could_not_run)?;
     let Some(cda) = &config.cda else {
         return Err(could_not_run(anyhow::anyhow!(
@@ -423,10 +384,25 @@ async fn serve(target: PathBuf) -> Result<u8, Failure> {
             target.display()
         )));
     };
+    // With [provider], runs attach to this serve: the recorder keeps the solution's calls for
+    // their evidence.
+    let pack = Arc::new(load_pack(&pack_file(&testpacks), &config)?);
+    let recorder = Arc::new(pdp_harness::recorder::Recorder::new(redactor_for(
+        &pack, &config, false,
+    )));
+    let inbound = pdp_harness::recorder::InboundParty {
+        recorder: recorder.clone(),
+        party: pdp_harness::environment::PARTY_PROVIDER_TO_CAS,
+    };
     let service = CdaService::start(cda, &config.base_dir(), &config.contract, |router| {
-        router.layer(axum::middleware::from_fn(
-            pdp_harness::cda::service::log_to_console,
-        ))
+        router
+            .layer(axum::middleware::from_fn_with_state(
+                inbound,
+                pdp_harness::recorder::record_inbound,
+            ))
+            .layer(axum::middleware::from_fn(
+                pdp_harness::cda::service::log_to_console,
+            ))
     })
     .map_err(could_not_run)?;
     println!("pdp-harness serve: the simulated CDA (C&A and JWKS) is running.");
@@ -434,12 +410,43 @@ async fn serve(target: PathBuf) -> Result<u8, Failure> {
     for (what, value) in service.what_to_configure() {
         println!("  {what:<46} {value}");
     }
-    println!(
-        "`pdp-harness run --target {}` starts this same service on the same address for each run; stop this one first.",
-        target.display()
-    );
+    let service = Arc::new(service);
+    let attached = if config.provider.is_some() {
+        let (jobs, handoff) = serve::start_control(&target).await.map_err(could_not_run)?;
+        println!(
+            "`pdp-harness run --target {}` runs its scenarios here, against this C&A, while this serve runs.",
+            target.display()
+        );
+        Some((
+            serve::AttachedRuns {
+                config: config.clone(),
+                pack,
+                recorder,
+                service: service.clone(),
+            },
+            jobs,
+            handoff,
+        ))
+    } else {
+        println!(
+            "Add [provider] to {} for `pdp-harness run --target` to run its scenarios against this C&A.",
+            target.display()
+        );
+        None
+    };
     println!("Calls are shown below as they arrive; Ctrl-C stops it.");
-    let _ = tokio::signal::ctrl_c().await;
+    match attached {
+        Some((runs, jobs, handoff)) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = runs.serve_jobs(jobs) => {}
+            }
+            let _ = std::fs::remove_file(handoff);
+        }
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
     service.shutdown();
     Ok(EXIT_PASSED)
 }
@@ -576,7 +583,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report(args),
         Command::Doctor { target, testpacks } => block_on(doctor_command(target, testpacks)),
         Command::CheckPack { path } => check_pack(&path),
-        Command::Serve { target } => block_on(serve(target)),
+        Command::Serve { target, testpacks } => block_on(serve(target, testpacks)),
         Command::Init {
             dir,
             cda_hosts,

@@ -88,6 +88,16 @@ impl Recorder {
             .unwrap_or_default()
     }
 
+    /// Forget everything recorded: a long-lived `serve` starts each run afresh.
+    pub fn clear(&self) {
+        if let Ok(mut e) = self.exchanges.lock() {
+            e.clear();
+        }
+        if let Ok(mut t) = self.timings.lock() {
+            t.clear();
+        }
+    }
+
     pub fn push_timing(&self, timing: Timing) {
         if let Ok(mut t) = self.timings.lock() {
             t.push((SystemTime::now(), timing));

@@ -154,8 +154,9 @@ fn start_provider(config: &Path) -> Child {
 }
 
 /// `serve` prints what to configure, answers the solution's client certificate (JWKS with the
-/// configured key id), refuses a certificate from another CA, and logs each call.
-fn check_serve(m: &Material, target: &Path) {
+/// configured key id), refuses a certificate from another CA, and logs each call. It is left
+/// running.
+fn check_serve(m: &Material, target: &Path) -> Child {
     let mut serve = Command::new(env!("CARGO_BIN_EXE_pdp-harness"))
         .args(["serve", "--target"])
         .arg(target)
@@ -178,6 +179,7 @@ fn check_serve(m: &Material, target: &Path) {
     assert!(banner.contains(&format!("{url}/jwks")), "{banner}");
     assert!(banner.contains(&format!("{url}/rreguri")), "{banner}");
     assert!(banner.contains("cda-ca.pem"), "{banner}");
+    assert!(banner.contains("runs its scenarios here"), "{banner}");
 
     let read = |name: &str| std::fs::read(m.dir.path().join(name)).expect("read");
     let cda_ca = String::from_utf8(read("cda-ca.pem")).expect("utf-8");
@@ -220,8 +222,14 @@ fn check_serve(m: &Material, target: &Path) {
     let mut line = String::new();
     out.read_line(&mut line).expect("a logged call");
     assert!(line.contains("GET /jwks -> 200"), "{line}");
-    let _ = serve.kill();
-    let _ = serve.wait();
+    // Keep draining its output so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in out.lines() {});
+    serve
+}
+
+fn harness_owned(m: &Material, args: &[String]) -> Output {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    harness(m, &args)
 }
 
 fn harness(m: &Material, args: &[&str]) -> Output {
@@ -276,27 +284,43 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
     );
     let mut provider = start_provider(&provider_config);
 
-    // The organisation first configures its solution against `serve`; the run then starts the
-    // same service on the same address with the same certificates and key.
-    check_serve(&m, &target);
-
+    // The organisation configures its solution against `serve`; with serve still running, the
+    // run attaches to it and its scenarios meet that C&A.
+    let mut serve = check_serve(&m, &target);
     let runs = m.dir.path().join("runs");
-    let out = harness(
-        &m,
-        &[
+    let run_args = |pack: &'static str| {
+        [
             "run",
             "--pack",
-            "all",
+            pack,
             "--target",
             target.to_str().expect("utf-8"),
             "--out",
             runs.to_str().expect("utf-8"),
-        ],
-    );
+        ]
+        .map(str::to_owned)
+    };
+    let out = harness_owned(&m, &run_args("all"));
+    let _ = serve.kill();
+    let _ = serve.wait();
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}\n{}", failures(&runs));
+    assert!(
+        t.contains("attached to the running pdp-harness serve"),
+        "{t}"
+    );
+    assert!(t.contains("(run inside pdp-harness serve, pid"), "{t}");
     assert!(t.contains("against organisation's endpoints"), "{t}");
     assert!(t.contains("22 passed, 0 failed of 22"), "{t}");
+    let run_dirs = std::fs::read_dir(&runs).expect("runs").count();
+    assert_eq!(run_dirs, 1, "the evidence is where the caller asked");
+
+    // With serve gone (its announcement left behind), run starts the same C&A itself.
+    let out = harness_owned(&m, &run_args("connection-proving"));
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}\n{}", failures(&runs));
+    assert!(!t.contains("attached to"), "{t}");
+    assert!(t.contains("3 passed, 0 failed of 3"), "{t}");
 
     // A CA bundle that did not issue the provider's certificate.
     let wrong_ca = m.target(

@@ -1,0 +1,355 @@
+//! `pdp-harness serve` with runs attached: while `serve` keeps the simulated CDA up (so the
+//! organisation's solution stays configured against one address, certificates and key), `pdp-harness
+//! run --target` hands its run to that process instead of starting a second C&A.
+//!
+//! The hand-off is a small control API on loopback only (plain HTTP on 127.0.0.1, a random
+//! bearer token), announced in a file beside the target file that only its owner can read. The
+//! run executes inside `serve`, where the C&A's state lives; its console lines stream back.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use crate::cda::service::CdaService;
+use crate::config::TargetConfig;
+use crate::environment::Environment;
+use crate::recorder::Recorder;
+use crate::runner::writer::Console;
+use crate::runner::{Pack, RunOptions};
+use crate::session::{self, EXIT_COULD_NOT_RUN};
+use crate::testpack::TestPack;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("could not write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not start the control API on loopback: {0}")]
+    Bind(std::io::Error),
+    #[error("the running `pdp-harness serve` ({url}) refused the run: {status} {message}")]
+    Refused {
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error("the running `pdp-harness serve` ({url}) stopped answering mid-run: {message}")]
+    Broken { url: String, message: String },
+}
+
+/// What `serve` announces beside the target file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Handoff {
+    pub control_url: String,
+    pub token: String,
+    pub pid: u32,
+}
+
+/// `.<target file name>.serve.json` beside the target file: one per target file.
+pub fn handoff_path(target: &Path) -> PathBuf {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "target".to_owned());
+    target.with_file_name(format!(".{name}.serve.json"))
+}
+
+/// A run asked of `serve`; paths are absolute (serve may run elsewhere in the file system).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRequest {
+    pub pack: Pack,
+    pub tags: Option<String>,
+    pub features_dir: PathBuf,
+    pub out_dir: PathBuf,
+    pub reveal_personal_data: bool,
+}
+
+/// One line of the streamed answer (JSON lines): console text, then the exit code.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunMessage {
+    Line(String),
+    Exit(u8),
+}
+
+/// A run waiting for the runner loop, with where its lines go.
+pub struct Job {
+    request: RunRequest,
+    lines: mpsc::UnboundedSender<RunMessage>,
+}
+
+#[derive(Clone)]
+struct ControlState {
+    token: Arc<String>,
+    jobs: mpsc::UnboundedSender<Job>,
+    busy: Arc<AtomicBool>,
+}
+
+/// The console of a run inside `serve`: lines go back to the caller and to serve's own output.
+struct StreamConsole(mpsc::UnboundedSender<RunMessage>);
+
+impl Console for StreamConsole {
+    fn line(&mut self, text: &str) {
+        println!("{text}");
+        let _ = self.0.send(RunMessage::Line(text.to_owned()));
+    }
+}
+
+/// What runs need from `serve`: the target, the pack, the running C&A and its recorder.
+pub struct AttachedRuns {
+    pub config: TargetConfig,
+    pub pack: Arc<TestPack>,
+    pub recorder: Arc<Recorder>,
+    pub service: Arc<CdaService>,
+}
+
+/// Start the control API and announce it beside `target`; returns the jobs to run (in order,
+/// one at a time, on the caller's task: the runner's future is not `Send`) and the handoff
+/// file to remove on exit.
+pub async fn start_control(
+    target: &Path,
+) -> Result<(mpsc::UnboundedReceiver<Job>, PathBuf), ServeError> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(ServeError::Bind)?;
+    let addr = listener.local_addr().map_err(ServeError::Bind)?;
+    let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
+    let state = ControlState {
+        token: Arc::new(uuid::Uuid::new_v4().simple().to_string()),
+        jobs: jobs_tx,
+        busy: Arc::new(AtomicBool::new(false)),
+    };
+    let handoff = Handoff {
+        control_url: format!("http://{addr}"),
+        token: state.token.to_string(),
+        pid: std::process::id(),
+    };
+    let path = handoff_path(target);
+    write_private(
+        &path,
+        &serde_json::to_vec_pretty(&handoff).unwrap_or_default(),
+    )?;
+    let app = Router::new()
+        .route("/runs", post(accept_run))
+        .with_state(state);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "serve's control API stopped");
+        }
+    });
+    Ok((jobs_rx, path))
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), ServeError> {
+    use std::io::Write as _;
+    let err = |source| ServeError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(err)?;
+    file.write_all(bytes).map_err(err)
+}
+
+async fn accept_run(
+    State(state): State<ControlState>,
+    headers: HeaderMap,
+    axum::Json(request): axum::Json<RunRequest>,
+) -> Response {
+    let presented = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if presented != Some(state.token.as_str()) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "the control token is missing or wrong",
+        )
+            .into_response();
+    }
+    if state.busy.swap(true, Ordering::SeqCst) {
+        return (
+            StatusCode::CONFLICT,
+            "a run is in progress in this serve; try again when it has finished",
+        )
+            .into_response();
+    }
+    let (lines_tx, lines_rx) = mpsc::unbounded_channel();
+    let busy = state.busy.clone();
+    if state
+        .jobs
+        .send(Job {
+            request,
+            lines: lines_tx,
+        })
+        .is_err()
+    {
+        busy.store(false, Ordering::SeqCst);
+        return (StatusCode::SERVICE_UNAVAILABLE, "serve is stopping").into_response();
+    }
+    let stream = futures::stream::unfold((lines_rx, busy), |(mut rx, busy)| async move {
+        let message = rx.recv().await?;
+        if matches!(message, RunMessage::Exit(_)) {
+            busy.store(false, Ordering::SeqCst);
+        }
+        let mut line = serde_json::to_vec(&message).unwrap_or_default();
+        line.push(b'\n');
+        Some((Ok::<_, std::convert::Infallible>(line), (rx, busy)))
+    });
+    Response::builder()
+        .header("content-type", "application/x-ndjson")
+        .body(Body::from_stream(stream))
+        .unwrap_or_default()
+}
+
+impl AttachedRuns {
+    /// Run the jobs one after another until the channel closes.
+    pub async fn serve_jobs(&self, mut jobs: mpsc::UnboundedReceiver<Job>) {
+        while let Some(job) = jobs.recv().await {
+            let lines = job.lines.clone();
+            let code = self.run_one(job).await;
+            let _ = lines.send(RunMessage::Exit(code));
+        }
+    }
+
+    async fn run_one(&self, job: Job) -> u8 {
+        let say = |text: String| {
+            println!("{text}");
+            let _ = job.lines.send(RunMessage::Line(text));
+        };
+        let reveals = self.recorder.redactor().reveals_personal_data();
+        if job.request.reveal_personal_data && !reveals {
+            say("error: this serve masks personal data; restart it with `[redaction] reveal_personal_data = true` in the target file, or run without --reveal-personal-data".to_owned());
+            return EXIT_COULD_NOT_RUN;
+        }
+        let options = RunOptions {
+            pack: job.request.pack,
+            tags: job.request.tags.clone(),
+            features_dir: job.request.features_dir.clone(),
+            out_dir: job.request.out_dir.clone(),
+            config: self.config.clone(),
+        };
+        if let Err(e) = crate::runner::check_selection(&options) {
+            say(format!("error: {e}"));
+            return EXIT_COULD_NOT_RUN;
+        }
+        self.recorder.clear();
+        let env = match Environment::with_service(
+            self.pack.clone(),
+            &self.config,
+            self.recorder.clone(),
+            &self.service,
+        ) {
+            Ok(env) => Arc::new(env),
+            Err(e) => {
+                say(format!("error: {e}"));
+                return EXIT_COULD_NOT_RUN;
+            }
+        };
+        say(format!(
+            "(run inside pdp-harness serve, pid {}, with its C&A at {})",
+            std::process::id(),
+            self.service.public_url
+        ));
+        let console = crate::runner::writer::shared(Box::new(StreamConsole(job.lines.clone())));
+        match session::checked_run(env, &options, console).await {
+            Ok(outcome) => {
+                for line in session::summary(&outcome) {
+                    say(line);
+                }
+                session::exit_code(&outcome)
+            }
+            Err(e) => {
+                say(format!("error: {e}"));
+                EXIT_COULD_NOT_RUN
+            }
+        }
+    }
+}
+
+/// If a `serve` for `target` is running, hand it the run and print its lines; `Ok(None)` when
+/// none is (no handoff file, or a stale one).
+pub async fn delegate(
+    target: &Path,
+    request: &RunRequest,
+    mut print: impl FnMut(&str),
+) -> Result<Option<u8>, ServeError> {
+    let Ok(text) = std::fs::read(handoff_path(target)) else {
+        return Ok(None);
+    };
+    let Ok(handoff) = serde_json::from_slice::<Handoff>(&text) else {
+        return Ok(None);
+    };
+    let url = format!("{}/runs", handoff.control_url);
+    let client = reqwest::Client::new();
+    let response = match client
+        .post(&url)
+        .bearer_auth(&handoff.token)
+        .json(request)
+        .send()
+        .await
+    {
+        Ok(r) => r,
+        // Nothing listens: the serve that wrote the file has gone.
+        Err(e) if e.is_connect() => return Ok(None),
+        Err(e) => {
+            return Err(ServeError::Broken {
+                url,
+                message: crate::tls::error_chain(&e),
+            });
+        }
+    };
+    let status = response.status().as_u16();
+    if status != 200 {
+        return Err(ServeError::Refused {
+            url,
+            status,
+            message: response.text().await.unwrap_or_default(),
+        });
+    }
+    print(&format!(
+        "attached to the running pdp-harness serve (pid {}) for {}",
+        handoff.pid,
+        target.display()
+    ));
+    let mut response = response;
+    let mut pending = Vec::new();
+    loop {
+        let chunk = response.chunk().await.map_err(|e| ServeError::Broken {
+            url: url.clone(),
+            message: crate::tls::error_chain(&e),
+        })?;
+        let Some(chunk) = chunk else {
+            return Err(ServeError::Broken {
+                url,
+                message: "the answer ended before the run's exit code".to_owned(),
+            });
+        };
+        pending.extend_from_slice(&chunk);
+        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            match serde_json::from_slice::<RunMessage>(&line) {
+                Ok(RunMessage::Line(text)) => print(&text),
+                Ok(RunMessage::Exit(code)) => return Ok(Some(code)),
+                Err(_) => {}
+            }
+        }
+    }
+}

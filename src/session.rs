@@ -1,0 +1,109 @@
+//! A run as `pdp-harness run` performs it, wherever it is started from (the command line, or a
+//! running `serve`): the doctor's checks first, so a configuration error stops the run before
+//! any scenario; then the scenarios; then a summary. Every line goes to one console.
+
+use std::sync::Arc;
+
+use crate::doctor;
+use crate::environment::Environment;
+use crate::evidence::record::Verdict;
+use crate::runner::writer::{Console, SharedConsole};
+use crate::runner::{self, RunError, RunOptions, RunOutcome};
+
+/// Every selected scenario passed.
+pub const EXIT_PASSED: u8 = 0;
+/// One or more scenarios failed (or the run was incomplete).
+pub const EXIT_FAILED: u8 = 1;
+/// The run could not start or finish: configuration, test data or environment.
+pub const EXIT_COULD_NOT_RUN: u8 = 2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("the doctor found {0} blocking problem(s); nothing was run")]
+    Doctor(usize),
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+/// Lines for a console shared with the runner.
+struct Forward(SharedConsole);
+
+impl Console for Forward {
+    fn line(&mut self, text: &str) {
+        if let Ok(mut c) = self.0.lock() {
+            c.line(text);
+        }
+    }
+}
+
+/// The doctor, then the scenarios. The environment is left running (its owner stops it).
+pub async fn checked_run(
+    env: Arc<Environment>,
+    options: &RunOptions,
+    console: SharedConsole,
+) -> Result<RunOutcome, SessionError> {
+    let mut out = Forward(console.clone());
+    out.line(&format!(
+        "pdp-harness {}: pack {} against {}",
+        env!("CARGO_PKG_VERSION"),
+        options.pack.name(),
+        env.target_info(None).environment
+    ));
+    let checks = doctor::examine(&env).await;
+    let blocking = doctor::blocking(&checks).len();
+    if blocking > 0 {
+        for c in &checks {
+            out.line(&c.line());
+        }
+        return Err(SessionError::Doctor(blocking));
+    }
+    Ok(runner::run(env, options, Box::new(Forward(console))).await?)
+}
+
+/// The closing lines: verdict, counts, timing figures, where the evidence is.
+pub fn summary(outcome: &RunOutcome) -> Vec<String> {
+    let c = outcome.record.counts;
+    let mut lines = vec![format!(
+        "\nRun {}: {} ({} passed, {} failed of {})",
+        outcome.run_id,
+        outcome.record.verdict.plain_words(),
+        c.passed,
+        c.failed,
+        c.total()
+    )];
+    for t in &outcome.record.timing_summary {
+        lines.push(format!(
+            "  {:<16} n={:<3} p50 {:>6.0} ms  p95 {:>6.0} ms  max {:>6.0} ms  (limit {:.0} ms{})",
+            t.measure,
+            t.count,
+            t.p50_ms,
+            t.p95_ms,
+            t.max_ms,
+            t.limit_ms,
+            if t.over_limit > 0 {
+                format!(", {} over", t.over_limit)
+            } else {
+                String::new()
+            }
+        ));
+    }
+    lines.push(format!("Evidence in {}:", outcome.run_dir.display()));
+    lines.push(format!(
+        "  {}",
+        outcome
+            .run_dir
+            .join(crate::evidence::runlog::RUN_LOG)
+            .display()
+    ));
+    lines.extend(outcome.files.iter().map(|f| format!("  {}", f.display())));
+    lines
+}
+
+/// The exit code a finished run deserves.
+pub fn exit_code(outcome: &RunOutcome) -> u8 {
+    if outcome.record.verdict == Verdict::Passed {
+        EXIT_PASSED
+    } else {
+        EXIT_FAILED
+    }
+}
