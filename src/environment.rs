@@ -61,6 +61,8 @@ pub struct Environment {
     pub cas_client: reqwest::Client,
     /// "embedded default ..." or "organisation's endpoints".
     pub label: String,
+    /// Who is tested, for the evidence cover.
+    pub organisation: String,
     pub finder: PensionFinder,
     pub dashboard: Dashboard,
     pub pack: Arc<TestPack>,
@@ -189,6 +191,7 @@ impl Environment {
             cas_identity: harness_id.clone(),
             cas_client: harness_client.clone(),
             label: "embedded default (reference provider on loopback, mTLS)".to_owned(),
+            organisation: organisation_name(config, &pack),
             finder,
             dashboard,
             pack,
@@ -275,6 +278,7 @@ impl Environment {
     pub fn target_info(&self, target_file: Option<String>) -> TargetInfo {
         TargetInfo {
             environment: self.label.clone(),
+            organisation: self.organisation.clone(),
             holdername_guid: self.pack.holdername_guid().to_owned(),
             find_url: self.finder.url(),
             view_url: self.dashboard.view_url("{assetGuid}"),
@@ -405,6 +409,7 @@ impl Environment {
             cas_identity: service.internal_client.clone(),
             cas_client,
             label: "organisation's endpoints".to_owned(),
+            organisation: organisation_name(config, &pack),
             finder,
             dashboard,
             pack,
@@ -416,6 +421,15 @@ impl Environment {
             clear_down,
         })
     }
+}
+
+/// The target file's `[organisation] name`, else the test pack's administrator.
+fn organisation_name(config: &TargetConfig, pack: &TestPack) -> String {
+    config
+        .organisation
+        .name
+        .clone()
+        .unwrap_or_else(|| pack.provider.administrator_name.clone())
 }
 
 /// The clear-down hook from the target file, or `default_url` (the reference provider's).

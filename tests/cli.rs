@@ -97,6 +97,10 @@ fn run_writes_the_evidence_and_report_re_renders_it_identically() {
     let pdf = pdf_text(&dir.join("evidence.pdf"));
     let run_id = dir.file_name().and_then(|n| n.to_str()).expect("run id");
     assert!(pdf.contains(run_id), "the cover shows the run id");
+    assert!(
+        pdf.contains("Organisation Northwind Pensions Administration"),
+        "the cover names the organisation: {pdf}"
+    );
     for (case, name) in [
         (
             "CP-01",

@@ -1260,6 +1260,7 @@ fn cover(l: &mut Layout, record: &RunRecord) {
     };
     let rows = vec![
         ("Run id".to_owned(), para(h.run_id.as_str(), BODY.bold())),
+        ("Organisation".to_owned(), value(&h.target.organisation)),
         ("Environment".to_owned(), value(&h.target.environment)),
         (
             "Holdername GUID".to_owned(),
@@ -1926,6 +1927,7 @@ mod tests {
                     find_view_contract: "documented default".to_owned(),
                 },
                 target: TargetInfo {
+                    organisation: "Northwind Pensions Administration".to_owned(),
                     environment: "embedded default (reference provider)".to_owned(),
                     holdername_guid: "3fa85f64-5717-4562-b3fc-2c963f66afa6".to_owned(),
                     find_url: "https://provider.example/find".to_owned(),

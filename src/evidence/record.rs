@@ -73,6 +73,9 @@ pub struct Standards {
 pub struct TargetInfo {
     /// e.g. "embedded default (reference provider)".
     pub environment: String,
+    /// Who is tested: the target file's `[organisation] name`, else the pack's administrator.
+    #[serde(default)]
+    pub organisation: String,
     pub holdername_guid: String,
     pub find_url: String,
     pub view_url: String,
