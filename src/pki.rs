@@ -112,6 +112,16 @@ impl TlsIdentity {
             .map_err(|e| pem_err("certificate", e))?;
         let key_der =
             PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| pem_err("key", e))?;
+        // A key from another certificate would only show as an obscure handshake failure.
+        rustls::sign::CertifiedKey::from_der(
+            vec![cert_der.clone()],
+            key_der.clone_key(),
+            &rustls::crypto::aws_lc_rs::default_provider(),
+        )
+        .map_err(|e| PkiError::Pem {
+            what: format!("{role} key"),
+            message: format!("does not belong to the {role} certificate ({e})"),
+        })?;
         let info = certificate_info(role, &cert_der);
         Ok(TlsIdentity {
             cert_pem: cert_pem.to_owned(),

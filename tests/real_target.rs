@@ -389,6 +389,21 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
     );
     assert!(t.contains("class: configuration"), "{t}");
 
+    // A key that belongs to another certificate.
+    m.write("mismatch.pem", &good.cert_pem);
+    m.write("mismatch.key", expired.private_key_pem());
+    let mismatch = m.target("mismatch.toml", "mismatch", "org-ca.pem", m.provider_port);
+    let out = harness(
+        &m,
+        &["doctor", "--target", mismatch.to_str().expect("utf-8")],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("CDA client key: does not belong to the CDA client certificate"),
+        "{t}"
+    );
+
     // An endpoint nothing listens on.
     let closed = free_port();
     let unreachable = m.target("unreachable.toml", "harness-client", "org-ca.pem", closed);
