@@ -48,6 +48,11 @@ enum Command {
     Run(RunArgs),
     /// Re-render the evidence of an earlier run from its run log (also after a crash)
     Report(ReportArgs),
+    /// Check a sealed evidence bundle (a run directory) and say exactly what changed
+    Verify {
+        /// The run directory, e.g. reports/20261123T071639Z-5cbbac
+        dir: PathBuf,
+    },
     /// Check certificates, TLS handshakes, JWKS, clock skew and clear-down before a run
     Doctor {
         /// Target file (TOML), as for `run`
@@ -304,6 +309,17 @@ fn report(args: ReportArgs) -> Result<u8, Failure> {
             run_dir.display()
         )));
     }
+    // Re-rendering re-seals: say first if the bundle no longer matched its seal.
+    if run_dir.join(evidence::seal::SEAL).is_file()
+        && let Ok(v) = evidence::seal::verify(&run_dir)
+        && !v.is_intact()
+    {
+        println!("note: before re-rendering, the bundle did not match its seal:");
+        for p in &v.problems {
+            println!("  - {p}");
+        }
+        println!("note: the new seal covers the files as they are now.");
+    }
     let (record, files) = evidence::render(&run_dir, args.format).map_err(could_not_run)?;
     println!(
         "Run {}: {}",
@@ -314,6 +330,41 @@ fn report(args: ReportArgs) -> Result<u8, Failure> {
         println!("  {}", f.display());
     }
     Ok(if record.verdict == Verdict::Passed {
+        EXIT_PASSED
+    } else {
+        EXIT_FAILED
+    })
+}
+
+fn verify(dir: &Path) -> Result<u8, Failure> {
+    if !dir.is_dir() {
+        return Err(could_not_run(anyhow::anyhow!(
+            "{} is not a directory (expected a run directory such as reports/<run-id>)",
+            dir.display()
+        )));
+    }
+    let v = evidence::seal::verify(dir).map_err(could_not_run)?;
+    if v.is_intact() {
+        println!(
+            "✔ {}: intact - {} file(s) match the seal; manifest SHA-256 {}",
+            dir.display(),
+            v.intact,
+            v.manifest_sha256.as_deref().unwrap_or("-")
+        );
+    } else {
+        println!(
+            "✖ {}: {} difference(s) from the seal:",
+            dir.display(),
+            v.problems.len()
+        );
+        for p in &v.problems {
+            println!("  - {p}");
+        }
+    }
+    for n in &v.notes {
+        println!("  note: {n}");
+    }
+    Ok(if v.is_intact() {
         EXIT_PASSED
     } else {
         EXIT_FAILED
@@ -583,6 +634,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report(args),
         Command::Doctor { target, testpacks } => block_on(doctor_command(target, testpacks)),
         Command::CheckPack { path } => check_pack(&path),
+        Command::Verify { dir } => verify(&dir),
         Command::Serve { target, testpacks } => block_on(serve(target, testpacks)),
         Command::Init {
             dir,

@@ -1,13 +1,16 @@
 //! Evidence: the run log, the record folded from it, and the outputs rendered from that record
-//! alone (`run.json`, `junit.xml`, `evidence.pdf`). `run` and `report` call the same
-//! [`render`], so a report re-rendered later is the same as the one the run wrote.
+//! alone (`run.json`, `junit.xml`, `cucumber.json`, `evidence.pdf`), sealed by `manifest.json`
+//! and `seal.json` (see [`seal`]). `run` and `report` call the same [`render`], so a report
+//! re-rendered later is the same as the one the run wrote.
 
 pub mod classify;
+pub mod cucumber_json;
 pub mod junit;
 pub mod pdf;
 pub mod record;
 pub mod redact;
 pub mod runlog;
+pub mod seal;
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +19,7 @@ use record::RunRecord;
 pub const RUN_JSON: &str = "run.json";
 pub const JUNIT_XML: &str = "junit.xml";
 pub const EVIDENCE_PDF: &str = "evidence.pdf";
+pub const CUCUMBER_JSON: &str = "cucumber.json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvidenceError {
@@ -29,6 +33,12 @@ pub enum EvidenceError {
     },
     #[error("could not render {path}: {message}")]
     Render { path: PathBuf, message: String },
+    #[error("could not read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Which outputs to render.
@@ -37,6 +47,8 @@ pub enum Format {
     Pdf,
     Junit,
     Json,
+    /// Cucumber JSON (`cucumber.json`)
+    Cucumber,
     All,
 }
 
@@ -80,13 +92,31 @@ pub fn render(run_dir: &Path, format: Format) -> Result<(RunRecord, Vec<PathBuf>
         })?;
         written.push(write(path, &xml)?);
     }
+    if matches!(format, Format::Cucumber | Format::All) {
+        let path = run_dir.join(CUCUMBER_JSON);
+        let json =
+            cucumber_json::render_cucumber_json(&record).map_err(|e| EvidenceError::Render {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        written.push(write(path, &json)?);
+    }
+    // The manifest covers everything but the PDF, which prints the manifest's digest; the
+    // seal then covers the manifest and the PDF. Any re-render re-seals.
+    let run_id = &record.header.run_id;
+    let manifest_sha256 = seal::write_manifest(run_dir, run_id)?;
+    written.push(run_dir.join(seal::MANIFEST));
     if matches!(format, Format::Pdf | Format::All) {
         let path = run_dir.join(EVIDENCE_PDF);
-        let pdf = pdf::render_pdf(&record).map_err(|e| EvidenceError::Render {
-            path: path.clone(),
-            message: e.to_string(),
+        let pdf = pdf::render_pdf(&record, Some(&manifest_sha256)).map_err(|e| {
+            EvidenceError::Render {
+                path: path.clone(),
+                message: e.to_string(),
+            }
         })?;
         written.push(write(path, &pdf)?);
     }
+    seal::write_seal(run_dir, run_id)?;
+    written.push(run_dir.join(seal::SEAL));
     Ok((record, written))
 }

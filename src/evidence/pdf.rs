@@ -1072,17 +1072,22 @@ impl<'f> Layout<'f> {
 // ---------------------------------------------------------------------------------------------
 
 /// Render the evidence PDF. Deterministic: the same record gives the same bytes (set the document info dates from record.header.started_at, not from the clock; no random ids).
-pub fn render_pdf(record: &super::record::RunRecord) -> Result<Vec<u8>, PdfError> {
+/// `manifest_sha256`: the digest of the bundle's `manifest.json`, printed on the cover and in
+/// the appendix so the signed PDF pins every other evidence file.
+pub fn render_pdf(
+    record: &super::record::RunRecord,
+    manifest_sha256: Option<&str>,
+) -> Result<Vec<u8>, PdfError> {
     let fonts = Fonts::load()?;
     let mut layout = Layout::new(&fonts);
 
-    cover(&mut layout, record);
+    cover(&mut layout, record, manifest_sha256);
     layout.new_page();
     summary(&mut layout, record);
     timings(&mut layout, record);
     detail(&mut layout, record);
     layout.page_break();
-    appendix(&mut layout, record);
+    appendix(&mut layout, record, manifest_sha256);
     sign_off(&mut layout);
 
     let header = format!("pdp-harness evidence - {}", record.header.run_id);
@@ -1222,7 +1227,7 @@ fn scenario_title(s: &ScenarioRecord) -> String {
     }
 }
 
-fn cover(l: &mut Layout, record: &RunRecord) {
+fn cover(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
     let h = &record.header;
     l.rect(MARGIN, l.y + 4.0, 36.0, 4.0, NAVY);
     l.y += 22.0;
@@ -1302,8 +1307,16 @@ fn cover(l: &mut Layout, record: &RunRecord) {
             "Find/view contract".to_owned(),
             value(&h.standards.find_view_contract),
         ),
+        (
+            "Test pack".to_owned(),
+            value(h.test_pack.as_deref().unwrap_or("not recorded")),
+        ),
         ("Selection".to_owned(), value(&selection)),
         ("Personal data".to_owned(), personal),
+        (
+            "Manifest SHA-256".to_owned(),
+            para(manifest_sha256.unwrap_or("not sealed"), SMALL),
+        ),
     ];
     l.key_values(mm(45.0), rows);
     l.y += 18.0;
@@ -1707,7 +1720,7 @@ fn excerpt(body: &str, limit: usize) -> (&str, usize) {
     (&body[..cut], body.len() - cut)
 }
 
-fn appendix(l: &mut Layout, record: &RunRecord) {
+fn appendix(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
     let h = &record.header;
     l.section("Appendix A - Configuration used");
     if h.configuration.is_empty() {
@@ -1734,16 +1747,24 @@ fn appendix(l: &mut Layout, record: &RunRecord) {
     l.section("Appendix B - Certificates");
     certificates(l, &h.certificates);
 
-    l.section("Appendix C - Run log");
+    l.section("Appendix C - Run log and evidence manifest");
     l.paragraph(vec![
         span("Run log SHA-256: ", BODY.bold()),
         span(record.run_log_sha256.as_str(), BODY),
     ]);
+    if let Some(digest) = manifest_sha256 {
+        l.paragraph(vec![
+            span("Manifest SHA-256: ", BODY.bold()),
+            span(digest, BODY),
+        ]);
+    }
     l.gap(3.0);
     l.paragraph(para(
-        "This report was rendered from the run log alone. Recompute the SHA-256 of \
-         run.log.jsonl and compare it with the value above to confirm that this report \
-         belongs to that log.",
+        "This report was rendered from the run log alone. manifest.json lists the SHA-256 of \
+         every other file of the evidence bundle (run log, run.json, junit.xml, cucumber.json, \
+         and the feature files, test pack and configuration the run used); its own SHA-256 is \
+         printed above, and seal.json adds this PDF's. `pdp-harness verify <run directory>` \
+         recomputes them all and names any file that changed.",
         NOTE,
     ));
 }
@@ -1947,6 +1968,7 @@ mod tests {
                 }],
                 configuration: vec![("timeout_ms".to_owned(), "2000".to_owned())],
                 personal_data_revealed: false,
+                test_pack: Some("integration 1.0.0".to_owned()),
             },
             ended_at: None,
             verdict: Verdict::Incomplete,
@@ -1983,7 +2005,7 @@ mod tests {
     #[test]
     fn renders_the_evidence_that_a_reviewer_needs() {
         let record = sample();
-        let bytes = render_pdf(&record).expect("render");
+        let bytes = render_pdf(&record, None).expect("render");
         assert!(bytes.starts_with(b"%PDF-"));
         let text = pdf_text(&bytes, "content");
         assert!(text.contains("run-20261122-0001"), "{text}");
@@ -2023,8 +2045,8 @@ mod tests {
     #[test]
     fn same_record_same_bytes() {
         let record = sample();
-        let a = render_pdf(&record).expect("render");
-        let b = render_pdf(&record).expect("render");
+        let a = render_pdf(&record, None).expect("render");
+        let b = render_pdf(&record, None).expect("render");
         assert_eq!(a, b);
     }
 
@@ -2036,7 +2058,7 @@ mod tests {
         record.verdict = Verdict::NoScenarios;
         record.header.certificates.clear();
         record.header.configuration.clear();
-        let text = pdf_text(&render_pdf(&record).expect("render"), "empty");
+        let text = pdf_text(&render_pdf(&record, None).expect("render"), "empty");
         assert!(text.contains(Verdict::NoScenarios.plain_words()), "{text}");
         assert!(
             text.contains("No scenarios matched the selection."),

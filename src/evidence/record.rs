@@ -189,6 +189,9 @@ pub struct RunHeader {
     pub configuration: Vec<(String, String)>,
     /// True when the user asked to keep personal data in the evidence.
     pub personal_data_revealed: bool,
+    /// The test pack's id and version, e.g. "integration 1.0.0".
+    #[serde(default)]
+    pub test_pack: Option<String>,
 }
 
 /// One line of `run.log.jsonl`.

@@ -377,7 +377,12 @@ pub async fn run(
         certificates: env.certificates(),
         configuration: opts.config.summary(),
         personal_data_revealed: env.recorder.redactor().reveals_personal_data(),
+        test_pack: Some(format!("{} {}", env.pack.pack.id, env.pack.pack.version)),
     })))?;
+    // What the run used, inside the bundle, so that it can be verified when moved.
+    let used: Vec<PathBuf> = plan.features.iter().map(PathBuf::from).collect();
+    crate::evidence::seal::write_inputs(&run_dir, &used, &env.pack.path, &opts.config.summary())
+        .map_err(RunError::Evidence)?;
 
     let console = writer::shared(console);
     let mut problems = Vec::new();
