@@ -583,6 +583,11 @@ impl<'f> Layout<'f> {
         }
     }
 
+    /// The 1-based number of the page being laid out.
+    fn page(&self) -> usize {
+        self.finished.len() + 1
+    }
+
     fn new_page(&mut self) {
         self.finished.push(std::mem::take(&mut self.ops));
         self.y = BODY_TOP;
@@ -1079,16 +1084,11 @@ pub fn render_pdf(
     manifest_sha256: Option<&str>,
 ) -> Result<Vec<u8>, PdfError> {
     let fonts = Fonts::load()?;
-    let mut layout = Layout::new(&fonts);
-
-    cover(&mut layout, record, manifest_sha256);
-    layout.new_page();
-    summary(&mut layout, record);
-    timings(&mut layout, record);
-    detail(&mut layout, record);
-    layout.page_break();
-    appendix(&mut layout, record, manifest_sha256);
-    sign_off(&mut layout);
+    // Two passes: the coverage matrix gives each scenario's page, known once the detail is
+    // laid out. The matrix's page column has the same width in both passes, so the second
+    // pass lays out exactly as the first.
+    let (_, pages) = lay_out(&fonts, record, manifest_sha256, None);
+    let (layout, _) = lay_out(&fonts, record, manifest_sha256, Some(&pages));
 
     let header = format!("pdp-harness evidence - {}", record.header.run_id);
     let sha_prefix: String = record.run_log_sha256.chars().take(16).collect();
@@ -1098,6 +1098,25 @@ pub fn render_pdf(
     );
     let pages = layout.finish(&header, &footer);
     write_document(record, &fonts, pages)
+}
+
+/// The whole report; returns the layout and the page each scenario's detail starts on.
+fn lay_out<'f>(
+    fonts: &'f Fonts,
+    record: &RunRecord,
+    manifest_sha256: Option<&str>,
+    pages: Option<&[usize]>,
+) -> (Layout<'f>, Vec<usize>) {
+    let mut layout = Layout::new(fonts);
+    cover(&mut layout, record, manifest_sha256);
+    layout.new_page();
+    summary(&mut layout, record, pages);
+    timings(&mut layout, record);
+    let detail_pages = detail(&mut layout, record);
+    layout.page_break();
+    appendix(&mut layout, record, manifest_sha256);
+    sign_off(&mut layout);
+    (layout, detail_pages)
 }
 
 fn write_document(
@@ -1383,15 +1402,72 @@ fn verdict_box(l: &mut Layout, record: &RunRecord) {
     }
 }
 
-fn summary(l: &mut Layout, record: &RunRecord) {
+/// The stages in PDP's order, as the scenarios' stage names read.
+const STAGE_ORDER: [&str; 4] = ["connection proving", "stage 1", "stage 2", "reporting"];
+
+/// Per-stage counts, then the coverage matrix: case id, stage, scenario, verdict, page.
+fn summary(l: &mut Layout, record: &RunRecord, pages: Option<&[usize]>) {
     l.section("Results summary");
     if record.scenarios.is_empty() {
         l.paragraph(para("No scenarios matched the selection.", BODY));
         return;
     }
+    let mut stages: Vec<(String, [usize; 4])> = Vec::new();
+    for s in &record.scenarios {
+        let name = s.stage.clone().unwrap_or_else(|| "other".to_owned());
+        let i = match stages.iter().position(|(n, _)| *n == name) {
+            Some(i) => i,
+            None => {
+                stages.push((name, [0; 4]));
+                stages.len() - 1
+            }
+        };
+        let slot = match s.status {
+            Status::Passed => 0,
+            Status::Failed => 1,
+            Status::Skipped => 2,
+            Status::Interrupted => 3,
+        };
+        stages[i].1[slot] += 1;
+    }
+    stages.sort_by_key(|(n, _)| {
+        STAGE_ORDER
+            .iter()
+            .position(|o| n.to_lowercase().starts_with(o))
+            .unwrap_or(STAGE_ORDER.len())
+    });
+    l.begin_table(columns(&[
+        ("Stage", 0.0, Align::Left),
+        ("Passed", 22.0, Align::Right),
+        ("Failed", 22.0, Align::Right),
+        ("Skipped", 22.0, Align::Right),
+        ("Interrupted", 24.0, Align::Right),
+    ]));
+    for (name, c) in &stages {
+        let count = |n: usize, style: Style| Cell::text(n.to_string(), style);
+        l.row(vec![
+            Cell::text(name.as_str(), BODY.bold()),
+            count(c[0], BODY),
+            count(
+                c[1],
+                if c[1] > 0 {
+                    BODY.bold().colored(RED)
+                } else {
+                    BODY
+                },
+            ),
+            count(c[2], BODY),
+            count(c[3], BODY),
+        ]);
+    }
+    l.end_table();
+
+    l.gap(8.0);
+    l.section("Coverage matrix");
     l.paragraph(para(
         format!(
-            "{} scenarios. Durations are wall-clock seconds from the scenario's start to its end.",
+            "{} scenarios: each case id, its scenario, its verdict and the page of its detail. \
+             Durations are wall-clock seconds from the scenario's start to its end.",
             record.scenarios.len()
         ),
         NOTE,
@@ -1399,19 +1475,24 @@ fn summary(l: &mut Layout, record: &RunRecord) {
     l.gap(4.0);
     l.begin_table(columns(&[
         ("Case", 17.0, Align::Left),
-        ("Stage", 35.0, Align::Left),
+        ("Stage", 32.0, Align::Left),
         ("Scenario", 0.0, Align::Left),
         ("Result", 25.0, Align::Left),
-        ("Duration (s)", 23.0, Align::Right),
+        ("Seconds", 17.0, Align::Right),
+        ("Page", 13.0, Align::Right),
     ]));
-    for s in &record.scenarios {
+    for (i, s) in record.scenarios.iter().enumerate() {
         let duration = scenario_seconds(s).map_or_else(|| "-".to_owned(), |d| format!("{d:.2}"));
+        let page = pages
+            .and_then(|p| p.get(i))
+            .map_or_else(|| "00".to_owned(), usize::to_string);
         l.row(vec![
             Cell::text(s.case_id.as_deref().unwrap_or("-"), BODY.bold()),
             Cell::text(s.stage.as_deref().unwrap_or("-"), BODY),
             Cell::text(s.name.as_str(), BODY),
             status_badge(s.status),
             Cell::text(duration, BODY),
+            Cell::text(page, BODY),
         ]);
     }
     l.end_table();
@@ -1455,22 +1536,97 @@ fn timings(l: &mut Layout, record: &RunRecord) {
         ]);
     }
     l.end_table();
+    timing_chart(l, record);
 }
 
-fn detail(l: &mut Layout, record: &RunRecord) {
+/// A bar chart of each measure's p50, p95 and max as a share of its limit (the red line):
+/// how much headroom the solution has, at a glance.
+fn timing_chart(l: &mut Layout, record: &RunRecord) {
+    const ROW_H: f32 = 34.0;
+    const BAR_H: f32 = 7.0;
+    let label_w = mm(38.0);
+    let track_x = MARGIN + label_w;
+    let track_w = CONTENT_W - label_w - mm(28.0);
+    // The axis runs to 120% of the limit; longer bars are cut there and say so.
+    let scale = |ms: f64, limit: f64| -> f32 {
+        if limit <= 0.0 {
+            return 0.0;
+        }
+        ((ms / limit).clamp(0.0, 1.2) / 1.2) as f32 * track_w
+    };
+    l.gap(8.0);
+    l.ensure(22.0 + ROW_H * record.timing_summary.len() as f32);
+    l.paragraph(para(
+        "Share of each limit used (red line = the limit; bars: p50, p95, max)",
+        BODY.bold(),
+    ));
+    l.gap(4.0);
+    let limit_x = track_x + track_w / 1.2;
+    for t in &record.timing_summary {
+        let top = l.y;
+        l.text_at(MARGIN, top + 14.0, &span(t.measure.as_str(), BODY.bold()));
+        l.text_at(
+            MARGIN,
+            top + 24.0,
+            &span(format!("limit {:.0} ms", t.limit_ms), NOTE),
+        );
+        l.rect(track_x, top + 2.0, track_w, 3.0 * BAR_H + 4.0, PALE_GREY);
+        for (i, (name, ms, color)) in [
+            ("p50", t.p50_ms, NAVY),
+            ("p95", t.p95_ms, Rgb3(0.30, 0.45, 0.68)),
+            (
+                "max",
+                t.max_ms,
+                if t.max_ms > t.limit_ms { RED } else { GREEN },
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let bar_top = top + 3.0 + i as f32 * (BAR_H + 1.0);
+            let w = scale(ms, t.limit_ms).max(0.8);
+            l.rect(track_x, bar_top, w, BAR_H, color);
+            let cut = if ms > t.limit_ms * 1.2 {
+                " (beyond the axis)"
+            } else {
+                ""
+            };
+            l.text_at(
+                track_x + track_w + 4.0,
+                bar_top + BAR_H - 1.0,
+                &span(format!("{name} {ms:.0} ms{cut}"), SMALL),
+            );
+        }
+        push_line(
+            &mut l.ops,
+            (limit_x, top),
+            (limit_x, top + 3.0 * BAR_H + 8.0),
+            1.2,
+            RED,
+        );
+        l.y = top + ROW_H;
+    }
+}
+
+/// Every scenario's detail; returns the page each one starts on.
+fn detail(l: &mut Layout, record: &RunRecord) -> Vec<usize> {
     if record.scenarios.is_empty() {
-        return;
+        return Vec::new();
     }
     l.section("Scenario detail");
-    for s in &record.scenarios {
-        scenario_detail(l, s);
-    }
+    record
+        .scenarios
+        .iter()
+        .map(|s| scenario_detail(l, s))
+        .collect()
 }
 
-fn scenario_detail(l: &mut Layout, s: &ScenarioRecord) {
+/// One scenario's steps and, for failures, the exchanges; returns the page it starts on.
+fn scenario_detail(l: &mut Layout, s: &ScenarioRecord) -> usize {
     let (fg, bg) = status_colors(s.status);
     let label = status_label(s.status);
     l.subheading(&scenario_title(s), Some((&label, fg, bg)), 70.0);
+    let page = l.page();
     let tags = if s.tags.is_empty() {
         "none".to_owned()
     } else {
@@ -1516,6 +1672,7 @@ fn scenario_detail(l: &mut Layout, s: &ScenarioRecord) {
     }
     l.end_table();
     l.gap(6.0);
+    page
 }
 
 fn step_rows(l: &mut Layout, step: &StepRecord, earlier: Option<&StepRecord>) {
@@ -2040,6 +2197,29 @@ mod tests {
         assert!(text.contains("not finished - run interrupted"), "{text}");
         assert!(text.contains(&record.run_log_sha256), "{text}");
         assert!(text.contains("Reviewed by"), "{text}");
+    }
+
+    #[test]
+    fn the_coverage_matrix_gives_the_page_each_scenario_is_on() {
+        let record = sample();
+        let fonts = Fonts::load().expect("fonts");
+        let (_, pages) = lay_out(&fonts, &record, None, None);
+        assert_eq!(pages.len(), record.scenarios.len());
+        let text = pdf_text(&render_pdf(&record, None).expect("render"), "pages");
+        let by_page: Vec<&str> = text.split('\x0c').collect();
+        for (s, page) in record.scenarios.iter().zip(&pages) {
+            let title = scenario_title(s);
+            let first_words: String = title
+                .split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ");
+            let on_page = by_page.get(page - 1).copied().unwrap_or_default();
+            assert!(
+                on_page.contains(&first_words),
+                "{first_words:?} expected on page {page}: {on_page}"
+            );
+        }
     }
 
     #[test]
