@@ -123,6 +123,18 @@ fn a_sealed_bundle_verifies_names_a_changed_byte_and_the_pdf_prints_the_manifest
         }
     }
 
+    // The HTML report: one self-contained page with every case and the verdict.
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("report.html");
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains("PASSED - every selected scenario passed"));
+    for case in ["CP-01", "CP-02", "CP-03"] {
+        assert!(html.contains(case), "{case} in the HTML");
+    }
+    assert!(html.contains("Sign-off") && html.contains("<svg"));
+    assert!(
+        !html.contains("<script") && !html.contains("src=\"http") && !html.contains("href=\"http")
+    );
+
     // The seal names the manifest's digest; the PDF prints it.
     let seal: Value =
         serde_json::from_slice(&std::fs::read(dir.join("seal.json")).expect("seal")).expect("json");

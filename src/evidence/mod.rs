@@ -1,10 +1,11 @@
 //! Evidence: the run log, the record folded from it, and the outputs rendered from that record
-//! alone (`run.json`, `junit.xml`, `cucumber.json`, `evidence.pdf`), sealed by `manifest.json`
+//! alone (`run.json`, `junit.xml`, `cucumber.json`, `report.html`, `evidence.pdf`), sealed by `manifest.json`
 //! and `seal.json` (see [`seal`]). `run` and `report` call the same [`render`], so a report
 //! re-rendered later is the same as the one the run wrote.
 
 pub mod classify;
 pub mod cucumber_json;
+pub mod html;
 pub mod junit;
 pub mod pdf;
 pub mod record;
@@ -20,6 +21,7 @@ pub const RUN_JSON: &str = "run.json";
 pub const JUNIT_XML: &str = "junit.xml";
 pub const EVIDENCE_PDF: &str = "evidence.pdf";
 pub const CUCUMBER_JSON: &str = "cucumber.json";
+pub const REPORT_HTML: &str = "report.html";
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvidenceError {
@@ -49,6 +51,8 @@ pub enum Format {
     Json,
     /// Cucumber JSON (`cucumber.json`)
     Cucumber,
+    /// One self-contained page (`report.html`)
+    Html,
     All,
 }
 
@@ -100,6 +104,11 @@ pub fn render(run_dir: &Path, format: Format) -> Result<(RunRecord, Vec<PathBuf>
                 message: e.to_string(),
             })?;
         written.push(write(path, &json)?);
+    }
+    if matches!(format, Format::Html | Format::All) {
+        let path = run_dir.join(REPORT_HTML);
+        let html = html::render_html(&record);
+        written.push(write(path, html.as_bytes())?);
     }
     // The manifest covers everything but the PDF, which prints the manifest's digest; the
     // seal then covers the manifest and the PDF. Any re-render re-seals.
