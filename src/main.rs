@@ -48,6 +48,14 @@ enum Command {
     Run(RunArgs),
     /// Re-render the evidence of an earlier run from its run log (also after a crash)
     Report(ReportArgs),
+    /// Measure how long the evidence takes to render for a synthetic run of N scenarios
+    #[command(hide = true)]
+    BenchEvidence {
+        #[arg(long, default_value_t = 200)]
+        scenarios: usize,
+        #[arg(long, default_value_t = 5)]
+        iterations: u32,
+    },
     /// Check a sealed evidence bundle (a run directory) and say exactly what changed
     Verify {
         /// The run directory, e.g. reports/20261123T071639Z-5cbbac
@@ -334,6 +342,44 @@ fn report(args: ReportArgs) -> Result<u8, Failure> {
     } else {
         EXIT_FAILED
     })
+}
+
+fn bench_evidence(scenarios: usize, iterations: u32) -> Result<u8, Failure> {
+    use std::time::Instant;
+    let record = evidence::synthetic::record(scenarios);
+    let iterations = iterations.max(1);
+    let time = |name: &str, f: &dyn Fn() -> Result<usize, String>| -> Result<(), Failure> {
+        let mut best = f64::MAX;
+        let mut size = 0;
+        for _ in 0..iterations {
+            let start = Instant::now();
+            size = f().map_err(|e| could_not_run(anyhow::anyhow!(e)))?;
+            best = best.min(start.elapsed().as_secs_f64() * 1000.0);
+        }
+        println!(
+            "{name:<14} {scenarios} scenarios: best of {iterations} {best:>8.1} ms, {size} bytes"
+        );
+        Ok(())
+    };
+    time("evidence.pdf", &|| {
+        evidence::pdf::render_pdf(&record, Some(&"0".repeat(64)))
+            .map(|b| b.len())
+            .map_err(|e| e.to_string())
+    })?;
+    time("report.html", &|| {
+        Ok(evidence::html::render_html(&record).len())
+    })?;
+    time("junit.xml", &|| {
+        evidence::junit::render_junit(&record)
+            .map(|b| b.len())
+            .map_err(|e| e.to_string())
+    })?;
+    time("cucumber.json", &|| {
+        evidence::cucumber_json::render_cucumber_json(&record)
+            .map(|b| b.len())
+            .map_err(|e| e.to_string())
+    })?;
+    Ok(EXIT_PASSED)
 }
 
 fn verify(dir: &Path) -> Result<u8, Failure> {
@@ -635,6 +681,10 @@ fn main() -> ExitCode {
         Command::Doctor { target, testpacks } => block_on(doctor_command(target, testpacks)),
         Command::CheckPack { path } => check_pack(&path),
         Command::Verify { dir } => verify(&dir),
+        Command::BenchEvidence {
+            scenarios,
+            iterations,
+        } => bench_evidence(scenarios, iterations),
         Command::Serve { target, testpacks } => block_on(serve(target, testpacks)),
         Command::Init {
             dir,

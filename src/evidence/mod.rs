@@ -12,6 +12,7 @@ pub mod record;
 pub mod redact;
 pub mod runlog;
 pub mod seal;
+pub mod synthetic;
 
 use std::path::{Path, PathBuf};
 
