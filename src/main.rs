@@ -60,6 +60,21 @@ enum Command {
     Verify {
         /// The run directory, e.g. reports/20261123T071639Z-5cbbac
         dir: PathBuf,
+        /// Also check the organisation's signature (seal.json.sig) with this public key (PEM)
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<PathBuf>,
+    },
+    /// Sign a run's seal with the organisation's private key (writes seal.json.sig)
+    Sign {
+        /// The run directory; default: the latest run under --out
+        dir: Option<PathBuf>,
+        /// Where run directories are
+        #[arg(long, value_name = "DIR", default_value = "reports")]
+        out: PathBuf,
+        /// The private key (PEM: Ed25519, ECDSA P-256 or RSA): a file, or env:NAME for a
+        /// variable holding the PEM text
+        #[arg(long, value_name = "FILE|env:NAME")]
+        key: String,
     },
     /// Check certificates, TLS handshakes, JWKS, clock skew and clear-down before a run
     Doctor {
@@ -382,14 +397,54 @@ fn bench_evidence(scenarios: usize, iterations: u32) -> Result<u8, Failure> {
     Ok(EXIT_PASSED)
 }
 
-fn verify(dir: &Path) -> Result<u8, Failure> {
+fn sign(dir: Option<PathBuf>, out: &Path, key: &str) -> Result<u8, Failure> {
+    let dir = match dir {
+        Some(d) => d,
+        None => {
+            let mut runs: Vec<PathBuf> = std::fs::read_dir(out)
+                .with_context(|| format!("could not read {}", out.display()))
+                .map_err(could_not_run)?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.join(evidence::seal::SEAL).is_file())
+                .collect();
+            runs.sort();
+            runs.pop().ok_or_else(|| {
+                could_not_run(anyhow::anyhow!(
+                    "no sealed run under {} (expected reports/<run-id>/seal.json)",
+                    out.display()
+                ))
+            })?
+        }
+    };
+    let pem = pdp_harness::config::Secret(key.to_owned())
+        .read("--key", Path::new(""))
+        .map_err(|e| could_not_run(anyhow::anyhow!(e)))?;
+    let alg = evidence::seal::sign(&dir, &pem).map_err(could_not_run)?;
+    println!(
+        "signed {} ({alg}): {}",
+        dir.join(evidence::seal::SEAL).display(),
+        dir.join(evidence::seal::SIGNATURE).display()
+    );
+    Ok(EXIT_PASSED)
+}
+
+fn verify(dir: &Path, public_key: Option<&Path>) -> Result<u8, Failure> {
     if !dir.is_dir() {
         return Err(could_not_run(anyhow::anyhow!(
             "{} is not a directory (expected a run directory such as reports/<run-id>)",
             dir.display()
         )));
     }
-    let v = evidence::seal::verify(dir).map_err(could_not_run)?;
+    let mut v = evidence::seal::verify(dir).map_err(could_not_run)?;
+    if let Some(path) = public_key {
+        let pem = std::fs::read_to_string(path)
+            .with_context(|| format!("could not read the public key {}", path.display()))
+            .map_err(could_not_run)?;
+        match evidence::seal::check_signature(dir, &pem) {
+            Ok(alg) => println!("✔ signature ({alg}) verifies with {}", path.display()),
+            Err(problem) => v.problems.push(problem),
+        }
+    }
     if v.is_intact() {
         println!(
             "✔ {}: intact - {} file(s) match the seal; manifest SHA-256 {}",
@@ -680,7 +735,8 @@ fn main() -> ExitCode {
         Command::Report(args) => report(args),
         Command::Doctor { target, testpacks } => block_on(doctor_command(target, testpacks)),
         Command::CheckPack { path } => check_pack(&path),
-        Command::Verify { dir } => verify(&dir),
+        Command::Verify { dir, public_key } => verify(&dir, public_key.as_deref()),
+        Command::Sign { dir, out, key } => sign(dir, &out, &key),
         Command::BenchEvidence {
             scenarios,
             iterations,

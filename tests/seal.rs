@@ -87,7 +87,11 @@ fn assert_clean(dir: &Path, planted: Option<&str>) {
     assert!(files.len() >= 8, "{files:?}");
     for (f, content) in &files {
         let upper = content.to_uppercase();
-        assert!(!content.contains("eyJ"), "{f} holds a token");
+        // The organisation's signature is a JWS by design; no other file holds one.
+        assert!(
+            f.ends_with(".sig") || !content.contains("eyJ"),
+            "{f} holds a token"
+        );
         assert!(!content.contains("PRIVATE KEY"), "{f} holds a key");
         assert!(
             !upper.contains("BEARER EY"),
@@ -211,6 +215,47 @@ fn a_sealed_bundle_verifies_names_a_changed_byte_and_the_pdf_prints_the_manifest
     );
     std::fs::remove_file(dir.join("notes.txt")).expect("remove");
     assert_eq!(verify(&dir).status.code(), Some(0));
+
+    // The organisation signs the seal; verify checks the signature with its public key.
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("Ed25519 key");
+    let other = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("Ed25519 key");
+    let public = tmp.path().join("org-public.pem");
+    let wrong = tmp.path().join("other-public.pem");
+    std::fs::write(&public, key.public_key_pem()).expect("write");
+    std::fs::write(&wrong, other.public_key_pem()).expect("write");
+    let signed = Command::new(env!("CARGO_BIN_EXE_pdp-harness"))
+        .args([
+            "sign",
+            dir.to_str().expect("utf-8"),
+            "--key",
+            "env:PDP_TEST_SIGN_KEY",
+        ])
+        .env("PDP_TEST_SIGN_KEY", key.serialize_pem())
+        .output()
+        .expect("sign runs");
+    assert_eq!(signed.status.code(), Some(0), "{}", text(&signed));
+    assert!(text(&signed).contains("EdDSA"), "{}", text(&signed));
+    let dir_s = dir.to_str().expect("utf-8");
+    let good = run(&[
+        "verify",
+        dir_s,
+        "--public-key",
+        public.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(good.status.code(), Some(0), "{}", text(&good));
+    assert!(
+        text(&good).contains("signature (EdDSA) verifies"),
+        "{}",
+        text(&good)
+    );
+    let bad = run(&[
+        "verify",
+        dir_s,
+        "--public-key",
+        wrong.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    assert!(text(&bad).contains("does not verify"), "{}", text(&bad));
 
     // Without a mask the planted value is in the evidence (so the next test can fail).
     let run_json = std::fs::read_to_string(dir.join("run.json")).expect("run.json");

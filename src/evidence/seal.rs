@@ -335,3 +335,81 @@ pub fn verify(dir: &Path) -> Result<Verification, EvidenceError> {
     }
     Ok(v)
 }
+
+/// A jsonwebtoken PEM loader, tried in turn for each kind of key.
+type LoadKey<K> = fn(&[u8]) -> jsonwebtoken::errors::Result<K>;
+
+/// The organisation's detached signature over the seal (`seal.json.sig`, a compact JWS).
+pub const SIGNATURE: &str = "seal.json.sig";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SealClaims {
+    run_id: String,
+    /// SHA-256 of `seal.json`, which pins the manifest and the PDF.
+    seal_sha256: String,
+}
+
+/// Sign the seal with an organisation's private key (PEM: Ed25519, ECDSA P-256 or RSA);
+/// returns the algorithm used. The key is read, used and dropped: never written anywhere.
+pub fn sign(run_dir: &Path, key_pem: &str) -> Result<&'static str, EvidenceError> {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    let seal_path = run_dir.join(SEAL);
+    let seal_bytes = read(&seal_path)?;
+    let seal: Seal = parse(&seal_path, &seal_bytes).map_err(|message| EvidenceError::Render {
+        path: seal_path.clone(),
+        message,
+    })?;
+    let claims = SealClaims {
+        run_id: seal.run_id,
+        seal_sha256: sha256_hex(&seal_bytes),
+    };
+    let pem = key_pem.as_bytes();
+    let candidates: [(Algorithm, &str, LoadKey<EncodingKey>); 3] = [
+        (Algorithm::EdDSA, "EdDSA", EncodingKey::from_ed_pem),
+        (Algorithm::ES256, "ES256", EncodingKey::from_ec_pem),
+        (Algorithm::RS256, "RS256", EncodingKey::from_rsa_pem),
+    ];
+    for (alg, name, load) in candidates {
+        if let Ok(key) = load(pem)
+            && let Ok(jws) = encode(&Header::new(alg), &claims, &key)
+        {
+            write(&run_dir.join(SIGNATURE), jws.as_bytes())?;
+            return Ok(name);
+        }
+    }
+    Err(EvidenceError::Render {
+        path: run_dir.join(SIGNATURE),
+        message: "the signing key is not a PEM private key of a supported kind (Ed25519, ECDSA P-256 or RSA)".to_owned(),
+    })
+}
+
+/// Check `seal.json.sig` against a public key (PEM); `Err` names what is wrong.
+pub fn check_signature(dir: &Path, public_pem: &str) -> Result<&'static str, String> {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
+    let jws = std::fs::read_to_string(dir.join(SIGNATURE))
+        .map_err(|_| format!("{SIGNATURE} is missing: the bundle was not signed"))?;
+    let seal = std::fs::read(dir.join(SEAL)).map_err(|_| format!("{SEAL} is missing"))?;
+    let pem = public_pem.as_bytes();
+    let candidates: [(Algorithm, &str, LoadKey<DecodingKey>); 3] = [
+        (Algorithm::EdDSA, "EdDSA", DecodingKey::from_ed_pem),
+        (Algorithm::ES256, "ES256", DecodingKey::from_ec_pem),
+        (Algorithm::RS256, "RS256", DecodingKey::from_rsa_pem),
+    ];
+    let mut last = "the public key is not a PEM public key of a supported kind".to_owned();
+    for (alg, name, load) in candidates {
+        let Ok(key) = load(pem) else { continue };
+        let mut validation = Validation::new(alg);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        match decode::<SealClaims>(jws.trim(), &key, &validation) {
+            Ok(data) if data.claims.seal_sha256 == sha256_hex(&seal) => return Ok(name),
+            Ok(_) => {
+                return Err(format!(
+                    "{SIGNATURE} signs another seal: {SEAL} changed after signing"
+                ));
+            }
+            Err(e) => last = format!("{SIGNATURE} does not verify with this public key ({e})"),
+        }
+    }
+    Err(last)
+}
