@@ -4,53 +4,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_pdp-harness"));
-    c.current_dir(common::root());
-    c
-}
-
 fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("the binary runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// The only run directory under `out`.
-fn run_dir(out: &Path) -> PathBuf {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
-        .expect("out dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    assert_eq!(dirs.len(), 1, "one run directory: {dirs:?}");
-    dirs[0].clone()
-}
-
-/// The PDF's text as pdftotext extracts it, whitespace folded.
-fn pdf_text(path: &Path) -> String {
-    let out = Command::new("pdftotext")
-        .arg(path)
-        .arg("-")
-        .output()
-        .expect("pdftotext is installed (Debian poppler-utils; .ci/run installs it)");
-    assert!(out.status.success(), "pdftotext reads {}", path.display());
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    common::bin().args(args).output().expect("the binary runs")
 }
 
 fn testcases(junit: &str) -> (usize, usize, usize) {
@@ -87,14 +47,18 @@ const PERSONAL: [&str; 7] = [
 fn run_writes_the_evidence_and_report_re_renders_it_identically() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let out = run(&["run", "--out", tmp.path().to_str().expect("utf-8")]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("PASSED"), "{}", text(&out));
-    let dir = run_dir(tmp.path());
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
+    assert!(
+        common::output_text(&out).contains("PASSED"),
+        "{}",
+        common::output_text(&out)
+    );
+    let dir = common::only_run_dir(tmp.path());
     for f in ["run.log.jsonl", "run.json", "junit.xml", "evidence.pdf"] {
         assert!(dir.join(f).is_file(), "{f} written");
     }
 
-    let pdf = pdf_text(&dir.join("evidence.pdf"));
+    let pdf = common::pdf_text(&dir.join("evidence.pdf"));
     let run_id = dir.file_name().and_then(|n| n.to_str()).expect("run id");
     assert!(pdf.contains(run_id), "the cover shows the run id");
     assert!(
@@ -159,7 +123,7 @@ fn run_writes_the_evidence_and_report_re_renders_it_identically() {
         "--out",
         tmp.path().to_str().expect("utf-8"),
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
     for (i, f) in ["evidence.pdf", "run.json", "junit.xml"].iter().enumerate() {
         assert_eq!(
             std::fs::read(dir.join(f)).expect("read"),
@@ -179,8 +143,9 @@ fn tags_select_scenarios() {
         "--out",
         tmp.path().to_str().expect("utf-8"),
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let junit = std::fs::read_to_string(run_dir(tmp.path()).join("junit.xml")).expect("junit");
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
+    let junit =
+        std::fs::read_to_string(common::only_run_dir(tmp.path()).join("junit.xml")).expect("junit");
     assert_eq!(testcases(&junit), (1, 0, 0));
     assert!(junit.contains("[CP-02]"));
 }
@@ -192,22 +157,30 @@ fn exit_codes_tell_failed_from_could_not_run() {
 
     let help = run(&["--help"]);
     assert_eq!(help.status.code(), Some(0));
-    assert!(text(&help).contains("Exit codes"));
+    assert!(common::output_text(&help).contains("Exit codes"));
 
     let out = run(&["run", "--tags", "@case:XX-99", "--out", out_dir]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("no scenario"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", common::output_text(&out));
+    assert!(
+        common::output_text(&out).contains("no scenario"),
+        "{}",
+        common::output_text(&out)
+    );
 
     let out = run(&["run", "--pack", "stage2", "--out", out_dir]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("use --pack all"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", common::output_text(&out));
+    assert!(
+        common::output_text(&out).contains("use --pack all"),
+        "{}",
+        common::output_text(&out)
+    );
 
     let out = run(&["run", "--tags", "@case:CP-01 and", "--out", out_dir]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", common::output_text(&out));
     assert!(
-        text(&out).contains("not a valid tag expression"),
+        common::output_text(&out).contains("not a valid tag expression"),
         "{}",
-        text(&out)
+        common::output_text(&out)
     );
 
     let bad_target = tmp.path().join("target.toml");
@@ -223,15 +196,15 @@ fn exit_codes_tell_failed_from_could_not_run() {
         "--out",
         out_dir,
     ]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    let t = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", common::output_text(&out));
+    let t = common::output_text(&out);
     assert!(
         t.contains("target.toml") && t.contains("line 3") && t.contains("view_ms"),
         "{t}"
     );
 
     let out = run(&["report", "no-such-run", "--out", out_dir]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", common::output_text(&out));
 
     // A scenario whose step has no definition fails the run (exit 1), never passes silently.
     let features = tmp.path().join("features");
@@ -249,18 +222,19 @@ fn exit_codes_tell_failed_from_could_not_run() {
         "--out",
         runs.to_str().expect("utf-8"),
     ]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", common::output_text(&out));
     assert!(
-        text(&out).contains("no step definition matches"),
+        common::output_text(&out).contains("no step definition matches"),
         "{}",
-        text(&out)
+        common::output_text(&out)
     );
     assert!(
-        text(&out).contains("class: configuration; to act: test manager"),
+        common::output_text(&out).contains("class: configuration; to act: test manager"),
         "{}",
-        text(&out)
+        common::output_text(&out)
     );
-    let junit = std::fs::read_to_string(run_dir(&runs).join("junit.xml")).expect("junit");
+    let junit =
+        std::fs::read_to_string(common::only_run_dir(&runs).join("junit.xml")).expect("junit");
     assert!(junit.contains("type=\"configuration\""), "{junit}");
 }
 
@@ -297,8 +271,8 @@ realm = "PensionDashboard"
         "--out",
         runs.to_str().expect("utf-8"),
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let dir = run_dir(&runs);
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
+    let dir = common::only_run_dir(&runs);
     let log = std::fs::read_to_string(dir.join("run.log.jsonl")).expect("log");
     assert!(
         log.contains("/pdp/v2/find-requests"),
@@ -312,7 +286,7 @@ realm = "PensionDashboard"
         log.contains("/pdp/v2/pensions/"),
         "the view went to the configured path"
     );
-    assert!(pdf_text(&dir.join("evidence.pdf")).contains("test copy with renamed fields"));
+    assert!(common::pdf_text(&dir.join("evidence.pdf")).contains("test copy with renamed fields"));
 }
 
 #[test]
@@ -322,7 +296,7 @@ fn a_run_killed_half_way_is_turned_into_evidence_by_report() {
     let target = tmp.path().join("slow.toml");
     std::fs::write(&target, "[limits]\nregistration_settle_ms = 20000\n").expect("write");
     let runs = tmp.path().join("runs");
-    let mut child = bin()
+    let mut child = common::bin()
         .args([
             "run",
             "--target",
@@ -365,7 +339,7 @@ fn a_run_killed_half_way_is_turned_into_evidence_by_report() {
         out.status.code(),
         Some(1),
         "an incomplete run is not a pass: {}",
-        text(&out)
+        common::output_text(&out)
     );
     let record: Value =
         serde_json::from_slice(&std::fs::read(dir.join("run.json")).expect("run.json"))
@@ -377,7 +351,7 @@ fn a_run_killed_half_way_is_turned_into_evidence_by_report() {
         steps.len() >= 3,
         "the steps recorded before the kill are kept"
     );
-    let pdf = pdf_text(&dir.join("evidence.pdf"));
+    let pdf = common::pdf_text(&dir.join("evidence.pdf"));
     assert!(pdf.contains("INCOMPLETE"), "{pdf}");
     assert!(pdf.contains("interrupted"), "{pdf}");
     let junit = std::fs::read_to_string(dir.join("junit.xml")).expect("junit");
@@ -415,7 +389,7 @@ fn a_clear_down_command_from_the_target_file_runs_before_scenarios() {
         "--out",
         runs.to_str().expect("utf-8"),
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
     // Once by the doctor, once by the scenario's background.
     let calls = std::fs::read_to_string(&marker).expect("the command ran");
     assert_eq!(calls.lines().count(), 2, "{calls}");
@@ -439,9 +413,9 @@ fn a_clear_down_command_from_the_target_file_runs_before_scenarios() {
         out.status.code(),
         Some(2),
         "the doctor stops the run: {}",
-        text(&out)
+        common::output_text(&out)
     );
-    let t = text(&out);
+    let t = common::output_text(&out);
     assert!(
         t.contains("✖ clear-down") && t.contains("database locked"),
         "{t}"
@@ -462,8 +436,8 @@ fn a_clear_down_command_from_the_target_file_runs_before_scenarios() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out).contains("takes url or command, not both"),
+        common::output_text(&out).contains("takes url or command, not both"),
         "{}",
-        text(&out)
+        common::output_text(&out)
     );
 }

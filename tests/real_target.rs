@@ -258,14 +258,6 @@ fn failures(runs: &Path) -> String {
         .join("\n")
 }
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
 #[test]
 fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops_bad_configurations()
  {
@@ -303,7 +295,7 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
     let out = harness_owned(&m, &run_args("all"));
     let _ = serve.kill();
     let _ = serve.wait();
-    let t = text(&out);
+    let t = common::output_text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}\n{}", failures(&runs));
     assert!(
         t.contains("attached to the running pdp-harness serve"),
@@ -317,7 +309,7 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
 
     // With serve gone (its announcement left behind), run starts the same C&A itself.
     let out = harness_owned(&m, &run_args("connection-proving"));
-    let t = text(&out);
+    let t = common::output_text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}\n{}", failures(&runs));
     assert!(!t.contains("attached to"), "{t}");
     assert!(t.contains("3 passed, 0 failed of 3"), "{t}");
@@ -333,7 +325,7 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
         &m,
         &["doctor", "--target", wrong_ca.to_str().expect("utf-8")],
     );
-    let t = text(&out);
+    let t = common::output_text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(t.contains("not issued by the CA bundle"), "{t}");
     assert!(t.contains("class: configuration"), "{t}");
@@ -351,9 +343,13 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
         out.status.code(),
         Some(2),
         "run stops at the doctor: {}",
-        text(&out)
+        common::output_text(&out)
     );
-    assert!(text(&out).contains("nothing was run"), "{}", text(&out));
+    assert!(
+        common::output_text(&out).contains("nothing was run"),
+        "{}",
+        common::output_text(&out)
+    );
 
     // An expired client certificate.
     let now = time::OffsetDateTime::now_utc();
@@ -381,7 +377,7 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
             expired_target.to_str().expect("utf-8"),
         ],
     );
-    let t = text(&out);
+    let t = common::output_text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(
         t.contains("✖ client certificate") && t.contains("expired on"),
@@ -397,7 +393,7 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
         &m,
         &["doctor", "--target", mismatch.to_str().expect("utf-8")],
     );
-    let t = text(&out);
+    let t = common::output_text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(
         t.contains("CDA client key: does not belong to the CDA client certificate"),
@@ -411,7 +407,7 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
         &m,
         &["doctor", "--target", unreachable.to_str().expect("utf-8")],
     );
-    let t = text(&out);
+    let t = common::output_text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(
         t.contains(&format!("✖ provider find TLS (https://localhost:{closed})")),
@@ -438,7 +434,7 @@ fn init_writes_a_commented_target_file_that_loads_and_material_serve_starts_with
             .expect("runs")
     };
     let out = init(&[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
     let target = out_dir.join("target.toml");
     let example = std::fs::read_to_string(&target).expect("target.toml");
     assert!(example.contains("CHANGE"), "{example}");
@@ -460,9 +456,9 @@ fn init_writes_a_commented_target_file_that_loads_and_material_serve_starts_with
     let again = init(&[]);
     assert_eq!(again.status.code(), Some(2));
     assert!(
-        text(&again).contains("exists; use --force"),
+        common::output_text(&again).contains("exists; use --force"),
         "{}",
-        text(&again)
+        common::output_text(&again)
     );
 
     // With the organisation's CA in place, serve starts on the generated material.

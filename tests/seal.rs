@@ -4,48 +4,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pdp-harness"))
-        .current_dir(common::root())
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn only_run_dir(out: &Path) -> PathBuf {
-    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
-        .expect("out dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    assert_eq!(dirs.len(), 1, "{dirs:?}");
-    dirs[0].clone()
-}
-
-fn pdf_text(path: &Path) -> String {
-    let out = Command::new("pdftotext")
-        .arg(path)
-        .arg("-")
-        .output()
-        .expect("pdftotext is installed (Debian poppler-utils; .ci/run installs it)");
-    assert!(out.status.success(), "pdftotext reads {}", path.display());
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+    common::bin().args(args).output().expect("the binary runs")
 }
 
 /// Every file of the bundle as text (the PDF through pdftotext), with its relative path.
@@ -61,7 +26,7 @@ fn bundle_texts(dir: &Path) -> Vec<(String, String)> {
             }
             let rel = p.strip_prefix(dir).expect("inside").display().to_string();
             let text = if rel.ends_with(".pdf") {
-                pdf_text(&p)
+                common::pdf_text(&p)
             } else {
                 String::from_utf8_lossy(&std::fs::read(&p).expect("read")).into_owned()
             };
@@ -107,8 +72,8 @@ fn assert_clean(dir: &Path, planted: Option<&str>) {
 fn a_sealed_bundle_verifies_names_a_changed_byte_and_the_pdf_prints_the_manifest_digest() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let out = run(&["run", "--out", tmp.path().to_str().expect("utf-8")]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let dir = only_run_dir(tmp.path());
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
+    let dir = common::only_run_dir(tmp.path());
 
     // Cucumber JSON: one feature, its three scenarios, every step passed.
     let cucumber: Value =
@@ -144,7 +109,7 @@ fn a_sealed_bundle_verifies_names_a_changed_byte_and_the_pdf_prints_the_manifest
         serde_json::from_slice(&std::fs::read(dir.join("seal.json")).expect("seal")).expect("json");
     let digest = seal["manifest_sha256"].as_str().expect("digest").to_owned();
     assert_eq!(digest.len(), 64);
-    let pdf = pdf_text(&dir.join("evidence.pdf"));
+    let pdf = common::pdf_text(&dir.join("evidence.pdf"));
     assert!(
         pdf.contains(&format!("Manifest SHA-256: {digest}")),
         "{pdf}"
@@ -174,7 +139,7 @@ fn a_sealed_bundle_verifies_names_a_changed_byte_and_the_pdf_prints_the_manifest
         .arg(&png)
         .output()
         .expect("pdftoppm is installed");
-    assert!(render.status.success(), "{}", text(&render));
+    assert!(render.status.success(), "{}", common::output_text(&render));
     let page = std::fs::read_dir(tmp.path())
         .expect("dir")
         .flatten()
@@ -185,8 +150,12 @@ fn a_sealed_bundle_verifies_names_a_changed_byte_and_the_pdf_prints_the_manifest
 
     let verify = |dir: &Path| run(&["verify", dir.to_str().expect("utf-8")]);
     let ok = verify(&dir);
-    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
-    assert!(text(&ok).contains("intact"), "{}", text(&ok));
+    assert_eq!(ok.status.code(), Some(0), "{}", common::output_text(&ok));
+    assert!(
+        common::output_text(&ok).contains("intact"),
+        "{}",
+        common::output_text(&ok)
+    );
 
     // One changed byte in junit.xml, and one in the PDF: each named.
     for f in ["junit.xml", "evidence.pdf"] {
@@ -197,11 +166,11 @@ fn a_sealed_bundle_verifies_names_a_changed_byte_and_the_pdf_prints_the_manifest
         changed[i] ^= 0x01;
         std::fs::write(&path, &changed).expect("write");
         let out = verify(&dir);
-        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert_eq!(out.status.code(), Some(1), "{}", common::output_text(&out));
         assert!(
-            text(&out).contains(&format!("{f} changed")),
+            common::output_text(&out).contains(&format!("{f} changed")),
             "{}",
-            text(&out)
+            common::output_text(&out)
         );
         std::fs::write(&path, &original).expect("restore");
     }
@@ -209,9 +178,9 @@ fn a_sealed_bundle_verifies_names_a_changed_byte_and_the_pdf_prints_the_manifest
     let out = verify(&dir);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out).contains("notes.txt is not in the manifest"),
+        common::output_text(&out).contains("notes.txt is not in the manifest"),
         "{}",
-        text(&out)
+        common::output_text(&out)
     );
     std::fs::remove_file(dir.join("notes.txt")).expect("remove");
     assert_eq!(verify(&dir).status.code(), Some(0));
@@ -233,8 +202,17 @@ fn a_sealed_bundle_verifies_names_a_changed_byte_and_the_pdf_prints_the_manifest
         .env("PDP_TEST_SIGN_KEY", key.serialize_pem())
         .output()
         .expect("sign runs");
-    assert_eq!(signed.status.code(), Some(0), "{}", text(&signed));
-    assert!(text(&signed).contains("EdDSA"), "{}", text(&signed));
+    assert_eq!(
+        signed.status.code(),
+        Some(0),
+        "{}",
+        common::output_text(&signed)
+    );
+    assert!(
+        common::output_text(&signed).contains("EdDSA"),
+        "{}",
+        common::output_text(&signed)
+    );
     let dir_s = dir.to_str().expect("utf-8");
     let good = run(&[
         "verify",
@@ -242,11 +220,16 @@ fn a_sealed_bundle_verifies_names_a_changed_byte_and_the_pdf_prints_the_manifest
         "--public-key",
         public.to_str().expect("utf-8"),
     ]);
-    assert_eq!(good.status.code(), Some(0), "{}", text(&good));
-    assert!(
-        text(&good).contains("signature (EdDSA) verifies"),
+    assert_eq!(
+        good.status.code(),
+        Some(0),
         "{}",
-        text(&good)
+        common::output_text(&good)
+    );
+    assert!(
+        common::output_text(&good).contains("signature (EdDSA) verifies"),
+        "{}",
+        common::output_text(&good)
     );
     let bad = run(&[
         "verify",
@@ -254,8 +237,12 @@ fn a_sealed_bundle_verifies_names_a_changed_byte_and_the_pdf_prints_the_manifest
         "--public-key",
         wrong.to_str().expect("utf-8"),
     ]);
-    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
-    assert!(text(&bad).contains("does not verify"), "{}", text(&bad));
+    assert_eq!(bad.status.code(), Some(1), "{}", common::output_text(&bad));
+    assert!(
+        common::output_text(&bad).contains("does not verify"),
+        "{}",
+        common::output_text(&bad)
+    );
 
     // Without a mask the planted value is in the evidence (so the next test can fail).
     let run_json = std::fs::read_to_string(dir.join("run.json")).expect("run.json");
@@ -276,7 +263,7 @@ fn one_redaction_policy_covers_every_output_file() {
         "--out",
         runs.to_str().expect("utf-8"),
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let dir = only_run_dir(&runs);
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
+    let dir = common::only_run_dir(&runs);
     assert_clean(&dir, Some(PLANTED));
 }

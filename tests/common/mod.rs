@@ -114,3 +114,44 @@ pub fn provider(env: &Environment) -> &pdp_harness::tls::RunningServer {
         .as_ref()
         .expect("the embedded default runs the reference provider")
 }
+
+/// stdout then stderr of a finished command, as text.
+pub fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The binary, started in the project root as a user would.
+pub fn bin() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_pdp-harness"));
+    c.current_dir(root());
+    c
+}
+
+/// The only run directory under `out`.
+pub fn only_run_dir(out: &Path) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(out)
+        .expect("out dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(dirs.len(), 1, "one run directory: {dirs:?}");
+    dirs[0].clone()
+}
+
+/// A PDF's text as pdftotext extracts it, whitespace folded.
+pub fn pdf_text(path: &Path) -> String {
+    let out = std::process::Command::new("pdftotext")
+        .arg(path)
+        .arg("-")
+        .output()
+        .expect("pdftotext is installed (Debian poppler-utils; .ci/run installs it)");
+    assert!(out.status.success(), "pdftotext reads {}", path.display());
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
