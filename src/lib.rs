@@ -6,6 +6,8 @@
 //! - [`provider`]: the reference provider, the system under test on the embedded default;
 //! - [`contract`]: the find and view wire contracts, configurable in one place;
 //! - [`runner`]: the Gherkin runner and its step definitions;
+//! - [`reporting`]: submissions to the six reporting API endpoints, the reporting simulator,
+//!   the UTC-day guard and reconciliation;
 //! - [`evidence`]: run log, run record, redaction, JUnit, JSON and PDF outputs;
 //! - [`environment`], [`pki`], [`tls`], [`jwt`]: wiring, run-time PKI, mTLS and token checks.
 
@@ -20,6 +22,7 @@ pub mod jwt;
 pub mod pki;
 pub mod provider;
 pub mod recorder;
+pub mod reporting;
 pub mod rules;
 pub mod runner;
 pub mod serve;

@@ -2139,6 +2139,7 @@ mod tests {
             run_log_sha256: "0123456789abcdef".repeat(4),
             notes: Vec::new(),
             timing_summary: Vec::new(),
+            reporting: Default::default(),
         }
     }
 

@@ -223,6 +223,79 @@ pub enum LogEvent {
     RunFinished {
         at: DateTime<Utc>,
     },
+    /// One reporting record: sent (with its outcome), held back, or only checked (dry run).
+    ReportingSubmission(Box<ReportingSubmission>),
+    /// Which endpoints were accepted on which UTC day.
+    ReportingDayCheck(DayCheck),
+    /// What the organisation reported against what the harness observed.
+    ReportingReconciliation(Reconciliation),
+}
+
+/// One reporting record in the evidence (no personal data: GUIDs, counts and codes only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportingSubmission {
+    /// When the record was sent (last attempt), or checked.
+    pub at: DateTime<Utc>,
+    /// The path, e.g. `/view-response/unavailable`.
+    pub endpoint: String,
+    pub record_id: String,
+    pub submission_id: Option<String>,
+    pub submission_reason: String,
+    pub submission_status: String,
+    /// e.g. "null submission for 1 holder(s)".
+    pub summary: String,
+    /// `accepted`, `refused`, `failed`, `in_doubt`, `already_accepted`, `held_in_doubt`,
+    /// `invalid` (refused by the harness's own validator) or `dry_run`.
+    pub outcome: String,
+    pub http_status: Option<u16>,
+    /// Problem codes, or the validator's codes for `invalid`.
+    #[serde(default)]
+    pub codes: Vec<String>,
+    pub attempts: usize,
+    /// The answer in words (message and timestamp, problem, or why nothing was sent).
+    pub detail: String,
+}
+
+/// The same-UTC-day check over a run's accepted reporting submissions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayCheck {
+    pub at: DateTime<Utc>,
+    /// Each UTC date with the endpoint paths accepted on it.
+    pub days: Vec<(String, Vec<String>)>,
+    /// All six on one UTC day.
+    pub complete: bool,
+    pub description: String,
+}
+
+/// One reconciliation, with its findings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reconciliation {
+    pub at: DateTime<Utc>,
+    pub window_from: DateTime<Utc>,
+    pub window_to: DateTime<Utc>,
+    pub findings: Vec<ReconciliationFinding>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconciliationFinding {
+    pub measure: String,
+    pub reported: u64,
+    pub observed: u64,
+    pub agrees: bool,
+}
+
+/// Everything reporting did in a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReportingSection {
+    pub submissions: Vec<ReportingSubmission>,
+    pub day_checks: Vec<DayCheck>,
+    pub reconciliations: Vec<Reconciliation>,
+}
+
+impl ReportingSection {
+    pub fn is_empty(&self) -> bool {
+        self.submissions.is_empty() && self.day_checks.is_empty() && self.reconciliations.is_empty()
+    }
 }
 
 /// A runner note, kept in the record.
@@ -251,6 +324,9 @@ pub struct RunRecord {
     /// p50/p95/max of each measure over the run, against its limit.
     #[serde(default)]
     pub timing_summary: Vec<TimingSummary>,
+    /// Reporting submissions, the same-UTC-day check and reconciliation (reporting pack).
+    #[serde(default)]
+    pub reporting: ReportingSection,
 }
 
 /// One measure's distribution over a run.
@@ -323,6 +399,7 @@ impl RunRecord {
         let mut scenarios: Vec<ScenarioRecord> = Vec::new();
         let mut ended_at = None;
         let mut notes = Vec::new();
+        let mut reporting = ReportingSection::default();
         for event in events {
             match event {
                 LogEvent::RunStarted(_) => {}
@@ -363,6 +440,9 @@ impl RunRecord {
                 }
                 LogEvent::Note { at, stage, text } => notes.push(Note { at, stage, text }),
                 LogEvent::RunFinished { at } => ended_at = Some(at),
+                LogEvent::ReportingSubmission(s) => reporting.submissions.push(*s),
+                LogEvent::ReportingDayCheck(d) => reporting.day_checks.push(d),
+                LogEvent::ReportingReconciliation(r) => reporting.reconciliations.push(r),
             }
         }
         let mut counts = Counts::default();
@@ -392,6 +472,7 @@ impl RunRecord {
             scenarios,
             run_log_sha256,
             notes,
+            reporting,
         })
     }
 }

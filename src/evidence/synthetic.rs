@@ -162,5 +162,6 @@ pub fn record(n: usize) -> RunRecord {
                 over_limit: 0,
             })
             .collect(),
+        reporting: Default::default(),
     }
 }

@@ -86,6 +86,9 @@ impl std::fmt::Debug for ReferenceProvider {
 struct Inner {
     options: ProviderOptions,
     state: Mutex<ProviderState>,
+    /// Every view request served, for the organisation's reporting data (not test state:
+    /// clear-down keeps it).
+    served: Mutex<Vec<crate::reporting::sources::ServedView>>,
     cda_jwks: OnceCell<JwkSet>,
     view_jwks: JwkSet,
 }
@@ -101,6 +104,7 @@ impl ReferenceProvider {
             inner: Arc::new(Inner {
                 options,
                 state: Mutex::new(ProviderState::default()),
+                served: Mutex::new(Vec::new()),
                 cda_jwks: OnceCell::new(),
                 view_jwks,
             }),
@@ -508,7 +512,67 @@ async fn find(
     StatusCode::ACCEPTED.into_response()
 }
 
+impl ReferenceProvider {
+    /// The view requests served so far: what the organisation's reporting is derived from.
+    pub fn served_views(&self) -> Vec<crate::reporting::sources::ServedView> {
+        self.inner
+            .served
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default()
+    }
+
+    /// Log a served view request; for a 200, what its view data carried.
+    fn note_view(&self, asset_guid: &str, received_at: chrono::DateTime<chrono::Utc>, status: u16) {
+        let o = self.opts();
+        let flags = if status == 200 {
+            let outcome = self.state().by_asset.get(asset_guid).map(|a| a.outcome);
+            match (o.pack.pension(asset_guid), outcome) {
+                (Some(pension), Some(MatchOutcome::Yes)) => crate::reporting::sources::flags_of(
+                    &view_data::view_data(view_data::arrangements(&o.pack, pension, &o.faults)),
+                ),
+                (Some(pension), Some(MatchOutcome::Possible)) => {
+                    crate::reporting::sources::flags_of(&view_data::view_data(
+                        view_data::possible_match_arrangements(&o.pack, pension, &o.faults),
+                    ))
+                }
+                _ => Default::default(),
+            }
+        } else {
+            Default::default()
+        };
+        if let Ok(mut v) = self.inner.served.lock() {
+            v.push(crate::reporting::sources::ServedView {
+                received_at,
+                responded_at: chrono::Utc::now(),
+                status,
+                asset_guid: asset_guid.to_owned(),
+                flags,
+            });
+        }
+    }
+}
+
 async fn view(
+    State(provider): State<ReferenceProvider>,
+    Path(asset_guid): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let received_at = chrono::Utc::now();
+    let asset = asset_guid.to_ascii_lowercase();
+    let response = serve_view(
+        State(provider.clone()),
+        Path(asset_guid),
+        RawQuery(query),
+        headers,
+    )
+    .await;
+    provider.note_view(&asset, received_at, response.status().as_u16());
+    response
+}
+
+async fn serve_view(
     State(provider): State<ReferenceProvider>,
     Path(asset_guid): Path<String>,
     RawQuery(query): RawQuery,

@@ -1,0 +1,636 @@
+//! A run's reporting: the client, the data sources, the journal and the evidence, wired
+//! together. Steps and the `reporting` command call [`ReportingSession::submit`]; every record
+//! goes through the same path: plan, validate (nothing invalid leaves), consult the journal
+//! (nothing accepted or in doubt is resent by accident), journal `sending`, send, journal the
+//! answer, and log the submission to the run log as it happens.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::Endpoint;
+use super::client::{Outcome, ReportingClient};
+use super::clock::{Clock, DaySpread};
+use super::journal::{Decision, Journal, JournalEntry, JournalState};
+use super::model::{self, EndpointData, MAX_BODY_BYTES, PlanOptions, Record, SubmissionStatus};
+use super::reconcile::{self, Finding, Observed};
+use super::simulator::ReportingSimulator;
+use super::sources::{self, ServedView, Source, ViewFlags};
+use super::validate::{self, FieldError, Strictness};
+use crate::evidence::record::{
+    DayCheck, LogEvent, Reconciliation, ReconciliationFinding, ReportingSubmission,
+};
+use crate::evidence::runlog::RunLog;
+use crate::tls::RunningServer;
+
+/// Reads the provider's served views (embedded default); `None` on a real target.
+pub type ViewsSource = Arc<dyn Fn() -> Vec<ServedView> + Send + Sync>;
+
+/// What a session is told by the target file (or the embedded default).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub sources: BTreeMap<Endpoint, Source>,
+    /// Relative `file:` paths are resolved against this directory.
+    pub base_dir: PathBuf,
+    /// How long the reporting submissions may take (the UTC-day guard's budget).
+    pub expected: Duration,
+    pub status: SubmissionStatus,
+    /// Where the journal is kept; set per run on the embedded default.
+    pub journal: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            sources: BTreeMap::new(),
+            base_dir: PathBuf::new(),
+            expected: Duration::from_secs(15 * 60),
+            status: SubmissionStatus::OnTime,
+            journal: None,
+        }
+    }
+}
+
+/// How to build what is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The configured source's data, as an initial submission.
+    Initial,
+    /// The configured source's data again, deliberately: `resubmission` + `correction`.
+    Resubmission,
+    /// A null submission (only where the spec has one).
+    Null,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("{0}")]
+    Source(#[from] sources::SourceError),
+    #[error("{0}")]
+    Model(#[from] model::ModelError),
+    #[error("{endpoint}: the harness refused to send record {record_id}: {}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Invalid {
+        endpoint: Endpoint,
+        record_id: Uuid,
+        errors: Vec<FieldError>,
+    },
+    #[error("{endpoint}: the spec has no null submission here ({why})")]
+    NoNullVariant {
+        endpoint: Endpoint,
+        why: &'static str,
+    },
+    #[error("{0}")]
+    Journal(#[from] super::journal::JournalError),
+    #[error("reporting journal: no journal path is set")]
+    NoJournal,
+    #[error(
+        "{endpoint}: simulated crash after sending record {record_id}, before its answer was journaled"
+    )]
+    SimulatedCrash { endpoint: Endpoint, record_id: Uuid },
+    #[error("{endpoint}: {message}")]
+    Other { endpoint: Endpoint, message: String },
+}
+
+pub struct ReportingSession {
+    pub client: ReportingClient,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Settings,
+    /// The holdernameGuid reported for (the test pack's).
+    pub holder: Uuid,
+    /// The simulator and its server (embedded default only).
+    pub simulator: Option<ReportingSimulator>,
+    pub server: Option<RunningServer>,
+    views: Option<ViewsSource>,
+    journal_path: Mutex<Option<PathBuf>>,
+    journal: Mutex<Option<Arc<Journal>>>,
+    log: Mutex<Option<RunLog>>,
+    window_start: Mutex<DateTime<Utc>>,
+    /// Accepted records of this session: (endpoint, when).
+    accepted: Mutex<Vec<(Endpoint, DateTime<Utc>)>>,
+    /// What was reported per endpoint (data sources), for reconciliation, and when.
+    reported: Mutex<Vec<(Endpoint, EndpointData)>>,
+    reported_at: Mutex<Option<DateTime<Utc>>>,
+    crash_after_send: AtomicBool,
+}
+
+impl std::fmt::Debug for ReportingSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReportingSession")
+            .field("base_url", &self.client.base_url)
+            .field("holder", &self.holder)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl ReportingSession {
+    pub fn new(
+        client: ReportingClient,
+        settings: Settings,
+        holder: Uuid,
+        views: Option<ViewsSource>,
+    ) -> ReportingSession {
+        let clock = client.clock.clone();
+        let now = clock.now();
+        ReportingSession {
+            journal_path: Mutex::new(settings.journal.clone()),
+            client,
+            clock,
+            settings,
+            holder,
+            simulator: None,
+            server: None,
+            views,
+            journal: Mutex::new(None),
+            log: Mutex::new(None),
+            window_start: Mutex::new(now),
+            accepted: Mutex::new(Vec::new()),
+            reported: Mutex::new(Vec::new()),
+            reported_at: Mutex::new(None),
+            crash_after_send: AtomicBool::new(false),
+        }
+    }
+
+    pub fn with_simulator(mut self, sim: ReportingSimulator, server: RunningServer) -> Self {
+        self.simulator = Some(sim);
+        self.server = Some(server);
+        self
+    }
+
+    /// Submissions are logged to this run log as they happen.
+    pub fn attach_log(&self, log: RunLog) {
+        *lock(&self.log) = Some(log);
+    }
+
+    /// Use this journal file unless the target file named one.
+    pub fn default_journal(&self, path: &Path) {
+        let mut p = lock(&self.journal_path);
+        if p.is_none() {
+            *p = Some(path.to_owned());
+        }
+    }
+
+    /// Derived data and observations count from here (the reporting stage's start).
+    pub fn start_window(&self) {
+        *lock(&self.window_start) = self.clock.now();
+    }
+
+    pub fn window_start(&self) -> DateTime<Utc> {
+        *lock(&self.window_start)
+    }
+
+    /// Test facility: the next send returns as if the process died before journaling the answer.
+    pub fn simulate_crash_after_next_send(&self) {
+        self.crash_after_send.store(true, Ordering::SeqCst);
+    }
+
+    fn journal(&self) -> Result<Arc<Journal>, SessionError> {
+        let mut slot = lock(&self.journal);
+        if let Some(j) = slot.as_ref() {
+            return Ok(j.clone());
+        }
+        let path = lock(&self.journal_path)
+            .clone()
+            .ok_or(SessionError::NoJournal)?;
+        let j = Arc::new(Journal::open(&path)?);
+        *slot = Some(j.clone());
+        Ok(j)
+    }
+
+    pub fn journal_path(&self) -> Option<PathBuf> {
+        lock(&self.journal_path).clone()
+    }
+
+    fn log(&self, event: &LogEvent) {
+        if let Some(log) = lock(&self.log).as_ref()
+            && let Err(e) = log.append(event)
+        {
+            tracing::error!("could not log a reporting event: {e}");
+        }
+    }
+
+    pub fn source_of(&self, endpoint: Endpoint) -> Source {
+        self.settings
+            .sources
+            .get(&endpoint)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// What there is to report for `endpoint`, from its configured source.
+    pub fn data(&self, endpoint: Endpoint) -> Result<EndpointData, SessionError> {
+        match self.source_of(endpoint) {
+            Source::Null => Ok(EndpointData::nothing(endpoint, &[self.holder])),
+            Source::File(p) => {
+                let path = if p.is_absolute() {
+                    p
+                } else {
+                    self.settings.base_dir.join(p)
+                };
+                Ok(sources::load_file(endpoint, &path)?)
+            }
+            Source::Derived => {
+                let Some(views) = &self.views else {
+                    return Err(SessionError::Other {
+                        endpoint,
+                        message: "\"derived\" data needs the embedded reference provider; for a real target set [reporting.sources] to \"file:PATH\" (the organisation's export) or \"null\"".to_owned(),
+                    });
+                };
+                let from = self.window_start();
+                let served: Vec<ServedView> = views()
+                    .into_iter()
+                    .filter(|v| v.received_at >= from)
+                    .collect();
+                Ok(sources::derive(
+                    endpoint,
+                    self.holder,
+                    &served,
+                    self.clock.now(),
+                ))
+            }
+        }
+    }
+
+    /// The records `mode` would send for `endpoint` (planned, not yet checked).
+    pub fn plan(&self, endpoint: Endpoint, mode: Mode) -> Result<Vec<Record>, SessionError> {
+        let now = self.clock.now();
+        let period_start = model::utc_midnight(now);
+        match mode {
+            Mode::Null => {
+                let why = match endpoint {
+                    Endpoint::ViewResponseUnavailable => {
+                        "submission_reason excludes \"null submission\"; send zero counts instead"
+                    }
+                    _ => "the discriminator maps no null variant; send req_count 0 instead",
+                };
+                model::null_submission(endpoint, &[self.holder], period_start, self.settings.status)
+                    .ok_or(SessionError::NoNullVariant { endpoint, why })
+            }
+            Mode::Initial | Mode::Resubmission => {
+                let data = self.data(endpoint)?;
+                let records = model::plan(
+                    endpoint,
+                    &data,
+                    PlanOptions {
+                        period_start,
+                        status: self.settings.status,
+                        resubmission: mode == Mode::Resubmission,
+                    },
+                )?;
+                let mut reported = lock(&self.reported);
+                reported.retain(|(e, _)| *e != endpoint);
+                reported.push((endpoint, data));
+                *lock(&self.reported_at) = Some(now);
+                Ok(records)
+            }
+        }
+    }
+
+    /// The harness's own check of a record: the shared validator plus the body size.
+    pub fn check(record: &Record) -> Vec<FieldError> {
+        let body = record.to_json();
+        let mut errors = validate::check(record.endpoint, &body, Strictness::default());
+        let size = record.to_bytes().len();
+        if size > MAX_BODY_BYTES {
+            errors.push(FieldError {
+                field: "(body)".to_owned(),
+                code: "CONTENT_TOO_LARGE".to_owned(),
+                message: format!("{size} bytes; at most {MAX_BODY_BYTES}"),
+            });
+        }
+        errors
+    }
+
+    /// The logical identity of a record, stable across reruns (fresh record ids are not).
+    fn key(&self, record: &Record, part: usize, parts: usize) -> String {
+        let mut holders: Vec<String> = record.holders().iter().map(Uuid::to_string).collect();
+        holders.sort();
+        let reason = record.header.submission_reason.as_str();
+        let mut key = format!(
+            "{} {} period={} reason={reason} holders={} part={}/{parts}",
+            self.client.base_url,
+            record.endpoint.path(),
+            model::ts(&record.header.reporting_period_start),
+            holders.join(","),
+            part + 1,
+        );
+        if record.header.submission_reason == model::SubmissionReason::Resubmission {
+            // A deliberate resubmission is never "already sent".
+            key.push_str(&format!(" record={}", record.header.record_id));
+        }
+        key
+    }
+
+    fn evidence(
+        record: &Record,
+        at: DateTime<Utc>,
+        outcome: &str,
+        http: Option<u16>,
+        codes: Vec<String>,
+        attempts: usize,
+        detail: String,
+    ) -> ReportingSubmission {
+        ReportingSubmission {
+            at,
+            endpoint: record.endpoint.path().to_owned(),
+            record_id: record.header.record_id.to_string(),
+            submission_id: record.header.submission_id.map(|s| s.to_string()),
+            submission_reason: record.header.submission_reason.as_str().to_owned(),
+            submission_status: record.header.submission_status.as_str().to_owned(),
+            summary: record.summary(),
+            outcome: outcome.to_owned(),
+            http_status: http,
+            codes,
+            attempts,
+            detail,
+        }
+    }
+
+    /// Validate every record without sending: what `--dry-run` shows.
+    pub fn dry_run(
+        &self,
+        endpoint: Endpoint,
+        mode: Mode,
+    ) -> Result<Vec<(Record, Vec<FieldError>)>, SessionError> {
+        let records = self.plan(endpoint, mode)?;
+        let now = self.clock.now();
+        Ok(records
+            .into_iter()
+            .map(|r| {
+                let errors = Self::check(&r);
+                let ev = Self::evidence(
+                    &r,
+                    now,
+                    if errors.is_empty() {
+                        "dry_run"
+                    } else {
+                        "invalid"
+                    },
+                    None,
+                    errors.iter().map(|e| e.code.clone()).collect(),
+                    0,
+                    if errors.is_empty() {
+                        "valid; not sent (dry run)".to_owned()
+                    } else {
+                        errors
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    },
+                );
+                self.log(&LogEvent::ReportingSubmission(Box::new(ev)));
+                (r, errors)
+            })
+            .collect())
+    }
+
+    /// Plan, check and send `endpoint`'s records. Nothing is sent if any record is invalid.
+    pub async fn submit(
+        &self,
+        endpoint: Endpoint,
+        mode: Mode,
+    ) -> Result<Vec<ReportingSubmission>, SessionError> {
+        let records = self.plan(endpoint, mode)?;
+        self.submit_records(records).await
+    }
+
+    /// Check, journal and send prepared records (all for one endpoint).
+    pub async fn submit_records(
+        &self,
+        records: Vec<Record>,
+    ) -> Result<Vec<ReportingSubmission>, SessionError> {
+        // Validate all first: a batch goes whole or not at all.
+        for r in &records {
+            let errors = Self::check(r);
+            if !errors.is_empty() {
+                let ev = Self::evidence(
+                    r,
+                    self.clock.now(),
+                    "invalid",
+                    None,
+                    errors.iter().map(|e| e.code.clone()).collect(),
+                    0,
+                    errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                );
+                self.log(&LogEvent::ReportingSubmission(Box::new(ev)));
+                return Err(SessionError::Invalid {
+                    endpoint: r.endpoint,
+                    record_id: r.header.record_id,
+                    errors,
+                });
+            }
+        }
+        let journal = self.journal()?;
+        let parts = records.len();
+        let mut out = Vec::new();
+        for (i, record) in records.iter().enumerate() {
+            let key = self.key(record, i, parts);
+            let held = match journal.decide(&key) {
+                Decision::Send => None,
+                Decision::AlreadyAccepted(e) => Some((
+                    "already_accepted",
+                    format!(
+                        "not sent again: the same data was accepted at {} as record {} (send a resubmission to correct it)",
+                        model::ts(&e.at),
+                        e.record_id
+                    ),
+                    e,
+                )),
+                Decision::InDoubt(e) => Some((
+                    "held_in_doubt",
+                    format!(
+                        "not sent again: record {} was sent at {} and its answer was never journaled, so it may have been received; check with PDP, or send a resubmission",
+                        e.record_id,
+                        model::ts(&e.at)
+                    ),
+                    e,
+                )),
+            };
+            if let Some((outcome, detail, e)) = held {
+                let ev = Self::evidence(
+                    record,
+                    self.clock.now(),
+                    outcome,
+                    e.http_status,
+                    Vec::new(),
+                    0,
+                    detail,
+                );
+                self.log(&LogEvent::ReportingSubmission(Box::new(ev.clone())));
+                out.push(ev);
+                continue;
+            }
+            let body = record.to_json();
+            journal.append(&JournalEntry {
+                at: self.clock.now(),
+                key: key.clone(),
+                endpoint: record.endpoint,
+                record_id: record.header.record_id,
+                submission_id: record.header.submission_id,
+                state: JournalState::Sending,
+                http_status: None,
+                detail: None,
+                body: Some(body.clone()),
+            })?;
+            let bytes = serde_json::to_vec(&body).unwrap_or_default();
+            let result = self.client.post(record.endpoint, &bytes).await;
+            if self.crash_after_send.swap(false, Ordering::SeqCst) {
+                return Err(SessionError::SimulatedCrash {
+                    endpoint: record.endpoint,
+                    record_id: record.header.record_id,
+                });
+            }
+            let at = result
+                .attempts
+                .last()
+                .map_or_else(|| self.clock.now(), |a| a.at);
+            let (state, outcome, codes) = match &result.outcome {
+                Outcome::Accepted { .. } => (JournalState::Accepted, "accepted", Vec::new()),
+                Outcome::Refused { problem } => {
+                    (JournalState::Refused, "refused", problem.codes.clone())
+                }
+                Outcome::Failed { in_doubt: true, .. } => {
+                    (JournalState::InDoubt, "in_doubt", Vec::new())
+                }
+                Outcome::Failed { .. } => (JournalState::Failed, "failed", Vec::new()),
+            };
+            journal.append(&JournalEntry {
+                at,
+                key,
+                endpoint: record.endpoint,
+                record_id: record.header.record_id,
+                submission_id: record.header.submission_id,
+                state,
+                http_status: result.outcome.http_status(),
+                detail: Some(result.outcome.describe()),
+                body: None,
+            })?;
+            if result.outcome.is_accepted() {
+                lock(&self.accepted).push((record.endpoint, at));
+            }
+            let attempts = result.attempts.len();
+            let waits: Vec<String> = result
+                .attempts
+                .iter()
+                .skip(1)
+                .map(|a| format!("{} ms", a.waited_ms))
+                .collect();
+            let detail = if waits.is_empty() {
+                result.outcome.describe()
+            } else {
+                format!(
+                    "{} after {attempts} attempts (waited {})",
+                    result.outcome.describe(),
+                    waits.join(", ")
+                )
+            };
+            let ev = Self::evidence(
+                record,
+                at,
+                outcome,
+                result.outcome.http_status(),
+                codes,
+                attempts,
+                detail,
+            );
+            self.log(&LogEvent::ReportingSubmission(Box::new(ev.clone())));
+            out.push(ev);
+        }
+        Ok(out)
+    }
+
+    /// Which endpoints this session had accepted on which UTC day; logged to the evidence.
+    pub fn day_check(&self) -> DaySpread {
+        let spread = DaySpread::from_submissions(lock(&self.accepted).iter().copied());
+        let check = DayCheck {
+            at: self.clock.now(),
+            days: spread
+                .days
+                .iter()
+                .map(|(d, e)| {
+                    (
+                        d.to_string(),
+                        e.iter().map(|x| x.path().to_owned()).collect(),
+                    )
+                })
+                .collect(),
+            complete: spread.complete_day().is_some() && spread.days.len() == 1,
+            description: spread.describe(),
+        };
+        self.log(&LogEvent::ReportingDayCheck(check));
+        spread
+    }
+
+    /// Compare what was reported with `observed`; logged to the evidence.
+    pub fn reconcile(&self, observed: &Observed) -> Vec<Finding> {
+        let reported = lock(&self.reported).clone();
+        let findings = reconcile::reconcile(&reported, self.holder, observed);
+        let to = lock(&self.reported_at).unwrap_or_else(|| self.clock.now());
+        self.log(&LogEvent::ReportingReconciliation(Reconciliation {
+            at: self.clock.now(),
+            window_from: self.window_start(),
+            window_to: to,
+            findings: findings
+                .iter()
+                .map(|f| ReconciliationFinding {
+                    measure: f.measure.clone(),
+                    reported: f.reported,
+                    observed: f.observed,
+                    agrees: f.agrees,
+                })
+                .collect(),
+        }));
+        findings
+    }
+
+    /// The window reconciliation compares: the stage's start to when the data was taken.
+    pub fn window(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        (
+            self.window_start(),
+            lock(&self.reported_at).unwrap_or_else(|| self.clock.now()),
+        )
+    }
+
+    /// Replace what was reported for `endpoint` (tests plant a mismatch with it).
+    pub fn set_reported(&self, endpoint: Endpoint, data: EndpointData) {
+        let mut r = lock(&self.reported);
+        r.retain(|(e, _)| *e != endpoint);
+        r.push((endpoint, data));
+    }
+
+    pub fn shutdown(&self) {
+        if let Some(s) = &self.server {
+            s.shutdown();
+        }
+    }
+}
+
+/// What a successful view response for an asset carries according to the test pack (as the
+/// reference implementation builds it, without faults), given its match status.
+pub fn expected_flags(
+    pack: &crate::testpack::TestPack,
+    asset_guid: &str,
+    possible: bool,
+) -> Option<ViewFlags> {
+    use crate::provider::{Faults, view_data};
+    let pension = pack.pension(asset_guid)?;
+    let arrangements = if possible {
+        view_data::possible_match_arrangements(pack, pension, &Faults::none())
+    } else {
+        view_data::arrangements(pack, pension, &Faults::none())
+    };
+    Some(sources::flags_of(&view_data::view_data(arrangements)))
+}
