@@ -160,6 +160,87 @@ fn default_kid() -> String {
     "pdp-harness-cda-1".to_owned()
 }
 
+/// Where reporting data goes and where it comes from (`[reporting]`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReportingConfig {
+    /// Base URL of the reporting API (e.g. MaPS pre-production); omit to rehearse against the
+    /// harness's reporting simulator.
+    pub base_url: Option<String>,
+    /// The organisation's client certificate (PEM) for the reporting API; with `base_url`.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<Secret>,
+    /// CA certificate(s) (PEM) that issued the reporting API's server certificate.
+    pub ca_bundle: Option<PathBuf>,
+    /// Per endpoint (`service-availability-find`, ... or its path): `"derived"` (from what the
+    /// reference provider did in the run), `"null"` or `"file:PATH"` (the organisation's export).
+    pub sources: std::collections::BTreeMap<String, String>,
+    /// How long the six submissions may take: the UTC-day guard's budget.
+    pub expected_minutes: u64,
+    /// `"on time"` or `"late"`.
+    pub submission_status: String,
+    /// The submission journal; default: `reporting-journal.jsonl` beside the target file (real
+    /// API) or in the run directory (simulator).
+    pub journal: Option<PathBuf>,
+    /// The reporting API takes the MaPS stub's `POST /configuration` (forced errors) and raw
+    /// invalid bodies: scenarios tagged `@stub` run. Always true for the simulator.
+    pub stub: bool,
+}
+
+impl Default for ReportingConfig {
+    fn default() -> Self {
+        ReportingConfig {
+            base_url: None,
+            client_cert: None,
+            client_key: None,
+            ca_bundle: None,
+            sources: std::collections::BTreeMap::new(),
+            expected_minutes: 15,
+            submission_status: "on time".to_owned(),
+            journal: None,
+            stub: false,
+        }
+    }
+}
+
+impl ReportingConfig {
+    /// Check the section; errors name the key and what was expected.
+    pub fn check(&self) -> Result<(), String> {
+        if self.base_url.is_some()
+            && (self.client_cert.is_none() || self.client_key.is_none() || self.ca_bundle.is_none())
+        {
+            return Err("[reporting] base_url needs client_cert, client_key and ca_bundle: the organisation's PDP client certificate and the CA of the reporting API's server certificate".to_owned());
+        }
+        for (key, value) in &self.sources {
+            if crate::reporting::Endpoint::parse(key).is_none() {
+                return Err(format!(
+                    "[reporting.sources] {key:?} is not a reporting endpoint (expected one of {})",
+                    crate::reporting::Endpoint::ALL
+                        .iter()
+                        .map(|e| e.slug())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            crate::reporting::sources::Source::parse(value)
+                .map_err(|e| format!("[reporting.sources] {key}: {e}"))?;
+        }
+        if !["on time", "late"].contains(&self.submission_status.as_str()) {
+            return Err(format!(
+                "[reporting] submission_status {:?}: expected \"on time\" or \"late\" (corrections are sent as resubmissions)",
+                self.submission_status
+            ));
+        }
+        if self.expected_minutes == 0 || self.expected_minutes > 24 * 60 {
+            return Err(format!(
+                "[reporting] expected_minutes {}: expected 1 to 1440",
+                self.expected_minutes
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// The whole target file.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -173,6 +254,8 @@ pub struct TargetConfig {
     pub provider: Option<ProviderEndpoints>,
     /// Required with `[provider]`: the simulated CDA the solution calls.
     pub cda: Option<CdaConfig>,
+    /// Reporting API and data sources; omit to rehearse against the simulator.
+    pub reporting: ReportingConfig,
     /// Where the file came from (not a key in the file).
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -213,6 +296,7 @@ impl TargetConfig {
                 "[organisation] holdername_guid {guid:?} is not a GUID (expected e.g. 6f1c0f2e-8c5a-4d0e-9a43-2b7d9e0c1a55)"
             )));
         }
+        cfg.reporting.check().map_err(|m| invalid(&m))?;
         if cfg.provider.is_some() {
             if cfg.cda.is_none() {
                 return Err(invalid(
@@ -275,6 +359,23 @@ impl TargetConfig {
             out.push(("cda.client_ca".into(), cda.client_ca.display().to_string()));
             out.push(("cda.signing_kid".into(), cda.signing_kid.clone()));
         }
+        let r = &self.reporting;
+        out.push((
+            "reporting.base_url".into(),
+            r.base_url
+                .clone()
+                .unwrap_or_else(|| "the harness's reporting simulator".to_owned()),
+        ));
+        if let Some(cert) = &r.client_cert {
+            out.push(("reporting.client_cert".into(), cert.display().to_string()));
+        }
+        for (key, value) in &r.sources {
+            out.push((format!("reporting.sources.{key}"), value.clone()));
+        }
+        out.push((
+            "reporting.expected_minutes".into(),
+            r.expected_minutes.to_string(),
+        ));
         out.extend(vec![
             (
                 "limits.acknowledgement_ms".into(),

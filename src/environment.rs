@@ -16,6 +16,7 @@ use crate::evidence::redact::Redactor;
 use crate::pki::{PkiError, SigningKey, TestPki, jwks_of};
 use crate::provider::{CLEAR_DOWN_PATH, Faults, ProviderOptions, ReferenceProvider};
 use crate::recorder::{InboundParty, Recorder};
+use crate::reporting::session::{ReportingSession, ViewsSource};
 use crate::testpack::TestPack;
 use crate::tls::{self, RunningServer, TlsError};
 use crate::updates::{AppliedUpdate, MatchUpdateFile};
@@ -39,6 +40,8 @@ pub enum EnvError {
     Config(String),
     #[error(transparent)]
     Cda(#[from] crate::cda::service::CdaServiceError),
+    #[error(transparent)]
+    Reporting(#[from] crate::reporting::setup::SetupError),
 }
 
 /// Everything a run talks to, and the clients it talks with.
@@ -72,6 +75,8 @@ pub struct Environment {
     pub match_updates: std::sync::Mutex<Option<MatchUpdateFile>>,
     /// The CDA side's client certificate (finder, dashboard, clear-down).
     pub harness_identity: crate::pki::TlsIdentity,
+    /// The organisation's reporting: to the real reporting API or the harness's simulator.
+    pub reporting: Arc<ReportingSession>,
     /// Client used for clear-down calls (the harness's certificate).
     harness_client: reqwest::Client,
     clear_down: ClearDown,
@@ -151,6 +156,18 @@ impl Environment {
             issuer: PROVIDER_ISSUER.to_owned(),
             faults,
         });
+        // The organisation reports with its own client certificate; on the embedded default its
+        // data is derived from what the reference provider served.
+        let served = provider.clone();
+        let views: ViewsSource = Arc::new(move || served.served_views());
+        let reporting = crate::reporting::setup::start(
+            config,
+            recorder.clone(),
+            holder_guid(&pack),
+            Some(views),
+            Some(&pki),
+            Some(&provider_client_id),
+        )?;
         let provider_identity =
             pki.server_identity("provider server", "provider.pdp-harness.test", &[])?;
         let provider_server =
@@ -199,6 +216,7 @@ impl Environment {
             contract,
             match_updates: std::sync::Mutex::new(None),
             harness_identity: harness_id,
+            reporting: Arc::new(reporting),
             harness_client,
             clear_down,
         })
@@ -294,6 +312,7 @@ impl Environment {
     }
 
     pub fn shutdown(&self) {
+        self.reporting.shutdown();
         self.cas_server.shutdown();
         if let Some(p) = &self.provider_server {
             p.shutdown();
@@ -398,6 +417,15 @@ impl Environment {
         )
         .with_cas_client(cas_client.clone());
         let clear_down = clear_down_hook(config, String::new());
+        // Without [reporting] base_url the simulator stands in for the reporting API.
+        let reporting = crate::reporting::setup::start(
+            config,
+            recorder.clone(),
+            holder_guid(&pack),
+            None,
+            None,
+            None,
+        )?;
         Ok(Environment {
             pki: None,
             recorder,
@@ -417,10 +445,17 @@ impl Environment {
             contract,
             match_updates: std::sync::Mutex::new(None),
             harness_identity: harness_id,
+            reporting: Arc::new(reporting),
             harness_client,
             clear_down,
         })
     }
+}
+
+/// The holdernameGuid reported for: the test pack's (or `[organisation]`'s), a nil GUID if the
+/// pack's is not one (the pack check reports that separately).
+fn holder_guid(pack: &TestPack) -> uuid::Uuid {
+    uuid::Uuid::parse_str(pack.holdername_guid()).unwrap_or_default()
 }
 
 /// The target file's `[organisation] name`, else the test pack's administrator.

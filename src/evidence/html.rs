@@ -129,6 +129,7 @@ pub fn render_html(record: &RunRecord) -> String {
 
     summary(&mut o, record);
     timings(&mut o, record);
+    reporting(&mut o, record);
     o.push_str("<h2>Scenario detail</h2>");
     for (i, s) in record.scenarios.iter().enumerate() {
         scenario(&mut o, i, s);
@@ -183,6 +184,75 @@ fn summary(o: &mut String, record: &RunRecord) {
 }
 
 /// The timing table and, per measure, an SVG bar chart of p50/p95/max as a share of the limit.
+/// Each reporting submission, the same-UTC-day check and the reconciliation.
+fn reporting(o: &mut String, record: &RunRecord) {
+    let r = &record.reporting;
+    if r.is_empty() {
+        return;
+    }
+    o.push_str(
+        "<h2>Reporting submissions</h2><table><tr><th>UTC time</th><th>Endpoint</th>\
+<th>Record id</th><th>Reason</th><th>Status</th><th>Outcome</th><th class=\"num\">Attempts</th>\
+<th>Detail</th></tr>",
+    );
+    for s in &r.submissions {
+        let ok = matches!(s.outcome.as_str(), "accepted" | "already_accepted" | "dry_run");
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td>\
+<td><span class=\"badge {}\">{}{}</span>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            esc(&s.at.format("%Y-%m-%d %H:%M:%S%.3f").to_string()),
+            esc(&s.endpoint),
+            esc(&s.record_id),
+            esc(&s.submission_reason),
+            esc(&s.submission_status),
+            if ok { "passed" } else { "failed" },
+            esc(&s.outcome.replace('_', " ")),
+            s.http_status.map(|h| format!(" {h}")).unwrap_or_default(),
+            if s.codes.is_empty() {
+                String::new()
+            } else {
+                format!(" <code>{}</code>", esc(&s.codes.join(", ")))
+            },
+            s.attempts,
+            esc(&s.detail),
+        );
+    }
+    o.push_str("</table>");
+    for d in &r.day_checks {
+        let _ = write!(
+            o,
+            "<p><strong>Same UTC day:</strong> <span class=\"badge {}\">{}</span></p>",
+            if d.complete { "passed" } else { "failed" },
+            esc(&d.description)
+        );
+    }
+    for rec in &r.reconciliations {
+        let _ = write!(
+            o,
+            "<h3>Reconciliation: reported against observed ({} to {} UTC)</h3><table><tr>\
+<th>Measure</th><th class=\"num\">Reported</th><th class=\"num\">Observed</th><th>Verdict</th></tr>",
+            esc(&rec.window_from.format("%H:%M:%S").to_string()),
+            esc(&rec.window_to.format("%H:%M:%S").to_string()),
+        );
+        for f in &rec.findings {
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                esc(&f.measure),
+                f.reported,
+                f.observed,
+                if f.agrees {
+                    "<span class=\"badge passed\">agrees</span>"
+                } else {
+                    "<span class=\"badge failed\">DIFFERS</span>"
+                }
+            );
+        }
+        o.push_str("</table>");
+    }
+}
+
 fn timings(o: &mut String, record: &RunRecord) {
     if record.timing_summary.is_empty() {
         return;

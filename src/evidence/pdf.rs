@@ -1112,6 +1112,7 @@ fn lay_out<'f>(
     layout.new_page();
     summary(&mut layout, record, pages);
     timings(&mut layout, record);
+    reporting(&mut layout, record);
     let detail_pages = detail(&mut layout, record);
     layout.page_break();
     appendix(&mut layout, record, manifest_sha256);
@@ -1537,6 +1538,107 @@ fn timings(l: &mut Layout, record: &RunRecord) {
     }
     l.end_table();
     timing_chart(l, record);
+}
+
+/// Every reporting submission (endpoint, record id, UTC time, outcome), the same-UTC-day check
+/// and the reconciliation of what was reported with what the harness observed.
+fn reporting(l: &mut Layout, record: &RunRecord) {
+    let r = &record.reporting;
+    if r.is_empty() {
+        return;
+    }
+    l.gap(8.0);
+    l.section("Reporting submissions");
+    let days: std::collections::BTreeSet<String> = r
+        .submissions
+        .iter()
+        .map(|s| s.at.format("%Y-%m-%d").to_string())
+        .collect();
+    l.paragraph(para(
+        format!(
+            "Each record sent to the reporting API, in order; times are UTC on {}. \"already accepted\" and \"held in doubt\" records were not sent again: the journal shows the same data was accepted earlier, or may have been.",
+            days.into_iter().collect::<Vec<_>>().join(" and ")
+        ),
+        NOTE,
+    ));
+    l.gap(4.0);
+    l.begin_table(columns(&[
+        ("UTC", 17.0, Align::Left),
+        ("Endpoint", 0.0, Align::Left),
+        ("Record id", 62.0, Align::Left),
+        ("Reason", 22.0, Align::Left),
+        ("Outcome", 36.0, Align::Left),
+    ]));
+    for s in &r.submissions {
+        let ok = matches!(s.outcome.as_str(), "accepted" | "already_accepted" | "dry_run");
+        let outcome = format!(
+            "{}{}{}",
+            s.outcome.replace('_', " "),
+            s.http_status.map(|h| format!(" {h}")).unwrap_or_default(),
+            if s.codes.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", s.codes.join(", "))
+            }
+        );
+        l.row(vec![
+            Cell::text(s.at.format("%H:%M:%S").to_string(), SMALL),
+            Cell::text(s.endpoint.as_str(), SMALL),
+            Cell::text(s.record_id.as_str(), CODE),
+            Cell::text(s.submission_reason.as_str(), SMALL),
+            Cell::text(
+                outcome,
+                if ok {
+                    SMALL.colored(GREEN)
+                } else {
+                    SMALL.bold().colored(RED)
+                },
+            ),
+        ]);
+    }
+    l.end_table();
+    for d in &r.day_checks {
+        l.gap(4.0);
+        l.paragraph(vec![
+            span("Same UTC day: ", BODY.bold()),
+            span(
+                d.description.as_str(),
+                if d.complete { BODY } else { BODY.bold().colored(RED) },
+            ),
+        ]);
+    }
+    for rec in &r.reconciliations {
+        l.gap(6.0);
+        l.subheading("Reconciliation: reported against observed", None, 20.0);
+        l.paragraph(para(
+            format!(
+                "Window {} to {} (UTC). Observed: the harness's own view requests, their durations and the view data it verified.",
+                rec.window_from.format("%H:%M:%S"),
+                rec.window_to.format("%H:%M:%S")
+            ),
+            NOTE,
+        ));
+        l.gap(2.0);
+        l.begin_table(columns(&[
+            ("Measure", 0.0, Align::Left),
+            ("Reported", 22.0, Align::Right),
+            ("Observed", 22.0, Align::Right),
+            ("Verdict", 25.0, Align::Left),
+        ]));
+        for f in &rec.findings {
+            l.row(vec![
+                Cell::text(f.measure.as_str(), SMALL),
+                Cell::text(f.reported.to_string(), SMALL),
+                Cell::text(f.observed.to_string(), SMALL),
+                if f.agrees {
+                    Cell::text("agrees", SMALL.colored(GREEN))
+                } else {
+                    Cell::text("DIFFERS", SMALL.bold().colored(RED))
+                },
+            ]);
+        }
+        l.end_table();
+    }
 }
 
 /// A bar chart of each measure's p50, p95 and max as a share of its limit (the red line):

@@ -252,6 +252,9 @@ pub struct ReportingSubmission {
     #[serde(default)]
     pub codes: Vec<String>,
     pub attempts: usize,
+    /// The waits before each retry, in milliseconds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waits_ms: Vec<u64>,
     /// The answer in words (message and timestamp, problem, or why nothing was sent).
     pub detail: String,
 }

@@ -12,7 +12,8 @@
 //! - [`simulator`]: the reporting API on the embedded default, with forced errors and the
 //!   per-UTC-day pipeline check;
 //! - [`reconcile`]: what the organisation reports against what the harness observed;
-//! - [`session`]: the pieces wired together for a run.
+//! - [`session`]: the pieces wired together for a run;
+//! - [`setup`]: a run's session from the target file (real API or simulator).
 
 pub mod client;
 pub mod clock;
@@ -20,6 +21,7 @@ pub mod journal;
 pub mod model;
 pub mod reconcile;
 pub mod session;
+pub mod setup;
 pub mod simulator;
 pub mod sources;
 pub mod validate;
@@ -97,6 +99,9 @@ impl std::fmt::Display for Endpoint {
         f.write_str(self.path())
     }
 }
+
+/// The submission journal's file name (in the run directory, or beside the target file).
+pub const JOURNAL_FILE: &str = "reporting-journal.jsonl";
 
 /// The party name reporting exchanges are recorded under in the evidence.
 pub const PARTY_REPORTING: &str = "provider -> reporting API";

@@ -105,6 +105,8 @@ pub struct ReportingSession {
     /// The simulator and its server (embedded default only).
     pub simulator: Option<ReportingSimulator>,
     pub server: Option<RunningServer>,
+    /// The API takes the stub's `/configuration` and raw invalid bodies (`@stub` scenarios).
+    pub stub: bool,
     views: Option<ViewsSource>,
     journal_path: Mutex<Option<PathBuf>>,
     journal: Mutex<Option<Arc<Journal>>>,
@@ -116,6 +118,8 @@ pub struct ReportingSession {
     reported: Mutex<Vec<(Endpoint, EndpointData)>>,
     reported_at: Mutex<Option<DateTime<Utc>>>,
     crash_after_send: AtomicBool,
+    /// What verified view data carried, per asset GUID (the harness's own observation).
+    observed_flags: Mutex<BTreeMap<String, ViewFlags>>,
 }
 
 impl std::fmt::Debug for ReportingSession {
@@ -148,6 +152,7 @@ impl ReportingSession {
             holder,
             simulator: None,
             server: None,
+            stub: false,
             views,
             journal: Mutex::new(None),
             log: Mutex::new(None),
@@ -156,12 +161,18 @@ impl ReportingSession {
             reported: Mutex::new(Vec::new()),
             reported_at: Mutex::new(None),
             crash_after_send: AtomicBool::new(false),
+            observed_flags: Mutex::new(BTreeMap::new()),
         }
     }
 
     pub fn with_simulator(mut self, sim: ReportingSimulator, server: RunningServer) -> Self {
         self.simulator = Some(sim);
         self.server = Some(server);
+        self
+    }
+
+    pub fn with_stub(mut self, stub: bool) -> Self {
+        self.stub = stub;
         self
     }
 
@@ -176,6 +187,68 @@ impl ReportingSession {
         if p.is_none() {
             *p = Some(path.to_owned());
         }
+    }
+
+    /// Note what a verified view data token carried for `asset_guid`.
+    pub fn observe_view_data(&self, asset_guid: &str, view_data: &serde_json::Value) {
+        lock(&self.observed_flags).insert(
+            asset_guid.to_ascii_lowercase(),
+            sources::flags_of(view_data),
+        );
+    }
+
+    /// What the harness observed in the reporting window: its dashboard's view requests (from
+    /// `exchanges`), their durations, and the flags of the view data it verified.
+    pub fn observed(&self, exchanges: &[crate::evidence::record::Exchange]) -> Observed {
+        let (from, to) = self.window();
+        let flags = lock(&self.observed_flags).clone();
+        reconcile::observe(
+            exchanges,
+            crate::cda::dashboard::PARTY_VIEW,
+            from,
+            to,
+            |asset| flags.get(asset).cloned(),
+        )
+    }
+
+    /// Force an error on the API's next calls: the simulator directly, or the MaPS stub's
+    /// `POST /configuration` when `[reporting] stub = true`.
+    pub async fn force_error(
+        &self,
+        entry: super::simulator::StubConfiguration,
+    ) -> Result<(), String> {
+        if let Some(sim) = &self.simulator {
+            return sim.configure(&[entry]);
+        }
+        if !self.stub {
+            return Err("scenario: forced errors need the simulator or the MaPS stub's /configuration ([reporting] stub = true)".to_owned());
+        }
+        let url = format!(
+            "{}{}",
+            self.client.base_url,
+            super::simulator::CONFIGURATION_PATH
+        );
+        let response = self
+            .client
+            .http
+            .post(&url)
+            .json(&[entry])
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{url}: expected 204 for the forced-error configuration, got {}",
+                response.status()
+            ))
+        }
+    }
+
+    /// Refuse to start if the submissions could straddle 00:00 UTC.
+    pub fn guard(&self) -> Result<(), super::clock::DayGuardError> {
+        super::clock::check_day(self.clock.now(), self.settings.expected)
     }
 
     /// Derived data and observations count from here (the reporting stage's start).
@@ -310,7 +383,7 @@ impl ReportingSession {
     }
 
     /// The logical identity of a record, stable across reruns (fresh record ids are not).
-    fn key(&self, record: &Record, part: usize, parts: usize) -> String {
+    fn key(&self, record: &Record, part: usize, parts: usize, mode: Mode) -> String {
         let mut holders: Vec<String> = record.holders().iter().map(Uuid::to_string).collect();
         holders.sort();
         let reason = record.header.submission_reason.as_str();
@@ -322,6 +395,11 @@ impl ReportingSession {
             holders.join(","),
             part + 1,
         );
+        if mode == Mode::Null {
+            // The connectivity set (source c) is its own submission, apart from derived or
+            // exported data that happens to have nothing to report.
+            key.push_str(" set=null");
+        }
         if record.header.submission_reason == model::SubmissionReason::Resubmission {
             // A deliberate resubmission is never "already sent".
             key.push_str(&format!(" record={}", record.header.record_id));
@@ -350,6 +428,7 @@ impl ReportingSession {
             http_status: http,
             codes,
             attempts,
+            waits_ms: Vec::new(),
             detail,
         }
     }
@@ -400,13 +479,14 @@ impl ReportingSession {
         mode: Mode,
     ) -> Result<Vec<ReportingSubmission>, SessionError> {
         let records = self.plan(endpoint, mode)?;
-        self.submit_records(records).await
+        self.submit_records(records, mode).await
     }
 
     /// Check, journal and send prepared records (all for one endpoint).
     pub async fn submit_records(
         &self,
         records: Vec<Record>,
+        mode: Mode,
     ) -> Result<Vec<ReportingSubmission>, SessionError> {
         // Validate all first: a batch goes whole or not at all.
         for r in &records {
@@ -437,7 +517,7 @@ impl ReportingSession {
         let parts = records.len();
         let mut out = Vec::new();
         for (i, record) in records.iter().enumerate() {
-            let key = self.key(record, i, parts);
+            let key = self.key(record, i, parts, mode);
             let held = match journal.decide(&key) {
                 Decision::Send => None,
                 Decision::AlreadyAccepted(e) => Some((

@@ -95,6 +95,8 @@ pub enum RunError {
         stage: String,
         dependency: String,
     },
+    #[error("{0}")]
+    DayGuard(#[from] crate::reporting::clock::DayGuardError),
 }
 
 /// What to run and where to write.
@@ -155,6 +157,8 @@ fn all_tags<'a>(
 struct Filter {
     pack_tag: Option<&'static str>,
     expr: Option<TagOperation>,
+    /// Scenarios with this tag are left out (e.g. `stub` against a real reporting API).
+    skip_tag: Option<&'static str>,
 }
 
 impl Filter {
@@ -166,6 +170,7 @@ impl Filter {
     ) -> bool {
         let tags = all_tags(feature, rule, scenario);
         self.pack_tag.is_none_or(|t| tags.contains(&t))
+            && self.skip_tag.is_none_or(|t| !tags.contains(&t))
             && self.expr.as_ref().is_none_or(|e| e.eval(tags.iter()))
     }
 }
@@ -222,6 +227,7 @@ fn preflight(opts: &RunOptions) -> Result<Plan, RunError> {
         let filter = Filter {
             pack_tag: stage.tag(),
             expr: expr.clone(),
+            skip_tag: None,
         };
         let mut selected = 0;
         for (path, feature) in &parsed {
@@ -303,7 +309,14 @@ pub fn check_selection(opts: &RunOptions) -> Result<(), RunError> {
 
 /// Before a stage's scenarios: stage 1 starts from cleared-down data; stage 2 starts from the
 /// match-update file applied to stage 1's registrations. Returns notes for the run log.
-async fn set_up_stage(env: &Environment, stage: Pack, run_dir: &Path, run_id: &str) -> Vec<String> {
+async fn set_up_stage(
+    env: &Environment,
+    stage: Pack,
+    run_dir: &Path,
+    run_id: &str,
+    log: &RunLog,
+    config: &TargetConfig,
+) -> Vec<String> {
     match stage {
         Pack::Stage1 => match env.clear_down().await {
             Ok(()) => vec!["test data cleared down before stage 1".to_owned()],
@@ -335,6 +348,39 @@ async fn set_up_stage(env: &Environment, stage: Pack, run_dir: &Path, run_id: &s
             }
             notes
         }
+        Pack::Reporting => {
+            let session = &env.reporting;
+            session.attach_log(log.clone());
+            // On the simulator the journal belongs to the run; against the real API it is kept
+            // beside the target file, so a rerun the same day resumes without duplicates.
+            let journal = match (&session.simulator, &config.path) {
+                (None, Some(_)) => config.base_dir().join(crate::reporting::JOURNAL_FILE),
+                _ => run_dir.join(crate::reporting::JOURNAL_FILE),
+            };
+            session.default_journal(&journal);
+            session.start_window();
+            let mut notes = vec![format!(
+                "reporting to {} ({}); journal {}; data counted from {}",
+                session.client.base_url,
+                if session.simulator.is_some() {
+                    "the harness's reporting simulator"
+                } else {
+                    "the reporting API of the target file"
+                },
+                session
+                    .journal_path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                crate::reporting::model::ts(&session.window_start())
+            )];
+            if !session.stub {
+                notes.push(
+                    "scenarios tagged @stub are not run: the reporting API does not take the MaPS stub's /configuration ([reporting] stub = false)"
+                        .to_owned(),
+                );
+            }
+            notes
+        }
         _ => Vec::new(),
     }
 }
@@ -356,6 +402,10 @@ pub async fn run(
     console: Box<dyn Console>,
 ) -> Result<RunOutcome, RunError> {
     let plan = preflight(opts)?;
+    if plan.stages.contains(&Pack::Reporting) {
+        // All six submissions must fall on one UTC day: refuse to start too near midnight.
+        env.reporting.guard()?;
+    }
     let run_id = new_run_id();
     let run_dir = opts.out_dir.join(&run_id);
     std::fs::create_dir_all(&run_dir).map_err(|source| RunError::RunDir {
@@ -387,7 +437,7 @@ pub async fn run(
     let console = writer::shared(console);
     let mut problems = Vec::new();
     for stage in &plan.stages {
-        for text in set_up_stage(&env, *stage, &run_dir, &run_id).await {
+        for text in set_up_stage(&env, *stage, &run_dir, &run_id, &log, &opts.config).await {
             log.append(&LogEvent::Note {
                 at: Utc::now(),
                 stage: stage.name().to_owned(),
@@ -397,6 +447,7 @@ pub async fn run(
         let filter = Filter {
             pack_tag: stage.tag(),
             expr: plan.expr.clone(),
+            skip_tag: (!env.reporting.stub).then_some("stub"),
         };
         let hook_env = env.clone();
         let writer = EvidenceWriter::new(log.clone(), env.recorder.clone(), console.clone());

@@ -46,6 +46,16 @@ pub struct HarnessWorld {
     pub last_view_response: Option<Result<Observed, String>>,
     /// The registration the most recent raw view request was for.
     pub last_view_target: Option<Registration>,
+    /// What the most recent reporting submission did, record by record.
+    pub reporting_sent: Vec<crate::evidence::record::ReportingSubmission>,
+    /// Why the most recent reporting submission could not be made at all.
+    pub reporting_error: Option<String>,
+    /// A reporting body the harness checked (endpoint, body, problems found).
+    pub checked_body: Option<(
+        crate::reporting::Endpoint,
+        serde_json::Value,
+        Vec<crate::reporting::validate::FieldError>,
+    )>,
 }
 
 impl std::fmt::Debug for HarnessWorld {

@@ -5,6 +5,7 @@
 //! classed correctly (see `crate::evidence::classify`).
 
 mod find;
+mod reporting;
 mod resilience;
 mod updates;
 mod view;

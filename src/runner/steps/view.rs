@@ -99,6 +99,10 @@ async fn view_tokens_valid(world: &mut HarnessWorld) -> StepResult {
                 "case {id}: expected the view data token to expire after it was issued (iat {iat}, exp {exp})"
             ));
         }
+        // What the view data carried, as the harness saw it: reporting is reconciled with it.
+        if let Some(asset) = v.registration.asset_guid() {
+            env.reporting.observe_view_data(asset, &view_data);
+        }
         v.view_data = Some(view_data);
     }
     Ok(())

@@ -1,0 +1,151 @@
+//! Building a run's [`ReportingSession`] from the target file: the real reporting API (the
+//! organisation's PDP client certificate, the API's CA) when `[reporting] base_url` is set, else
+//! the harness's reporting simulator on loopback over mutual TLS, as in use.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use super::Endpoint;
+use super::client::{ReportingClient, RetryPolicy, TokioSleeper};
+use super::clock::{Clock, SystemClock};
+use super::model::SubmissionStatus;
+use super::session::{ReportingSession, Settings, ViewsSource};
+use super::simulator::ReportingSimulator;
+use super::sources::Source;
+use super::validate::Strictness;
+use crate::config::{ReportingConfig, TargetConfig};
+use crate::pki::{PkiError, TestPki, TlsIdentity};
+use crate::recorder::Recorder;
+use crate::tls::{self, TlsError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("[reporting]: {0}")]
+    Config(String),
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+/// The settings `[reporting]` gives (already checked by `TargetConfig::load`).
+pub fn settings(config: &TargetConfig) -> Result<Settings, SetupError> {
+    let r = &config.reporting;
+    let mut sources = BTreeMap::new();
+    for (key, value) in &r.sources {
+        let endpoint = Endpoint::parse(key).ok_or_else(|| {
+            SetupError::Config(format!("sources: {key:?} is not a reporting endpoint"))
+        })?;
+        let source =
+            Source::parse(value).map_err(|e| SetupError::Config(format!("sources.{key}: {e}")))?;
+        sources.insert(endpoint, source);
+    }
+    let status = match r.submission_status.as_str() {
+        "late" => SubmissionStatus::Late,
+        _ => SubmissionStatus::OnTime,
+    };
+    let base = config.base_dir();
+    Ok(Settings {
+        sources,
+        base_dir: base.clone(),
+        expected: Duration::from_secs(r.expected_minutes.saturating_mul(60)),
+        status,
+        journal: r.journal.as_ref().map(|p| base.join(p)),
+    })
+}
+
+/// Start the session for a run. `pki` issues the simulator's certificates (the embedded
+/// default's own PKI, or a throwaway one); `client` is the organisation's client certificate
+/// toward the simulator (the reference provider's, on the embedded default).
+pub fn start(
+    config: &TargetConfig,
+    recorder: Arc<Recorder>,
+    holder: Uuid,
+    views: Option<ViewsSource>,
+    pki: Option<&TestPki>,
+    client: Option<&TlsIdentity>,
+) -> Result<ReportingSession, SetupError> {
+    let settings = settings(config)?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let timeout = Duration::from_secs(60);
+    let r: &ReportingConfig = &config.reporting;
+    if let Some(base_url) = &r.base_url {
+        let base = config.base_dir();
+        let (Some(cert), Some(key), Some(ca)) = (&r.client_cert, &r.client_key, &r.ca_bundle)
+        else {
+            return Err(SetupError::Config(
+                "base_url needs client_cert, client_key and ca_bundle".to_owned(),
+            ));
+        };
+        let read = |setting: &str, path: &std::path::Path| {
+            crate::config::read_text(setting, &base.join(path)).map_err(SetupError::Config)
+        };
+        let cert_pem = read("reporting.client_cert", cert)?;
+        let key_pem = key
+            .read("reporting.client_key", &base)
+            .map_err(SetupError::Config)?;
+        // Refuse a key that does not belong to the certificate before any call is made.
+        TlsIdentity::from_pem("reporting client", &cert_pem, &key_pem)?;
+        let ca_pem = read("reporting.ca_bundle", ca)?;
+        let identity = format!("{cert_pem}\n{key_pem}");
+        let http = tls::client_from_pem(Some(identity.as_bytes()), &[ca_pem], timeout)?;
+        let client = reporting_client(http, base_url.clone(), recorder, clock);
+        return Ok(ReportingSession::new(client, settings, holder, views).with_stub(r.stub));
+    }
+    // The simulator: its own server certificate from `pki`, the organisation's client
+    // certificate trusted through the same CA.
+    let own_pki;
+    let pki = match pki {
+        Some(p) => p,
+        None => {
+            own_pki = TestPki::generate("pdp-harness reporting simulator")?;
+            &own_pki
+        }
+    };
+    let server_identity = pki.server_identity(
+        "reporting API server",
+        "reporting.cda.pdp-harness.test",
+        &[],
+    )?;
+    let own_client;
+    let client_identity = match client {
+        Some(c) => c,
+        None => {
+            own_client = pki.client_identity("reporting client", "organisation-reporting")?;
+            &own_client
+        }
+    };
+    let simulator = ReportingSimulator::new(clock.clone(), Strictness::default());
+    let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let server = tls::serve_mtls(
+        simulator.router(),
+        loopback,
+        &server_identity,
+        &[pki.ca_der()],
+    )?;
+    let http = tls::client(Some(client_identity), &[pki.ca_pem()], timeout)?;
+    let client = reporting_client(http, server.base_url(), recorder, clock);
+    Ok(ReportingSession::new(client, settings, holder, views)
+        .with_simulator(simulator, server)
+        .with_stub(true))
+}
+
+fn reporting_client(
+    http: reqwest::Client,
+    base_url: String,
+    recorder: Arc<Recorder>,
+    clock: Arc<dyn Clock>,
+) -> ReportingClient {
+    ReportingClient {
+        http,
+        base_url: base_url.trim_end_matches('/').to_owned(),
+        recorder,
+        retry: RetryPolicy::default(),
+        sleeper: Arc::new(TokioSleeper),
+        clock,
+    }
+}

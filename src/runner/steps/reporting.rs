@@ -1,0 +1,386 @@
+//! Reporting steps: submissions to the six reporting API endpoints, the same-UTC-day check,
+//! null submissions, forced errors (429, 400) and the refusal of invalid bodies, and the
+//! reconciliation of what was reported with what the harness observed.
+
+use cucumber::{given, then, when};
+use serde_json::Value;
+
+use super::StepResult;
+use crate::reporting::Endpoint;
+use crate::reporting::model::{self, EndpointData, PlanOptions, SubmissionStatus};
+use crate::reporting::session::{Mode, ReportingSession};
+use crate::reporting::simulator::{ErrorCode, StubConfiguration};
+use crate::reporting::validate::{self, Strictness};
+use crate::runner::world::HarnessWorld;
+
+fn endpoint(text: &str) -> Result<Endpoint, String> {
+    Endpoint::parse(text).ok_or_else(|| {
+        format!(
+            "scenario: {text:?} is not a reporting endpoint (expected one of {})",
+            Endpoint::ALL.map(Endpoint::path).join(", ")
+        )
+    })
+}
+
+async fn submit(world: &mut HarnessWorld, path: &str, mode: Mode) -> StepResult {
+    let env = world.env()?;
+    let endpoint = endpoint(path)?;
+    world.reporting_sent.clear();
+    world.reporting_error = None;
+    match env.reporting.submit(endpoint, mode).await {
+        Ok(sent) => world.reporting_sent = sent,
+        Err(e) => world.reporting_error = Some(e.to_string()),
+    }
+    Ok(())
+}
+
+#[when(expr = "the organisation submits its reporting data to {string}")]
+async fn submits(world: &mut HarnessWorld, path: String) -> StepResult {
+    submit(world, &path, Mode::Initial).await
+}
+
+#[when(expr = "the organisation sends a null submission to {string}")]
+async fn sends_null(world: &mut HarnessWorld, path: String) -> StepResult {
+    submit(world, &path, Mode::Null).await
+}
+
+#[when(expr = "the organisation resubmits its reporting data to {string} as a correction")]
+async fn resubmits(world: &mut HarnessWorld, path: String) -> StepResult {
+    submit(world, &path, Mode::Resubmission).await
+}
+
+/// The submission's records, or why there are none.
+fn sent(world: &HarnessWorld) -> Result<&[crate::evidence::record::ReportingSubmission], String> {
+    if let Some(e) = &world.reporting_error {
+        return Err(format!("nothing was submitted: {e}"));
+    }
+    if world.reporting_sent.is_empty() {
+        return Err("scenario: no reporting submission has been made in this scenario".to_owned());
+    }
+    Ok(&world.reporting_sent)
+}
+
+#[then("every record is accepted with 202, a message and a timestamp")]
+async fn all_accepted(world: &mut HarnessWorld) -> StepResult {
+    let problems: Vec<String> = sent(world)?
+        .iter()
+        // Accepted earlier today (journal): it counts for today's pipeline, and is not resent.
+        .filter(|s| s.outcome != "accepted" && s.outcome != "already_accepted")
+        .map(|s| {
+            format!(
+                "record {} to {}: expected 202 ACCEPTED, got {} ({})",
+                s.record_id, s.endpoint, s.outcome, s.detail
+            )
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}
+
+#[then(expr = "every record is a {string} with submission_id null")]
+async fn reason_and_null_id(world: &mut HarnessWorld, reason: String) -> StepResult {
+    for s in sent(world)? {
+        if s.submission_reason != reason || s.submission_id.is_some() {
+            return Err(format!(
+                "record {} to {}: expected submission_reason {reason:?} and submission_id null, got {:?} and {:?}",
+                s.record_id, s.endpoint, s.submission_reason, s.submission_id
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[then(expr = "every record is a {string} with submission_status {string}")]
+async fn reason_and_status(world: &mut HarnessWorld, reason: String, status: String) -> StepResult {
+    for s in sent(world)? {
+        if s.submission_reason != reason || s.submission_status != status {
+            return Err(format!(
+                "record {} to {}: expected {reason:?} / {status:?}, got {:?} / {:?}",
+                s.record_id, s.endpoint, s.submission_reason, s.submission_status
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[then("all six reporting endpoints have accepted submissions on one UTC calendar day")]
+async fn same_day(world: &mut HarnessWorld) -> StepResult {
+    let env = world.env()?;
+    let spread = env.reporting.day_check();
+    if spread.complete_day().is_none() || spread.days.len() != 1 {
+        return Err(format!(
+            "expected all six endpoints to be accepted on one UTC day: {}",
+            spread.describe()
+        ));
+    }
+    // On the simulator, the pipeline's own view must agree.
+    if let Some(sim) = &env.reporting.simulator {
+        let days = sim.pipeline();
+        if !days.iter().any(|d| d.complete) {
+            let seen: Vec<String> = days
+                .iter()
+                .map(|d| format!("{}: missing {}", d.date, d.missing.join(", ")))
+                .collect();
+            return Err(format!(
+                "the reporting simulator's pipeline check found no UTC day with schema-valid submissions to all six endpoints ({})",
+                seen.join("; ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[then(expr = "the harness refuses to build a null submission for {string}, saying why")]
+async fn no_null_variant(world: &mut HarnessWorld, path: String) -> StepResult {
+    let env = world.env()?;
+    let endpoint = endpoint(&path)?;
+    match env.reporting.plan(endpoint, Mode::Null) {
+        Err(crate::reporting::session::SessionError::NoNullVariant { .. }) => Ok(()),
+        Err(e) => Err(format!(
+            "{endpoint}: expected the harness to refuse a null submission because the spec has none, but it failed otherwise: {e}"
+        )),
+        Ok(records) => Err(format!(
+            "{endpoint}: expected no null submission (the spec has no null variant here), but the harness built {} record(s)",
+            records.len()
+        )),
+    }
+}
+
+async fn force(
+    world: &mut HarnessWorld,
+    path: &str,
+    status: u16,
+    code: String,
+    count: u32,
+    retry_after: Option<u64>,
+) -> StepResult {
+    let env = world.env()?;
+    let endpoint = endpoint(path)?;
+    env.reporting
+        .force_error(StubConfiguration {
+            endpoint: endpoint.path().to_owned(),
+            status: i64::from(status),
+            code: code.clone(),
+            count: i64::from(count),
+            errors: vec![ErrorCode { code }],
+            retry_after,
+        })
+        .await
+}
+
+#[given(
+    expr = "the reporting API will answer {string} with {int} {word} for the next {int} call(s)"
+)]
+async fn forced(
+    world: &mut HarnessWorld,
+    path: String,
+    status: u16,
+    code: String,
+    count: u32,
+) -> StepResult {
+    force(world, &path, status, code, count, None).await
+}
+
+#[given(
+    expr = "the reporting API will answer {string} with {int} {word} and Retry-After {int} for the next {int} call(s)"
+)]
+async fn forced_retry_after(
+    world: &mut HarnessWorld,
+    path: String,
+    status: u16,
+    code: String,
+    retry_after: u64,
+    count: u32,
+) -> StepResult {
+    force(world, &path, status, code, count, Some(retry_after)).await
+}
+
+#[then(
+    expr = "the record is accepted after {int} attempts, waiting at least {int} second(s) before each retry"
+)]
+async fn accepted_after(world: &mut HarnessWorld, attempts: usize, secs: u64) -> StepResult {
+    for s in sent(world)? {
+        if s.outcome != "accepted" {
+            return Err(format!(
+                "record {} to {}: expected acceptance after retries, got {} ({})",
+                s.record_id, s.endpoint, s.outcome, s.detail
+            ));
+        }
+        if s.attempts != attempts {
+            return Err(format!(
+                "record {} to {}: expected {attempts} attempts, made {} ({})",
+                s.record_id, s.endpoint, s.attempts, s.detail
+            ));
+        }
+        if let Some(w) = s.waits_ms.iter().find(|w| **w < secs * 1000) {
+            return Err(format!(
+                "record {} to {}: expected every retry to wait at least {secs} s (Retry-After), one waited {w} ms",
+                s.record_id, s.endpoint
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[then(
+    expr = "the reporting API refuses it with {int} and the code {string}, and it is not retried"
+)]
+async fn refused_with(world: &mut HarnessWorld, status: u16, code: String) -> StepResult {
+    for s in sent(world)? {
+        if s.outcome != "refused" || s.http_status != Some(status) || !s.codes.contains(&code) {
+            return Err(format!(
+                "record {} to {}: expected a refusal with {status} and code {code}, got {} ({})",
+                s.record_id, s.endpoint, s.outcome, s.detail
+            ));
+        }
+        if s.attempts != 1 {
+            return Err(format!(
+                "record {} to {}: a {status} must not be retried, but {} attempts were made",
+                s.record_id, s.endpoint, s.attempts
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A valid body for `endpoint` with nothing to report (zero counts, an empty holder map
+/// replaced by one period where the shape needs data).
+fn valid_body(session: &ReportingSession, endpoint: Endpoint) -> Result<Value, String> {
+    let now = session.clock.now();
+    let data = match endpoint {
+        Endpoint::ServiceAvailabilityFind | Endpoint::ServiceAvailabilityView => {
+            EndpointData::Availability(vec![(
+                session.holder,
+                vec![model::Outage {
+                    start_date_ts: model::utc_midnight(now),
+                    end_date_ts: now,
+                    unavail_scheduled: true,
+                    unavail_reason: "planned maintenance".to_owned(),
+                }],
+            )])
+        }
+        Endpoint::ViewResponseResponseTime => EndpointData::ResponseTimes(vec![(
+            session.holder,
+            vec![model::SlowResponse {
+                req_date_ts: now - chrono::Duration::seconds(12),
+                resp_date_ts: now,
+            }],
+        )]),
+        e => EndpointData::nothing(e, &[session.holder]),
+    };
+    let records = model::plan(
+        endpoint,
+        &data,
+        PlanOptions {
+            period_start: model::utc_midnight(now),
+            status: SubmissionStatus::OnTime,
+            resubmission: false,
+        },
+    )
+    .map_err(|e| format!("internal: {e}"))?;
+    records
+        .first()
+        .map(model::Record::to_json)
+        .ok_or_else(|| format!("internal: no body planned for {endpoint}"))
+}
+
+#[when(expr = "the harness checks a {string} body whose {string} is {string}")]
+async fn check_mutated(
+    world: &mut HarnessWorld,
+    path: String,
+    field: String,
+    value: String,
+) -> StepResult {
+    let env = world.env()?;
+    let endpoint = endpoint(&path)?;
+    let mut body = valid_body(&env.reporting, endpoint)?;
+    let Some(obj) = body.as_object_mut() else {
+        return Err("internal: the planned body is not an object".to_owned());
+    };
+    if value == "(absent)" {
+        obj.remove(&field);
+    } else {
+        // JSON if it parses (numbers, null, booleans), else the text itself.
+        let v = serde_json::from_str(&value).unwrap_or(Value::String(value.clone()));
+        obj.insert(field, v);
+    }
+    let errors = validate::check(endpoint, &body, Strictness::default());
+    world.checked_body = Some((endpoint, body, errors));
+    Ok(())
+}
+
+#[then(expr = "the harness refuses it before sending, naming {string} with {string}")]
+async fn refused_locally(world: &mut HarnessWorld, field: String, code: String) -> StepResult {
+    let (endpoint, _, errors) = world
+        .checked_body
+        .as_ref()
+        .ok_or("scenario: no body has been checked in this scenario")?;
+    if errors.iter().any(|e| e.field == field && e.code == code) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{endpoint}: expected the harness's validator to name {field} with {code}, it found: {}",
+            if errors.is_empty() {
+                "nothing wrong".to_owned()
+            } else {
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            }
+        ))
+    }
+}
+
+#[then(expr = "the reporting API refuses the same body with {int} and {string}")]
+async fn refused_remotely(world: &mut HarnessWorld, status: u16, code: String) -> StepResult {
+    let env = world.env()?;
+    let (endpoint, body, _) = world
+        .checked_body
+        .clone()
+        .ok_or("scenario: no body has been checked in this scenario")?;
+    let bytes = serde_json::to_vec(&body).map_err(|e| format!("internal: {e}"))?;
+    let result = env.reporting.client.post(endpoint, &bytes).await;
+    match &result.outcome {
+        crate::reporting::client::Outcome::Refused { problem }
+            if problem.status == status && problem.codes.contains(&code) =>
+        {
+            Ok(())
+        }
+        other => Err(format!(
+            "{endpoint}: expected the reporting API to refuse the invalid body with {status} and {code}, got {}",
+            other.describe()
+        )),
+    }
+}
+
+#[then("what the organisation reported agrees with what the harness observed")]
+async fn reconciled(world: &mut HarnessWorld) -> StepResult {
+    let env = world.env()?;
+    let (from, to) = env.reporting.window();
+    let exchanges = env.recorder.exchanges_between(from.into(), to.into());
+    let observed = env.reporting.observed(&exchanges);
+    let findings = env.reporting.reconcile(&observed);
+    if findings.is_empty() {
+        return Err("scenario: nothing reported to reconcile: submit /view-response/request-number, /view-response/response-time and /view-response/unavailable first".to_owned());
+    }
+    let differences: Vec<String> = findings
+        .iter()
+        .filter(|f| !f.agrees)
+        .map(|f| f.describe())
+        .collect();
+    if differences.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the organisation's reporting differs from what the harness observed between {} and {}: {}",
+            model::ts(&from),
+            model::ts(&to),
+            differences.join("; ")
+        ))
+    }
+}
