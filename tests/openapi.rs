@@ -8,61 +8,13 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
+use common::{spec, to_json_schema};
 use pdp_harness::contract::FindData;
 use pdp_harness::environment::Environment;
 use pdp_harness::tls;
 use serde_json::{Value, json};
-
-fn spec(name: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/specs/pdp")
-        .join(name);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "{} is readable (../shared beside the project): {e}",
-            path.display()
-        )
-    });
-    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{name} parses: {e}"))
-}
-
-/// Inline every local `$ref`, drop OpenAPI-only keywords, and drop the JWT pattern (see above).
-fn to_json_schema(doc: &Value, node: &Value) -> Value {
-    match node {
-        Value::Object(map) => {
-            if let Some(Value::String(r)) = map.get("$ref") {
-                let pointer = r.trim_start_matches('#');
-                let target = doc
-                    .pointer(pointer)
-                    .unwrap_or_else(|| panic!("{r} resolves"));
-                return to_json_schema(doc, target);
-            }
-            let mut out = serde_json::Map::new();
-            for (k, v) in map {
-                match k.as_str() {
-                    "example" | "examples" | "xml" | "discriminator" => {}
-                    "pattern"
-                        if v.as_str()
-                            .is_some_and(|p| p.starts_with("^([a-zA-Z0-9_=]+)")) => {}
-                    _ => {
-                        out.insert(k.clone(), to_json_schema(doc, v));
-                    }
-                }
-            }
-            if out.remove("nullable") == Some(Value::Bool(true))
-                && let Some(Value::String(t)) = out.get("type").cloned()
-            {
-                out.insert("type".into(), json!([t, "null"]));
-            }
-            Value::Object(out)
-        }
-        Value::Array(items) => Value::Array(items.iter().map(|v| to_json_schema(doc, v)).collect()),
-        other => other.clone(),
-    }
-}
 
 fn response_schema(doc: &Value, path: &str, method: &str, status: &str) -> Value {
     let pointer = format!(

@@ -196,7 +196,10 @@ fn reporting(o: &mut String, record: &RunRecord) {
 <th>Detail</th></tr>",
     );
     for s in &r.submissions {
-        let ok = matches!(s.outcome.as_str(), "accepted" | "already_accepted" | "dry_run");
+        let ok = matches!(
+            s.outcome.as_str(),
+            "accepted" | "already_accepted" | "dry_run"
+        );
         let _ = write!(
             o,
             "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td>\

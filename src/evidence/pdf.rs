@@ -1570,7 +1570,10 @@ fn reporting(l: &mut Layout, record: &RunRecord) {
         ("Outcome", 36.0, Align::Left),
     ]));
     for s in &r.submissions {
-        let ok = matches!(s.outcome.as_str(), "accepted" | "already_accepted" | "dry_run");
+        let ok = matches!(
+            s.outcome.as_str(),
+            "accepted" | "already_accepted" | "dry_run"
+        );
         let outcome = format!(
             "{}{}{}",
             s.outcome.replace('_', " "),
@@ -1603,7 +1606,11 @@ fn reporting(l: &mut Layout, record: &RunRecord) {
             span("Same UTC day: ", BODY.bold()),
             span(
                 d.description.as_str(),
-                if d.complete { BODY } else { BODY.bold().colored(RED) },
+                if d.complete {
+                    BODY
+                } else {
+                    BODY.bold().colored(RED)
+                },
             ),
         ]);
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::Endpoint;
-use super::client::{ReportingClient, RetryPolicy, TokioSleeper};
+use super::client::{ReportingClient, RetryPolicy, Sleeper, TokioSleeper};
 use super::clock::{Clock, SystemClock};
 use super::model::SubmissionStatus;
 use super::session::{ReportingSession, Settings, ViewsSource};
@@ -96,10 +96,40 @@ pub fn start(
         let client = reporting_client(http, base_url.clone(), recorder, clock);
         return Ok(ReportingSession::new(client, settings, holder, views).with_stub(r.stub));
     }
-    // The simulator: its own server certificate from `pki`, the organisation's client
-    // certificate trusted through the same CA.
+    simulated(
+        settings,
+        recorder,
+        holder,
+        views,
+        Simulated {
+            pki,
+            client,
+            clock,
+            sleeper: Arc::new(TokioSleeper),
+        },
+    )
+}
+
+/// How a simulated session is made: tests inject a fake clock and a sleeper that records.
+pub struct Simulated<'a> {
+    /// Issues the simulator's server certificate; a throwaway PKI when `None`.
+    pub pki: Option<&'a TestPki>,
+    /// The organisation's client certificate toward the simulator; one from `pki` when `None`.
+    pub client: Option<&'a TlsIdentity>,
+    pub clock: Arc<dyn Clock>,
+    pub sleeper: Arc<dyn Sleeper>,
+}
+
+/// A session against the harness's reporting simulator on loopback, over mutual TLS.
+pub fn simulated(
+    settings: Settings,
+    recorder: Arc<Recorder>,
+    holder: Uuid,
+    views: Option<ViewsSource>,
+    how: Simulated<'_>,
+) -> Result<ReportingSession, SetupError> {
     let own_pki;
-    let pki = match pki {
+    let pki = match how.pki {
         Some(p) => p,
         None => {
             own_pki = TestPki::generate("pdp-harness reporting simulator")?;
@@ -112,14 +142,14 @@ pub fn start(
         &[],
     )?;
     let own_client;
-    let client_identity = match client {
+    let client_identity = match how.client {
         Some(c) => c,
         None => {
             own_client = pki.client_identity("reporting client", "organisation-reporting")?;
             &own_client
         }
     };
-    let simulator = ReportingSimulator::new(clock.clone(), Strictness::default());
+    let simulator = ReportingSimulator::new(how.clock.clone(), Strictness::default());
     let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
     let server = tls::serve_mtls(
         simulator.router(),
@@ -127,8 +157,13 @@ pub fn start(
         &server_identity,
         &[pki.ca_der()],
     )?;
-    let http = tls::client(Some(client_identity), &[pki.ca_pem()], timeout)?;
-    let client = reporting_client(http, server.base_url(), recorder, clock);
+    let http = tls::client(
+        Some(client_identity),
+        &[pki.ca_pem()],
+        Duration::from_secs(60),
+    )?;
+    let mut client = reporting_client(http, server.base_url(), recorder, how.clock);
+    client.sleeper = how.sleeper;
     Ok(ReportingSession::new(client, settings, holder, views)
         .with_simulator(simulator, server)
         .with_stub(true))

@@ -155,3 +155,55 @@ pub fn pdf_text(path: &Path) -> String {
         .collect::<Vec<_>>()
         .join(" ")
 }
+
+/// A MaPS OpenAPI file of `../shared/specs/pdp/`, read at test time (never copied).
+pub fn spec(name: &str) -> serde_json::Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/specs/pdp")
+        .join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{} is readable (../shared beside the project): {e}",
+            path.display()
+        )
+    });
+    serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{name} parses: {e}"))
+}
+
+/// Inline every local `$ref`, drop OpenAPI-only keywords (`nullable` becomes a type union), and
+/// drop token-v1_2.yaml's JWT pattern, which base64url's `-` can fail by chance.
+pub fn to_json_schema(doc: &serde_json::Value, node: &serde_json::Value) -> serde_json::Value {
+    match node {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::String(r)) = map.get("$ref") {
+                let pointer = r.trim_start_matches('#');
+                let target = doc
+                    .pointer(pointer)
+                    .unwrap_or_else(|| panic!("{r} resolves"));
+                return to_json_schema(doc, target);
+            }
+            let mut out = serde_json::Map::new();
+            for (k, v) in map {
+                match k.as_str() {
+                    "example" | "examples" | "xml" | "discriminator" => {}
+                    "pattern"
+                        if v.as_str()
+                            .is_some_and(|p| p.starts_with("^([a-zA-Z0-9_=]+)")) => {}
+                    _ => {
+                        out.insert(k.clone(), to_json_schema(doc, v));
+                    }
+                }
+            }
+            if out.remove("nullable") == Some(serde_json::Value::Bool(true))
+                && let Some(serde_json::Value::String(t)) = out.get("type").cloned()
+            {
+                out.insert("type".into(), serde_json::json!([t, "null"]));
+            }
+            serde_json::Value::Object(out)
+        }
+        serde_json::Value::Array(items) => {
+            serde_json::Value::Array(items.iter().map(|v| to_json_schema(doc, v)).collect())
+        }
+        other => other.clone(),
+    }
+}
