@@ -76,6 +76,9 @@ enum Command {
         #[arg(long, value_name = "FILE|env:NAME")]
         key: String,
     },
+    /// Submit the organisation's reporting data to the six reporting API endpoints (the target
+    /// file's [reporting]; the harness's simulator when it names no base_url)
+    SubmitReporting(SubmitReportingArgs),
     /// Check certificates, TLS handshakes, JWKS, clock skew and clear-down before a run
     Doctor {
         /// Target file (TOML), as for `run`
@@ -147,6 +150,28 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         ca: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+struct SubmitReportingArgs {
+    /// Target file (TOML) with a [reporting] section: base_url, certificates, sources
+    #[arg(long, value_name = "FILE")]
+    target: Option<PathBuf>,
+    /// Only this endpoint (path or slug, e.g. view-response-unavailable); repeatable; default all six
+    #[arg(long = "endpoint", value_name = "ENDPOINT")]
+    endpoints: Vec<String>,
+    /// Send the null submission (the minimal valid set) where the spec has one
+    #[arg(long, conflicts_with = "correction")]
+    null: bool,
+    /// Send the data again deliberately, as a resubmission with status correction
+    #[arg(long)]
+    correction: bool,
+    /// Validate and show what would be sent, without sending
+    #[arg(long)]
+    dry_run: bool,
+    /// Where the test packs are (for the default holdernameGuid)
+    #[arg(long, value_name = "DIR", default_value = "testpacks")]
+    testpacks: PathBuf,
 }
 
 /// How to reach a reference provider over mutual TLS.
@@ -224,6 +249,169 @@ struct ReportArgs {
 struct Failure {
     code: u8,
     error: anyhow::Error,
+}
+
+/// `submit-reporting`: plan, check and send (or, with --dry-run, only check and show) each
+/// endpoint's records, through the journal; one line per record.
+async fn submit_reporting(args: SubmitReportingArgs) -> Result<u8, Failure> {
+    use pdp_harness::reporting::{Endpoint, JOURNAL_FILE, session::Mode};
+    let mut config = match &args.target {
+        Some(path) => TargetConfig::load(path).map_err(could_not_run)?,
+        None => TargetConfig::default(),
+    };
+    let endpoints: Vec<Endpoint> = if args.endpoints.is_empty() {
+        Endpoint::ALL.to_vec()
+    } else {
+        args.endpoints
+            .iter()
+            .map(|e| {
+                Endpoint::parse(e).ok_or_else(|| {
+                    could_not_run(anyhow::anyhow!(
+                        "--endpoint {e:?} is not a reporting endpoint (expected one of {})",
+                        Endpoint::ALL.map(Endpoint::slug).join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?
+    };
+    let mode = match (args.null, args.correction) {
+        (true, _) => Mode::Null,
+        (_, true) => Mode::Resubmission,
+        _ => Mode::Initial,
+    };
+    if args.null {
+        // The minimal valid set: where the spec has no null variant, zero counts are sent as
+        // an initial submission.
+        for e in &endpoints {
+            if !e.allows_null_submission() {
+                config
+                    .reporting
+                    .sources
+                    .insert(e.slug().to_owned(), "null".to_owned());
+            }
+        }
+    }
+    let mode_of = |e: Endpoint| {
+        if mode == Mode::Null && !e.allows_null_submission() {
+            Mode::Initial
+        } else {
+            mode
+        }
+    };
+    let pack = load_pack(&pack_file(&args.testpacks), &config)?;
+    let holder = uuid::Uuid::parse_str(pack.holdername_guid()).map_err(|e| {
+        could_not_run(anyhow::anyhow!(
+            "holdernameGuid {:?} is not a GUID: {e}",
+            pack.holdername_guid()
+        ))
+    })?;
+    let recorder = Arc::new(pdp_harness::recorder::Recorder::new(redactor_for(
+        &pack, &config, false,
+    )));
+    let session = pdp_harness::reporting::setup::start(&config, recorder, holder, None, None, None)
+        .map_err(could_not_run)?;
+    // Against the simulator (a rehearsal) the journal is thrown away afterwards.
+    let scratch_journal = session.simulator.is_some().then(|| {
+        std::env::temp_dir().join(format!(
+            "pdp-harness-{}-{JOURNAL_FILE}",
+            uuid::Uuid::new_v4()
+        ))
+    });
+    session.default_journal(
+        &scratch_journal
+            .clone()
+            .unwrap_or_else(|| config.base_dir().join(JOURNAL_FILE)),
+    );
+    if let Some(e) = endpoints.iter().find(|e| {
+        mode_of(**e) != Mode::Null
+            && !config
+                .reporting
+                .sources
+                .keys()
+                .any(|k| Endpoint::parse(k) == Some(**e))
+    }) {
+        return Err(could_not_run(anyhow::anyhow!(
+            "{e}: no data source: set [reporting.sources] {} = \"file:PATH\" (the organisation's export) or \"null\", or use --null",
+            e.slug()
+        )));
+    }
+    println!(
+        "Reporting to {}{} for holdernameGuid {holder}; journal {}",
+        session.client.base_url,
+        if session.simulator.is_some() {
+            " (the harness's simulator: no [reporting] base_url)"
+        } else {
+            ""
+        },
+        session
+            .journal_path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    );
+    if !args.dry_run {
+        session.guard().map_err(could_not_run)?;
+    }
+    let mut all_good = true;
+    for endpoint in endpoints {
+        if args.dry_run {
+            match session.dry_run(endpoint, mode_of(endpoint)) {
+                Ok(records) => {
+                    for (record, errors) in records {
+                        all_good &= errors.is_empty();
+                        println!(
+                            "{endpoint}  record {}  {}  {}: {}",
+                            record.header.record_id,
+                            record.header.submission_reason.as_str(),
+                            record.summary(),
+                            if errors.is_empty() {
+                                "valid; not sent (dry run)".to_owned()
+                            } else {
+                                errors
+                                    .iter()
+                                    .map(ToString::to_string)
+                                    .collect::<Vec<_>>()
+                                    .join("; ")
+                            }
+                        );
+                        println!("  {}", record.to_json());
+                    }
+                }
+                Err(e) => {
+                    all_good = false;
+                    println!("{endpoint}  not planned: {e}");
+                }
+            }
+            continue;
+        }
+        match session.submit(endpoint, mode_of(endpoint)).await {
+            Ok(sent) => {
+                for s in sent {
+                    all_good &= matches!(s.outcome.as_str(), "accepted" | "already_accepted");
+                    println!(
+                        "{}  record {}  {}  {}: {} - {}",
+                        s.endpoint,
+                        s.record_id,
+                        s.submission_reason,
+                        s.summary,
+                        s.outcome.replace('_', " "),
+                        s.detail
+                    );
+                }
+            }
+            Err(e) => {
+                all_good = false;
+                println!("{endpoint}  not sent: {e}");
+            }
+        }
+    }
+    if !args.dry_run {
+        println!("{}", session.day_check().describe());
+    }
+    session.shutdown();
+    if let Some(path) = scratch_journal {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(if all_good { EXIT_PASSED } else { EXIT_FAILED })
 }
 
 fn could_not_run(error: impl Into<anyhow::Error>) -> Failure {
@@ -734,6 +922,7 @@ fn main() -> ExitCode {
         Command::Run(args) => block_on(run(args)),
         Command::Report(args) => report(args),
         Command::Doctor { target, testpacks } => block_on(doctor_command(target, testpacks)),
+        Command::SubmitReporting(args) => block_on(submit_reporting(args)),
         Command::CheckPack { path } => check_pack(&path),
         Command::Verify { dir, public_key } => verify(&dir, public_key.as_deref()),
         Command::Sign { dir, out, key } => sign(dir, &out, &key),

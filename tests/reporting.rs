@@ -1013,3 +1013,65 @@ fn reconciliation_catches_a_planted_mismatch() {
     let pdf = common::pdf_text(&dir.join("evidence.pdf"));
     assert!(pdf.contains("DIFFERS"), "the PDF flags the difference");
 }
+
+#[test]
+fn submit_reporting_sends_the_minimal_set_checks_without_sending_and_names_missing_sources() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let testpacks = common::root().join("testpacks");
+    let output = common::bin()
+        .current_dir(dir.path())
+        .args(["submit-reporting", "--null", "--testpacks"])
+        .arg(&testpacks)
+        .output()
+        .expect("runs");
+    let text = common::output_text(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    for e in Endpoint::ALL {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(e.path()) && l.contains(": accepted - 202 ACCEPTED")),
+            "{e}: {text}"
+        );
+    }
+    assert!(
+        text.contains("all six endpoints were submitted on"),
+        "{text}"
+    );
+
+    let output = common::bin()
+        .current_dir(dir.path())
+        .args([
+            "submit-reporting",
+            "--null",
+            "--dry-run",
+            "--endpoint",
+            "view-response-unavailable",
+            "--testpacks",
+        ])
+        .arg(&testpacks)
+        .output()
+        .expect("runs");
+    let text = common::output_text(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("valid; not sent (dry run)"), "{text}");
+    assert!(
+        text.contains("\"contact_count\":0"),
+        "the body is shown: {text}"
+    );
+    assert!(!text.contains("ACCEPTED"), "nothing sent: {text}");
+
+    let output = common::bin()
+        .current_dir(dir.path())
+        .args(["submit-reporting", "--testpacks"])
+        .arg(&testpacks)
+        .output()
+        .expect("runs");
+    let text = common::output_text(&output);
+    assert_eq!(output.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("[reporting.sources] service-availability-find"),
+        "{text}"
+    );
+    // A rehearsal against the simulator leaves no journal behind.
+    assert!(!dir.path().join("reporting-journal.jsonl").exists());
+}
