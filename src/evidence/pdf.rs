@@ -2126,6 +2126,7 @@ mod tests {
                 configuration: vec![("timeout_ms".to_owned(), "2000".to_owned())],
                 personal_data_revealed: false,
                 test_pack: Some("integration 1.0.0".to_owned()),
+                rerun: None,
             },
             ended_at: None,
             verdict: Verdict::Incomplete,
