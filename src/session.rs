@@ -78,10 +78,7 @@ pub fn summary(outcome: &RunOutcome) -> Vec<String> {
         c.total()
     )];
     if let Some(rerun) = &outcome.record.header.rerun {
-        lines.push(format!(
-            "Attempt history (re-run of {}):",
-            rerun.chain.join(" -> ")
-        ));
+        lines.push(format!("Attempt history (re-run of {}):", rerun.rerun_of));
         for s in &outcome.record.scenarios {
             if let Some(h) = rerun.history_of(s) {
                 lines.push(format!(

@@ -144,10 +144,7 @@ pub fn list(out: &Path, limit: Option<usize>) -> Result<Vec<RunEntry>, HistoryEr
                     other => other.to_string(),
                 })
             } else {
-                Err(format!(
-                    "not a run: no {} or {RUN_JSON}",
-                    runlog::RUN_LOG
-                ))
+                Err(format!("not a run: no {} or {RUN_JSON}", runlog::RUN_LOG))
             };
             RunEntry { dir, record }
         })
@@ -184,10 +181,22 @@ fn target_text(r: &RunRecord) -> String {
 
 /// The `history` table: one line per run, newest first.
 pub fn history_lines(entries: &[RunEntry]) -> Vec<String> {
-    let mut lines = vec![format!(
-        "{:<24} {:<17} {:<22} {:<28} {:>6} {:>6} {:>7}  {:<12} {}",
-        "RUN", "STARTED (UTC)", "PACK/TAGS", "TARGET", "PASSED", "FAILED", "SKIPPED", "VERDICT", ""
-    )];
+    let mut lines = vec![
+        format!(
+            "{:<24} {:<17} {:<22} {:<28} {:>6} {:>6} {:>7}  {:<12} {}",
+            "RUN",
+            "STARTED (UTC)",
+            "PACK/TAGS",
+            "TARGET",
+            "PASSED",
+            "FAILED",
+            "SKIPPED",
+            "VERDICT",
+            ""
+        )
+        .trim_end()
+        .to_owned(),
+    ];
     for e in entries {
         let r = match &e.record {
             Ok(r) => r,
@@ -316,7 +325,11 @@ pub fn diff(a: &RunRecord, b: &RunRecord) -> RunDiff {
     }
     for sb in &b.scenarios {
         let key = ScenarioKey::of(sb);
-        if !a.scenarios.iter().any(|sa| ScenarioKey::of(sa).matches(&key)) {
+        if !a
+            .scenarios
+            .iter()
+            .any(|sa| ScenarioKey::of(sa).matches(&key))
+        {
             scenarios.push(ScenarioDiff {
                 key,
                 before: None,
