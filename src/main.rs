@@ -11,11 +11,12 @@ use pdp_harness::cda::service::CdaService;
 use pdp_harness::config::TargetConfig;
 use pdp_harness::doctor;
 use pdp_harness::environment::Environment;
-use pdp_harness::evidence::record::Verdict;
+use pdp_harness::evidence::history;
+use pdp_harness::evidence::record::{RerunInfo, Verdict};
 use pdp_harness::evidence::redact::Redactor;
 use pdp_harness::evidence::{self, Format};
 use pdp_harness::provider::Faults;
-use pdp_harness::runner::{self, Pack, RunOptions};
+use pdp_harness::runner::{self, CaseFilter, Pack, RunOptions};
 use pdp_harness::testpack::TestPack;
 use pdp_harness::updates::MatchUpdateFile;
 
@@ -46,6 +47,28 @@ struct Cli {
 enum Command {
     /// Run a test pack and write its evidence under reports/<run-id>/
     Run(RunArgs),
+    /// Run again only the scenarios of an earlier run that did not pass (with the stages they
+    /// depend on), as a new run whose evidence shows every attempt
+    Rerun(RerunArgs),
+    /// List the runs under --out, newest first
+    History {
+        /// Where run directories are
+        #[arg(long, value_name = "DIR", default_value = "reports")]
+        out: PathBuf,
+        /// Show at most this many runs
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+    /// Compare two runs scenario by scenario: status changes, failure messages, p95 timings
+    Diff {
+        /// The earlier run: its id (directory name under --out) or its directory
+        run_a: String,
+        /// The later run
+        run_b: String,
+        /// Where run directories are
+        #[arg(long, value_name = "DIR", default_value = "reports")]
+        out: PathBuf,
+    },
     /// Re-render the evidence of an earlier run from its run log (also after a crash)
     Report(ReportArgs),
     /// Measure how long the evidence takes to render for a synthetic run of N scenarios
@@ -222,6 +245,28 @@ struct RunArgs {
     /// Where run directories are written
     #[arg(long, value_name = "DIR", default_value = "reports")]
     out: PathBuf,
+    /// Where the .feature files are
+    #[arg(long, value_name = "DIR", default_value = "features")]
+    features: PathBuf,
+    /// Where the test packs are
+    #[arg(long, value_name = "DIR", default_value = "testpacks")]
+    testpacks: PathBuf,
+    /// Keep personas' personal data in the evidence (local debugging only; recorded on the cover)
+    #[arg(long)]
+    reveal_personal_data: bool,
+}
+
+#[derive(Debug, Args)]
+struct RerunArgs {
+    /// The earlier run: its id (directory name under --out) or its directory; default: the
+    /// latest run under --out
+    run: Option<String>,
+    /// Where run directories are (the earlier run, and the new one)
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    out: PathBuf,
+    /// Target file (TOML); default: the one the earlier run used, if any
+    #[arg(long, value_name = "FILE")]
+    target: Option<PathBuf>,
     /// Where the .feature files are
     #[arg(long, value_name = "DIR", default_value = "features")]
     features: PathBuf,
@@ -465,17 +510,48 @@ async fn start_environment(
     }
 }
 
+/// A run as the command line asks for it: `run` (pack and tags), or `rerun` (the same pack
+/// narrowed to the scenarios to re-run, with their attempt history).
+struct Invocation {
+    pack: Pack,
+    tags: Option<String>,
+    cases: Option<CaseFilter>,
+    rerun: Option<RerunInfo>,
+    target: Option<PathBuf>,
+    out: PathBuf,
+    features: PathBuf,
+    testpacks: PathBuf,
+    reveal_personal_data: bool,
+}
+
 async fn run(args: RunArgs) -> Result<u8, Failure> {
+    execute(Invocation {
+        pack: args.pack,
+        tags: args.tags,
+        cases: None,
+        rerun: None,
+        target: args.target,
+        out: args.out,
+        features: args.features,
+        testpacks: args.testpacks,
+        reveal_personal_data: args.reveal_personal_data,
+    })
+    .await
+}
+
+async fn execute(inv: Invocation) -> Result<u8, Failure> {
     // A `serve` running for this target file takes the run: its C&A is the one the solution
     // is configured against.
-    if let Some(target) = &args.target {
+    if let Some(target) = &inv.target {
         let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
         let request = serve::RunRequest {
-            pack: args.pack,
-            tags: args.tags.clone(),
-            features_dir: absolute(&args.features),
-            out_dir: absolute(&args.out),
-            reveal_personal_data: args.reveal_personal_data,
+            pack: inv.pack,
+            tags: inv.tags.clone(),
+            features_dir: absolute(&inv.features),
+            out_dir: absolute(&inv.out),
+            reveal_personal_data: inv.reveal_personal_data,
+            cases: inv.cases.clone(),
+            rerun: inv.rerun.clone(),
         };
         if let Some(code) = serve::delegate(target, &request, |line| println!("{line}"))
             .await
@@ -484,23 +560,25 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
             return Ok(code);
         }
     }
-    let config = match &args.target {
+    let config = match &inv.target {
         Some(path) => TargetConfig::load(path).map_err(could_not_run)?,
         None => TargetConfig::default(),
     };
     let options = RunOptions {
-        pack: args.pack,
-        tags: args.tags,
-        features_dir: args.features,
-        out_dir: args.out,
+        pack: inv.pack,
+        tags: inv.tags,
+        features_dir: inv.features,
+        out_dir: inv.out,
         config,
+        cases: inv.cases,
+        rerun: inv.rerun,
     };
     runner::check_selection(&options).map_err(could_not_run)?;
-    let pack_path = pack_file(&args.testpacks);
+    let pack_path = pack_file(&inv.testpacks);
     let pack = Arc::new(load_pack(&pack_path, &options.config)?);
-    let redactor = redactor_for(&pack, &options.config, args.reveal_personal_data);
+    let redactor = redactor_for(&pack, &options.config, inv.reveal_personal_data);
     let env = Arc::new(start_environment(pack, &options.config, redactor).await?);
-    let console = runner::writer::shared(Box::new(runner::writer::Stdout));
+    let console = runner::writer::shared(runner::live::console());
     let outcome = session::checked_run(env.clone(), &options, console).await;
     env.shutdown();
     let outcome = outcome.map_err(could_not_run)?;
@@ -508,6 +586,97 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
         println!("{line}");
     }
     Ok(session::exit_code(&outcome))
+}
+
+async fn rerun(args: RerunArgs) -> Result<u8, Failure> {
+    let dir = match &args.run {
+        Some(id) => history::resolve(&args.out, id),
+        None => history::latest(&args.out),
+    }
+    .map_err(could_not_run)?;
+    let earlier = history::read_run(&dir).map_err(could_not_run)?;
+    let run_id = &earlier.header.run_id;
+    let Some(plan) = runner::rerun::plan(&earlier).map_err(could_not_run)? else {
+        let c = earlier.counts;
+        println!(
+            "Run {run_id}: nothing to re-run - no scenario failed ({} passed of {}).",
+            c.passed,
+            c.total()
+        );
+        if earlier.ended_at.is_none() {
+            println!(
+                "note: run {run_id} stopped before it finished; `pdp-harness run` runs the whole pack again."
+            );
+        }
+        return Ok(EXIT_PASSED);
+    };
+    for note in &plan.notes {
+        println!("note: {note}");
+    }
+    println!(
+        "Re-running {} scenario(s) of run {run_id} that did not pass: {}",
+        plan.failed.len(),
+        plan.failed
+            .iter()
+            .map(|k| k.case_id.clone().unwrap_or_else(|| k.label()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for stage in &plan.cases.whole_stages {
+        println!("  with every @{stage} scenario, which they depend on (run first)");
+    }
+    // Against what the earlier run was pointed at, unless told otherwise.
+    let target = match (args.target, &earlier.header.target.target_file) {
+        (Some(t), _) => Some(t),
+        (None, Some(file)) => {
+            let path = PathBuf::from(file);
+            if !path.is_file() {
+                return Err(could_not_run(anyhow::anyhow!(
+                    "run {run_id} used the target file {file}, which is not there now; give it with --target FILE"
+                )));
+            }
+            println!("  against {file}, the target file of run {run_id}");
+            Some(path)
+        }
+        (None, None) => None,
+    };
+    execute(Invocation {
+        pack: plan.pack,
+        tags: None,
+        cases: Some(plan.cases),
+        rerun: Some(plan.rerun),
+        target,
+        out: args.out,
+        features: args.features,
+        testpacks: args.testpacks,
+        reveal_personal_data: args.reveal_personal_data,
+    })
+    .await
+}
+
+fn history_command(out: &Path, limit: Option<usize>) -> Result<u8, Failure> {
+    let entries = history::list(out, limit).map_err(could_not_run)?;
+    if entries.is_empty() {
+        println!("no runs under {}", out.display());
+        return Ok(EXIT_PASSED);
+    }
+    for line in history::history_lines(&entries) {
+        println!("{line}");
+    }
+    Ok(EXIT_PASSED)
+}
+
+fn diff_command(out: &Path, a: &str, b: &str) -> Result<u8, Failure> {
+    let read = |id: &str| {
+        history::resolve(out, id)
+            .and_then(|dir| history::read_run(&dir))
+            .map_err(could_not_run)
+    };
+    let (a, b) = (read(a)?, read(b)?);
+    for line in history::diff(&a, &b).lines() {
+        println!("{line}");
+    }
+    Ok(EXIT_PASSED)
 }
 
 fn report(args: ReportArgs) -> Result<u8, Failure> {
@@ -920,6 +1089,9 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Run(args) => block_on(run(args)),
+        Command::Rerun(args) => block_on(rerun(args)),
+        Command::History { out, limit } => history_command(&out, limit),
+        Command::Diff { run_a, run_b, out } => diff_command(&out, &run_a, &run_b),
         Command::Report(args) => report(args),
         Command::Doctor { target, testpacks } => block_on(doctor_command(target, testpacks)),
         Command::SubmitReporting(args) => block_on(submit_reporting(args)),

@@ -73,6 +73,12 @@ pub struct RunRequest {
     pub features_dir: PathBuf,
     pub out_dir: PathBuf,
     pub reveal_personal_data: bool,
+    /// A re-run's scenarios (absent from the requests of older clients).
+    #[serde(default)]
+    pub cases: Option<crate::runner::CaseFilter>,
+    /// A re-run's attempt history.
+    #[serde(default)]
+    pub rerun: Option<crate::evidence::record::RerunInfo>,
 }
 
 /// One line of the streamed answer (JSON lines): console text, then the exit code.
@@ -245,6 +251,8 @@ impl AttachedRuns {
             features_dir: job.request.features_dir.clone(),
             out_dir: job.request.out_dir.clone(),
             config: self.config.clone(),
+            cases: job.request.cases.clone(),
+            rerun: job.request.rerun.clone(),
         };
         if let Err(e) = crate::runner::check_selection(&options) {
             say(format!("error: {e}"));

@@ -34,6 +34,12 @@ impl Console for Forward {
             c.line(text);
         }
     }
+
+    fn progress(&mut self, event: crate::runner::writer::Progress<'_>) {
+        if let Ok(mut c) = self.0.lock() {
+            c.progress(event);
+        }
+    }
 }
 
 /// The doctor, then the scenarios. The environment is left running (its owner stops it).
@@ -71,6 +77,18 @@ pub fn summary(outcome: &RunOutcome) -> Vec<String> {
         c.failed,
         c.total()
     )];
+    if let Some(rerun) = &outcome.record.header.rerun {
+        lines.push(format!("Attempt history (re-run of {}):", rerun.rerun_of));
+        for s in &outcome.record.scenarios {
+            if let Some(h) = rerun.history_of(s) {
+                lines.push(format!(
+                    "  {}: {}",
+                    h.key.label(),
+                    crate::evidence::record::attempt_history_text(h, s.status)
+                ));
+            }
+        }
+    }
     for t in &outcome.record.timing_summary {
         lines.push(format!(
             "  {:<16} n={:<3} p50 {:>6.0} ms  p95 {:>6.0} ms  max {:>6.0} ms  (limit {:.0} ms{})",

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::record::{Exchange, RunRecord, ScenarioRecord, Status};
+use super::record::{Exchange, RunRecord, ScenarioRecord, Status, attempt_history_text};
 
 /// Escape text for HTML element content and attribute values.
 fn esc(text: &str) -> String {
@@ -121,6 +121,17 @@ pub fn render_html(record: &RunRecord) -> String {
             },
         ),
     ];
+    let mut rows = rows;
+    if let Some(rerun) = &h.rerun {
+        rows.push((
+            "Re-run of",
+            format!(
+                "run {} (the scenarios that did not pass; runs in the chain: {})",
+                rerun.rerun_of,
+                rerun.chain.join(", ")
+            ),
+        ));
+    }
     o.push_str("<table>");
     for (k, v) in rows {
         let _ = write!(o, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
@@ -128,6 +139,7 @@ pub fn render_html(record: &RunRecord) -> String {
     o.push_str("</table>");
 
     summary(&mut o, record);
+    attempt_history(&mut o, record);
     timings(&mut o, record);
     reporting(&mut o, record);
     o.push_str("<h2>Scenario detail</h2>");
@@ -179,6 +191,31 @@ fn summary(o: &mut String, record: &RunRecord) {
             esc(&s.name),
             badge(s.status)
         );
+    }
+    o.push_str("</table>");
+}
+
+/// For a re-run: every scenario's earlier attempts and its result in this run.
+fn attempt_history(o: &mut String, record: &RunRecord) {
+    let Some(rerun) = &record.header.rerun else {
+        return;
+    };
+    let _ = write!(
+        o,
+        "<h2>Attempt history</h2><p>This run re-ran the scenarios of run {} that did not pass, with the scenarios they depend on.</p><table><tr><th>Case</th><th>Scenario</th><th>Re-run because</th><th>Attempts</th></tr>",
+        esc(&rerun.rerun_of)
+    );
+    for s in &record.scenarios {
+        if let Some(h) = rerun.history_of(s) {
+            let _ = write!(
+                o,
+                "<tr><td><b>{}</b></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(s.case_id.as_deref().unwrap_or("-")),
+                esc(&s.name),
+                esc(&h.reason),
+                esc(&attempt_history_text(h, s.status))
+            );
+        }
     }
     o.push_str("</table>");
 }

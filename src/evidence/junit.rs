@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
-use super::record::{RunRecord, ScenarioRecord, Status};
+use super::record::{RunRecord, ScenarioRecord, Status, attempt_history_text};
 
 fn seconds(s: &ScenarioRecord) -> f64 {
     s.steps.iter().map(|st| st.duration_ms).sum::<f64>() / 1000.0
@@ -48,6 +48,7 @@ pub fn render_junit(record: &RunRecord) -> Result<Vec<u8>, std::io::Error> {
     for s in &record.scenarios {
         by_feature.entry(s.feature.as_str()).or_default().push(s);
     }
+    let rerun_of = record.header.rerun.as_ref().map(|r| r.rerun_of.as_str());
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
     let total_time: f64 = record.scenarios.iter().map(seconds).sum();
@@ -102,29 +103,40 @@ pub fn render_junit(record: &RunRecord) -> Result<Vec<u8>, std::io::Error> {
                                 .and_then(|st| st.failure_class)
                                 .map(|c| c.label().replace(' ', "-"))
                                 .unwrap_or_else(|| "StepFailed".to_owned());
-                            match s.status {
-                                Status::Passed => {
-                                    case.write_empty()?;
+                            let history = record.history_of(s).map(|h| {
+                                (h.attempts.len(), attempt_history_text(h, s.status))
+                            });
+                            // The verdict element, then (for a re-run) the attempt history.
+                            let inner = |w: &mut Writer<Vec<u8>>| -> std::io::Result<()> {
+                                if let Some((earlier, text)) = &history {
+                                    w.create_element("properties").write_inner_content(|w| {
+                                        for (name, value) in [
+                                            ("rerun_of", rerun_of.unwrap_or_default()),
+                                            ("earlier_attempts", &earlier.to_string()),
+                                            ("attempt_history", text.as_str()),
+                                        ] {
+                                            w.create_element("property")
+                                                .with_attribute(("name", name))
+                                                .with_attribute(("value", value))
+                                                .write_empty()?;
+                                        }
+                                        Ok(())
+                                    })?;
                                 }
-                                Status::Failed => {
-                                    case.write_inner_content(|w| {
+                                match s.status {
+                                    Status::Passed => {}
+                                    Status::Failed => {
                                         w.create_element("failure")
                                             .with_attribute(("message", first_message.as_str()))
                                             .with_attribute(("type", failure_type.as_str()))
                                             .write_text_content(BytesText::new(&steps_text(s)))?;
-                                        Ok(())
-                                    })?;
-                                }
-                                Status::Skipped => {
-                                    case.write_inner_content(|w| {
+                                    }
+                                    Status::Skipped => {
                                         w.create_element("skipped")
                                             .with_attribute(("message", first_message.as_str()))
                                             .write_empty()?;
-                                        Ok(())
-                                    })?;
-                                }
-                                Status::Interrupted => {
-                                    case.write_inner_content(|w| {
+                                    }
+                                    Status::Interrupted => {
                                         w.create_element("error")
                                             .with_attribute((
                                                 "message",
@@ -132,9 +144,19 @@ pub fn render_junit(record: &RunRecord) -> Result<Vec<u8>, std::io::Error> {
                                             ))
                                             .with_attribute(("type", "Interrupted"))
                                             .write_text_content(BytesText::new(&steps_text(s)))?;
-                                        Ok(())
-                                    })?;
+                                    }
                                 }
+                                if let Some((_, text)) = &history {
+                                    w.create_element("system-out").write_text_content(
+                                        BytesText::new(&format!("Attempt history: {text}")),
+                                    )?;
+                                }
+                                Ok(())
+                            };
+                            if s.status == Status::Passed && history.is_none() {
+                                case.write_empty()?;
+                            } else {
+                                case.write_inner_content(inner)?;
                             }
                         }
                         Ok(())

@@ -5,6 +5,7 @@
 
 pub mod classify;
 pub mod cucumber_json;
+pub mod history;
 pub mod html;
 pub mod junit;
 pub mod pdf;

@@ -20,6 +20,7 @@ use printpdf::{
 
 use super::record::{
     CertificateInfo, Exchange, RunRecord, ScenarioRecord, Status, StepRecord, Verdict,
+    attempt_history_text,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -1111,6 +1112,7 @@ fn lay_out<'f>(
     cover(&mut layout, record, manifest_sha256);
     layout.new_page();
     summary(&mut layout, record, pages);
+    attempt_history(&mut layout, record);
     timings(&mut layout, record);
     reporting(&mut layout, record);
     let detail_pages = detail(&mut layout, record);
@@ -1283,7 +1285,7 @@ fn cover(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
     } else {
         value("redacted")
     };
-    let rows = vec![
+    let mut rows = vec![
         ("Run id".to_owned(), para(h.run_id.as_str(), BODY.bold())),
         ("Organisation".to_owned(), value(&h.target.organisation)),
         ("Environment".to_owned(), value(&h.target.environment)),
@@ -1338,6 +1340,18 @@ fn cover(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
             para(manifest_sha256.unwrap_or("not sealed"), SMALL),
         ),
     ];
+    if let Some(rerun) = &h.rerun {
+        rows.insert(
+            rows.len() - 2,
+            (
+                "Re-run of".to_owned(),
+                value(&format!(
+                    "run {}: its scenarios that did not pass (attempt history after the coverage matrix)",
+                    rerun.rerun_of
+                )),
+            ),
+        );
+    }
     l.key_values(mm(45.0), rows);
     l.y += 18.0;
     verdict_box(l, record);
@@ -1494,6 +1508,53 @@ fn summary(l: &mut Layout, record: &RunRecord, pages: Option<&[usize]>) {
             status_badge(s.status),
             Cell::text(duration, BODY),
             Cell::text(page, BODY),
+        ]);
+    }
+    l.end_table();
+}
+
+/// For a re-run: each scenario's earlier attempts (run, time, verdict, first failure) and its
+/// result in this run, so the reader sees that a pass came after a failure and where.
+fn attempt_history(l: &mut Layout, record: &RunRecord) {
+    let Some(rerun) = &record.header.rerun else {
+        return;
+    };
+    l.gap(8.0);
+    l.section("Attempt history");
+    l.paragraph(para(
+        format!(
+            "This run re-ran the scenarios of run {} that did not pass, with the scenarios they \
+             depend on. Runs in the chain, oldest first: {}.",
+            rerun.rerun_of,
+            rerun.chain.join(", ")
+        ),
+        NOTE,
+    ));
+    l.gap(4.0);
+    l.begin_table(columns(&[
+        ("Case", 17.0, Align::Left),
+        ("Scenario", 50.0, Align::Left),
+        ("Attempts", 0.0, Align::Left),
+    ]));
+    for s in &record.scenarios {
+        let Some(h) = rerun.history_of(s) else {
+            continue;
+        };
+        let mut attempts = Cell::text(attempt_history_text(h, s.status), BODY);
+        for a in h.attempts.iter().filter(|a| a.message.is_some()) {
+            attempts = attempts.with(para(
+                format!(
+                    "run {}: {}",
+                    a.run_id,
+                    a.message.as_deref().unwrap_or_default()
+                ),
+                SMALL,
+            ));
+        }
+        l.row(vec![
+            Cell::text(s.case_id.as_deref().unwrap_or("-"), BODY.bold()),
+            Cell::text(format!("{} ({})", s.name, h.reason), BODY),
+            attempts,
         ]);
     }
     l.end_table();
@@ -2235,6 +2296,7 @@ mod tests {
                 configuration: vec![("timeout_ms".to_owned(), "2000".to_owned())],
                 personal_data_revealed: false,
                 test_pack: Some("integration 1.0.0".to_owned()),
+                rerun: None,
             },
             ended_at: None,
             verdict: Verdict::Incomplete,

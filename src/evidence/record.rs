@@ -161,6 +161,16 @@ pub struct ScenarioRecord {
     pub steps: Vec<StepRecord>,
 }
 
+impl ScenarioRecord {
+    /// The message of the first failed step (what a reader needs first), if any.
+    pub fn first_failure(&self) -> Option<&str> {
+        self.steps
+            .iter()
+            .find(|st| st.status == Status::Failed)
+            .and_then(|st| st.message.as_deref())
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
     pub passed: usize,
@@ -192,6 +202,121 @@ pub struct RunHeader {
     /// The test pack's id and version, e.g. "integration 1.0.0".
     #[serde(default)]
     pub test_pack: Option<String>,
+    /// Set when this run re-ran the failed scenarios of an earlier run: which run, and every
+    /// earlier attempt of each scenario. Absent from the logs of ordinary runs (and of runs
+    /// older than `rerun`), which therefore still load and render byte for byte as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun: Option<RerunInfo>,
+}
+
+/// Identifies a scenario across runs: its case id when it has one (stable while names are
+/// reworded), else its feature and name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ScenarioKey {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<String>,
+    pub feature: String,
+    pub name: String,
+}
+
+impl ScenarioKey {
+    pub fn new(case_id: Option<&str>, feature: &str, name: &str) -> ScenarioKey {
+        ScenarioKey {
+            case_id: case_id.map(str::to_owned),
+            feature: feature.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+
+    pub fn of(s: &ScenarioRecord) -> ScenarioKey {
+        ScenarioKey::new(s.case_id.as_deref(), &s.feature, &s.name)
+    }
+
+    /// Same scenario: by case id when either has one, else by feature and name.
+    pub fn matches(&self, other: &ScenarioKey) -> bool {
+        match (&self.case_id, &other.case_id) {
+            (Some(a), Some(b)) => a == b,
+            (None, None) => self.feature == other.feature && self.name == other.name,
+            _ => false,
+        }
+    }
+
+    /// "CP-01 A known member ..." or "Feature: name".
+    pub fn label(&self) -> String {
+        match &self.case_id {
+            Some(id) => format!("{id} {}", self.name),
+            None => format!("{}: {}", self.feature, self.name),
+        }
+    }
+}
+
+/// One earlier attempt of a scenario, in another run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub run_id: String,
+    /// When the scenario finished in that run (its start when it never finished).
+    pub at: DateTime<Utc>,
+    pub status: Status,
+    /// The first failure message of that attempt, if it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// The earlier attempts of one scenario, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScenarioHistory {
+    #[serde(flatten)]
+    pub key: ScenarioKey,
+    /// Why it was re-run: "failed" (it did not pass last time) or "dependency" (a re-run
+    /// scenario depends on its stage).
+    pub reason: String,
+    pub attempts: Vec<Attempt>,
+}
+
+/// What a re-run re-ran, and the history it carries forward.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RerunInfo {
+    /// The run whose failures this run re-ran.
+    pub rerun_of: String,
+    /// Every run in the chain, oldest first, ending with `rerun_of`.
+    #[serde(default)]
+    pub chain: Vec<String>,
+    #[serde(default)]
+    pub previous_attempts: Vec<ScenarioHistory>,
+}
+
+impl RerunInfo {
+    /// The earlier attempts of a scenario of this run, if it has any.
+    pub fn history_of(&self, s: &ScenarioRecord) -> Option<&ScenarioHistory> {
+        let key = ScenarioKey::of(s);
+        self.previous_attempts.iter().find(|h| h.key.matches(&key))
+    }
+}
+
+/// "failed in run A at 2026-11-23 10:14 UTC; passed in this run": the attempt history in one
+/// sentence, the same in the console, JUnit, HTML and PDF.
+pub fn attempt_history_text(history: &ScenarioHistory, now: Status) -> String {
+    let mut parts: Vec<String> = history
+        .attempts
+        .iter()
+        .map(|a| {
+            format!(
+                "{} in run {} at {}",
+                a.status.as_str(),
+                a.run_id,
+                a.at.format("%Y-%m-%d %H:%M UTC")
+            )
+        })
+        .collect();
+    parts.push(format!("{} in this run", now.as_str()));
+    parts.join("; ")
+}
+
+impl RunRecord {
+    /// The attempt history of a scenario of this run, when this run was a re-run.
+    pub fn history_of(&self, s: &ScenarioRecord) -> Option<&ScenarioHistory> {
+        self.header.rerun.as_ref()?.history_of(s)
+    }
 }
 
 /// One line of `run.log.jsonl`.

@@ -139,6 +139,7 @@ pub fn record(n: usize) -> RunRecord {
             configuration: vec![("limits.acknowledgement_ms".to_owned(), "2000".to_owned())],
             personal_data_revealed: false,
             test_pack: Some("synthetic 1.0.0".to_owned()),
+            rerun: None,
         },
         ended_at: Some(at(n as i64 + 1)),
         verdict: if counts.failed > 0 {

@@ -1,6 +1,8 @@
 //! The Gherkin runner: selects scenarios from `features/` by pack and tag expression, runs them
 //! with cucumber against an [`Environment`], and writes the run log and evidence.
 
+pub mod live;
+pub mod rerun;
 mod steps;
 pub mod world;
 pub mod writer;
@@ -16,12 +18,14 @@ use futures::FutureExt as _;
 
 use crate::config::TargetConfig;
 use crate::environment::Environment;
-use crate::evidence::record::{LogEvent, RunHeader, RunRecord, Selection, Standards};
+use crate::evidence::record::{
+    LogEvent, RerunInfo, RunHeader, RunRecord, ScenarioKey, Selection, Standards,
+};
 use crate::evidence::runlog::RunLog;
 use crate::evidence::{self, EvidenceError, Format};
 use crate::updates::MatchUpdateFile;
 use world::HarnessWorld;
-use writer::{Console, EvidenceWriter};
+use writer::{Console, EvidenceWriter, Progress};
 
 /// The packs of PDP integration testing; each is a tag on its scenarios.
 #[derive(
@@ -107,6 +111,32 @@ pub struct RunOptions {
     pub features_dir: PathBuf,
     pub out_dir: PathBuf,
     pub config: TargetConfig,
+    /// Only these scenarios (a re-run): selected by identity rather than by a tag expression,
+    /// so scenarios without a case id can be chosen too.
+    pub cases: Option<CaseFilter>,
+    /// The attempt history a re-run carries into its run header.
+    pub rerun: Option<RerunInfo>,
+}
+
+/// Scenarios chosen by identity (case id, else feature and name), plus whole stages that they
+/// depend on; used by `rerun` together with the pack's stage tags.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CaseFilter {
+    pub scenarios: Vec<ScenarioKey>,
+    /// Stage tags (e.g. "stage1") every scenario of which is selected: a `@depends-on:stage1`
+    /// scenario checks state the whole of stage 1 set up earlier in the same run.
+    #[serde(default)]
+    pub whole_stages: Vec<String>,
+}
+
+impl CaseFilter {
+    fn selects(&self, key: &ScenarioKey, tags: &[&str]) -> bool {
+        self.scenarios.iter().any(|k| k.matches(key))
+            || self
+                .whole_stages
+                .iter()
+                .any(|stage| tags.contains(&stage.as_str()))
+    }
 }
 
 /// What a finished run left behind.
@@ -152,13 +182,15 @@ fn all_tags<'a>(
         .collect()
 }
 
-/// Decides which scenarios run: the stage's tag and the user's tag expression.
+/// Decides which scenarios run: the stage's tag, the user's tag expression and, for a re-run,
+/// the case filter.
 #[derive(Debug, Clone)]
 struct Filter {
     pack_tag: Option<&'static str>,
     expr: Option<TagOperation>,
     /// Scenarios with this tag are left out (e.g. `stub` against a real reporting API).
     skip_tag: Option<&'static str>,
+    cases: Option<Arc<CaseFilter>>,
 }
 
 impl Filter {
@@ -172,7 +204,17 @@ impl Filter {
         self.pack_tag.is_none_or(|t| tags.contains(&t))
             && self.skip_tag.is_none_or(|t| !tags.contains(&t))
             && self.expr.as_ref().is_none_or(|e| e.eval(tags.iter()))
+            && self
+                .cases
+                .as_ref()
+                .is_none_or(|c| c.selects(&key_of(feature, scenario, &tags), &tags))
     }
+}
+
+/// A scenario's identity across runs, as the run record will hold it.
+fn key_of(feature: &gherkin::Feature, scenario: &gherkin::Scenario, tags: &[&str]) -> ScenarioKey {
+    let case_id = tags.iter().find_map(|t| t.strip_prefix("case:"));
+    ScenarioKey::new(case_id, &feature.name, &scenario.name)
 }
 
 /// The stages of a pack, in the order PDP runs them.
@@ -191,8 +233,13 @@ fn stages_of(pack: Pack) -> Vec<Pack> {
 /// What the preflight found: the stages with selected scenarios, and the feature files used.
 struct Plan {
     expr: Option<TagOperation>,
+    cases: Option<Arc<CaseFilter>>,
     stages: Vec<Pack>,
     features: Vec<String>,
+    /// How many scenarios will run (outlines expanded), for the progress display.
+    total: usize,
+    /// Scenarios the case filter asked for that no feature file holds any more.
+    unmatched: Vec<ScenarioKey>,
 }
 
 /// Parse every feature file up front (outlines expanded): a broken file is a "could not run",
@@ -220,30 +267,35 @@ fn preflight(opts: &RunOptions) -> Result<Plan, RunError> {
             })?;
         parsed.push((path, feature));
     }
+    let cases = opts.cases.clone().map(Arc::new);
     let mut stages = Vec::new();
     let mut features = Vec::new();
+    let mut total = 0;
+    let mut found: Vec<ScenarioKey> = Vec::new();
     let mut dependencies: Vec<(String, Pack, String)> = Vec::new();
     for stage in stages_of(opts.pack) {
         let filter = Filter {
             pack_tag: stage.tag(),
             expr: expr.clone(),
             skip_tag: None,
+            cases: cases.clone(),
         };
         let mut selected = 0;
         for (path, feature) in &parsed {
-            let chosen: Vec<Vec<&str>> = feature
+            let chosen: Vec<(Vec<&str>, &gherkin::Scenario)> = feature
                 .scenarios
                 .iter()
                 .filter(|s| filter.selects(feature, None, s))
-                .map(|s| all_tags(feature, None, s))
+                .map(|s| (all_tags(feature, None, s), s))
                 .chain(feature.rules.iter().flat_map(|r| {
                     r.scenarios
                         .iter()
                         .filter(|s| filter.selects(feature, Some(r), s))
-                        .map(move |s| all_tags(feature, Some(r), s))
+                        .map(move |s| (all_tags(feature, Some(r), s), s))
                 }))
                 .collect();
-            for tags in &chosen {
+            for (tags, scenario) in &chosen {
+                found.push(key_of(feature, scenario, tags));
                 for dep in tags.iter().filter_map(|t| t.strip_prefix("depends-on:")) {
                     dependencies.push((dep.to_owned(), stage, path.display().to_string()));
                 }
@@ -260,9 +312,13 @@ fn preflight(opts: &RunOptions) -> Result<Plan, RunError> {
         if selected > 0 {
             stages.push(stage);
         }
+        total += selected;
     }
     if stages.is_empty() {
         let hint = match opts.pack {
+            _ if opts.cases.is_some() => {
+                "none of the scenarios to re-run is in the feature files now".to_owned()
+            }
             Pack::Stage1 | Pack::Stage2 | Pack::Reporting if opts.tags.is_none() => format!(
                 "the {} pack has no scenarios in this version of pdp-harness yet",
                 opts.pack.name()
@@ -295,10 +351,23 @@ fn preflight(opts: &RunOptions) -> Result<Plan, RunError> {
             });
         }
     }
+    let unmatched = cases
+        .as_ref()
+        .map(|c| {
+            c.scenarios
+                .iter()
+                .filter(|k| !found.iter().any(|f| f.matches(k)))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
     Ok(Plan {
         expr,
+        cases,
         stages,
         features,
+        total,
+        unmatched,
     })
 }
 
@@ -395,6 +464,12 @@ pub fn standards(config: &TargetConfig) -> Standards {
     }
 }
 
+fn progress(console: &writer::SharedConsole, event: Progress<'_>) {
+    if let Ok(mut c) = console.lock() {
+        c.progress(event);
+    }
+}
+
 /// Run the selected scenarios against `env` and write the evidence into a new run directory.
 pub async fn run(
     env: Arc<Environment>,
@@ -428,15 +503,29 @@ pub async fn run(
         configuration: opts.config.summary(),
         personal_data_revealed: env.recorder.redactor().reveals_personal_data(),
         test_pack: Some(format!("{} {}", env.pack.pack.id, env.pack.pack.version)),
+        rerun: opts.rerun.clone(),
     })))?;
+    for key in &plan.unmatched {
+        log.append(&LogEvent::Note {
+            at: Utc::now(),
+            stage: "rerun".to_owned(),
+            text: format!(
+                "{} was not re-run: no scenario in {} has that case id (or feature and name) now",
+                key.label(),
+                opts.features_dir.display()
+            ),
+        })?;
+    }
     // What the run used, inside the bundle, so that it can be verified when moved.
     let used: Vec<PathBuf> = plan.features.iter().map(PathBuf::from).collect();
     crate::evidence::seal::write_inputs(&run_dir, &used, &env.pack.path, &opts.config.summary())
         .map_err(RunError::Evidence)?;
 
     let console = writer::shared(console);
+    progress(&console, Progress::Planned { total: plan.total });
     let mut problems = Vec::new();
     for stage in &plan.stages {
+        progress(&console, Progress::Stage(stage.name()));
         for text in set_up_stage(&env, *stage, &run_dir, &run_id, &log, &opts.config).await {
             log.append(&LogEvent::Note {
                 at: Utc::now(),
@@ -448,6 +537,7 @@ pub async fn run(
             pack_tag: stage.tag(),
             expr: plan.expr.clone(),
             skip_tag: (!env.reporting.stub).then_some("stub"),
+            cases: plan.cases.clone(),
         };
         let hook_env = env.clone();
         let writer = EvidenceWriter::new(log.clone(), env.recorder.clone(), console.clone());
@@ -466,6 +556,7 @@ pub async fn run(
             .await;
         problems.extend(writer.problems.iter().cloned());
     }
+    progress(&console, Progress::Finished);
     log.append(&LogEvent::RunFinished { at: Utc::now() })?;
     if !problems.is_empty() {
         return Err(RunError::Recording(problems.join("; ")));

@@ -13,9 +13,28 @@ use crate::evidence::record::{LogEvent, Status, StepRecord};
 use crate::evidence::runlog::RunLog;
 use crate::recorder::Recorder;
 
+/// How far a run has got, for a live display; the lines say the same for a plain console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress<'a> {
+    /// The run is about to start `total` scenarios.
+    Planned { total: usize },
+    /// A stage (pack) starts.
+    Stage(&'a str),
+    /// A scenario starts: its label ("CP-01 A known member ...").
+    ScenarioStarted(&'a str),
+    /// A scenario finished.
+    ScenarioFinished { label: &'a str, status: Status },
+    /// Every scenario has run.
+    Finished,
+}
+
 /// Where the writer reports to the user.
 pub trait Console: Send {
     fn line(&mut self, text: &str);
+
+    /// Progress for a live display. Plain consoles ignore it: their lines (one per scenario)
+    /// already say everything, and CI logs and tests read those lines.
+    fn progress(&mut self, _event: Progress<'_>) {}
 }
 
 /// A console shared by the writers of each stage of a run.
@@ -81,6 +100,12 @@ impl EvidenceWriter {
         }
     }
 
+    fn progress(&self, event: Progress<'_>) {
+        if let Ok(mut c) = self.console.lock() {
+            c.progress(event);
+        }
+    }
+
     fn append(&mut self, event: &LogEvent) {
         if let Err(e) = self.log.append(event) {
             let msg = e.to_string();
@@ -128,6 +153,10 @@ impl EvidenceWriter {
         let case_id = tags
             .iter()
             .find_map(|t| t.strip_prefix("case:").map(str::to_owned));
+        self.progress(Progress::ScenarioStarted(&label_of(
+            case_id.as_deref(),
+            &scenario.name,
+        )));
         self.append(&LogEvent::ScenarioStarted {
             at: at.into(),
             feature: feature.name.clone(),
@@ -238,10 +267,11 @@ impl EvidenceWriter {
             status,
         });
         let secs = millis(c.started, at) / 1000.0;
-        let label = match &c.case_id {
-            Some(id) => format!("{id} {}", c.name),
-            None => c.name.clone(),
-        };
+        let label = label_of(c.case_id.as_deref(), &c.name);
+        self.progress(Progress::ScenarioFinished {
+            label: &label,
+            status,
+        });
         if failed {
             self.counts.failed += 1;
             self.say(&format!("  FAILED  {label} ({secs:.2} s)"));
@@ -262,6 +292,14 @@ impl EvidenceWriter {
             self.counts.passed += 1;
             self.say(&format!("  passed  {label} ({secs:.2} s)"));
         }
+    }
+}
+
+/// "CP-01 A known member ...", or the name alone.
+fn label_of(case_id: Option<&str>, name: &str) -> String {
+    match case_id {
+        Some(id) => format!("{id} {name}"),
+        None => name.to_owned(),
     }
 }
 

@@ -57,6 +57,8 @@ pub async fn run_pack(pack: Pack, faults: Faults, out: &Path) -> RunRecord {
         features_dir: root().join("features"),
         out_dir: out.to_owned(),
         config,
+        cases: None,
+        rerun: None,
     };
     let outcome = runner::run(env.clone(), &options, Box::new(Collect::default()))
         .await

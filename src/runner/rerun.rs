@@ -1,0 +1,231 @@
+//! `rerun`: which scenarios of an earlier run to run again, and the attempt history the new run
+//! carries.
+//!
+//! Only the scenarios that did not pass are re-run (failed, skipped or interrupted), found again
+//! by case id (else feature and name) through a [`CaseFilter`], with the same pack as the
+//! earlier run so stages keep PDP's order. A re-run scenario tagged `@depends-on:<stage>` brings
+//! in every scenario of that stage: it checks state that the whole stage sets up earlier in the
+//! same run. The history chains: the earlier run's own history (if it was itself a re-run) is
+//! carried forward and the earlier run's attempt appended.
+
+use std::path::PathBuf;
+
+use clap::ValueEnum as _;
+
+use super::{CaseFilter, Pack, RunOptions};
+use crate::config::TargetConfig;
+use crate::evidence::record::{
+    Attempt, RerunInfo, RunRecord, ScenarioHistory, ScenarioKey, Status,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RerunError {
+    #[error(
+        "run {run_id} was made with pack {pack:?}, which this version of pdp-harness does not know"
+    )]
+    UnknownPack { run_id: String, pack: String },
+}
+
+/// What a re-run runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RerunPlan {
+    pub pack: Pack,
+    pub cases: CaseFilter,
+    pub rerun: RerunInfo,
+    /// The scenarios to re-run because they did not pass.
+    pub failed: Vec<ScenarioKey>,
+    /// Things the user should know (e.g. the earlier run stopped before some scenarios).
+    pub notes: Vec<String>,
+}
+
+impl RerunPlan {
+    /// The run options of the re-run.
+    pub fn options(
+        &self,
+        features_dir: PathBuf,
+        out_dir: PathBuf,
+        config: TargetConfig,
+    ) -> RunOptions {
+        RunOptions {
+            pack: self.pack,
+            tags: None,
+            features_dir,
+            out_dir,
+            config,
+            cases: Some(self.cases.clone()),
+            rerun: Some(self.rerun.clone()),
+        }
+    }
+}
+
+/// Plan the re-run of `earlier`; `Ok(None)` when every scenario of it passed.
+pub fn plan(earlier: &RunRecord) -> Result<Option<RerunPlan>, RerunError> {
+    let run_id = &earlier.header.run_id;
+    let pack = Pack::from_str(&earlier.header.selection.pack, true).map_err(|_| {
+        RerunError::UnknownPack {
+            run_id: run_id.clone(),
+            pack: earlier.header.selection.pack.clone(),
+        }
+    })?;
+    let not_passed: Vec<_> = earlier
+        .scenarios
+        .iter()
+        .filter(|s| s.status != Status::Passed)
+        .collect();
+    let mut notes = Vec::new();
+    if earlier.ended_at.is_none() {
+        notes.push(format!(
+            "run {run_id} stopped before it finished: scenarios it never started are not re-run (use `pdp-harness run` for the whole pack)"
+        ));
+    }
+    if not_passed.is_empty() {
+        return Ok(None);
+    }
+    let mut whole_stages: Vec<String> = Vec::new();
+    for s in &not_passed {
+        for dep in s.tags.iter().filter_map(|t| t.strip_prefix("depends-on:")) {
+            if !whole_stages.iter().any(|w| w == dep) {
+                whole_stages.push(dep.to_owned());
+            }
+        }
+    }
+    let failed: Vec<ScenarioKey> = not_passed.iter().map(|s| ScenarioKey::of(s)).collect();
+    // Every scenario that will run again gets its history: the earlier run's history of it,
+    // then the earlier run's attempt.
+    let previous_attempts = earlier
+        .scenarios
+        .iter()
+        .filter_map(|s| {
+            let key = ScenarioKey::of(s);
+            let reason = if failed.iter().any(|k| k.matches(&key)) {
+                "failed"
+            } else if s.tags.iter().any(|t| whole_stages.contains(t)) {
+                "dependency"
+            } else {
+                return None;
+            };
+            let mut attempts = earlier
+                .history_of(s)
+                .map(|h| h.attempts.clone())
+                .unwrap_or_default();
+            attempts.push(Attempt {
+                run_id: run_id.clone(),
+                at: s.ended_at.unwrap_or(s.started_at),
+                status: s.status,
+                message: s.first_failure().map(str::to_owned),
+            });
+            Some(ScenarioHistory {
+                key,
+                reason: reason.to_owned(),
+                attempts,
+            })
+        })
+        .collect();
+    let mut chain = earlier
+        .header
+        .rerun
+        .as_ref()
+        .map(|r| r.chain.clone())
+        .unwrap_or_default();
+    chain.push(run_id.clone());
+    Ok(Some(RerunPlan {
+        pack,
+        cases: CaseFilter {
+            scenarios: failed.clone(),
+            whole_stages,
+        },
+        rerun: RerunInfo {
+            rerun_of: run_id.clone(),
+            chain,
+            previous_attempts,
+        },
+        failed,
+        notes,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::record::ScenarioRecord;
+
+    fn scenario(case: &str, tags: &[&str], status: Status) -> ScenarioRecord {
+        let mut s = crate::evidence::synthetic::record(1).scenarios[0].clone();
+        s.case_id = Some(case.to_owned());
+        s.name = format!("scenario {case}");
+        s.tags = tags.iter().map(|t| (*t).to_owned()).collect();
+        s.tags.push(format!("case:{case}"));
+        s.status = status;
+        s
+    }
+
+    fn record(pack: &str, scenarios: Vec<ScenarioRecord>) -> RunRecord {
+        let mut r = crate::evidence::synthetic::record(1);
+        r.header.selection.pack = pack.to_owned();
+        r.header.run_id = "A".to_owned();
+        r.scenarios = scenarios;
+        r
+    }
+
+    #[test]
+    fn nothing_to_rerun_when_everything_passed() {
+        let r = record(
+            "connection-proving",
+            vec![scenario("CP-01", &["connection-proving"], Status::Passed)],
+        );
+        assert_eq!(plan(&r).ok().flatten(), None);
+    }
+
+    #[test]
+    fn a_failed_stage2_scenario_brings_in_stage1() {
+        let r = record(
+            "all",
+            vec![
+                scenario("CP-01", &["connection-proving"], Status::Passed),
+                scenario("S1-01", &["stage1"], Status::Passed),
+                scenario("S1-02", &["stage1"], Status::Failed),
+                scenario("S2-02", &["stage2", "depends-on:stage1"], Status::Failed),
+            ],
+        );
+        let p = plan(&r).ok().flatten().expect("a plan");
+        assert_eq!(p.pack, Pack::All);
+        assert_eq!(p.cases.whole_stages, vec!["stage1".to_owned()]);
+        let reasons: Vec<(Option<String>, String)> = p
+            .rerun
+            .previous_attempts
+            .iter()
+            .map(|h| (h.key.case_id.clone(), h.reason.clone()))
+            .collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (Some("S1-01".to_owned()), "dependency".to_owned()),
+                (Some("S1-02".to_owned()), "failed".to_owned()),
+                (Some("S2-02".to_owned()), "failed".to_owned()),
+            ]
+        );
+        assert_eq!(p.rerun.chain, vec!["A".to_owned()]);
+    }
+
+    #[test]
+    fn the_history_chains_through_earlier_reruns() {
+        let mut b = record(
+            "connection-proving",
+            vec![scenario("CP-01", &["connection-proving"], Status::Failed)],
+        );
+        let a = record(
+            "connection-proving",
+            vec![scenario("CP-01", &["connection-proving"], Status::Failed)],
+        );
+        b.header.rerun = plan(&a).ok().flatten().map(|p| p.rerun);
+        b.header.run_id = "B".to_owned();
+        let p = plan(&b).ok().flatten().expect("a plan");
+        assert_eq!(p.rerun.chain, vec!["A".to_owned(), "B".to_owned()]);
+        let runs: Vec<&str> = p.rerun.previous_attempts[0]
+            .attempts
+            .iter()
+            .map(|a| a.run_id.as_str())
+            .collect();
+        assert_eq!(runs, vec!["A", "B"]);
+    }
+}
