@@ -453,3 +453,62 @@ impl RunDiff {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::synthetic;
+
+    fn set(r: &mut RunRecord, i: usize, status: Status, message: Option<&str>) {
+        let s = &mut r.scenarios[i];
+        s.status = status;
+        for st in &mut s.steps {
+            st.status = Status::Passed;
+            st.message = None;
+        }
+        if let (Some(m), Some(last)) = (message, s.steps.last_mut()) {
+            last.status = status;
+            last.message = Some(m.to_owned());
+        }
+    }
+
+    #[test]
+    fn diff_names_each_kind_of_change() {
+        let mut a = synthetic::record(5);
+        let mut b = synthetic::record(5);
+        a.header.run_id = "A".to_owned();
+        b.header.run_id = "B".to_owned();
+        set(&mut a, 0, Status::Failed, Some("expected x, observed y"));
+        set(&mut b, 0, Status::Passed, None);
+        set(&mut b, 1, Status::Failed, Some("expected x, observed z"));
+        set(&mut a, 2, Status::Failed, Some("expected 1, observed 2"));
+        set(&mut b, 2, Status::Failed, Some("expected 1, observed 3"));
+        b.scenarios.remove(3);
+        let mut extra = b.scenarios[0].clone();
+        extra.case_id = None;
+        extra.name = "a scenario without a case id".to_owned();
+        b.scenarios.push(extra);
+        b.timing_summary.clear();
+        let d = diff(&a, &b);
+        let changes: Vec<Change> = d.scenarios.iter().map(|s| s.change).collect();
+        assert_eq!(
+            changes,
+            vec![
+                Change::Fixed,
+                Change::Broken,
+                Change::MessageChanged,
+                Change::Missing,
+                Change::Unchanged,
+                Change::New
+            ]
+        );
+        let text = d.lines().join("\n");
+        assert!(text.contains("failed → passed"), "{text}");
+        assert!(text.contains("was: expected 1, observed 2"), "{text}");
+        assert!(text.contains("now: expected 1, observed 3"), "{text}");
+        assert!(
+            text.contains("Summary: 1 failed → passed, 1 passed → failed, 0 other status changes, 1 new, 1 missing, 1 failure messages changed, 1 unchanged"),
+            "{text}"
+        );
+    }
+}

@@ -71,47 +71,54 @@ impl Tally {
     }
 }
 
-/// Lines above, a progress bar below (on standard error).
+/// Lines above, a progress bar below (on standard error). The bar appears when the scenarios
+/// are planned (not during the doctor's checks) and is cleared when they have run.
+#[derive(Default)]
 pub struct Live {
-    bar: ProgressBar,
+    bar: Option<ProgressBar>,
     tally: Tally,
 }
 
 impl Live {
     pub fn new() -> Live {
-        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        Live::default()
+    }
+
+    fn start_bar(total: usize) -> ProgressBar {
+        let bar = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
         if let Ok(style) =
             ProgressStyle::with_template("{spinner} [{pos}/{len}] {bar:24.cyan/blue} {wide_msg}")
         {
             bar.set_style(style.progress_chars("=> "));
         }
         bar.enable_steady_tick(Duration::from_millis(120));
-        Live {
-            bar,
-            tally: Tally::default(),
-        }
-    }
-}
-
-impl Default for Live {
-    fn default() -> Live {
-        Live::new()
+        bar
     }
 }
 
 impl Console for Live {
     fn line(&mut self, text: &str) {
         // Hide the bar while the line is printed, so lines never interleave with it.
-        self.bar.suspend(|| println!("{text}"));
+        match &self.bar {
+            Some(bar) => bar.suspend(|| println!("{text}")),
+            None => println!("{text}"),
+        }
     }
 
     fn progress(&mut self, event: Progress<'_>) {
         self.tally.apply(event);
-        self.bar.set_length(self.tally.total as u64);
-        self.bar.set_position(self.tally.done as u64);
-        self.bar.set_message(self.tally.message());
+        if let Progress::Planned { total } = event {
+            self.bar = Some(Live::start_bar(total));
+        }
+        let Some(bar) = &self.bar else {
+            return;
+        };
+        bar.set_length(self.tally.total as u64);
+        bar.set_position(self.tally.done as u64);
+        bar.set_message(self.tally.message());
         if event == Progress::Finished {
-            self.bar.finish_and_clear();
+            bar.finish_and_clear();
+            self.bar = None;
         }
     }
 }
@@ -119,8 +126,8 @@ impl Console for Live {
 impl Drop for Live {
     fn drop(&mut self) {
         // A run that stopped early must not leave a half-drawn bar on the terminal.
-        if !self.bar.is_finished() {
-            self.bar.finish_and_clear();
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
         }
     }
 }
