@@ -204,6 +204,30 @@ impl Default for ReportingConfig {
 }
 
 impl ReportingConfig {
+    /// `[reporting.sources]` parsed: each key an endpoint (path or slug), each value a source.
+    pub fn parsed_sources(
+        &self,
+    ) -> Result<
+        std::collections::BTreeMap<crate::reporting::Endpoint, crate::reporting::sources::Source>,
+        String,
+    > {
+        use crate::reporting::Endpoint;
+        self.sources
+            .iter()
+            .map(|(key, value)| {
+                let endpoint = Endpoint::parse(key).ok_or_else(|| {
+                    format!(
+                        "[reporting.sources] {key:?} is not a reporting endpoint (expected one of {})",
+                        Endpoint::ALL.map(Endpoint::slug).join(", ")
+                    )
+                })?;
+                let source = crate::reporting::sources::Source::parse(value)
+                    .map_err(|e| format!("[reporting.sources] {key}: {e}"))?;
+                Ok((endpoint, source))
+            })
+            .collect()
+    }
+
     /// Check the section; errors name the key and what was expected.
     pub fn check(&self) -> Result<(), String> {
         if self.base_url.is_some()
@@ -211,20 +235,7 @@ impl ReportingConfig {
         {
             return Err("[reporting] base_url needs client_cert, client_key and ca_bundle: the organisation's PDP client certificate and the CA of the reporting API's server certificate".to_owned());
         }
-        for (key, value) in &self.sources {
-            if crate::reporting::Endpoint::parse(key).is_none() {
-                return Err(format!(
-                    "[reporting.sources] {key:?} is not a reporting endpoint (expected one of {})",
-                    crate::reporting::Endpoint::ALL
-                        .iter()
-                        .map(|e| e.slug())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            crate::reporting::sources::Source::parse(value)
-                .map_err(|e| format!("[reporting.sources] {key}: {e}"))?;
-        }
+        self.parsed_sources()?;
         if !["on time", "late"].contains(&self.submission_status.as_str()) {
             return Err(format!(
                 "[reporting] submission_status {:?}: expected \"on time\" or \"late\" (corrections are sent as resubmissions)",

@@ -231,6 +231,20 @@ impl ProviderAccess {
     }
 }
 
+/// What `run` and `rerun` share: where the scenarios and test data are, and redaction.
+#[derive(Debug, Args)]
+struct RunInputs {
+    /// Where the .feature files are
+    #[arg(long, value_name = "DIR", default_value = "features")]
+    features: PathBuf,
+    /// Where the test packs are
+    #[arg(long, value_name = "DIR", default_value = "testpacks")]
+    testpacks: PathBuf,
+    /// Keep personas' personal data in the evidence (local debugging only; recorded on the cover)
+    #[arg(long)]
+    reveal_personal_data: bool,
+}
+
 #[derive(Debug, Args)]
 struct RunArgs {
     /// Which part of PDP integration testing to run
@@ -245,15 +259,8 @@ struct RunArgs {
     /// Where run directories are written
     #[arg(long, value_name = "DIR", default_value = "reports")]
     out: PathBuf,
-    /// Where the .feature files are
-    #[arg(long, value_name = "DIR", default_value = "features")]
-    features: PathBuf,
-    /// Where the test packs are
-    #[arg(long, value_name = "DIR", default_value = "testpacks")]
-    testpacks: PathBuf,
-    /// Keep personas' personal data in the evidence (local debugging only; recorded on the cover)
-    #[arg(long)]
-    reveal_personal_data: bool,
+    #[command(flatten)]
+    inputs: RunInputs,
 }
 
 #[derive(Debug, Args)]
@@ -267,15 +274,8 @@ struct RerunArgs {
     /// Target file (TOML); default: the one the earlier run used, if any
     #[arg(long, value_name = "FILE")]
     target: Option<PathBuf>,
-    /// Where the .feature files are
-    #[arg(long, value_name = "DIR", default_value = "features")]
-    features: PathBuf,
-    /// Where the test packs are
-    #[arg(long, value_name = "DIR", default_value = "testpacks")]
-    testpacks: PathBuf,
-    /// Keep personas' personal data in the evidence (local debugging only; recorded on the cover)
-    #[arg(long)]
-    reveal_personal_data: bool,
+    #[command(flatten)]
+    inputs: RunInputs,
 }
 
 #[derive(Debug, Args)]
@@ -367,14 +367,10 @@ async fn submit_reporting(args: SubmitReportingArgs) -> Result<u8, Failure> {
             .clone()
             .unwrap_or_else(|| config.base_dir().join(JOURNAL_FILE)),
     );
-    if let Some(e) = endpoints.iter().find(|e| {
-        mode_of(**e) != Mode::Null
-            && !config
-                .reporting
-                .sources
-                .keys()
-                .any(|k| Endpoint::parse(k) == Some(**e))
-    }) {
+    if let Some(e) = endpoints
+        .iter()
+        .find(|e| mode_of(**e) != Mode::Null && !session.settings.sources.contains_key(*e))
+    {
         return Err(could_not_run(anyhow::anyhow!(
             "{e}: no data source: set [reporting.sources] {} = \"file:PATH\" (the organisation's export) or \"null\", or use --null",
             e.slug()
@@ -411,11 +407,7 @@ async fn submit_reporting(args: SubmitReportingArgs) -> Result<u8, Failure> {
                             if errors.is_empty() {
                                 "valid; not sent (dry run)".to_owned()
                             } else {
-                                errors
-                                    .iter()
-                                    .map(ToString::to_string)
-                                    .collect::<Vec<_>>()
-                                    .join("; ")
+                                pdp_harness::reporting::validate::describe(&errors)
                             }
                         );
                         println!("  {}", record.to_json());
@@ -519,9 +511,7 @@ struct Invocation {
     rerun: Option<RerunInfo>,
     target: Option<PathBuf>,
     out: PathBuf,
-    features: PathBuf,
-    testpacks: PathBuf,
-    reveal_personal_data: bool,
+    inputs: RunInputs,
 }
 
 async fn run(args: RunArgs) -> Result<u8, Failure> {
@@ -532,9 +522,7 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
         rerun: None,
         target: args.target,
         out: args.out,
-        features: args.features,
-        testpacks: args.testpacks,
-        reveal_personal_data: args.reveal_personal_data,
+        inputs: args.inputs,
     })
     .await
 }
@@ -547,9 +535,9 @@ async fn execute(inv: Invocation) -> Result<u8, Failure> {
         let request = serve::RunRequest {
             pack: inv.pack,
             tags: inv.tags.clone(),
-            features_dir: absolute(&inv.features),
+            features_dir: absolute(&inv.inputs.features),
             out_dir: absolute(&inv.out),
-            reveal_personal_data: inv.reveal_personal_data,
+            reveal_personal_data: inv.inputs.reveal_personal_data,
             cases: inv.cases.clone(),
             rerun: inv.rerun.clone(),
         };
@@ -567,16 +555,16 @@ async fn execute(inv: Invocation) -> Result<u8, Failure> {
     let options = RunOptions {
         pack: inv.pack,
         tags: inv.tags,
-        features_dir: inv.features,
+        features_dir: inv.inputs.features,
         out_dir: inv.out,
         config,
         cases: inv.cases,
         rerun: inv.rerun,
     };
     runner::check_selection(&options).map_err(could_not_run)?;
-    let pack_path = pack_file(&inv.testpacks);
+    let pack_path = pack_file(&inv.inputs.testpacks);
     let pack = Arc::new(load_pack(&pack_path, &options.config)?);
-    let redactor = redactor_for(&pack, &options.config, inv.reveal_personal_data);
+    let redactor = redactor_for(&pack, &options.config, inv.inputs.reveal_personal_data);
     let env = Arc::new(start_environment(pack, &options.config, redactor).await?);
     let console = runner::writer::shared(runner::live::console());
     let outcome = session::checked_run(env.clone(), &options, console).await;
@@ -647,9 +635,7 @@ async fn rerun(args: RerunArgs) -> Result<u8, Failure> {
         rerun: Some(plan.rerun),
         target,
         out: args.out,
-        features: args.features,
-        testpacks: args.testpacks,
-        reveal_personal_data: args.reveal_personal_data,
+        inputs: args.inputs,
     })
     .await
 }

@@ -38,15 +38,7 @@ fn response_schema(doc: &Value, path: &str, method: &str, status: &str) -> Value
 }
 
 fn errors(doc: &Value, path: &str, method: &str, status: &str, body: &Value) -> Vec<String> {
-    let schema = response_schema(doc, path, method, status);
-    let validator = jsonschema::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .expect("the schema compiles");
-    validator
-        .iter_errors(body)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect()
+    common::schema_errors(&response_schema(doc, path, method, status), body)
 }
 
 fn check(doc: &Value, path: &str, method: &str, status: &str, body: &Value) {

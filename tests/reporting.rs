@@ -53,14 +53,7 @@ fn yaml_errors(doc: &Value, endpoint: Endpoint, body: &Value) -> Vec<String> {
             "no schema is mapped for submission_reason {reason:?}"
         )];
     };
-    let validator = jsonschema::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .expect("the schema compiles");
-    validator
-        .iter_errors(body)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect()
+    common::schema_errors(&schema, body)
 }
 
 fn outages(n: usize, at: DateTime<Utc>) -> Vec<Outage> {

@@ -46,12 +46,6 @@ impl FakeClock {
         }
     }
 
-    pub fn advance(&self, d: chrono::Duration) {
-        if let Ok(mut n) = self.now.lock() {
-            *n += d;
-        }
-    }
-
     /// Every later read returns the time and then moves it on by `d`.
     pub fn tick_on_read(&self, d: chrono::Duration) {
         if let Ok(mut s) = self.step.lock() {

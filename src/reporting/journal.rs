@@ -132,10 +132,6 @@ impl Journal {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Append one entry and flush it to the operating system before returning.
     pub fn append(&self, entry: &JournalEntry) -> Result<(), JournalError> {
         let io = |source| JournalError::Io {
@@ -172,16 +168,5 @@ impl Journal {
                 JournalState::Refused | JournalState::Failed => Decision::Send,
             },
         }
-    }
-
-    /// Every record's latest entry.
-    pub fn entries(&self) -> Vec<JournalEntry> {
-        let mut v: Vec<JournalEntry> = self
-            .last
-            .lock()
-            .map(|l| l.values().cloned().collect())
-            .unwrap_or_default();
-        v.sort_by_key(|e| e.at);
-        v
     }
 }

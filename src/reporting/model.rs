@@ -167,18 +167,53 @@ pub struct UnavailableCounts {
 }
 
 impl UnavailableCounts {
-    pub fn fields(&self) -> [(&'static str, u64); 9] {
+    /// The field names, in the yaml's order (also the CSV export's count columns).
+    pub const NAMES: [&'static str; 9] = [
+        "contact_count",
+        "missingadmin_count",
+        "temperror_count",
+        "eri_unavail_ano_count",
+        "eri_unavail_ppf_count",
+        "eri_unavail_trn_count",
+        "accrued_unavail_ano_count",
+        "accrued_unavail_ppf_count",
+        "accrued_unavail_trn_count",
+    ];
+
+    fn values_mut(&mut self) -> [&mut u64; 9] {
         [
-            ("contact_count", self.contact_count),
-            ("missingadmin_count", self.missingadmin_count),
-            ("temperror_count", self.temperror_count),
-            ("eri_unavail_ano_count", self.eri_unavail_ano_count),
-            ("eri_unavail_ppf_count", self.eri_unavail_ppf_count),
-            ("eri_unavail_trn_count", self.eri_unavail_trn_count),
-            ("accrued_unavail_ano_count", self.accrued_unavail_ano_count),
-            ("accrued_unavail_ppf_count", self.accrued_unavail_ppf_count),
-            ("accrued_unavail_trn_count", self.accrued_unavail_trn_count),
+            &mut self.contact_count,
+            &mut self.missingadmin_count,
+            &mut self.temperror_count,
+            &mut self.eri_unavail_ano_count,
+            &mut self.eri_unavail_ppf_count,
+            &mut self.eri_unavail_trn_count,
+            &mut self.accrued_unavail_ano_count,
+            &mut self.accrued_unavail_ppf_count,
+            &mut self.accrued_unavail_trn_count,
         ]
+    }
+
+    /// Field by field, in [`Self::NAMES`] order.
+    pub fn from_values(values: [u64; 9]) -> UnavailableCounts {
+        let mut c = UnavailableCounts::default();
+        for (slot, v) in c.values_mut().into_iter().zip(values) {
+            *slot = v;
+        }
+        c
+    }
+
+    /// Add `other` field by field.
+    pub fn add(&mut self, other: &UnavailableCounts) {
+        for (slot, (_, v)) in self.values_mut().into_iter().zip(other.fields()) {
+            *slot += v;
+        }
+    }
+
+    pub fn fields(&self) -> [(&'static str, u64); 9] {
+        let mut copy = *self;
+        let values = copy.values_mut().map(|v| *v);
+        std::array::from_fn(|i| (Self::NAMES[i], values[i]))
     }
 }
 

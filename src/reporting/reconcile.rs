@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::Endpoint;
 use super::model::{EndpointData, UnavailableCounts};
 use super::sources::{ViewFlags, counts_of};
-use crate::evidence::record::Exchange;
+use crate::evidence::record::{Exchange, ReconciliationFinding};
 
 /// What the harness saw.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,16 +22,10 @@ pub struct Observed {
     pub unavailable: UnavailableCounts,
 }
 
-/// One compared measure.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Finding {
-    pub measure: String,
-    pub reported: u64,
-    pub observed: u64,
-    pub agrees: bool,
-}
+/// One compared measure (the evidence's type: what is logged is what was compared).
+pub type Finding = ReconciliationFinding;
 
-impl Finding {
+impl ReconciliationFinding {
     pub fn describe(&self) -> String {
         if self.agrees {
             format!(
@@ -128,7 +122,7 @@ pub fn reconcile(
             (Endpoint::ViewResponseUnavailable, EndpointData::Unavailable(list)) => {
                 let mut sum = UnavailableCounts::default();
                 for (_, c) in list.iter().filter(|(g, _)| *g == holder) {
-                    sum = add(sum, c);
+                    sum.add(c);
                 }
                 for ((name, r), (_, o)) in
                     sum.fields().into_iter().zip(observed.unavailable.fields())
@@ -140,18 +134,4 @@ pub fn reconcile(
         }
     }
     out
-}
-
-fn add(a: UnavailableCounts, b: &UnavailableCounts) -> UnavailableCounts {
-    UnavailableCounts {
-        contact_count: a.contact_count + b.contact_count,
-        missingadmin_count: a.missingadmin_count + b.missingadmin_count,
-        temperror_count: a.temperror_count + b.temperror_count,
-        eri_unavail_ano_count: a.eri_unavail_ano_count + b.eri_unavail_ano_count,
-        eri_unavail_ppf_count: a.eri_unavail_ppf_count + b.eri_unavail_ppf_count,
-        eri_unavail_trn_count: a.eri_unavail_trn_count + b.eri_unavail_trn_count,
-        accrued_unavail_ano_count: a.accrued_unavail_ano_count + b.accrued_unavail_ano_count,
-        accrued_unavail_ppf_count: a.accrued_unavail_ppf_count + b.accrued_unavail_ppf_count,
-        accrued_unavail_trn_count: a.accrued_unavail_trn_count + b.accrued_unavail_trn_count,
-    }
 }

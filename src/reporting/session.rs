@@ -22,9 +22,7 @@ use super::reconcile::{self, Finding, Observed};
 use super::simulator::ReportingSimulator;
 use super::sources::{self, ServedView, Source, ViewFlags};
 use super::validate::{self, FieldError, Strictness};
-use crate::evidence::record::{
-    DayCheck, LogEvent, Reconciliation, ReconciliationFinding, ReportingSubmission,
-};
+use crate::evidence::record::{DayCheck, LogEvent, Reconciliation, ReportingSubmission};
 use crate::evidence::runlog::RunLog;
 use crate::tls::RunningServer;
 
@@ -73,7 +71,7 @@ pub enum SessionError {
     Source(#[from] sources::SourceError),
     #[error("{0}")]
     Model(#[from] model::ModelError),
-    #[error("{endpoint}: the harness refused to send record {record_id}: {}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    #[error("{endpoint}: the harness refused to send record {record_id}: {}", validate::describe(errors))]
     Invalid {
         endpoint: Endpoint,
         record_id: Uuid,
@@ -459,11 +457,7 @@ impl ReportingSession {
                     if errors.is_empty() {
                         "valid; not sent (dry run)".to_owned()
                     } else {
-                        errors
-                            .iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("; ")
+                        validate::describe(&errors)
                     },
                 );
                 self.log(&LogEvent::ReportingSubmission(Box::new(ev)));
@@ -499,11 +493,7 @@ impl ReportingSession {
                     None,
                     errors.iter().map(|e| e.code.clone()).collect(),
                     0,
-                    errors
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; "),
+                    validate::describe(&errors),
                 );
                 self.log(&LogEvent::ReportingSubmission(Box::new(ev)));
                 return Err(SessionError::Invalid {
@@ -658,20 +648,12 @@ impl ReportingSession {
     pub fn reconcile(&self, observed: &Observed) -> Vec<Finding> {
         let reported = lock(&self.reported).clone();
         let findings = reconcile::reconcile(&reported, self.holder, observed);
-        let to = lock(&self.reported_at).unwrap_or_else(|| self.clock.now());
+        let (window_from, window_to) = self.window();
         self.log(&LogEvent::ReportingReconciliation(Reconciliation {
             at: self.clock.now(),
-            window_from: self.window_start(),
-            window_to: to,
-            findings: findings
-                .iter()
-                .map(|f| ReconciliationFinding {
-                    measure: f.measure.clone(),
-                    reported: f.reported,
-                    observed: f.observed,
-                    agrees: f.agrees,
-                })
-                .collect(),
+            window_from,
+            window_to,
+            findings: findings.clone(),
         }));
         findings
     }
@@ -684,33 +666,9 @@ impl ReportingSession {
         )
     }
 
-    /// Replace what was reported for `endpoint` (tests plant a mismatch with it).
-    pub fn set_reported(&self, endpoint: Endpoint, data: EndpointData) {
-        let mut r = lock(&self.reported);
-        r.retain(|(e, _)| *e != endpoint);
-        r.push((endpoint, data));
-    }
-
     pub fn shutdown(&self) {
         if let Some(s) = &self.server {
             s.shutdown();
         }
     }
-}
-
-/// What a successful view response for an asset carries according to the test pack (as the
-/// reference implementation builds it, without faults), given its match status.
-pub fn expected_flags(
-    pack: &crate::testpack::TestPack,
-    asset_guid: &str,
-    possible: bool,
-) -> Option<ViewFlags> {
-    use crate::provider::{Faults, view_data};
-    let pension = pack.pension(asset_guid)?;
-    let arrangements = if possible {
-        view_data::possible_match_arrangements(pack, pension, &Faults::none())
-    } else {
-        view_data::arrangements(pack, pension, &Faults::none())
-    };
-    Some(sources::flags_of(&view_data::view_data(arrangements)))
 }

@@ -2,20 +2,17 @@
 //! organisation's PDP client certificate, the API's CA) when `[reporting] base_url` is set, else
 //! the harness's reporting simulator on loopback over mutual TLS, as in use.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::Endpoint;
 use super::client::{ReportingClient, RetryPolicy, Sleeper, TokioSleeper};
 use super::clock::{Clock, SystemClock};
 use super::model::SubmissionStatus;
 use super::session::{ReportingSession, Settings, ViewsSource};
 use super::simulator::ReportingSimulator;
-use super::sources::Source;
 use super::validate::Strictness;
 use crate::config::{ReportingConfig, TargetConfig};
 use crate::pki::{PkiError, TestPki, TlsIdentity};
@@ -35,15 +32,7 @@ pub enum SetupError {
 /// The settings `[reporting]` gives (already checked by `TargetConfig::load`).
 pub fn settings(config: &TargetConfig) -> Result<Settings, SetupError> {
     let r = &config.reporting;
-    let mut sources = BTreeMap::new();
-    for (key, value) in &r.sources {
-        let endpoint = Endpoint::parse(key).ok_or_else(|| {
-            SetupError::Config(format!("sources: {key:?} is not a reporting endpoint"))
-        })?;
-        let source =
-            Source::parse(value).map_err(|e| SetupError::Config(format!("sources.{key}: {e}")))?;
-        sources.insert(endpoint, source);
-    }
+    let sources = r.parsed_sources().map_err(SetupError::Config)?;
     let status = match r.submission_status.as_str() {
         "late" => SubmissionStatus::Late,
         _ => SubmissionStatus::OnTime,

@@ -397,18 +397,6 @@ fn short(v: &Value) -> String {
     }
 }
 
-const COUNT_COLUMNS: [&str; 9] = [
-    "contact_count",
-    "missingadmin_count",
-    "temperror_count",
-    "eri_unavail_ano_count",
-    "eri_unavail_ppf_count",
-    "eri_unavail_trn_count",
-    "accrued_unavail_ano_count",
-    "accrued_unavail_ppf_count",
-    "accrued_unavail_trn_count",
-];
-
 fn columns_of(endpoint: Endpoint) -> Vec<&'static str> {
     match endpoint {
         Endpoint::ServiceAvailabilityFind | Endpoint::ServiceAvailabilityView => vec![
@@ -430,7 +418,7 @@ fn columns_of(endpoint: Endpoint) -> Vec<&'static str> {
         ],
         Endpoint::ViewResponseUnavailable => {
             let mut v = vec!["holdernameGuid"];
-            v.extend(COUNT_COLUMNS);
+            v.extend(UnavailableCounts::NAMES);
             v
         }
     }
@@ -605,7 +593,7 @@ fn load_csv(endpoint: Endpoint, path: &Path, text: &str) -> Result<EndpointData,
             }
             Endpoint::ViewResponseUnavailable => {
                 let mut v = [0u64; 9];
-                for (k, name) in COUNT_COLUMNS.iter().enumerate() {
+                for (k, name) in UnavailableCounts::NAMES.iter().enumerate() {
                     v[k] = col(name).parse().map_err(|_| {
                         invalid(
                             path,
@@ -614,16 +602,9 @@ fn load_csv(endpoint: Endpoint, path: &Path, text: &str) -> Result<EndpointData,
                         )
                     })?;
                 }
-                let e = u.entry(g).or_default();
-                e.contact_count += v[0];
-                e.missingadmin_count += v[1];
-                e.temperror_count += v[2];
-                e.eri_unavail_ano_count += v[3];
-                e.eri_unavail_ppf_count += v[4];
-                e.eri_unavail_trn_count += v[5];
-                e.accrued_unavail_ano_count += v[6];
-                e.accrued_unavail_ppf_count += v[7];
-                e.accrued_unavail_trn_count += v[8];
+                u.entry(g)
+                    .or_default()
+                    .add(&UnavailableCounts::from_values(v));
             }
         }
     }

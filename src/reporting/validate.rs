@@ -31,6 +31,15 @@ impl std::fmt::Display for FieldError {
     }
 }
 
+/// The problems in one line, for consoles, the evidence and error messages.
+pub fn describe(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Whether unknown keys in the yaml's open objects are errors (the stub rejects them; the
 /// yaml lets them through). Keys in the yaml's closed objects are always errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

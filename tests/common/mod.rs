@@ -209,3 +209,15 @@ pub fn to_json_schema(doc: &serde_json::Value, node: &serde_json::Value) -> serd
         other => other.clone(),
     }
 }
+
+/// What `schema` (JSON Schema, formats checked) finds wrong with `body`, one line per error.
+pub fn schema_errors(schema: &serde_json::Value, body: &serde_json::Value) -> Vec<String> {
+    let validator = jsonschema::options()
+        .should_validate_formats(true)
+        .build(schema)
+        .expect("the schema compiles");
+    validator
+        .iter_errors(body)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
+}

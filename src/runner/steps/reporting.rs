@@ -326,11 +326,7 @@ async fn refused_locally(world: &mut HarnessWorld, field: String, code: String) 
             if errors.is_empty() {
                 "nothing wrong".to_owned()
             } else {
-                errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
+                validate::describe(errors)
             }
         ))
     }
