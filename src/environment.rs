@@ -52,6 +52,9 @@ pub struct Environment {
     pub recorder: Arc<Recorder>,
     pub cas: Cas,
     pub cas_server: RunningServer,
+    /// False when the C&A belongs to a longer-lived `serve`: [`Environment::shutdown`] then
+    /// leaves it running.
+    owns_cas_server: bool,
     /// The reference provider's server (embedded default only).
     pub provider_server: Option<RunningServer>,
     /// CA certificates the harness trusts for the provider's server certificate.
@@ -202,6 +205,7 @@ impl Environment {
             recorder,
             cas,
             cas_server,
+            owns_cas_server: true,
             provider_server: Some(provider_server),
             provider_trust: vec![trust.clone()],
             cas_trust: vec![trust],
@@ -313,7 +317,9 @@ impl Environment {
 
     pub fn shutdown(&self) {
         self.reporting.shutdown();
-        self.cas_server.shutdown();
+        if self.owns_cas_server {
+            self.cas_server.shutdown();
+        }
         if let Some(p) = &self.provider_server {
             p.shutdown();
         }
@@ -344,7 +350,9 @@ impl Environment {
                 crate::recorder::record_inbound,
             ))
         })?;
-        Environment::with_service(pack, config, recorder, &service)
+        let mut env = Environment::with_service(pack, config, recorder, &service)?;
+        env.owns_cas_server = true;
+        Ok(env)
     }
 
     /// Against an organisation's solution with a C&A already running (`serve`), whose inbound
@@ -431,6 +439,7 @@ impl Environment {
             recorder,
             cas: service.cas.clone(),
             cas_server: service.server.clone(),
+            owns_cas_server: false,
             provider_server: None,
             provider_trust,
             cas_trust,

@@ -277,7 +277,10 @@ impl AttachedRuns {
             self.service.public_url
         ));
         let console = crate::runner::writer::shared(Box::new(StreamConsole(job.lines.clone())));
-        match session::checked_run(env, &options, console).await {
+        let outcome = session::checked_run(env.clone(), &options, console).await;
+        // The run's own servers (the reporting simulator) stop; serve's C&A keeps running.
+        env.shutdown();
+        match outcome {
             Ok(outcome) => {
                 for line in session::summary(&outcome) {
                     say(line);
