@@ -71,7 +71,10 @@ pub enum SessionError {
     Source(#[from] sources::SourceError),
     #[error("{0}")]
     Model(#[from] model::ModelError),
-    #[error("{endpoint}: the harness refused to send record {record_id}: {}", validate::describe(errors))]
+    #[error(
+        "{endpoint}: the harness refused to send record {record_id}: {}",
+        validate::describe(errors)
+    )]
     Invalid {
         endpoint: Endpoint,
         record_id: Uuid,
