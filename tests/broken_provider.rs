@@ -146,3 +146,126 @@ async fn the_pdf_shows_the_failure_and_the_exchange_that_explains_it() {
     assert!(text.contains("match_status"), "the request body excerpt");
     assert!(!text.contains("eyJ"), "tokens are redacted");
 }
+
+/// The audit step's message in a scenario amended by the whole-run registration audit.
+fn audit_message(record: &pdp_harness::evidence::record::RunRecord, case: &str) -> String {
+    let s = scenario(record, case);
+    assert_eq!(s.status, Status::Failed, "{case} is amended: {s:#?}");
+    s.steps
+        .iter()
+        .find(|st| st.text == pdp_harness::evidence::record::AUDIT_STEP)
+        .and_then(|st| st.message.clone())
+        .unwrap_or_else(|| panic!("{case} carries the audit step: {:#?}", s.steps))
+}
+
+#[tokio::test]
+async fn a_second_members_pension_registered_late_fails_the_scenario_that_caused_it() {
+    let dir = out();
+    let record = run_with(
+        Faults::none().with(Fault::RegistersAnotherMemberLate),
+        dir.path(),
+    )
+    .await;
+    assert_eq!(record.verdict, Verdict::Failed);
+    let m = audit_message(&record, "CP-01");
+    assert!(m.contains("registration audit"), "{m}");
+    assert!(m.contains("POST /rreguri for urn:pei:"), "{m}");
+    assert!(m.contains("(match-yes)"), "{m}");
+    assert!(m.contains("for case CP-01"), "{m}");
+    // It arrived after CP-02's clear-down, with CP-01's PAT: late activity, not silence.
+    assert!(
+        m.contains("late activity after a clear-down") || m.contains("the test pack expects only"),
+        "{m}"
+    );
+    // The evidence shows the amended verdict in JUnit and the PDF.
+    let run_dir = dir.path().join(&record.header.run_id);
+    let junit = std::fs::read_to_string(run_dir.join("junit.xml")).expect("junit");
+    assert!(junit.contains("registration audit"), "{junit}");
+    let pdf = common::pdf_text(&run_dir.join("evidence.pdf"));
+    assert!(
+        pdf.contains("registration audit"),
+        "the PDF names the audit finding"
+    );
+}
+
+#[tokio::test]
+async fn a_registration_posted_twice_is_caught_although_the_cas_deduplicates_it() {
+    let dir = out();
+    let record = run_with(Faults::none().with(Fault::RegistersTwice), dir.path()).await;
+    assert_eq!(record.verdict, Verdict::Failed);
+    let m = audit_message(&record, "CP-01");
+    assert!(m.contains("registered the same PeI again"), "{m}");
+    assert!(m.contains("deduplicated"), "{m}");
+}
+
+#[tokio::test]
+async fn a_registration_deleted_with_no_update_asking_is_caught() {
+    let dir = out();
+    let record = run_with(
+        Faults::none().with(Fault::DeletesAfterRegistering),
+        dir.path(),
+    )
+    .await;
+    assert_eq!(record.verdict, Verdict::Failed);
+    let m = audit_message(&record, "CP-01");
+    assert!(m.contains("DELETE /rreguri for urn:pei:"), "{m}");
+    assert!(m.contains("deletion_reason match-withdrawn"), "{m}");
+}
+
+/// A call no find of the run explains fails the run-level check, shown in every output.
+#[tokio::test]
+async fn an_unattributable_registration_fails_the_run_level_check() {
+    use pdp_harness::evidence::record::AUDIT_CHECK_NAME;
+    use pdp_harness::runner::{self, Pack, RunOptions, writer::Collect};
+    let dir = out();
+    let env = common::environment(Faults::none()).await;
+    // A stray registration made with a PAT issued for a token the harness never sent as a find.
+    let persona = env.pack.persona("P-S1-05").expect("persona");
+    let token = env
+        .finder
+        .find_token(&pdp_harness::contract::FindData::of(persona))
+        .expect("signed");
+    let options = RunOptions {
+        pack: Pack::ConnectionProving,
+        tags: Some("@case:CP-01".to_owned()),
+        features_dir: common::root().join("features"),
+        out_dir: dir.path().to_owned(),
+        config: pdp_harness::config::TargetConfig::default(),
+        cases: None,
+        rerun: None,
+    };
+    let stray = {
+        let env = env.clone();
+        tokio::spawn(async move {
+            // After CP-01's clear-down: wait for its registration, then slip one in.
+            let _ = env
+                .cas
+                .wait_for(std::time::Duration::from_secs(10), |r| r.first().cloned())
+                .await;
+            env.finder.send_token(&token).await
+        })
+    };
+    let outcome = runner::run(env.clone(), &options, Box::new(Collect::default()))
+        .await
+        .expect("the run completes");
+    let _ = stray.await;
+    env.shutdown();
+    let record = outcome.record;
+    let check = record
+        .scenarios
+        .iter()
+        .find(|s| s.name == AUDIT_CHECK_NAME)
+        .unwrap_or_else(|| {
+            panic!(
+                "the run-level check is in the record: {:#?}",
+                statuses(&record)
+            )
+        });
+    assert_eq!(check.status, Status::Failed);
+    let m = check.steps[0].message.clone().unwrap_or_default();
+    assert!(
+        m.contains("cannot be attributed to any find request"),
+        "{m}"
+    );
+    assert_eq!(record.verdict, Verdict::Failed);
+}

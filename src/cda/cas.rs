@@ -130,7 +130,52 @@ pub struct RegistrationAttempt {
     pub inbound_request_id: Option<String>,
     pub status: u16,
     pub at: DateTime<Utc>,
+    /// Why the C&A refused it, when it did (status 4xx/5xx).
+    pub refusal: Option<String>,
 }
+
+/// One call the C&A received on `/rreguri` (POST, PATCH or DELETE), whatever it answered: the
+/// material of the whole-run registration audit. Only short fields are kept (never a body), and
+/// the log survives clear-downs so that late calls with an old PAT can be attributed.
+#[derive(Debug, Clone, Serialize)]
+pub struct RreguriCall {
+    /// Position in the C&A's life (1, 2, ...), for "judged up to" marks.
+    pub seq: u64,
+    pub method: String,
+    pub at: DateTime<Utc>,
+    /// The PeI: the POST body's name, or the name of the resource a PATCH/DELETE addressed.
+    pub name: Option<String>,
+    pub resource_id: Option<String>,
+    pub inbound_request_id: Option<String>,
+    /// jti of the bearer PAT presented, read even when the C&A refused it.
+    pub pat_jti: Option<String>,
+    /// jti of the assertion (find request token) that PAT was issued for, when the C&A issued it.
+    pub assertion_jti: Option<String>,
+    /// Clear-downs before the PAT was issued, and before the call arrived: a call whose PAT is
+    /// from an earlier clear-down epoch is late activity.
+    pub pat_epoch: Option<u64>,
+    pub epoch: u64,
+    /// match_status (POST, PATCH) or deletion_reason (DELETE).
+    pub detail: Option<String>,
+    pub status: u16,
+    /// Why the C&A refused it (status 4xx/5xx), in its own words.
+    pub refusal: Option<String>,
+}
+
+/// What the audit log keeps across clear-downs.
+#[derive(Debug, Default)]
+struct AuditLog {
+    epoch: u64,
+    next_seq: u64,
+    calls: std::collections::VecDeque<RreguriCall>,
+    /// PAT jti -> (assertion jti, epoch it was issued in).
+    pats: HashMap<String, (String, u64)>,
+    /// resource id -> PeI name, for PATCH/DELETE of resources a clear-down forgot.
+    names: HashMap<String, String>,
+}
+
+/// Calls kept for the audit; the oldest are dropped beyond this (a long `serve`).
+const AUDIT_CAP: usize = 20_000;
 
 /// An introspection the provider asked for.
 #[derive(Debug, Clone)]
@@ -212,6 +257,7 @@ struct CasInner {
     state: Mutex<CasState>,
     changes: watch::Sender<u64>,
     faults: Arc<CasFaults>,
+    audit: Mutex<AuditLog>,
 }
 
 impl Cas {
@@ -230,6 +276,7 @@ impl Cas {
                 state: Mutex::new(CasState::default()),
                 changes: watch::Sender::new(0),
                 faults: Arc::new(CasFaults::default()),
+                audit: Mutex::new(AuditLog::default()),
             }),
         }
     }
@@ -260,8 +307,17 @@ impl Cas {
         self.inner.changes.send_modify(|v| *v += 1);
     }
 
+    fn audit(&self) -> MutexGuard<'_, AuditLog> {
+        self.inner
+            .audit
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Forget everything: PATs, registrations, tickets, RPTs, armed faults. Used by clear-down.
+    /// The `/rreguri` call log is kept (a new clear-down epoch starts) for the audit.
     pub fn clear(&self) {
+        self.audit().epoch += 1;
         *self.state() = CasState::default();
         self.inner.faults.clear();
         self.changed();
@@ -295,6 +351,78 @@ impl Cas {
 
     pub fn registration_attempts(&self) -> Vec<RegistrationAttempt> {
         self.state().attempts.clone()
+    }
+
+    /// Every `/rreguri` call after `seq` (0: all kept), oldest first.
+    pub fn rreguri_calls_after(&self, seq: u64) -> Vec<RreguriCall> {
+        self.audit()
+            .calls
+            .iter()
+            .filter(|c| c.seq > seq)
+            .cloned()
+            .collect()
+    }
+
+    /// The sequence number of the latest `/rreguri` call (0 before any).
+    pub fn last_rreguri_seq(&self) -> u64 {
+        self.audit().next_seq
+    }
+
+    /// How many clear-downs the C&A has seen.
+    pub fn epoch(&self) -> u64 {
+        self.audit().epoch
+    }
+
+    /// Record a `/rreguri` call for the audit and wake the waiting steps.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_call(
+        &self,
+        method: &str,
+        headers: &HeaderMap,
+        resource_id: Option<&str>,
+        name: Option<String>,
+        inbound_request_id: Option<String>,
+        detail: Option<String>,
+        response: Response,
+    ) -> (Response, Option<String>) {
+        let status = response.status().as_u16();
+        let (response, refusal) = if status >= 400 {
+            refusal_of(response).await
+        } else {
+            (response, None)
+        };
+        let pat_jti = bearer(headers)
+            .and_then(jwt::peek_claims)
+            .and_then(|c| c["jti"].as_str().map(str::to_owned));
+        let mut audit = self.audit();
+        audit.next_seq += 1;
+        let (assertion_jti, pat_epoch) = match pat_jti.as_ref().and_then(|j| audit.pats.get(j)) {
+            Some((a, e)) => (Some(a.clone()), Some(*e)),
+            None => (None, None),
+        };
+        let name = name.or_else(|| resource_id.and_then(|r| audit.names.get(r).cloned()));
+        let call = RreguriCall {
+            seq: audit.next_seq,
+            method: method.to_owned(),
+            at: Utc::now(),
+            name,
+            resource_id: resource_id.map(str::to_owned),
+            inbound_request_id,
+            pat_jti,
+            assertion_jti,
+            pat_epoch,
+            epoch: audit.epoch,
+            detail,
+            status,
+            refusal: refusal.clone(),
+        };
+        audit.calls.push_back(call);
+        while audit.calls.len() > AUDIT_CAP {
+            audit.calls.pop_front();
+        }
+        drop(audit);
+        self.changed();
+        (response, refusal)
     }
 
     /// Wait until `check` returns `Some`, re-checking on every state change; `None` on timeout.
@@ -350,13 +478,7 @@ impl Cas {
         let unauthorised = |msg: &str| {
             Box::new((StatusCode::UNAUTHORIZED, Json(json!({ "error": msg }))).into_response())
         };
-        let token = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+        let token = bearer(headers)
             .ok_or_else(|| unauthorised("a PAT is required: Authorization: Bearer <PAT>"))?;
         let claims = self
             .verify_own(token.trim(), TOKEN_TYPE_PAT)
@@ -393,6 +515,53 @@ impl Cas {
 
 /// A refusal from a helper, boxed because a `Response` is large.
 type Refused = Box<Response>;
+
+/// The bearer token of `Authorization`, if any.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+}
+
+/// The reason a refusal gives (`{"error"}`, the field errors, or its text), and the response
+/// rebuilt unchanged. Refusals are built here, so they are small; 64 KiB is ample.
+async fn refusal_of(response: Response) -> (Response, Option<String>) {
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    let reason = match serde_json::from_slice::<serde_json::Value>(&bytes) {
+        Ok(serde_json::Value::Object(o)) => o
+            .get("error_description")
+            .or_else(|| o.get("error"))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+        Ok(serde_json::Value::Array(errors)) => Some(
+            errors
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} {}",
+                        e["field"].as_str().unwrap_or("body"),
+                        e["reason"].as_str().unwrap_or("invalid")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
+        _ => Some(String::from_utf8_lossy(&bytes).trim().to_owned()),
+    }
+    .filter(|r| !r.is_empty());
+    (
+        Response::from_parts(parts, axum::body::Body::from(bytes)),
+        reason,
+    )
+}
 
 fn plain(status: StatusCode, msg: &str) -> Response {
     (
@@ -535,8 +704,14 @@ fn issue_pat(cas: &Cas, scope: Option<&str>, assertion: Option<&str>) -> Respons
             holder,
         },
     );
-    state.pat_by_assertion.insert(assertion_jti, token.clone());
+    state
+        .pat_by_assertion
+        .insert(assertion_jti.clone(), token.clone());
     drop(state);
+    let mut audit = cas.audit();
+    let epoch = audit.epoch;
+    audit.pats.insert(pat.jti.clone(), (assertion_jti, epoch));
+    drop(audit);
     Json(json!({ "access_token": token, "token_type": TOKEN_TYPE_PAT })).into_response()
 }
 
@@ -805,11 +980,23 @@ async fn register(State(cas): State<Cas>, headers: HeaderMap, body: axum::body::
     };
     let (name, inbound_request_id) = (field("name"), field("inbound_request_id"));
     let response = register_inner(&cas, &headers, &body);
+    let (response, refusal) = cas
+        .record_call(
+            "POST",
+            &headers,
+            None,
+            name.clone(),
+            inbound_request_id.clone(),
+            field("match_status"),
+            response,
+        )
+        .await;
     cas.state().attempts.push(RegistrationAttempt {
         name,
         inbound_request_id,
         status: response.status().as_u16(),
         at: Utc::now(),
+        refusal,
     });
     cas.changed();
     response
@@ -913,6 +1100,9 @@ fn register_inner(cas: &Cas, headers: &HeaderMap, body: &[u8]) -> Response {
         patches: Vec::new(),
     });
     drop(state);
+    cas.audit()
+        .names
+        .insert(resource_id.clone(), name_str.to_owned());
     cas.changed();
     let location = format!("/rreguri/{resource_id}");
     let mut response = (
@@ -983,11 +1173,34 @@ async fn patch_registration(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    let pat = match cas.authenticate_pat(&headers) {
+    let parsed = serde_json::from_slice::<serde_json::Value>(&body).ok();
+    let field = |k: &str| {
+        parsed
+            .as_ref()
+            .and_then(|v| v.get(k))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    let response = patch_inner(&cas, &resource_id, &headers, &body);
+    cas.record_call(
+        "PATCH",
+        &headers,
+        Some(&resource_id),
+        None,
+        field("inbound_request_id"),
+        field("match_status"),
+        response,
+    )
+    .await
+    .0
+}
+
+fn patch_inner(cas: &Cas, resource_id: &str, headers: &HeaderMap, body: &[u8]) -> Response {
+    let pat = match cas.authenticate_pat(headers) {
         Ok(p) => p,
         Err(r) => return *r,
     };
-    let Ok(body) = serde_json::from_slice::<serde_json::Value>(&body) else {
+    let Ok(body) = serde_json::from_slice::<serde_json::Value>(body) else {
         return plain(StatusCode::BAD_REQUEST, "the body must be a JSON object");
     };
     let status = body
@@ -1002,7 +1215,7 @@ async fn patch_registration(
         );
     }
     let mut state = cas.state();
-    let result = match owned(&mut state, &resource_id, &pat) {
+    let result = match owned(&mut state, resource_id, &pat) {
         Ok(r) => {
             r.match_status = "match-yes".to_owned();
             r.patches.push("match-yes".to_owned());
@@ -1040,7 +1253,23 @@ async fn delete_registration(
     Query(query): Query<DeleteQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let pat = match cas.authenticate_pat(&headers) {
+    let reason = query.deletion_reason.clone();
+    let response = delete_inner(&cas, &resource_id, query, &headers);
+    cas.record_call(
+        "DELETE",
+        &headers,
+        Some(&resource_id),
+        None,
+        None,
+        reason,
+        response,
+    )
+    .await
+    .0
+}
+
+fn delete_inner(cas: &Cas, resource_id: &str, query: DeleteQuery, headers: &HeaderMap) -> Response {
+    let pat = match cas.authenticate_pat(headers) {
         Ok(p) => p,
         Err(r) => return *r,
     };
@@ -1048,7 +1277,7 @@ async fn delete_registration(
         return plain(StatusCode::BAD_REQUEST, "deletion_reason is required");
     };
     let mut state = cas.state();
-    let reg = match owned(&mut state, &resource_id, &pat) {
+    let reg = match owned(&mut state, resource_id, &pat) {
         Ok(r) => r,
         Err(resp) => return *resp,
     };

@@ -28,6 +28,9 @@ pub struct PensionFinder {
 #[derive(Debug, Clone)]
 pub struct FindOutcome {
     pub request_id: String,
+    /// jti of the find request token: the assertion a provider's PAT is issued for, which
+    /// attributes its later `/rreguri` calls to this find.
+    pub token_jti: Option<String>,
     pub sent_at: DateTime<Utc>,
     pub sent_instant: tokio::time::Instant,
     pub status: Option<u16>,
@@ -74,6 +77,7 @@ impl PensionFinder {
             Ok(token) => self.send_token(&token).await,
             Err(e) => FindOutcome {
                 request_id: String::new(),
+                token_jti: None,
                 sent_at: Utc::now(),
                 sent_instant: tokio::time::Instant::now(),
                 status: None,
@@ -87,6 +91,8 @@ impl PensionFinder {
     /// Send an already-made token (tests send tampered and expired ones this way).
     pub async fn send_token(&self, token: &str) -> FindOutcome {
         let request_id = uuid::Uuid::new_v4().to_string();
+        let token_jti =
+            crate::jwt::peek_claims(token).and_then(|c| c["jti"].as_str().map(str::to_owned));
         let method = reqwest::Method::from_bytes(self.contract.method.as_bytes())
             .unwrap_or(reqwest::Method::POST);
         let mut builder = self
@@ -114,6 +120,7 @@ impl PensionFinder {
             Err(e) => {
                 return FindOutcome {
                     request_id,
+                    token_jti,
                     sent_at,
                     sent_instant,
                     status: None,
@@ -126,6 +133,7 @@ impl PensionFinder {
         match self.recorder.send(PARTY, &self.client, request).await {
             Ok(obs) => FindOutcome {
                 request_id,
+                token_jti,
                 sent_at,
                 sent_instant,
                 status: Some(obs.status),
@@ -135,6 +143,7 @@ impl PensionFinder {
             },
             Err(e) => FindOutcome {
                 request_id,
+                token_jti,
                 sent_at,
                 sent_instant,
                 status: None,

@@ -354,6 +354,83 @@ pub enum LogEvent {
     ReportingDayCheck(DayCheck),
     /// What the organisation reported against what the harness observed.
     ReportingReconciliation(Reconciliation),
+    /// A finding of the whole-run registration audit (`runner::audit`), logged after the
+    /// scenario it concerns finished: it amends that scenario's verdict, or, with no
+    /// scenario, fails the run-level check [`AUDIT_CHECK_NAME`].
+    AuditFinding {
+        at: DateTime<Utc>,
+        stage: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scenario: Option<ScenarioKey>,
+        message: String,
+    },
+}
+
+/// The step an audit finding adds to the scenario it amends.
+pub const AUDIT_STEP: &str =
+    "every call to /rreguri caused by this scenario's find requests is what the test pack expects";
+/// The run-level check that holds audit findings no find request explains.
+pub const AUDIT_CHECK_FEATURE: &str = "Run-level checks";
+pub const AUDIT_CHECK_NAME: &str =
+    "Registration audit: every call to /rreguri comes from a find request of this run";
+
+/// Fold one audit finding into the scenarios (see [`LogEvent::AuditFinding`]).
+fn amend(
+    scenarios: &mut Vec<ScenarioRecord>,
+    notes: &mut Vec<Note>,
+    at: DateTime<Utc>,
+    stage: String,
+    scenario: Option<ScenarioKey>,
+    message: String,
+) {
+    let step = |message: String| StepRecord {
+        keyword: "Then".to_owned(),
+        text: AUDIT_STEP.to_owned(),
+        status: Status::Failed,
+        duration_ms: 0.0,
+        message: Some(message),
+        failure_class: Some(super::classify::FailureClass::SystemUnderTest),
+        exchanges: Vec::new(),
+        timings: Vec::new(),
+    };
+    let key =
+        scenario.unwrap_or_else(|| ScenarioKey::new(None, AUDIT_CHECK_FEATURE, AUDIT_CHECK_NAME));
+    let target = scenarios
+        .iter_mut()
+        .rev()
+        .find(|s| ScenarioKey::of(s).matches(&key));
+    match target {
+        // Already amended: one audit step holds every finding.
+        Some(s) if s.steps.last().is_some_and(|st| st.text == AUDIT_STEP) => {
+            if let Some(st) = s.steps.last_mut() {
+                let m = st.message.get_or_insert_with(String::new);
+                m.push_str("; ");
+                m.push_str(&message);
+            }
+        }
+        // Failed already for its own reasons: the finding is kept as a note beside it.
+        Some(s) if s.status == Status::Failed => notes.push(Note {
+            at,
+            stage,
+            text: format!("{} (already failed): {message}", key.label()),
+        }),
+        Some(s) => {
+            s.steps.push(step(message));
+            s.status = Status::Failed;
+        }
+        None => scenarios.push(ScenarioRecord {
+            feature: key.feature.clone(),
+            name: key.name.clone(),
+            tags: vec!["run-level".to_owned()],
+            case_id: key.case_id.clone(),
+            stage: None,
+            location: "run".to_owned(),
+            started_at: at,
+            ended_at: Some(at),
+            status: Status::Failed,
+            steps: vec![step(message)],
+        }),
+    }
 }
 
 /// One reporting record in the evidence (no personal data: GUIDs, counts and codes only).
@@ -571,6 +648,12 @@ impl RunRecord {
                 LogEvent::ReportingSubmission(s) => reporting.submissions.push(*s),
                 LogEvent::ReportingDayCheck(d) => reporting.day_checks.push(d),
                 LogEvent::ReportingReconciliation(r) => reporting.reconciliations.push(r),
+                LogEvent::AuditFinding {
+                    at,
+                    stage,
+                    scenario,
+                    message,
+                } => amend(&mut scenarios, &mut notes, at, stage, scenario, message),
             }
         }
         let mut counts = Counts::default();

@@ -37,6 +37,15 @@ pub enum Fault {
     WrongDeletionReason,
     /// Gives up on the first 429 or 5xx from the C&A instead of retrying with backoff.
     NoRetry,
+    /// 0.6 s after registering a find's matches, registers another member's pension as
+    /// `match-yes` under the same `inbound_request_id` and PAT.
+    RegistersAnotherMemberLate,
+    /// POSTs every registration twice (the C&A deduplicates the second).
+    RegistersTwice,
+    /// DELETEs each registration 0.6 s after making it, with no update asking for it.
+    DeletesAfterRegistering,
+    /// PATCHes a `match-possible` registration to `match-yes` at once, with no update asking.
+    PatchesPossibleAtOnce,
 }
 
 /// A set of faults; empty for a correct provider.

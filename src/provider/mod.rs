@@ -286,6 +286,8 @@ impl ReferenceProvider {
             {
                 Ok((200 | 201, v)) => match v["resource_id"].as_str() {
                     Some(id) => {
+                        self.misbehave_after_registering(&url, &pat, &body, id, status)
+                            .await;
                         self.state().by_asset.insert(
                             asset.clone(),
                             RegisteredAsset {
@@ -299,6 +301,78 @@ impl ReferenceProvider {
                 },
                 Ok((s, v)) => tracing::error!("rreguri refused registration of {asset}: {s} {v}"),
                 Err(e) => tracing::error!("rreguri unreachable for {asset}: {e}"),
+            }
+        }
+    }
+
+    /// The deliberate registration defects of the audit tests (see [`Fault`]); a correct
+    /// provider does nothing here.
+    async fn misbehave_after_registering(
+        &self,
+        url: &str,
+        pat: &str,
+        body: &Value,
+        resource_id: &str,
+        status: MatchOutcome,
+    ) {
+        let o = self.opts();
+        if o.faults.has(Fault::RegistersTwice) {
+            let _ = self
+                .call_cas(|c| c.post(url).bearer_auth(pat).json(body))
+                .await;
+        }
+        let item = format!("{url}/{resource_id}");
+        if o.faults.has(Fault::PatchesPossibleAtOnce) && status == MatchOutcome::Possible {
+            let patch = json!({ "match_status": "match-yes" });
+            let _ = self
+                .call_cas(|c| c.patch(&item).bearer_auth(pat).json(&patch))
+                .await;
+        }
+        if o.faults.has(Fault::DeletesAfterRegistering) {
+            let (me, pat, item) = (self.clone(), pat.to_owned(), item.clone());
+            let reason = match status {
+                MatchOutcome::Yes => "match-withdrawn",
+                MatchOutcome::Possible => "match-no",
+            };
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+                let _ = me
+                    .call_cas(|c| {
+                        c.delete(&item)
+                            .query(&[("deletion_reason", reason)])
+                            .bearer_auth(&pat)
+                    })
+                    .await;
+            });
+        }
+        if o.faults.has(Fault::RegistersAnotherMemberLate) {
+            let mine = body["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            let other = o
+                .pack
+                .pensions
+                .iter()
+                .map(|p| {
+                    format!(
+                        "urn:pei:{}:{}",
+                        o.pack.holdername_guid(),
+                        p.asset_guid.get_ref().to_ascii_lowercase()
+                    )
+                })
+                .find(|n| n.to_ascii_lowercase() != mine);
+            if let Some(other) = other {
+                let mut late = body.clone();
+                late["name"] = Value::String(other);
+                late["match_status"] = Value::String("match-yes".to_owned());
+                let (me, pat, url) = (self.clone(), pat.to_owned(), url.to_owned());
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+                    let _ = me
+                        .call_cas(|c| c.post(&url).bearer_auth(&pat).json(&late))
+                        .await;
+                });
             }
         }
     }

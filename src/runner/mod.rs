@@ -1,6 +1,7 @@
 //! The Gherkin runner: selects scenarios from `features/` by pack and tag expression, runs them
 //! with cucumber against an [`Environment`], and writes the run log and evidence.
 
+pub mod audit;
 pub mod live;
 pub mod rerun;
 mod steps;
@@ -470,6 +471,70 @@ fn progress(console: &writer::SharedConsole, event: Progress<'_>) {
     }
 }
 
+/// The end of a stage: a quiet period (overlapping the stage's own work: it runs from the last
+/// find or `/rreguri` call, so it is usually over already), then every `/rreguri` call not yet
+/// judged and the C&A's live registrations are judged against the pack. Findings are logged
+/// (amending the scenario that caused them) and shown on the console at once.
+async fn audit_stage(
+    env: &Environment,
+    audit: &audit::Audit,
+    stage: Pack,
+    log: &RunLog,
+    console: &writer::SharedConsole,
+) -> Result<(), RunError> {
+    let quiet = std::time::Duration::from_millis(
+        env.limits
+            .registration_settle_ms
+            .max(env.limits.no_match_watch_ms),
+    );
+    let max = std::time::Duration::from_millis(env.limits.registration_ms).max(quiet);
+    audit.settle(&env.cas, quiet, max).await;
+    let updates = env.applied_match_updates();
+    // Stage 1 leaves the registrations stage 2 checks, and stage 2 the updated ones; the
+    // reporting stage registers to view and is judged call by call only.
+    let state_check = matches!(stage, Pack::ConnectionProving | Pack::Stage1 | Pack::Stage2).then(
+        || match stage {
+            Pack::ConnectionProving => "connection proving",
+            Pack::Stage1 => "stage 1",
+            _ => "stage 2",
+        },
+    );
+    let findings = audit.judge(&env.cas, updates.as_ref(), state_check);
+    let name = stage.name().to_owned();
+    if findings.is_empty() {
+        log.append(&LogEvent::Note {
+            at: Utc::now(),
+            stage: name,
+            text: format!(
+                "registration audit after {}: every /rreguri call judged against the test pack; nothing unexpected",
+                stage.name()
+            ),
+        })?;
+        return Ok(());
+    }
+    for f in findings {
+        let label = f
+            .scenario
+            .as_ref()
+            .map(ScenarioKey::label)
+            .unwrap_or_else(|| "run-level check: registration audit".to_owned());
+        if let Ok(mut c) = console.lock() {
+            c.line(&format!(
+                "  FAILED  {label} (amended by the registration audit)"
+            ));
+            c.line(&format!("          -> {}", f.message));
+            c.line("          class: system under test; to act: technical contact");
+        }
+        log.append(&LogEvent::AuditFinding {
+            at: Utc::now(),
+            stage: name.clone(),
+            scenario: f.scenario,
+            message: f.message,
+        })?;
+    }
+    Ok(())
+}
+
 /// Run the selected scenarios against `env` and write the evidence into a new run directory.
 pub async fn run(
     env: Arc<Environment>,
@@ -522,6 +587,7 @@ pub async fn run(
         .map_err(RunError::Evidence)?;
 
     let console = writer::shared(console);
+    let audit = Arc::new(audit::Audit::new(&env.cas));
     progress(&console, Progress::Planned { total: plan.total });
     let mut problems = Vec::new();
     for stage in &plan.stages {
@@ -540,14 +606,21 @@ pub async fn run(
             cases: plan.cases.clone(),
         };
         let hook_env = env.clone();
+        let hook_audit = audit.clone();
         let writer = EvidenceWriter::new(log.clone(), env.recorder.clone(), console.clone());
         let writer = HarnessWorld::cucumber()
             .max_concurrent_scenarios(1)
             // Scenarios run one at a time, so events arrive in order.
             .with_writer(cucumber::writer::AssertNormalized::new(writer))
             .with_default_cli()
-            .before(move |_, _, _, world| {
+            .before(move |feature, rule, scenario, world| {
                 world.attach(hook_env.clone());
+                world.audit = Some(hook_audit.clone());
+                world.scenario = Some(key_of(
+                    feature,
+                    scenario,
+                    &all_tags(feature, rule, scenario),
+                ));
                 async {}.boxed_local()
             })
             .filter_run(opts.features_dir.clone(), move |f, r, s| {
@@ -555,6 +628,7 @@ pub async fn run(
             })
             .await;
         problems.extend(writer.problems.iter().cloned());
+        audit_stage(&env, &audit, *stage, &log, &console).await?;
     }
     progress(&console, Progress::Finished);
     log.append(&LogEvent::RunFinished { at: Utc::now() })?;

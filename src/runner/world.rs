@@ -33,6 +33,10 @@ pub struct ObtainedView {
 #[world(init = Self::new)]
 pub struct HarnessWorld {
     env: Option<Arc<Environment>>,
+    /// The run's registration audit, told of every find this scenario sends.
+    pub audit: Option<Arc<crate::runner::audit::Audit>>,
+    /// This scenario's identity, to which the audit attributes what its finds cause.
+    pub scenario: Option<crate::evidence::record::ScenarioKey>,
     /// The most recent find request.
     pub last_find: Option<SentFind>,
     /// The first of two find requests for the same person (duplicate-find case).

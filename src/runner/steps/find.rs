@@ -17,7 +17,7 @@ async fn cleared_down(world: &mut HarnessWorld) -> StepResult {
 
 #[when(expr = "the pension finder sends a find request for the member of test case {string}")]
 async fn find_request(world: &mut HarnessWorld, case_id: String) -> StepResult {
-    send_find(world, &case_id).await?;
+    send_find(world, &case_id, false).await?;
     let sent = last_find(world)?;
     match &sent.outcome.error {
         Some(e) => Err(format!(
@@ -246,7 +246,7 @@ async fn nothing_registered(world: &mut HarnessWorld) -> StepResult {
 async fn find_again(world: &mut HarnessWorld) -> StepResult {
     let first = last_find(world)?.clone();
     let regs = std::mem::take(&mut world.registrations);
-    send_find(world, first.case.id.get_ref()).await?;
+    send_find(world, first.case.id.get_ref(), true).await?;
     world.registrations = regs;
     world.first_find = Some(first);
     match &last_find(world)?.outcome.error {
@@ -324,7 +324,7 @@ async fn not_registered_twice(world: &mut HarnessWorld) -> StepResult {
 
 #[given(expr = "the member of test case {string} has a registered PeI")]
 async fn has_registered_pei(world: &mut HarnessWorld, case_id: String) -> StepResult {
-    send_find(world, &case_id).await?;
+    send_find(world, &case_id, false).await?;
     let sent = last_find(world)?;
     if let Some(e) = &sent.outcome.error {
         return Err(format!(

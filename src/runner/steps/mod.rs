@@ -47,7 +47,9 @@ pub(super) fn short(s: &str) -> String {
     }
 }
 
-pub(super) async fn send_find(world: &mut HarnessWorld, case_id: &str) -> StepResult {
+/// Send the find of a case's persona; `repeat`: the same person's find again, which must
+/// register nothing (the audit judges what it causes accordingly).
+pub(super) async fn send_find(world: &mut HarnessWorld, case_id: &str, repeat: bool) -> StepResult {
     let env = world.env()?;
     let case = case(world, case_id)?;
     let persona = env.pack.persona(case.persona.get_ref()).ok_or_else(|| {
@@ -57,6 +59,9 @@ pub(super) async fn send_find(world: &mut HarnessWorld, case_id: &str) -> StepRe
         )
     })?;
     let outcome = env.finder.send(&FindData::of(persona)).await;
+    if let Some(audit) = &world.audit {
+        audit.record_find(&env.cas, &outcome, &case, repeat, world.scenario.clone());
+    }
     world.registrations.clear();
     world.last_find = Some(SentFind { case, outcome });
     Ok(())

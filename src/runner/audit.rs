@@ -1,0 +1,392 @@
+//! The whole-run registration audit: every call the C&A received on `/rreguri` (POST, PATCH,
+//! DELETE, including ones it deduplicated or refused) is attributed to the find request that
+//! caused it, by its `inbound_request_id` or by the PAT (issued for that find's token), and
+//! judged against the test pack. A scenario's own steps watch only briefly after its find; this
+//! catches what arrives later (a second member's PeI, a duplicate POST, an unasked DELETE or
+//! PATCH, a call with a PAT from before a clear-down) and, at the end of each stage, compares the
+//! C&A's live registrations with exactly what the pack expects.
+//!
+//! Findings amend the verdict of the scenario whose find caused them, or, when nothing can be
+//! attributed, fail a run-level check (see [`crate::evidence::record::LogEvent::AuditFinding`]).
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::cda::cas::{Cas, RreguriCall, pei_parts};
+use crate::cda::finder::FindOutcome;
+use crate::evidence::record::ScenarioKey;
+use crate::testpack::{Case, UpdateAction};
+use crate::updates::MatchUpdateFile;
+
+/// A find request the harness sent, as the audit needs it.
+#[derive(Debug, Clone)]
+struct FindEntry {
+    request_id: String,
+    token_jti: Option<String>,
+    case_id: String,
+    expected: BTreeSet<String>,
+    /// The same person's find again: it must register nothing.
+    repeat: bool,
+    scenario: Option<ScenarioKey>,
+    sent_at: DateTime<Utc>,
+    /// The C&A's clear-down epoch when it was sent.
+    epoch: u64,
+    /// Assets this find has registered (a second POST of one is a duplicate).
+    posted: HashSet<String>,
+}
+
+/// Something the audit found wrong: for the scenario whose find caused it, or for the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub scenario: Option<ScenarioKey>,
+    pub message: String,
+}
+
+#[derive(Debug, Default)]
+struct Ledger {
+    finds: Vec<FindEntry>,
+    /// Calls up to this sequence number have been judged.
+    judged: u64,
+    /// Updates (by update id) whose PATCH or DELETE has been seen.
+    consumed: HashSet<String>,
+    /// Assets already named by a call finding, so the state audit does not repeat them.
+    reported: HashSet<String>,
+    last_find_at: Option<DateTime<Utc>>,
+}
+
+/// The audit of one run. Shared by the runner and the scenarios' steps.
+#[derive(Debug)]
+pub struct Audit {
+    ledger: Mutex<Ledger>,
+}
+
+fn when(at: &DateTime<Utc>) -> String {
+    at.format("%H:%M:%S%.3f").to_string()
+}
+
+fn asset_of(name: &str) -> Option<String> {
+    pei_parts(name).map(|(_, a)| a.to_ascii_lowercase())
+}
+
+impl Audit {
+    /// Start auditing the calls after the C&A's current one (a `serve` C&A outlives runs).
+    pub fn new(cas: &Cas) -> Audit {
+        Audit {
+            ledger: Mutex::new(Ledger {
+                judged: cas.last_rreguri_seq(),
+                ..Ledger::default()
+            }),
+        }
+    }
+
+    fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.ledger
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Remember a find the harness sent, with what the pack expects it to register.
+    pub fn record_find(
+        &self,
+        cas: &Cas,
+        outcome: &FindOutcome,
+        case: &Case,
+        repeat: bool,
+        scenario: Option<ScenarioKey>,
+    ) {
+        let mut l = self.ledger();
+        l.last_find_at = Some(outcome.sent_at);
+        l.finds.push(FindEntry {
+            request_id: outcome.request_id.clone(),
+            token_jti: outcome.token_jti.clone(),
+            case_id: case.id.get_ref().clone(),
+            expected: case.expected_assets(),
+            repeat,
+            scenario,
+            sent_at: outcome.sent_at,
+            epoch: cas.epoch(),
+            posted: HashSet::new(),
+        });
+    }
+
+    /// The quiet period before a stage's final audit: until `quiet` has passed since the last
+    /// find and the last `/rreguri` call (later calls extend it, up to `max`). It overlaps the
+    /// stage's own work: after a long stage it is already over.
+    pub async fn settle(&self, cas: &Cas, quiet: Duration, max: Duration) {
+        let started = tokio::time::Instant::now();
+        let quiet = chrono::Duration::from_std(quiet).unwrap_or_default();
+        loop {
+            let last_call = cas
+                .rreguri_calls_after(cas.last_rreguri_seq().saturating_sub(1))
+                .last()
+                .map(|c| c.at);
+            let last = [self.ledger().last_find_at, last_call]
+                .into_iter()
+                .flatten()
+                .max();
+            let Some(last) = last else { return };
+            let wait = (last + quiet - Utc::now()).to_std().unwrap_or_default();
+            if wait.is_zero() || started.elapsed() >= max {
+                return;
+            }
+            tokio::time::sleep(wait.min(max.saturating_sub(started.elapsed()))).await;
+        }
+    }
+
+    /// Judge every call not judged yet, then (when `stage` is given) compare the C&A's live
+    /// registrations with what the pack expects at the end of that stage.
+    pub fn judge(
+        &self,
+        cas: &Cas,
+        updates: Option<&MatchUpdateFile>,
+        stage: Option<&str>,
+    ) -> Vec<Finding> {
+        let mut l = self.ledger();
+        let calls = cas.rreguri_calls_after(l.judged);
+        let mut findings = Vec::new();
+        for call in &calls {
+            l.judged = l.judged.max(call.seq);
+            if let Some(f) = judge_call(&mut l, call, updates) {
+                if let Some(a) = call.name.as_deref().and_then(asset_of) {
+                    l.reported.insert(a);
+                }
+                findings.push(f);
+            }
+        }
+        if let Some(stage) = stage {
+            findings.extend(judge_state(&l, cas, updates, stage));
+        }
+        findings
+    }
+}
+
+/// "POST /rreguri for urn:pei:… (match-yes) at 10:41:02.300".
+fn describe(call: &RreguriCall) -> String {
+    let target = call
+        .name
+        .clone()
+        .or_else(|| call.resource_id.clone())
+        .unwrap_or_else(|| "(no PeI)".to_owned());
+    let detail = call
+        .detail
+        .as_deref()
+        .map(|d| {
+            if call.method == "DELETE" {
+                format!(" with deletion_reason {d}")
+            } else {
+                format!(" ({d})")
+            }
+        })
+        .unwrap_or_default();
+    format!(
+        "{} /rreguri for {target}{detail} at {}",
+        call.method,
+        when(&call.at)
+    )
+}
+
+/// The C&A's answer in words: "answered 201", "refused it: 401, the PAT is not known …".
+fn answer(call: &RreguriCall) -> String {
+    match (&call.refusal, call.status) {
+        (Some(r), s) if s >= 400 => format!("the C&A refused it: {s}, {r}"),
+        (None, s) if s >= 400 => format!("the C&A refused it: {s}"),
+        (_, 200) if call.method == "POST" => {
+            "the C&A answered 200 (it deduplicated the registration)".to_owned()
+        }
+        (_, s) => format!("the C&A answered {s}"),
+    }
+}
+
+fn judge_call(
+    l: &mut Ledger,
+    call: &RreguriCall,
+    updates: Option<&MatchUpdateFile>,
+) -> Option<Finding> {
+    let by_inbound = call.inbound_request_id.as_deref().and_then(|id| {
+        l.finds
+            .iter()
+            .rposition(|f| f.request_id.eq_ignore_ascii_case(id))
+    });
+    let by_pat = call.assertion_jti.as_deref().and_then(|j| {
+        l.finds
+            .iter()
+            .rposition(|f| f.token_jti.as_deref() == Some(j))
+    });
+    let index = by_inbound.or(by_pat);
+    let asset = call.name.as_deref().and_then(asset_of);
+    // A PATCH or DELETE a planned match update asked for is expected whoever sent it.
+    if call.method != "POST"
+        && call.status < 400
+        && let (Some(u), Some(a)) = (updates, &asset)
+        && let Some(update) = u.updates.iter().find(|u| {
+            u.asset_guid.eq_ignore_ascii_case(a)
+                && (u.action == UpdateAction::Confirm) == (call.method == "PATCH")
+                && !l.consumed.contains(&u.update_id)
+        })
+    {
+        l.consumed.insert(update.update_id.clone());
+        return None;
+    }
+    let Some(index) = index else {
+        return Some(Finding {
+            scenario: None,
+            message: format!(
+                "{} ({}, inbound_request_id {}) cannot be attributed to any find request the harness sent in this run: neither its inbound_request_id nor its PAT belongs to one",
+                describe(call),
+                answer(call),
+                call.inbound_request_id.as_deref().unwrap_or("none")
+            ),
+        });
+    };
+    let f = &mut l.finds[index];
+    let whose = format!(
+        "case {} (find request {} sent at {})",
+        f.case_id,
+        f.request_id,
+        when(&f.sent_at)
+    );
+    let scenario = f.scenario.clone();
+    let found = |message: String| {
+        Some(Finding {
+            scenario: scenario.clone(),
+            message: format!("registration audit: {message}"),
+        })
+    };
+    if call.pat_epoch.is_some_and(|e| e < call.epoch)
+        || (call.status == 401 && f.epoch < call.epoch)
+    {
+        return found(format!(
+            "late activity after a clear-down: {} for {whose} used a PAT from before the clear-down; {}",
+            describe(call),
+            answer(call)
+        ));
+    }
+    if call.status >= 400 {
+        return found(format!(
+            "the provider tried {} for {whose} and {}",
+            describe(call),
+            answer(call)
+        ));
+    }
+    match call.method.as_str() {
+        "POST" => {
+            let Some(asset) = asset else {
+                return found(format!("{} for {whose} names no PeI", describe(call)));
+            };
+            if f.repeat {
+                return found(format!(
+                    "{} for {whose}, a repeated find for a member already registered: nothing should be registered again; {}",
+                    describe(call),
+                    answer(call)
+                ));
+            }
+            if !f.expected.contains(&asset) {
+                return found(format!(
+                    "{} for {whose}: the test pack expects only {} for this find; {}",
+                    describe(call),
+                    if f.expected.is_empty() {
+                        "no registration".to_owned()
+                    } else {
+                        f.expected.iter().cloned().collect::<Vec<_>>().join(", ")
+                    },
+                    answer(call)
+                ));
+            }
+            if !f.posted.insert(asset) {
+                return found(format!(
+                    "{} for {whose} registered the same PeI again; {}",
+                    describe(call),
+                    answer(call)
+                ));
+            }
+            None
+        }
+        _ => found(format!(
+            "{} for {whose}, though no match update asked for it; {}",
+            describe(call),
+            answer(call)
+        )),
+    }
+}
+
+/// The C&A's live registrations against what the pack expects at the end of `stage`: the
+/// expected assets of every find since the last clear-down, less what the applied updates
+/// deleted.
+fn judge_state(
+    l: &Ledger,
+    cas: &Cas,
+    updates: Option<&MatchUpdateFile>,
+    stage: &str,
+) -> Vec<Finding> {
+    let epoch = cas.epoch();
+    let current: Vec<&FindEntry> = l
+        .finds
+        .iter()
+        .filter(|f| f.epoch == epoch && !f.repeat)
+        .collect();
+    let deleted: HashSet<String> = updates
+        .map(|u| {
+            u.updates
+                .iter()
+                .filter(|u| u.action != UpdateAction::Confirm)
+                .map(|u| u.asset_guid.to_ascii_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    let live: Vec<_> = cas
+        .registrations()
+        .into_iter()
+        .filter(|r| r.deleted.is_none())
+        .collect();
+    let live_assets: HashSet<String> = live
+        .iter()
+        .filter_map(|r| r.asset_guid().map(str::to_ascii_lowercase))
+        .collect();
+    let mut findings = Vec::new();
+    let mut expected_all = HashSet::new();
+    for f in &current {
+        for asset in f.expected.iter().filter(|a| !deleted.contains(*a)) {
+            if !expected_all.insert(asset.clone()) {
+                continue;
+            }
+            if !live_assets.contains(asset) && !l.reported.contains(asset) {
+                findings.push(Finding {
+                    scenario: f.scenario.clone(),
+                    message: format!(
+                        "registration audit at the end of {stage}: the test pack expects asset {asset} (case {}) registered at the C&A; it holds no live registration for it",
+                        f.case_id
+                    ),
+                });
+            }
+        }
+    }
+    for r in &live {
+        let Some(asset) = r.asset_guid().map(str::to_ascii_lowercase) else {
+            continue;
+        };
+        if expected_all.contains(&asset) || l.reported.contains(&asset) {
+            continue;
+        }
+        let by = r.inbound_request_id.as_deref().and_then(|id| {
+            current
+                .iter()
+                .rev()
+                .find(|f| f.request_id.eq_ignore_ascii_case(id))
+        });
+        findings.push(Finding {
+            scenario: by.and_then(|f| f.scenario.clone()),
+            message: format!(
+                "registration audit at the end of {stage}: the C&A holds {} ({}, registered at {}{}), which the test pack does not expect at this point",
+                r.name,
+                r.match_status,
+                when(&r.registered_at),
+                by.map(|f| format!(" for case {}", f.case_id))
+                    .unwrap_or_default()
+            ),
+        });
+    }
+    findings
+}
