@@ -368,6 +368,29 @@ impl SigningKey {
         header.typ = Some("JWT".to_owned());
         jsonwebtoken::encode(&header, claims, &self.encoding)
     }
+
+    /// Sign `claims` with extra JOSE header parameters (e.g. `crit`, which jsonwebtoken's
+    /// `Header` cannot carry): for tests that prove such tokens are refused.
+    pub fn sign_with_header<T: Serialize>(
+        &self,
+        extra: &serde_json::Map<String, serde_json::Value>,
+        claims: &T,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut header = serde_json::json!({ "alg": "RS256", "typ": "JWT", "kid": self.kid });
+        if let Some(h) = header.as_object_mut() {
+            h.extend(extra.clone());
+        }
+        let message = format!(
+            "{}.{}",
+            b64.encode(serde_json::to_vec(&header)?),
+            b64.encode(serde_json::to_vec(claims)?)
+        );
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, Algorithm::RS256)?;
+        Ok(format!("{message}.{signature}"))
+    }
 }
 
 /// A JWKS document of the given keys' public parts.

@@ -269,3 +269,26 @@ async fn an_unattributable_registration_fails_the_run_level_check() {
     );
     assert_eq!(record.verdict, Verdict::Failed);
 }
+
+/// Issue 13 item 2: the headline says the C&A refused the registration, and why.
+#[tokio::test]
+async fn a_refused_registration_is_named_with_the_cas_reason() {
+    let (step, msg) = only_failure_of(Fault::RegistersWithoutPat, "CP-01").await;
+    assert!(step.starts_with("exactly the PeIs expected"), "{step}");
+    assert!(
+        msg.starts_with("case CP-01: the provider tried to register urn:pei:"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("and the C&A refused it: 401, a PAT is required: Authorization: Bearer <PAT>"),
+        "{msg}"
+    );
+}
+
+/// The failed step of `case` (other scenarios may fail too: the fault is everywhere).
+async fn only_failure_of(fault: Fault, case: &str) -> (String, String) {
+    let dir = out();
+    let record = run_with(Faults::none().with(fault), dir.path()).await;
+    assert_eq!(record.verdict, Verdict::Failed);
+    failed_step(&record, case)
+}

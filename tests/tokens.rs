@@ -332,3 +332,69 @@ async fn a_possible_match_can_be_patched_to_match_yes_and_only_to_match_yes() {
         );
     }
 }
+
+/// Issue 15 item 8 and issue 13 item 6: an assertion whose nbf is an hour ahead, whose iat is
+/// a day ahead, that carries an unknown `crit` header, or that has no jti gets no PAT; the
+/// provider refuses such find tokens too.
+#[tokio::test]
+async fn assertions_and_find_tokens_not_yet_valid_from_the_future_critical_or_without_jti_are_refused()
+ {
+    let env = common::environment(Default::default()).await;
+    let now = chrono::Utc::now().timestamp();
+    let claims = |extra: Value| {
+        let mut c = env.finder.claims(&member(&env), 60);
+        if let Value::Object(e) = extra {
+            c.extend(e);
+        }
+        c
+    };
+    let mut crit = serde_json::Map::new();
+    crit.insert("crit".into(), json!(["urn:example:ext"]));
+    crit.insert("urn:example:ext".into(), json!(true));
+    let mut no_jti = claims(json!({}));
+    no_jti.remove("jti");
+    let tokens = [
+        (
+            "nbf an hour ahead",
+            env.finder
+                .key
+                .sign(&claims(json!({ "nbf": now + 3600 })))
+                .expect("token"),
+            "not yet valid",
+        ),
+        (
+            "iat a day ahead",
+            env.finder
+                .key
+                .sign(&claims(json!({ "iat": now + 86_400 })))
+                .expect("token"),
+            "issued in the future",
+        ),
+        (
+            "unknown crit",
+            env.finder
+                .key
+                .sign_with_header(&crit, &claims(json!({})))
+                .expect("token"),
+            "critical (crit)",
+        ),
+        (
+            "no jti",
+            env.finder.key.sign(&no_jti).expect("token"),
+            "lacks the required claim \\\"jti\\\"",
+        ),
+    ];
+    for (what, token, reason) in &tokens {
+        let r = pat_for(&env, token).await;
+        let status = r.status().as_u16();
+        let body = r.text().await.unwrap_or_default();
+        assert_eq!(status, 400, "{what}: {body}");
+        assert!(body.contains("invalid_grant"), "{what}: {body}");
+        assert!(body.contains(reason), "{what}: {body}");
+    }
+    for (what, token, _) in tokens.iter().take(3) {
+        let outcome = env.finder.send_token(token).await;
+        assert_eq!(outcome.status, Some(401), "{what}: {}", outcome.body);
+    }
+    env.shutdown();
+}

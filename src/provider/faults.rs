@@ -46,6 +46,8 @@ pub enum Fault {
     DeletesAfterRegistering,
     /// PATCHes a `match-possible` registration to `match-yes` at once, with no update asking.
     PatchesPossibleAtOnce,
+    /// POSTs registrations without an `Authorization` header (the C&A refuses them: 401).
+    RegistersWithoutPat,
 }
 
 /// A set of faults; empty for a correct provider.

@@ -280,8 +280,16 @@ impl ReferenceProvider {
                 body["inbound_request_id"] = Value::String(request_id.clone());
             }
             let url = format!("{}/rreguri", o.cas_base_url);
+            let authorised = !o.faults.has(Fault::RegistersWithoutPat);
             match self
-                .call_cas(|c| c.post(&url).bearer_auth(&pat).json(&body))
+                .call_cas(|c| {
+                    let post = c.post(&url).json(&body);
+                    if authorised {
+                        post.bearer_auth(&pat)
+                    } else {
+                        post
+                    }
+                })
                 .await
             {
                 Ok((200 | 201, v)) => match v["resource_id"].as_str() {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use cucumber::{given, then, when};
 
-use super::{StepResult, await_registrations, last_find, send_find, short};
+use super::{StepResult, await_registrations, last_find, send_find, short, with_refusals};
 use crate::evidence::record::Timing;
 use crate::runner::world::HarnessWorld;
 use crate::testpack::ExpectedMatch;
@@ -113,18 +113,22 @@ async fn registered_as_expected(world: &mut HarnessWorld) -> StepResult {
             v.join(", ")
         }
     };
-    Err(format!(
-        "case {id}: expected exactly {} PeI(s) registered ({}) within {limit:.0} ms; observed {} registration(s); missing: {}; unexpected: {}{}",
-        expected.len(),
-        describe(&expected.iter().cloned().collect::<Vec<_>>()),
-        regs.len(),
-        describe(&missing),
-        describe(&extra),
-        if dupes {
-            "; the same asset was registered more than once"
-        } else {
-            ""
-        }
+    Err(with_refusals(
+        world,
+        &id,
+        format!(
+            "case {id}: expected exactly {} PeI(s) registered ({}) within {limit:.0} ms; observed {} registration(s); missing: {}; unexpected: {}{}",
+            expected.len(),
+            describe(&expected.iter().cloned().collect::<Vec<_>>()),
+            regs.len(),
+            describe(&missing),
+            describe(&extra),
+            if dupes {
+                "; the same asset was registered more than once"
+            } else {
+                ""
+            }
+        ),
     ))
 }
 
@@ -338,12 +342,16 @@ async fn has_registered_pei(world: &mut HarnessWorld, case_id: String) -> StepRe
     }
     let regs = await_registrations(world).await?;
     let reg = regs.into_iter().next().ok_or_else(|| {
-        format!(
-            "case {case_id}: expected a PeI to be registered for the member within {} ms; none was",
-            world
-                .env()
-                .map(|e| e.limits.registration_ms)
-                .unwrap_or_default()
+        with_refusals(
+            world,
+            &case_id,
+            format!(
+                "case {case_id}: expected a PeI to be registered for the member within {} ms; none was",
+                world
+                    .env()
+                    .map(|e| e.limits.registration_ms)
+                    .unwrap_or_default()
+            ),
         )
     })?;
     world.registrations = vec![reg.clone()];

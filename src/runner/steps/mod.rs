@@ -114,6 +114,48 @@ pub(super) async fn await_registrations(world: &HarnessWorld) -> Result<Vec<Regi
     Ok(regs)
 }
 
+/// Every `POST /rreguri` of the last find that the C&A refused, in words that say why:
+/// "the provider tried to register urn:pei:… at 10:41:02.300 and the C&A refused it: 401, …".
+pub(super) fn refusals(world: &HarnessWorld) -> Vec<String> {
+    let (Ok(env), Ok(sent)) = (world.env(), last_find(world)) else {
+        return Vec::new();
+    };
+    let expected = sent.case.expected_assets();
+    env.cas
+        .registration_attempts()
+        .into_iter()
+        .filter(|a| a.at >= sent.outcome.sent_at && a.status >= 400)
+        .filter(|a| {
+            a.inbound_request_id.as_deref() == Some(sent.outcome.request_id.as_str())
+                || a.name
+                    .as_deref()
+                    .and_then(crate::cda::cas::pei_parts)
+                    .is_some_and(|(_, asset)| expected.contains(&asset.to_ascii_lowercase()))
+        })
+        .map(|a| {
+            format!(
+                "the provider tried to register {} at {} and the C&A refused it: {}{}",
+                a.name.as_deref().unwrap_or("(no name)"),
+                a.at.format("%H:%M:%S%.3f"),
+                a.status,
+                a.refusal.map(|r| format!(", {r}")).unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// `message` headed by the C&A's refusals of the last find's registrations, if any.
+pub(super) fn with_refusals(world: &HarnessWorld, case_id: &str, message: String) -> String {
+    let refused = refusals(world);
+    if refused.is_empty() {
+        return message;
+    }
+    let rest = message
+        .strip_prefix(&format!("case {case_id}: "))
+        .unwrap_or(&message);
+    format!("case {case_id}: {}; {rest}", refused.join("; "))
+}
+
 pub(super) fn registered(world: &HarnessWorld, case_id: &str) -> Result<Registration, String> {
     world.registered_by_case.get(case_id).cloned().ok_or_else(|| {
         format!("scenario: no PeI was set up for case {case_id} (add \"Given the member of test case \\\"{case_id}\\\" has a registered PeI\")")
