@@ -292,3 +292,18 @@ async fn only_failure_of(fault: Fault, case: &str) -> (String, String) {
     assert_eq!(record.verdict, Verdict::Failed);
     failed_step(&record, case)
 }
+
+/// Issue 13 item 3: results only ever reach dashboards as registrations.
+#[tokio::test]
+async fn a_202_carrying_match_results_fails_the_acknowledgement() {
+    let (step, msg) = only_failure_of(Fault::Find202WithResults, "CP-01").await;
+    assert!(
+        step.starts_with("the provider acknowledges the find request"),
+        "{step}"
+    );
+    assert!(
+        msg.contains("acknowledged with 202 but the body carries match results"),
+        "{msg}"
+    );
+    assert!(msg.contains("urn:pei:"), "{msg}");
+}

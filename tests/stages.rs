@@ -324,3 +324,28 @@ async fn apply_updates_and_clear_from_the_command_line() {
         "{err}"
     );
 }
+
+/// Issue 13 item 1: a match-possible PATCHed to match-yes with no update asking for it is
+/// judged by the registration audit (and S1-05's own status check sees the result).
+#[tokio::test]
+async fn a_possible_match_patched_at_once_with_no_update_asking() {
+    let record = run_all(Faults::none().with(Fault::PatchesPossibleAtOnce)).await;
+    assert!(failed(&record).contains("S1-05"), "{:?}", failed(&record));
+    let said: Vec<String> = record
+        .notes
+        .iter()
+        .map(|n| n.text.clone())
+        .chain(
+            record
+                .scenarios
+                .iter()
+                .flat_map(|s| s.steps.iter().filter_map(|st| st.message.clone())),
+        )
+        .collect();
+    assert!(
+        said.iter()
+            .any(|t| t.contains("PATCH /rreguri for urn:pei:")
+                && t.contains("though no match update asked for it")),
+        "{said:#?}"
+    );
+}

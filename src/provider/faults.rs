@@ -48,6 +48,8 @@ pub enum Fault {
     PatchesPossibleAtOnce,
     /// POSTs registrations without an `Authorization` header (the C&A refuses them: 401).
     RegistersWithoutPat,
+    /// Acknowledges a find with 202 but puts its match results in the body.
+    Find202WithResults,
 }
 
 /// A set of faults; empty for a correct provider.

@@ -585,6 +585,22 @@ async fn find(
             }
         }
     };
+    if o.faults.has(Fault::Find202WithResults) {
+        let data = o.contract.find.parse_find_claims(&claims);
+        let results: Vec<Value> = matching::find_matches(&o.pack, &data)
+            .into_iter()
+            .map(|(asset, outcome)| {
+                json!({
+                    "pei": format!("urn:pei:{}:{asset}", o.pack.holdername_guid()),
+                    "match_status": outcome.match_status(),
+                })
+            })
+            .collect();
+        let worker = provider.clone();
+        let id = request_id.clone();
+        tokio::spawn(async move { worker.process_find(token, claims, id).await });
+        return (StatusCode::ACCEPTED, Json(json!({ "matches": results }))).into_response();
+    }
     let worker = provider.clone();
     let id = request_id.clone();
     tokio::spawn(async move { worker.process_find(token, claims, id).await });

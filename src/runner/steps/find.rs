@@ -63,7 +63,22 @@ async fn acknowledged(world: &mut HarnessWorld) -> StepResult {
             o.elapsed_ms
         ));
     }
+    if carries_match_results(&o.body) {
+        return Err(format!(
+            "case {id}: the find request was acknowledged with {status} but the body carries match results ({}); results reach dashboards only as registrations at the C&A (digest section 2), never in the acknowledgement",
+            short(&o.body)
+        ));
+    }
     Ok(())
+}
+
+/// An acknowledgement body naming a PeI or a match status: the find's results, which must
+/// never travel back to the pension finder.
+fn carries_match_results(body: &str) -> bool {
+    let lower = body.to_ascii_lowercase();
+    ["urn:pei:", "match_status", "match-yes", "match-possible"]
+        .iter()
+        .any(|m| lower.contains(m))
 }
 
 #[then("exactly the PeIs expected by the test pack are registered within the registration limit")]
