@@ -43,6 +43,11 @@ pub struct Limits {
     pub no_match_watch_ms: u64,
     /// After the match updates are applied, how long to wait for each to show at the C&A.
     pub update_ms: u64,
+    /// Added to a request's limit to give its timeout (find: acknowledgement_ms + this; view:
+    /// view_response_ms + this): a hung endpoint costs its limit, not a library default.
+    pub timeout_margin_ms: u64,
+    /// Largest find or view response body read (default 1 MiB); a larger one fails the step.
+    pub max_body_bytes: u64,
 }
 
 impl Default for Limits {
@@ -54,6 +59,8 @@ impl Default for Limits {
             registration_settle_ms: 300,
             no_match_watch_ms: 1_500,
             update_ms: 30_000,
+            timeout_margin_ms: 2_000,
+            max_body_bytes: 1024 * 1024,
         }
     }
 }
@@ -410,6 +417,11 @@ impl TargetConfig {
             ),
             ("limits.update_ms".into(), l.update_ms.to_string()),
             (
+                "limits.timeout_margin_ms".into(),
+                l.timeout_margin_ms.to_string(),
+            ),
+            ("limits.max_body_bytes".into(), l.max_body_bytes.to_string()),
+            (
                 "clear_down".into(),
                 match (&self.clear_down.url, &self.clear_down.command) {
                     (Some(url), _) => format!("POST {url}"),
@@ -540,5 +552,22 @@ mod tests {
             "{msg}"
         );
         let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+impl Limits {
+    /// Give the recorder the timeouts (limit + margin) of the find and view requests, and the
+    /// body cap.
+    pub fn apply_to(&self, recorder: &crate::recorder::Recorder) {
+        let ms = std::time::Duration::from_millis;
+        recorder.set_timeout(
+            crate::cda::finder::PARTY,
+            ms(self.acknowledgement_ms + self.timeout_margin_ms),
+        );
+        recorder.set_timeout(
+            crate::cda::dashboard::PARTY_VIEW,
+            ms(self.view_response_ms + self.timeout_margin_ms),
+        );
+        recorder.set_body_cap(usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX));
     }
 }

@@ -125,6 +125,7 @@ impl Environment {
         let view_key = SigningKey::generate("provider-view-data-1")?;
 
         let recorder = Arc::new(Recorder::new(redactor));
+        config.limits.apply_to(&recorder);
         let contract = config.contract.clone();
 
         // The C&A, with the finder's and dashboard's keys trusted.
@@ -340,6 +341,7 @@ impl Environment {
             ));
         };
         let recorder = Arc::new(Recorder::new(redactor));
+        config.limits.apply_to(&recorder);
         let inbound = InboundParty {
             recorder: recorder.clone(),
             party: PARTY_PROVIDER_TO_CAS,

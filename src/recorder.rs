@@ -26,6 +26,25 @@ pub struct Recorder {
     exchanges: Mutex<Vec<(SystemTime, Exchange)>>,
     timings: Mutex<Vec<(SystemTime, Timing)>>,
     redactor: Redactor,
+    /// Per party, how long a request may take in all (its limit plus a margin).
+    timeouts: Mutex<Vec<(String, std::time::Duration)>>,
+    /// Largest response body read, in bytes (0: [`DEFAULT_BODY_CAP`]).
+    body_cap: std::sync::atomic::AtomicUsize,
+}
+
+/// Default cap on a response body the harness reads (find acknowledgements, view responses).
+pub const DEFAULT_BODY_CAP: usize = 1024 * 1024;
+
+/// Why a request got no usable response.
+#[derive(Debug)]
+enum SendError {
+    Transport(reqwest::Error),
+    TimedOut(std::time::Duration),
+    TooLarge {
+        status: u16,
+        headers: HeaderMap,
+        cap: usize,
+    },
 }
 
 fn between<T: Clone>(items: &[(SystemTime, T)], from: SystemTime, to: SystemTime) -> Vec<T> {
@@ -70,6 +89,36 @@ impl Recorder {
 
     pub fn redactor(&self) -> &Redactor {
         &self.redactor
+    }
+
+    /// Requests sent as `party` give up after `timeout` (the party's limit plus a margin).
+    pub fn set_timeout(&self, party: &str, timeout: std::time::Duration) {
+        if let Ok(mut t) = self.timeouts.lock() {
+            t.retain(|(p, _)| p != party);
+            t.push((party.to_owned(), timeout));
+        }
+    }
+
+    fn timeout_for(&self, party: &str) -> Option<std::time::Duration> {
+        self.timeouts
+            .lock()
+            .ok()?
+            .iter()
+            .find(|(p, _)| p == party)
+            .map(|(_, t)| *t)
+    }
+
+    /// The largest response body read; a larger one fails the request at bounded memory.
+    pub fn set_body_cap(&self, bytes: usize) {
+        self.body_cap
+            .store(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn body_cap(&self) -> usize {
+        match self.body_cap.load(std::sync::atomic::Ordering::Relaxed) {
+            0 => DEFAULT_BODY_CAP,
+            n => n,
+        }
     }
 
     /// Exchanges completed within `[from, to]`.
@@ -173,14 +222,34 @@ impl Recorder {
             .map(<[u8]>::to_vec)
             .unwrap_or_default();
         let start = Instant::now();
-        let result = async {
-            let resp = client.execute(request).await?;
+        let cap = self.body_cap();
+        // Read incrementally and stop at the cap: a huge body costs `cap` bytes, not its size.
+        let exchange = async {
+            let mut resp = client
+                .execute(request)
+                .await
+                .map_err(SendError::Transport)?;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
-            let body = resp.bytes().await?;
-            Ok::<_, reqwest::Error>((status, headers, body))
-        }
-        .await;
+            let mut body = Vec::new();
+            while let Some(chunk) = resp.chunk().await.map_err(SendError::Transport)? {
+                if body.len() + chunk.len() > cap {
+                    return Err(SendError::TooLarge {
+                        status,
+                        headers,
+                        cap,
+                    });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok((status, headers, Bytes::from(body)))
+        };
+        let result = match self.timeout_for(party) {
+            Some(limit) => tokio::time::timeout(limit, exchange)
+                .await
+                .unwrap_or(Err(SendError::TimedOut(limit))),
+            None => exchange.await,
+        };
         let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
         match result {
             Ok((status, headers, body)) => {
@@ -204,15 +273,38 @@ impl Recorder {
                 })
             }
             Err(e) => {
-                let msg = crate::tls::error_chain(&e);
+                let (status, headers, msg) = match e {
+                    SendError::Transport(e) => {
+                        (None, HeaderMap::new(), crate::tls::error_chain(&e))
+                    }
+                    SendError::TimedOut(limit) => (
+                        None,
+                        HeaderMap::new(),
+                        format!(
+                            "no response arrived: timed out after {} ms (the limit plus the margin, [limits] timeout_margin_ms)",
+                            limit.as_millis()
+                        ),
+                    ),
+                    SendError::TooLarge {
+                        status,
+                        headers,
+                        cap,
+                    } => (
+                        Some(status),
+                        headers,
+                        format!(
+                            "the response body exceeds the {cap}-byte cap ([limits] max_body_bytes); reading stopped there"
+                        ),
+                    ),
+                };
                 self.push(
                     party,
                     &method,
                     &url,
                     &req_headers,
                     &req_body,
-                    None,
-                    &HeaderMap::new(),
+                    status,
+                    &headers,
                     &[],
                     elapsed_ms,
                     Some(msg.clone()),

@@ -250,7 +250,7 @@ async fn an_unattributable_registration_fails_the_run_level_check() {
         .expect("the run completes");
     let _ = stray.await;
     env.shutdown();
-    let record = outcome.record;
+    let record = outcome.record.clone();
     let check = record
         .scenarios
         .iter()
@@ -268,6 +268,17 @@ async fn an_unattributable_registration_fails_the_run_level_check() {
         "{m}"
     );
     assert_eq!(record.verdict, Verdict::Failed);
+    // Shown in JUnit, HTML and the PDF like any failed check.
+    for file in ["junit.xml", "report.html"] {
+        let text = std::fs::read_to_string(outcome.run_dir.join(file)).expect("written");
+        assert!(text.contains("Registration audit"), "{file}");
+        assert!(text.contains("cannot be attributed"), "{file}");
+    }
+    let pdf = common::pdf_text(&outcome.run_dir.join("evidence.pdf"));
+    assert!(
+        pdf.contains("Registration audit"),
+        "the PDF shows the check"
+    );
 }
 
 /// Issue 13 item 2: the headline says the C&A refused the registration, and why.
@@ -306,4 +317,64 @@ async fn a_202_carrying_match_results_fails_the_acknowledgement() {
         "{msg}"
     );
     assert!(msg.contains("urn:pei:"), "{msg}");
+}
+
+/// Issue 13 item 4: a view response that is not application/json fails.
+#[tokio::test]
+async fn a_view_response_served_as_text_plain_fails() {
+    let (step, msg) = only_failure(Fault::ViewAsTextPlain, "CP-01").await;
+    assert!(
+        step.starts_with("the dashboard requests the view data"),
+        "{step}"
+    );
+    assert!(
+        msg.contains(
+            "expected the view response as Content-Type application/json, observed text/plain"
+        ),
+        "{msg}"
+    );
+}
+
+/// Issue 13 item 4: truncated JSON is named as malformed, with its position.
+#[tokio::test]
+async fn a_truncated_view_response_is_named_as_malformed_json_with_its_position() {
+    let (step, msg) = only_failure(Fault::ViewTruncatedJson, "CP-01").await;
+    assert!(
+        step.starts_with("the dashboard requests the view data"),
+        "{step}"
+    );
+    assert!(
+        msg.contains("the view response body is malformed JSON"),
+        "{msg}"
+    );
+    assert!(msg.contains("line 1 column"), "{msg}");
+    assert!(!msg.contains("found none"), "{msg}");
+}
+
+/// Issue 13 item 4: a hung find endpoint costs its limit plus the margin, not a library default.
+#[tokio::test]
+async fn a_hung_find_endpoint_times_out_at_its_limit_plus_the_margin() {
+    let dir = out();
+    let record = run_with(Faults::none().with(Fault::FindHangs), dir.path()).await;
+    let (step, msg) = failed_step(&record, "CP-01");
+    assert!(
+        step.starts_with("the pension finder sends a find request"),
+        "{step}"
+    );
+    // acknowledgement_ms 2000 + timeout_margin_ms 2000.
+    assert!(msg.contains("timed out after 4000 ms"), "{msg}");
+}
+
+/// Issue 13 item 4: a huge view body fails the step at the cap, not read whole.
+#[tokio::test]
+async fn a_huge_view_body_fails_at_the_cap() {
+    let (step, msg) = only_failure(Fault::HugeViewBody, "CP-01").await;
+    assert!(
+        step.starts_with("the dashboard requests the view data"),
+        "{step}"
+    );
+    assert!(
+        msg.contains("answered, but the response body exceeds the 1048576-byte cap"),
+        "{msg}"
+    );
 }

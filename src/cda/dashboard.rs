@@ -261,7 +261,7 @@ impl Dashboard {
             .await
             .map_err(|e| ViewFailure {
                 stage: "view without RPT",
-                message: format!("{url} could not be reached: {e}"),
+                message: transport_failure(&url, &e),
             })?;
         if first.status != 401 {
             return Err(ViewFailure {
@@ -289,7 +289,7 @@ impl Dashboard {
             .await
             .map_err(|e| ViewFailure {
                 stage: "view with RPT",
-                message: format!("{url} could not be reached: {e}"),
+                message: transport_failure(&url, &e),
             })?;
         if second.status != 200 {
             return Err(ViewFailure {
@@ -302,8 +302,32 @@ impl Dashboard {
             });
         }
         let field = &self.contract.token_field;
-        let token = second
-            .json()
+        // The view response is JSON by the standards: another media type fails, and a body
+        // that does not parse is named as malformed, with where it breaks.
+        let media = second.header("content-type").map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+        if media.as_deref() != Some("application/json") {
+            return Err(ViewFailure {
+                stage: "view with RPT",
+                message: format!(
+                    "expected the view response as Content-Type application/json, observed {}",
+                    media.as_deref().unwrap_or("no Content-Type")
+                ),
+            });
+        }
+        let body: Value = serde_json::from_slice(&second.body).map_err(|e| ViewFailure {
+            stage: "view with RPT",
+            message: format!(
+                "the view response body is malformed JSON ({} bytes): {e}",
+                second.body.len()
+            ),
+        })?;
+        let token = Some(body)
             .and_then(|v| v.get(field).and_then(Value::as_str).map(str::to_owned))
             .ok_or_else(|| ViewFailure {
                 stage: "view with RPT",
@@ -317,5 +341,15 @@ impl Dashboard {
             token,
             warnings,
         })
+    }
+}
+
+/// A view call that got no usable answer: an oversized body is the provider's doing (it
+/// answered), anything else is the way there.
+fn transport_failure(url: &str, error: &str) -> String {
+    if error.starts_with("the response body exceeds") {
+        format!("{url} answered, but {error}")
+    } else {
+        format!("{url} could not be reached: {error}")
     }
 }

@@ -50,6 +50,14 @@ pub enum Fault {
     RegistersWithoutPat,
     /// Acknowledges a find with 202 but puts its match results in the body.
     Find202WithResults,
+    /// Serves the view response as `text/plain` (the body itself unchanged).
+    ViewAsTextPlain,
+    /// Serves the view response's JSON cut off half-way.
+    ViewTruncatedJson,
+    /// Never answers a find request (sleeps 120 s first).
+    FindHangs,
+    /// Serves a 4 MiB view response.
+    HugeViewBody,
 }
 
 /// A set of faults; empty for a correct provider.

@@ -528,6 +528,9 @@ async fn find(
     body: axum::body::Bytes,
 ) -> Response {
     let o = provider.opts();
+    if o.faults.has(Fault::FindHangs) {
+        tokio::time::sleep(Duration::from_secs(120)).await;
+    }
     let c = &o.contract.find;
     let Some(request_id) = valid_request_id(&headers, &c.request_id_header) else {
         return error(
@@ -720,7 +723,23 @@ async fn serve_view(
         Ok(token) => {
             let mut body = serde_json::Map::new();
             body.insert(c.token_field.clone(), Value::String(token));
-            Json(Value::Object(body)).into_response()
+            let text = Value::Object(body).to_string();
+            if o.faults.has(Fault::ViewAsTextPlain) {
+                return ([(header::CONTENT_TYPE, "text/plain")], text).into_response();
+            }
+            if o.faults.has(Fault::HugeViewBody) {
+                let padding = " ".repeat(4 * 1024 * 1024);
+                return (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    format!("{padding}{text}"),
+                )
+                    .into_response();
+            }
+            if o.faults.has(Fault::ViewTruncatedJson) {
+                let cut = text[..text.len() / 2].to_owned();
+                return ([(header::CONTENT_TYPE, "application/json")], cut).into_response();
+            }
+            ([(header::CONTENT_TYPE, "application/json")], text).into_response()
         }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &e),
     }
