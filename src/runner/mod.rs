@@ -471,24 +471,29 @@ fn progress(console: &writer::SharedConsole, event: Progress<'_>) {
     }
 }
 
-/// The end of a stage: a quiet period (overlapping the stage's own work: it runs from the last
-/// find or `/rreguri` call, so it is usually over already), then every `/rreguri` call not yet
-/// judged and the C&A's live registrations are judged against the pack. Findings are logged
-/// (amending the scenario that caused them) and shown on the console at once.
+/// The end of a stage: every `/rreguri` call not yet judged and the C&A's live registrations
+/// are judged against the pack. Findings are logged (amending the scenario that caused them)
+/// and shown on the console at once. Calls keep being logged across stages (and clear-downs),
+/// so a call still in flight is judged at the next stage's end; only the run's last stage
+/// waits for a quiet period, counted from the last find or `/rreguri` call, so it overlaps
+/// the stage's own work (after `--pack all` it is long over).
 async fn audit_stage(
     env: &Environment,
     audit: &audit::Audit,
     stage: Pack,
+    last: bool,
     log: &RunLog,
     console: &writer::SharedConsole,
 ) -> Result<(), RunError> {
-    let quiet = std::time::Duration::from_millis(
-        env.limits
-            .registration_settle_ms
-            .max(env.limits.no_match_watch_ms),
-    );
-    let max = std::time::Duration::from_millis(env.limits.registration_ms).max(quiet);
-    audit.settle(&env.cas, quiet, max).await;
+    if last {
+        let quiet = std::time::Duration::from_millis(
+            env.limits
+                .registration_settle_ms
+                .max(env.limits.no_match_watch_ms),
+        );
+        let max = std::time::Duration::from_millis(env.limits.registration_ms).max(quiet);
+        audit.settle(&env.cas, quiet, max).await;
+    }
     let updates = env.applied_match_updates();
     // Stage 1 leaves the registrations stage 2 checks, and stage 2 the updated ones; the
     // reporting stage registers to view and is judged call by call only.
@@ -628,7 +633,8 @@ pub async fn run(
             })
             .await;
         problems.extend(writer.problems.iter().cloned());
-        audit_stage(&env, &audit, *stage, &log, &console).await?;
+        let last = plan.stages.last() == Some(stage);
+        audit_stage(&env, &audit, *stage, last, &log, &console).await?;
     }
     progress(&console, Progress::Finished);
     log.append(&LogEvent::RunFinished { at: Utc::now() })?;
