@@ -65,6 +65,23 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// Give the recorder the timeouts (limit + margin) of the find and view requests, and the
+    /// body cap.
+    pub fn apply_to(&self, recorder: &crate::recorder::Recorder) {
+        let ms = std::time::Duration::from_millis;
+        recorder.set_timeout(
+            crate::cda::finder::PARTY,
+            ms(self.acknowledgement_ms + self.timeout_margin_ms),
+        );
+        recorder.set_timeout(
+            crate::cda::dashboard::PARTY_VIEW,
+            ms(self.view_response_ms + self.timeout_margin_ms),
+        );
+        recorder.set_body_cap(usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX));
+    }
+}
+
 /// How the provider's test data is cleared down before each stage (and on `pdp-harness clear`).
 /// With neither key, the reference provider's own endpoint is called.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -552,22 +569,5 @@ mod tests {
             "{msg}"
         );
         let _ = std::fs::remove_dir_all(dir);
-    }
-}
-
-impl Limits {
-    /// Give the recorder the timeouts (limit + margin) of the find and view requests, and the
-    /// body cap.
-    pub fn apply_to(&self, recorder: &crate::recorder::Recorder) {
-        let ms = std::time::Duration::from_millis;
-        recorder.set_timeout(
-            crate::cda::finder::PARTY,
-            ms(self.acknowledgement_ms + self.timeout_margin_ms),
-        );
-        recorder.set_timeout(
-            crate::cda::dashboard::PARTY_VIEW,
-            ms(self.view_response_ms + self.timeout_margin_ms),
-        );
-        recorder.set_body_cap(usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX));
     }
 }
