@@ -176,6 +176,8 @@ struct AuditLog {
 
 /// Calls kept for the audit; the oldest are dropped beyond this (a long `serve`).
 const AUDIT_CAP: usize = 20_000;
+/// Characters kept of each field of an audited call.
+const AUDIT_FIELD_MAX: usize = 200;
 
 /// An introspection the provider asked for.
 #[derive(Debug, Clone)]
@@ -401,20 +403,23 @@ impl Cas {
             None => (None, None),
         };
         let name = name.or_else(|| resource_id.and_then(|r| audit.names.get(r).cloned()));
+        // The log outlives clear-downs: keep what the evidence needs, never a whole field a
+        // provider sent (a 900 KB name stays 200 characters here).
+        let short = |v: Option<String>| v.map(|v| v.chars().take(AUDIT_FIELD_MAX).collect());
         let call = RreguriCall {
             seq: audit.next_seq,
             method: method.to_owned(),
             at: Utc::now(),
-            name,
-            resource_id: resource_id.map(str::to_owned),
-            inbound_request_id,
-            pat_jti,
+            name: short(name),
+            resource_id: short(resource_id.map(str::to_owned)),
+            inbound_request_id: short(inbound_request_id),
+            pat_jti: short(pat_jti),
             assertion_jti,
             pat_epoch,
             epoch: audit.epoch,
-            detail,
+            detail: short(detail),
             status,
-            refusal: refusal.clone(),
+            refusal: short(refusal.clone()),
         };
         audit.calls.push_back(call);
         while audit.calls.len() > AUDIT_CAP {
