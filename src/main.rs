@@ -107,9 +107,9 @@ enum Command {
         /// Target file (TOML), as for `run`
         #[arg(long, value_name = "FILE")]
         target: Option<PathBuf>,
-        /// Where the test packs are
-        #[arg(long, value_name = "DIR", default_value = "testpacks")]
-        testpacks: PathBuf,
+        /// Where the test packs are (default: the built-in integration pack)
+        #[arg(long, value_name = "DIR")]
+        testpacks: Option<PathBuf>,
     },
     /// Check a test pack file and list its problems with file and line
     CheckPack {
@@ -122,9 +122,9 @@ enum Command {
         /// Target file (TOML) with a [cda] section; `pdp-harness init` writes one
         #[arg(long, value_name = "FILE")]
         target: PathBuf,
-        /// Where the test packs are (for runs attached to this serve)
-        #[arg(long, value_name = "DIR", default_value = "testpacks")]
-        testpacks: PathBuf,
+        /// Where the test packs are (for runs attached to this serve; default: the built-in pack)
+        #[arg(long, value_name = "DIR")]
+        testpacks: Option<PathBuf>,
     },
     /// Write a commented example target file and the CDA-side certificates and keys
     Init {
@@ -141,6 +141,9 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// The feature files and test pack built into pdp-harness
+    #[command(subcommand)]
+    Features(FeaturesCommand),
     /// Run the reference provider as a separate service, configured only through a file
     ReferenceProvider {
         /// Its configuration (TOML); see src/provider/standalone.rs and README
@@ -175,6 +178,19 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum FeaturesCommand {
+    /// Write the built-in feature files and test pack to DIR/features and DIR/testpacks, for
+    /// editing; run them with --features DIR/features --testpacks DIR/testpacks
+    Export {
+        /// Directory to write into (created if missing)
+        dir: PathBuf,
+        /// Overwrite files that exist and differ from the built-in ones
+        #[arg(long)]
+        force: bool,
+    },
+}
+
 #[derive(Debug, Args)]
 struct SubmitReportingArgs {
     /// Target file (TOML) with a [reporting] section: base_url, certificates, sources
@@ -192,9 +208,9 @@ struct SubmitReportingArgs {
     /// Validate and show what would be sent, without sending
     #[arg(long)]
     dry_run: bool,
-    /// Where the test packs are (for the default holdernameGuid)
-    #[arg(long, value_name = "DIR", default_value = "testpacks")]
-    testpacks: PathBuf,
+    /// Where the test packs are (for the default holdernameGuid; default: the built-in pack)
+    #[arg(long, value_name = "DIR")]
+    testpacks: Option<PathBuf>,
 }
 
 /// How to reach a reference provider over mutual TLS.
@@ -234,12 +250,13 @@ impl ProviderAccess {
 /// What `run` and `rerun` share: where the scenarios and test data are, and redaction.
 #[derive(Debug, Args)]
 struct RunInputs {
-    /// Where the .feature files are
-    #[arg(long, value_name = "DIR", default_value = "features")]
-    features: PathBuf,
-    /// Where the test packs are
-    #[arg(long, value_name = "DIR", default_value = "testpacks")]
-    testpacks: PathBuf,
+    /// Where the .feature files are (default: the ones built into pdp-harness; `features
+    /// export DIR` writes them out for editing)
+    #[arg(long, value_name = "DIR")]
+    features: Option<PathBuf>,
+    /// Where the test packs are (default: the built-in integration pack)
+    #[arg(long, value_name = "DIR")]
+    testpacks: Option<PathBuf>,
     /// Keep personas' personal data in the evidence (local debugging only; recorded on the cover)
     #[arg(long)]
     reveal_personal_data: bool,
@@ -343,7 +360,7 @@ async fn submit_reporting(args: SubmitReportingArgs) -> Result<u8, Failure> {
             mode
         }
     };
-    let pack = load_pack(&pack_file(&args.testpacks), &config)?;
+    let pack = load_pack(&pack_file(args.testpacks.as_deref())?, &config)?;
     let holder = uuid::Uuid::parse_str(pack.holdername_guid()).map_err(|e| {
         could_not_run(anyhow::anyhow!(
             "holdernameGuid {:?} is not a GUID: {e}",
@@ -459,9 +476,36 @@ fn could_not_run(error: impl Into<anyhow::Error>) -> Failure {
 }
 
 /// Every pack of this version runs on one test pack: connection proving, stage 1 and stage 2
-/// share personas and the provider.
-fn pack_file(testpacks: &Path) -> PathBuf {
-    testpacks.join("integration").join("pack.toml")
+/// share personas and the provider. `--testpacks DIR` names its folder; the default is the
+/// copy built into pdp-harness.
+fn pack_file(testpacks: Option<&Path>) -> Result<PathBuf, Failure> {
+    let dir = match testpacks {
+        Some(dir) => given_dir(dir, "--testpacks", "test packs")?,
+        None => pdp_harness::bundled::testpacks_dir().map_err(could_not_run)?,
+    };
+    Ok(dir.join(pdp_harness::bundled::INTEGRATION_PACK))
+}
+
+/// The feature files: `--features DIR`, or the ones built into pdp-harness.
+fn features_dir(features: Option<&Path>) -> Result<PathBuf, Failure> {
+    match features {
+        Some(dir) => given_dir(dir, "--features", "feature files"),
+        None => pdp_harness::bundled::features_dir().map_err(could_not_run),
+    }
+}
+
+/// A directory named on the command line, which must exist.
+fn given_dir(dir: &Path, option: &str, what: &str) -> Result<PathBuf, Failure> {
+    if dir.is_dir() {
+        Ok(dir.to_owned())
+    } else {
+        Err(could_not_run(anyhow::anyhow!(
+            "{option} {}: no such directory. Give {option} the folder holding the {what}, or leave \
+             {option} out to use the ones built into pdp-harness (`pdp-harness features export DIR` \
+             writes them out for editing)",
+            dir.display()
+        )))
+    }
 }
 
 /// The test pack, under the organisation's holdername GUID and scheme name when the target file
@@ -528,6 +572,7 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
 }
 
 async fn execute(inv: Invocation) -> Result<u8, Failure> {
+    let features = features_dir(inv.inputs.features.as_deref())?;
     // A `serve` running for this target file takes the run: its C&A is the one the solution
     // is configured against.
     if let Some(target) = &inv.target {
@@ -535,7 +580,7 @@ async fn execute(inv: Invocation) -> Result<u8, Failure> {
         let request = serve::RunRequest {
             pack: inv.pack,
             tags: inv.tags.clone(),
-            features_dir: absolute(&inv.inputs.features),
+            features_dir: absolute(&features),
             out_dir: absolute(&inv.out),
             reveal_personal_data: inv.inputs.reveal_personal_data,
             cases: inv.cases.clone(),
@@ -555,14 +600,14 @@ async fn execute(inv: Invocation) -> Result<u8, Failure> {
     let options = RunOptions {
         pack: inv.pack,
         tags: inv.tags,
-        features_dir: inv.inputs.features,
+        features_dir: features,
         out_dir: inv.out,
         config,
         cases: inv.cases,
         rerun: inv.rerun,
     };
     runner::check_selection(&options).map_err(could_not_run)?;
-    let pack_path = pack_file(&inv.inputs.testpacks);
+    let pack_path = pack_file(inv.inputs.testpacks.as_deref())?;
     let pack = Arc::new(load_pack(&pack_path, &options.config)?);
     let redactor = redactor_for(&pack, &options.config, inv.inputs.reveal_personal_data);
     let env = Arc::new(start_environment(pack, &options.config, redactor).await?);
@@ -638,6 +683,19 @@ async fn rerun(args: RerunArgs) -> Result<u8, Failure> {
         inputs: args.inputs,
     })
     .await
+}
+
+fn features_export(dir: &Path, force: bool) -> Result<u8, Failure> {
+    let written = pdp_harness::bundled::export(dir, force).map_err(could_not_run)?;
+    for path in &written {
+        println!("{}", path.display());
+    }
+    println!(
+        "Run them with: pdp-harness run --features {} --testpacks {}",
+        dir.join("features").display(),
+        dir.join("testpacks").display()
+    );
+    Ok(EXIT_PASSED)
 }
 
 fn history_command(out: &Path, limit: Option<usize>) -> Result<u8, Failure> {
@@ -836,12 +894,15 @@ fn block_on(f: impl std::future::Future<Output = Result<u8, Failure>>) -> Result
     }
 }
 
-async fn doctor_command(target: Option<PathBuf>, testpacks: PathBuf) -> Result<u8, Failure> {
+async fn doctor_command(
+    target: Option<PathBuf>,
+    testpacks: Option<PathBuf>,
+) -> Result<u8, Failure> {
     let config = match &target {
         Some(path) => TargetConfig::load(path).map_err(could_not_run)?,
         None => TargetConfig::default(),
     };
-    let pack_path = pack_file(&testpacks);
+    let pack_path = pack_file(testpacks.as_deref())?;
     let pack = load_pack(&pack_path, &config)?;
     println!(
         "✔ target file: {}",
@@ -871,7 +932,7 @@ async fn doctor_command(target: Option<PathBuf>, testpacks: PathBuf) -> Result<u
     }
 }
 
-async fn serve(target: PathBuf, testpacks: PathBuf) -> Result<u8, Failure> {
+async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failure> {
     let config = TargetConfig::load(&target).map_err(could_not_run)?;
     let Some(cda) = &config.cda else {
         return Err(could_not_run(anyhow::anyhow!(
@@ -881,7 +942,7 @@ async fn serve(target: PathBuf, testpacks: PathBuf) -> Result<u8, Failure> {
     };
     // With [provider], runs attach to this serve: the recorder keeps the solution's calls for
     // their evidence.
-    let pack = Arc::new(load_pack(&pack_file(&testpacks), &config)?);
+    let pack = Arc::new(load_pack(&pack_file(testpacks.as_deref())?, &config)?);
     let recorder = Arc::new(pdp_harness::recorder::Recorder::new(redactor_for(
         &pack, &config, false,
     )));
@@ -1079,6 +1140,7 @@ fn main() -> ExitCode {
         Command::History { out, limit } => history_command(&out, limit),
         Command::Diff { run_a, run_b, out } => diff_command(&out, &run_a, &run_b),
         Command::Report(args) => report(args),
+        Command::Features(FeaturesCommand::Export { dir, force }) => features_export(&dir, force),
         Command::Doctor { target, testpacks } => block_on(doctor_command(target, testpacks)),
         Command::SubmitReporting(args) => block_on(submit_reporting(args)),
         Command::CheckPack { path } => check_pack(&path),

@@ -304,6 +304,9 @@ fn label_of(case_id: Option<&str>, name: &str) -> String {
 }
 
 fn display_path(p: &std::path::Path) -> String {
+    if let Some(shown) = crate::bundled::display(p) {
+        return shown;
+    }
     let cwd = std::env::current_dir().unwrap_or_default();
     p.strip_prefix(&cwd).unwrap_or(p).display().to_string()
 }
