@@ -292,11 +292,9 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
         ]
         .map(str::to_owned)
     };
-    // Reporting needs the organisation's exports on a real target ([reporting.sources]); its
-    // scenarios are covered against the embedded default in tests/reporting.rs.
-    let mut all_args = run_args("all").to_vec();
-    all_args.extend(["--tags".to_owned(), "not @reporting".to_owned()]);
-    let out = harness_owned(&m, &all_args);
+    // Reporting needs the organisation's exports on a real target ([reporting.sources]): a
+    // target file without [reporting] leaves it out of --pack all, and says so.
+    let out = harness_owned(&m, &run_args("all"));
     let _ = serve.kill();
     let _ = serve.wait();
     let t = common::output_text(&out);
@@ -308,6 +306,10 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
     assert!(t.contains("(run inside pdp-harness serve, pid"), "{t}");
     assert!(t.contains("against organisation's endpoints"), "{t}");
     assert!(t.contains("22 passed, 0 failed of 22"), "{t}");
+    assert!(
+        t.contains("the reporting stage is left out") && t.contains("no [reporting] section"),
+        "{t}"
+    );
     let run_dirs = std::fs::read_dir(&runs).expect("runs").count();
     assert_eq!(run_dirs, 1, "the evidence is where the caller asked");
 
@@ -317,6 +319,78 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
     assert_eq!(out.status.code(), Some(0), "{t}\n{}", failures(&runs));
     assert!(!t.contains("attached to"), "{t}");
     assert!(t.contains("3 passed, 0 failed of 3"), "{t}");
+
+    // Reporting derived from the reference provider cannot be had from a real target: refused
+    // before any scenario, naming the setting and the fix.
+    let text = std::fs::read_to_string(&target).expect("target");
+    let derived = m.write(
+        "derived.toml",
+        &format!("{text}\n[reporting]\n[reporting.sources]\nservice-availability-find = \"null\"\n"),
+    );
+    let before = std::fs::read_dir(&runs).expect("runs").count();
+    let out = harness(
+        &m,
+        &[
+            "run",
+            "--pack",
+            "reporting",
+            "--target",
+            derived.to_str().expect("utf-8"),
+            "--out",
+            runs.to_str().expect("utf-8"),
+        ],
+    );
+    let t = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("[reporting.sources] service-availability-view,")
+            && t.contains("\"derived\" (the default)")
+            && t.contains("\"file:PATH\""),
+        "{t}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&runs).expect("runs").count(),
+        before,
+        "no run started"
+    );
+
+    // Null sources everywhere: the reporting pack runs, and reconciliation is not applicable
+    // (shown as such, not failed).
+    let sources: String = [
+        "service-availability-find",
+        "service-availability-view",
+        "view-response-request-number",
+        "view-response-response-time",
+        "view-response-unavailable",
+        "view-response-calculations",
+    ]
+    .iter()
+    .map(|e| format!("{e} = \"null\"\n"))
+    .collect();
+    let null = m.write(
+        "null.toml",
+        &format!("{text}\n[reporting]\n[reporting.sources]\n{sources}"),
+    );
+    let null_runs = m.dir.path().join("null-runs");
+    let out = harness(
+        &m,
+        &[
+            "run",
+            "--pack",
+            "reporting",
+            "--target",
+            null.to_str().expect("utf-8"),
+            "--out",
+            null_runs.to_str().expect("utf-8"),
+        ],
+    );
+    let t = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}\n{}", failures(&null_runs));
+    assert!(t.contains("reconciliation (RP-09) is not applicable"), "{t}");
+    assert!(!t.contains("RP-09 What"), "{t}");
+    let record =
+        std::fs::read_to_string(common::only_run_dir(&null_runs).join("run.json")).expect("run.json");
+    assert!(record.contains("is not applicable"), "the note is in the evidence");
 
     // A CA bundle that did not issue the provider's certificate.
     let wrong_ca = m.target(
