@@ -176,7 +176,7 @@ signing_key = "k.pem"
         let err = reporting_scope(&config, Pack::All).expect_err("refused");
         let text = err.to_string();
         assert!(
-            text.contains("view-response-unavailable, view-response-calculations")
+            text.contains("view-response-calculations, view-response-unavailable")
                 && text.contains("\"file:PATH\"")
                 && text.contains("\"null\""),
             "{text}"
