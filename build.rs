@@ -30,7 +30,11 @@ fn table(name: &str, root: &Path, dir: &str, ext: &str) -> String {
             .unwrap_or(&path)
             .to_string_lossy()
             .replace('\\', "/");
-        let _ = writeln!(text, "    ({rel:?}, include_str!({:?})),", path.display().to_string());
+        let _ = writeln!(
+            text,
+            "    ({rel:?}, include_str!({:?})),",
+            path.display().to_string()
+        );
     }
     text.push_str("];\n");
     text

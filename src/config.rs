@@ -286,8 +286,8 @@ impl TargetConfig {
             message: describe_toml_error(&text, &e),
         })?;
         cfg.path = Some(path.to_owned());
-        cfg.reporting_section = toml::from_str::<toml::Table>(&text)
-            .is_ok_and(|table| table.contains_key("reporting"));
+        cfg.reporting_section =
+            toml::from_str::<toml::Table>(&text).is_ok_and(|table| table.contains_key("reporting"));
         let invalid = |message: &str| ConfigError::Invalid {
             path: path.to_owned(),
             message: message.to_owned(),

@@ -1082,9 +1082,42 @@ async fn clear(target: Option<PathBuf>, access: Option<ProviderAccess>) -> Resul
         println!("cleared down: {} exited 0", argv.join(" "));
         return Ok(EXIT_PASSED);
     }
+    // The target file's [clear_down] url, called with the harness's client certificate as a
+    // run calls it.
+    if let Some((config, url)) = config
+        .as_ref()
+        .and_then(|c| c.clear_down.url.clone().map(|u| (c, u)))
+    {
+        let Some(provider) = &config.provider else {
+            return Err(could_not_run(anyhow::anyhow!(
+                "[clear_down] url needs [provider] client_cert, client_key and ca_bundle: the certificate the call is made with"
+            )));
+        };
+        let base = config.base_dir();
+        let read = |setting: &str, path: &Path| {
+            pdp_harness::config::read_text(setting, &base.join(path))
+                .map_err(|e| could_not_run(anyhow::anyhow!(e)))
+        };
+        let mut identity = read("provider.client_cert", &provider.client_cert)?;
+        identity.push('\n');
+        identity.push_str(
+            &provider
+                .client_key
+                .read("provider.client_key", &base)
+                .map_err(|e| could_not_run(anyhow::anyhow!(e)))?,
+        );
+        let ca = read("provider.ca_bundle", &provider.ca_bundle)?;
+        let client = pdp_harness::tls::client_from_pem(
+            Some(identity.as_bytes()),
+            &[ca],
+            std::time::Duration::from_secs(config.clear_down.timeout_secs.unwrap_or(120)),
+        )
+        .map_err(could_not_run)?;
+        return post_clear_down(&client, &url).await;
+    }
     let Some(access) = access else {
         return Err(could_not_run(anyhow::anyhow!(
-            "say how to clear down: --provider URL --cert FILE --key FILE --ca FILE, or --target FILE with a [clear_down] command"
+            "say how to clear down: --provider URL --cert FILE --key FILE --ca FILE, or --target FILE with a [clear_down] url or command"
         )));
     };
     let client = access.client().map_err(could_not_run)?;
@@ -1093,8 +1126,13 @@ async fn clear(target: Option<PathBuf>, access: Option<ProviderAccess>) -> Resul
         access.provider.trim_end_matches('/'),
         pdp_harness::provider::CLEAR_DOWN_PATH
     );
+    post_clear_down(&client, &url).await
+}
+
+/// POST to a clear-down URL; 2xx means the provider's test data was cleared.
+async fn post_clear_down(client: &reqwest::Client, url: &str) -> Result<u8, Failure> {
     let resp = client
-        .post(&url)
+        .post(url)
         .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
         .send()
         .await

@@ -481,10 +481,18 @@ fn an_installed_binary_runs_from_an_empty_directory() {
     let text = std::fs::read_to_string(&feature).expect("exported feature");
     assert!(work.join("mine/testpacks/integration/pack.toml").is_file());
     let out = harness(&["features", "export", "mine"]);
-    assert_eq!(out.status.code(), Some(0), "exporting identical files again is fine");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "exporting identical files again is fine"
+    );
     std::fs::write(&feature, text.replace("Feature:", "# edited\nFeature:")).expect("edit");
     let out = harness(&["features", "export", "mine"]);
-    assert_eq!(out.status.code(), Some(2), "an edited copy is not overwritten");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an edited copy is not overwritten"
+    );
     assert!(common::output_text(&out).contains("--force"));
     let out = harness(&[
         "run",
@@ -504,7 +512,10 @@ fn an_installed_binary_runs_from_an_empty_directory() {
     );
 
     // A folder that is not there is named, with the option and the way out.
-    for (option, what) in [("--features", "feature files"), ("--testpacks", "test packs")] {
+    for (option, what) in [
+        ("--features", "feature files"),
+        ("--testpacks", "test packs"),
+    ] {
         let out = harness(&["run", option, "nowhere"]);
         assert_eq!(out.status.code(), Some(2), "{}", common::output_text(&out));
         let t = common::output_text(&out);
