@@ -1278,6 +1278,7 @@ fn cover(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
     framing_box(l, &framing);
     resealed_box(l, record);
     l.y += 8.0;
+    verdict_box(l, record);
 
     let value = |s: &str| para(s, BODY);
     let selection = {
@@ -1287,7 +1288,17 @@ fn cover(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
             h.selection.tags.as_deref().unwrap_or("none")
         );
         if !h.selection.features.is_empty() {
-            s.push_str(&format!(", features {}", h.selection.features.join(", ")));
+            let names: Vec<String> = h
+                .selection
+                .features
+                .iter()
+                .map(|f| {
+                    std::path::Path::new(f)
+                        .file_name()
+                        .map_or_else(|| f.clone(), |n| n.to_string_lossy().into_owned())
+                })
+                .collect();
+            s.push_str(&format!(", features {}", names.join(", ")));
         }
         s
     };
@@ -1348,8 +1359,17 @@ fn cover(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
         ("Personal data".to_owned(), personal),
     ];
     // The inputs by digest: an edited pack still calls itself "integration 1.0.0".
-    for (name, sha) in present::input_lines(record) {
-        rows.push((format!("SHA-256 {name}"), para(sha, CODE)));
+    let inputs = present::input_lines(record);
+    if !inputs.is_empty() {
+        let mut cell: Vec<Span> = Vec::new();
+        for (i, (name, sha)) in inputs.iter().enumerate() {
+            if i > 0 {
+                cell.push(span("\n", CODE));
+            }
+            cell.push(span(format!("{name}  "), Style::new(Weight::Bold, 6.5, TEXT)));
+            cell.push(span(sha.as_str(), Style::new(Weight::Regular, 6.0, TEXT)));
+        }
+        rows.push(("Inputs (SHA-256)".to_owned(), cell));
     }
     rows.extend([
         (
@@ -1369,9 +1389,7 @@ fn cover(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
             ),
         );
     }
-    l.key_values(mm(45.0), rows);
-    l.y += 12.0;
-    verdict_box(l, record);
+    l.key_values(mm(40.0), rows);
 }
 
 /// What the run is evidence of, boxed under the cover's title.
@@ -1510,10 +1528,10 @@ fn findings(l: &mut Layout, record: &RunRecord, pages: Option<&[usize]>) {
     ));
     l.gap(4.0);
     l.begin_table(columns(&[
-        ("Case", 17.0, Align::Left),
-        ("Step", 42.0, Align::Left),
+        ("Case", 20.0, Align::Left),
+        ("Step", 36.0, Align::Left),
         ("Reason", 0.0, Align::Left),
-        ("Class - who acts", 30.0, Align::Left),
+        ("Class, who acts", 28.0, Align::Left),
         ("Page", 11.0, Align::Right),
     ]));
     for f in &all {
@@ -1525,16 +1543,17 @@ fn findings(l: &mut Layout, record: &RunRecord, pages: Option<&[usize]>) {
                     .map_or_else(|| "00".to_owned(), usize::to_string)
             })
             .unwrap_or_else(|| "-".to_owned());
-        let (fg, bg) = if f.kind == "failure" {
-            (RED, PALE_RED)
+        let kind = if f.kind == "failure" {
+            NOTE.bold().colored(RED)
         } else {
-            (DARK_AMBER, PALE_AMBER)
+            NOTE.bold().colored(DARK_AMBER)
         };
+        let tiny = Style::new(Weight::Regular, 7.0, TEXT);
         l.row(vec![
-            Cell::text(f.case.as_str(), SMALL.bold()),
-            Cell::text(f.step.as_str(), SMALL),
-            Cell::badge(f.kind.to_uppercase(), fg, bg).with(para(f.reason.as_str(), SMALL)),
-            Cell::text(f.class.as_str(), SMALL),
+            Cell::text(f.case.as_str(), SMALL.bold()).with(para(f.kind.to_uppercase(), kind)),
+            Cell::text(f.step.as_str(), tiny.colored(MUTED)),
+            Cell::text(f.reason.as_str(), tiny),
+            Cell::text(f.class.as_str(), tiny),
             Cell::text(page, SMALL),
         ]);
     }
@@ -1780,9 +1799,9 @@ fn reporting(l: &mut Layout, record: &RunRecord) {
     // Fixed widths: the longest endpoint path on one line, codes on a line of their own.
     l.begin_table(columns(&[
         ("UTC", 16.0, Align::Left),
-        ("Endpoint", 52.0, Align::Left),
+        ("Endpoint", 47.0, Align::Left),
         ("Record id", 0.0, Align::Left),
-        ("Reason", 20.0, Align::Left),
+        ("Reason", 25.0, Align::Left),
         ("Outcome", 44.0, Align::Left),
     ]));
     for s in &r.submissions {

@@ -23,10 +23,7 @@ pub struct Framing {
 pub fn framing(record: &RunRecord) -> Framing {
     let t = &record.header.target;
     let reference = t.target_file.is_none() || t.environment.starts_with("embedded");
-    let reporting = match t.reporting_simulated {
-        Some(false) => "the organisation's reporting API",
-        _ => "the reporting API simulated by pdp-harness",
-    };
+    let simulated_reporting = t.reporting_simulated != Some(false);
     if reference {
         Framing {
             reference_provider: true,
@@ -34,7 +31,10 @@ pub fn framing(record: &RunRecord) -> Framing {
             title: "Rehearsal against pdp-harness's embedded reference provider".to_owned(),
             explanation: vec![
                 "This run exercised pdp-harness's own reference provider, not the organisation's solution. It shows that the harness, its scenarios and this machine work; it says nothing about the organisation's find and view endpoints.".to_owned(),
-                format!("The pension finder, consent and authorisation service (C&A), dashboard and {reporting} were played by pdp-harness."),
+                format!(
+                    "The pension finder, consent and authorisation service (C&A), dashboard{} were played by pdp-harness.",
+                    if simulated_reporting { " and reporting API" } else { "" }
+                ),
             ],
         }
     } else {
@@ -43,7 +43,15 @@ pub fn framing(record: &RunRecord) -> Framing {
             header: "REHEARSAL against the organisation's solution (C&A simulated)".to_owned(),
             title: "Rehearsal against the organisation's solution".to_owned(),
             explanation: vec![
-                format!("This run exercised the organisation's find and view endpoints ({}). The pension finder, consent and authorisation service (C&A) and dashboard were simulated by pdp-harness; reporting went to {reporting}.", t.environment),
+                format!(
+                    "This run exercised the organisation's find and view endpoints ({}). The pension finder, consent and authorisation service (C&A) and dashboard were simulated by pdp-harness; reporting went to {}.",
+                    t.environment,
+                    if simulated_reporting {
+                        "the reporting API simulated by pdp-harness"
+                    } else {
+                        "the organisation's configured reporting API"
+                    }
+                ),
                 "It is the organisation's own rehearsal and readiness evidence: for its go/no-go, for PDP when it asks for logs, and for re-testing after a change. It is not PDP's test report: PDP's test team produces that after testing in pre-production.".to_owned(),
             ],
         }
@@ -97,8 +105,8 @@ pub fn findings(record: &RunRecord) -> Vec<Finding> {
                     out.push(Finding {
                         scenario: Some(i),
                         case: case.clone(),
-                        step: format!("{} {}", st.keyword, st.text),
-                        reason: one_line(st.message.as_deref().unwrap_or("no message recorded"), 220),
+                        step: one_line(&format!("{} {}", st.keyword, st.text), 70),
+                        reason: one_line(st.message.as_deref().unwrap_or("no message recorded"), 200),
                         kind: "failure",
                         class: class_text(class),
                     });
