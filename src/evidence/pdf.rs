@@ -997,6 +997,22 @@ impl<'f> Layout<'f> {
         }
     }
 
+    /// How tall a row of `cells` in `cols` is (to keep a heading with it).
+    fn row_height(&self, cols: &[Column], cells: &[Cell]) -> f32 {
+        cols.iter()
+            .zip(cells)
+            .map(|(col, cell)| {
+                cell.paras
+                    .iter()
+                    .flat_map(|p| self.fonts.wrap(p, col.width - 2.0 * CELL_PAD_X))
+                    .map(|l| l.height())
+                    .sum::<f32>()
+            })
+            .fold(0.0, f32::max)
+            + 2.0 * CELL_PAD_Y
+            + 2.0
+    }
+
     /// Label/value rows with hairlines between them.
     fn key_values(&mut self, key_w: f32, rows: Vec<(String, Vec<Span>)>) {
         let cols = vec![
@@ -1359,16 +1375,7 @@ fn cover(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
         ("Personal data".to_owned(), personal),
     ];
     // The inputs by digest: an edited pack still calls itself "integration 1.0.0".
-    let inputs = present::input_lines(record);
-    if !inputs.is_empty() {
-        let mut cell: Vec<Span> = Vec::new();
-        for (i, (name, sha)) in inputs.iter().enumerate() {
-            if i > 0 {
-                cell.push(span("\n", CODE));
-            }
-            cell.push(span(format!("{name}  "), Style::new(Weight::Bold, 6.5, TEXT)));
-            cell.push(span(sha.as_str(), Style::new(Weight::Regular, 6.0, TEXT)));
-        }
+    if let Some(cell) = inputs_cell(record) {
         rows.push(("Inputs (SHA-256)".to_owned(), cell));
     }
     rows.extend([
@@ -1390,6 +1397,23 @@ fn cover(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
         );
     }
     l.key_values(mm(40.0), rows);
+}
+
+/// The test pack and feature files by SHA-256, one per line.
+fn inputs_cell(record: &RunRecord) -> Option<Vec<Span>> {
+    let inputs = present::input_lines(record);
+    if inputs.is_empty() {
+        return None;
+    }
+    let mut cell: Vec<Span> = Vec::new();
+    for (i, (name, sha)) in inputs.iter().enumerate() {
+        if i > 0 {
+            cell.push(span("\n", CODE));
+        }
+        cell.push(span(format!("{name}  "), Style::new(Weight::Bold, 6.5, TEXT)));
+        cell.push(span(sha.as_str(), Style::new(Weight::Regular, 6.0, TEXT)));
+    }
+    Some(cell)
 }
 
 /// What the run is evidence of, boxed under the cover's title.
@@ -1970,6 +1994,8 @@ fn detail(l: &mut Layout, record: &RunRecord) -> Vec<usize> {
     if record.scenarios.is_empty() {
         return Vec::new();
     }
+    // The section heading goes with its first scenario's heading and first rows.
+    l.ensure(220.0);
     l.section("Scenario detail");
     let mut pages = vec![0; record.scenarios.len()];
     for i in reading_order(&record.scenarios) {
@@ -1983,10 +2009,19 @@ fn detail(l: &mut Layout, record: &RunRecord) -> Vec<usize> {
 fn scenario_detail(l: &mut Layout, s: &ScenarioRecord) -> usize {
     let (fg, bg) = status_colors(s.status);
     let label = status_label(s.status);
-    // Keep the heading with its three lines of facts, the table head and a first step row,
-    // so no heading is left alone at a page foot.
-    const KEEP: f32 = 3.0 * 8.0 * LEADING + 4.0 + 20.0 + 3.0 * 9.0 * LEADING + 2.0 * CELL_PAD_Y;
-    l.subheading(&scenario_title(s), Some((&label, fg, bg)), KEEP);
+    let cols = columns(&[
+        ("Step", 0.0, Align::Left),
+        ("Result", 25.0, Align::Left),
+        ("Duration", 21.0, Align::Right),
+    ]);
+    // Keep the heading with its three lines of facts, the table head and the whole first
+    // step row, so neither a heading nor a bare table head is left at a page foot.
+    let first_row = s
+        .steps
+        .first()
+        .map_or(20.0, |st| l.row_height(&cols, &step_cells(st)));
+    let keep = 3.0 * NOTE.size * LEADING + 4.0 + Layout::table_head_height() + first_row + 4.0;
+    l.subheading(&scenario_title(s), Some((&label, fg, bg)), keep);
     let page = l.page();
     let tags = if s.tags.is_empty() {
         "none".to_owned()
@@ -2009,11 +2044,7 @@ fn scenario_detail(l: &mut Layout, s: &ScenarioRecord) -> usize {
     l.paragraph(vec![span("Run ", NOTE.bold()), span(timing, NOTE)]);
     l.gap(4.0);
 
-    l.begin_table(columns(&[
-        ("Step", 0.0, Align::Left),
-        ("Result", 25.0, Align::Left),
-        ("Duration", 21.0, Align::Right),
-    ]));
+    l.begin_table(cols);
     if s.steps.is_empty() {
         l.row(vec![Cell::text("No steps were recorded.", NOTE)]);
     }
@@ -2025,7 +2056,8 @@ fn scenario_detail(l: &mut Layout, s: &ScenarioRecord) -> usize {
     page
 }
 
-fn step_rows(l: &mut Layout, s: &ScenarioRecord, index: usize, step: &StepRecord) {
+/// A step's row: its sentence with timings and what it observed, its verdict, its duration.
+fn step_cells(step: &StepRecord) -> Vec<Cell> {
     let mut cell = Cell::rich(vec![
         span(format!("{} ", step.keyword), BODY.bold()),
         span(step.text.as_str(), BODY),
@@ -2050,11 +2082,15 @@ fn step_rows(l: &mut Layout, s: &ScenarioRecord, index: usize, step: &StepRecord
             span(line, NOTE),
         ]);
     }
-    let stripe = l.row(vec![
+    vec![
         cell,
         status_badge(step.status),
         Cell::text(format!("{:.0} ms", step.duration_ms), BODY),
-    ]);
+    ]
+}
+
+fn step_rows(l: &mut Layout, s: &ScenarioRecord, index: usize, step: &StepRecord) {
+    let stripe = l.row(step_cells(step));
 
     if step.status != Status::Passed {
         let (accent, bg) = match step.status {
@@ -2354,16 +2390,12 @@ fn sign_off(l: &mut Layout, record: &RunRecord) {
         l.paragraph(para(format!("•  {e}"), SMALL));
     }
     l.gap(4.0);
-    let mut rows: Vec<(String, Vec<Span>)> = present::input_lines(record)
-        .into_iter()
-        .map(|(name, sha)| (format!("SHA-256 {name}"), para(sha, CODE)))
-        .collect();
-    if rows.is_empty() {
-        rows.push((
-            "Inputs".to_owned(),
-            para("the test pack and feature file digests were not recorded", SMALL),
-        ));
-    }
+    let mut rows: Vec<(String, Vec<Span>)> = vec![(
+        "Inputs (SHA-256)".to_owned(),
+        inputs_cell(record).unwrap_or_else(|| {
+            para("the test pack and feature file digests were not recorded", SMALL)
+        }),
+    )];
     rows.push((
         "Ticket reference".to_owned(),
         para(so.ticket.as_deref().unwrap_or("none given (--ticket REF)"), BODY),

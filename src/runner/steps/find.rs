@@ -328,6 +328,10 @@ async fn not_registered_twice(world: &mut HarnessWorld) -> StepResult {
         .filter(|r| r.deleted.is_none() && names.contains(&r.name.to_ascii_lowercase()))
         .count();
     if attempts.is_empty() && live == names.len() {
+        env.recorder.observed(format!(
+            "no new POST /rreguri in the {} ms watched; {live} live registration(s)",
+            env.limits.no_match_watch_ms
+        ));
         Ok(())
     } else {
         Err(format!(
