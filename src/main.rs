@@ -280,12 +280,17 @@ impl SignOffArgs {
                         evidence::NOTES_LIMIT
                     );
                 }
-                let text = String::from_utf8(bytes)
-                    .with_context(|| format!("the notes file {} is not UTF-8 text", path.display()))?;
+                let text = String::from_utf8(bytes).with_context(|| {
+                    format!("the notes file {} is not UTF-8 text", path.display())
+                })?;
                 Some(text.trim_end().to_owned())
             }
         };
-        let given = |v: &Option<String>| v.as_ref().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let given = |v: &Option<String>| {
+            v.as_ref()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+        };
         Ok(SignOff {
             ticket: given(&self.ticket),
             reviewer: given(&self.reviewer),
@@ -749,8 +754,12 @@ fn report(args: ReportArgs) -> Result<u8, Failure> {
                     args.run_id
                 )));
             }
+            // Nothing is written unless the changed log can be rendered at all.
+            evidence::load_record(&run_dir).map_err(could_not_run)?;
             println!("note: the bundle did not match its seal:\n  - {problems}");
-            println!("note: re-sealing (--reseal): the new cover says the bundle was re-rendered from a changed log.");
+            println!(
+                "note: re-sealing (--reseal): the new cover says the bundle was re-rendered from a changed log."
+            );
             evidence::record_reseal(&run_dir, v.problems).map_err(could_not_run)?;
         }
     }

@@ -313,7 +313,11 @@ pub fn input_changes(a: &[super::seal::FileDigest], b: &[super::seal::FileDigest
                 short(&fb.sha256)
             )),
             Some(_) => {}
-            None => out.push(format!("{} is new (SHA-256 {}…)", fb.path, short(&fb.sha256))),
+            None => out.push(format!(
+                "{} is new (SHA-256 {}…)",
+                fb.path,
+                short(&fb.sha256)
+            )),
         }
     }
     for fa in a {

@@ -200,7 +200,7 @@ fn findings(o: &mut String, record: &RunRecord) {
     }
     o.push_str(
         "<table><colgroup><col style=\"width:5rem\"/><col style=\"width:5rem\"/><col style=\"width:14rem\"/><col/><col style=\"width:10rem\"/></colgroup>\
-<tr><th>Case</th><th>Kind</th><th>Step</th><th>Reason</th><th>Class - who acts</th></tr>",
+<tr><th>Case</th><th>Kind</th><th>Step</th><th>Reason</th><th>Class: who acts</th></tr>",
     );
     for f in &all {
         let case = match f.scenario {
@@ -210,7 +210,11 @@ fn findings(o: &mut String, record: &RunRecord) {
         let _ = write!(
             o,
             "<tr class=\"finding\"><td class=\"case\">{case}</td><td><span class=\"badge {}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            if f.kind == "failure" { "failed" } else { "interrupted" },
+            if f.kind == "failure" {
+                "failed"
+            } else {
+                "interrupted"
+            },
             esc(&f.kind.to_uppercase()),
             esc(&f.step),
             esc(&f.reason),
@@ -384,7 +388,10 @@ fn reporting(o: &mut String, record: &RunRecord) {
                 format!("<br/><code>{}</code>", esc(&s.codes.join(", ")))
             },
             expected
-                .map(|c| format!("<br/><span class=\"muted\">expected: the purpose of {}</span>", esc(&c)))
+                .map(|c| format!(
+                    "<br/><span class=\"muted\">expected: the purpose of {}</span>",
+                    esc(&c)
+                ))
                 .unwrap_or_default(),
             s.attempts,
             esc(&present::plain(&s.detail)),
@@ -532,7 +539,11 @@ fn exchange(o: &mut String, ex: &Exchange) {
         ),
     ] {
         if !text.is_empty() {
-            let _ = write!(o, "<p class=\"muted\"><b>{what}</b></p><pre>{}</pre>", esc(&text));
+            let _ = write!(
+                o,
+                "<p class=\"muted\"><b>{what}</b></p><pre>{}</pre>",
+                esc(&text)
+            );
         }
     }
 }
@@ -587,14 +598,20 @@ fn scenario(o: &mut String, i: usize, s: &ScenarioRecord) {
         if step.status == Status::Passed
             && let Some(line) = present::observed_line(step)
         {
-            let _ = write!(o, "<br/><span class=\"observed\">Observed: {}</span>", esc(&line));
+            let _ = write!(
+                o,
+                "<br/><span class=\"observed\">Observed: {}</span>",
+                esc(&line)
+            );
         }
         if step.status == Status::Failed {
             let _ = write!(
                 o,
                 "<div class=\"failure\"><p>{}</p>",
                 esc(&present::plain(
-                    step.message.as_deref().unwrap_or("No failure message was recorded.")
+                    step.message
+                        .as_deref()
+                        .unwrap_or("No failure message was recorded.")
                 ))
             );
             if let Some(class) = step.failure_class {
@@ -620,7 +637,11 @@ fn scenario(o: &mut String, i: usize, s: &ScenarioRecord) {
             }
             o.push_str("</div>");
         } else if let Some(m) = &step.message {
-            let _ = write!(o, "<br/><span class=\"muted\">{}</span>", esc(&present::plain(m)));
+            let _ = write!(
+                o,
+                "<br/><span class=\"muted\">{}</span>",
+                esc(&present::plain(m))
+            );
         }
         for v in &step.view_data {
             let _ = write!(
@@ -694,7 +715,12 @@ fn sign_off(o: &mut String, record: &RunRecord) {
     }
     o.push_str("</ul><table><tr><th>Input</th><th>SHA-256</th></tr>");
     for (name, sha) in present::input_lines(record) {
-        let _ = write!(o, "<tr><td>{}</td><td><code>{}</code></td></tr>", esc(&name), esc(&sha));
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td><code>{}</code></td></tr>",
+            esc(&name),
+            esc(&sha)
+        );
     }
     let _ = write!(
         o,

@@ -1378,12 +1378,10 @@ fn cover(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
     if let Some(cell) = inputs_cell(record) {
         rows.push(("Inputs (SHA-256)".to_owned(), cell));
     }
-    rows.extend([
-        (
-            "Manifest SHA-256".to_owned(),
-            para(manifest_sha256.unwrap_or("not sealed"), CODE),
-        ),
-    ]);
+    rows.extend([(
+        "Manifest SHA-256".to_owned(),
+        para(manifest_sha256.unwrap_or("not sealed"), CODE),
+    )]);
     if let Some(rerun) = &h.rerun {
         rows.insert(
             rows.len() - 1,
@@ -1410,7 +1408,10 @@ fn inputs_cell(record: &RunRecord) -> Option<Vec<Span>> {
         if i > 0 {
             cell.push(span("\n", CODE));
         }
-        cell.push(span(format!("{name}  "), Style::new(Weight::Bold, 6.5, TEXT)));
+        cell.push(span(
+            format!("{name}  "),
+            Style::new(Weight::Bold, 6.5, TEXT),
+        ));
         cell.push(span(sha.as_str(), Style::new(Weight::Regular, 6.0, TEXT)));
     }
     Some(cell)
@@ -1656,8 +1657,8 @@ fn summary(l: &mut Layout, record: &RunRecord, pages: Option<&[usize]>) {
     ));
     l.gap(4.0);
     l.begin_table(columns(&[
-        ("Case", 22.0, Align::Left),
-        ("Stage", 28.0, Align::Left),
+        ("Case", 17.0, Align::Left),
+        ("Stage", 30.0, Align::Left),
         ("Scenario", 0.0, Align::Left),
         ("Result", 25.0, Align::Left),
         ("Seconds", 17.0, Align::Right),
@@ -1669,15 +1670,19 @@ fn summary(l: &mut Layout, record: &RunRecord, pages: Option<&[usize]>) {
         let page = pages
             .and_then(|p| p.get(i))
             .map_or_else(|| "00".to_owned(), usize::to_string);
-        // The organisation's own references (@ref:<id>) under the case id.
-        let mut case = Cell::text(s.case_id.as_deref().unwrap_or("-"), BODY.bold());
-        for r in s.refs() {
-            case = case.with(para(format!("ref {r}"), SMALL.colored(NAVY)));
+        // The organisation's own references (@ref:<id>) under the scenario's name.
+        let mut name = Cell::text(s.name.as_str(), BODY);
+        let refs = s.refs();
+        if !refs.is_empty() {
+            name = name.with(para(
+                format!("your ref {}", refs.join(", ")),
+                SMALL.bold().colored(NAVY),
+            ));
         }
         l.row(vec![
-            case,
+            Cell::text(s.case_id.as_deref().unwrap_or("-"), BODY.bold()),
             Cell::text(s.stage.as_deref().unwrap_or("-"), BODY),
-            Cell::text(s.name.as_str(), BODY),
+            name,
             status_badge(s.status),
             Cell::text(duration, BODY),
             Cell::text(page, BODY),
@@ -2393,12 +2398,18 @@ fn sign_off(l: &mut Layout, record: &RunRecord) {
     let mut rows: Vec<(String, Vec<Span>)> = vec![(
         "Inputs (SHA-256)".to_owned(),
         inputs_cell(record).unwrap_or_else(|| {
-            para("the test pack and feature file digests were not recorded", SMALL)
+            para(
+                "the test pack and feature file digests were not recorded",
+                SMALL,
+            )
         }),
     )];
     rows.push((
         "Ticket reference".to_owned(),
-        para(so.ticket.as_deref().unwrap_or("none given (--ticket REF)"), BODY),
+        para(
+            so.ticket.as_deref().unwrap_or("none given (--ticket REF)"),
+            BODY,
+        ),
     ));
     l.key_values(mm(45.0), rows);
     l.gap(4.0);
@@ -2425,7 +2436,12 @@ fn sign_off(l: &mut Layout, record: &RunRecord) {
             NOTE,
         )),
     }
-    let fields = [("Name", 24.0), ("Role", 24.0), ("Date", 24.0), ("Signature", 34.0)];
+    let fields = [
+        ("Name", 24.0),
+        ("Role", 24.0),
+        ("Date", 24.0),
+        ("Signature", 34.0),
+    ];
     let block_h: f32 = fields.iter().map(|f| f.1).sum::<f32>() + 24.0;
     for (title, name) in [("Reviewed by", &so.reviewer), ("Approved by", &so.approver)] {
         l.gap(8.0);
@@ -2445,7 +2461,11 @@ fn sign_off(l: &mut Layout, record: &RunRecord) {
             if label == "Name"
                 && let Some(n) = name
             {
-                l.text_at(MARGIN + label_w + 2.0, line_y - 3.0, &span(n.as_str(), BODY));
+                l.text_at(
+                    MARGIN + label_w + 2.0,
+                    line_y - 3.0,
+                    &span(n.as_str(), BODY),
+                );
             }
             l.hline(MARGIN + label_w, line_end, line_y, 0.6, TEXT);
             l.y = top + h;
@@ -2583,7 +2603,7 @@ mod tests {
                     find_url: "https://provider.example/find".to_owned(),
                     view_url: "https://provider.example/view".to_owned(),
                     target_file: None,
-                reporting_simulated: None,
+                    reporting_simulated: None,
                 },
                 selection: Selection {
                     pack: "connection-proving".to_owned(),
@@ -2600,7 +2620,7 @@ mod tests {
                 personal_data_revealed: false,
                 test_pack: Some("integration 1.0.0".to_owned()),
                 rerun: None,
-            inputs: Vec::new(),
+                inputs: Vec::new(),
             },
             ended_at: None,
             verdict: Verdict::Incomplete,
@@ -2615,8 +2635,8 @@ mod tests {
             notes: Vec::new(),
             timing_summary: Vec::new(),
             reporting: Default::default(),
-        sign_off: None,
-        resealed: Vec::new(),
+            sign_off: None,
+            resealed: Vec::new(),
         }
     }
 

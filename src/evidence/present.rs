@@ -99,14 +99,17 @@ pub fn findings(record: &RunRecord) -> Vec<Finding> {
         match s.status {
             Status::Failed | Status::Skipped => {
                 for st in s.steps.iter().filter(|st| st.status == Status::Failed) {
-                    let class = st
-                        .failure_class
-                        .unwrap_or_else(|| super::classify::classify(st.message.as_deref().unwrap_or("")));
+                    let class = st.failure_class.unwrap_or_else(|| {
+                        super::classify::classify(st.message.as_deref().unwrap_or(""))
+                    });
                     out.push(Finding {
                         scenario: Some(i),
                         case: case.clone(),
                         step: one_line(&format!("{} {}", st.keyword, st.text), 70),
-                        reason: one_line(st.message.as_deref().unwrap_or("no message recorded"), 200),
+                        reason: one_line(
+                            st.message.as_deref().unwrap_or("no message recorded"),
+                            200,
+                        ),
                         kind: "failure",
                         class: class_text(class),
                     });
@@ -190,7 +193,7 @@ pub fn findings(record: &RunRecord) -> Vec<Finding> {
 }
 
 fn class_text(class: FailureClass) -> String {
-    format!("{} - {}", class.label(), class.owner())
+    format!("{}: {}", class.label(), class.owner())
 }
 
 pub fn submission_ok(s: &ReportingSubmission) -> bool {
@@ -235,7 +238,12 @@ pub fn judged_exchange<'a>(
         .iter()
         .rev()
         .find_map(|st: &StepRecord| st.exchanges.last())
-        .map(|ex| (ex, "the last exchange of an earlier step (no judged exchange was recorded)"))
+        .map(|ex| {
+            (
+                ex,
+                "the last exchange of an earlier step (no judged exchange was recorded)",
+            )
+        })
 }
 
 /// One line for a passing step: what its check observed, else what it timed, else how many
@@ -330,10 +338,15 @@ pub fn scope(record: &RunRecord) -> Scope {
     if h.rerun.is_some() {
         excluded.push("scenarios that passed in the earlier run (not re-run)".to_owned());
     }
-    for n in record.notes.iter().filter(|n| n.text.contains("are not run")) {
+    for n in record
+        .notes
+        .iter()
+        .filter(|n| n.text.contains("are not run"))
+    {
         excluded.push(plain(&n.text));
     }
-    excluded.push("PDP's own pre-production testing, which this rehearsal does not replace".to_owned());
+    excluded
+        .push("PDP's own pre-production testing, which this rehearsal does not replace".to_owned());
     Scope {
         attested: attested.to_owned(),
         included,
@@ -389,9 +402,12 @@ pub fn meaning(key: &str) -> Option<&'static str> {
 /// The same-UTC-day result of the accepted rows themselves: each UTC date with its endpoints.
 pub fn accepted_days(record: &RunRecord) -> Vec<(String, Vec<String>)> {
     let mut days: Vec<(String, Vec<String>)> = Vec::new();
-    for s in record.reporting.submissions.iter().filter(|s| {
-        matches!(s.outcome.as_str(), "accepted" | "already_accepted")
-    }) {
+    for s in record
+        .reporting
+        .submissions
+        .iter()
+        .filter(|s| matches!(s.outcome.as_str(), "accepted" | "already_accepted"))
+    {
         let d = s.at.format("%Y-%m-%d").to_string();
         let i = match days.iter().position(|(x, _)| *x == d) {
             Some(i) => i,

@@ -194,7 +194,8 @@ async fn view_data_matches(world: &mut HarnessWorld) -> StepResult {
             ));
         }
         if problems.len() == before {
-            env.recorder.observed(view_data_summary(name, &arrangements, reference_key));
+            env.recorder
+                .observed(view_data_summary(name, &arrangements, reference_key));
         }
     }
     // On failure the exchange judged is that of the first view with a problem.
@@ -217,8 +218,18 @@ fn view_data_summary(name: &str, arrangements: &[Value], reference_key: &str) ->
     let a = arrangements.first().cloned().unwrap_or_default();
     let codes: Vec<String> = arrangements
         .iter()
-        .flat_map(|a| a["benefitIllustrations"].as_array().cloned().unwrap_or_default())
-        .flat_map(|i| i["illustrationComponents"].as_array().cloned().unwrap_or_default())
+        .flat_map(|a| {
+            a["benefitIllustrations"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .flat_map(|i| {
+            i["illustrationComponents"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
         .map(|c| {
             format!(
                 "{} {}",
