@@ -2691,7 +2691,12 @@ mod tests {
             text.contains("acknowledgement 2400 ms (limit 2000 ms)"),
             "{text}"
         );
-        assert!(text.contains("1 HTTP exchange recorded"), "{text}");
+        // A passing step says what it observed (here, its one exchange) rather than
+        // "1 HTTP exchange recorded" (issue 18).
+        assert!(
+            text.contains("Observed: POST /find/v1/requests -> 202"),
+            "{text}"
+        );
         assert!(text.contains("not finished - run interrupted"), "{text}");
         assert!(text.contains(&record.run_log_sha256), "{text}");
         assert!(text.contains("Reviewed by"), "{text}");

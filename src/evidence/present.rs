@@ -223,10 +223,7 @@ pub fn expected_by(record: &RunRecord, s: &ReportingSubmission) -> Option<String
 /// The exchange a failed step's check judged, and where it came from: the step's own record
 /// of it, else (older logs) the latest exchange of the step or of the nearest earlier step
 /// that made any.
-pub fn judged_exchange<'a>(
-    s: &'a ScenarioRecord,
-    index: usize,
-) -> Option<(&'a Exchange, &'static str)> {
+pub fn judged_exchange(s: &ScenarioRecord, index: usize) -> Option<(&Exchange, &'static str)> {
     let step = s.steps.get(index)?;
     if let Some(ex) = &step.judged {
         return Some((ex, "the exchange this check judged"));

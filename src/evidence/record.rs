@@ -732,6 +732,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reading_order_is_stage_then_case_number() {
+        let mut base = crate::evidence::synthetic::record(1).scenarios[0].clone();
+        let mut make = |case: &str, stage: &str| {
+            base.case_id = Some(case.to_owned());
+            base.stage = Some(stage.to_owned());
+            base.clone()
+        };
+        let scenarios = vec![
+            make("S1-13", "stage 1"),
+            make("S1-10", "stage 1"),
+            make("CP-02", "connection proving"),
+            make("S1-09", "stage 1"),
+            make("RP-01", "reporting"),
+        ];
+        let order: Vec<&str> = reading_order(&scenarios)
+            .into_iter()
+            .map(|i| scenarios[i].case_id.as_deref().unwrap_or_default())
+            .collect();
+        assert_eq!(order, ["CP-02", "S1-09", "S1-10", "S1-13", "RP-01"]);
+    }
+
+    #[test]
     fn nearest_rank_percentiles() {
         let v: Vec<f64> = (1..=20).map(f64::from).collect();
         assert_eq!(percentile(&v, 50.0), 10.0);
