@@ -511,3 +511,96 @@ fn organisation_refs_are_shown_and_diff_names_changed_inputs() {
     );
     assert!(!text.contains("pack.toml changed"), "{text}");
 }
+
+/// A re-run after the feature file changed says so: in the plan (the console's notes), in the
+/// re-run's record and on its PDF, beside the attempt history.
+#[tokio::test]
+async fn a_rerun_says_when_its_inputs_changed() {
+    use pdp_harness::config::TargetConfig;
+    use pdp_harness::runner::{self, RunOptions, rerun, writer::Collect};
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let features = tmp.path().join("features");
+    std::fs::create_dir_all(&features).expect("dir");
+    let feature = features.join("connection_proving.feature");
+    std::fs::copy(
+        common::root().join("features/connection_proving.feature"),
+        &feature,
+    )
+    .expect("copy");
+    let mut config = TargetConfig::default();
+    config.limits.registration_ms = 6_000;
+    let run_once = |faults: Faults, options: RunOptions| async move {
+        let env = common::environment_with(faults, &options.config).await;
+        let outcome = runner::run(env.clone(), &options, Box::new(Collect::default()))
+            .await
+            .expect("the run completes");
+        env.shutdown();
+        outcome.record
+    };
+    let out = tmp.path().join("runs");
+    let earlier = run_once(
+        Faults::none().with(Fault::MissingInboundRequestId),
+        RunOptions {
+            pack: Pack::ConnectionProving,
+            tags: None,
+            features_dir: features.clone(),
+            out_dir: out.clone(),
+            config: config.clone(),
+            cases: None,
+            rerun: None,
+            sign_off: None,
+        },
+    )
+    .await;
+    assert_eq!(earlier.counts.failed, 1);
+    let before = sha256_hex(&std::fs::read(&feature).expect("read"));
+    assert!(
+        earlier.header.inputs.iter().any(|i| i.sha256 == before),
+        "the header names the feature file by digest"
+    );
+
+    // Unchanged inputs: nothing to say.
+    let plan = rerun::plan(&earlier)
+        .expect("plan")
+        .expect("something to re-run");
+    assert!(
+        plan.rerun.inputs_changed.is_empty(),
+        "{:?}",
+        plan.rerun.inputs_changed
+    );
+
+    let mut text = std::fs::read_to_string(&feature).expect("read");
+    text.push_str("\n# edited after the first attempt\n");
+    std::fs::write(&feature, text).expect("write");
+    let plan = rerun::plan(&earlier)
+        .expect("plan")
+        .expect("something to re-run");
+    assert_eq!(
+        plan.rerun.inputs_changed.len(),
+        1,
+        "{:?}",
+        plan.rerun.inputs_changed
+    );
+    assert!(plan.rerun.inputs_changed[0].contains("connection_proving.feature has changed"));
+    assert!(
+        plan.notes.iter().any(|n| n.starts_with(&format!(
+            "inputs changed since run {}",
+            earlier.header.run_id
+        ))),
+        "{:?}",
+        plan.notes
+    );
+    let again = run_once(
+        Faults::none(),
+        plan.options(features.clone(), out.clone(), config),
+    )
+    .await;
+    let pdf = common::pdf_text(&out.join(&again.header.run_id).join("evidence.pdf"));
+    assert!(
+        pdf.contains(&format!(
+            "Inputs changed since run {}",
+            earlier.header.run_id
+        )),
+        "{pdf}"
+    );
+}

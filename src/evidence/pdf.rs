@@ -2339,7 +2339,7 @@ fn appendix(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
         "This report was rendered from the run log alone. manifest.json lists the SHA-256 of \
          every other file of the evidence bundle (run log, run.json, junit.xml, cucumber.json, \
          and the feature files, test pack and configuration the run used); its own SHA-256 is \
-         printed above, and seal.json adds this PDF's. `pdp-harness verify <run directory>` \
+         printed above, and seal.json adds this PDF's. \"pdp-harness verify <run directory>\" \
          recomputes them all and names any file that changed.",
         NOTE,
     ));
