@@ -1827,11 +1827,11 @@ fn reporting(l: &mut Layout, record: &RunRecord) {
     l.gap(4.0);
     // Fixed widths: the longest endpoint path on one line, codes on a line of their own.
     l.begin_table(columns(&[
-        ("UTC", 16.0, Align::Left),
-        ("Endpoint", 47.0, Align::Left),
+        ("UTC", 16.5, Align::Left),
+        ("Endpoint", 50.0, Align::Left),
         ("Record id", 0.0, Align::Left),
         ("Reason", 25.0, Align::Left),
-        ("Outcome", 44.0, Align::Left),
+        ("Outcome", 42.0, Align::Left),
     ]));
     for s in &r.submissions {
         let expected = present::expected_by(record, s);
@@ -2144,8 +2144,12 @@ fn step_rows(l: &mut Layout, s: &ScenarioRecord, index: usize, step: &StepRecord
         );
         exchange_detail(l, ex, stripe);
     }
-    for v in &step.view_data {
-        view_data_detail(l, v, stripe);
+    // The decoded view data explains a failed scenario; a passed one keeps it in run.json and
+    // report.html rather than pages of JSON here.
+    if s.status != Status::Passed {
+        for v in &step.view_data {
+            view_data_detail(l, v, stripe);
+        }
     }
 }
 
@@ -2166,8 +2170,12 @@ fn view_data_detail(l: &mut Layout, v: &super::record::DecodedToken, stripe: Opt
         stripe,
         None,
     );
-    let (head, rest) = excerpt(&v.claims, 2 * BODY_EXCERPT_BYTES);
-    let mut paras: Vec<Vec<Span>> = head.lines().map(|line| para(line, CODE)).collect();
+    // Compact JSON: the pretty form in run.json runs to pages.
+    let compact = serde_json::from_str::<serde_json::Value>(&v.claims)
+        .map(|j| j.to_string())
+        .unwrap_or_else(|_| v.claims.clone());
+    let (head, rest) = excerpt(&compact, 3 * BODY_EXCERPT_BYTES);
+    let mut paras: Vec<Vec<Span>> = vec![para(head, CODE)];
     if rest > 0 {
         paras.push(para(
             format!("… ({rest} more bytes in run.json)"),
