@@ -604,3 +604,68 @@ async fn a_rerun_says_when_its_inputs_changed() {
         "{pdf}"
     );
 }
+
+/// The layout defects a reader met in the PDF of a full green run: no heading or bare table
+/// head left at a page foot, deliberate refusals labelled as expected, raw keys explained,
+/// the reconciliation window with its date and milliseconds, the accepted rows' own day
+/// check, cases in reading order, no markdown backticks.
+#[tokio::test]
+async fn a_full_run_reads_cleanly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let record = common::run_pack(Pack::All, Faults::none(), dir.path()).await;
+    assert_eq!(record.counts.failed, 0, "{:?}", common::statuses(&record));
+    let pdf = dir.path().join(&record.header.run_id).join("evidence.pdf");
+    for (i, page) in layout_pages(&pdf).iter().enumerate() {
+        let last = page.last().map(String::as_str).unwrap_or_default();
+        let words: Vec<&str> = last.split_whitespace().collect();
+        let heading = words.first().is_some_and(|w| {
+            w.len() == 5 && w.as_bytes()[2] == b'-' || w.len() == 5 && w.as_bytes()[1] == b'1'
+        }) && matches!(words.last(), Some(&"PASSED" | &"FAILED"));
+        assert!(
+            !(heading
+                || last.starts_with("Location ")
+                || last.starts_with("Tags ")
+                || last.starts_with("Run started")
+                || words == ["Step", "Result", "Duration"]),
+            "page {} ends with a heading or a bare table head: {last:?}",
+            i + 1
+        );
+    }
+    let text = common::pdf_text(&pdf);
+    assert!(!text.contains('`'), "markdown backticks in the PDF");
+    assert!(
+        text.contains("expected: the purpose of RP-16"),
+        "RP-16's 400 is expected"
+    );
+    assert!(text.contains("eri_unavail_ano_count ERI illustrations unavailable, code ANO"));
+    assert!(text.contains("limits.acknowledgement_ms find request to its 202 acknowledgement"));
+    assert!(text.contains("Window: from "), "the reconciliation window");
+    assert!(text.contains("Accepted, by UTC day (from the rows above): "));
+    let matrix = &text[text.find("Coverage matrix").expect("matrix")..];
+    let at = |case: &str| matrix.find(&format!("{case} ")).unwrap_or(usize::MAX);
+    assert!(at("S1-09") < at("S1-10") && at("S1-10") < at("S1-11") && at("S1-13") < at("S2-01"));
+}
+
+/// Each page's body lines (between the running header and the footer), as pdftotext -layout
+/// gives them, trimmed and without blanks.
+fn layout_pages(path: &Path) -> Vec<Vec<String>> {
+    let out = std::process::Command::new("pdftotext")
+        .arg("-layout")
+        .arg(path)
+        .arg("-")
+        .output()
+        .expect("pdftotext is installed");
+    String::from_utf8_lossy(&out.stdout)
+        .split('\x0c')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            let lines: Vec<String> = p
+                .lines()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .filter(|l| !l.is_empty())
+                .collect();
+            // Drop the running header (first line) and the footer (last line).
+            lines[1..lines.len().saturating_sub(1)].to_vec()
+        })
+        .collect()
+}
