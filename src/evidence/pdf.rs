@@ -1825,12 +1825,12 @@ fn reporting(l: &mut Layout, record: &RunRecord) {
         NOTE,
     ));
     l.gap(4.0);
-    // Fixed widths: the longest endpoint path on one line, codes on a line of their own.
+    // Fixed widths: the longest endpoint path and a record id each on one line (the reason
+    // under the endpoint), codes on a line of their own.
     l.begin_table(columns(&[
         ("UTC", 16.5, Align::Left),
-        ("Endpoint", 50.0, Align::Left),
+        ("Endpoint, reason", 50.0, Align::Left),
         ("Record id", 0.0, Align::Left),
-        ("Reason", 25.0, Align::Left),
         ("Outcome", 42.0, Align::Left),
     ]));
     for s in &r.submissions {
@@ -1858,9 +1858,8 @@ fn reporting(l: &mut Layout, record: &RunRecord) {
         }
         l.row(vec![
             Cell::text(s.at.format("%H:%M:%S").to_string(), SMALL),
-            Cell::text(s.endpoint.as_str(), SMALL),
-            Cell::text(s.record_id.as_str(), CODE),
-            Cell::text(s.submission_reason.as_str(), SMALL),
+            Cell::text(s.endpoint.as_str(), SMALL).with(para(s.submission_reason.as_str(), NOTE)),
+            Cell::text(s.record_id.as_str(), Style::new(Weight::Regular, 7.0, TEXT)),
             outcome,
         ]);
     }
