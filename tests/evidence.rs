@@ -553,6 +553,27 @@ async fn a_rerun_says_when_its_inputs_changed() {
     )
     .await;
     assert_eq!(earlier.counts.failed, 1);
+    // A failed registration check judged the provider's POST /rreguri, not whatever the
+    // earlier steps fetched last.
+    let cp01 = common::scenario(&earlier, "CP-01");
+    let failed = cp01
+        .steps
+        .iter()
+        .find(|st| st.status == Status::Failed)
+        .expect("a failed step");
+    let judged = failed.judged.as_ref().expect("the judged exchange");
+    assert_eq!(
+        (judged.method.as_str(), judged.party.as_str()),
+        ("POST", "provider -> C&A")
+    );
+    assert!(judged.url.contains("/rreguri"), "{}", judged.url);
+    assert!(
+        judged
+            .request_body
+            .as_deref()
+            .is_some_and(|b| b.contains("match_status")),
+        "{judged:?}"
+    );
     let before = sha256_hex(&std::fs::read(&feature).expect("read"));
     assert!(
         earlier.header.inputs.iter().any(|i| i.sha256 == before),
