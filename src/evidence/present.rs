@@ -108,7 +108,7 @@ pub fn findings(record: &RunRecord) -> Vec<Finding> {
                         step: one_line(&format!("{} {}", st.keyword, st.text), 70),
                         reason: one_line(
                             st.message.as_deref().unwrap_or("no message recorded"),
-                            200,
+                            320,
                         ),
                         kind: "failure",
                         class: class_text(class),
