@@ -308,6 +308,7 @@ impl Environment {
             find_url: self.finder.url(),
             view_url: self.dashboard.view_url("{assetGuid}"),
             target_file,
+            reporting_simulated: Some(self.reporting.simulator.is_some()),
         }
     }
 

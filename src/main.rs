@@ -12,7 +12,7 @@ use pdp_harness::config::TargetConfig;
 use pdp_harness::doctor;
 use pdp_harness::environment::Environment;
 use pdp_harness::evidence::history;
-use pdp_harness::evidence::record::{RerunInfo, Verdict};
+use pdp_harness::evidence::record::{RerunInfo, SignOff, Verdict};
 use pdp_harness::evidence::redact::Redactor;
 use pdp_harness::evidence::{self, Format};
 use pdp_harness::provider::Faults;
@@ -260,6 +260,61 @@ struct RunInputs {
     /// Keep personas' personal data in the evidence (local debugging only; recorded on the cover)
     #[arg(long)]
     reveal_personal_data: bool,
+    #[command(flatten)]
+    sign_off: SignOffArgs,
+}
+
+/// The test manager's sign-off details, printed in the evidence's sign-off and sealed with it.
+#[derive(Debug, Args)]
+struct SignOffArgs {
+    /// The organisation's ticket or change reference for this test
+    #[arg(long, value_name = "REF")]
+    ticket: Option<String>,
+    /// Who reviews the evidence (printed under "Reviewed by")
+    #[arg(long, value_name = "NAME")]
+    reviewer: Option<String>,
+    /// Who approves it (printed under "Approved by")
+    #[arg(long, value_name = "NAME")]
+    approver: Option<String>,
+    /// A text file of notes and deviations to print in the sign-off
+    #[arg(long, value_name = "FILE")]
+    notes: Option<PathBuf>,
+}
+
+impl SignOffArgs {
+    /// The details given, the notes file read (at most 64 KiB of UTF-8 text).
+    fn read(&self) -> anyhow::Result<SignOff> {
+        let notes = match &self.notes {
+            None => None,
+            Some(path) => {
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("could not read the notes file {}", path.display()))?;
+                if bytes.len() > evidence::NOTES_LIMIT {
+                    anyhow::bail!(
+                        "the notes file {} is {} bytes; at most {} are taken (notes, not attachments)",
+                        path.display(),
+                        bytes.len(),
+                        evidence::NOTES_LIMIT
+                    );
+                }
+                let text = String::from_utf8(bytes).with_context(|| {
+                    format!("the notes file {} is not UTF-8 text", path.display())
+                })?;
+                Some(text.trim_end().to_owned())
+            }
+        };
+        let given = |v: &Option<String>| {
+            v.as_ref()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+        };
+        Ok(SignOff {
+            ticket: given(&self.ticket),
+            reviewer: given(&self.reviewer),
+            approver: given(&self.approver),
+            notes,
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -305,6 +360,12 @@ struct ReportArgs {
     /// Which output to render
     #[arg(long, value_enum, default_value = "all")]
     format: Format,
+    /// Re-render and re-seal even though the bundle no longer matches its seal (the new cover
+    /// says it was re-rendered from a changed log)
+    #[arg(long)]
+    reseal: bool,
+    #[command(flatten)]
+    sign_off: SignOffArgs,
 }
 
 /// An error with the exit code it deserves.
@@ -573,6 +634,7 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
 
 async fn execute(inv: Invocation) -> Result<u8, Failure> {
     let features = features_dir(inv.inputs.features.as_deref())?;
+    let sign_off = inv.inputs.sign_off.read().map_err(could_not_run)?;
     // A `serve` running for this target file takes the run: its C&A is the one the solution
     // is configured against.
     if let Some(target) = &inv.target {
@@ -585,6 +647,7 @@ async fn execute(inv: Invocation) -> Result<u8, Failure> {
             reveal_personal_data: inv.inputs.reveal_personal_data,
             cases: inv.cases.clone(),
             rerun: inv.rerun.clone(),
+            sign_off: Some(sign_off.clone()),
         };
         if let Some(code) = serve::delegate(target, &request, |line| println!("{line}"))
             .await
@@ -605,6 +668,7 @@ async fn execute(inv: Invocation) -> Result<u8, Failure> {
         config,
         cases: inv.cases,
         rerun: inv.rerun,
+        sign_off: Some(sign_off),
     };
     runner::check_selection(&options).map_err(could_not_run)?;
     let pack_path = pack_file(inv.inputs.testpacks.as_deref())?;
@@ -733,16 +797,32 @@ fn report(args: ReportArgs) -> Result<u8, Failure> {
             run_dir.display()
         )));
     }
-    // Re-rendering re-seals: say first if the bundle no longer matched its seal.
-    if run_dir.join(evidence::seal::SEAL).is_file()
-        && let Ok(v) = evidence::seal::verify(&run_dir)
-        && !v.is_intact()
-    {
-        println!("note: before re-rendering, the bundle did not match its seal:");
-        for p in &v.problems {
-            println!("  - {p}");
+    let sign_off = args.sign_off.read().map_err(could_not_run)?;
+    // Re-rendering re-seals: a bundle that no longer matches its seal is not silently given a
+    // fresh, valid-looking one. Nothing is written unless --reseal says so.
+    if run_dir.join(evidence::seal::SEAL).is_file() {
+        let v = evidence::seal::verify(&run_dir).map_err(could_not_run)?;
+        if !v.is_intact() {
+            let problems = v.problems.join("\n  - ");
+            if !args.reseal {
+                return Err(could_not_run(anyhow::anyhow!(
+                    "run {} no longer matches its seal; nothing was re-rendered:\n  - {problems}\n\
+                     `pdp-harness report {} --reseal` re-renders and re-seals it, and its cover then says it was re-rendered from a changed log",
+                    args.run_id,
+                    args.run_id
+                )));
+            }
+            // Nothing is written unless the changed log can be rendered at all.
+            evidence::load_record(&run_dir).map_err(could_not_run)?;
+            println!("note: the bundle did not match its seal:\n  - {problems}");
+            println!(
+                "note: re-sealing (--reseal): the new cover says the bundle was re-rendered from a changed log."
+            );
+            evidence::record_reseal(&run_dir, v.problems).map_err(could_not_run)?;
         }
-        println!("note: the new seal covers the files as they are now.");
+    }
+    if !sign_off.is_empty() {
+        evidence::set_sign_off(&run_dir, sign_off).map_err(could_not_run)?;
     }
     let (record, files) = evidence::render(&run_dir, args.format).map_err(could_not_run)?;
     println!(
@@ -783,7 +863,7 @@ fn bench_evidence(scenarios: usize, iterations: u32) -> Result<u8, Failure> {
             .map_err(|e| e.to_string())
     })?;
     time("report.html", &|| {
-        Ok(evidence::html::render_html(&record).len())
+        Ok(evidence::html::render_html(&record, Some(&"0".repeat(64))).len())
     })?;
     time("junit.xml", &|| {
         evidence::junit::render_junit(&record)

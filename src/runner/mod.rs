@@ -120,6 +120,9 @@ pub struct RunOptions {
     pub cases: Option<CaseFilter>,
     /// The attempt history a re-run carries into its run header.
     pub rerun: Option<RerunInfo>,
+    /// The test manager's sign-off details (`--ticket`, `--notes FILE`, ...), sealed with the
+    /// evidence.
+    pub sign_off: Option<crate::evidence::record::SignOff>,
 }
 
 /// Scenarios chosen by identity (case id, else feature and name), plus whole stages that they
@@ -509,6 +512,19 @@ pub async fn run(
         source,
     })?;
     let log = RunLog::create(&run_dir)?;
+    // What the run used, inside the bundle, so that it can be verified when moved; the
+    // digests also go in the header, for the cover, `rerun` and `diff`.
+    let used: Vec<PathBuf> = plan.features.iter().map(PathBuf::from).collect();
+    let inputs = crate::evidence::seal::write_inputs(
+        &run_dir,
+        &used,
+        &env.pack.path,
+        &opts.config.summary(),
+    )
+    .map_err(RunError::Evidence)?;
+    if let Some(sign_off) = opts.sign_off.clone().filter(|s| !s.is_empty()) {
+        crate::evidence::set_sign_off(&run_dir, sign_off)?;
+    }
     log.append(&LogEvent::RunStarted(Box::new(RunHeader {
         run_id: run_id.clone(),
         started_at: Utc::now(),
@@ -525,6 +541,7 @@ pub async fn run(
         personal_data_revealed: env.recorder.redactor().reveals_personal_data(),
         test_pack: Some(format!("{} {}", env.pack.pack.id, env.pack.pack.version)),
         rerun: opts.rerun.clone(),
+        inputs,
     })))?;
     for key in &plan.unmatched {
         log.append(&LogEvent::Note {
@@ -555,10 +572,6 @@ pub async fn run(
             text: text.clone(),
         })?;
     }
-    // What the run used, inside the bundle, so that it can be verified when moved.
-    let used: Vec<PathBuf> = plan.features.iter().map(PathBuf::from).collect();
-    crate::evidence::seal::write_inputs(&run_dir, &used, &env.pack.path, &opts.config.summary())
-        .map_err(RunError::Evidence)?;
 
     progress(&console, Progress::Planned { total: plan.total });
     let mut problems = Vec::new();
