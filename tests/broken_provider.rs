@@ -233,6 +233,7 @@ async fn an_unattributable_registration_fails_the_run_level_check() {
         config: pdp_harness::config::TargetConfig::default(),
         cases: None,
         rerun: None,
+        sign_off: None,
     };
     let stray = {
         let env = env.clone();
