@@ -295,7 +295,15 @@ fn system_clock() -> Arc<dyn pdp_harness::reporting::clock::Clock> {
 
 /// (endpoint, null variant?, what, mutation, field named, code, forbidden by the yaml's schemas;
 /// false where the rule is in the yaml's text or the MaPS stub only)
-type ForbiddenCase = (Endpoint, bool, &'static str, Mutation, &'static str, &'static str, bool);
+type ForbiddenCase = (
+    Endpoint,
+    bool,
+    &'static str,
+    Mutation,
+    &'static str,
+    &'static str,
+    bool,
+);
 
 /// Bodies the reporting API forbids, each with the field and code our validator must name.
 fn forbidden_cases() -> Vec<ForbiddenCase> {

@@ -58,6 +58,16 @@ pub enum Format {
     All,
 }
 
+/// ", 36 not started" when planned scenarios never started, else nothing (so complete runs
+/// read as before).
+pub fn not_started_text(c: &record::Counts) -> String {
+    if c.not_started > 0 {
+        format!(", {} not started", c.not_started)
+    } else {
+        String::new()
+    }
+}
+
 /// Fold a run directory's log into its record.
 pub fn load_record(run_dir: &Path) -> Result<RunRecord, EvidenceError> {
     let path = run_dir.join(runlog::RUN_LOG);

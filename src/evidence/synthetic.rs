@@ -164,5 +164,7 @@ pub fn record(n: usize) -> RunRecord {
             })
             .collect(),
         reporting: Default::default(),
+        interrupted: None,
+        not_started: Vec::new(),
     }
 }

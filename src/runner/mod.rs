@@ -4,6 +4,7 @@
 pub mod live;
 pub mod rerun;
 mod steps;
+pub mod stop;
 pub mod world;
 pub mod writer;
 
@@ -19,7 +20,7 @@ use futures::FutureExt as _;
 use crate::config::TargetConfig;
 use crate::environment::Environment;
 use crate::evidence::record::{
-    LogEvent, RerunInfo, RunHeader, RunRecord, ScenarioKey, Selection, Standards,
+    LogEvent, PlannedScenario, RerunInfo, RunHeader, RunRecord, ScenarioKey, Selection, Standards,
 };
 use crate::evidence::runlog::RunLog;
 use crate::evidence::{self, EvidenceError, Format};
@@ -116,6 +117,8 @@ pub struct RunOptions {
     pub cases: Option<CaseFilter>,
     /// The attempt history a re-run carries into its run header.
     pub rerun: Option<RerunInfo>,
+    /// Raised to stop the run early (signal, client gone); the evidence is still sealed.
+    pub stop: stop::Stop,
 }
 
 /// Scenarios chosen by identity (case id, else feature and name), plus whole stages that they
@@ -240,11 +243,13 @@ struct Plan {
     total: usize,
     /// Scenarios the case filter asked for that no feature file holds any more.
     unmatched: Vec<ScenarioKey>,
+    /// Every selected scenario in run order, for the run log.
+    planned: Vec<PlannedScenario>,
 }
 
 /// Parse every feature file up front (outlines expanded): a broken file is a "could not run",
 /// named, before anything starts; and an empty selection is reported instead of a vacuous pass.
-fn preflight(opts: &RunOptions) -> Result<Plan, RunError> {
+fn preflight(opts: &RunOptions, skip_tag: Option<&'static str>) -> Result<Plan, RunError> {
     use cucumber::feature::Ext as _;
     let expr = match &opts.tags {
         Some(e) => Some(e.parse::<TagOperation>().map_err(|err| RunError::BadTags {
@@ -272,12 +277,13 @@ fn preflight(opts: &RunOptions) -> Result<Plan, RunError> {
     let mut features = Vec::new();
     let mut total = 0;
     let mut found: Vec<ScenarioKey> = Vec::new();
+    let mut planned: Vec<PlannedScenario> = Vec::new();
     let mut dependencies: Vec<(String, Pack, String)> = Vec::new();
     for stage in stages_of(opts.pack) {
         let filter = Filter {
             pack_tag: stage.tag(),
             expr: expr.clone(),
-            skip_tag: None,
+            skip_tag,
             cases: cases.clone(),
         };
         let mut selected = 0;
@@ -296,6 +302,10 @@ fn preflight(opts: &RunOptions) -> Result<Plan, RunError> {
                 .collect();
             for (tags, scenario) in &chosen {
                 found.push(key_of(feature, scenario, tags));
+                planned.push(PlannedScenario {
+                    key: key_of(feature, scenario, tags),
+                    tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+                });
                 for dep in tags.iter().filter_map(|t| t.strip_prefix("depends-on:")) {
                     dependencies.push((dep.to_owned(), stage, path.display().to_string()));
                 }
@@ -368,12 +378,13 @@ fn preflight(opts: &RunOptions) -> Result<Plan, RunError> {
         features,
         total,
         unmatched,
+        planned,
     })
 }
 
 /// Check the feature files and the selection before anything is started.
 pub fn check_selection(opts: &RunOptions) -> Result<(), RunError> {
-    preflight(opts).map(|_| ())
+    preflight(opts, None).map(|_| ())
 }
 
 /// Before a stage's scenarios: stage 1 starts from cleared-down data; stage 2 starts from the
@@ -476,7 +487,8 @@ pub async fn run(
     opts: &RunOptions,
     console: Box<dyn Console>,
 ) -> Result<RunOutcome, RunError> {
-    let plan = preflight(opts)?;
+    let skip_tag = (!env.reporting.stub).then_some("stub");
+    let plan = preflight(opts, skip_tag)?;
     if plan.stages.contains(&Pack::Reporting) {
         // All six submissions must fall on one UTC day: refuse to start too near midnight.
         env.reporting.guard()?;
@@ -505,6 +517,10 @@ pub async fn run(
         test_pack: Some(format!("{} {}", env.pack.pack.id, env.pack.pack.version)),
         rerun: opts.rerun.clone(),
     })))?;
+    log.append(&LogEvent::Planned {
+        at: Utc::now(),
+        scenarios: plan.planned.clone(),
+    })?;
     for key in &plan.unmatched {
         log.append(&LogEvent::Note {
             at: Utc::now(),
@@ -524,7 +540,20 @@ pub async fn run(
     let console = writer::shared(console);
     progress(&console, Progress::Planned { total: plan.total });
     let mut problems = Vec::new();
+    let mut stopped = None;
     for stage in &plan.stages {
+        if let Some(reason) = opts.stop.reason() {
+            stopped = Some(reason);
+            break;
+        }
+        if *stage == Pack::Reporting
+            && let Err(e) = env.reporting.guard()
+        {
+            // The midnight guard again, where the day's submissions start: a refusal ends the
+            // run like an interruption, with the earlier stages' results sealed.
+            stopped = Some(format!("the reporting stage was not started: {e}"));
+            break;
+        }
         progress(&console, Progress::Stage(stage.name()));
         for text in set_up_stage(&env, *stage, &run_dir, &run_id, &log, &opts.config).await {
             log.append(&LogEvent::Note {
@@ -541,7 +570,7 @@ pub async fn run(
         };
         let hook_env = env.clone();
         let writer = EvidenceWriter::new(log.clone(), env.recorder.clone(), console.clone());
-        let writer = HarnessWorld::cucumber()
+        let scenarios = HarnessWorld::cucumber()
             .max_concurrent_scenarios(1)
             // Scenarios run one at a time, so events arrive in order.
             .with_writer(cucumber::writer::AssertNormalized::new(writer))
@@ -552,12 +581,25 @@ pub async fn run(
             })
             .filter_run(opts.features_dir.clone(), move |f, r, s| {
                 filter.selects(f, r, s)
-            })
-            .await;
-        problems.extend(writer.problems.iter().cloned());
+            });
+        // A stop abandons the scenario in progress (it is recorded as interrupted) and starts
+        // no other.
+        tokio::select! {
+            writer = scenarios => problems.extend(writer.problems.iter().cloned()),
+            reason = opts.stop.requested() => {
+                stopped = Some(reason);
+                break;
+            }
+        }
     }
     progress(&console, Progress::Finished);
-    log.append(&LogEvent::RunFinished { at: Utc::now() })?;
+    match stopped {
+        Some(reason) => log.append(&LogEvent::RunInterrupted {
+            at: Utc::now(),
+            reason,
+        })?,
+        None => log.append(&LogEvent::RunFinished { at: Utc::now() })?,
+    }
     if !problems.is_empty() {
         return Err(RunError::Recording(problems.join("; ")));
     }
