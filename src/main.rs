@@ -686,7 +686,7 @@ async fn rerun(args: RerunArgs) -> Result<u8, Failure> {
         say!("note: {note}");
     }
     say!(
-        "Re-running {} scenario(s) of run {run_id} that did not pass or never started: {}",
+        "Re-running {} scenario(s) of run {run_id} that did not pass: {}",
         plan.failed.len(),
         plan.failed
             .iter()
