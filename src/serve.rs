@@ -82,6 +82,10 @@ pub struct RunRequest {
     pub rerun: Option<crate::evidence::record::RerunInfo>,
 }
 
+/// How often a quiet run's answer stream carries a blank line, so a client that went away is
+/// noticed (and its run cancelled) within seconds rather than at the next console line.
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// One line of the streamed answer (JSON lines): console text, then the exit code.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -215,10 +219,17 @@ async fn accept_run(
         return (StatusCode::SERVICE_UNAVAILABLE, "serve is stopping").into_response();
     }
     // Dropping this stream (the client went away) closes the channel, which cancels the run.
+    // A blank line every HEARTBEAT while the run is quiet makes a vanished client show up as a
+    // failed write within seconds (clients skip blank lines).
     let stream = futures::stream::unfold(lines_rx, |mut rx| async move {
-        let message = rx.recv().await?;
-        let mut line = serde_json::to_vec(&message).unwrap_or_default();
-        line.push(b'\n');
+        let line = tokio::select! {
+            message = rx.recv() => {
+                let mut line = serde_json::to_vec(&message?).unwrap_or_default();
+                line.push(b'\n');
+                line
+            }
+            () = tokio::time::sleep(HEARTBEAT) => b"\n".to_vec(),
+        };
         Some((Ok::<_, std::convert::Infallible>(line), rx))
     });
     Response::builder()
