@@ -141,7 +141,7 @@ impl Environment {
             },
             crate::recorder::record_inbound,
         ));
-        let cas_server = tls::serve_mtls(cas_app, loopback, &cas_identity, &ca)?;
+        let cas_server = tls::serve_mtls(cas_app, loopback, &cas_identity, &ca, &config.server)?;
         cas.set_base_url(cas_server.base_url());
 
         // The reference provider: its own server certificate and its own client certificate
@@ -173,8 +173,13 @@ impl Environment {
         )?;
         let provider_identity =
             pki.server_identity("provider server", "provider.pdp-harness.test", &[])?;
-        let provider_server =
-            tls::serve_mtls(provider.router(), loopback, &provider_identity, &ca)?;
+        let provider_server = tls::serve_mtls(
+            provider.router(),
+            loopback,
+            &provider_identity,
+            &ca,
+            &config.server,
+        )?;
 
         // The CDA side's client certificate, used by the finder, the dashboard and clear-down.
         let harness_id = pki.client_identity("CDA client", "pdp-harness-cda")?;
@@ -344,12 +349,18 @@ impl Environment {
             recorder: recorder.clone(),
             party: PARTY_PROVIDER_TO_CAS,
         };
-        let service = CdaService::start(cda, &config.base_dir(), &config.contract, |router| {
-            router.layer(axum::middleware::from_fn_with_state(
-                inbound,
-                crate::recorder::record_inbound,
-            ))
-        })?;
+        let service = CdaService::start(
+            cda,
+            &config.base_dir(),
+            &config.contract,
+            &config.server,
+            |router| {
+                router.layer(axum::middleware::from_fn_with_state(
+                    inbound,
+                    crate::recorder::record_inbound,
+                ))
+            },
+        )?;
         let mut env = Environment::with_service(pack, config, recorder, &service)?;
         env.owns_cas_server = true;
         Ok(env)

@@ -972,16 +972,22 @@ async fn serve(target: PathBuf, testpacks: PathBuf) -> Result<u8, Failure> {
         recorder: recorder.clone(),
         party: pdp_harness::environment::PARTY_PROVIDER_TO_CAS,
     };
-    let service = CdaService::start(cda, &config.base_dir(), &config.contract, |router| {
-        router
-            .layer(axum::middleware::from_fn_with_state(
-                inbound,
-                pdp_harness::recorder::record_inbound,
-            ))
-            .layer(axum::middleware::from_fn(
-                pdp_harness::cda::service::log_to_console,
-            ))
-    })
+    let service = CdaService::start(
+        cda,
+        &config.base_dir(),
+        &config.contract,
+        &config.server,
+        |router| {
+            router
+                .layer(axum::middleware::from_fn_with_state(
+                    inbound,
+                    pdp_harness::recorder::record_inbound,
+                ))
+                .layer(axum::middleware::from_fn(
+                    pdp_harness::cda::service::log_to_console,
+                ))
+        },
+    )
     .map_err(could_not_run)?;
     say!("pdp-harness serve: the simulated CDA (C&A and JWKS) is running.");
     say!("Configure the solution's test environment with:");
@@ -990,7 +996,9 @@ async fn serve(target: PathBuf, testpacks: PathBuf) -> Result<u8, Failure> {
     }
     let service = Arc::new(service);
     let attached = if config.provider.is_some() {
-        let (jobs, handoff) = serve::start_control(&target).await.map_err(could_not_run)?;
+        let (jobs, handoff) = serve::start_control(&target, &config.server)
+            .await
+            .map_err(could_not_run)?;
         say!(
             "`pdp-harness run --target {}` runs its scenarios here, against this C&A, while this serve runs.",
             target.display()

@@ -114,7 +114,7 @@ struct StreamConsole(mpsc::UnboundedSender<RunMessage>);
 
 impl Console for StreamConsole {
     fn line(&mut self, text: &str) {
-        crate::runner::writer::print_line(&text);
+        crate::runner::writer::print_line(text);
         let _ = self.0.send(RunMessage::Line(text.to_owned()));
     }
 }
@@ -132,6 +132,7 @@ pub struct AttachedRuns {
 /// file to remove on exit.
 pub async fn start_control(
     target: &Path,
+    limits: &crate::server::ServerLimits,
 ) -> Result<(mpsc::UnboundedReceiver<Job>, PathBuf), ServeError> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
@@ -156,11 +157,8 @@ pub async fn start_control(
     let app = Router::new()
         .route("/runs", post(accept_run))
         .with_state(state);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "serve's control API stopped");
-        }
-    });
+    // Runs until the process ends (the control API lives as long as serve).
+    crate::server::serve(listener, app, None, *limits).map_err(ServeError::Bind)?;
     Ok((jobs_rx, path))
 }
 

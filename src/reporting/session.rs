@@ -40,6 +40,8 @@ pub struct Settings {
     pub status: SubmissionStatus,
     /// Where the journal is kept; set per run on the embedded default.
     pub journal: Option<PathBuf>,
+    /// The simulator's timeouts and connection cap (`[server]`).
+    pub server: crate::server::ServerLimits,
 }
 
 impl Default for Settings {
@@ -50,6 +52,7 @@ impl Default for Settings {
             expected: Duration::from_secs(15 * 60),
             status: SubmissionStatus::OnTime,
             journal: None,
+            server: Default::default(),
         }
     }
 }
