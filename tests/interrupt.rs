@@ -65,7 +65,7 @@ fn signal(child: &Child, name: &str) {
 fn interrupted_bundle(signal_name: &str) {
     let tmp = tempfile::tempdir().expect("temp dir");
     let runs = tmp.path().join("runs");
-    let (mut child, log_path) = start_slow_run(tmp.path(), &runs);
+    let (child, log_path) = start_slow_run(tmp.path(), &runs);
     signal(&child, signal_name);
     let out = child.wait_with_output().expect("exits");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -152,8 +152,7 @@ fn rerun_runs_the_scenarios_an_interrupted_run_never_started() {
     let newest = std::fs::read_dir(&runs)
         .expect("runs")
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.as_path() != log_path.parent().expect("dir"))
-        .next()
+        .find(|p| p.as_path() != log_path.parent().expect("dir"))
         .expect("the re-run's directory");
     let again = pdp_harness::evidence::load_record(&newest).expect("record");
     assert_eq!(
