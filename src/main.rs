@@ -486,11 +486,11 @@ fn load_pack(path: &Path, config: &TargetConfig) -> Result<TestPack, Failure> {
 /// The redaction policy: the personas' personal data and the target file's further values,
 /// revealed only when asked (flag or target file).
 fn redactor_for(pack: &TestPack, config: &TargetConfig, reveal_flag: bool) -> Redactor {
-    let values = pack
-        .personal_values()
-        .into_iter()
-        .chain(config.redaction.mask.iter().cloned());
-    Redactor::new(values, reveal_flag || config.redaction.reveal_personal_data)
+    Redactor::new(
+        pack.personal_values(),
+        reveal_flag || config.redaction.reveal_personal_data,
+    )
+    .with_masks(config.redaction.mask.iter().cloned())
 }
 
 /// The organisation's solution when the target file names one, else the embedded default.
@@ -591,7 +591,7 @@ async fn execute(inv: Invocation) -> Result<u8, Failure> {
     env.shutdown();
     let outcome = outcome.map_err(could_not_run)?;
     for line in session::summary(&outcome) {
-        say!("{line}");
+        say!("{}", env.recorder.redactor().mask(&line));
     }
     if let Some(reason) = &outcome.record.interrupted {
         eprintln!(

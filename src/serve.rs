@@ -317,7 +317,7 @@ impl AttachedRuns {
         match outcome {
             Ok(outcome) => {
                 for line in session::summary(&outcome) {
-                    say(line);
+                    say(self.recorder.redactor().mask(&line));
                 }
                 session::exit_code(&outcome)
             }

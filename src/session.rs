@@ -42,12 +42,36 @@ impl Console for Forward {
     }
 }
 
+/// Lines with the `[redaction] mask` values masked, before they reach any console.
+struct Masked {
+    console: SharedConsole,
+    redactor: crate::evidence::redact::Redactor,
+}
+
+impl Console for Masked {
+    fn line(&mut self, text: &str) {
+        if let Ok(mut c) = self.console.lock() {
+            c.line(&self.redactor.mask(text));
+        }
+    }
+
+    fn progress(&mut self, event: crate::runner::writer::Progress<'_>) {
+        if let Ok(mut c) = self.console.lock() {
+            c.progress(event);
+        }
+    }
+}
+
 /// The doctor, then the scenarios. The environment is left running (its owner stops it).
 pub async fn checked_run(
     env: Arc<Environment>,
     options: &RunOptions,
     console: SharedConsole,
 ) -> Result<RunOutcome, SessionError> {
+    let console = crate::runner::writer::shared(Box::new(Masked {
+        console,
+        redactor: env.recorder.redactor().clone(),
+    }));
     let mut out = Forward(console.clone());
     out.line(&format!(
         "pdp-harness {}: pack {} against {}",

@@ -499,7 +499,15 @@ pub async fn run(
         path: run_dir.clone(),
         source,
     })?;
-    let log = RunLog::create(&run_dir)?;
+    let redactor = env.recorder.redactor();
+    let log = RunLog::create(&run_dir)?.with_masks(redactor.masks());
+    // The configuration as recorded: `[redaction] mask` values never appear, wherever they are.
+    let configuration: Vec<(String, String)> = opts
+        .config
+        .summary()
+        .into_iter()
+        .map(|(k, v)| (k, redactor.mask(&v)))
+        .collect();
     log.append(&LogEvent::RunStarted(Box::new(RunHeader {
         run_id: run_id.clone(),
         started_at: Utc::now(),
@@ -512,7 +520,7 @@ pub async fn run(
             features: plan.features.clone(),
         },
         certificates: env.certificates(),
-        configuration: opts.config.summary(),
+        configuration: configuration.clone(),
         personal_data_revealed: env.recorder.redactor().reveals_personal_data(),
         test_pack: Some(format!("{} {}", env.pack.pack.id, env.pack.pack.version)),
         rerun: opts.rerun.clone(),
@@ -534,7 +542,7 @@ pub async fn run(
     }
     // What the run used, inside the bundle, so that it can be verified when moved.
     let used: Vec<PathBuf> = plan.features.iter().map(PathBuf::from).collect();
-    crate::evidence::seal::write_inputs(&run_dir, &used, &env.pack.path, &opts.config.summary())
+    crate::evidence::seal::write_inputs(&run_dir, &used, &env.pack.path, &configuration)
         .map_err(RunError::Evidence)?;
 
     let console = writer::shared(console);
