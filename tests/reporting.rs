@@ -1102,3 +1102,84 @@ fn submit_reporting_sends_the_minimal_set_checks_without_sending_and_names_missi
     // A rehearsal against the simulator leaves no journal behind.
     assert!(!dir.path().join("reporting-journal.jsonl").exists());
 }
+
+/// Two sessions over one journal whose last line was torn (a process died mid-write): both
+/// submit, and the journal reads back whole.
+#[tokio::test]
+async fn a_torn_journal_line_does_not_stop_later_submits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = dir.path().join("reporting-journal.jsonl");
+    std::fs::write(
+        &journal,
+        "{\"at\":\"2026-11-23T09:00:00Z\",\"key\":\"torn\",\"endpo",
+    )
+    .expect("write");
+    let (session, _) = simulated_session(system_clock(), Some(journal.clone()));
+    let mut settings = session.settings.clone();
+    for e in [
+        Endpoint::ViewResponseRequestNumber,
+        Endpoint::ViewResponseUnavailable,
+    ] {
+        settings.sources.insert(e, Source::Null);
+    }
+    let first = ReportingSession::new(session.client.clone(), settings, session.holder, None);
+    let sent = first
+        .submit(Endpoint::ViewResponseRequestNumber, Mode::Initial)
+        .await
+        .expect("the first submit goes");
+    assert_eq!(sent[0].outcome, "accepted", "{}", sent[0].detail);
+    // A new process over the same journal.
+    let second = ReportingSession::new(
+        first.client.clone(),
+        first.settings.clone(),
+        first.holder,
+        None,
+    );
+    let sent = second
+        .submit(Endpoint::ViewResponseUnavailable, Mode::Initial)
+        .await
+        .expect("the second submit goes too");
+    assert_eq!(sent[0].outcome, "accepted", "{}", sent[0].detail);
+    let text = std::fs::read_to_string(&journal).expect("journal");
+    assert_eq!(text.lines().count(), 4, "{text}");
+    for line in text.lines() {
+        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+    }
+    session.shutdown();
+}
+
+/// A submission in flight when the run stops is in that run's evidence, as in doubt.
+#[tokio::test]
+async fn a_submission_in_flight_when_the_run_stops_is_evidenced_as_in_doubt() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (session, _) = simulated_session(
+        system_clock(),
+        Some(dir.path().join("reporting-journal.jsonl")),
+    );
+    let mut settings = session.settings.clone();
+    settings
+        .sources
+        .insert(Endpoint::ViewResponseRequestNumber, Source::Null);
+    let reporting = ReportingSession::new(session.client.clone(), settings, session.holder, None);
+    let log = pdp_harness::evidence::runlog::RunLog::create(dir.path()).expect("log");
+    let header = pdp_harness::evidence::synthetic::record(1).header;
+    log.append(&pdp_harness::evidence::record::LogEvent::RunStarted(
+        Box::new(header),
+    ))
+    .expect("header");
+    reporting.attach_log(log);
+    // The process "dies" after sending, before the answer is journaled or logged.
+    reporting.simulate_crash_after_next_send();
+    assert!(
+        reporting
+            .submit(Endpoint::ViewResponseRequestNumber, Mode::Initial)
+            .await
+            .is_err()
+    );
+    let record = pdp_harness::evidence::load_record(dir.path()).expect("record");
+    let subs = &record.reporting.submissions;
+    assert_eq!(subs.len(), 1, "{subs:?}");
+    assert_eq!(subs[0].outcome, "in_doubt", "{}", subs[0].detail);
+    assert_eq!(subs[0].endpoint, Endpoint::ViewResponseRequestNumber.path());
+    session.shutdown();
+}

@@ -613,7 +613,15 @@ impl RunRecord {
                     ended_at = Some(at);
                     interrupted = Some(reason);
                 }
-                LogEvent::ReportingSubmission(s) => reporting.submissions.push(*s),
+                // A later event for the same record (its answer) replaces the in-flight one.
+                LogEvent::ReportingSubmission(s) => match reporting
+                    .submissions
+                    .iter_mut()
+                    .find(|e| e.record_id == s.record_id && e.endpoint == s.endpoint)
+                {
+                    Some(earlier) => *earlier = *s,
+                    None => reporting.submissions.push(*s),
+                },
                 LogEvent::ReportingDayCheck(d) => reporting.day_checks.push(d),
                 LogEvent::ReportingReconciliation(r) => reporting.reconciliations.push(r),
             }
