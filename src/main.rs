@@ -656,6 +656,7 @@ fn stop_on_signals(mut signals: Signals, stop: runner::stop::Stop) {
         eprintln!(
             "pdp-harness: {second} again: exiting now; the run log is kept (`pdp-harness report <run dir>` renders it)"
         );
+        pdp_harness::environment::kill_clear_down_commands();
         std::process::exit(i32::from(EXIT_FAILED));
     });
 }
@@ -1034,6 +1035,7 @@ async fn serve(target: PathBuf, testpacks: PathBuf) -> Result<u8, Failure> {
                 raise.request(format!("serve stopped by {first}"));
                 let _ = signals.next().await;
                 let _ = std::fs::remove_file(handoff_file);
+                pdp_harness::environment::kill_clear_down_commands();
                 std::process::exit(i32::from(EXIT_FAILED));
             });
             runs.serve_jobs(jobs, &shutdown).await;

@@ -79,7 +79,12 @@ pub async fn checked_run(
         options.pack.name(),
         env.target_info(None).environment
     ));
-    let checks = doctor::examine(&env).await;
+    // A stop during the checks (a long clear-down command) abandons them; the run then seals
+    // at once as INTERRUPTED, every scenario not started.
+    let checks = tokio::select! {
+        checks = doctor::examine(&env) => checks,
+        _ = options.stop.requested() => Vec::new(),
+    };
     let blocking = doctor::blocking(&checks).len();
     if blocking > 0 {
         for c in &checks {

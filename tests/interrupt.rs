@@ -193,3 +193,63 @@ fn a_closed_stdout_is_not_a_stop() {
         .expect("runs");
     assert_eq!(verify.status.code(), Some(0));
 }
+
+/// Whether `pid` is a live process (a zombie waiting to be reaped counts as ended).
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).is_ok_and(|s| {
+        !s.lines()
+            .any(|l| l.starts_with("State:") && (l.contains("Z") || l.contains("X")))
+    })
+}
+
+#[test]
+fn a_clear_down_command_and_its_children_end_with_the_run() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let pid_file = tmp.path().join("grandchild.pid");
+    let target = tmp.path().join("target.toml");
+    // The command starts a child of its own and waits for it: a long clear-down.
+    std::fs::write(
+        &target,
+        format!(
+            "[clear_down]\ncommand = [\"sh\", \"-c\", \"sleep 100000 & echo $! > {}; wait\"]\ntimeout_secs = 30\n",
+            pid_file.display()
+        ),
+    )
+    .expect("write");
+    let runs = tmp.path().join("runs");
+    let child = common::bin()
+        .args(["run", "--pack", "stage1", "--target"])
+        .arg(&target)
+        .arg("--out")
+        .arg(&runs)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let grandchild = loop {
+        assert!(
+            Instant::now() < deadline,
+            "the clear-down command never started"
+        );
+        if let Ok(pid) = std::fs::read_to_string(&pid_file)
+            && !pid.trim().is_empty()
+        {
+            break pid.trim().to_owned();
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(alive(&grandchild));
+    signal(&child, "INT");
+    let out = child.wait_with_output().expect("exits");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !alive(&grandchild),
+        "the clear-down command's child was killed with the run"
+    );
+}

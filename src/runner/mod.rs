@@ -563,7 +563,15 @@ pub async fn run(
             break;
         }
         progress(&console, Progress::Stage(stage.name()));
-        for text in set_up_stage(&env, *stage, &run_dir, &run_id, &log, &opts.config).await {
+        // A stop during set-up (a long clear-down command) ends it too: the command is killed.
+        let notes = tokio::select! {
+            notes = set_up_stage(&env, *stage, &run_dir, &run_id, &log, &opts.config) => notes,
+            reason = opts.stop.requested() => {
+                stopped = Some(reason);
+                break;
+            }
+        };
+        for text in notes {
             log.append(&LogEvent::Note {
                 at: Utc::now(),
                 stage: stage.name().to_owned(),
