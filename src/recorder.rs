@@ -18,12 +18,47 @@ use crate::evidence::redact::Redactor;
 /// Bodies larger than this are not kept whole in the evidence.
 const BODY_LIMIT: usize = 16 * 1024;
 
+/// At most this much (approximately, in text) of exchanges is held; beyond it the oldest go.
+/// A whole pack's exchanges are a few MB; a long-lived `serve` answering calls between runs
+/// must not grow without bound.
+pub const EXCHANGE_BUDGET: usize = 16 * 1024 * 1024;
+
+/// What an exchange costs to keep, roughly.
+fn weight(e: &Exchange) -> usize {
+    let headers = |h: &[(String, String)]| h.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+    256 + e.url.len()
+        + headers(&e.request_headers)
+        + headers(&e.response_headers)
+        + e.request_body.as_ref().map_or(0, String::len)
+        + e.response_body.as_ref().map_or(0, String::len)
+        + e.error.as_ref().map_or(0, String::len)
+}
+
+/// Exchanges in completion order, within [`EXCHANGE_BUDGET`].
+#[derive(Debug, Default)]
+struct Exchanges {
+    items: std::collections::VecDeque<(SystemTime, Exchange)>,
+    weight: usize,
+}
+
+impl Exchanges {
+    fn push(&mut self, at: SystemTime, e: Exchange) {
+        self.weight += weight(&e);
+        self.items.push_back((at, e));
+        while self.weight > EXCHANGE_BUDGET && self.items.len() > 1 {
+            if let Some((_, old)) = self.items.pop_front() {
+                self.weight = self.weight.saturating_sub(weight(&old));
+            }
+        }
+    }
+}
+
 /// Exchanges and timings are stamped when they complete (under the lock, so the stamps are in
 /// order). The evidence writer runs behind the steps, so it attributes them to a step by the
 /// step's start and end times rather than by "what is new since I last looked".
 #[derive(Debug, Default)]
 pub struct Recorder {
-    exchanges: Mutex<Vec<(SystemTime, Exchange)>>,
+    exchanges: Mutex<Exchanges>,
     timings: Mutex<Vec<(SystemTime, Timing)>>,
     redactor: Redactor,
 }
@@ -76,7 +111,7 @@ impl Recorder {
     pub fn exchanges_between(&self, from: SystemTime, to: SystemTime) -> Vec<Exchange> {
         self.exchanges
             .lock()
-            .map(|v| between(&v, from, to))
+            .map(|mut v| between(v.items.make_contiguous(), from, to))
             .unwrap_or_default()
     }
 
@@ -91,7 +126,7 @@ impl Recorder {
     /// Forget everything recorded: a long-lived `serve` starts each run afresh.
     pub fn clear(&self) {
         if let Ok(mut e) = self.exchanges.lock() {
-            e.clear();
+            *e = Exchanges::default();
         }
         if let Ok(mut t) = self.timings.lock() {
             t.clear();
@@ -153,7 +188,7 @@ impl Recorder {
             error: error.map(|e| r.text(&e)),
         };
         if let Ok(mut v) = self.exchanges.lock() {
-            v.push((SystemTime::now(), exchange));
+            v.push(SystemTime::now(), exchange);
         }
     }
 
