@@ -102,6 +102,89 @@ pub enum RunError {
     },
     #[error("{0}")]
     DayGuard(#[from] crate::reporting::clock::DayGuardError),
+    #[error("{location}: no step definition matches \"{text}\"{suggestion}")]
+    UnknownStep {
+        location: String,
+        text: String,
+        /// "; did you mean ...?" when a known wording is near.
+        suggestion: String,
+    },
+    #[error("{location}: \"{text}\" matches more than one step definition")]
+    AmbiguousStep { location: String, text: String },
+}
+
+/// Every step of the selected scenarios (background included) has exactly one definition;
+/// a misworded one is named with the nearest wording that does match, before anything runs.
+fn check_steps(
+    parsed: &[(PathBuf, gherkin::Feature)],
+    selected: &[(PathBuf, Vec<gherkin::Step>)],
+) -> Result<(), RunError> {
+    let definitions = HarnessWorld::collection();
+    let matches = |step: &gherkin::Step| definitions.find(step).map(|m| m.is_some());
+    // Known-good wordings: every step of every feature file that matches a definition.
+    let known: Vec<(gherkin::StepType, String)> = parsed
+        .iter()
+        .flat_map(|(_, f)| all_steps(f))
+        .filter(|s| matches(s).unwrap_or(false))
+        .map(|s| (s.ty, s.value.clone()))
+        .collect();
+    for (path, steps) in selected {
+        for step in steps {
+            let location = format!("{}:{}", path.display(), step.position.line);
+            match matches(step) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let nearest = known
+                        .iter()
+                        .filter(|(ty, _)| *ty == step.ty)
+                        .min_by_key(|(_, text)| edit_distance(text, &step.value))
+                        .map(|(_, text)| text);
+                    return Err(RunError::UnknownStep {
+                        location,
+                        text: step.value.clone(),
+                        suggestion: nearest
+                            .map(|t| format!("; the nearest step that does is \"{t}\""))
+                            .unwrap_or_default(),
+                    });
+                }
+                Err(_) => {
+                    return Err(RunError::AmbiguousStep {
+                        location,
+                        text: step.value.clone(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every step written in a feature file (backgrounds, scenarios, rules).
+fn all_steps(f: &gherkin::Feature) -> Vec<&gherkin::Step> {
+    let mut out: Vec<&gherkin::Step> = Vec::new();
+    out.extend(f.background.iter().flat_map(|b| b.steps.iter()));
+    out.extend(f.scenarios.iter().flat_map(|s| s.steps.iter()));
+    for r in &f.rules {
+        out.extend(r.background.iter().flat_map(|b| b.steps.iter()));
+        out.extend(r.scenarios.iter().flat_map(|s| s.steps.iter()));
+    }
+    out
+}
+
+/// Levenshtein distance in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// What to run and where to write.
@@ -278,6 +361,7 @@ fn preflight(opts: &RunOptions, skip_tag: Option<&'static str>) -> Result<Plan, 
     let mut total = 0;
     let mut found: Vec<ScenarioKey> = Vec::new();
     let mut planned: Vec<PlannedScenario> = Vec::new();
+    let mut selected_steps = Vec::new();
     let mut dependencies: Vec<(String, Pack, String)> = Vec::new();
     for stage in stages_of(opts.pack) {
         let filter = Filter {
@@ -301,6 +385,19 @@ fn preflight(opts: &RunOptions, skip_tag: Option<&'static str>) -> Result<Plan, 
                 }))
                 .collect();
             for (tags, scenario) in &chosen {
+                let rule = feature
+                    .rules
+                    .iter()
+                    .find(|r| r.scenarios.iter().any(|s| std::ptr::eq(s, *scenario)));
+                let steps = feature
+                    .background
+                    .iter()
+                    .chain(rule.and_then(|r| r.background.as_ref()))
+                    .flat_map(|b| b.steps.iter())
+                    .chain(scenario.steps.iter())
+                    .cloned()
+                    .collect();
+                selected_steps.push((path.clone(), steps));
                 found.push(key_of(feature, scenario, tags));
                 planned.push(PlannedScenario {
                     key: key_of(feature, scenario, tags),
@@ -361,6 +458,7 @@ fn preflight(opts: &RunOptions, skip_tag: Option<&'static str>) -> Result<Plan, 
             });
         }
     }
+    check_steps(&parsed, &selected_steps)?;
     let unmatched = cases
         .as_ref()
         .map(|c| {
