@@ -253,3 +253,79 @@ fn a_clear_down_command_and_its_children_end_with_the_run() {
         "the clear-down command's child was killed with the run"
     );
 }
+
+/// Flips the reporting clock to 23:55 UTC as the first stage starts: by the reporting stage
+/// the day's submissions could straddle midnight.
+struct NearMidnight(std::sync::Arc<pdp_harness::reporting::clock::FakeClock>);
+
+impl pdp_harness::runner::writer::Console for NearMidnight {
+    fn line(&mut self, _text: &str) {}
+
+    fn progress(&mut self, event: pdp_harness::runner::writer::Progress<'_>) {
+        if matches!(event, pdp_harness::runner::writer::Progress::Stage(_)) {
+            self.0.set(at("2026-11-23T23:55:00Z"));
+        }
+    }
+}
+
+fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    s.parse().expect("a timestamp")
+}
+
+#[tokio::test]
+async fn the_midnight_guard_before_the_reporting_stage_ends_the_run_like_an_interruption() {
+    use pdp_harness::runner::{self, Pack, RunOptions};
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let config = pdp_harness::config::TargetConfig::default();
+    let pack = common::pack();
+    let redactor = pdp_harness::evidence::redact::Redactor::new(pack.personal_values(), false);
+    let mut env = pdp_harness::environment::Environment::embedded(
+        pack,
+        &config,
+        pdp_harness::provider::Faults::none(),
+        redactor,
+    )
+    .await
+    .expect("starts");
+    // Noon at the start: the guard lets the run begin.
+    let clock = std::sync::Arc::new(pdp_harness::reporting::clock::FakeClock::at(at(
+        "2026-11-23T12:00:00Z",
+    )));
+    std::sync::Arc::get_mut(&mut env.reporting)
+        .expect("the reporting session is not shared yet")
+        .clock = clock.clone();
+    let env = std::sync::Arc::new(env);
+    let options = RunOptions {
+        pack: Pack::All,
+        tags: Some("@case:CP-01 or @reporting".to_owned()),
+        features_dir: common::root().join("features"),
+        out_dir: tmp.path().to_owned(),
+        config,
+        cases: None,
+        rerun: None,
+        stop: Default::default(),
+    };
+    let outcome = runner::run(env.clone(), &options, Box::new(NearMidnight(clock)))
+        .await
+        .expect("the run ends with sealed evidence");
+    env.shutdown();
+    let r = &outcome.record;
+    assert_eq!(
+        r.verdict,
+        pdp_harness::evidence::record::Verdict::Interrupted
+    );
+    let reason = r.interrupted.as_deref().unwrap_or_default();
+    assert!(
+        reason.contains("reporting stage was not started"),
+        "{reason}"
+    );
+    assert_eq!(r.counts.passed, 1, "connection proving ran: {:?}", r.counts);
+    assert!(r.counts.not_started > 0);
+    assert!(
+        r.not_started
+            .iter()
+            .all(|p| p.tags.iter().any(|t| t == "reporting")),
+        "only the reporting scenarios are not run"
+    );
+    assert!(outcome.run_dir.join("seal.json").is_file(), "sealed");
+}
