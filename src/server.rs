@@ -144,12 +144,13 @@ impl Registry {
         if open.len() < cap {
             return true;
         }
+        // Quiet longest first; among equals, the one opened first.
         let oldest_idle = open
-            .values()
-            .filter(|c| c.is_idle())
-            .min_by_key(|c| c.last_active_ms.load(Ordering::Relaxed));
+            .iter()
+            .filter(|(_, c)| c.is_idle())
+            .min_by_key(|(id, c)| (c.last_active_ms.load(Ordering::Relaxed), **id));
         match oldest_idle {
-            Some(c) => {
+            Some((_, c)) => {
                 c.close.notify_one();
                 true
             }
@@ -200,6 +201,14 @@ pub fn serve(
     Ok(running)
 }
 
+/// Resolves when [`RunningServer::shutdown`] is called; never when every handle is dropped
+/// (a server nobody keeps a handle to runs for the life of the process).
+async fn stop_requested(stopped: &mut watch::Receiver<bool>) {
+    if stopped.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     app: Router,
@@ -212,7 +221,7 @@ async fn accept_loop(
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
-            _ = stopped.wait_for(|s| *s) => return,
+            () = stop_requested(&mut stopped) => return,
         };
         let (tcp, peer) = match accepted {
             Ok(a) => a,
@@ -299,7 +308,7 @@ async fn handle(
         tokio::select! {
             _ = served.as_mut() => return,
             () = conn.close.notified() => return,
-            _ = stopped.wait_for(|s| *s) => return,
+            () = stop_requested(&mut stopped) => return,
             () = tokio::time::sleep(check_in) => {
                 let quiet_ms = (epoch.elapsed().as_millis() as u64)
                     .saturating_sub(conn.last_active_ms.load(Ordering::Relaxed));
