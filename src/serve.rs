@@ -80,6 +80,9 @@ pub struct RunRequest {
     /// A re-run's attempt history.
     #[serde(default)]
     pub rerun: Option<crate::evidence::record::RerunInfo>,
+    /// The test manager's sign-off details.
+    #[serde(default)]
+    pub sign_off: Option<crate::evidence::record::SignOff>,
 }
 
 /// How often a quiet run's answer stream carries a blank line, so a client that went away is
@@ -287,6 +290,7 @@ impl AttachedRuns {
             cases: job.request.cases.clone(),
             rerun: job.request.rerun.clone(),
             stop: stop.clone(),
+            sign_off: job.request.sign_off.clone(),
         };
         if let Err(e) = crate::runner::check_selection(&options) {
             say(format!("error: {e}"));

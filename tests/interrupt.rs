@@ -304,6 +304,7 @@ async fn the_midnight_guard_before_the_reporting_stage_ends_the_run_like_an_inte
         cases: None,
         rerun: None,
         stop: Default::default(),
+        sign_off: None,
     };
     let outcome = runner::run(env.clone(), &options, Box::new(NearMidnight(clock)))
         .await

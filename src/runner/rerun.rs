@@ -55,6 +55,7 @@ impl RerunPlan {
             cases: Some(self.cases.clone()),
             rerun: Some(self.rerun.clone()),
             stop: Default::default(),
+            sign_off: None,
         }
     }
 }
@@ -144,6 +145,13 @@ pub fn plan(earlier: &RunRecord) -> Result<Option<RerunPlan>, RerunError> {
         .map(|r| r.chain.clone())
         .unwrap_or_default();
     chain.push(run_id.clone());
+    // A pass after a changed pack or feature file is not the same test passing again.
+    let inputs_changed = crate::evidence::seal::changed_inputs(&earlier.header.inputs);
+    notes.extend(
+        inputs_changed
+            .iter()
+            .map(|c| format!("inputs changed since run {run_id}: {c}")),
+    );
     Ok(Some(RerunPlan {
         pack,
         cases: CaseFilter {
@@ -154,6 +162,7 @@ pub fn plan(earlier: &RunRecord) -> Result<Option<RerunPlan>, RerunError> {
             rerun_of: run_id.clone(),
             chain,
             previous_attempts,
+            inputs_changed,
         },
         failed,
         notes,

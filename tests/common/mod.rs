@@ -60,6 +60,7 @@ pub async fn run_pack(pack: Pack, faults: Faults, out: &Path) -> RunRecord {
         cases: None,
         rerun: None,
         stop: Default::default(),
+        sign_off: None,
     };
     let outcome = runner::run(env.clone(), &options, Box::new(Collect::default()))
         .await
