@@ -234,6 +234,7 @@ async fn an_unattributable_registration_fails_the_run_level_check() {
         cases: None,
         rerun: None,
         sign_off: None,
+        stop: Default::default(),
     };
     let stray = {
         let env = env.clone();
