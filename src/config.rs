@@ -267,6 +267,8 @@ pub struct TargetConfig {
     pub cda: Option<CdaConfig>,
     /// Reporting API and data sources; omit to rehearse against the simulator.
     pub reporting: ReportingConfig,
+    /// `pdp-harness load`: the organisation's confirmation for a find endpoint not on loopback.
+    pub load: crate::load::LoadConfig,
     /// Where the file came from (not a key in the file).
     #[serde(skip)]
     pub path: Option<PathBuf>,

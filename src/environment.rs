@@ -115,14 +115,34 @@ impl Environment {
         redactor: Redactor,
     ) -> Result<Environment, EnvError> {
         let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
-        let pki = TestPki::generate("pdp-harness")?;
+        let began = std::time::Instant::now();
+        // The four RS256 keys are generated concurrently, beside the (ECDSA P-256) CA.
+        let (pki, keys) = std::thread::scope(|s| {
+            let keys = s.spawn(|| {
+                SigningKey::generate_all(&[
+                    FINDER_ISSUER_KID,
+                    CAS_KID,
+                    DASHBOARD_KID,
+                    "provider-view-data-1",
+                ])
+            });
+            let pki = TestPki::generate("pdp-harness");
+            (
+                pki,
+                keys.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            )
+        });
+        let pki = pki?;
+        let [finder_key, cas_key, dashboard_key, view_key]: [SigningKey; 4] = keys?
+            .try_into()
+            .map_err(|_| EnvError::Config("expected four generated signing keys".to_owned()))?;
         let ca = vec![pki.ca_der()];
         let ca_pem = vec![pki.ca_pem()];
-
-        let finder_key = SigningKey::generate(FINDER_ISSUER_KID)?;
-        let cas_key = SigningKey::generate(CAS_KID)?;
-        let dashboard_key = SigningKey::generate(DASHBOARD_KID)?;
-        let view_key = SigningKey::generate("provider-view-data-1")?;
+        tracing::debug!(
+            ms = began.elapsed().as_millis(),
+            "embedded default: keys generated"
+        );
 
         let recorder = Arc::new(Recorder::new(redactor));
         let contract = config.contract.clone();
@@ -200,6 +220,10 @@ impl Environment {
             format!("{}{CLEAR_DOWN_PATH}", provider_server.base_url()),
         );
         let trust = pki.ca_der();
+        tracing::debug!(
+            ms = began.elapsed().as_millis(),
+            "embedded default: started"
+        );
         Ok(Environment {
             pki: Some(pki),
             recorder,

@@ -344,6 +344,24 @@ impl SigningKey {
         SigningKey::from_pem(kid, &key.serialize_pem())
     }
 
+    /// Fresh keys for `kids`, in order, each generated on its own thread: RSA key generation
+    /// is most of the embedded default's start-up, and PDP's RS256 needs RSA keys.
+    pub fn generate_all(kids: &[&str]) -> Result<Vec<SigningKey>, PkiError> {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = kids
+                .iter()
+                .map(|kid| s.spawn(move || SigningKey::generate(kid)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
+    }
+
     /// A key an organisation supplies as PEM (RSA, PKCS#8 or PKCS#1), for RS256.
     pub fn from_pem(kid: &str, pem: &str) -> Result<SigningKey, PkiError> {
         let sign_err = |source| PkiError::SigningKey {

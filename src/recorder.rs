@@ -26,6 +26,8 @@ pub struct Recorder {
     exchanges: Mutex<Vec<(SystemTime, Exchange)>>,
     timings: Mutex<Vec<(SystemTime, Timing)>>,
     redactor: Redactor,
+    /// While set, nothing is kept: a load test's thousands of exchanges are counted, not stored.
+    paused: std::sync::atomic::AtomicBool,
 }
 
 fn between<T: Clone>(items: &[(SystemTime, T)], from: SystemTime, to: SystemTime) -> Vec<T> {
@@ -98,7 +100,20 @@ impl Recorder {
         }
     }
 
+    /// Stop (or resume) keeping exchanges and timings.
+    pub fn pause(&self, paused: bool) {
+        self.paused
+            .store(paused, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn is_paused(&self) -> bool {
+        self.paused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn push_timing(&self, timing: Timing) {
+        if self.is_paused() {
+            return;
+        }
         if let Ok(mut t) = self.timings.lock() {
             t.push((SystemTime::now(), timing));
         }
@@ -118,6 +133,9 @@ impl Recorder {
         duration_ms: f64,
         error: Option<String>,
     ) {
+        if self.is_paused() {
+            return;
+        }
         let r = &self.redactor;
         let headers = |h: &HeaderMap| {
             h.iter()

@@ -352,6 +352,8 @@ pub enum LogEvent {
     ReportingSubmission(Box<ReportingSubmission>),
     /// Which endpoints were accepted on which UTC day.
     ReportingDayCheck(DayCheck),
+    /// A load test's figures (`pdp-harness load`).
+    Load(Box<crate::load::LoadSummary>),
     /// What the organisation reported against what the harness observed.
     ReportingReconciliation(Reconciliation),
 }
@@ -455,6 +457,9 @@ pub struct RunRecord {
     /// Reporting submissions, the same-UTC-day check and reconciliation (reporting pack).
     #[serde(default)]
     pub reporting: ReportingSection,
+    /// A load test's figures; absent from ordinary runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<crate::load::LoadSummary>,
 }
 
 /// One measure's distribution over a run.
@@ -528,6 +533,7 @@ impl RunRecord {
         let mut ended_at = None;
         let mut notes = Vec::new();
         let mut reporting = ReportingSection::default();
+        let mut load = None;
         for event in events {
             match event {
                 LogEvent::RunStarted(_) => {}
@@ -571,6 +577,7 @@ impl RunRecord {
                 LogEvent::ReportingSubmission(s) => reporting.submissions.push(*s),
                 LogEvent::ReportingDayCheck(d) => reporting.day_checks.push(d),
                 LogEvent::ReportingReconciliation(r) => reporting.reconciliations.push(r),
+                LogEvent::Load(l) => load = Some(*l),
             }
         }
         let mut counts = Counts::default();
@@ -601,6 +608,7 @@ impl RunRecord {
             run_log_sha256,
             notes,
             reporting,
+            load,
         })
     }
 }

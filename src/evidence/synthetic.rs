@@ -164,5 +164,6 @@ pub fn record(n: usize) -> RunRecord {
             })
             .collect(),
         reporting: Default::default(),
+        load: None,
     }
 }

@@ -37,6 +37,8 @@ pub enum Fault {
     WrongDeletionReason,
     /// Gives up on the first 429 or 5xx from the C&A instead of retrying with backoff.
     NoRetry,
+    /// Takes 50 ms before acknowledging each find (a slow find endpoint, for load tests).
+    SlowFind,
 }
 
 /// A set of faults; empty for a correct provider.

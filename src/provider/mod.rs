@@ -503,6 +503,9 @@ async fn find(
             }
         }
     };
+    if o.faults.has(Fault::SlowFind) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let worker = provider.clone();
     let id = request_id.clone();
     tokio::spawn(async move { worker.process_find(token, claims, id).await });
