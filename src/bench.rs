@@ -84,27 +84,32 @@ pub async fn run(opts: &BenchOptions) -> Result<Vec<String>, BenchError> {
     for i in 0..opts.startups.max(1) {
         startups.push(startup_ms(opts, &scratch.join(format!("startup-{i}")))?);
     }
-    startups.sort_by(f64::total_cmp);
+    let best = startups.iter().copied().fold(f64::MAX, f64::min);
     out.push(format!(
-        "(b) start-up, launch to first scenario: median {:.0} ms, best {:.0} ms of {} launches",
-        startups[startups.len() / 2],
-        startups[0],
+        "(b) start-up, launch to first scenario: median {:.0} ms, best {best:.0} ms of {} launches",
+        median(&mut startups),
         startups.len()
     ));
 
     // What start-up is made of: the four RS256 keys, one after another (as before) and
     // concurrently (as now).
+    // RSA key generation time varies with the primes it happens to try: the median of rounds.
     let kids = ["bench-1", "bench-2", "bench-3", "bench-4"];
-    let serial = Instant::now();
-    for kid in kids {
-        crate::pki::SigningKey::generate(kid).map_err(fail)?;
+    let (mut serial, mut concurrent) = (Vec::new(), Vec::new());
+    for _ in 0..KEY_ROUNDS {
+        let t = Instant::now();
+        for kid in kids {
+            crate::pki::SigningKey::generate(kid).map_err(fail)?;
+        }
+        serial.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        crate::pki::SigningKey::generate_all(&kids).map_err(fail)?;
+        concurrent.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    let serial = serial.elapsed().as_secs_f64() * 1000.0;
-    let concurrent = Instant::now();
-    crate::pki::SigningKey::generate_all(&kids).map_err(fail)?;
-    let concurrent = concurrent.elapsed().as_secs_f64() * 1000.0;
     out.push(format!(
-        "    of which the four RSA-2048 signing keys: {serial:.0} ms one after another, {concurrent:.0} ms concurrently"
+        "    of which the four RSA-2048 signing keys (median of {KEY_ROUNDS}): {:.0} ms one after another (before), {:.0} ms concurrently (now)",
+        median(&mut serial),
+        median(&mut concurrent)
     ));
 
     // (a) and (d): the whole pack in this process.
@@ -143,7 +148,8 @@ pub async fn run(opts: &BenchOptions) -> Result<Vec<String>, BenchError> {
         "(c) bare hyper + rustls client, {} connections, non-matching finds: {bare:.0} finds/s",
         opts.connections
     ));
-    let mut best: Option<(f64, load::LoadSummary)> = None;
+    // Rising rates until `load` no longer keeps up (or every factor was tried).
+    let (mut in_full, mut within_p99) = (None, None);
     for factor in [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.0, 1.1, 1.25] {
         let rate = (bare * factor).clamp(1.0, load::MAX_RATE).round();
         let mut lo = LoadOptions::new(rate, Duration::from_secs_f64(opts.step_secs));
@@ -151,33 +157,40 @@ pub async fn run(opts: &BenchOptions) -> Result<Vec<String>, BenchError> {
         let s = load::run(env.clone(), &lo, People::new(Vec::new()))
             .await
             .map_err(fail)?;
-        let p99 = s.latency("acknowledgement").map_or(f64::MAX, |l| l.p99_ms);
-        let sustained = s.acknowledged == s.finds_planned
-            && s.achieved_rate >= 0.97 * rate
-            && p99 <= SUSTAINED_P99_MS;
+        let ack = s.latency("acknowledgement");
+        let p99 = ack.map_or(f64::MAX, |l| l.p99_ms);
+        let kept_up = s.acknowledged == s.finds_planned && s.achieved_rate >= 0.97 * rate;
         out.push(format!(
-            "    load at {rate:.0}/s: achieved {:.0}/s, {} of {} acknowledged, p50 {:.1} ms, p99 {p99:.1} ms: {}",
+            "    load at {rate:.0}/s: achieved {:.0}/s, {} of {} acknowledged, acknowledgement p50 {:.1} ms, p99 {p99:.1} ms, max {:.1} ms",
             s.achieved_rate,
             s.acknowledged,
             s.finds_planned,
-            s.latency("acknowledgement").map_or(0.0, |l| l.p50_ms),
-            if sustained { "sustained" } else { "not sustained" }
+            ack.map_or(0.0, |l| l.p50_ms),
+            ack.map_or(0.0, |l| l.max_ms),
         ));
-        if !sustained {
+        if !kept_up {
             break;
         }
-        best = Some((rate, s));
+        in_full = Some(rate);
+        if p99 <= SUSTAINED_P99_MS {
+            within_p99 = Some(rate);
+        }
     }
     env.shutdown();
-    match best {
-        Some((rate, _)) => out.push(format!(
-            "(c) load's highest sustained rate: {rate:.0} finds/s = {:.0}% of the bare client's",
+    let share = |r: Option<f64>| match r {
+        Some(rate) => format!(
+            "{rate:.0} finds/s = {:.0}% of the bare client's",
             100.0 * rate / bare
-        )),
-        None => out.push("(c) load sustained none of the rates tried".to_owned()),
-    }
+        ),
+        None => "none of the rates tried".to_owned(),
+    };
     out.push(format!(
-        "    (sustained: every find acknowledged, achieved >= 97% of requested, p99 acknowledgement <= {SUSTAINED_P99_MS} ms from the intended send time)"
+        "(c) load's highest sustained rate (every find acknowledged, >= 97% of the rate achieved): {}",
+        share(in_full)
+    ));
+    out.push(format!(
+        "    and with p99 acknowledgement (from the intended send time) within {SUSTAINED_P99_MS} ms as well: {}",
+        share(within_p99)
     ));
     out.push(format!(
         "peak memory of the whole bench: {}",
@@ -187,8 +200,14 @@ pub async fn run(opts: &BenchOptions) -> Result<Vec<String>, BenchError> {
     Ok(out)
 }
 
-/// A rate is sustained while the p99 acknowledgement stays under this.
+/// The stricter reading of "sustained": the p99 acknowledgement stays under this.
 const SUSTAINED_P99_MS: f64 = 200.0;
+const KEY_ROUNDS: usize = 5;
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}
 
 /// Launch `run --pack connection-proving` and time from launch to its first scenario's start
 /// (from the run log).

@@ -372,6 +372,9 @@ impl TargetConfig {
             out.push(("cda.client_ca".into(), cda.client_ca.display().to_string()));
             out.push(("cda.signing_kid".into(), cda.signing_kid.clone()));
         }
+        if let Some(host) = &self.load.confirm_host {
+            out.push(("load.confirm_host".into(), host.clone()));
+        }
         let r = &self.reporting;
         out.push((
             "reporting.base_url".into(),

@@ -481,3 +481,61 @@ fn init_writes_a_commented_target_file_that_loads_and_material_serve_starts_with
     let _ = serve.wait();
     assert!(first.contains("the simulated CDA"), "{first}");
 }
+
+/// `load` against a separate provider process on loopback (so no confirmation is needed):
+/// every find is acknowledged, and each matching persona's pensions are registered once, tied
+/// to the find that asked.
+#[test]
+fn load_runs_against_a_separate_provider_process() {
+    let m = Material::new();
+    let provider_config = m.provider_config();
+    let good = m
+        .cda_pki
+        .client_identity("CDA client", "pdp-harness")
+        .expect("cert");
+    m.harness_client("harness-client", &good);
+    let target = m.target(
+        "target.toml",
+        "harness-client",
+        "org-ca.pem",
+        m.provider_port,
+    );
+    let mut provider = start_provider(&provider_config);
+    let runs = m.dir.path().join("runs");
+    let out = harness(
+        &m,
+        &[
+            "load",
+            "--rate",
+            "20",
+            "--duration",
+            "1",
+            "--registration-timeout",
+            "10",
+            "--target",
+            target.to_str().expect("utf-8"),
+            "--out",
+            runs.to_str().expect("utf-8"),
+        ],
+    );
+    let _ = provider.kill();
+    let _ = provider.wait();
+    let t = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let run: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(common::only_run_dir(&runs).join("run.json")).expect("run.json"),
+    )
+    .expect("JSON");
+    let load = &run["load"];
+    assert_eq!(load["acknowledged"], 20, "{load}");
+    assert_eq!(load["matching_finds"], 10, "{load}");
+    let expected = load["registrations_expected"].as_u64().expect("a count");
+    assert!(expected >= 10, "{load}");
+    assert_eq!(
+        load["registrations_observed"].as_u64(),
+        Some(expected),
+        "{load}"
+    );
+    assert_eq!(load["registrations_unexpected"], 0, "{load}");
+    assert_eq!(run["verdict"], "passed", "{run}");
+}

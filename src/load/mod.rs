@@ -422,6 +422,7 @@ pub async fn run(
     if opts.matching_finds() > 0 && people.matching.is_empty() {
         return Err(LoadError::NoMatchingPeople);
     }
+    let client = finds_client(&env, opts)?;
     let tracker: Shared = Arc::new(Mutex::new(Tracker::new()));
     let done = Arc::new(tokio::sync::Notify::new());
     let observer = tokio::spawn(observe(
@@ -453,17 +454,17 @@ pub async fn run(
             break;
         };
         let env = env.clone();
+        let client = client.clone();
         let tracker = tracker.clone();
         let timeout = opts.timeout;
         tasks.spawn(async move {
             send_find(
                 &env,
+                &client,
                 &tracker,
                 find,
                 expected,
-                intended,
-                intended_at,
-                timeout,
+                (intended, intended_at, timeout),
             )
             .await;
             drop(permit);
@@ -565,12 +566,11 @@ pub async fn run(
 /// Send one find at (or as soon as possible after) its intended time and record the answer.
 async fn send_find(
     env: &Environment,
+    client: &reqwest::Client,
     tracker: &Shared,
     find: FindData,
     expected: BTreeSet<String>,
-    intended: Instant,
-    intended_at: DateTime<Utc>,
-    timeout: Duration,
+    (intended, intended_at, timeout): (Instant, DateTime<Utc>, Duration),
 ) {
     let request_id = uuid::Uuid::new_v4().to_string();
     let token = match env.finder.find_token(&find) {
@@ -597,7 +597,7 @@ async fn send_find(
     }
     let request = env
         .finder
-        .request(env.harness_client(), &token, &request_id)
+        .request(client, &token, &request_id)
         .timeout(timeout);
     let sent = Instant::now();
     {
@@ -638,6 +638,37 @@ async fn send_find(
             *t.errors.entry(kind.to_owned()).or_default() += 1;
         }
     }
+}
+
+/// The finds' own client: the harness's certificate and trust, HTTP/1.1 on as many
+/// kept-alive connections as finds in flight (as a finder spreads its calls), rather than the
+/// run's client, which multiplexes everything over one HTTP/2 connection.
+fn finds_client(env: &Environment, opts: &LoadOptions) -> Result<reqwest::Client, LoadError> {
+    let client_err = |e: reqwest::Error| {
+        LoadError::Environment(crate::environment::EnvError::Tls(
+            crate::tls::TlsError::Client(e.to_string()),
+        ))
+    };
+    let trust = env
+        .provider_trust
+        .iter()
+        .map(|der| reqwest::Certificate::from_der(der))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(client_err)?;
+    reqwest::Client::builder()
+        .tls_certs_only(trust)
+        .tls_version_min(reqwest::tls::Version::TLS_1_2)
+        .http1_only()
+        .pool_max_idle_per_host(opts.max_in_flight)
+        .timeout(opts.timeout)
+        .connect_timeout(opts.timeout.min(Duration::from_secs(10)))
+        .redirect(reqwest::redirect::Policy::none())
+        .identity(
+            reqwest::Identity::from_pem(&env.harness_identity.identity_pem())
+                .map_err(client_err)?,
+        )
+        .build()
+        .map_err(client_err)
 }
 
 /// Read the answer, at most [`BODY_CAP`] bytes of it.
