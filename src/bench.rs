@@ -53,7 +53,7 @@ pub fn peak_memory_mb() -> Option<f64> {
 }
 
 fn pack(testpacks: &Path) -> Result<TestPack, BenchError> {
-    TestPack::load(&testpacks.join("integration").join("pack.toml")).map_err(fail)
+    TestPack::load(&testpacks.join(crate::bundled::INTEGRATION_PACK)).map_err(fail)
 }
 
 async fn embedded(pack: TestPack) -> Result<Arc<Environment>, BenchError> {
@@ -123,6 +123,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Vec<String>, BenchError> {
         config: TargetConfig::default(),
         cases: None,
         rerun: None,
+        sign_off: None,
     };
     let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
     let console =

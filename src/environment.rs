@@ -80,6 +80,8 @@ pub struct Environment {
     pub harness_identity: crate::pki::TlsIdentity,
     /// The organisation's reporting: to the real reporting API or the harness's simulator.
     pub reporting: Arc<ReportingSession>,
+    /// The target file has a `[reporting]` section (a real target's reporting runs only then).
+    pub reporting_section: bool,
     /// Client used for clear-down calls (the harness's certificate).
     harness_client: reqwest::Client,
     clear_down: ClearDown,
@@ -243,6 +245,7 @@ impl Environment {
             limits: config.limits.clone(),
             contract,
             match_updates: std::sync::Mutex::new(None),
+            reporting_section: config.reporting_section,
             harness_identity: harness_id,
             reporting: Arc::new(reporting),
             harness_client,
@@ -329,6 +332,7 @@ impl Environment {
             find_url: self.finder.url(),
             view_url: self.dashboard.view_url("{assetGuid}"),
             target_file,
+            reporting_simulated: Some(self.reporting.simulator.is_some()),
         }
     }
 
@@ -477,6 +481,7 @@ impl Environment {
             limits: config.limits.clone(),
             contract,
             match_updates: std::sync::Mutex::new(None),
+            reporting_section: config.reporting_section,
             harness_identity: harness_id,
             reporting: Arc::new(reporting),
             harness_client,

@@ -12,6 +12,7 @@
 //! - [`environment`], [`pki`], [`tls`], [`jwt`]: wiring, run-time PKI, mTLS and token checks.
 
 pub mod bench;
+pub mod bundled;
 pub mod cda;
 pub mod config;
 pub mod contract;

@@ -30,6 +30,9 @@ fn step(text: String, ok: bool, message: Option<String>) -> LogEvent {
             failure_class: None,
             exchanges: Vec::new(),
             timings: Vec::new(),
+            observed: None,
+            judged: None,
+            view_data: Vec::new(),
         },
     }
 }
@@ -111,6 +114,10 @@ pub fn write(
         source,
     })?;
     let log = RunLog::create(&run_dir)?;
+    // The test pack the people came from (on the embedded default, plus synthetic members made
+    // in memory), inside the bundle as a run's inputs are.
+    let inputs =
+        crate::evidence::seal::write_inputs(&run_dir, &[], &env.pack.path, &config.summary())?;
     log.append(&LogEvent::RunStarted(Box::new(RunHeader {
         run_id: run_id.clone(),
         started_at,
@@ -127,6 +134,7 @@ pub fn write(
         personal_data_revealed: false,
         test_pack: Some(format!("{} {}", env.pack.pack.id, env.pack.pack.version)),
         rerun: None,
+        inputs,
     })))?;
     log.append(&LogEvent::ScenarioStarted {
         at: started_at,

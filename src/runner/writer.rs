@@ -196,6 +196,7 @@ impl EvidenceWriter {
             (Some(m), Status::Failed) => Some(classify(m)),
             _ => None,
         };
+        let notes = self.recorder.notes_between(c.step_started, at);
         let record = StepRecord {
             keyword: step.keyword.trim().to_owned(),
             text: step.value.clone(),
@@ -205,6 +206,13 @@ impl EvidenceWriter {
             failure_class,
             exchanges: self.recorder.exchanges_between(c.step_started, at),
             timings: self.recorder.timings_between(c.step_started, at),
+            observed: notes.observed,
+            // Only a failure needs the judged exchange spelled out; a pass says what it saw.
+            judged: notes
+                .judged
+                .filter(|_| status == Status::Failed)
+                .map(Box::new),
+            view_data: notes.view_data,
         };
         c.recorded.push(record.clone());
         self.append(&LogEvent::StepFinished {
@@ -225,6 +233,9 @@ impl EvidenceWriter {
                 failure_class: Some(FailureClass::Harness),
                 exchanges: Vec::new(),
                 timings: Vec::new(),
+                observed: None,
+                judged: None,
+                view_data: Vec::new(),
             };
             c.recorded.push(record.clone());
             self.append(&LogEvent::StepFinished {
@@ -251,6 +262,9 @@ impl EvidenceWriter {
                 failure_class: None,
                 exchanges: Vec::new(),
                 timings: Vec::new(),
+                observed: None,
+                judged: None,
+                view_data: Vec::new(),
             };
             self.append(&LogEvent::StepFinished {
                 at: at.into(),
@@ -304,6 +318,9 @@ fn label_of(case_id: Option<&str>, name: &str) -> String {
 }
 
 fn display_path(p: &std::path::Path) -> String {
+    if let Some(shown) = crate::bundled::display(p) {
+        return shown;
+    }
     let cwd = std::env::current_dir().unwrap_or_default();
     p.strip_prefix(&cwd).unwrap_or(p).display().to_string()
 }

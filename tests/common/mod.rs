@@ -59,6 +59,7 @@ pub async fn run_pack(pack: Pack, faults: Faults, out: &Path) -> RunRecord {
         config,
         cases: None,
         rerun: None,
+        sign_off: None,
     };
     let outcome = runner::run(env.clone(), &options, Box::new(Collect::default()))
         .await
