@@ -146,7 +146,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Vec<String>, BenchError> {
     let env = embedded(pack(&opts.testpacks)?).await?;
     let bare = bare_rate(&env, opts).await?;
     out.push(format!(
-        "(c) bare hyper + rustls client, {} connections, non-matching finds: {bare:.0} finds/s",
+        "(c) bare hyper + rustls client, {} connections, non-matching finds: {bare:.0} finds/s (load: as many finds in flight)",
         opts.connections
     ));
     // Rising rates until `load` no longer keeps up (or every factor was tried).
@@ -155,6 +155,8 @@ pub async fn run(opts: &BenchOptions) -> Result<Vec<String>, BenchError> {
         let rate = (bare * factor).clamp(1.0, load::MAX_RATE).round();
         let mut lo = LoadOptions::new(rate, Duration::from_secs_f64(opts.step_secs));
         lo.match_share = 0.0;
+        // As many connections as the bare client has: the same resources, measured openly.
+        lo.max_in_flight = opts.connections.max(1);
         let s = load::run(env.clone(), &lo, People::new(Vec::new()))
             .await
             .map_err(fail)?;
