@@ -124,6 +124,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Vec<String>, BenchError> {
         cases: None,
         rerun: None,
         sign_off: None,
+        stop: Default::default(),
     };
     let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
     let console =

@@ -269,6 +269,8 @@ pub struct TargetConfig {
     pub reporting: ReportingConfig,
     /// `pdp-harness load`: the organisation's confirmation for a find endpoint not on loopback.
     pub load: crate::load::LoadConfig,
+    /// Timeouts and connection cap of every server the harness runs.
+    pub server: crate::server::ServerLimits,
     /// Where the file came from (not a key in the file).
     #[serde(skip)]
     pub path: Option<PathBuf>,

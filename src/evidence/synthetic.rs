@@ -170,6 +170,8 @@ pub fn record(n: usize) -> RunRecord {
             .collect(),
         reporting: Default::default(),
         load: None,
+        interrupted: None,
+        not_started: Vec::new(),
         sign_off: None,
         resealed: Vec::new(),
     }
