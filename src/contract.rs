@@ -21,6 +21,12 @@ pub struct WireContract {
     pub name: String,
     pub find: FindContract,
     pub view: ViewContract,
+    /// The view data token payload schema judging view data: the project's own (built in)
+    /// unless this names a file, e.g. the organisation's copy of the official
+    /// `view_data_token_payload v1.3.json`. Relative to the target file.
+    pub view_data_schema: Option<std::path::PathBuf>,
+    /// Turn warnings (where the public sources disagree) into failures.
+    pub strict: bool,
 }
 
 impl Default for WireContract {
@@ -29,6 +35,8 @@ impl Default for WireContract {
             name: "pdp-harness documented default (digest section 9)".to_owned(),
             find: FindContract::default(),
             view: ViewContract::default(),
+            view_data_schema: None,
+            strict: false,
         }
     }
 }

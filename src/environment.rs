@@ -42,6 +42,8 @@ pub enum EnvError {
     Cda(#[from] crate::cda::service::CdaServiceError),
     #[error(transparent)]
     Reporting(#[from] crate::reporting::setup::SetupError),
+    #[error(transparent)]
+    ViewDataSchema(#[from] crate::rules::SchemaError),
 }
 
 /// Everything a run talks to, and the clients it talks with.
@@ -74,6 +76,8 @@ pub struct Environment {
     pub pack: Arc<TestPack>,
     pub limits: Limits,
     pub contract: WireContract,
+    /// The view data schema in force (`[contract] view_data_schema`, else the built-in one).
+    pub view_schema: Arc<crate::rules::ViewDataSchema>,
     /// The match-update file applied between stage 1 and stage 2, once it has been.
     pub match_updates: std::sync::Mutex<Option<MatchUpdateFile>>,
     /// The CDA side's client certificate (finder, dashboard, clear-down).
@@ -217,6 +221,10 @@ impl Environment {
             dashboard,
             pack,
             limits: config.limits.clone(),
+            view_schema: Arc::new(crate::rules::ViewDataSchema::configured(
+                contract.view_data_schema.as_deref(),
+                &config.base_dir(),
+            )?),
             contract,
             match_updates: std::sync::Mutex::new(None),
             harness_identity: harness_id,
@@ -224,6 +232,27 @@ impl Environment {
             harness_client,
             clear_down,
         })
+    }
+
+    /// Judge view data by the data standards: the schema in force, then the cross-field
+    /// rules. Returns the failures; warnings (sources disagree) are recorded for the evidence,
+    /// or returned as failures under `[contract] strict = true`.
+    pub fn judge_view_data(&self, view_data: &serde_json::Value) -> Vec<String> {
+        let mut failures: Vec<String> = self
+            .view_schema
+            .check(view_data)
+            .iter()
+            .chain(crate::rules::cross_field(view_data).iter())
+            .map(ToString::to_string)
+            .collect();
+        for w in crate::rules::source_conflicts(view_data) {
+            if self.contract.strict {
+                failures.push(format!("{w} ([contract] strict = true)"));
+            } else {
+                self.recorder.push_warning(format!("data standards: {w}"));
+            }
+        }
+        failures
     }
 
     /// Apply a match-update file to the reference provider, as the organisation would in its
@@ -451,6 +480,10 @@ impl Environment {
             dashboard,
             pack,
             limits: config.limits.clone(),
+            view_schema: Arc::new(crate::rules::ViewDataSchema::configured(
+                contract.view_data_schema.as_deref(),
+                &config.base_dir(),
+            )?),
             contract,
             match_updates: std::sync::Mutex::new(None),
             harness_identity: harness_id,

@@ -25,6 +25,8 @@ const BODY_LIMIT: usize = 16 * 1024;
 pub struct Recorder {
     exchanges: Mutex<Vec<(SystemTime, Exchange)>>,
     timings: Mutex<Vec<(SystemTime, Timing)>>,
+    /// Doubts that are not failures (sources disagree), for the step that raised them.
+    warnings: Mutex<Vec<(SystemTime, String)>>,
     redactor: Redactor,
 }
 
@@ -88,6 +90,22 @@ impl Recorder {
             .unwrap_or_default()
     }
 
+    /// Warnings raised within `[from, to]`.
+    pub fn warnings_between(&self, from: SystemTime, to: SystemTime) -> Vec<String> {
+        self.warnings
+            .lock()
+            .map(|v| between(&v, from, to))
+            .unwrap_or_default()
+    }
+
+    /// A doubt about what the provider sent that is not a failure (e.g. the public sources
+    /// disagree); the evidence lists it with the step that raised it.
+    pub fn push_warning(&self, text: String) {
+        if let Ok(mut w) = self.warnings.lock() {
+            w.push((SystemTime::now(), text));
+        }
+    }
+
     /// Forget everything recorded: a long-lived `serve` starts each run afresh.
     pub fn clear(&self) {
         if let Ok(mut e) = self.exchanges.lock() {
@@ -95,6 +113,9 @@ impl Recorder {
         }
         if let Ok(mut t) = self.timings.lock() {
             t.clear();
+        }
+        if let Ok(mut w) = self.warnings.lock() {
+            w.clear();
         }
     }
 

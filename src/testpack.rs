@@ -125,6 +125,10 @@ pub struct Pension {
     /// The provider's systems cannot produce the values now (data item 2.006).
     #[serde(default)]
     pub temporary_error: bool,
+    /// Matched, but the member must contact the scheme (data item 2.004, `contactScheme`):
+    /// a definite arrangement with the scheme name and administrator only.
+    #[serde(default)]
+    pub contact_scheme: bool,
 }
 
 /// A further arrangement of the same pension, administered separately.

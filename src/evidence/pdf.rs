@@ -2179,6 +2179,7 @@ mod tests {
             failure_class: None,
             exchanges: Vec::new(),
             timings: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 

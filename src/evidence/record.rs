@@ -142,6 +142,10 @@ pub struct StepRecord {
     pub failure_class: Option<super::classify::FailureClass>,
     pub exchanges: Vec<Exchange>,
     pub timings: Vec<Timing>,
+    /// Doubts that did not fail the step: where the public sources disagree (`[contract]
+    /// strict = true` makes them failures instead).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -162,6 +166,13 @@ pub struct ScenarioRecord {
 }
 
 impl ScenarioRecord {
+    /// Every warning its steps raised, in order.
+    pub fn warnings(&self) -> impl Iterator<Item = &str> {
+        self.steps
+            .iter()
+            .flat_map(|st| st.warnings.iter().map(String::as_str))
+    }
+
     /// The message of the first failed step (what a reader needs first), if any.
     pub fn first_failure(&self) -> Option<&str> {
         self.steps

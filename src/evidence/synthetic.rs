@@ -27,6 +27,7 @@ fn step(keyword: &str, text: String, status: Status, exchanges: Vec<Exchange>) -
         failure_class: None,
         exchanges,
         timings: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 

@@ -35,6 +35,16 @@ pub enum Fault {
     OmitsUnavailableComponent,
     /// Deletes a rejected possible match with `asset-removed` instead of `match-no`.
     WrongDeletionReason,
+    /// Leaves `possibleMatch` out of definite arrangements (MaPS's dashboard throws).
+    OmitsPossibleMatch,
+    /// Names the pots `dcPot` instead of `estimatedPot` (2.310) / `accruedPot` (2.410).
+    UsesDcPot,
+    /// Sends an unavailable code the data standards do not have (`DCSM`) on AP components.
+    UnknownUnavailableCode,
+    /// Sends an ERI-only unavailable code (`DCHA`) on AP components.
+    UnavailableCodeOnWrongComponent,
+    /// Puts `additionalDataSources` in a possible-match (limited) arrangement.
+    AdditionalDataSourcesInPossibleMatch,
     /// Gives up on the first 429 or 5xx from the C&A instead of retrying with backoff.
     NoRetry,
 }

@@ -205,6 +205,12 @@ impl EvidenceWriter {
             failure_class,
             exchanges: self.recorder.exchanges_between(c.step_started, at),
             timings: self.recorder.timings_between(c.step_started, at),
+            warnings: self
+                .recorder
+                .warnings_between(c.step_started, at)
+                .iter()
+                .map(|w| self.recorder.redactor().text(w))
+                .collect(),
         };
         c.recorded.push(record.clone());
         self.append(&LogEvent::StepFinished {
@@ -225,6 +231,7 @@ impl EvidenceWriter {
                 failure_class: Some(FailureClass::Harness),
                 exchanges: Vec::new(),
                 timings: Vec::new(),
+                warnings: Vec::new(),
             };
             c.recorded.push(record.clone());
             self.append(&LogEvent::StepFinished {
@@ -251,6 +258,7 @@ impl EvidenceWriter {
                 failure_class: None,
                 exchanges: Vec::new(),
                 timings: Vec::new(),
+                warnings: Vec::new(),
             };
             self.append(&LogEvent::StepFinished {
                 at: at.into(),

@@ -121,7 +121,7 @@ async fn view_data_matches(world: &mut HarnessWorld) -> StepResult {
             problems.push(format!("{name}: the view data was not verified"));
             continue;
         };
-        let rule_problems = crate::rules::view_data_problems(data);
+        let rule_problems = env.judge_view_data(data);
         if !rule_problems.is_empty() {
             problems.push(format!(
                 "{name}: data standards: {}",
