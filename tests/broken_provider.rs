@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{failed_step, run_with, scenario, statuses};
+use common::{failed_step, run_pack_with, run_with, scenario, statuses};
+use pdp_harness::config::TargetConfig;
+use pdp_harness::runner::Pack;
 use pdp_harness::evidence::record::{Status, Verdict};
 use pdp_harness::provider::{Fault, Faults};
 
@@ -145,4 +147,79 @@ async fn the_pdf_shows_the_failure_and_the_exchange_that_explains_it() {
     assert!(text.contains("/rreguri"), "the rreguri exchange");
     assert!(text.contains("match_status"), "the request body excerpt");
     assert!(!text.contains("eyJ"), "tokens are redacted");
+}
+
+const VIEW_DATA_STEP: &str = "the view data matches the registration and the test pack";
+
+#[tokio::test]
+async fn definite_arrangements_without_possible_match_fail_naming_2_001() {
+    let (step, msg) = only_failure(Fault::OmitsPossibleMatch, "CP-01").await;
+    assert_eq!(step, VIEW_DATA_STEP);
+    assert!(
+        msg.contains("2.001 arrangements[0].possibleMatch: is required but missing"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn dc_pot_instead_of_estimated_and_accrued_pot_is_named() {
+    let (step, msg) = only_failure(Fault::UsesDcPot, "CP-01").await;
+    assert_eq!(step, VIEW_DATA_STEP);
+    assert!(
+        msg.contains("2.301-2.314 arrangements[0].benefitIllustrations[0].illustrationComponents[0].dcPot: is not a data item of the estimated retirement income (ERI) component"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("illustrationComponents[1].dcPot: is not a data item of the accrued pension (AP) component"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_unavailable_code_is_named() {
+    let (step, msg) = only_failure(Fault::UnknownUnavailableCode, "CP-01").await;
+    assert_eq!(step, VIEW_DATA_STEP);
+    assert!(
+        msg.contains("2.401 arrangements[0].benefitIllustrations[0].illustrationComponents[1].unavailableReason: \"DCSM\" is not allowed as the unavailable reason of an accrued pension (AP) component"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn an_eri_only_code_on_an_accrued_pension_component_is_named() {
+    let (step, msg) = only_failure(Fault::UnavailableCodeOnWrongComponent, "CP-01").await;
+    assert_eq!(step, VIEW_DATA_STEP);
+    assert!(
+        msg.contains("2.401 arrangements[0].benefitIllustrations[0].illustrationComponents[1].unavailableReason: \"DCHA\" is not allowed as the unavailable reason of an accrued pension (AP) component"),
+        "{msg}"
+    );
+}
+
+/// The schema file drives the check: the same provider passes under a replacement schema
+/// (here ours, with DCHA allowed on AP components and `dcPot` admitted).
+#[tokio::test]
+async fn a_replacement_schema_file_that_allows_the_data_passes_it() {
+    let dir = out();
+    let mut schema: serde_json::Value =
+        serde_json::from_str(pdp_harness::rules::BUILTIN_SCHEMA).expect("our schema is JSON");
+    let defs = &mut schema["$defs"];
+    defs["apComponent"]["properties"]["unavailableReason"]["enum"]
+        .as_array_mut()
+        .expect("an enum")
+        .push("DCHA".into());
+    for component in ["eriComponent", "apComponent"] {
+        defs[component]["properties"]["dcPot"] = serde_json::json!({ "type": "number" });
+    }
+    let file = dir.path().join("organisation-view-data.json");
+    std::fs::write(&file, schema.to_string()).expect("write the replacement schema");
+    let mut config = TargetConfig::default();
+    config.contract.view_data_schema = Some(file);
+    let faults = Faults::none()
+        .with(Fault::UnavailableCodeOnWrongComponent)
+        .with(Fault::UsesDcPot);
+    let record = run_pack_with(Pack::ConnectionProving, faults.clone(), dir.path(), config).await;
+    assert_eq!(record.verdict, Verdict::Passed, "{:#?}", statuses(&record));
+    // And under the built-in schema the same provider fails.
+    let record = run_with(faults, dir.path()).await;
+    assert_eq!(record.verdict, Verdict::Failed);
 }

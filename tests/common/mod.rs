@@ -45,7 +45,16 @@ pub async fn run_with(faults: Faults, out: &Path) -> RunRecord {
 
 /// Run a pack's features against a provider with `faults`.
 pub async fn run_pack(pack: Pack, faults: Faults, out: &Path) -> RunRecord {
-    let mut config = TargetConfig::default();
+    run_pack_with(pack, faults, out, TargetConfig::default()).await
+}
+
+/// Run a pack's features against a provider with `faults`, under `config`.
+pub async fn run_pack_with(
+    pack: Pack,
+    faults: Faults,
+    out: &Path,
+    mut config: TargetConfig,
+) -> RunRecord {
     // Registrations and updates that never arrive are waited for this long (30 s in use); the
     // embedded default answers in milliseconds, and the resilience scenarios need about 2 s.
     config.limits.registration_ms = 6_000;
