@@ -5,9 +5,9 @@ mod common;
 
 use common::{failed_step, run_pack_with, run_with, scenario, statuses};
 use pdp_harness::config::TargetConfig;
-use pdp_harness::runner::Pack;
 use pdp_harness::evidence::record::{Status, Verdict};
 use pdp_harness::provider::{Fault, Faults};
+use pdp_harness::runner::Pack;
 
 fn out() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")

@@ -81,6 +81,18 @@ async fn the_full_pack_passes_against_a_correct_provider() {
         "{:#?}",
         record.notes
     );
+    // S1-15 returns 2.004 (contactScheme): the contact count is reconciled with a non-zero value.
+    let contact: Vec<_> = record
+        .reporting
+        .reconciliations
+        .iter()
+        .flat_map(|r| r.findings.iter())
+        .filter(|f| f.measure == "contact_count")
+        .collect();
+    assert!(
+        !contact.is_empty() && contact.iter().all(|f| f.agrees && f.observed >= 1),
+        "{contact:#?}"
+    );
     // Timings are summarised per measure against their limits.
     let measures: Vec<&str> = record
         .timing_summary
