@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{failed_step, run_pack_with, run_with, scenario, statuses};
+use common::{failed_step, run_pack_console, run_pack_with, run_with, scenario, statuses};
 use pdp_harness::config::TargetConfig;
 use pdp_harness::evidence::record::{Status, Verdict};
 use pdp_harness::provider::{Fault, Faults};
@@ -222,4 +222,68 @@ async fn a_replacement_schema_file_that_allows_the_data_passes_it() {
     // And under the built-in schema the same provider fails.
     let record = run_with(faults, dir.path()).await;
     assert_eq!(record.verdict, Verdict::Failed);
+}
+
+/// Where the public sources disagree (`monthlyAmount`, 2.307/2.407) the run passes with a
+/// warning shown in the console, JUnit (system-out), PDF and HTML; strict mode fails it.
+#[tokio::test]
+async fn a_disputed_item_is_a_warning_everywhere_and_a_failure_when_strict() {
+    let dir = out();
+    let faults = Faults::none().with(Fault::SendsMonthlyAmount);
+    let (record, console) = run_pack_console(
+        Pack::ConnectionProving,
+        faults.clone(),
+        dir.path(),
+        TargetConfig::default(),
+    )
+    .await;
+    assert_eq!(record.verdict, Verdict::Passed, "{:#?}", statuses(&record));
+    let warnings: Vec<&str> = scenario(&record, "CP-01").warnings().collect();
+    assert!(
+        warnings.iter().any(|w| w.contains(
+            "2.307/2.407 arrangements[0].benefitIllustrations[0].illustrationComponents[0].payableDetails.monthlyAmount: is present"
+        )),
+        "{warnings:#?}"
+    );
+    let console = console.join("\n");
+    assert!(
+        console.contains("warning: data standards: 2.307/2.407"),
+        "{console}"
+    );
+    let run = dir.path().join(&record.header.run_id);
+    let junit = std::fs::read_to_string(run.join("junit.xml")).expect("junit.xml");
+    assert!(
+        junit.contains("<system-out>WARNING: data standards: 2.307/2.407"),
+        "{junit}"
+    );
+    let html = std::fs::read_to_string(run.join("report.html")).expect("report.html");
+    assert!(
+        html.contains("<h2>Warnings</h2>") && html.contains("2.307/2.407"),
+        "html"
+    );
+    let pdf = common::pdf_text(&run.join("evidence.pdf"));
+    assert!(
+        pdf.contains("Warnings") && pdf.contains("2.307/2.407"),
+        "{pdf}"
+    );
+    // The cover names the schema that judged the view data, with its SHA-256.
+    assert!(
+        pdf.contains("View data schema") && pdf.contains("built-in"),
+        "{pdf}"
+    );
+    assert!(
+        record.header.standards.view_data_schema.contains("SHA-256"),
+        "{}",
+        record.header.standards.view_data_schema
+    );
+
+    let mut strict = TargetConfig::default();
+    strict.contract.strict = true;
+    let record = run_pack_with(Pack::ConnectionProving, faults, dir.path(), strict).await;
+    let (step, msg) = failed_step(&record, "CP-01");
+    assert_eq!(step, VIEW_DATA_STEP);
+    assert!(
+        msg.contains("monthlyAmount: is present") && msg.contains("([contract] strict = true)"),
+        "{msg}"
+    );
 }

@@ -66,6 +66,10 @@ pub struct Standards {
     pub reporting: String,
     /// Which find/view wire contract was in force (documented default or the organisation's).
     pub find_view_contract: String,
+    /// The view data schema that judged view data ("built-in ..." or the organisation's file)
+    /// and its SHA-256.
+    #[serde(default)]
+    pub view_data_schema: String,
 }
 
 /// What the run was pointed at.

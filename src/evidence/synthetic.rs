@@ -117,6 +117,7 @@ pub fn record(n: usize) -> RunRecord {
                 data: "1.3".to_owned(),
                 reporting: "2.2".to_owned(),
                 find_view_contract: "documented default".to_owned(),
+                view_data_schema: String::new(),
             },
             target: TargetInfo {
                 environment: "synthetic".to_owned(),

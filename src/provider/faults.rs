@@ -45,6 +45,9 @@ pub enum Fault {
     UnavailableCodeOnWrongComponent,
     /// Puts `additionalDataSources` in a possible-match (limited) arrangement.
     AdditionalDataSourcesInPossibleMatch,
+    /// Adds `monthlyAmount` (2.307/2.407) to recurring income: in one public schema only, so
+    /// a warning, or a failure under `[contract] strict = true`.
+    SendsMonthlyAmount,
     /// Gives up on the first 429 or 5xx from the C&A instead of retrying with backoff.
     NoRetry,
 }

@@ -60,6 +60,11 @@ fn components(pension: &Pension, faults: &Faults) -> Vec<Value> {
                         "payableDate": c.payable_date,
                         "increasing": c.increasing,
                     });
+                    if let (true, Some(monthly)) =
+                        (faults.has(Fault::SendsMonthlyAmount), c.monthly_amount)
+                    {
+                        component["payableDetails"]["monthlyAmount"] = money(monthly);
+                    }
                 }
                 _ => component["unavailableReason"] = json!("ANO"),
             }

@@ -300,6 +300,9 @@ impl EvidenceWriter {
             self.counts.passed += 1;
             self.say(&format!("  passed  {label} ({secs:.2} s)"));
         }
+        for w in c.recorded.iter().flat_map(|s| s.warnings.iter()) {
+            self.say(&format!("          warning: {w}"));
+        }
     }
 }
 
