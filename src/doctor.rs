@@ -396,13 +396,12 @@ pub async fn examine(env: &Environment) -> Vec<Check> {
     .await;
     checks.push(check);
     checks.extend(skew);
-    let view_jwks = env.contract.view.jwks_url.clone().unwrap_or_else(|| {
-        format!(
-            "{}{}",
-            env.dashboard.view_base_url, env.contract.view.jwks_path
-        )
-    });
-    let (check, skew) = jwks("provider view-token", client, &view_jwks).await;
+    let (view_jwks, provider_hosted) = env.dashboard.view_keys_source();
+    let (check, skew) = if provider_hosted {
+        jwks("provider view-token", client, &view_jwks).await
+    } else {
+        jwks("view-token keys at /jwk_uri", &env.cas_client, &view_jwks).await
+    };
     checks.push(check);
     checks.extend(skew);
     checks.push(match env.clear_down().await {

@@ -147,6 +147,8 @@ impl Environment {
         ));
         let cas_server = tls::serve_mtls(cas_app, loopback, &cas_identity, &ca)?;
         cas.set_base_url(cas_server.base_url());
+        // On the embedded default the reference provider's view token key is registered.
+        cas.register_view_token_keys(&jwks_of([&view_key]));
 
         // The reference provider: its own server certificate and its own client certificate
         // for calling the C&A.
@@ -198,7 +200,8 @@ impl Environment {
             contract.view.clone(),
             recorder.clone(),
             provider_server.base_url(),
-        );
+        )
+        .with_cda_jwk_uri(format!("{}/jwk_uri", cas_server.base_url()));
         let clear_down = clear_down_hook(
             config,
             format!("{}{CLEAR_DOWN_PATH}", provider_server.base_url()),
@@ -452,7 +455,12 @@ impl Environment {
             recorder.clone(),
             target.view_url.trim_end_matches('/').to_owned(),
         )
-        .with_cas_client(cas_client.clone());
+        .with_cas_client(cas_client.clone())
+        .with_cda_jwk_uri(format!("{}/jwk_uri", service.cas.base_url()));
+        // The solution's registered view token keys, published at the C&A's /jwk_uri.
+        service
+            .cas
+            .register_view_token_keys(&target.view_token_key_set(&base).map_err(EnvError::Config)?);
         let clear_down = clear_down_hook(config, String::new());
         // Without [reporting] base_url the simulator stands in for the reporting API.
         let reporting = crate::reporting::setup::start(

@@ -287,3 +287,110 @@ async fn a_disputed_item_is_a_warning_everywhere_and_a_failure_when_strict() {
         "{msg}"
     );
 }
+
+/// The live dashboard verifies view data tokens against the keys the CDA publishes at
+/// `/jwk_uri` (the provider's registered keys), not a JWKS the provider hosts.
+#[tokio::test]
+async fn view_tokens_signed_by_a_key_not_registered_at_jwk_uri_fail() {
+    let (step, msg) = only_failure(Fault::SignsWithUnregisteredKey, "CP-01").await;
+    assert_eq!(
+        step,
+        "each view response is a valid view data token signed by the provider"
+    );
+    assert!(
+        msg.contains("registered at the CDA's /jwk_uri ([provider] view_token_keys)")
+            && msg.contains("\"provider-view-data-unregistered\""),
+        "{msg}"
+    );
+}
+
+fn provider_hosted() -> TargetConfig {
+    let mut config = TargetConfig::default();
+    config.contract.view.jwks_path = Some("/jwks".to_owned());
+    config
+}
+
+fn jwks_fetches(record: &pdp_harness::evidence::record::RunRecord) -> usize {
+    record
+        .scenarios
+        .iter()
+        .flat_map(|s| s.steps.iter())
+        .flat_map(|st| st.exchanges.iter())
+        .filter(|e| e.party == pdp_harness::cda::dashboard::PARTY_JWKS)
+        .count()
+}
+
+/// Provider-hosted keys (explicit `jwks_path`): a provider that rotates its key passes, the
+/// JWKS fetched again once for the new `kid` (issue 13, item 5).
+#[tokio::test]
+async fn a_provider_hosted_key_rotation_is_followed_with_one_refetch() {
+    let dir = out();
+    let record = run_pack_with(
+        Pack::Stage1,
+        Faults::none().with(Fault::RotatesViewKey),
+        dir.path(),
+        provider_hosted(),
+    )
+    .await;
+    assert_eq!(record.verdict, Verdict::Passed, "{:#?}", statuses(&record));
+    assert_eq!(jwks_fetches(&record), 2, "the first fetch and one refetch");
+}
+
+/// A token signed with a key published nowhere still fails, after one refetch.
+#[tokio::test]
+async fn a_provider_hosted_token_under_an_unpublished_key_still_fails() {
+    let dir = out();
+    let record = run_pack_with(
+        Pack::ConnectionProving,
+        Faults::none().with(Fault::SignsWithUnpublishedKey),
+        dir.path(),
+        provider_hosted(),
+    )
+    .await;
+    let (step, msg) = failed_step(&record, "CP-01");
+    assert_eq!(
+        step,
+        "each view response is a valid view data token signed by the provider"
+    );
+    assert!(
+        msg.contains("provider's JWKS") && msg.contains("not in the trusted JWKS"),
+        "{msg}"
+    );
+    assert_eq!(jwks_fetches(&record), 2, "the first fetch and one refetch");
+}
+
+/// MaPS's dashboard makes its first view call with `Authorization: Bearer` and no credential; a
+/// provider that answers it with 400 fails here, with the explanation.
+#[tokio::test]
+async fn a_provider_that_rejects_the_empty_bearer_fails_with_the_explanation() {
+    let dir = out();
+    let record = run_with(Faults::none().with(Fault::RejectsEmptyBearer), dir.path()).await;
+    // Every scenario that views fails: each first view call carries the empty bearer.
+    assert!(statuses(&record).iter().all(|(_, s)| *s == Status::Failed));
+    let (step, msg) = failed_step(&record, "CP-01");
+    assert!(
+        step.starts_with("the dashboard requests the view data"),
+        "{step}"
+    );
+    assert!(
+        msg.contains("got 400: that call carries `Authorization: Bearer` with an empty credential, as MaPS's dashboard sends it"),
+        "{msg}"
+    );
+}
+
+/// A challenge a standard parser reads but MaPS's split-on-`ticket=` reading cannot fails.
+#[tokio::test]
+async fn a_challenge_the_dashboard_cannot_parse_fails() {
+    let dir = out();
+    let record = run_with(
+        Faults::none().with(Fault::ChallengeWithSpacedEquals),
+        dir.path(),
+    )
+    .await;
+    assert_eq!(record.verdict, Verdict::Failed);
+    let (_, msg) = failed_step(&record, "CP-01");
+    assert!(
+        msg.contains("MaPS's dashboard could not read this WWW-Authenticate challenge"),
+        "{msg}"
+    );
+}

@@ -108,6 +108,7 @@ view_url = "https://localhost:{view_port}"
 client_cert = "{client}.pem"
 client_key = "{client}.key"
 ca_bundle = "{ca_bundle}"
+view_token_keys = [{{ file = "view-signing.key", kid = "reference-provider-view-1" }}]
 
 [cda]
 listen = "127.0.0.1:{cda_port}"

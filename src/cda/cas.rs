@@ -212,6 +212,9 @@ struct CasInner {
     state: Mutex<CasState>,
     changes: watch::Sender<u64>,
     faults: Arc<CasFaults>,
+    /// The providers' registered view data token keys, published at `/jwk_uri` (where MaPS's
+    /// dashboard looks view token keys up by `kid`). Several at once is how a provider rotates.
+    view_token_keys: Mutex<JwkSet>,
 }
 
 impl Cas {
@@ -230,8 +233,34 @@ impl Cas {
                 state: Mutex::new(CasState::default()),
                 changes: watch::Sender::new(0),
                 faults: Arc::new(CasFaults::default()),
+                view_token_keys: Mutex::new(JwkSet { keys: Vec::new() }),
             }),
         }
+    }
+
+    /// Register a provider's view data token public keys (a key with a known `kid` replaces
+    /// the old one).
+    pub fn register_view_token_keys(&self, keys: &JwkSet) {
+        let mut published = self
+            .inner
+            .view_token_keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for k in &keys.keys {
+            published
+                .keys
+                .retain(|old| old.common.key_id != k.common.key_id);
+            published.keys.push(k.clone());
+        }
+    }
+
+    /// What `/jwk_uri` publishes: the registered view data token keys.
+    pub fn view_token_keys(&self) -> JwkSet {
+        self.inner
+            .view_token_keys
+            .lock()
+            .map(|k| k.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
     }
 
     /// Record where the C&A is reachable (the `as_uri` a provider should send).
@@ -387,6 +416,7 @@ impl Cas {
             ))
             .layer(axum::middleware::from_fn(require_request_id))
             .route("/jwks", get(jwks))
+            .route("/jwk_uri", get(jwk_uri))
             .with_state(self.clone())
     }
 }
@@ -447,6 +477,11 @@ fn request_id(headers: &HeaderMap) -> String {
 
 async fn jwks(State(cas): State<Cas>) -> Json<JwkSet> {
     Json(cas.jwks().clone())
+}
+
+/// The CDA's `/jwk_uri`: the view data token keys registered by providers.
+async fn jwk_uri(State(cas): State<Cas>) -> Json<JwkSet> {
+    Json(cas.view_token_keys())
 }
 
 /// Parameters of `/token`: declared `in: query` in token-v1_2.yaml; the stub also takes a form

@@ -48,6 +48,21 @@ pub enum Fault {
     /// Adds `monthlyAmount` (2.307/2.407) to recurring income: in one public schema only, so
     /// a warning, or a failure under `[contract] strict = true`.
     SendsMonthlyAmount,
+    /// Signs view data tokens with a key that is not registered at the CDA's `/jwk_uri` (it
+    /// publishes it at its own JWKS path, which the live dashboard never reads).
+    SignsWithUnregisteredKey,
+    /// Signs view data tokens with a key it publishes nowhere.
+    SignsWithUnpublishedKey,
+    /// Rotates its view token key: publishes the new key beside the old one at its own JWKS
+    /// path after the second token, signs with it from the third (correct in provider-hosted
+    /// mode).
+    RotatesViewKey,
+    /// Answers the dashboard's first view call (`Authorization: Bearer`, empty credential) with
+    /// 400 instead of a 401 challenge.
+    RejectsEmptyBearer,
+    /// Writes the challenge as `as_uri = "…", ticket = "…"` (spaces around `=`), which a
+    /// standard parser reads and MaPS's dashboard cannot.
+    ChallengeWithSpacedEquals,
     /// Gives up on the first 429 or 5xx from the C&A instead of retrying with backoff.
     NoRetry,
 }
