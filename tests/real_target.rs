@@ -308,7 +308,7 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
     );
     assert!(t.contains("(run inside pdp-harness serve, pid"), "{t}");
     assert!(t.contains("against organisation's endpoints"), "{t}");
-    assert!(t.contains("22 passed, 0 failed of 22"), "{t}");
+    assert!(t.contains("23 passed, 0 failed of 23"), "{t}");
     let run_dirs = std::fs::read_dir(&runs).expect("runs").count();
     assert_eq!(run_dirs, 1, "the evidence is where the caller asked");
 
