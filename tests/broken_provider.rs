@@ -394,3 +394,35 @@ async fn a_challenge_the_dashboard_cannot_parse_fails() {
         "{msg}"
     );
 }
+
+/// MaPS's dashboard accepts only `<holdername-guid>:<asset-guid>`, 73 characters, as a PeI.
+#[tokio::test]
+async fn a_braced_pei_fails_the_registration_check() {
+    let (step, msg) = only_failure(Fault::BracedPei, "CP-01").await;
+    assert!(
+        step.starts_with("every registration has match status"),
+        "{step}"
+    );
+    assert!(
+        msg.contains("expected the PeI to be exactly urn:pei:<holdername-guid>:<asset-guid> (73 characters after urn:pei:, no braces)"),
+        "{msg}"
+    );
+}
+
+/// The C&A mints resource ids as the real one does (a UUID and a trailing digit), so a provider
+/// that parses them as UUIDs fails here rather than live.
+#[tokio::test]
+async fn a_provider_that_parses_resource_id_as_a_uuid_fails() {
+    let dir = out();
+    let record = run_with(
+        Faults::none().with(Fault::ParsesResourceIdAsUuid),
+        dir.path(),
+    )
+    .await;
+    let (step, msg) = failed_step(&record, "CP-01");
+    assert!(
+        step.starts_with("the dashboard requests the view data"),
+        "{step}"
+    );
+    assert!(msg.contains("got 404"), "{msg}");
+}

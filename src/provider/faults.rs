@@ -63,6 +63,10 @@ pub enum Fault {
     /// Writes the challenge as `as_uri = "…", ticket = "…"` (spaces around `=`), which a
     /// standard parser reads and MaPS's dashboard cannot.
     ChallengeWithSpacedEquals,
+    /// Registers PeIs with braces around the asset GUID (`urn:pei:<holder>:{<asset>}`).
+    BracedPei,
+    /// Parses the C&A's `resource_id` as a UUID and loses the registration when it is not one.
+    ParsesResourceIdAsUuid,
     /// Gives up on the first 429 or 5xx from the C&A instead of retrying with backoff.
     NoRetry,
 }

@@ -284,8 +284,14 @@ impl ReferenceProvider {
             } else {
                 o.pack.provider.scheme_name.clone()
             };
+            let name = if o.faults.has(Fault::BracedPei) {
+                // Deliberate defect: braces around the asset GUID (the yaml admits them).
+                format!("urn:pei:{}:{{{asset}}}", o.pack.holdername_guid())
+            } else {
+                format!("urn:pei:{}:{asset}", o.pack.holdername_guid())
+            };
             let mut body = json!({
-                "name": format!("urn:pei:{}:{asset}", o.pack.holdername_guid()),
+                "name": name,
                 "description": description,
                 "match_status": status.match_status(),
                 "resource_scopes": ["owner", "value", "delegate"],
@@ -299,6 +305,14 @@ impl ReferenceProvider {
                 .await
             {
                 Ok((200 | 201, v)) => match v["resource_id"].as_str() {
+                    // Deliberate defect: the resource id read as a UUID, which the real C&A's
+                    // is not; the registration is then lost to the provider.
+                    Some(id)
+                        if o.faults.has(Fault::ParsesResourceIdAsUuid)
+                            && uuid::Uuid::parse_str(id).is_err() =>
+                    {
+                        tracing::error!("resource_id {id} is not a UUID");
+                    }
                     Some(id) => {
                         self.state().by_asset.insert(
                             asset.clone(),
