@@ -426,3 +426,14 @@ async fn a_provider_that_parses_resource_id_as_a_uuid_fails() {
     );
     assert!(msg.contains("got 404"), "{msg}");
 }
+
+/// Values are compared with what the test pack provisioned.
+#[tokio::test]
+async fn a_value_other_than_the_pack_provisioned_is_named() {
+    let (step, msg) = only_failure(Fault::WrongAnnualAmount, "CP-01").await;
+    assert_eq!(step, VIEW_DATA_STEP);
+    assert!(
+        msg.contains("expected the ERI DC component's payableDetails.annualAmount 5120.00 (the test pack), observed 5121"),
+        "{msg}"
+    );
+}

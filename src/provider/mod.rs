@@ -6,7 +6,9 @@
 //!   each match at `/rreguri` with the find's `X-Request-ID` as `inbound_request_id`;
 //! - view endpoint: no RPT -> `/perm` -> 401 with a ticket; with an RPT -> `/introspect` and
 //!   checks (active, token type, resource, scopes, expiry) -> a signed view data token;
-//! - `/jwks`: the key its view data tokens are signed with;
+//! - `/jwks` (or `[contract.view] jwks_path`): the key its view data tokens are signed with,
+//!   for provider-hosted mode only; by default the harness reads it from the C&A's `/jwk_uri`,
+//!   where it is registered as a live provider's key is;
 //! - `POST /test-support/clear-down`: forgets every registration and PAT (test state only);
 //! - `POST /test-support/match-updates`: applies a match-update file at the C&A (PATCH to
 //!   match-yes, or DELETE with the update's reason), as an organisation does in its own system.

@@ -54,6 +54,12 @@ fn components(pension: &Pension, faults: &Faults) -> Vec<Value> {
             match (&c.unavailable_reason, c.annual_amount) {
                 (Some(code), _) => component["unavailableReason"] = json!(code),
                 (None, Some(annual)) => {
+                    // Deliberate defect: a value that is not the provisioned one.
+                    let annual = if faults.has(Fault::WrongAnnualAmount) {
+                        annual + 1.0
+                    } else {
+                        annual
+                    };
                     component["payableDetails"] = json!({
                         "amountType": "INC",
                         "annualAmount": money(annual),
