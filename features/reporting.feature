@@ -56,7 +56,7 @@ Feature: Reporting - data submitted to all six reporting API endpoints within on
   Scenario: All six endpoints were submitted within the same UTC calendar day
     Then all six reporting endpoints have accepted submissions on one UTC calendar day
 
-  @case:RP-09
+  @case:RP-09 @reconciliation
   Scenario: What the organisation reported agrees with what the harness observed
     Then what the organisation reported agrees with what the harness observed
 

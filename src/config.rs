@@ -317,6 +317,9 @@ pub struct TargetConfig {
     /// Where the file came from (not a key in the file).
     #[serde(skip)]
     pub path: Option<PathBuf>,
+    /// The file has a `[reporting]` section (against a real target, reporting runs only then).
+    #[serde(skip)]
+    pub reporting_section: bool,
 }
 
 impl TargetConfig {
@@ -330,6 +333,8 @@ impl TargetConfig {
             message: describe_toml_error(&text, &e),
         })?;
         cfg.path = Some(path.to_owned());
+        cfg.reporting_section =
+            toml::from_str::<toml::Table>(&text).is_ok_and(|table| table.contains_key("reporting"));
         let invalid = |message: &str| ConfigError::Invalid {
             path: path.to_owned(),
             message: message.to_owned(),

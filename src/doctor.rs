@@ -404,11 +404,76 @@ pub async fn examine(env: &Environment) -> Vec<Check> {
     };
     checks.push(check);
     checks.extend(skew);
+    checks.push(reporting_sources(env));
+    // The doctor proves the hook by using it: say so, since it empties the test data.
     checks.push(match env.clear_down().await {
-        Ok(()) => Check::pass("clear-down", format!("{} answered", env.clear_down_hook())),
+        Ok(()) => Check::pass(
+            "clear-down",
+            format!(
+                "{} answered: the provider's test data was cleared (as before every stage)",
+                env.clear_down_hook()
+            ),
+        ),
         Err(e) => Check::fail("clear-down", e, "make the clear-down hook answer 2xx").environment(),
     });
     checks
+}
+
+/// The reporting data sources: each export file reads and parses; `derived` only where the
+/// embedded reference provider serves the views it counts. Not blocking: only the reporting
+/// stage needs them, and the run refuses that stage itself.
+fn reporting_sources(env: &Environment) -> Check {
+    use crate::reporting::Endpoint;
+    use crate::reporting::sources::{Source, load_file};
+    const NAME: &str = "reporting data sources";
+    let settings = &env.reporting.settings;
+    let real_target = env.provider_server.is_none();
+    if real_target && !env.reporting_section {
+        return Check::pass(
+            NAME,
+            "no [reporting] section: --pack all leaves the reporting stage out",
+        );
+    }
+    let mut derived = Vec::new();
+    let mut problems = Vec::new();
+    let mut files = 0;
+    for endpoint in Endpoint::ALL {
+        match settings.sources.get(&endpoint).cloned().unwrap_or_default() {
+            Source::Derived if real_target => derived.push(endpoint.slug()),
+            Source::File(path) => {
+                files += 1;
+                if let Err(e) = load_file(endpoint, &settings.base_dir.join(&path)) {
+                    problems.push(e.to_string());
+                }
+            }
+            Source::Derived | Source::Null => {}
+        }
+    }
+    if !problems.is_empty() {
+        return Check::warn(
+            NAME,
+            problems.join("; "),
+            "fix the export named (formats: README, \"The reporting pack\"); the reporting stage would fail on it",
+        );
+    }
+    if !derived.is_empty() {
+        return Check::warn(
+            NAME,
+            format!(
+                "{} \"derived\" (the default): only the embedded reference provider can derive them",
+                derived.join(", ")
+            ),
+            "set [reporting.sources] for each to \"file:PATH\" (your export) or \"null\"; until then the reporting pack refuses to run against your solution",
+        );
+    }
+    Check::pass(
+        NAME,
+        if real_target {
+            format!("{files} export file(s) read and valid; the rest null")
+        } else {
+            "derived from what the reference provider serves, or as configured".to_owned()
+        },
+    )
 }
 
 /// The blocking failures, if any.

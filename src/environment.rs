@@ -84,6 +84,8 @@ pub struct Environment {
     pub harness_identity: crate::pki::TlsIdentity,
     /// The organisation's reporting: to the real reporting API or the harness's simulator.
     pub reporting: Arc<ReportingSession>,
+    /// The target file has a `[reporting]` section (a real target's reporting runs only then).
+    pub reporting_section: bool,
     /// Client used for clear-down calls (the harness's certificate).
     harness_client: reqwest::Client,
     clear_down: ClearDown,
@@ -230,6 +232,7 @@ impl Environment {
             )?),
             contract,
             match_updates: std::sync::Mutex::new(None),
+            reporting_section: config.reporting_section,
             harness_identity: harness_id,
             reporting: Arc::new(reporting),
             harness_client,
@@ -337,6 +340,7 @@ impl Environment {
             find_url: self.finder.url(),
             view_url: self.dashboard.view_url("{assetGuid}"),
             target_file,
+            reporting_simulated: Some(self.reporting.simulator.is_some()),
         }
     }
 
@@ -494,6 +498,7 @@ impl Environment {
             )?),
             contract,
             match_updates: std::sync::Mutex::new(None),
+            reporting_section: config.reporting_section,
             harness_identity: harness_id,
             reporting: Arc::new(reporting),
             harness_client,

@@ -48,7 +48,9 @@ holdername_guid = "6f1c0f2e-8c5a-4d0e-9a43-2b7d9e0c1a55"  # CHANGE: your holdern
 # Your solution: where the harness sends find and view requests, and how it proves itself.
 [provider]
 find_url = "https://find.pensions.example.org"        # CHANGE: base URL; the find path is appended
-view_url = "https://view.pensions.example.org"        # CHANGE: base URL; /{assetGuid} paths are appended
+view_url = "https://view.pensions.example.org"        # CHANGE: base URL; the dashboard requests
+                                                      #   {view_url}/view-data/{assetGuid}?scope=owner
+                                                      #   (README: "Target file and the wire contracts")
 client_cert = "harness-client.pem"                    # the harness's client certificate (trust cda-ca.pem for it)
 client_key = "harness-client.key"                     # or "env:PDP_HARNESS_CLIENT_KEY"
 ca_bundle = "org-ca.pem"                              # CHANGE: CA(s) that issued your servers' certificates
@@ -68,7 +70,7 @@ url = "https://view.pensions.example.org/test-support/clear-down"   # CHANGE
 # The harness's simulated CDA: your solution calls its C&A (token, perm, introspect, rreguri) and
 # verifies its tokens with its JWKS. `pdp-harness serve` prints the URLs to configure.
 [cda]
-listen = "0.0.0.0:{port}"                  # where the C&A listens
+listen = "{listen}:{port}"{listen_pad}# where the C&A listens{listen_note}
 public_url = "https://{host}:{port}"       # how your solution reaches it; also the as_uri it must send
 server_cert = "cda-server.pem"             # valid for {host}
 server_key = "cda-server.key"              # or "env:PDP_CDA_SERVER_KEY"
@@ -86,6 +88,27 @@ view_response_ms = 10000          # view request -> response (the reporting 10 s
 registration_settle_ms = 300      # after the expected registrations, watch for extra ones
 no_match_watch_ms = 1500          # after a no-match find, watch for registrations that must not come
 update_ms = 30000                 # after match updates are applied, wait for each at the C&A
+
+# ---------------------------------------------------------------------------------------------
+# Reporting (the reporting pack, part of --pack all). Against your solution its data comes from
+# your own system's exports; without this section --pack all leaves reporting out and says so.
+# Uncomment and fill in to rehearse it:
+# [reporting]
+# base_url = "https://reporting.preprod.example"   # omit to submit to the harness's simulator
+# client_cert = "org-reporting-client.pem"         # with base_url: your PDP client certificate
+# client_key = "env:PDP_REPORTING_KEY"             #   its key (a file path, or env:NAME)
+# ca_bundle = "reporting-ca.pem"                   #   the CA of the reporting API's server
+# expected_minutes = 15                            # budget for the six submissions (UTC-day guard)
+# submission_status = "on time"                    # or "late"
+# [reporting.sources]                              # per endpoint: "file:PATH" (your export,
+#                                                  # JSON or CSV) or "null" (the minimal valid set);
+#                                                  # "derived" works only on the embedded default
+# service-availability-find = "file:exports/find-availability.csv"
+# service-availability-view = "file:exports/view-availability.csv"
+# view-response-request-number = "file:exports/request-number.json"
+# view-response-response-time = "file:exports/response-time.json"
+# view-response-unavailable = "file:exports/unavailable.json"
+# view-response-calculations = "null"
 
 # ---------------------------------------------------------------------------------------------
 # Redaction of the evidence. Personas' names, dates of birth, NI numbers, addresses, emails and
@@ -127,7 +150,14 @@ pub fn write_example(
         .cloned()
         .unwrap_or_else(|| "localhost".to_owned());
     let pki = GeneratedCdaPki::generate(cda_hosts)?;
+    let (listen, listen_note) = listen_host(&host);
     let target = EXAMPLE
+        .replace("{listen}", &listen)
+        .replace(
+            "{listen_pad}",
+            &" ".repeat(27usize.saturating_sub(listen.len() + cda_port.to_string().len())),
+        )
+        .replace("{listen_note}", listen_note)
         .replace("{host}", &host)
         .replace("{port}", &cda_port.to_string());
     let mut files = vec![(TARGET_FILE.to_owned(), target, false)];
@@ -149,6 +179,26 @@ pub fn write_example(
         written.push((name.clone(), describe(&name)));
     }
     Ok(written)
+}
+
+/// Where the C&A listens for the host the solution reaches it by: an address given as the host
+/// is listened on as it is (so `--cda-host 127.0.0.1` stays on loopback); `localhost` is
+/// loopback; another name is reached over the network, so every interface.
+fn listen_host(host: &str) -> (String, &'static str) {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        let shown = match ip {
+            std::net::IpAddr::V6(_) => format!("[{ip}]"),
+            std::net::IpAddr::V4(_) => ip.to_string(),
+        };
+        (shown, "")
+    } else if host.eq_ignore_ascii_case("localhost") {
+        ("127.0.0.1".to_owned(), " (loopback only)")
+    } else {
+        (
+            "0.0.0.0".to_owned(),
+            " (every interface: your solution reaches it by name)",
+        )
+    }
 }
 
 fn describe(name: &str) -> String {

@@ -11,6 +11,7 @@
 //! - [`evidence`]: run log, run record, redaction, JUnit, JSON and PDF outputs;
 //! - [`environment`], [`pki`], [`tls`], [`jwt`]: wiring, run-time PKI, mTLS and token checks.
 
+pub mod bundled;
 pub mod cda;
 pub mod config;
 pub mod contract;

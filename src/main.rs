@@ -12,7 +12,7 @@ use pdp_harness::config::TargetConfig;
 use pdp_harness::doctor;
 use pdp_harness::environment::Environment;
 use pdp_harness::evidence::history;
-use pdp_harness::evidence::record::{RerunInfo, Verdict};
+use pdp_harness::evidence::record::{RerunInfo, SignOff, Verdict};
 use pdp_harness::evidence::redact::Redactor;
 use pdp_harness::evidence::{self, Format};
 use pdp_harness::provider::Faults;
@@ -107,9 +107,9 @@ enum Command {
         /// Target file (TOML), as for `run`
         #[arg(long, value_name = "FILE")]
         target: Option<PathBuf>,
-        /// Where the test packs are
-        #[arg(long, value_name = "DIR", default_value = "testpacks")]
-        testpacks: PathBuf,
+        /// Where the test packs are (default: the built-in integration pack)
+        #[arg(long, value_name = "DIR")]
+        testpacks: Option<PathBuf>,
     },
     /// Check a test pack file and list its problems with file and line
     CheckPack {
@@ -122,9 +122,9 @@ enum Command {
         /// Target file (TOML) with a [cda] section; `pdp-harness init` writes one
         #[arg(long, value_name = "FILE")]
         target: PathBuf,
-        /// Where the test packs are (for runs attached to this serve)
-        #[arg(long, value_name = "DIR", default_value = "testpacks")]
-        testpacks: PathBuf,
+        /// Where the test packs are (for runs attached to this serve; default: the built-in pack)
+        #[arg(long, value_name = "DIR")]
+        testpacks: Option<PathBuf>,
     },
     /// Write a commented example target file and the CDA-side certificates and keys
     Init {
@@ -141,6 +141,9 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// The feature files and test pack built into pdp-harness
+    #[command(subcommand)]
+    Features(FeaturesCommand),
     /// Run the reference provider as a separate service, configured only through a file
     ReferenceProvider {
         /// Its configuration (TOML); see src/provider/standalone.rs and README
@@ -175,6 +178,19 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum FeaturesCommand {
+    /// Write the built-in feature files and test pack to DIR/features and DIR/testpacks, for
+    /// editing; run them with --features DIR/features --testpacks DIR/testpacks
+    Export {
+        /// Directory to write into (created if missing)
+        dir: PathBuf,
+        /// Overwrite files that exist and differ from the built-in ones
+        #[arg(long)]
+        force: bool,
+    },
+}
+
 #[derive(Debug, Args)]
 struct SubmitReportingArgs {
     /// Target file (TOML) with a [reporting] section: base_url, certificates, sources
@@ -192,9 +208,9 @@ struct SubmitReportingArgs {
     /// Validate and show what would be sent, without sending
     #[arg(long)]
     dry_run: bool,
-    /// Where the test packs are (for the default holdernameGuid)
-    #[arg(long, value_name = "DIR", default_value = "testpacks")]
-    testpacks: PathBuf,
+    /// Where the test packs are (for the default holdernameGuid; default: the built-in pack)
+    #[arg(long, value_name = "DIR")]
+    testpacks: Option<PathBuf>,
 }
 
 /// How to reach a reference provider over mutual TLS.
@@ -234,15 +250,71 @@ impl ProviderAccess {
 /// What `run` and `rerun` share: where the scenarios and test data are, and redaction.
 #[derive(Debug, Args)]
 struct RunInputs {
-    /// Where the .feature files are
-    #[arg(long, value_name = "DIR", default_value = "features")]
-    features: PathBuf,
-    /// Where the test packs are
-    #[arg(long, value_name = "DIR", default_value = "testpacks")]
-    testpacks: PathBuf,
+    /// Where the .feature files are (default: the ones built into pdp-harness; `features
+    /// export DIR` writes them out for editing)
+    #[arg(long, value_name = "DIR")]
+    features: Option<PathBuf>,
+    /// Where the test packs are (default: the built-in integration pack)
+    #[arg(long, value_name = "DIR")]
+    testpacks: Option<PathBuf>,
     /// Keep personas' personal data in the evidence (local debugging only; recorded on the cover)
     #[arg(long)]
     reveal_personal_data: bool,
+    #[command(flatten)]
+    sign_off: SignOffArgs,
+}
+
+/// The test manager's sign-off details, printed in the evidence's sign-off and sealed with it.
+#[derive(Debug, Args)]
+struct SignOffArgs {
+    /// The organisation's ticket or change reference for this test
+    #[arg(long, value_name = "REF")]
+    ticket: Option<String>,
+    /// Who reviews the evidence (printed under "Reviewed by")
+    #[arg(long, value_name = "NAME")]
+    reviewer: Option<String>,
+    /// Who approves it (printed under "Approved by")
+    #[arg(long, value_name = "NAME")]
+    approver: Option<String>,
+    /// A text file of notes and deviations to print in the sign-off
+    #[arg(long, value_name = "FILE")]
+    notes: Option<PathBuf>,
+}
+
+impl SignOffArgs {
+    /// The details given, the notes file read (at most 64 KiB of UTF-8 text).
+    fn read(&self) -> anyhow::Result<SignOff> {
+        let notes = match &self.notes {
+            None => None,
+            Some(path) => {
+                let bytes = std::fs::read(path)
+                    .with_context(|| format!("could not read the notes file {}", path.display()))?;
+                if bytes.len() > evidence::NOTES_LIMIT {
+                    anyhow::bail!(
+                        "the notes file {} is {} bytes; at most {} are taken (notes, not attachments)",
+                        path.display(),
+                        bytes.len(),
+                        evidence::NOTES_LIMIT
+                    );
+                }
+                let text = String::from_utf8(bytes).with_context(|| {
+                    format!("the notes file {} is not UTF-8 text", path.display())
+                })?;
+                Some(text.trim_end().to_owned())
+            }
+        };
+        let given = |v: &Option<String>| {
+            v.as_ref()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+        };
+        Ok(SignOff {
+            ticket: given(&self.ticket),
+            reviewer: given(&self.reviewer),
+            approver: given(&self.approver),
+            notes,
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -288,6 +360,12 @@ struct ReportArgs {
     /// Which output to render
     #[arg(long, value_enum, default_value = "all")]
     format: Format,
+    /// Re-render and re-seal even though the bundle no longer matches its seal (the new cover
+    /// says it was re-rendered from a changed log)
+    #[arg(long)]
+    reseal: bool,
+    #[command(flatten)]
+    sign_off: SignOffArgs,
 }
 
 /// An error with the exit code it deserves.
@@ -343,7 +421,7 @@ async fn submit_reporting(args: SubmitReportingArgs) -> Result<u8, Failure> {
             mode
         }
     };
-    let pack = load_pack(&pack_file(&args.testpacks), &config)?;
+    let pack = load_pack(&pack_file(args.testpacks.as_deref())?, &config)?;
     let holder = uuid::Uuid::parse_str(pack.holdername_guid()).map_err(|e| {
         could_not_run(anyhow::anyhow!(
             "holdernameGuid {:?} is not a GUID: {e}",
@@ -459,9 +537,36 @@ fn could_not_run(error: impl Into<anyhow::Error>) -> Failure {
 }
 
 /// Every pack of this version runs on one test pack: connection proving, stage 1 and stage 2
-/// share personas and the provider.
-fn pack_file(testpacks: &Path) -> PathBuf {
-    testpacks.join("integration").join("pack.toml")
+/// share personas and the provider. `--testpacks DIR` names its folder; the default is the
+/// copy built into pdp-harness.
+fn pack_file(testpacks: Option<&Path>) -> Result<PathBuf, Failure> {
+    let dir = match testpacks {
+        Some(dir) => given_dir(dir, "--testpacks", "test packs")?,
+        None => pdp_harness::bundled::testpacks_dir().map_err(could_not_run)?,
+    };
+    Ok(dir.join(pdp_harness::bundled::INTEGRATION_PACK))
+}
+
+/// The feature files: `--features DIR`, or the ones built into pdp-harness.
+fn features_dir(features: Option<&Path>) -> Result<PathBuf, Failure> {
+    match features {
+        Some(dir) => given_dir(dir, "--features", "feature files"),
+        None => pdp_harness::bundled::features_dir().map_err(could_not_run),
+    }
+}
+
+/// A directory named on the command line, which must exist.
+fn given_dir(dir: &Path, option: &str, what: &str) -> Result<PathBuf, Failure> {
+    if dir.is_dir() {
+        Ok(dir.to_owned())
+    } else {
+        Err(could_not_run(anyhow::anyhow!(
+            "{option} {}: no such directory. Give {option} the folder holding the {what}, or leave \
+             {option} out to use the ones built into pdp-harness (`pdp-harness features export DIR` \
+             writes them out for editing)",
+            dir.display()
+        )))
+    }
 }
 
 /// The test pack, under the organisation's holdername GUID and scheme name when the target file
@@ -528,6 +633,8 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
 }
 
 async fn execute(inv: Invocation) -> Result<u8, Failure> {
+    let features = features_dir(inv.inputs.features.as_deref())?;
+    let sign_off = inv.inputs.sign_off.read().map_err(could_not_run)?;
     // A `serve` running for this target file takes the run: its C&A is the one the solution
     // is configured against.
     if let Some(target) = &inv.target {
@@ -535,11 +642,12 @@ async fn execute(inv: Invocation) -> Result<u8, Failure> {
         let request = serve::RunRequest {
             pack: inv.pack,
             tags: inv.tags.clone(),
-            features_dir: absolute(&inv.inputs.features),
+            features_dir: absolute(&features),
             out_dir: absolute(&inv.out),
             reveal_personal_data: inv.inputs.reveal_personal_data,
             cases: inv.cases.clone(),
             rerun: inv.rerun.clone(),
+            sign_off: Some(sign_off.clone()),
         };
         if let Some(code) = serve::delegate(target, &request, |line| println!("{line}"))
             .await
@@ -555,14 +663,15 @@ async fn execute(inv: Invocation) -> Result<u8, Failure> {
     let options = RunOptions {
         pack: inv.pack,
         tags: inv.tags,
-        features_dir: inv.inputs.features,
+        features_dir: features,
         out_dir: inv.out,
         config,
         cases: inv.cases,
         rerun: inv.rerun,
+        sign_off: Some(sign_off),
     };
     runner::check_selection(&options).map_err(could_not_run)?;
-    let pack_path = pack_file(&inv.inputs.testpacks);
+    let pack_path = pack_file(inv.inputs.testpacks.as_deref())?;
     let pack = Arc::new(load_pack(&pack_path, &options.config)?);
     let redactor = redactor_for(&pack, &options.config, inv.inputs.reveal_personal_data);
     let env = Arc::new(start_environment(pack, &options.config, redactor).await?);
@@ -640,6 +749,19 @@ async fn rerun(args: RerunArgs) -> Result<u8, Failure> {
     .await
 }
 
+fn features_export(dir: &Path, force: bool) -> Result<u8, Failure> {
+    let written = pdp_harness::bundled::export(dir, force).map_err(could_not_run)?;
+    for path in &written {
+        println!("{}", path.display());
+    }
+    println!(
+        "Run them with: pdp-harness run --features {} --testpacks {}",
+        dir.join("features").display(),
+        dir.join("testpacks").display()
+    );
+    Ok(EXIT_PASSED)
+}
+
 fn history_command(out: &Path, limit: Option<usize>) -> Result<u8, Failure> {
     let entries = history::list(out, limit).map_err(could_not_run)?;
     if entries.is_empty() {
@@ -675,16 +797,32 @@ fn report(args: ReportArgs) -> Result<u8, Failure> {
             run_dir.display()
         )));
     }
-    // Re-rendering re-seals: say first if the bundle no longer matched its seal.
-    if run_dir.join(evidence::seal::SEAL).is_file()
-        && let Ok(v) = evidence::seal::verify(&run_dir)
-        && !v.is_intact()
-    {
-        println!("note: before re-rendering, the bundle did not match its seal:");
-        for p in &v.problems {
-            println!("  - {p}");
+    let sign_off = args.sign_off.read().map_err(could_not_run)?;
+    // Re-rendering re-seals: a bundle that no longer matches its seal is not silently given a
+    // fresh, valid-looking one. Nothing is written unless --reseal says so.
+    if run_dir.join(evidence::seal::SEAL).is_file() {
+        let v = evidence::seal::verify(&run_dir).map_err(could_not_run)?;
+        if !v.is_intact() {
+            let problems = v.problems.join("\n  - ");
+            if !args.reseal {
+                return Err(could_not_run(anyhow::anyhow!(
+                    "run {} no longer matches its seal; nothing was re-rendered:\n  - {problems}\n\
+                     `pdp-harness report {} --reseal` re-renders and re-seals it, and its cover then says it was re-rendered from a changed log",
+                    args.run_id,
+                    args.run_id
+                )));
+            }
+            // Nothing is written unless the changed log can be rendered at all.
+            evidence::load_record(&run_dir).map_err(could_not_run)?;
+            println!("note: the bundle did not match its seal:\n  - {problems}");
+            println!(
+                "note: re-sealing (--reseal): the new cover says the bundle was re-rendered from a changed log."
+            );
+            evidence::record_reseal(&run_dir, v.problems).map_err(could_not_run)?;
         }
-        println!("note: the new seal covers the files as they are now.");
+    }
+    if !sign_off.is_empty() {
+        evidence::set_sign_off(&run_dir, sign_off).map_err(could_not_run)?;
     }
     let (record, files) = evidence::render(&run_dir, args.format).map_err(could_not_run)?;
     println!(
@@ -725,7 +863,7 @@ fn bench_evidence(scenarios: usize, iterations: u32) -> Result<u8, Failure> {
             .map_err(|e| e.to_string())
     })?;
     time("report.html", &|| {
-        Ok(evidence::html::render_html(&record).len())
+        Ok(evidence::html::render_html(&record, Some(&"0".repeat(64))).len())
     })?;
     time("junit.xml", &|| {
         evidence::junit::render_junit(&record)
@@ -836,12 +974,15 @@ fn block_on(f: impl std::future::Future<Output = Result<u8, Failure>>) -> Result
     }
 }
 
-async fn doctor_command(target: Option<PathBuf>, testpacks: PathBuf) -> Result<u8, Failure> {
+async fn doctor_command(
+    target: Option<PathBuf>,
+    testpacks: Option<PathBuf>,
+) -> Result<u8, Failure> {
     let config = match &target {
         Some(path) => TargetConfig::load(path).map_err(could_not_run)?,
         None => TargetConfig::default(),
     };
-    let pack_path = pack_file(&testpacks);
+    let pack_path = pack_file(testpacks.as_deref())?;
     let pack = load_pack(&pack_path, &config)?;
     println!(
         "✔ target file: {}",
@@ -871,7 +1012,7 @@ async fn doctor_command(target: Option<PathBuf>, testpacks: PathBuf) -> Result<u
     }
 }
 
-async fn serve(target: PathBuf, testpacks: PathBuf) -> Result<u8, Failure> {
+async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failure> {
     let config = TargetConfig::load(&target).map_err(could_not_run)?;
     let Some(cda) = &config.cda else {
         return Err(could_not_run(anyhow::anyhow!(
@@ -881,7 +1022,7 @@ async fn serve(target: PathBuf, testpacks: PathBuf) -> Result<u8, Failure> {
     };
     // With [provider], runs attach to this serve: the recorder keeps the solution's calls for
     // their evidence.
-    let pack = Arc::new(load_pack(&pack_file(&testpacks), &config)?);
+    let pack = Arc::new(load_pack(&pack_file(testpacks.as_deref())?, &config)?);
     let recorder = Arc::new(pdp_harness::recorder::Recorder::new(redactor_for(
         &pack, &config, false,
     )));
@@ -1021,9 +1162,42 @@ async fn clear(target: Option<PathBuf>, access: Option<ProviderAccess>) -> Resul
         println!("cleared down: {} exited 0", argv.join(" "));
         return Ok(EXIT_PASSED);
     }
+    // The target file's [clear_down] url, called with the harness's client certificate as a
+    // run calls it.
+    if let Some((config, url)) = config
+        .as_ref()
+        .and_then(|c| c.clear_down.url.clone().map(|u| (c, u)))
+    {
+        let Some(provider) = &config.provider else {
+            return Err(could_not_run(anyhow::anyhow!(
+                "[clear_down] url needs [provider] client_cert, client_key and ca_bundle: the certificate the call is made with"
+            )));
+        };
+        let base = config.base_dir();
+        let read = |setting: &str, path: &Path| {
+            pdp_harness::config::read_text(setting, &base.join(path))
+                .map_err(|e| could_not_run(anyhow::anyhow!(e)))
+        };
+        let mut identity = read("provider.client_cert", &provider.client_cert)?;
+        identity.push('\n');
+        identity.push_str(
+            &provider
+                .client_key
+                .read("provider.client_key", &base)
+                .map_err(|e| could_not_run(anyhow::anyhow!(e)))?,
+        );
+        let ca = read("provider.ca_bundle", &provider.ca_bundle)?;
+        let client = pdp_harness::tls::client_from_pem(
+            Some(identity.as_bytes()),
+            &[ca],
+            std::time::Duration::from_secs(config.clear_down.timeout_secs.unwrap_or(120)),
+        )
+        .map_err(could_not_run)?;
+        return post_clear_down(&client, &url).await;
+    }
     let Some(access) = access else {
         return Err(could_not_run(anyhow::anyhow!(
-            "say how to clear down: --provider URL --cert FILE --key FILE --ca FILE, or --target FILE with a [clear_down] command"
+            "say how to clear down: --provider URL --cert FILE --key FILE --ca FILE, or --target FILE with a [clear_down] url or command"
         )));
     };
     let client = access.client().map_err(could_not_run)?;
@@ -1032,8 +1206,13 @@ async fn clear(target: Option<PathBuf>, access: Option<ProviderAccess>) -> Resul
         access.provider.trim_end_matches('/'),
         pdp_harness::provider::CLEAR_DOWN_PATH
     );
+    post_clear_down(&client, &url).await
+}
+
+/// POST to a clear-down URL; 2xx means the provider's test data was cleared.
+async fn post_clear_down(client: &reqwest::Client, url: &str) -> Result<u8, Failure> {
     let resp = client
-        .post(&url)
+        .post(url)
         .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
         .send()
         .await
@@ -1079,6 +1258,7 @@ fn main() -> ExitCode {
         Command::History { out, limit } => history_command(&out, limit),
         Command::Diff { run_a, run_b, out } => diff_command(&out, &run_a, &run_b),
         Command::Report(args) => report(args),
+        Command::Features(FeaturesCommand::Export { dir, force }) => features_export(&dir, force),
         Command::Doctor { target, testpacks } => block_on(doctor_command(target, testpacks)),
         Command::SubmitReporting(args) => block_on(submit_reporting(args)),
         Command::CheckPack { path } => check_pack(&path),

@@ -12,7 +12,7 @@ use axum::response::Response;
 use chrono::Utc;
 use reqwest::header::HeaderMap;
 
-use crate::evidence::record::{Exchange, Timing};
+use crate::evidence::record::{DecodedToken, Exchange, Timing};
 use crate::evidence::redact::Redactor;
 
 /// Bodies larger than this are not kept whole in the evidence.
@@ -27,7 +27,30 @@ pub struct Recorder {
     timings: Mutex<Vec<(SystemTime, Timing)>>,
     /// Doubts that are not failures (sources disagree), for the step that raised them.
     warnings: Mutex<Vec<(SystemTime, String)>>,
+    /// What steps said about their checks, stamped like timings.
+    notes: Mutex<Vec<(SystemTime, StepNote)>>,
     redactor: Redactor,
+}
+
+/// What a step's check says about itself, for the evidence of that step.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepNote {
+    /// The check judged the exchange with this id (see [`Observed::exchange`]).
+    Judged(usize),
+    /// What the check observed, in one line.
+    Observed(String),
+    /// A view data token the check verified, decoded and masked.
+    ViewData(DecodedToken),
+}
+
+/// What a step said, gathered for its record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepNotes {
+    /// The last exchange the step marked as judged.
+    pub judged: Option<Exchange>,
+    /// Its observations, joined with "; ".
+    pub observed: Option<String>,
+    pub view_data: Vec<DecodedToken>,
 }
 
 fn between<T: Clone>(items: &[(SystemTime, T)], from: SystemTime, to: SystemTime) -> Vec<T> {
@@ -46,6 +69,8 @@ pub struct Observed {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub elapsed_ms: f64,
+    /// The id of the recorded exchange, for a step to say it judged it.
+    pub exchange: Option<usize>,
 }
 
 impl Observed {
@@ -106,10 +131,78 @@ impl Recorder {
         }
     }
 
+    /// Mark the exchange a check judged (by id); the evidence of a failed step shows it.
+    pub fn judged(&self, exchange: Option<usize>) {
+        if let Some(id) = exchange {
+            self.note(StepNote::Judged(id));
+        }
+    }
+
+    /// Mark the latest recorded exchange that `pick` chooses as the one a check judged.
+    pub fn judged_latest(&self, pick: impl Fn(&Exchange) -> bool) {
+        let id = self
+            .exchanges
+            .lock()
+            .ok()
+            .and_then(|v| v.iter().rposition(|(_, e)| pick(e)));
+        self.judged(id);
+    }
+
+    /// What a passing check observed, in one line (masked like everything recorded).
+    pub fn observed(&self, line: impl AsRef<str>) {
+        self.note(StepNote::Observed(self.redactor.text(line.as_ref())));
+    }
+
+    /// A verified view data token's claims, masked, for the evidence.
+    pub fn view_data(&self, pei: &str, claims: &serde_json::Value) {
+        let text = serde_json::to_string_pretty(claims).unwrap_or_default();
+        self.note(StepNote::ViewData(DecodedToken {
+            pei: pei.to_owned(),
+            claims: self.redactor.text(&text),
+        }));
+    }
+
+    fn note(&self, note: StepNote) {
+        if let Ok(mut n) = self.notes.lock() {
+            n.push((SystemTime::now(), note));
+        }
+    }
+
+    /// What steps said within `[from, to]`.
+    pub fn notes_between(&self, from: SystemTime, to: SystemTime) -> StepNotes {
+        let notes = self
+            .notes
+            .lock()
+            .map(|v| between(&v, from, to))
+            .unwrap_or_default();
+        let mut out = StepNotes::default();
+        let mut observed = Vec::new();
+        for n in notes {
+            match n {
+                StepNote::Judged(id) => {
+                    out.judged = self
+                        .exchanges
+                        .lock()
+                        .ok()
+                        .and_then(|v| v.get(id).map(|(_, e)| e.clone()));
+                }
+                StepNote::Observed(line) => observed.push(line),
+                StepNote::ViewData(t) => out.view_data.push(t),
+            }
+        }
+        if !observed.is_empty() {
+            out.observed = Some(observed.join("; "));
+        }
+        out
+    }
+
     /// Forget everything recorded: a long-lived `serve` starts each run afresh.
     pub fn clear(&self) {
         if let Ok(mut e) = self.exchanges.lock() {
             e.clear();
+        }
+        if let Ok(mut n) = self.notes.lock() {
+            n.clear();
         }
         if let Ok(mut t) = self.timings.lock() {
             t.clear();
@@ -138,7 +231,7 @@ impl Recorder {
         resp_body: &[u8],
         duration_ms: f64,
         error: Option<String>,
-    ) {
+    ) -> Option<usize> {
         let r = &self.redactor;
         let headers = |h: &HeaderMap| {
             h.iter()
@@ -173,9 +266,9 @@ impl Recorder {
             duration_ms,
             error: error.map(|e| r.text(&e)),
         };
-        if let Ok(mut v) = self.exchanges.lock() {
-            v.push((SystemTime::now(), exchange));
-        }
+        let mut v = self.exchanges.lock().ok()?;
+        v.push((SystemTime::now(), exchange));
+        Some(v.len() - 1)
     }
 
     /// Send a request as `party`, read the whole response and record both.
@@ -205,7 +298,7 @@ impl Recorder {
         let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
         match result {
             Ok((status, headers, body)) => {
-                self.push(
+                let exchange = self.push(
                     party,
                     &method,
                     &url,
@@ -222,11 +315,12 @@ impl Recorder {
                     headers,
                     body,
                     elapsed_ms,
+                    exchange,
                 })
             }
             Err(e) => {
                 let msg = crate::tls::error_chain(&e);
-                self.push(
+                let _ = self.push(
                     party,
                     &method,
                     &url,
@@ -275,7 +369,7 @@ pub async fn record_inbound(
     let resp_bytes = axum::body::to_bytes(resp_body, 4 * 1024 * 1024)
         .await
         .unwrap_or_default();
-    who.recorder.push(
+    let _ = who.recorder.push(
         who.party,
         &method,
         &url,

@@ -79,6 +79,9 @@ pub struct RunRequest {
     /// A re-run's attempt history.
     #[serde(default)]
     pub rerun: Option<crate::evidence::record::RerunInfo>,
+    /// The test manager's sign-off details.
+    #[serde(default)]
+    pub sign_off: Option<crate::evidence::record::SignOff>,
 }
 
 /// One line of the streamed answer (JSON lines): console text, then the exit code.
@@ -253,6 +256,7 @@ impl AttachedRuns {
             config: self.config.clone(),
             cases: job.request.cases.clone(),
             rerun: job.request.rerun.clone(),
+            sign_off: job.request.sign_off.clone(),
         };
         if let Err(e) = crate::runner::check_selection(&options) {
             say(format!("error: {e}"));

@@ -441,3 +441,91 @@ fn a_clear_down_command_from_the_target_file_runs_before_scenarios() {
         common::output_text(&out)
     );
 }
+
+/// `cargo install` then `pdp-harness run` outside the checkout: the binary, copied away from
+/// the project, runs the built-in features and pack from an empty directory.
+#[test]
+fn an_installed_binary_runs_from_an_empty_directory() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let installed = tmp.path().join("bin").join("pdp-harness");
+    std::fs::create_dir_all(installed.parent().expect("parent")).expect("mkdir");
+    std::fs::copy(env!("CARGO_BIN_EXE_pdp-harness"), &installed).expect("install");
+    let work = tmp.path().join("work");
+    let scratch = tmp.path().join("tmp");
+    std::fs::create_dir_all(&work).expect("mkdir");
+    std::fs::create_dir_all(&scratch).expect("mkdir");
+    let harness = |args: &[&str]| {
+        std::process::Command::new(&installed)
+            .args(args)
+            .current_dir(&work)
+            .env("TMPDIR", &scratch)
+            .output()
+            .expect("the installed binary runs")
+    };
+
+    let out = harness(&["run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
+    let dir = common::only_run_dir(&work.join("reports"));
+    let used = std::fs::read_to_string(dir.join("inputs/used.json")).expect("used.json");
+    assert!(used.contains("connection_proving.feature"), "{used}");
+    let cucumber = std::fs::read_to_string(dir.join("cucumber.json")).expect("cucumber.json");
+    assert!(
+        cucumber.contains("built-in:features/connection_proving.feature"),
+        "{cucumber}"
+    );
+
+    // Exported, edited, and run from the export.
+    let out = harness(&["features", "export", "mine"]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
+    let feature = work.join("mine/features/connection_proving.feature");
+    let text = std::fs::read_to_string(&feature).expect("exported feature");
+    assert!(work.join("mine/testpacks/integration/pack.toml").is_file());
+    let out = harness(&["features", "export", "mine"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "exporting identical files again is fine"
+    );
+    std::fs::write(&feature, text.replace("Feature:", "# edited\nFeature:")).expect("edit");
+    let out = harness(&["features", "export", "mine"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an edited copy is not overwritten"
+    );
+    assert!(common::output_text(&out).contains("--force"));
+    let out = harness(&[
+        "run",
+        "--features",
+        "mine/features",
+        "--testpacks",
+        "mine/testpacks",
+        "--out",
+        "exported",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
+    let dir = common::only_run_dir(&work.join("exported"));
+    let cucumber = std::fs::read_to_string(dir.join("cucumber.json")).expect("cucumber.json");
+    assert!(
+        cucumber.contains("mine/features/connection_proving.feature"),
+        "{cucumber}"
+    );
+
+    // A folder that is not there is named, with the option and the way out.
+    for (option, what) in [
+        ("--features", "feature files"),
+        ("--testpacks", "test packs"),
+    ] {
+        let out = harness(&["run", option, "nowhere"]);
+        assert_eq!(out.status.code(), Some(2), "{}", common::output_text(&out));
+        let t = common::output_text(&out);
+        assert!(
+            t.contains(&format!("{option} nowhere: no such directory"))
+                && t.contains(what)
+                && t.contains("features export"),
+            "{t}"
+        );
+    }
+    let out = harness(&["doctor", "--testpacks", "nowhere"]);
+    assert_eq!(out.status.code(), Some(2), "{}", common::output_text(&out));
+}

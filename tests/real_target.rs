@@ -137,7 +137,18 @@ url = "https://localhost:{view_port}/test-support/clear-down"
     }
 }
 
-fn start_provider(config: &Path) -> Child {
+/// A child process killed when the test ends, also when an assertion fails, so that no
+/// provider outlives its test holding the test runner's output open.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_provider(config: &Path) -> KillOnDrop {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pdp-harness"))
         .args(["reference-provider", "--config"])
         .arg(config)
@@ -151,7 +162,7 @@ fn start_provider(config: &Path) -> Child {
         .read_line(&mut line)
         .expect("a first line");
     assert!(line.contains("listening on"), "{line}");
-    child
+    KillOnDrop(child)
 }
 
 /// `serve` prints what to configure, answers the solution's client certificate (JWKS with the
@@ -275,7 +286,7 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
         "org-ca.pem",
         m.provider_port,
     );
-    let mut provider = start_provider(&provider_config);
+    let provider = start_provider(&provider_config);
 
     // The organisation configures its solution against `serve`; with serve still running, the
     // run attaches to it and its scenarios meet that C&A.
@@ -293,11 +304,9 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
         ]
         .map(str::to_owned)
     };
-    // Reporting needs the organisation's exports on a real target ([reporting.sources]); its
-    // scenarios are covered against the embedded default in tests/reporting.rs.
-    let mut all_args = run_args("all").to_vec();
-    all_args.extend(["--tags".to_owned(), "not @reporting".to_owned()]);
-    let out = harness_owned(&m, &all_args);
+    // Reporting needs the organisation's exports on a real target ([reporting.sources]): a
+    // target file without [reporting] leaves it out of --pack all, and says so.
+    let out = harness_owned(&m, &run_args("all"));
     let _ = serve.kill();
     let _ = serve.wait();
     let t = common::output_text(&out);
@@ -309,6 +318,10 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
     assert!(t.contains("(run inside pdp-harness serve, pid"), "{t}");
     assert!(t.contains("against organisation's endpoints"), "{t}");
     assert!(t.contains("23 passed, 0 failed of 23"), "{t}");
+    assert!(
+        t.contains("the reporting stage is left out") && t.contains("no [reporting] section"),
+        "{t}"
+    );
     let run_dirs = std::fs::read_dir(&runs).expect("runs").count();
     assert_eq!(run_dirs, 1, "the evidence is where the caller asked");
 
@@ -318,6 +331,115 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
     assert_eq!(out.status.code(), Some(0), "{t}\n{}", failures(&runs));
     assert!(!t.contains("attached to"), "{t}");
     assert!(t.contains("3 passed, 0 failed of 3"), "{t}");
+
+    // Reporting derived from the reference provider cannot be had from a real target: refused
+    // before any scenario, naming the setting and the fix.
+    let text = std::fs::read_to_string(&target).expect("target");
+    let derived = m.write(
+        "derived.toml",
+        &format!(
+            "{text}\n[reporting]\n[reporting.sources]\nservice-availability-find = \"null\"\n"
+        ),
+    );
+    let before = std::fs::read_dir(&runs).expect("runs").count();
+    let out = harness(
+        &m,
+        &[
+            "run",
+            "--pack",
+            "reporting",
+            "--target",
+            derived.to_str().expect("utf-8"),
+            "--out",
+            runs.to_str().expect("utf-8"),
+        ],
+    );
+    let t = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("[reporting.sources] service-availability-view,")
+            && t.contains("\"derived\" (the default)")
+            && t.contains("\"file:PATH\""),
+        "{t}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&runs).expect("runs").count(),
+        before,
+        "no run started"
+    );
+
+    // Null sources everywhere: the reporting pack runs, and reconciliation is not applicable
+    // (shown as such, not failed).
+    let sources: String = [
+        "service-availability-find",
+        "service-availability-view",
+        "view-response-request-number",
+        "view-response-response-time",
+        "view-response-unavailable",
+        "view-response-calculations",
+    ]
+    .iter()
+    .map(|e| format!("{e} = \"null\"\n"))
+    .collect();
+    let null = m.write(
+        "null.toml",
+        &format!("{text}\n[reporting]\n[reporting.sources]\n{sources}"),
+    );
+    let null_runs = m.dir.path().join("null-runs");
+    let out = harness(
+        &m,
+        &[
+            "run",
+            "--pack",
+            "reporting",
+            "--target",
+            null.to_str().expect("utf-8"),
+            "--out",
+            null_runs.to_str().expect("utf-8"),
+        ],
+    );
+    let t = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}\n{}", failures(&null_runs));
+    assert!(
+        t.contains("reconciliation (RP-09) is not applicable"),
+        "{t}"
+    );
+    assert!(!t.contains("RP-09 What"), "{t}");
+    let record = std::fs::read_to_string(common::only_run_dir(&null_runs).join("run.json"))
+        .expect("run.json");
+    assert!(
+        record.contains("is not applicable"),
+        "the note is in the evidence"
+    );
+
+    // The doctor checks the reporting sources (not blocking: only the reporting stage needs
+    // them) and says that its clear-down check clears the data.
+    let doctor = |file: &Path| harness(&m, &["doctor", "--target", file.to_str().expect("utf-8")]);
+    let out = doctor(&derived);
+    let t = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("✖ reporting data sources") && t.contains("\"derived\" (the default)"),
+        "{t}"
+    );
+    assert!(t.contains("the provider's test data was cleared"), "{t}");
+    let t = common::output_text(&doctor(&null));
+    assert!(t.contains("✔ reporting data sources"), "{t}");
+    let t = common::output_text(&doctor(&target));
+    assert!(
+        t.contains("✔ reporting data sources: no [reporting] section"),
+        "{t}"
+    );
+
+    // `clear --target` uses the target file's [clear_down] url with the harness's certificate.
+    let out = harness(&m, &["clear", "--target", target.to_str().expect("utf-8")]);
+    let t = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("cleared down: https://localhost:")
+            && t.contains("/test-support/clear-down answered 20"),
+        "{t}"
+    );
 
     // A CA bundle that did not issue the provider's certificate.
     let wrong_ca = m.target(
@@ -420,8 +542,7 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
     );
     assert!(t.contains("class: environment"), "{t}");
 
-    let _ = provider.kill();
-    let _ = provider.wait();
+    drop(provider);
 }
 
 #[test]
@@ -444,6 +565,45 @@ fn init_writes_a_commented_target_file_that_loads_and_material_serve_starts_with
     let example = std::fs::read_to_string(&target).expect("target.toml");
     assert!(example.contains("CHANGE"), "{example}");
     assert!(example.contains(&format!("public_url = \"https://localhost:{port}\"")));
+    // localhost is served on loopback only; the view URL comment says what is requested and
+    // points at a README section that exists; reporting is there to uncomment.
+    assert!(
+        example.contains(&format!("listen = \"127.0.0.1:{port}\"")),
+        "{example}"
+    );
+    assert!(
+        example.contains("{view_url}/view-data/{assetGuid}?scope=owner"),
+        "{example}"
+    );
+    let readme = std::fs::read_to_string(common::root().join("README.md")).expect("README");
+    assert!(readme.contains("\n## Target file and the wire contracts\n"));
+    assert!(example.contains("(README: \"Target file and the wire contracts\")"));
+    assert!(
+        example.contains("# [reporting]") && example.contains("# [reporting.sources]"),
+        "{example}"
+    );
+    let uncommented = example
+        .lines()
+        .map(|l| {
+            if l.starts_with("# [reporting")
+                || l.starts_with("# service-availability")
+                || l.starts_with("# view-response")
+                || l.starts_with("# submission_status")
+                || l.starts_with("# expected_minutes")
+            {
+                l.trim_start_matches("# ").to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let with_reporting = dir.path().join("with-reporting.toml");
+    std::fs::write(&with_reporting, uncommented).expect("write");
+    let config = pdp_harness::config::TargetConfig::load(&with_reporting)
+        .expect("the reporting example loads once uncommented");
+    assert!(config.reporting_section);
+    assert_eq!(config.reporting.sources.len(), 6);
     // The example loads as it is written, every section included.
     let config = pdp_harness::config::TargetConfig::load(&target).expect("the example loads");
     assert!(config.provider.is_some() && config.cda.is_some());
@@ -481,4 +641,28 @@ fn init_writes_a_commented_target_file_that_loads_and_material_serve_starts_with
     let _ = serve.kill();
     let _ = serve.wait();
     assert!(first.contains("the simulated CDA"), "{first}");
+}
+
+/// `--cda-host` decides where the C&A listens: an address as given, a name on every interface.
+#[test]
+fn init_listens_where_the_cda_host_says() {
+    for (host, listen) in [
+        ("127.0.0.1", "127.0.0.1"),
+        ("localhost", "127.0.0.1"),
+        ("cda.example.org", "0.0.0.0"),
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = Command::new(env!("CARGO_BIN_EXE_pdp-harness"))
+            .arg("init")
+            .arg(dir.path())
+            .args(["--cda-host", host, "--cda-port", "9443"])
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
+        let target = dir.path().join("target.toml");
+        let config = pdp_harness::config::TargetConfig::load(&target).expect("loads");
+        let cda = config.cda.expect("[cda]");
+        assert_eq!(cda.listen.to_string(), format!("{listen}:9443"), "{host}");
+        assert_eq!(cda.public_url, format!("https://{host}:9443"));
+    }
 }

@@ -81,7 +81,11 @@ fn a_sealed_bundle_verifies_names_a_changed_byte_and_the_pdf_prints_the_manifest
             .expect("cucumber.json parses");
     let features = cucumber.as_array().expect("an array of features");
     assert_eq!(features.len(), 1);
-    assert_eq!(features[0]["uri"], "features/connection_proving.feature");
+    // Without --features the built-in feature files run, and are named so.
+    assert_eq!(
+        features[0]["uri"],
+        "built-in:features/connection_proving.feature"
+    );
     let elements = features[0]["elements"].as_array().expect("elements");
     assert_eq!(elements.len(), 3);
     for e in elements {

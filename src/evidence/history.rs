@@ -41,7 +41,14 @@ pub fn read_run(dir: &Path) -> Result<RunRecord, HistoryError> {
     let json_path = dir.join(RUN_JSON);
     let json_problem = match std::fs::read(&json_path) {
         Ok(bytes) => match serde_json::from_slice::<RunRecord>(&bytes) {
-            Ok(record) => return Ok(record),
+            Ok(mut record) => {
+                if record.header.inputs.is_empty()
+                    && let Ok(used) = std::fs::read(dir.join(super::seal::INPUTS_USED))
+                {
+                    record.header.inputs = serde_json::from_slice(&used).unwrap_or_default();
+                }
+                return Ok(record);
+            }
             Err(e) => Some(format!("{RUN_JSON} does not parse ({e})")),
         },
         Err(_) => None,
@@ -282,6 +289,43 @@ pub struct RunDiff {
     pub scenarios: Vec<ScenarioDiff>,
     /// Measures whose p95 moved (by at least a whole millisecond) or that only one run has.
     pub timings: Vec<TimingMove>,
+    /// Inputs (test pack, feature files) whose SHA-256 differs between the runs, in words;
+    /// None when a run recorded no input digests.
+    pub inputs: Option<Vec<String>>,
+}
+
+/// The inputs of `b` that differ from `a`'s, matched by file name (runs may be started from
+/// different directories): changed, new and no longer used.
+pub fn input_changes(a: &[super::seal::FileDigest], b: &[super::seal::FileDigest]) -> Vec<String> {
+    let name = |p: &str| {
+        Path::new(p)
+            .file_name()
+            .map_or_else(|| p.to_owned(), |n| n.to_string_lossy().into_owned())
+    };
+    let short = |d: &str| d.chars().take(12).collect::<String>();
+    let mut out = Vec::new();
+    for fb in b {
+        match a.iter().find(|fa| name(&fa.path) == name(&fb.path)) {
+            Some(fa) if fa.sha256 != fb.sha256 => out.push(format!(
+                "{} changed (SHA-256 {}… → {}…)",
+                fb.path,
+                short(&fa.sha256),
+                short(&fb.sha256)
+            )),
+            Some(_) => {}
+            None => out.push(format!(
+                "{} is new (SHA-256 {}…)",
+                fb.path,
+                short(&fb.sha256)
+            )),
+        }
+    }
+    for fa in a {
+        if !b.iter().any(|fb| name(&fa.path) == name(&fb.path)) {
+            out.push(format!("{} is no longer used", fa.path));
+        }
+    }
+    out
 }
 
 fn outcome(s: &super::record::ScenarioRecord) -> Outcome {
@@ -371,6 +415,8 @@ pub fn diff(a: &RunRecord, b: &RunRecord) -> RunDiff {
         b: b.header.run_id.clone(),
         scenarios,
         timings,
+        inputs: (!a.header.inputs.is_empty() && !b.header.inputs.is_empty())
+            .then(|| input_changes(&a.header.inputs, &b.header.inputs)),
     }
 }
 
@@ -387,6 +433,22 @@ impl RunDiff {
     /// summary line of counts.
     pub fn lines(&self) -> Vec<String> {
         let mut out = vec![format!("Changes from run {} to run {}:", self.a, self.b)];
+        match &self.inputs {
+            None => out.push(
+                "Inputs: not compared (a run recorded no test pack or feature file digests)"
+                    .to_owned(),
+            ),
+            Some(changes) if changes.is_empty() => {
+                out.push("Inputs: the same test pack and feature files (SHA-256)".to_owned())
+            }
+            Some(changes) => {
+                out.push(
+                    "Inputs changed between the runs (results may differ because of them):"
+                        .to_owned(),
+                );
+                out.extend(changes.iter().map(|i| format!("  {i}")));
+            }
+        }
         let status = |o: &Option<Outcome>| o.as_ref().map_or("-", |o| o.status.as_str());
         for s in &self.scenarios {
             let label = s.key.label();

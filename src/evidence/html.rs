@@ -4,7 +4,10 @@
 
 use std::fmt::Write as _;
 
-use super::record::{Exchange, RunRecord, ScenarioRecord, Status, attempt_history_text};
+use super::present;
+use super::record::{
+    Exchange, RunRecord, ScenarioRecord, Status, attempt_history_text, reading_order,
+};
 
 /// Escape text for HTML element content and attribute values.
 fn esc(text: &str) -> String {
@@ -37,28 +40,50 @@ fn anchor(i: usize) -> String {
 const STYLE: &str = "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;color:#22242a;\
 margin:0 auto;max-width:60rem;padding:1.5rem;line-height:1.4}\
 h1,h2,h3{color:#1b3a6b}h2{border-bottom:2px solid #1b3a6b;padding-bottom:.2rem;margin-top:2rem}\
-table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem;font-size:.9rem}\
-th{background:#e2e4e8;text-align:left}th,td{padding:.3rem .5rem;border-bottom:1px solid #dcdee2;vertical-align:top}\
-td.num,th.num{text-align:right}.badge{font-size:.75rem;font-weight:bold;padding:.1rem .4rem;border-radius:.2rem}\
+table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem;font-size:.9rem;table-layout:fixed}\
+th{background:#e2e4e8;text-align:left}th,td{padding:.3rem .5rem;border-bottom:1px solid #dcdee2;vertical-align:top;overflow-wrap:anywhere}\
+td.num,th.num{text-align:right}.case,.nowrap{white-space:nowrap;overflow-wrap:normal}\
+.badge{font-size:.75rem;font-weight:bold;padding:.1rem .4rem;border-radius:.2rem;white-space:nowrap}\
 .passed{background:#dcefe1;color:#1b7a3e}.failed{background:#fce7e6;color:#b8211f}\
 .skipped{background:#e8e9eb;color:#595e66}.interrupted{background:#fff2d5;color:#995d00}\
+.expected{background:#e2e4e8;color:#1b3a6b}\
+.framing{background:#1b3a6b;color:#fff;padding:.4rem .8rem;font-weight:bold;font-size:.85rem}\
+.resealed{background:#fff2d5;border-left:4px solid #995d00;padding:.5rem .8rem}\
 .verdict{padding:1rem;font-size:1.2rem;font-weight:bold;border-radius:.3rem}\
 .verdict.passed{background:#1b7a3e;color:#fff}.verdict.failed,.verdict.incomplete,.verdict.no_scenarios{background:#b8211f;color:#fff}\
-.muted{color:#666b75;font-size:.85rem}pre{background:#eceef0;padding:.5rem;overflow-x:auto;font-size:.8rem;white-space:pre-wrap}\
+.failure{background:#fce7e6;border-left:4px solid #b8211f;padding:.4rem .6rem;margin:.3rem 0}\
+.observed{color:#1b7a3e;font-size:.85rem}.timing{color:#666b75;font-size:.85rem}.timing.over{color:#b8211f}\
+.muted{color:#666b75;font-size:.85rem}pre{background:#eceef0;padding:.5rem;overflow-x:auto;font-size:.8rem;white-space:pre-wrap;overflow-wrap:anywhere;max-width:100%}\
 .sign td{height:2.2rem}.sign td:last-child{border-bottom:1px solid #22242a;width:70%}";
 
-/// The record as a single HTML page.
-pub fn render_html(record: &RunRecord) -> String {
+/// The record as a single HTML page (well-formed XML as well as HTML, so it can be checked
+/// by parsing). `manifest_sha256`: the digest of the bundle's `manifest.json`, as on the PDF.
+pub fn render_html(record: &RunRecord, manifest_sha256: Option<&str>) -> String {
     let h = &record.header;
+    let framing = present::framing(record);
     let mut o = String::new();
     let _ = write!(
         o,
-        "<!DOCTYPE html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+        "<!DOCTYPE html>\n<html lang=\"en-GB\"><head><meta charset=\"utf-8\"/>\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"/>\
 <title>Pensions Dashboards connection evidence - {run}</title><style>{STYLE}</style></head><body>\
-<h1>Pensions Dashboards connection evidence</h1>",
-        run = esc(&h.run_id)
+<p class=\"framing\" id=\"framing\">{framing_header}</p>\
+<h1>Pensions Dashboards connection evidence</h1><p><strong>{title}</strong></p>",
+        run = esc(&h.run_id),
+        framing_header = esc(&framing.header),
+        title = esc(&framing.title),
     );
+    for line in &framing.explanation {
+        let _ = write!(o, "<p class=\"muted\">{}</p>", esc(line));
+    }
+    for r in &record.resealed {
+        let _ = write!(
+            o,
+            "<p class=\"resealed\" id=\"resealed\"><strong>Re-rendered from a changed log</strong> on {}: the bundle no longer matched its seal and was re-sealed with --reseal. What had changed: {}</p>",
+            esc(&r.at.format("%Y-%m-%d %H:%M:%S UTC").to_string()),
+            esc(&r.problems.join("; "))
+        );
+    }
     let verdict_class = serde_json::to_value(record.verdict)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))
@@ -133,29 +158,76 @@ pub fn render_html(record: &RunRecord) -> String {
             ),
         ));
     }
-    o.push_str("<table>");
+    o.push_str("<table id=\"cover\"><colgroup><col style=\"width:14rem\"/><col/></colgroup>");
     for (k, v) in rows {
         let _ = write!(o, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
     }
-    o.push_str("</table>");
+    for (name, sha) in present::input_lines(record) {
+        let _ = write!(
+            o,
+            "<tr><th>SHA-256 {}</th><td><code>{}</code></td></tr>",
+            esc(&name),
+            esc(&sha)
+        );
+    }
+    let _ = write!(
+        o,
+        "<tr><th>Manifest SHA-256</th><td><code id=\"manifest-sha256\">{}</code></td></tr></table>",
+        esc(manifest_sha256.unwrap_or("not sealed"))
+    );
 
+    findings(&mut o, record);
     summary(&mut o, record);
     attempt_history(&mut o, record);
     timings(&mut o, record);
     warnings(&mut o, record);
     reporting(&mut o, record);
     o.push_str("<h2>Scenario detail</h2>");
-    for (i, s) in record.scenarios.iter().enumerate() {
-        scenario(&mut o, i, s);
+    for i in reading_order(&record.scenarios) {
+        scenario(&mut o, i, &record.scenarios[i]);
     }
-    appendix(&mut o, record);
-    o.push_str(
-        "<h2>Sign-off</h2><p>I have reviewed the evidence in this report.</p>\
-<table class=\"sign\"><tr><th>Name</th><td></td></tr><tr><th>Role</th><td></td></tr>\
-<tr><th>Date</th><td></td></tr><tr><th>Signature</th><td></td></tr></table></body></html>\n",
-    );
+    appendix(&mut o, record, manifest_sha256);
+    sign_off(&mut o, record);
+    o.push_str("</body></html>\n");
     o
 }
+
+/// Every failure and warning, first, with a link to its detail.
+fn findings(o: &mut String, record: &RunRecord) {
+    let all = present::findings(record);
+    o.push_str("<h2 id=\"findings\">Failures and warnings</h2>");
+    if all.is_empty() {
+        o.push_str("<p>No failures and no warnings.</p>");
+        return;
+    }
+    o.push_str(
+        "<table><colgroup><col style=\"width:5rem\"/><col style=\"width:5rem\"/><col style=\"width:14rem\"/><col/><col style=\"width:10rem\"/></colgroup>\
+<tr><th>Case</th><th>Kind</th><th>Step</th><th>Reason</th><th>Class: who acts</th></tr>",
+    );
+    for f in &all {
+        let case = match f.scenario {
+            Some(i) => format!("<a href=\"#{}\">{}</a>", anchor(i), esc(&f.case)),
+            None => esc(&f.case),
+        };
+        let _ = write!(
+            o,
+            "<tr class=\"finding\"><td class=\"case\">{case}</td><td><span class=\"badge {}\">{}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            if f.kind == "failure" {
+                "failed"
+            } else {
+                "interrupted"
+            },
+            esc(&f.kind.to_uppercase()),
+            esc(&f.step),
+            esc(&f.reason),
+            esc(&f.class)
+        );
+    }
+    o.push_str("</table>");
+}
+
+/// The stages in PDP's order.
+const STAGE_ORDER: [&str; 4] = ["connection proving", "stage 1", "stage 2", "reporting"];
 
 fn summary(o: &mut String, record: &RunRecord) {
     o.push_str("<h2>Results summary</h2>");
@@ -169,11 +241,53 @@ fn summary(o: &mut String, record: &RunRecord) {
         c.skipped,
         c.interrupted
     );
+    let mut stages: Vec<(String, [usize; 4])> = Vec::new();
+    for s in &record.scenarios {
+        let name = s.stage.clone().unwrap_or_else(|| "other".to_owned());
+        let i = match stages.iter().position(|(n, _)| *n == name) {
+            Some(i) => i,
+            None => {
+                stages.push((name, [0; 4]));
+                stages.len() - 1
+            }
+        };
+        let slot = match s.status {
+            Status::Passed => 0,
+            Status::Failed => 1,
+            Status::Skipped => 2,
+            Status::Interrupted => 3,
+        };
+        stages[i].1[slot] += 1;
+    }
+    stages.sort_by_key(|(n, _)| {
+        STAGE_ORDER
+            .iter()
+            .position(|o| n.starts_with(o))
+            .unwrap_or(STAGE_ORDER.len())
+    });
     o.push_str(
-        "<h2>Coverage matrix</h2><table><tr><th>Case</th><th>Stage</th><th>Scenario</th>\
-<th>Result</th><th class=\"num\">Seconds</th></tr>",
+        "<table id=\"stages\"><tr><th>Stage</th><th class=\"num\">Passed</th><th class=\"num\">Failed</th>\
+<th class=\"num\">Skipped</th><th class=\"num\">Interrupted</th></tr>",
     );
-    for (i, s) in record.scenarios.iter().enumerate() {
+    for (name, n) in &stages {
+        let _ = write!(
+            o,
+            "<tr><td><b>{}</b></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            esc(name),
+            n[0],
+            n[1],
+            n[2],
+            n[3]
+        );
+    }
+    o.push_str("</table>");
+    o.push_str(
+        "<h2>Coverage matrix</h2><table id=\"coverage\"><colgroup><col style=\"width:5.5rem\"/>\
+<col style=\"width:8rem\"/><col style=\"width:9rem\"/><col/><col style=\"width:7rem\"/><col style=\"width:5rem\"/></colgroup>\
+<tr><th>Case</th><th>Your ref</th><th>Stage</th><th>Scenario</th><th>Result</th><th class=\"num\">Seconds</th></tr>",
+    );
+    for i in reading_order(&record.scenarios) {
+        let s = &record.scenarios[i];
         let secs = s.ended_at.map_or_else(
             || "-".to_owned(),
             |end| {
@@ -183,11 +297,17 @@ fn summary(o: &mut String, record: &RunRecord) {
                 )
             },
         );
+        let refs = s.refs();
         let _ = write!(
             o,
-            "<tr><td><b>{}</b></td><td>{}</td><td><a href=\"#{}\">{}</a></td><td>{}</td>\
+            "<tr><td class=\"case\"><b>{}</b></td><td class=\"ref\">{}</td><td>{}</td><td><a href=\"#{}\">{}</a></td><td>{}</td>\
 <td class=\"num\">{secs}</td></tr>",
             esc(s.case_id.as_deref().unwrap_or("-")),
+            if refs.is_empty() {
+                "-".to_owned()
+            } else {
+                esc(&refs.join(", "))
+            },
             esc(s.stage.as_deref().unwrap_or("-")),
             anchor(i),
             esc(&s.name),
@@ -204,14 +324,25 @@ fn attempt_history(o: &mut String, record: &RunRecord) {
     };
     let _ = write!(
         o,
-        "<h2>Attempt history</h2><p>This run re-ran the scenarios of run {} that did not pass, with the scenarios they depend on.</p><table><tr><th>Case</th><th>Scenario</th><th>Re-run because</th><th>Attempts</th></tr>",
+        "<h2>Attempt history</h2><p>This run re-ran the scenarios of run {} that did not pass, with the scenarios they depend on.</p>",
         esc(&rerun.rerun_of)
+    );
+    if !rerun.inputs_changed.is_empty() {
+        let _ = write!(
+            o,
+            "<p class=\"failure\"><strong>Inputs changed since run {}:</strong> {}</p>",
+            esc(&rerun.rerun_of),
+            esc(&rerun.inputs_changed.join("; "))
+        );
+    }
+    o.push_str(
+        "<table><tr><th>Case</th><th>Scenario</th><th>Re-run because</th><th>Attempts</th></tr>",
     );
     for s in &record.scenarios {
         if let Some(h) = rerun.history_of(s) {
             let _ = write!(
                 o,
-                "<tr><td><b>{}</b></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td class=\"case\"><b>{}</b></td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(s.case_id.as_deref().unwrap_or("-")),
                 esc(&s.name),
                 esc(&h.reason),
@@ -222,7 +353,6 @@ fn attempt_history(o: &mut String, record: &RunRecord) {
     o.push_str("</table>");
 }
 
-/// The timing table and, per measure, an SVG bar chart of p50/p95/max as a share of the limit.
 /// Each reporting submission, the same-UTC-day check and the reconciliation.
 fn reporting(o: &mut String, record: &RunRecord) {
     let r = &record.reporting;
@@ -230,41 +360,67 @@ fn reporting(o: &mut String, record: &RunRecord) {
         return;
     }
     o.push_str(
-        "<h2>Reporting submissions</h2><table><tr><th>UTC time</th><th>Endpoint</th>\
-<th>Record id</th><th>Reason</th><th>Status</th><th>Outcome</th><th class=\"num\">Attempts</th>\
+        "<h2>Reporting submissions</h2><table id=\"reporting\"><colgroup><col style=\"width:6rem\"/><col style=\"width:13rem\"/>\
+<col style=\"width:9rem\"/><col style=\"width:6rem\"/><col style=\"width:10rem\"/><col style=\"width:4rem\"/><col/></colgroup>\
+<tr><th>UTC time</th><th>Endpoint</th><th>Record id</th><th>Reason</th><th>Outcome</th><th class=\"num\">Tries</th>\
 <th>Detail</th></tr>",
     );
     for s in &r.submissions {
-        let ok = matches!(
-            s.outcome.as_str(),
-            "accepted" | "already_accepted" | "dry_run"
-        );
+        let expected = present::expected_by(record, s);
+        let class = if present::submission_ok(s) {
+            "passed"
+        } else if expected.is_some() {
+            "expected"
+        } else {
+            "failed"
+        };
         let _ = write!(
             o,
-            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td>\
-<td><span class=\"badge {}\">{}{}</span>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
-            esc(&s.at.format("%Y-%m-%d %H:%M:%S%.3f").to_string()),
+            "<tr><td class=\"nowrap\">{}</td><td class=\"nowrap\">{}</td><td><code>{}</code></td><td>{}</td>\
+<td><span class=\"badge {class}\">{}{}</span>{}{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            esc(&s.at.format("%H:%M:%S%.3f").to_string()),
             esc(&s.endpoint),
             esc(&s.record_id),
             esc(&s.submission_reason),
-            esc(&s.submission_status),
-            if ok { "passed" } else { "failed" },
             esc(&s.outcome.replace('_', " ")),
             s.http_status.map(|h| format!(" {h}")).unwrap_or_default(),
             if s.codes.is_empty() {
                 String::new()
             } else {
-                format!(" <code>{}</code>", esc(&s.codes.join(", ")))
+                format!("<br/><code>{}</code>", esc(&s.codes.join(", ")))
             },
+            expected
+                .map(|c| format!(
+                    "<br/><span class=\"muted\">expected: the purpose of {}</span>",
+                    esc(&c)
+                ))
+                .unwrap_or_default(),
             s.attempts,
-            esc(&s.detail),
+            esc(&present::plain(&s.detail)),
         );
     }
     o.push_str("</table>");
+    if !r.submissions.is_empty() {
+        let days = present::accepted_days(record);
+        let text = if days.is_empty() {
+            "no submission in the table above was accepted".to_owned()
+        } else {
+            days.iter()
+                .map(|(d, e)| format!("{d}: {} endpoint(s) accepted ({})", e.len(), e.join(", ")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let _ = write!(
+            o,
+            "<p><strong>Accepted, by UTC day (from the rows above):</strong> {}</p>",
+            esc(&text)
+        );
+    }
     for d in &r.day_checks {
         let _ = write!(
             o,
-            "<p><strong>Same UTC day:</strong> <span class=\"badge {}\">{}</span></p>",
+            "<p><strong>Same-UTC-day check at {}:</strong> <span class=\"badge {}\">{}</span></p>",
+            esc(&d.at.format("%H:%M:%S").to_string()),
             if d.complete { "passed" } else { "failed" },
             esc(&d.description)
         );
@@ -272,16 +428,22 @@ fn reporting(o: &mut String, record: &RunRecord) {
     for rec in &r.reconciliations {
         let _ = write!(
             o,
-            "<h3>Reconciliation: reported against observed ({} to {} UTC)</h3><table><tr>\
-<th>Measure</th><th class=\"num\">Reported</th><th class=\"num\">Observed</th><th>Verdict</th></tr>",
-            esc(&rec.window_from.format("%H:%M:%S").to_string()),
-            esc(&rec.window_to.format("%H:%M:%S").to_string()),
+            "<h3>Reconciliation: reported against observed</h3><p class=\"muted\">{}</p>",
+            esc(&present::window_text(rec))
+        );
+        if rec.findings.is_empty() {
+            o.push_str("<p class=\"muted\">No measure was compared: the organisation's reporting data for this window had no view-response counts for this holdername GUID.</p>");
+            continue;
+        }
+        o.push_str(
+            "<table><tr><th>Measure</th><th>Meaning</th><th class=\"num\">Reported</th><th class=\"num\">Observed</th><th>Verdict</th></tr>",
         );
         for f in &rec.findings {
             let _ = write!(
                 o,
-                "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                "<tr><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
                 esc(&f.measure),
+                esc(present::meaning(&f.measure).unwrap_or("")),
                 f.reported,
                 f.observed,
                 if f.agrees {
@@ -313,14 +475,17 @@ fn warnings(o: &mut String, record: &RunRecord) {
     );
 }
 
+/// The timing table with, per measure, p50/p95/max on a logarithmic scale (1 ms to the
+/// larger of the limit and the max) so a 3 ms bar is visible beside a 30 s limit.
 fn timings(o: &mut String, record: &RunRecord) {
     if record.timing_summary.is_empty() {
         return;
     }
     o.push_str(
-        "<h2>Timings</h2><table><tr><th>Measure</th><th class=\"num\">Count</th>\
+        "<h2>Timings</h2><p class=\"muted\">Bars on a logarithmic scale from 1 ms; the red line is the limit.</p>\
+<table><tr><th>Measure</th><th class=\"num\">Count</th>\
 <th class=\"num\">p50 ms</th><th class=\"num\">p95 ms</th><th class=\"num\">Max ms</th>\
-<th class=\"num\">Limit ms</th><th>Verdict</th><th>Share of the limit (red line)</th></tr>",
+<th class=\"num\">Limit ms</th><th>Verdict</th><th>Against the limit</th></tr>",
     );
     for t in &record.timing_summary {
         let verdict = if t.over_limit == 0 {
@@ -328,31 +493,34 @@ fn timings(o: &mut String, record: &RunRecord) {
         } else {
             format!("<span class=\"badge failed\">{} OVER</span>", t.over_limit)
         };
-        let bar = |ms: f64| ((ms / t.limit_ms.max(1.0)).clamp(0.0, 1.2) / 1.2 * 200.0).max(0.5);
+        let axis = present::log_axis(t.limit_ms, t.max_ms);
+        let x = |ms: f64| (axis.fraction(ms) * 200.0).max(1.0);
         let _ = write!(
             o,
             "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.0}</td>\
 <td class=\"num\">{:.0}</td><td class=\"num\">{:.0}</td><td class=\"num\">{:.0}</td><td>{verdict}</td>\
-<td><svg width=\"204\" height=\"28\" role=\"img\" aria-label=\"p50, p95 and max against the limit\">\
+<td><svg width=\"204\" height=\"28\" role=\"img\" aria-label=\"p50, p95 and max against the limit, logarithmic\">\
 <rect x=\"0\" y=\"0\" width=\"200\" height=\"28\" fill=\"#e8e9eb\"/>\
 <rect x=\"0\" y=\"2\" width=\"{:.1}\" height=\"7\" fill=\"#1b3a6b\"/>\
 <rect x=\"0\" y=\"10\" width=\"{:.1}\" height=\"7\" fill=\"#4d73ad\"/>\
 <rect x=\"0\" y=\"18\" width=\"{:.1}\" height=\"7\" fill=\"{}\"/>\
-<line x1=\"166.7\" y1=\"0\" x2=\"166.7\" y2=\"28\" stroke=\"#b8211f\" stroke-width=\"2\"/></svg></td></tr>",
+<line x1=\"{:.1}\" y1=\"0\" x2=\"{:.1}\" y2=\"28\" stroke=\"#b8211f\" stroke-width=\"2\"/></svg></td></tr>",
             esc(&t.measure),
             t.count,
             t.p50_ms,
             t.p95_ms,
             t.max_ms,
             t.limit_ms,
-            bar(t.p50_ms),
-            bar(t.p95_ms),
-            bar(t.max_ms),
+            x(t.p50_ms),
+            x(t.p95_ms),
+            x(t.max_ms),
             if t.max_ms > t.limit_ms {
                 "#b8211f"
             } else {
                 "#1b7a3e"
-            }
+            },
+            x(t.limit_ms),
+            x(t.limit_ms),
         );
     }
     o.push_str("</table>");
@@ -364,8 +532,9 @@ fn exchange(o: &mut String, ex: &Exchange) {
         .map_or_else(|| "no response".to_owned(), |s| s.to_string());
     let _ = write!(
         o,
-        "<p class=\"muted\">{} - <b>{} {}</b> → {status} ({:.0} ms){}</p>",
+        "<p class=\"muted\">{} - at {} - <b>{} {}</b> → {status} ({:.0} ms){}</p>",
         esc(&ex.party),
+        esc(&ex.at.format("%H:%M:%S%.3f UTC").to_string()),
         esc(&ex.method),
         esc(&ex.url),
         ex.duration_ms,
@@ -392,7 +561,7 @@ fn exchange(o: &mut String, ex: &Exchange) {
         if !text.is_empty() {
             let _ = write!(
                 o,
-                "<details><summary>{what}</summary><pre>{}</pre></details>",
+                "<p class=\"muted\"><b>{what}</b></p><pre>{}</pre>",
                 esc(&text)
             );
         }
@@ -404,10 +573,12 @@ fn scenario(o: &mut String, i: usize, s: &ScenarioRecord) {
         Some(c) => format!("{c} {}", s.name),
         None => s.name.clone(),
     };
+    let refs = s.refs();
     let _ = write!(
         o,
-        "<h3 id=\"{}\">{} {}</h3><p class=\"muted\">{} ({}) - tags {}</p>\
-<table><tr><th>Step</th><th>Result</th><th class=\"num\">Duration</th></tr>",
+        "<h3 id=\"{}\">{} {}</h3><p class=\"muted\">{} ({}) - tags {}{}</p>\
+<table class=\"steps\"><colgroup><col/><col style=\"width:7rem\"/><col style=\"width:6rem\"/></colgroup>\
+<tr><th>Step</th><th>Result</th><th class=\"num\">Duration</th></tr>",
         anchor(i),
         esc(&title),
         badge(s.status),
@@ -418,35 +589,86 @@ fn scenario(o: &mut String, i: usize, s: &ScenarioRecord) {
             .iter()
             .map(|t| format!("@{}", t.trim_start_matches('@')))
             .collect::<Vec<_>>()
-            .join(" "))
+            .join(" ")),
+        if refs.is_empty() {
+            String::new()
+        } else {
+            format!(" - your ref {}", esc(&refs.join(", ")))
+        }
     );
-    for step in &s.steps {
+    for (k, step) in s.steps.iter().enumerate() {
         let _ = write!(
             o,
-            "<tr><td><b>{}</b> {}",
+            "<tr class=\"step\"><td><b>{}</b> {}",
             esc(step.keyword.trim()),
             esc(&step.text)
         );
-        if let Some(m) = &step.message {
-            let _ = write!(o, "<br><span class=\"muted\">{}</span>", esc(m));
-        }
-        if let Some(class) = step.failure_class {
+        for t in &step.timings {
+            let over = t.millis > t.limit_millis;
             let _ = write!(
                 o,
-                "<br><span class=\"muted\">class: {}; to act: {}</span>",
-                esc(class.label()),
-                esc(class.owner())
+                "<br/><span class=\"timing{}\">{} {:.0} ms (limit {:.0} ms){}</span>",
+                if over { " over" } else { "" },
+                esc(&t.measure),
+                t.millis,
+                t.limit_millis,
+                if over { " - over the limit" } else { "" }
+            );
+        }
+        if step.status == Status::Passed
+            && let Some(line) = present::observed_line(step)
+        {
+            let _ = write!(
+                o,
+                "<br/><span class=\"observed\">Observed: {}</span>",
+                esc(&line)
             );
         }
         if step.status == Status::Failed {
-            for ex in &step.exchanges {
-                exchange(o, ex);
-            }
-        } else if !step.exchanges.is_empty() {
             let _ = write!(
                 o,
-                "<br><span class=\"muted\">{} HTTP exchange(s) recorded</span>",
-                step.exchanges.len()
+                "<div class=\"failure\"><p>{}</p>",
+                esc(&present::plain(
+                    step.message
+                        .as_deref()
+                        .unwrap_or("No failure message was recorded.")
+                ))
+            );
+            if let Some(class) = step.failure_class {
+                let _ = write!(
+                    o,
+                    "<p><b>Class: {}. To act: {}.</b></p>",
+                    esc(class.label()),
+                    esc(class.owner())
+                );
+            }
+            if let Some((ex, whence)) = present::judged_exchange(s, k) {
+                let _ = write!(
+                    o,
+                    "<details class=\"judged\"><summary>Judged exchange ({}): {} {} → {}</summary>",
+                    esc(whence),
+                    esc(&ex.method),
+                    esc(&ex.url),
+                    ex.status
+                        .map_or_else(|| "no response".to_owned(), |c| c.to_string())
+                );
+                exchange(o, ex);
+                o.push_str("</details>");
+            }
+            o.push_str("</div>");
+        } else if let Some(m) = &step.message {
+            let _ = write!(
+                o,
+                "<br/><span class=\"muted\">{}</span>",
+                esc(&present::plain(m))
+            );
+        }
+        for v in &step.view_data {
+            let _ = write!(
+                o,
+                "<details class=\"view-data\"><summary>View data of {} (decoded, verified, personal data masked)</summary><pre>{}</pre></details>",
+                esc(&v.pei),
+                esc(&v.claims)
             );
         }
         let _ = write!(
@@ -459,13 +681,20 @@ fn scenario(o: &mut String, i: usize, s: &ScenarioRecord) {
     o.push_str("</table>");
 }
 
-fn appendix(o: &mut String, record: &RunRecord) {
+fn appendix(o: &mut String, record: &RunRecord, manifest_sha256: Option<&str>) {
     let h = &record.header;
     o.push_str(
-        "<h2>Appendix A - Configuration used</h2><p class=\"muted\">Secrets removed.</p><table>",
+        "<h2>Appendix A - Configuration used</h2><p class=\"muted\">Secrets removed.</p><table>\
+<colgroup><col style=\"width:16rem\"/><col/><col/></colgroup><tr><th>Setting</th><th>Value</th><th>Meaning</th></tr>",
     );
     for (k, v) in &h.configuration {
-        let _ = write!(o, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(v));
+        let _ = write!(
+            o,
+            "<tr><td><code>{}</code></td><td>{}</td><td class=\"muted\">{}</td></tr>",
+            esc(k),
+            esc(v),
+            esc(present::meaning(k).unwrap_or(""))
+        );
     }
     o.push_str("</table><h2>Appendix B - Certificates</h2><table><tr><th>Role</th><th>Subject</th><th>SHA-256 fingerprint</th><th>Expires (UTC)</th></tr>");
     for c in &h.certificates {
@@ -480,11 +709,53 @@ fn appendix(o: &mut String, record: &RunRecord) {
     }
     let _ = write!(
         o,
-        "</table><h2>Appendix C - Run log</h2><p>Run log SHA-256: <code>{}</code></p>\
+        "</table><h2>Appendix C - Run log and evidence manifest</h2><p>Run log SHA-256: <code>{}</code></p>\
+<p>Manifest SHA-256: <code>{}</code></p>\
 <p class=\"muted\">This page was rendered from the run log alone; manifest.json and seal.json \
 beside it pin every evidence file (check with <code>pdp-harness verify</code>).</p>",
-        esc(&record.run_log_sha256)
+        esc(&record.run_log_sha256),
+        esc(manifest_sha256.unwrap_or("not sealed"))
     );
+}
+
+fn sign_off(o: &mut String, record: &RunRecord) {
+    let scope = present::scope(record);
+    let so = record.sign_off.clone().unwrap_or_default();
+    let _ = write!(
+        o,
+        "<h2 id=\"sign-off\">Sign-off</h2><p><b>What is attested:</b> {}</p><p><b>In scope:</b></p><ul>",
+        esc(&scope.attested)
+    );
+    for i in &scope.included {
+        let _ = write!(o, "<li>{}</li>", esc(i));
+    }
+    o.push_str("</ul><p><b>Excluded:</b></p><ul>");
+    for e in &scope.excluded {
+        let _ = write!(o, "<li>{}</li>", esc(e));
+    }
+    o.push_str("</ul><table><tr><th>Input</th><th>SHA-256</th></tr>");
+    for (name, sha) in present::input_lines(record) {
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td><code>{}</code></td></tr>",
+            esc(&name),
+            esc(&sha)
+        );
+    }
+    let _ = write!(
+        o,
+        "</table><p><b>Ticket reference:</b> {}</p><p><b>Notes and deviations:</b></p><pre>{}</pre>",
+        esc(so.ticket.as_deref().unwrap_or("none given")),
+        esc(so.notes.as_deref().unwrap_or("none given"))
+    );
+    for (role, name) in [("Reviewed by", &so.reviewer), ("Approved by", &so.approver)] {
+        let _ = write!(
+            o,
+            "<h3>{role}</h3><table class=\"sign\"><tr><th>Name</th><td>{}</td></tr><tr><th>Role</th><td></td></tr>\
+<tr><th>Date</th><td></td></tr><tr><th>Signature</th><td></td></tr></table>",
+            esc(name.as_deref().unwrap_or(""))
+        );
+    }
 }
 
 #[cfg(test)]

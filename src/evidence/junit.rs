@@ -107,17 +107,26 @@ pub fn render_junit(record: &RunRecord) -> Result<Vec<u8>, std::io::Error> {
                                 (h.attempts.len(), attempt_history_text(h, s.status))
                             });
                             // The verdict element, then (for a re-run) the attempt history.
+                            // The organisation's own case references (@ref:<id>).
+                            let refs = s.refs();
                             let inner = |w: &mut Writer<Vec<u8>>| -> std::io::Result<()> {
-                                if let Some((earlier, text)) = &history {
+                                if history.is_some() || !refs.is_empty() {
                                     w.create_element("properties").write_inner_content(|w| {
-                                        for (name, value) in [
-                                            ("rerun_of", rerun_of.unwrap_or_default()),
-                                            ("earlier_attempts", &earlier.to_string()),
-                                            ("attempt_history", text.as_str()),
-                                        ] {
+                                        let mut props: Vec<(&str, String)> = refs
+                                            .iter()
+                                            .map(|r| ("ref", (*r).to_owned()))
+                                            .collect();
+                                        if let Some((earlier, text)) = &history {
+                                            props.extend([
+                                                ("rerun_of", rerun_of.unwrap_or_default().to_owned()),
+                                                ("earlier_attempts", earlier.to_string()),
+                                                ("attempt_history", text.clone()),
+                                            ]);
+                                        }
+                                        for (name, value) in props {
                                             w.create_element("property")
                                                 .with_attribute(("name", name))
-                                                .with_attribute(("value", value))
+                                                .with_attribute(("value", value.as_str()))
                                                 .write_empty()?;
                                         }
                                         Ok(())
@@ -160,6 +169,7 @@ pub fn render_junit(record: &RunRecord) -> Result<Vec<u8>, std::io::Error> {
                             };
                             if s.status == Status::Passed
                                 && history.is_none()
+                                && refs.is_empty()
                                 && s.warnings().next().is_none()
                             {
                                 case.write_empty()?;

@@ -9,6 +9,7 @@ pub mod history;
 pub mod html;
 pub mod junit;
 pub mod pdf;
+pub mod present;
 pub mod record;
 pub mod redact;
 pub mod runlog;
@@ -58,12 +59,82 @@ pub enum Format {
     All,
 }
 
-/// Fold a run directory's log into its record.
+/// The test manager's sign-off details, inside the bundle (covered by the manifest).
+pub const SIGN_OFF: &str = "inputs/signoff.json";
+/// The record of each `report --reseal`, inside the bundle.
+pub const RESEAL: &str = "reseal.json";
+/// Notes files larger than this are refused: they are free text, not attachments.
+pub const NOTES_LIMIT: usize = 64 * 1024;
+
+/// Fold a run directory's log into its record, with the sign-off details and re-seal history
+/// kept beside it.
 pub fn load_record(run_dir: &Path) -> Result<RunRecord, EvidenceError> {
     let path = run_dir.join(runlog::RUN_LOG);
     let (events, digest) = runlog::read(&path)?;
-    RunRecord::from_events(events, digest)
-        .ok_or_else(|| EvidenceError::RunLog(runlog::RunLogError::NoHeader { path: path.clone() }))
+    let mut record = RunRecord::from_events(events, digest).ok_or_else(|| {
+        EvidenceError::RunLog(runlog::RunLogError::NoHeader { path: path.clone() })
+    })?;
+    record.sign_off = read_json(&run_dir.join(SIGN_OFF))?;
+    record.resealed = read_json(&run_dir.join(RESEAL))?.unwrap_or_default();
+    if record.header.inputs.is_empty() {
+        // Logs older than the header's digests: the bundle's own list.
+        record.header.inputs = read_json(&run_dir.join(seal::INPUTS_USED))?.unwrap_or_default();
+    }
+    Ok(record)
+}
+
+/// A JSON file of the bundle, if it is there.
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, EvidenceError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(EvidenceError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| EvidenceError::Render {
+            path: path.to_owned(),
+            message: format!("not readable: {e}"),
+        })
+}
+
+fn write_json<T: serde::Serialize>(path: PathBuf, value: &T) -> Result<PathBuf, EvidenceError> {
+    let json = serde_json::to_vec_pretty(value).map_err(|e| EvidenceError::Render {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| EvidenceError::Write {
+            path: parent.to_owned(),
+            source,
+        })?;
+    }
+    write(path, &json)
+}
+
+/// Add sign-off details to a run directory (fields given replace those already there). The
+/// next [`render`] prints them and seals them.
+pub fn set_sign_off(run_dir: &Path, sign_off: record::SignOff) -> Result<(), EvidenceError> {
+    let path = run_dir.join(SIGN_OFF);
+    let current: record::SignOff = read_json(&path)?.unwrap_or_default();
+    write_json(path, &current.merged(sign_off)).map(|_| ())
+}
+
+/// Record that the bundle is about to be re-rendered from a log that no longer matches its
+/// seal: the new cover says so, and lists what had changed.
+pub fn record_reseal(run_dir: &Path, problems: Vec<String>) -> Result<(), EvidenceError> {
+    let path = run_dir.join(RESEAL);
+    let mut all: Vec<record::Reseal> = read_json(&path)?.unwrap_or_default();
+    all.push(record::Reseal {
+        at: chrono::Utc::now(),
+        problems,
+    });
+    write_json(path, &all).map(|_| ())
 }
 
 fn write(path: PathBuf, bytes: &[u8]) -> Result<PathBuf, EvidenceError> {
@@ -107,16 +178,16 @@ pub fn render(run_dir: &Path, format: Format) -> Result<(RunRecord, Vec<PathBuf>
             })?;
         written.push(write(path, &json)?);
     }
-    if matches!(format, Format::Html | Format::All) {
-        let path = run_dir.join(REPORT_HTML);
-        let html = html::render_html(&record);
-        written.push(write(path, html.as_bytes())?);
-    }
-    // The manifest covers everything but the PDF, which prints the manifest's digest; the
-    // seal then covers the manifest and the PDF. Any re-render re-seals.
+    // The manifest covers everything but the PDF and the HTML, which print the manifest's
+    // digest; the seal then covers the manifest, the PDF and the HTML. Any re-render re-seals.
     let run_id = &record.header.run_id;
     let manifest_sha256 = seal::write_manifest(run_dir, run_id)?;
     written.push(run_dir.join(seal::MANIFEST));
+    if matches!(format, Format::Html | Format::All) {
+        let path = run_dir.join(REPORT_HTML);
+        let html = html::render_html(&record, Some(&manifest_sha256));
+        written.push(write(path, html.as_bytes())?);
+    }
     if matches!(format, Format::Pdf | Format::All) {
         let path = run_dir.join(EVIDENCE_PDF);
         let pdf = pdf::render_pdf(&record, Some(&manifest_sha256)).map_err(|e| {

@@ -18,9 +18,10 @@ use printpdf::{
     PdfFont, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt, Rect, Rgb, TextItem,
 };
 
+use super::present;
 use super::record::{
     CertificateInfo, Exchange, RunRecord, ScenarioRecord, Status, StepRecord, Verdict,
-    attempt_history_text,
+    attempt_history_text, reading_order,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -996,6 +997,22 @@ impl<'f> Layout<'f> {
         }
     }
 
+    /// How tall a row of `cells` in `cols` is (to keep a heading with it).
+    fn row_height(&self, cols: &[Column], cells: &[Cell]) -> f32 {
+        cols.iter()
+            .zip(cells)
+            .map(|(col, cell)| {
+                cell.paras
+                    .iter()
+                    .flat_map(|p| self.fonts.wrap(p, col.width - 2.0 * CELL_PAD_X))
+                    .map(|l| l.height())
+                    .sum::<f32>()
+            })
+            .fold(0.0, f32::max)
+            + 2.0 * CELL_PAD_Y
+            + 2.0
+    }
+
     /// Label/value rows with hairlines between them.
     fn key_values(&mut self, key_w: f32, rows: Vec<(String, Vec<Span>)>) {
         let cols = vec![
@@ -1091,7 +1108,11 @@ pub fn render_pdf(
     let (_, pages) = lay_out(&fonts, record, manifest_sha256, None);
     let (layout, _) = lay_out(&fonts, record, manifest_sha256, Some(&pages));
 
-    let header = format!("pdp-harness evidence - {}", record.header.run_id);
+    let header = format!(
+        "{} - {}",
+        present::framing(record).header,
+        record.header.run_id
+    );
     let sha_prefix: String = record.run_log_sha256.chars().take(16).collect();
     let footer = format!(
         "pdp-harness {} - run log SHA-256 {}…",
@@ -1111,6 +1132,8 @@ fn lay_out<'f>(
     let mut layout = Layout::new(fonts);
     cover(&mut layout, record, manifest_sha256);
     layout.new_page();
+    findings(&mut layout, record, pages);
+    layout.page_break();
     summary(&mut layout, record, pages);
     attempt_history(&mut layout, record);
     timings(&mut layout, record);
@@ -1119,7 +1142,7 @@ fn lay_out<'f>(
     let detail_pages = detail(&mut layout, record);
     layout.page_break();
     appendix(&mut layout, record, manifest_sha256);
-    sign_off(&mut layout);
+    sign_off(&mut layout, record);
     (layout, detail_pages)
 }
 
@@ -1263,11 +1286,16 @@ fn cover(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
         None,
     );
     l.y += 4.0;
+    let framing = present::framing(record);
     l.paragraph(para(
-        format!("Test evidence for the {} pack", h.selection.pack),
+        format!("{} - {} pack", framing.title, h.selection.pack),
         Style::new(Weight::Regular, 12.0, MUTED),
     ));
-    l.y += 14.0;
+    l.y += 6.0;
+    framing_box(l, &framing);
+    resealed_box(l, record);
+    l.y += 8.0;
+    verdict_box(l, record);
 
     let value = |s: &str| para(s, BODY);
     let selection = {
@@ -1277,7 +1305,17 @@ fn cover(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
             h.selection.tags.as_deref().unwrap_or("none")
         );
         if !h.selection.features.is_empty() {
-            s.push_str(&format!(", features {}", h.selection.features.join(", ")));
+            let names: Vec<String> = h
+                .selection
+                .features
+                .iter()
+                .map(|f| {
+                    std::path::Path::new(f)
+                        .file_name()
+                        .map_or_else(|| f.clone(), |n| n.to_string_lossy().into_owned())
+                })
+                .collect();
+            s.push_str(&format!(", features {}", names.join(", ")));
         }
         s
     };
@@ -1286,7 +1324,7 @@ fn cover(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
     } else {
         value("redacted")
     };
-    let mut rows = vec![
+    let mut rows: Vec<(String, Vec<Span>)> = vec![
         ("Run id".to_owned(), para(h.run_id.as_str(), BODY.bold())),
         ("Organisation".to_owned(), value(&h.target.organisation)),
         ("Environment".to_owned(), value(&h.target.environment)),
@@ -1347,14 +1385,18 @@ fn cover(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
         ),
         ("Selection".to_owned(), value(&selection)),
         ("Personal data".to_owned(), personal),
-        (
-            "Manifest SHA-256".to_owned(),
-            para(manifest_sha256.unwrap_or("not sealed"), SMALL),
-        ),
     ];
+    // The inputs by digest: an edited pack still calls itself "integration 1.0.0".
+    if let Some(cell) = inputs_cell(record) {
+        rows.push(("Inputs (SHA-256)".to_owned(), cell));
+    }
+    rows.extend([(
+        "Manifest SHA-256".to_owned(),
+        para(manifest_sha256.unwrap_or("not sealed"), CODE),
+    )]);
     if let Some(rerun) = &h.rerun {
         rows.insert(
-            rows.len() - 2,
+            rows.len() - 1,
             (
                 "Re-run of".to_owned(),
                 value(&format!(
@@ -1364,9 +1406,80 @@ fn cover(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
             ),
         );
     }
-    l.key_values(mm(45.0), rows);
-    l.y += 18.0;
-    verdict_box(l, record);
+    l.key_values(mm(40.0), rows);
+}
+
+/// The test pack and feature files by SHA-256, one per line.
+fn inputs_cell(record: &RunRecord) -> Option<Vec<Span>> {
+    let inputs = present::input_lines(record);
+    if inputs.is_empty() {
+        return None;
+    }
+    let mut cell: Vec<Span> = Vec::new();
+    for (i, (name, sha)) in inputs.iter().enumerate() {
+        if i > 0 {
+            cell.push(span("\n", CODE));
+        }
+        cell.push(span(
+            format!("{name}  "),
+            Style::new(Weight::Bold, 6.5, TEXT),
+        ));
+        cell.push(span(sha.as_str(), Style::new(Weight::Regular, 6.0, TEXT)));
+    }
+    Some(cell)
+}
+
+/// What the run is evidence of, boxed under the cover's title.
+fn framing_box(l: &mut Layout, framing: &present::Framing) {
+    let accent = if framing.reference_provider {
+        DARK_AMBER
+    } else {
+        NAVY
+    };
+    let mut paras = vec![para(framing.header.as_str(), BODY.bold().colored(accent))];
+    paras.extend(framing.explanation.iter().map(|t| para(t.as_str(), SMALL)));
+    l.block(
+        MARGIN,
+        CONTENT_W,
+        &paras,
+        None,
+        Some(BoxStyle {
+            bg: PALE_GREY,
+            accent: Some(accent),
+            inset_left: 0.0,
+            inset_right: 0.0,
+            pad: 5.0,
+        }),
+    );
+}
+
+/// Said on the cover when `report --reseal` re-rendered the bundle from a changed log.
+fn resealed_box(l: &mut Layout, record: &RunRecord) {
+    for r in &record.resealed {
+        l.y += 4.0;
+        l.block(
+            MARGIN,
+            CONTENT_W,
+            &[
+                para(
+                    format!(
+                        "RE-RENDERED FROM A CHANGED LOG on {}: the bundle no longer matched its seal and was re-sealed with --reseal.",
+                        utc(&r.at)
+                    ),
+                    BODY.bold().colored(RED),
+                ),
+                para(format!("What had changed: {}", r.problems.join("; ")), SMALL),
+            ],
+            None,
+            Some(BoxStyle {
+                bg: PALE_RED,
+                accent: Some(RED),
+                inset_left: 0.0,
+                inset_right: 0.0,
+                pad: 5.0,
+            }),
+        );
+    }
 }
 
 fn verdict_box(l: &mut Layout, record: &RunRecord) {
@@ -1427,6 +1540,61 @@ fn verdict_box(l: &mut Layout, record: &RunRecord) {
             NOTE,
         ));
     }
+}
+
+/// Every failure and warning on one page after the cover: case, step, one-line reason, class
+/// and who acts, and the page of the detail. A real target's failures are not left to be
+/// found in the detail pages.
+fn findings(l: &mut Layout, record: &RunRecord, pages: Option<&[usize]>) {
+    l.section("Failures and warnings");
+    let all = present::findings(record);
+    if all.is_empty() {
+        l.paragraph(para(
+            "No failures and no warnings: every selected scenario passed, every timing was within its limit, and every reporting submission was accepted or refused as its scenario intended.",
+            BODY,
+        ));
+        return;
+    }
+    let failures = all.iter().filter(|f| f.kind == "failure").count();
+    l.paragraph(para(
+        format!(
+            "{failures} failed step(s) and {} warning(s). Each row names who acts; the page is where the scenario's detail, with the exchange its check judged, starts.",
+            all.len() - failures
+        ),
+        NOTE,
+    ));
+    l.gap(4.0);
+    l.begin_table(columns(&[
+        ("Case", 20.0, Align::Left),
+        ("Step", 36.0, Align::Left),
+        ("Reason", 0.0, Align::Left),
+        ("Class, who acts", 28.0, Align::Left),
+        ("Page", 11.0, Align::Right),
+    ]));
+    for f in &all {
+        let page = f
+            .scenario
+            .map(|i| {
+                pages
+                    .and_then(|p| p.get(i))
+                    .map_or_else(|| "00".to_owned(), usize::to_string)
+            })
+            .unwrap_or_else(|| "-".to_owned());
+        let kind = if f.kind == "failure" {
+            NOTE.bold().colored(RED)
+        } else {
+            NOTE.bold().colored(DARK_AMBER)
+        };
+        let tiny = Style::new(Weight::Regular, 7.0, TEXT);
+        l.row(vec![
+            Cell::text(f.case.as_str(), SMALL.bold()).with(para(f.kind.to_uppercase(), kind)),
+            Cell::text(f.step.as_str(), tiny.colored(MUTED)),
+            Cell::text(f.reason.as_str(), tiny),
+            Cell::text(f.class.as_str(), tiny),
+            Cell::text(page, SMALL),
+        ]);
+    }
+    l.end_table();
 }
 
 /// The stages in PDP's order, as the scenarios' stage names read.
@@ -1493,7 +1661,7 @@ fn summary(l: &mut Layout, record: &RunRecord, pages: Option<&[usize]>) {
     l.section("Coverage matrix");
     l.paragraph(para(
         format!(
-            "{} scenarios: each case id, its scenario, its verdict and the page of its detail. \
+            "{} scenarios in stage and case order: each case id (with the organisation's own reference, from an @ref tag), its scenario, its verdict and the page of its detail. \
              Durations are wall-clock seconds from the scenario's start to its end.",
             record.scenarios.len()
         ),
@@ -1502,21 +1670,31 @@ fn summary(l: &mut Layout, record: &RunRecord, pages: Option<&[usize]>) {
     l.gap(4.0);
     l.begin_table(columns(&[
         ("Case", 17.0, Align::Left),
-        ("Stage", 32.0, Align::Left),
+        ("Stage", 30.0, Align::Left),
         ("Scenario", 0.0, Align::Left),
         ("Result", 25.0, Align::Left),
         ("Seconds", 17.0, Align::Right),
-        ("Page", 13.0, Align::Right),
+        ("Page", 12.0, Align::Right),
     ]));
-    for (i, s) in record.scenarios.iter().enumerate() {
+    for i in reading_order(&record.scenarios) {
+        let s = &record.scenarios[i];
         let duration = scenario_seconds(s).map_or_else(|| "-".to_owned(), |d| format!("{d:.2}"));
         let page = pages
             .and_then(|p| p.get(i))
             .map_or_else(|| "00".to_owned(), usize::to_string);
+        // The organisation's own references (@ref:<id>) under the scenario's name.
+        let mut name = Cell::text(s.name.as_str(), BODY);
+        let refs = s.refs();
+        if !refs.is_empty() {
+            name = name.with(para(
+                format!("your ref {}", refs.join(", ")),
+                SMALL.bold().colored(NAVY),
+            ));
+        }
         l.row(vec![
             Cell::text(s.case_id.as_deref().unwrap_or("-"), BODY.bold()),
             Cell::text(s.stage.as_deref().unwrap_or("-"), BODY),
-            Cell::text(s.name.as_str(), BODY),
+            name,
             status_badge(s.status),
             Cell::text(duration, BODY),
             Cell::text(page, BODY),
@@ -1542,6 +1720,30 @@ fn attempt_history(l: &mut Layout, record: &RunRecord) {
         ),
         NOTE,
     ));
+    if !rerun.inputs_changed.is_empty() {
+        l.gap(2.0);
+        let mut paras = vec![para(
+            format!(
+                "Inputs changed since run {}: a pass now is not the same test passing again.",
+                rerun.rerun_of
+            ),
+            SMALL.bold().colored(RED),
+        )];
+        paras.extend(rerun.inputs_changed.iter().map(|c| para(c.as_str(), SMALL)));
+        l.block(
+            MARGIN,
+            CONTENT_W,
+            &paras,
+            None,
+            Some(BoxStyle {
+                bg: PALE_RED,
+                accent: Some(RED),
+                inset_left: 0.0,
+                inset_right: 0.0,
+                pad: 4.0,
+            }),
+        );
+    }
     l.gap(4.0);
     l.begin_table(columns(&[
         ("Case", 17.0, Align::Left),
@@ -1665,50 +1867,70 @@ fn reporting(l: &mut Layout, record: &RunRecord) {
         NOTE,
     ));
     l.gap(4.0);
+    // Fixed widths: the longest endpoint path and a record id each on one line (the reason
+    // under the endpoint), codes on a line of their own.
     l.begin_table(columns(&[
-        ("UTC", 17.0, Align::Left),
-        ("Endpoint", 0.0, Align::Left),
-        ("Record id", 62.0, Align::Left),
-        ("Reason", 22.0, Align::Left),
-        ("Outcome", 36.0, Align::Left),
+        ("UTC", 16.5, Align::Left),
+        ("Endpoint, reason", 50.0, Align::Left),
+        ("Record id", 0.0, Align::Left),
+        ("Outcome", 42.0, Align::Left),
     ]));
     for s in &r.submissions {
-        let ok = matches!(
-            s.outcome.as_str(),
-            "accepted" | "already_accepted" | "dry_run"
+        let expected = present::expected_by(record, s);
+        let style = if present::submission_ok(s) {
+            SMALL.colored(GREEN)
+        } else if expected.is_some() {
+            SMALL.bold().colored(NAVY)
+        } else {
+            SMALL.bold().colored(RED)
+        };
+        let mut outcome = Cell::text(
+            format!(
+                "{}{}",
+                s.outcome.replace('_', " "),
+                s.http_status.map(|h| format!(" {h}")).unwrap_or_default()
+            ),
+            style,
         );
-        let outcome = format!(
-            "{}{}{}",
-            s.outcome.replace('_', " "),
-            s.http_status.map(|h| format!(" {h}")).unwrap_or_default(),
-            if s.codes.is_empty() {
-                String::new()
-            } else {
-                format!(" {}", s.codes.join(", "))
-            }
-        );
+        for code in &s.codes {
+            outcome = outcome.with(para(code.as_str(), Style::new(Weight::Regular, 6.5, TEXT)));
+        }
+        if let Some(case) = expected {
+            outcome = outcome.with(para(format!("expected: the purpose of {case}"), NOTE));
+        }
         l.row(vec![
             Cell::text(s.at.format("%H:%M:%S").to_string(), SMALL),
-            Cell::text(s.endpoint.as_str(), SMALL),
-            Cell::text(s.record_id.as_str(), CODE),
-            Cell::text(s.submission_reason.as_str(), SMALL),
-            Cell::text(
-                outcome,
-                if ok {
-                    SMALL.colored(GREEN)
-                } else {
-                    SMALL.bold().colored(RED)
-                },
-            ),
+            Cell::text(s.endpoint.as_str(), SMALL).with(para(s.submission_reason.as_str(), NOTE)),
+            Cell::text(s.record_id.as_str(), Style::new(Weight::Regular, 7.0, TEXT)),
+            outcome,
         ]);
     }
     l.end_table();
-    for d in &r.day_checks {
+    if !r.submissions.is_empty() {
+        let days = present::accepted_days(record);
+        let text = if days.is_empty() {
+            "no submission in the table above was accepted".to_owned()
+        } else {
+            days.iter()
+                .map(|(d, e)| format!("{d}: {} endpoint(s) accepted", e.len()))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
         l.gap(4.0);
         l.paragraph(vec![
-            span("Same UTC day: ", BODY.bold()),
+            span("Accepted, by UTC day (from the rows above): ", BODY.bold()),
+            span(text, BODY),
+        ]);
+    }
+    for d in &r.day_checks {
+        l.gap(2.0);
+        l.paragraph(vec![
             span(
-                d.description.as_str(),
+                format!("Same-UTC-day check at {}: ", d.at.format("%H:%M:%S")),
+                BODY.bold(),
+            ),
+            span(
+                present::plain(&d.description),
                 if d.complete {
                     BODY
                 } else {
@@ -1719,25 +1941,29 @@ fn reporting(l: &mut Layout, record: &RunRecord) {
     }
     for rec in &r.reconciliations {
         l.gap(6.0);
-        l.subheading("Reconciliation: reported against observed", None, 20.0);
-        l.paragraph(para(
-            format!(
-                "Window {} to {} (UTC). Observed: the harness's own view requests, their durations and the view data it verified.",
-                rec.window_from.format("%H:%M:%S"),
-                rec.window_to.format("%H:%M:%S")
-            ),
-            NOTE,
-        ));
+        l.subheading("Reconciliation: reported against observed", None, 60.0);
+        l.paragraph(para(present::window_text(rec), NOTE));
         l.gap(2.0);
+        if rec.findings.is_empty() {
+            l.paragraph(para(
+                "No measure was compared: the organisation's reporting data for this window held no view-response counts for this holdername GUID, so there was nothing to set against what the harness observed.",
+                BODY,
+            ));
+            continue;
+        }
         l.begin_table(columns(&[
             ("Measure", 0.0, Align::Left),
-            ("Reported", 22.0, Align::Right),
-            ("Observed", 22.0, Align::Right),
-            ("Verdict", 25.0, Align::Left),
+            ("Reported", 20.0, Align::Right),
+            ("Observed", 20.0, Align::Right),
+            ("Verdict", 22.0, Align::Left),
         ]));
         for f in &rec.findings {
+            let mut measure = Cell::text(f.measure.as_str(), SMALL.bold());
+            if let Some(m) = present::meaning(&f.measure) {
+                measure = measure.with(para(m, NOTE));
+            }
             l.row(vec![
-                Cell::text(f.measure.as_str(), SMALL),
+                measure,
                 Cell::text(f.reported.to_string(), SMALL),
                 Cell::text(f.observed.to_string(), SMALL),
                 if f.agrees {
@@ -1751,30 +1977,24 @@ fn reporting(l: &mut Layout, record: &RunRecord) {
     }
 }
 
-/// A bar chart of each measure's p50, p95 and max as a share of its limit (the red line):
-/// how much headroom the solution has, at a glance.
+/// A bar chart of each measure's p50, p95 and max against its limit (the red line) on a
+/// logarithmic scale from 1 ms, values printed: a 3 ms bar stays visible beside a 30 s limit.
 fn timing_chart(l: &mut Layout, record: &RunRecord) {
     const ROW_H: f32 = 34.0;
     const BAR_H: f32 = 7.0;
     let label_w = mm(38.0);
     let track_x = MARGIN + label_w;
     let track_w = CONTENT_W - label_w - mm(28.0);
-    // The axis runs to 120% of the limit; longer bars are cut there and say so.
-    let scale = |ms: f64, limit: f64| -> f32 {
-        if limit <= 0.0 {
-            return 0.0;
-        }
-        ((ms / limit).clamp(0.0, 1.2) / 1.2) as f32 * track_w
-    };
     l.gap(8.0);
     l.ensure(22.0 + ROW_H * record.timing_summary.len() as f32);
     l.paragraph(para(
-        "Share of each limit used (red line = the limit; bars: p50, p95, max)",
+        "Each measure against its limit (red line), logarithmic scale from 1 ms; bars: p50, p95, max",
         BODY.bold(),
     ));
     l.gap(4.0);
-    let limit_x = track_x + track_w / 1.2;
     for t in &record.timing_summary {
+        let axis = present::log_axis(t.limit_ms, t.max_ms);
+        let at = |ms: f64| axis.fraction(ms) as f32 * track_w;
         let top = l.y;
         l.text_at(MARGIN, top + 14.0, &span(t.measure.as_str(), BODY.bold()));
         l.text_at(
@@ -1796,19 +2016,14 @@ fn timing_chart(l: &mut Layout, record: &RunRecord) {
         .enumerate()
         {
             let bar_top = top + 3.0 + i as f32 * (BAR_H + 1.0);
-            let w = scale(ms, t.limit_ms).max(0.8);
-            l.rect(track_x, bar_top, w, BAR_H, color);
-            let cut = if ms > t.limit_ms * 1.2 {
-                " (beyond the axis)"
-            } else {
-                ""
-            };
+            l.rect(track_x, bar_top, at(ms).max(3.0), BAR_H, color);
             l.text_at(
                 track_x + track_w + 4.0,
                 bar_top + BAR_H - 1.0,
-                &span(format!("{name} {ms:.0} ms{cut}"), SMALL),
+                &span(format!("{name} {ms:.0} ms"), SMALL),
             );
         }
+        let limit_x = track_x + at(t.limit_ms);
         push_line(
             &mut l.ops,
             (limit_x, top),
@@ -1825,19 +2040,34 @@ fn detail(l: &mut Layout, record: &RunRecord) -> Vec<usize> {
     if record.scenarios.is_empty() {
         return Vec::new();
     }
+    // The section heading goes with its first scenario's heading and first rows.
+    l.ensure(220.0);
     l.section("Scenario detail");
-    record
-        .scenarios
-        .iter()
-        .map(|s| scenario_detail(l, s))
-        .collect()
+    let mut pages = vec![0; record.scenarios.len()];
+    for i in reading_order(&record.scenarios) {
+        pages[i] = scenario_detail(l, &record.scenarios[i]);
+    }
+    pages
 }
 
-/// One scenario's steps and, for failures, the exchanges; returns the page it starts on.
+/// One scenario's steps and, for failures, the exchange each check judged; returns the page
+/// it starts on.
 fn scenario_detail(l: &mut Layout, s: &ScenarioRecord) -> usize {
     let (fg, bg) = status_colors(s.status);
     let label = status_label(s.status);
-    l.subheading(&scenario_title(s), Some((&label, fg, bg)), 70.0);
+    let cols = columns(&[
+        ("Step", 0.0, Align::Left),
+        ("Result", 25.0, Align::Left),
+        ("Duration", 21.0, Align::Right),
+    ]);
+    // Keep the heading with its three lines of facts, the table head and the whole first
+    // step row, so neither a heading nor a bare table head is left at a page foot.
+    let first_row = s
+        .steps
+        .first()
+        .map_or(20.0, |st| l.row_height(&cols, &step_cells(st)));
+    let keep = 3.0 * NOTE.size * LEADING + 4.0 + Layout::table_head_height() + first_row + 4.0;
+    l.subheading(&scenario_title(s), Some((&label, fg, bg)), keep);
     let page = l.page();
     let tags = if s.tags.is_empty() {
         "none".to_owned()
@@ -1860,34 +2090,20 @@ fn scenario_detail(l: &mut Layout, s: &ScenarioRecord) -> usize {
     l.paragraph(vec![span("Run ", NOTE.bold()), span(timing, NOTE)]);
     l.gap(4.0);
 
-    l.begin_table(columns(&[
-        ("Step", 0.0, Align::Left),
-        ("Result", 25.0, Align::Left),
-        ("Duration", 21.0, Align::Right),
-    ]));
+    l.begin_table(cols);
     if s.steps.is_empty() {
         l.row(vec![Cell::text("No steps were recorded.", NOTE)]);
     }
-    // A check step often makes no HTTP call itself (it judges what an earlier step saw), so a
-    // failed step without exchanges is explained by the latest earlier step that has some.
-    let mut earlier: Option<&StepRecord> = None;
-    for step in &s.steps {
-        let explained_by = if step.exchanges.is_empty() {
-            earlier
-        } else {
-            None
-        };
-        step_rows(l, step, explained_by);
-        if !step.exchanges.is_empty() {
-            earlier = Some(step);
-        }
+    for (k, step) in s.steps.iter().enumerate() {
+        step_rows(l, s, k, step);
     }
     l.end_table();
     l.gap(6.0);
     page
 }
 
-fn step_rows(l: &mut Layout, step: &StepRecord, earlier: Option<&StepRecord>) {
+/// A step's row: its sentence with timings and what it observed, its verdict, its duration.
+fn step_cells(step: &StepRecord) -> Vec<Cell> {
     let mut cell = Cell::rich(vec![
         span(format!("{} ", step.keyword), BODY.bold()),
         span(step.text.as_str(), BODY),
@@ -1904,17 +2120,23 @@ fn step_rows(l: &mut Layout, step: &StepRecord, earlier: Option<&StepRecord>) {
         }
         cell = cell.with(para(text, style));
     }
-    let show_exchanges = step.status == Status::Failed && !step.exchanges.is_empty();
-    if !show_exchanges && !step.exchanges.is_empty() {
-        let n = step.exchanges.len();
-        let noun = if n == 1 { "exchange" } else { "exchanges" };
-        cell = cell.with(para(format!("{n} HTTP {noun} recorded"), NOTE));
+    if step.status == Status::Passed
+        && let Some(line) = present::observed_line(step)
+    {
+        cell = cell.with(vec![
+            span("Observed: ", NOTE.bold().colored(GREEN)),
+            span(line, NOTE),
+        ]);
     }
-    let stripe = l.row(vec![
+    vec![
         cell,
         status_badge(step.status),
         Cell::text(format!("{:.0} ms", step.duration_ms), BODY),
-    ]);
+    ]
+}
+
+fn step_rows(l: &mut Layout, s: &ScenarioRecord, index: usize, step: &StepRecord) {
+    let stripe = l.row(step_cells(step));
 
     if step.status != Status::Passed {
         let (accent, bg) = match step.status {
@@ -1922,7 +2144,7 @@ fn step_rows(l: &mut Layout, step: &StepRecord, earlier: Option<&StepRecord>) {
             _ => (AMBER, PALE_AMBER),
         };
         let message = match (&step.message, step.status) {
-            (Some(m), _) => Some(m.clone()),
+            (Some(m), _) => Some(present::plain(m)),
             (None, Status::Failed) => Some("No failure message was recorded.".to_owned()),
             (None, _) => None,
         };
@@ -1949,38 +2171,74 @@ fn step_rows(l: &mut Layout, step: &StepRecord, earlier: Option<&StepRecord>) {
             l.row_gap(CELL_PAD_Y, stripe);
         }
     }
-    if show_exchanges {
-        let n = step.exchanges.len();
-        for (i, ex) in step.exchanges.iter().enumerate() {
-            exchange_detail(l, ex, i + 1, n, stripe);
-        }
-    } else if let (Status::Failed, Some(prev)) = (step.status, earlier) {
+    if step.status == Status::Failed
+        && let Some((ex, whence)) = present::judged_exchange(s, index)
+    {
         l.row_detail(
             CELL_PAD_X,
             &[para(
-                format!(
-                    "This step made no HTTP call; the exchanges it judged were recorded by the earlier step \"{} {}\":",
-                    prev.keyword, prev.text
-                ),
-                NOTE,
+                format!("The exchange behind this verdict ({whence}):"),
+                NOTE.bold(),
             )],
             stripe,
             None,
         );
-        let n = prev.exchanges.len();
-        for (i, ex) in prev.exchanges.iter().enumerate() {
-            exchange_detail(l, ex, i + 1, n, stripe);
+        exchange_detail(l, ex, stripe);
+    }
+    // The decoded view data explains a failed scenario; a passed one keeps it in run.json and
+    // report.html rather than pages of JSON here.
+    if s.status != Status::Passed {
+        for v in &step.view_data {
+            view_data_detail(l, v, stripe);
         }
     }
 }
 
-fn exchange_detail(
-    l: &mut Layout,
-    ex: &Exchange,
-    index: usize,
-    count: usize,
-    stripe: Option<Rgb3>,
-) {
+/// A verified view data token's decoded claims (masked), under the step that verified it.
+fn view_data_detail(l: &mut Layout, v: &super::record::DecodedToken, stripe: Option<Rgb3>) {
+    const INDENT: f32 = 12.0;
+    l.ensure(LABEL.size * LEADING + 3.0 + 4.0 * CODE.size * LEADING);
+    l.row_gap(2.0, stripe);
+    l.row_detail(
+        INDENT,
+        &[para(
+            format!(
+                "View data of {} - the token's decoded, verified claims (personal data masked)",
+                v.pei
+            ),
+            LABEL,
+        )],
+        stripe,
+        None,
+    );
+    // Compact JSON: the pretty form in run.json runs to pages.
+    let compact = serde_json::from_str::<serde_json::Value>(&v.claims)
+        .map(|j| j.to_string())
+        .unwrap_or_else(|_| v.claims.clone());
+    let (head, rest) = excerpt(&compact, 3 * BODY_EXCERPT_BYTES);
+    let mut paras: Vec<Vec<Span>> = vec![para(head, CODE)];
+    if rest > 0 {
+        paras.push(para(
+            format!("… ({rest} more bytes in run.json)"),
+            CODE.bold().colored(MUTED),
+        ));
+    }
+    l.row_detail(
+        INDENT,
+        &paras,
+        stripe,
+        Some(BoxStyle {
+            bg: CODE_BG,
+            accent: None,
+            inset_left: 0.0,
+            inset_right: CELL_PAD_X,
+            pad: 3.0,
+        }),
+    );
+    l.row_gap(4.0, stripe);
+}
+
+fn exchange_detail(l: &mut Layout, ex: &Exchange, stripe: Option<Rgb3>) {
     const INDENT: f32 = 12.0;
     let code_box = BoxStyle {
         bg: CODE_BG,
@@ -2003,10 +2261,7 @@ fn exchange_detail(
     l.row_detail(
         INDENT,
         &[vec![
-            span(
-                format!("HTTP exchange {index} of {count}: "),
-                SMALL.bold().colored(NAVY),
-            ),
+            span("HTTP exchange: ", SMALL.bold().colored(NAVY)),
             span(title, SMALL.bold()),
         ]],
         stripe,
@@ -2101,14 +2356,15 @@ fn appendix(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
         ));
         l.gap(4.0);
         l.begin_table(columns(&[
-            ("Setting", 60.0, Align::Left),
+            ("Setting", 62.0, Align::Left),
             ("Value", 0.0, Align::Left),
         ]));
         for (k, v) in &h.configuration {
-            l.row(vec![
-                Cell::text(k.as_str(), SMALL.bold()),
-                Cell::text(v.as_str(), SMALL),
-            ]);
+            let mut key = Cell::text(k.as_str(), SMALL.bold());
+            if let Some(m) = present::meaning(k) {
+                key = key.with(para(m, NOTE));
+            }
+            l.row(vec![key, Cell::text(v.as_str(), SMALL)]);
         }
         l.end_table();
     }
@@ -2132,7 +2388,7 @@ fn appendix(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
         "This report was rendered from the run log alone. manifest.json lists the SHA-256 of \
          every other file of the evidence bundle (run log, run.json, junit.xml, cucumber.json, \
          and the feature files, test pack and configuration the run used); its own SHA-256 is \
-         printed above, and seal.json adds this PDF's. `pdp-harness verify <run directory>` \
+         printed above, and seal.json adds this PDF's. \"pdp-harness verify <run directory>\" \
          recomputes them all and names any file that changed.",
         NOTE,
     ));
@@ -2166,33 +2422,103 @@ fn certificates(l: &mut Layout, certs: &[CertificateInfo]) {
     l.end_table();
 }
 
-fn sign_off(l: &mut Layout) {
-    let fields = [
-        ("Name", 26.0),
-        ("Role", 26.0),
-        ("Date", 26.0),
-        ("Signature", 40.0),
-    ];
-    let total: f32 = fields.iter().map(|f| f.1).sum::<f32>() + 90.0;
-    l.gap(12.0);
-    l.ensure(total);
+/// What is attested, the scope and what was excluded, the inputs by digest, the
+/// organisation's ticket, the test manager's notes, and a block each for reviewer and approver.
+fn sign_off(l: &mut Layout, record: &RunRecord) {
+    let scope = present::scope(record);
+    let so = record.sign_off.clone().unwrap_or_default();
+    l.page_break();
     l.section("Sign-off");
-    l.paragraph(para("I have reviewed the evidence in this report.", BODY));
-    l.gap(6.0);
-    l.paragraph(para("Reviewed by", Style::new(Weight::Bold, 10.0, NAVY)));
-    l.gap(2.0);
-    let label_w = mm(28.0);
-    let line_end = MARGIN + mm(130.0);
-    for (label, h) in fields {
-        let top = l.y;
-        let line_y = top + h - 6.0;
-        l.text_at(
-            MARGIN,
-            line_y - 3.0,
-            &span(label, BODY.bold().colored(MUTED)),
-        );
-        l.hline(MARGIN + label_w, line_end, line_y, 0.6, TEXT);
-        l.y = top + h;
+    l.paragraph(vec![
+        span("What is attested: ", BODY.bold()),
+        span(scope.attested.as_str(), BODY),
+    ]);
+    l.gap(4.0);
+    l.paragraph(para("In scope", BODY.bold()));
+    for i in &scope.included {
+        l.paragraph(para(format!("•  {i}"), SMALL));
+    }
+    l.gap(3.0);
+    l.paragraph(para("Excluded", BODY.bold()));
+    for e in &scope.excluded {
+        l.paragraph(para(format!("•  {e}"), SMALL));
+    }
+    l.gap(4.0);
+    let mut rows: Vec<(String, Vec<Span>)> = vec![(
+        "Inputs (SHA-256)".to_owned(),
+        inputs_cell(record).unwrap_or_else(|| {
+            para(
+                "the test pack and feature file digests were not recorded",
+                SMALL,
+            )
+        }),
+    )];
+    rows.push((
+        "Ticket reference".to_owned(),
+        para(
+            so.ticket.as_deref().unwrap_or("none given (--ticket REF)"),
+            BODY,
+        ),
+    ));
+    l.key_values(mm(45.0), rows);
+    l.gap(4.0);
+    l.paragraph(para("Notes and deviations", BODY.bold()));
+    match &so.notes {
+        Some(notes) => {
+            let paras: Vec<Vec<Span>> = notes.lines().map(|line| para(line, SMALL)).collect();
+            l.block(
+                MARGIN,
+                CONTENT_W,
+                &paras,
+                None,
+                Some(BoxStyle {
+                    bg: PALE_GREY,
+                    accent: Some(NAVY),
+                    inset_left: 0.0,
+                    inset_right: 0.0,
+                    pad: 4.0,
+                }),
+            );
+        }
+        None => l.paragraph(para(
+            "none given (--notes FILE at run or report time)",
+            NOTE,
+        )),
+    }
+    let fields = [
+        ("Name", 24.0),
+        ("Role", 24.0),
+        ("Date", 24.0),
+        ("Signature", 34.0),
+    ];
+    let block_h: f32 = fields.iter().map(|f| f.1).sum::<f32>() + 24.0;
+    for (title, name) in [("Reviewed by", &so.reviewer), ("Approved by", &so.approver)] {
+        l.gap(8.0);
+        l.ensure(block_h);
+        l.paragraph(para(title, Style::new(Weight::Bold, 10.0, NAVY)));
+        l.gap(2.0);
+        let label_w = mm(28.0);
+        let line_end = MARGIN + mm(130.0);
+        for (label, h) in fields {
+            let top = l.y;
+            let line_y = top + h - 6.0;
+            l.text_at(
+                MARGIN,
+                line_y - 3.0,
+                &span(label, BODY.bold().colored(MUTED)),
+            );
+            if label == "Name"
+                && let Some(n) = name
+            {
+                l.text_at(
+                    MARGIN + label_w + 2.0,
+                    line_y - 3.0,
+                    &span(n.as_str(), BODY),
+                );
+            }
+            l.hline(MARGIN + label_w, line_end, line_y, 0.6, TEXT);
+            l.y = top + h;
+        }
     }
 }
 
@@ -2222,6 +2548,9 @@ mod tests {
             exchanges: Vec::new(),
             timings: Vec::new(),
             warnings: Vec::new(),
+            observed: None,
+            judged: None,
+            view_data: Vec::new(),
         }
     }
 
@@ -2325,6 +2654,7 @@ mod tests {
                     find_url: "https://provider.example/find".to_owned(),
                     view_url: "https://provider.example/view".to_owned(),
                     target_file: None,
+                    reporting_simulated: None,
                 },
                 selection: Selection {
                     pack: "connection-proving".to_owned(),
@@ -2341,6 +2671,7 @@ mod tests {
                 personal_data_revealed: false,
                 test_pack: Some("integration 1.0.0".to_owned()),
                 rerun: None,
+                inputs: Vec::new(),
             },
             ended_at: None,
             verdict: Verdict::Incomplete,
@@ -2355,6 +2686,8 @@ mod tests {
             notes: Vec::new(),
             timing_summary: Vec::new(),
             reporting: Default::default(),
+            sign_off: None,
+            resealed: Vec::new(),
         }
     }
 
@@ -2409,7 +2742,12 @@ mod tests {
             text.contains("acknowledgement 2400 ms (limit 2000 ms)"),
             "{text}"
         );
-        assert!(text.contains("1 HTTP exchange recorded"), "{text}");
+        // A passing step says what it observed (here, its one exchange) rather than
+        // "1 HTTP exchange recorded" (issue 18).
+        assert!(
+            text.contains("Observed: POST /find/v1/requests -> 202"),
+            "{text}"
+        );
         assert!(text.contains("not finished - run interrupted"), "{text}");
         assert!(text.contains(&record.run_log_sha256), "{text}");
         assert!(text.contains("Reviewed by"), "{text}");

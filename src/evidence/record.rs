@@ -85,6 +85,9 @@ pub struct TargetInfo {
     pub view_url: String,
     /// Where the target configuration came from, if a file was given.
     pub target_file: Option<String>,
+    /// True when the reporting API was the harness's own simulator (absent in older logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reporting_simulated: Option<bool>,
 }
 
 /// What the user selected.
@@ -150,6 +153,26 @@ pub struct StepRecord {
     /// strict = true` makes them failures instead).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What the step's check observed, in one line ("PeI urn:pei:... registered match-yes").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed: Option<String>,
+    /// The exchange a failed step's check judged, which an earlier step may have recorded:
+    /// the evidence shows it rather than whatever exchange happened last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judged: Option<Box<Exchange>>,
+    /// View data tokens the step verified, as their decoded claims (personal data masked):
+    /// the exchange itself only holds "[redacted token]".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub view_data: Vec<DecodedToken>,
+}
+
+/// A verified view data token's claims, masked like everything else in the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecodedToken {
+    /// Which registration it was for (the PeI).
+    pub pei: String,
+    /// The claims as pretty JSON text, masked.
+    pub claims: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -175,6 +198,14 @@ impl ScenarioRecord {
         self.steps
             .iter()
             .flat_map(|st| st.warnings.iter().map(String::as_str))
+    }
+
+    /// The organisation's own references for this case, from `@ref:<id>` tags.
+    pub fn refs(&self) -> Vec<&str> {
+        self.tags
+            .iter()
+            .filter_map(|t| t.trim_start_matches('@').strip_prefix("ref:"))
+            .collect()
     }
 
     /// The message of the first failed step (what a reader needs first), if any.
@@ -222,6 +253,10 @@ pub struct RunHeader {
     /// older than `rerun`), which therefore still load and render byte for byte as before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerun: Option<RerunInfo>,
+    /// SHA-256 of the test pack and of each feature file the run used (absent in older logs;
+    /// [`crate::evidence::load_record`] then takes them from `inputs/used.json`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<super::seal::FileDigest>,
 }
 
 /// Identifies a scenario across runs: its case id when it has one (stable while names are
@@ -298,6 +333,9 @@ pub struct RerunInfo {
     pub chain: Vec<String>,
     #[serde(default)]
     pub previous_attempts: Vec<ScenarioHistory>,
+    /// Inputs (test pack, feature files) that differ from what the earlier run used, in words.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs_changed: Vec<String>,
 }
 
 impl RerunInfo {
@@ -470,6 +508,51 @@ pub struct RunRecord {
     /// Reporting submissions, the same-UTC-day check and reconciliation (reporting pack).
     #[serde(default)]
     pub reporting: ReportingSection,
+    /// The test manager's sign-off details (`inputs/signoff.json`, set at `run` or `report`
+    /// time; covered by the manifest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_off: Option<SignOff>,
+    /// Each time `report --reseal` re-rendered the bundle from a log that no longer matched
+    /// its seal (`reseal.json`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resealed: Vec<Reseal>,
+}
+
+/// What the test manager adds for the sign-off: the organisation's ticket, who reviews and
+/// approves, and free-text notes and deviations.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignOff {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver: Option<String>,
+    /// Notes and deviations, as the test manager wrote them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+impl SignOff {
+    /// `self` with every field `other` sets replaced.
+    pub fn merged(mut self, other: SignOff) -> SignOff {
+        self.ticket = other.ticket.or(self.ticket);
+        self.reviewer = other.reviewer.or(self.reviewer);
+        self.approver = other.approver.or(self.approver);
+        self.notes = other.notes.or(self.notes);
+        self
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == SignOff::default()
+    }
+}
+
+/// A re-render from a changed log: when, and what no longer matched the seal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reseal {
+    pub at: DateTime<Utc>,
+    pub problems: Vec<String>,
 }
 
 /// One measure's distribution over a run.
@@ -616,8 +699,33 @@ impl RunRecord {
             run_log_sha256,
             notes,
             reporting,
+            sign_off: None,
+            resealed: Vec::new(),
         })
     }
+}
+
+/// The scenarios' indices in reading order: by stage in PDP's order, then by case id (numbers
+/// compared as numbers, so S1-10 follows S1-09), then as they ran. Runs execute scenario
+/// outlines and features in file order, which is not the order a reader looks for them in.
+pub fn reading_order(scenarios: &[ScenarioRecord]) -> Vec<usize> {
+    const STAGES: [&str; 4] = ["connection proving", "stage 1", "stage 2", "reporting"];
+    let stage_rank = |s: &ScenarioRecord| {
+        s.stage
+            .as_deref()
+            .and_then(|n| STAGES.iter().position(|o| *o == n))
+            .unwrap_or(STAGES.len())
+    };
+    // "S1-10" -> ("S1-", 10): the prefix as text, the trailing number as a number.
+    let case_key = |s: &ScenarioRecord| -> (String, u64) {
+        let id = s.case_id.as_deref().unwrap_or("~");
+        let digits = id.len() - id.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        let (prefix, num) = id.split_at(id.len() - digits);
+        (prefix.to_owned(), num.parse().unwrap_or(0))
+    };
+    let mut order: Vec<usize> = (0..scenarios.len()).collect();
+    order.sort_by_key(|&i| (stage_rank(&scenarios[i]), case_key(&scenarios[i]), i));
+    order
 }
 
 /// The stage a scenario belongs to, from its tags.
@@ -637,6 +745,28 @@ pub fn stage_of(tags: &[String]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reading_order_is_stage_then_case_number() {
+        let mut base = crate::evidence::synthetic::record(1).scenarios[0].clone();
+        let mut make = |case: &str, stage: &str| {
+            base.case_id = Some(case.to_owned());
+            base.stage = Some(stage.to_owned());
+            base.clone()
+        };
+        let scenarios = vec![
+            make("S1-13", "stage 1"),
+            make("S1-10", "stage 1"),
+            make("CP-02", "connection proving"),
+            make("S1-09", "stage 1"),
+            make("RP-01", "reporting"),
+        ];
+        let order: Vec<&str> = reading_order(&scenarios)
+            .into_iter()
+            .map(|i| scenarios[i].case_id.as_deref().unwrap_or_default())
+            .collect();
+        assert_eq!(order, ["CP-02", "S1-09", "S1-10", "S1-13", "RP-01"]);
+    }
 
     #[test]
     fn nearest_rank_percentiles() {

@@ -47,6 +47,10 @@ pub struct Seal {
     pub manifest_sha256: String,
     /// None when no PDF was rendered.
     pub evidence_pdf_sha256: Option<String>,
+    /// `report.html`, which prints the manifest's digest like the PDF (absent from older seals,
+    /// whose manifest covers the HTML instead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_html_sha256: Option<String>,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -84,7 +88,7 @@ pub fn write_inputs(
     features: &[PathBuf],
     pack: &Path,
     configuration: &[(String, String)],
-) -> Result<(), EvidenceError> {
+) -> Result<Vec<FileDigest>, EvidenceError> {
     let mut used = Vec::new();
     for f in features
         .iter()
@@ -111,15 +115,17 @@ pub fn write_inputs(
     write(
         &run_dir.join(INPUTS).join("configuration.txt"),
         text.as_bytes(),
-    )
+    )?;
+    Ok(used)
 }
 
-/// Files the manifest does not cover: itself, the seal, the PDF (covered by the seal),
-/// signatures, and half-written files.
+/// Files the manifest does not cover: itself, the seal, the PDF and the HTML (covered by the
+/// seal), signatures, and half-written files.
 fn outside_manifest(rel: &str) -> bool {
     rel == MANIFEST
         || rel == SEAL
         || rel == super::EVIDENCE_PDF
+        || rel == super::REPORT_HTML
         || rel.ends_with(".sig")
         || rel.ends_with(".partial")
 }
@@ -183,19 +189,23 @@ pub fn write_manifest(run_dir: &Path, run_id: &str) -> Result<String, EvidenceEr
     Ok(sha256_hex(&bytes))
 }
 
-/// Write `seal.json` over the manifest and the PDF as they are now.
+/// Write `seal.json` over the manifest, the PDF and the HTML as they are now.
 pub fn write_seal(run_dir: &Path, run_id: &str) -> Result<Seal, EvidenceError> {
     let manifest = read(&run_dir.join(MANIFEST))?;
-    let pdf = run_dir.join(super::EVIDENCE_PDF);
+    let digest_of = |name: &str| -> Result<Option<String>, EvidenceError> {
+        let path = run_dir.join(name);
+        Ok(if path.is_file() {
+            Some(sha256_hex(&read(&path)?))
+        } else {
+            None
+        })
+    };
     let seal = Seal {
         format: SEAL_FORMAT.to_owned(),
         run_id: run_id.to_owned(),
         manifest_sha256: sha256_hex(&manifest),
-        evidence_pdf_sha256: if pdf.is_file() {
-            Some(sha256_hex(&read(&pdf)?))
-        } else {
-            None
-        },
+        evidence_pdf_sha256: digest_of(super::EVIDENCE_PDF)?,
+        report_html_sha256: digest_of(super::REPORT_HTML)?,
     };
     let path = run_dir.join(SEAL);
     let bytes = serde_json::to_vec_pretty(&seal).map_err(|e| EvidenceError::Render {
@@ -258,27 +268,31 @@ pub fn verify(dir: &Path) -> Result<Verification, EvidenceError> {
                         seal.manifest_sha256
                     ));
                 }
-                let pdf = dir.join(super::EVIDENCE_PDF);
-                match (&seal.evidence_pdf_sha256, std::fs::read(&pdf)) {
-                    (Some(expected), Ok(bytes)) => {
-                        let actual = sha256_hex(&bytes);
-                        if &actual == expected {
-                            v.intact += 1;
-                        } else {
-                            v.problems.push(format!(
-                                "{} changed: SHA-256 {actual}, sealed {expected}",
-                                super::EVIDENCE_PDF
-                            ));
-                        }
+                for (name, sealed) in [
+                    (super::EVIDENCE_PDF, &seal.evidence_pdf_sha256),
+                    (super::REPORT_HTML, &seal.report_html_sha256),
+                ] {
+                    // An older seal left the HTML to the manifest.
+                    if name == super::REPORT_HTML && sealed.is_none() {
+                        continue;
                     }
-                    (Some(_), Err(_)) => v
-                        .problems
-                        .push(format!("{} is missing", super::EVIDENCE_PDF)),
-                    (None, Ok(_)) => v.problems.push(format!(
-                        "{} is not covered by the seal (added after sealing)",
-                        super::EVIDENCE_PDF
-                    )),
-                    (None, Err(_)) => {}
+                    match (sealed, std::fs::read(dir.join(name))) {
+                        (Some(expected), Ok(bytes)) => {
+                            let actual = sha256_hex(&bytes);
+                            if &actual == expected {
+                                v.intact += 1;
+                            } else {
+                                v.problems.push(format!(
+                                    "{name} changed: SHA-256 {actual}, sealed {expected}"
+                                ));
+                            }
+                        }
+                        (Some(_), Err(_)) => v.problems.push(format!("{name} is missing")),
+                        (None, Ok(_)) => v.problems.push(format!(
+                            "{name} is not covered by the seal (added after sealing)"
+                        )),
+                        (None, Err(_)) => {}
+                    }
                 }
             }
         },
@@ -319,21 +333,28 @@ pub fn verify(dir: &Path) -> Result<Verification, EvidenceError> {
     if let Ok(bytes) = std::fs::read(dir.join(INPUTS_USED))
         && let Ok(used) = serde_json::from_slice::<Vec<FileDigest>>(&bytes)
     {
-        for input in used {
-            match std::fs::read(&input.path) {
-                Ok(now) if sha256_hex(&now) != input.sha256 => v.notes.push(format!(
-                    "{} has changed since the run (the run used SHA-256 {})",
-                    input.path, input.sha256
-                )),
-                Ok(_) => {}
-                Err(_) => v.notes.push(format!(
-                    "{} is not here to compare (the run used SHA-256 {})",
-                    input.path, input.sha256
-                )),
-            }
-        }
+        v.notes.extend(changed_inputs(&used));
     }
     Ok(v)
+}
+
+/// Each input (feature file, test pack) that differs now from what a run used, in words.
+pub fn changed_inputs(used: &[FileDigest]) -> Vec<String> {
+    used.iter()
+        .filter_map(|input| match std::fs::read(&input.path) {
+            Ok(now) if sha256_hex(&now) != input.sha256 => Some(format!(
+                "{} has changed since the run (the run used SHA-256 {}, it is {} now)",
+                input.path,
+                input.sha256,
+                sha256_hex(&now)
+            )),
+            Ok(_) => None,
+            Err(_) => Some(format!(
+                "{} is not here to compare (the run used SHA-256 {})",
+                input.path, input.sha256
+            )),
+        })
+        .collect()
 }
 
 /// A jsonwebtoken PEM loader, tried in turn for each kind of key.

@@ -28,6 +28,9 @@ fn step(keyword: &str, text: String, status: Status, exchanges: Vec<Exchange>) -
         exchanges,
         timings: Vec::new(),
         warnings: Vec::new(),
+        observed: None,
+        judged: None,
+        view_data: Vec::new(),
     }
 }
 
@@ -126,6 +129,7 @@ pub fn record(n: usize) -> RunRecord {
                 find_url: "https://provider.example/find".to_owned(),
                 view_url: "https://provider.example/view/{assetGuid}".to_owned(),
                 target_file: None,
+                reporting_simulated: None,
             },
             selection: Selection {
                 pack: "stage1".to_owned(),
@@ -142,6 +146,7 @@ pub fn record(n: usize) -> RunRecord {
             personal_data_revealed: false,
             test_pack: Some("synthetic 1.0.0".to_owned()),
             rerun: None,
+            inputs: Vec::new(),
         },
         ended_at: Some(at(n as i64 + 1)),
         verdict: if counts.failed > 0 {
@@ -166,5 +171,7 @@ pub fn record(n: usize) -> RunRecord {
             })
             .collect(),
         reporting: Default::default(),
+        sign_off: None,
+        resealed: Vec::new(),
     }
 }

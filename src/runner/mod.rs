@@ -2,6 +2,7 @@
 //! with cucumber against an [`Environment`], and writes the run log and evidence.
 
 pub mod live;
+pub mod reporting_scope;
 pub mod rerun;
 mod steps;
 pub mod world;
@@ -24,6 +25,7 @@ use crate::evidence::record::{
 use crate::evidence::runlog::RunLog;
 use crate::evidence::{self, EvidenceError, Format};
 use crate::updates::MatchUpdateFile;
+use reporting_scope::ReportingScope;
 use world::HarnessWorld;
 use writer::{Console, EvidenceWriter, Progress};
 
@@ -101,6 +103,8 @@ pub enum RunError {
     },
     #[error("{0}")]
     DayGuard(#[from] crate::reporting::clock::DayGuardError),
+    #[error(transparent)]
+    ReportingScope(#[from] reporting_scope::ReportingScopeError),
 }
 
 /// What to run and where to write.
@@ -116,6 +120,9 @@ pub struct RunOptions {
     pub cases: Option<CaseFilter>,
     /// The attempt history a re-run carries into its run header.
     pub rerun: Option<RerunInfo>,
+    /// The test manager's sign-off details (`--ticket`, `--notes FILE`, ...), sealed with the
+    /// evidence.
+    pub sign_off: Option<crate::evidence::record::SignOff>,
 }
 
 /// Scenarios chosen by identity (case id, else feature and name), plus whole stages that they
@@ -188,8 +195,9 @@ fn all_tags<'a>(
 struct Filter {
     pack_tag: Option<&'static str>,
     expr: Option<TagOperation>,
-    /// Scenarios with this tag are left out (e.g. `stub` against a real reporting API).
-    skip_tag: Option<&'static str>,
+    /// Scenarios with any of these tags are left out (e.g. `stub` against a real reporting
+    /// API, `reconciliation` when nothing is reported to reconcile).
+    skip_tags: Vec<&'static str>,
     cases: Option<Arc<CaseFilter>>,
 }
 
@@ -202,7 +210,7 @@ impl Filter {
     ) -> bool {
         let tags = all_tags(feature, rule, scenario);
         self.pack_tag.is_none_or(|t| tags.contains(&t))
-            && self.skip_tag.is_none_or(|t| !tags.contains(&t))
+            && !self.skip_tags.iter().any(|t| tags.contains(t))
             && self.expr.as_ref().is_none_or(|e| e.eval(tags.iter()))
             && self
                 .cases
@@ -215,6 +223,15 @@ impl Filter {
 fn key_of(feature: &gherkin::Feature, scenario: &gherkin::Scenario, tags: &[&str]) -> ScenarioKey {
     let case_id = tags.iter().find_map(|t| t.strip_prefix("case:"));
     ScenarioKey::new(case_id, &feature.name, &scenario.name)
+}
+
+/// Tags of the reporting scenarios that do not apply to this target.
+fn reporting_skips(stage: Pack, scope: &ReportingScope) -> Vec<&'static str> {
+    if stage == Pack::Reporting {
+        scope.not_applicable.iter().map(|(tag, _)| *tag).collect()
+    } else {
+        Vec::new()
+    }
 }
 
 /// The stages of a pack, in the order PDP runs them.
@@ -240,6 +257,8 @@ struct Plan {
     total: usize,
     /// Scenarios the case filter asked for that no feature file holds any more.
     unmatched: Vec<ScenarioKey>,
+    /// Whether and how the reporting stage runs against this target.
+    reporting: ReportingScope,
 }
 
 /// Parse every feature file up front (outlines expanded): a broken file is a "could not run",
@@ -273,11 +292,15 @@ fn preflight(opts: &RunOptions) -> Result<Plan, RunError> {
     let mut total = 0;
     let mut found: Vec<ScenarioKey> = Vec::new();
     let mut dependencies: Vec<(String, Pack, String)> = Vec::new();
+    let reporting = reporting_scope::reporting_scope(&opts.config, opts.pack)?;
     for stage in stages_of(opts.pack) {
+        if stage == Pack::Reporting && reporting.left_out.is_some() {
+            continue;
+        }
         let filter = Filter {
             pack_tag: stage.tag(),
             expr: expr.clone(),
-            skip_tag: None,
+            skip_tags: reporting_skips(stage, &reporting),
             cases: cases.clone(),
         };
         let mut selected = 0;
@@ -368,6 +391,7 @@ fn preflight(opts: &RunOptions) -> Result<Plan, RunError> {
         features,
         total,
         unmatched,
+        reporting,
     })
 }
 
@@ -489,6 +513,19 @@ pub async fn run(
         source,
     })?;
     let log = RunLog::create(&run_dir)?;
+    // What the run used, inside the bundle, so that it can be verified when moved; the
+    // digests also go in the header, for the cover, `rerun` and `diff`.
+    let used: Vec<PathBuf> = plan.features.iter().map(PathBuf::from).collect();
+    let inputs = crate::evidence::seal::write_inputs(
+        &run_dir,
+        &used,
+        &env.pack.path,
+        &opts.config.summary(),
+    )
+    .map_err(RunError::Evidence)?;
+    if let Some(sign_off) = opts.sign_off.clone().filter(|s| !s.is_empty()) {
+        crate::evidence::set_sign_off(&run_dir, sign_off)?;
+    }
     log.append(&LogEvent::RunStarted(Box::new(RunHeader {
         run_id: run_id.clone(),
         started_at: Utc::now(),
@@ -505,6 +542,7 @@ pub async fn run(
         personal_data_revealed: env.recorder.redactor().reveals_personal_data(),
         test_pack: Some(format!("{} {}", env.pack.pack.id, env.pack.pack.version)),
         rerun: opts.rerun.clone(),
+        inputs,
     })))?;
     for key in &plan.unmatched {
         log.append(&LogEvent::Note {
@@ -517,12 +555,25 @@ pub async fn run(
             ),
         })?;
     }
-    // What the run used, inside the bundle, so that it can be verified when moved.
-    let used: Vec<PathBuf> = plan.features.iter().map(PathBuf::from).collect();
-    crate::evidence::seal::write_inputs(&run_dir, &used, &env.pack.path, &opts.config.summary())
-        .map_err(RunError::Evidence)?;
-
     let console = writer::shared(console);
+    let reporting_notes = plan.reporting.left_out.iter().chain(
+        plan.reporting
+            .not_applicable
+            .iter()
+            .filter(|_| plan.stages.contains(&Pack::Reporting))
+            .map(|(_, why)| why),
+    );
+    for text in reporting_notes {
+        if let Ok(mut c) = console.lock() {
+            c.line(&format!("note: {text}"));
+        }
+        log.append(&LogEvent::Note {
+            at: Utc::now(),
+            stage: Pack::Reporting.name().to_owned(),
+            text: text.clone(),
+        })?;
+    }
+
     progress(&console, Progress::Planned { total: plan.total });
     let mut problems = Vec::new();
     for stage in &plan.stages {
@@ -534,10 +585,14 @@ pub async fn run(
                 text,
             })?;
         }
+        let mut skip_tags = reporting_skips(*stage, &plan.reporting);
+        if !env.reporting.stub {
+            skip_tags.push("stub");
+        }
         let filter = Filter {
             pack_tag: stage.tag(),
             expr: plan.expr.clone(),
-            skip_tag: (!env.reporting.stub).then_some("stub"),
+            skip_tags,
             cases: plan.cases.clone(),
         };
         let hook_env = env.clone();

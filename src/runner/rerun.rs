@@ -54,6 +54,7 @@ impl RerunPlan {
             config,
             cases: Some(self.cases.clone()),
             rerun: Some(self.rerun.clone()),
+            sign_off: None,
         }
     }
 }
@@ -128,6 +129,13 @@ pub fn plan(earlier: &RunRecord) -> Result<Option<RerunPlan>, RerunError> {
         .map(|r| r.chain.clone())
         .unwrap_or_default();
     chain.push(run_id.clone());
+    // A pass after a changed pack or feature file is not the same test passing again.
+    let inputs_changed = crate::evidence::seal::changed_inputs(&earlier.header.inputs);
+    notes.extend(
+        inputs_changed
+            .iter()
+            .map(|c| format!("inputs changed since run {run_id}: {c}")),
+    );
     Ok(Some(RerunPlan {
         pack,
         cases: CaseFilter {
@@ -138,6 +146,7 @@ pub fn plan(earlier: &RunRecord) -> Result<Option<RerunPlan>, RerunError> {
             rerun_of: run_id.clone(),
             chain,
             previous_attempts,
+            inputs_changed,
         },
         failed,
         notes,

@@ -196,6 +196,7 @@ impl EvidenceWriter {
             (Some(m), Status::Failed) => Some(classify(m)),
             _ => None,
         };
+        let notes = self.recorder.notes_between(c.step_started, at);
         let record = StepRecord {
             keyword: step.keyword.trim().to_owned(),
             text: step.value.clone(),
@@ -211,6 +212,13 @@ impl EvidenceWriter {
                 .iter()
                 .map(|w| self.recorder.redactor().text(w))
                 .collect(),
+            observed: notes.observed,
+            // Only a failure needs the judged exchange spelled out; a pass says what it saw.
+            judged: notes
+                .judged
+                .filter(|_| status == Status::Failed)
+                .map(Box::new),
+            view_data: notes.view_data,
         };
         c.recorded.push(record.clone());
         self.append(&LogEvent::StepFinished {
@@ -232,6 +240,9 @@ impl EvidenceWriter {
                 exchanges: Vec::new(),
                 timings: Vec::new(),
                 warnings: Vec::new(),
+                observed: None,
+                judged: None,
+                view_data: Vec::new(),
             };
             c.recorded.push(record.clone());
             self.append(&LogEvent::StepFinished {
@@ -259,6 +270,9 @@ impl EvidenceWriter {
                 exchanges: Vec::new(),
                 timings: Vec::new(),
                 warnings: Vec::new(),
+                observed: None,
+                judged: None,
+                view_data: Vec::new(),
             };
             self.append(&LogEvent::StepFinished {
                 at: at.into(),
@@ -315,6 +329,9 @@ fn label_of(case_id: Option<&str>, name: &str) -> String {
 }
 
 fn display_path(p: &std::path::Path) -> String {
+    if let Some(shown) = crate::bundled::display(p) {
+        return shown;
+    }
     let cwd = std::env::current_dir().unwrap_or_default();
     p.strip_prefix(&cwd).unwrap_or(p).display().to_string()
 }

@@ -78,6 +78,7 @@ pub async fn run_pack_console(
         config,
         cases: None,
         rerun: None,
+        sign_off: None,
     };
     let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
     let outcome = runner::run(env.clone(), &options, Box::new(Collect(lines.clone())))

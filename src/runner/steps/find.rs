@@ -40,6 +40,14 @@ async fn acknowledged(world: &mut HarnessWorld) -> StepResult {
         millis: o.elapsed_ms,
         limit_millis: limit,
     });
+    super::judged_find(&env, &o.request_id);
+    env.recorder.observed(format!(
+        "find request {} answered {} in {:.0} ms (limit {limit:.0} ms)",
+        o.request_id,
+        o.status
+            .map_or_else(|| "nothing".to_owned(), |s| s.to_string()),
+        o.elapsed_ms
+    ));
     let accepted = &env.contract.find.accepted_statuses;
     let Some(status) = o.status else {
         return Err(format!(
@@ -93,6 +101,10 @@ async fn registered_as_expected(world: &mut HarnessWorld) -> StepResult {
     let extra: Vec<_> = observed.difference(&expected).cloned().collect();
     let dupes = regs.len() > observed.len();
     world.registrations = regs.clone();
+    super::observe_registrations(&env, &regs);
+    if let Some(r) = regs.last() {
+        super::judged_registration(&env, &r.name);
+    }
     if missing.is_empty() && extra.is_empty() && !dupes {
         let late: Vec<String> = regs
             .iter()
@@ -164,7 +176,9 @@ fn check_registrations(world: &HarnessWorld, status: &str) -> StepResult {
     let scheme = &env.pack.provider.scheme_name;
     let holder = env.pack.holdername_guid();
     let mut problems = Vec::new();
+    super::observe_registrations(&env, &world.registrations);
     for r in &world.registrations {
+        let before = problems.len();
         if r.match_status != *status {
             problems.push(format!(
                 "{}: expected match_status {status:?}, observed {:?}",
@@ -208,6 +222,10 @@ fn check_registrations(world: &HarnessWorld, status: &str) -> StepResult {
                 ));
             }
         }
+        // The decisive exchange of a wrong registration is its POST /rreguri.
+        if problems.len() > before {
+            super::judged_registration(&env, &r.name);
+        }
     }
     if problems.is_empty() {
         Ok(())
@@ -239,7 +257,13 @@ async fn nothing_registered(world: &mut HarnessWorld) -> StepResult {
         })
         .await;
     match unwanted {
-        None => Ok(()),
+        None => {
+            env.recorder.observed(format!(
+                "no PeI registered in the {} ms watched",
+                env.limits.no_match_watch_ms
+            ));
+            Ok(())
+        }
         Some(names) => Err(format!(
             "case {id}: expected no PeI registered for a find that matches nothing (watched {} ms); observed {}",
             env.limits.no_match_watch_ms,
@@ -310,6 +334,10 @@ async fn not_registered_twice(world: &mut HarnessWorld) -> StepResult {
         .filter(|r| r.deleted.is_none() && names.contains(&r.name.to_ascii_lowercase()))
         .count();
     if attempts.is_empty() && live == names.len() {
+        env.recorder.observed(format!(
+            "no new POST /rreguri in the {} ms watched; {live} live registration(s)",
+            env.limits.no_match_watch_ms
+        ));
         Ok(())
     } else {
         Err(format!(

@@ -130,3 +130,44 @@ pub(super) fn last_view(world: &HarnessWorld) -> Result<(Registration, Observed)
         None => Err("no view request has been made in this scenario".to_owned()),
     }
 }
+
+/// Mark the find request with this X-Request-ID as the exchange a check judged.
+pub(super) fn judged_find(env: &crate::environment::Environment, request_id: &str) {
+    env.recorder.judged_latest(|e| {
+        e.party == crate::cda::finder::PARTY
+            && e.request_headers
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("x-request-id") && v == request_id)
+    });
+}
+
+/// Mark the latest POST /rreguri registering `pei` as the exchange a check judged.
+pub(super) fn judged_registration(env: &crate::environment::Environment, pei: &str) {
+    env.recorder.judged_latest(|e| {
+        e.party == crate::environment::PARTY_PROVIDER_TO_CAS
+            && e.method == "POST"
+            && e.url.contains("rreguri")
+            && e.request_body.as_deref().is_some_and(|b| b.contains(pei))
+    });
+}
+
+/// One line on what was registered: each PeI with its match status.
+pub(super) fn observe_registrations(env: &crate::environment::Environment, regs: &[Registration]) {
+    if regs.is_empty() {
+        return;
+    }
+    env.recorder.observed(format!(
+        "{} registration(s): {}",
+        regs.len(),
+        regs.iter()
+            .map(|r| format!(
+                "{} {} \"{}\" inbound_request_id {}",
+                r.name,
+                r.match_status,
+                r.description,
+                r.inbound_request_id.as_deref().unwrap_or("none")
+            ))
+            .collect::<Vec<_>>()
+            .join("; ")
+    ));
+}

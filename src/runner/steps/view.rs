@@ -61,6 +61,11 @@ async fn view_each(world: &mut HarnessWorld) -> StepResult {
                 r.name
             ));
         }
+        env.recorder.judged(flow.second.exchange);
+        env.recorder.observed(format!(
+            "{}: 401 with a ticket, RPT from /token, {} in {:.0} ms",
+            r.name, flow.second.status, flow.second.elapsed_ms
+        ));
         if flow.second.elapsed_ms > limit {
             return Err(format!(
                 "case {id}: expected the view response within {limit:.0} ms, observed {:.0} ms",
@@ -86,11 +91,18 @@ async fn view_tokens_valid(world: &mut HarnessWorld) -> StepResult {
         return Err(format!("case {id}: no view response to check"));
     }
     for v in &mut world.views {
+        env.recorder.judged(v.response.exchange);
         let (claims, view_data) = env
             .dashboard
             .verify_view_token(&v.token)
             .await
             .map_err(|f| format!("case {id}: {}: {}", v.registration.name, f.message))?;
+        // The exchange holds "[redacted token]"; the evidence keeps what the token said.
+        env.recorder.view_data(&v.registration.name, &claims);
+        env.recorder.observed(format!(
+            "{}: view data token verified against the provider's JWKS",
+            v.registration.name
+        ));
         let (iat, exp) = (claims["iat"].as_i64(), claims["exp"].as_i64());
         if let (Some(iat), Some(exp)) = (iat, exp)
             && exp <= iat
@@ -116,7 +128,10 @@ async fn view_data_matches(world: &mut HarnessWorld) -> StepResult {
     let expect = sent.case.expect;
     let mut problems = Vec::new();
     for v in &world.views {
+        let before = problems.len();
         let name = &v.registration.name;
+        // Judged: the view response whose token carried this data.
+        env.recorder.judged(v.response.exchange);
         let Some(data) = &v.view_data else {
             problems.push(format!("{name}: the view data was not verified"));
             continue;
@@ -181,6 +196,18 @@ async fn view_data_matches(world: &mut HarnessWorld) -> StepResult {
                 v.registration.match_status
             ));
         }
+        if problems.len() == before {
+            env.recorder
+                .observed(view_data_summary(name, &arrangements, reference_key));
+        }
+    }
+    // On failure the exchange judged is that of the first view with a problem.
+    if let Some(first_bad) = world.views.iter().find(|v| {
+        problems
+            .iter()
+            .any(|p| p.starts_with(&format!("{}:", v.registration.name)))
+    }) {
+        env.recorder.judged(first_bad.response.exchange);
     }
     if problems.is_empty() {
         Ok(())
@@ -232,6 +259,44 @@ fn pack_values(pension: &Pension, arrangement: &Value, name: &str) -> Vec<String
         }
     }
     problems
+}
+
+/// One line on the view data that matched: arrangements, reference, illustration codes.
+fn view_data_summary(name: &str, arrangements: &[Value], reference_key: &str) -> String {
+    let a = arrangements.first().cloned().unwrap_or_default();
+    let codes: Vec<String> = arrangements
+        .iter()
+        .flat_map(|a| {
+            a["benefitIllustrations"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .flat_map(|i| {
+            i["illustrationComponents"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["illustrationType"].as_str().unwrap_or("?"),
+                c["unavailableReason"].as_str().unwrap_or("available")
+            )
+        })
+        .collect();
+    format!(
+        "{name}: {} arrangement(s), {reference_key} {}, scheme {}{}",
+        arrangements.len(),
+        a[reference_key].as_str().unwrap_or("-"),
+        a["pensionProviderSchemeName"].as_str().unwrap_or("-"),
+        if codes.is_empty() {
+            String::new()
+        } else {
+            format!(", illustrations: {}", codes.join(", "))
+        }
+    )
 }
 
 /// The case's `[cases.view]` expectations: unavailable codes and flags.
@@ -291,6 +356,7 @@ async fn view_without_token(world: &mut HarnessWorld, case_id: String) -> StepRe
 async fn answered_with_ticket(world: &mut HarnessWorld) -> StepResult {
     let env = world.env()?;
     let (reg, response) = last_view(world)?;
+    env.recorder.judged(response.exchange);
     if response.status != 401 {
         return Err(format!(
             "{}: expected 401 with a ticket for a view request without a token, observed {} {}",
@@ -323,6 +389,10 @@ async fn answered_with_ticket(world: &mut HarnessWorld) -> StepResult {
             reg.name, reg.resource_id, ticket.resource_id
         ));
     }
+    env.recorder.observed(format!(
+        "{}: 401, as_uri {}, a ticket the C&A issued for resource {}",
+        reg.name, challenge.as_uri, ticket.resource_id
+    ));
     Ok(())
 }
 
@@ -363,6 +433,7 @@ async fn present_foreign_rpt(
 async fn refused(world: &mut HarnessWorld) -> StepResult {
     let env = world.env()?;
     let (reg, response) = last_view(world)?;
+    env.recorder.judged(response.exchange);
     let field = &env.contract.view.token_field;
     let carries_data = response.json().is_some_and(|v| v.get(field).is_some());
     if (200..300).contains(&response.status) || carries_data {
@@ -383,5 +454,9 @@ async fn refused(world: &mut HarnessWorld) -> StepResult {
             reg.name, response.status
         ));
     }
+    env.recorder.observed(format!(
+        "{}: refused with {} and no view data",
+        reg.name, response.status
+    ));
     Ok(())
 }
