@@ -314,6 +314,8 @@ pub struct TargetConfig {
     pub cda: Option<CdaConfig>,
     /// Reporting API and data sources; omit to rehearse against the simulator.
     pub reporting: ReportingConfig,
+    /// Timeouts and connection cap of every server the harness runs.
+    pub server: crate::server::ServerLimits,
     /// Where the file came from (not a key in the file).
     #[serde(skip)]
     pub path: Option<PathBuf>,

@@ -147,7 +147,7 @@ impl Environment {
             },
             crate::recorder::record_inbound,
         ));
-        let cas_server = tls::serve_mtls(cas_app, loopback, &cas_identity, &ca)?;
+        let cas_server = tls::serve_mtls(cas_app, loopback, &cas_identity, &ca, &config.server)?;
         cas.set_base_url(cas_server.base_url());
         // On the embedded default the reference provider's view token key is registered.
         cas.register_view_token_keys(&jwks_of([&view_key]));
@@ -181,8 +181,13 @@ impl Environment {
         )?;
         let provider_identity =
             pki.server_identity("provider server", "provider.pdp-harness.test", &[])?;
-        let provider_server =
-            tls::serve_mtls(provider.router(), loopback, &provider_identity, &ca)?;
+        let provider_server = tls::serve_mtls(
+            provider.router(),
+            loopback,
+            &provider_identity,
+            &ca,
+            &config.server,
+        )?;
 
         // The CDA side's client certificate, used by the finder, the dashboard and clear-down.
         let harness_id = pki.client_identity("CDA client", "pdp-harness-cda")?;
@@ -380,12 +385,18 @@ impl Environment {
             recorder: recorder.clone(),
             party: PARTY_PROVIDER_TO_CAS,
         };
-        let service = CdaService::start(cda, &config.base_dir(), &config.contract, |router| {
-            router.layer(axum::middleware::from_fn_with_state(
-                inbound,
-                crate::recorder::record_inbound,
-            ))
-        })?;
+        let service = CdaService::start(
+            cda,
+            &config.base_dir(),
+            &config.contract,
+            &config.server,
+            |router| {
+                router.layer(axum::middleware::from_fn_with_state(
+                    inbound,
+                    crate::recorder::record_inbound,
+                ))
+            },
+        )?;
         let mut env = Environment::with_service(pack, config, recorder, &service)?;
         env.owns_cas_server = true;
         Ok(env)
@@ -534,18 +545,74 @@ fn clear_down_hook(config: &TargetConfig, default_url: String) -> ClearDown {
     }
 }
 
-/// Run a clear-down command (no shell), with a time limit; its stderr explains a failure.
+/// Process groups of clear-down commands still running: killed with the run, also when the
+/// process exits at once (a second Ctrl-C).
+static RUNNING_GROUPS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+
+/// Kill every clear-down command still running, children included.
+pub fn kill_clear_down_commands() {
+    let groups = RUNNING_GROUPS
+        .lock()
+        .map(|mut g| std::mem::take(&mut *g))
+        .unwrap_or_default();
+    for pgid in groups {
+        kill_group(pgid);
+    }
+}
+
+fn kill_group(pgid: u32) {
+    #[cfg(unix)]
+    if let Ok(pgid) = i32::try_from(pgid)
+        && pgid > 1
+    {
+        // SAFETY: killpg only sends a signal; a group that is gone already yields ESRCH.
+        unsafe {
+            libc::killpg(pgid, libc::SIGKILL);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = pgid;
+}
+
+/// A clear-down command's process group, killed (children included) when dropped: when the
+/// command ends, times out, or the run stops while it is running.
+struct Group(u32);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        kill_group(self.0);
+        if let Ok(mut g) = RUNNING_GROUPS.lock() {
+            g.retain(|p| *p != self.0);
+        }
+    }
+}
+
+/// Run a clear-down command (no shell) in its own process group, with a time limit; its
+/// stderr explains a failure.
 pub async fn run_clear_down_command(argv: &[String], timeout: Duration) -> Result<(), String> {
     let Some((program, args)) = argv.split_first() else {
         return Err("the clear-down command is empty".to_owned());
     };
-    let child = tokio::process::Command::new(program)
+    let mut command = tokio::process::Command::new(program);
+    command
         .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .output();
+        .kill_on_drop(true);
+    #[cfg(unix)]
+    command.process_group(0);
+    let child = command.spawn();
+    let _group = match &child {
+        Ok(c) => c.id().map(|pid| {
+            if let Ok(mut g) = RUNNING_GROUPS.lock() {
+                g.push(pid);
+            }
+            Group(pid)
+        }),
+        Err(_) => None,
+    };
+    let child = async move { child?.wait_with_output().await };
     match tokio::time::timeout(timeout, child).await {
         Err(_) => Err(format!(
             "the clear-down command {program} did not finish within {} s",

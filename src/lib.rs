@@ -27,6 +27,7 @@ pub mod reporting;
 pub mod rules;
 pub mod runner;
 pub mod serve;
+pub mod server;
 pub mod session;
 pub mod testpack;
 pub mod tls;

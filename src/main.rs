@@ -23,6 +23,16 @@ use pdp_harness::updates::MatchUpdateFile;
 use pdp_harness::serve;
 use pdp_harness::session::{self, EXIT_COULD_NOT_RUN, EXIT_FAILED, EXIT_PASSED};
 
+/// `println!` that drops the line when stdout is closed instead of panicking.
+macro_rules! say {
+    () => {
+        pdp_harness::runner::writer::print_line("")
+    };
+    ($($arg:tt)*) => {
+        pdp_harness::runner::writer::print_line(&format!($($arg)*))
+    };
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "pdp-harness",
@@ -454,7 +464,7 @@ async fn submit_reporting(args: SubmitReportingArgs) -> Result<u8, Failure> {
             e.slug()
         )));
     }
-    println!(
+    say!(
         "Reporting to {}{} for holdernameGuid {holder}; journal {}",
         session.client.base_url,
         if session.simulator.is_some() {
@@ -477,7 +487,7 @@ async fn submit_reporting(args: SubmitReportingArgs) -> Result<u8, Failure> {
                 Ok(records) => {
                     for (record, errors) in records {
                         all_good &= errors.is_empty();
-                        println!(
+                        say!(
                             "{endpoint}  record {}  {}  {}: {}",
                             record.header.record_id,
                             record.header.submission_reason.as_str(),
@@ -488,12 +498,12 @@ async fn submit_reporting(args: SubmitReportingArgs) -> Result<u8, Failure> {
                                 pdp_harness::reporting::validate::describe(&errors)
                             }
                         );
-                        println!("  {}", record.to_json());
+                        say!("  {}", record.to_json());
                     }
                 }
                 Err(e) => {
                     all_good = false;
-                    println!("{endpoint}  not planned: {e}");
+                    say!("{endpoint}  not planned: {e}");
                 }
             }
             continue;
@@ -502,7 +512,7 @@ async fn submit_reporting(args: SubmitReportingArgs) -> Result<u8, Failure> {
             Ok(sent) => {
                 for s in sent {
                     all_good &= matches!(s.outcome.as_str(), "accepted" | "already_accepted");
-                    println!(
+                    say!(
                         "{}  record {}  {}  {}: {} - {}",
                         s.endpoint,
                         s.record_id,
@@ -515,12 +525,12 @@ async fn submit_reporting(args: SubmitReportingArgs) -> Result<u8, Failure> {
             }
             Err(e) => {
                 all_good = false;
-                println!("{endpoint}  not sent: {e}");
+                say!("{endpoint}  not sent: {e}");
             }
         }
     }
     if !args.dry_run {
-        println!("{}", session.day_check().describe());
+        say!("{}", session.day_check().describe());
     }
     session.shutdown();
     if let Some(path) = scratch_journal {
@@ -581,11 +591,11 @@ fn load_pack(path: &Path, config: &TargetConfig) -> Result<TestPack, Failure> {
 /// The redaction policy: the personas' personal data and the target file's further values,
 /// revealed only when asked (flag or target file).
 fn redactor_for(pack: &TestPack, config: &TargetConfig, reveal_flag: bool) -> Redactor {
-    let values = pack
-        .personal_values()
-        .into_iter()
-        .chain(config.redaction.mask.iter().cloned());
-    Redactor::new(values, reveal_flag || config.redaction.reveal_personal_data)
+    Redactor::new(
+        pack.personal_values(),
+        reveal_flag || config.redaction.reveal_personal_data,
+    )
+    .with_masks(config.redaction.mask.iter().cloned())
 }
 
 /// The organisation's solution when the target file names one, else the embedded default.
@@ -649,17 +659,24 @@ async fn execute(inv: Invocation) -> Result<u8, Failure> {
             rerun: inv.rerun.clone(),
             sign_off: Some(sign_off.clone()),
         };
-        if let Some(code) = serve::delegate(target, &request, |line| println!("{line}"))
-            .await
-            .map_err(could_not_run)?
-        {
-            return Ok(code);
+        match serve::delegate(target, &request, |line| say!("{line}")).await {
+            Ok(Some(code)) => return Ok(code),
+            Ok(None) => {}
+            // `serve` went away mid-run: the run was interrupted, not impossible to start.
+            Err(e @ serve::ServeError::Broken { .. }) => {
+                return Err(Failure {
+                    code: EXIT_FAILED,
+                    error: anyhow::Error::new(e).context("the run was interrupted"),
+                });
+            }
+            Err(e) => return Err(could_not_run(e)),
         }
     }
     let config = match &inv.target {
         Some(path) => TargetConfig::load(path).map_err(could_not_run)?,
         None => TargetConfig::default(),
     };
+    let stop = runner::stop::Stop::new();
     let options = RunOptions {
         pack: inv.pack,
         tags: inv.tags,
@@ -668,9 +685,12 @@ async fn execute(inv: Invocation) -> Result<u8, Failure> {
         config,
         cases: inv.cases,
         rerun: inv.rerun,
+        stop: stop.clone(),
         sign_off: Some(sign_off),
     };
     runner::check_selection(&options).map_err(could_not_run)?;
+    let signals = Signals::new().map_err(could_not_run)?;
+    stop_on_signals(signals, stop.clone());
     let pack_path = pack_file(inv.inputs.testpacks.as_deref())?;
     let pack = Arc::new(load_pack(&pack_path, &options.config)?);
     let redactor = redactor_for(&pack, &options.config, inv.inputs.reveal_personal_data);
@@ -680,9 +700,74 @@ async fn execute(inv: Invocation) -> Result<u8, Failure> {
     env.shutdown();
     let outcome = outcome.map_err(could_not_run)?;
     for line in session::summary(&outcome) {
-        println!("{line}");
+        say!("{}", env.recorder.redactor().mask(&line));
+    }
+    if let Some(reason) = &outcome.record.interrupted {
+        eprintln!(
+            "pdp-harness: run {} INTERRUPTED ({reason}); its evidence is sealed in {}",
+            outcome.run_id,
+            outcome.run_dir.display()
+        );
     }
     Ok(session::exit_code(&outcome))
+}
+
+/// SIGINT and SIGTERM (Ctrl-C on other systems), as one stream.
+struct Signals {
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Listening from now on: the signals no longer end the process by themselves.
+    fn new() -> std::io::Result<Signals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Signals {
+                int: signal(SignalKind::interrupt())?,
+                term: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Signals {})
+    }
+
+    /// The next signal's name.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.int.recv() => "SIGINT",
+                _ = self.term.recv() => "SIGTERM",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
+}
+
+/// The first signal asks the run to stop (no further scenario; the evidence is sealed as
+/// INTERRUPTED); a second one exits at once.
+fn stop_on_signals(mut signals: Signals, stop: runner::stop::Stop) {
+    tokio::spawn(async move {
+        let first = signals.next().await;
+        stop.request(format!("stopped by {first}"));
+        eprintln!(
+            "pdp-harness: {first}: no further scenario starts; finishing the run log and sealing the evidence as INTERRUPTED (again to exit at once)"
+        );
+        let second = signals.next().await;
+        eprintln!(
+            "pdp-harness: {second} again: exiting now; the run log is kept (`pdp-harness report <run dir>` renders it)"
+        );
+        pdp_harness::environment::kill_clear_down_commands();
+        std::process::exit(i32::from(EXIT_FAILED));
+    });
 }
 
 async fn rerun(args: RerunArgs) -> Result<u8, Failure> {
@@ -695,22 +780,22 @@ async fn rerun(args: RerunArgs) -> Result<u8, Failure> {
     let run_id = &earlier.header.run_id;
     let Some(plan) = runner::rerun::plan(&earlier).map_err(could_not_run)? else {
         let c = earlier.counts;
-        println!(
+        say!(
             "Run {run_id}: nothing to re-run - no scenario failed ({} passed of {}).",
             c.passed,
             c.total()
         );
         if earlier.ended_at.is_none() {
-            println!(
+            say!(
                 "note: run {run_id} stopped before it finished; `pdp-harness run` runs the whole pack again."
             );
         }
         return Ok(EXIT_PASSED);
     };
     for note in &plan.notes {
-        println!("note: {note}");
+        say!("note: {note}");
     }
-    println!(
+    say!(
         "Re-running {} scenario(s) of run {run_id} that did not pass: {}",
         plan.failed.len(),
         plan.failed
@@ -720,7 +805,7 @@ async fn rerun(args: RerunArgs) -> Result<u8, Failure> {
             .join(", ")
     );
     for stage in &plan.cases.whole_stages {
-        println!("  with every @{stage} scenario, which they depend on (run first)");
+        say!("  with every @{stage} scenario, which they depend on (run first)");
     }
     // Against what the earlier run was pointed at, unless told otherwise.
     let target = match (args.target, &earlier.header.target.target_file) {
@@ -732,7 +817,7 @@ async fn rerun(args: RerunArgs) -> Result<u8, Failure> {
                     "run {run_id} used the target file {file}, which is not there now; give it with --target FILE"
                 )));
             }
-            println!("  against {file}, the target file of run {run_id}");
+            say!("  against {file}, the target file of run {run_id}");
             Some(path)
         }
         (None, None) => None,
@@ -752,9 +837,9 @@ async fn rerun(args: RerunArgs) -> Result<u8, Failure> {
 fn features_export(dir: &Path, force: bool) -> Result<u8, Failure> {
     let written = pdp_harness::bundled::export(dir, force).map_err(could_not_run)?;
     for path in &written {
-        println!("{}", path.display());
+        say!("{}", path.display());
     }
-    println!(
+    say!(
         "Run them with: pdp-harness run --features {} --testpacks {}",
         dir.join("features").display(),
         dir.join("testpacks").display()
@@ -765,11 +850,11 @@ fn features_export(dir: &Path, force: bool) -> Result<u8, Failure> {
 fn history_command(out: &Path, limit: Option<usize>) -> Result<u8, Failure> {
     let entries = history::list(out, limit).map_err(could_not_run)?;
     if entries.is_empty() {
-        println!("no runs under {}", out.display());
+        say!("no runs under {}", out.display());
         return Ok(EXIT_PASSED);
     }
     for line in history::history_lines(&entries) {
-        println!("{line}");
+        say!("{line}");
     }
     Ok(EXIT_PASSED)
 }
@@ -782,7 +867,7 @@ fn diff_command(out: &Path, a: &str, b: &str) -> Result<u8, Failure> {
     };
     let (a, b) = (read(a)?, read(b)?);
     for line in history::diff(&a, &b).lines() {
-        println!("{line}");
+        say!("{line}");
     }
     Ok(EXIT_PASSED)
 }
@@ -814,8 +899,8 @@ fn report(args: ReportArgs) -> Result<u8, Failure> {
             }
             // Nothing is written unless the changed log can be rendered at all.
             evidence::load_record(&run_dir).map_err(could_not_run)?;
-            println!("note: the bundle did not match its seal:\n  - {problems}");
-            println!(
+            say!("note: the bundle did not match its seal:\n  - {problems}");
+            say!(
                 "note: re-sealing (--reseal): the new cover says the bundle was re-rendered from a changed log."
             );
             evidence::record_reseal(&run_dir, v.problems).map_err(could_not_run)?;
@@ -825,13 +910,13 @@ fn report(args: ReportArgs) -> Result<u8, Failure> {
         evidence::set_sign_off(&run_dir, sign_off).map_err(could_not_run)?;
     }
     let (record, files) = evidence::render(&run_dir, args.format).map_err(could_not_run)?;
-    println!(
+    say!(
         "Run {}: {}",
         record.header.run_id,
         record.verdict.plain_words()
     );
     for f in &files {
-        println!("  {}", f.display());
+        say!("  {}", f.display());
     }
     Ok(if record.verdict == Verdict::Passed {
         EXIT_PASSED
@@ -852,9 +937,7 @@ fn bench_evidence(scenarios: usize, iterations: u32) -> Result<u8, Failure> {
             size = f().map_err(|e| could_not_run(anyhow::anyhow!(e)))?;
             best = best.min(start.elapsed().as_secs_f64() * 1000.0);
         }
-        println!(
-            "{name:<14} {scenarios} scenarios: best of {iterations} {best:>8.1} ms, {size} bytes"
-        );
+        say!("{name:<14} {scenarios} scenarios: best of {iterations} {best:>8.1} ms, {size} bytes");
         Ok(())
     };
     time("evidence.pdf", &|| {
@@ -901,7 +984,7 @@ fn sign(dir: Option<PathBuf>, out: &Path, key: &str) -> Result<u8, Failure> {
         .read("--key", Path::new(""))
         .map_err(|e| could_not_run(anyhow::anyhow!(e)))?;
     let alg = evidence::seal::sign(&dir, &pem).map_err(could_not_run)?;
-    println!(
+    say!(
         "signed {} ({alg}): {}",
         dir.join(evidence::seal::SEAL).display(),
         dir.join(evidence::seal::SIGNATURE).display()
@@ -922,29 +1005,29 @@ fn verify(dir: &Path, public_key: Option<&Path>) -> Result<u8, Failure> {
             .with_context(|| format!("could not read the public key {}", path.display()))
             .map_err(could_not_run)?;
         match evidence::seal::check_signature(dir, &pem) {
-            Ok(alg) => println!("✔ signature ({alg}) verifies with {}", path.display()),
+            Ok(alg) => say!("✔ signature ({alg}) verifies with {}", path.display()),
             Err(problem) => v.problems.push(problem),
         }
     }
     if v.is_intact() {
-        println!(
+        say!(
             "✔ {}: intact - {} file(s) match the seal; manifest SHA-256 {}",
             dir.display(),
             v.intact,
             v.manifest_sha256.as_deref().unwrap_or("-")
         );
     } else {
-        println!(
+        say!(
             "✖ {}: {} difference(s) from the seal:",
             dir.display(),
             v.problems.len()
         );
         for p in &v.problems {
-            println!("  - {p}");
+            say!("  - {p}");
         }
     }
     for n in &v.notes {
-        println!("  note: {n}");
+        say!("  note: {n}");
     }
     Ok(if v.is_intact() {
         EXIT_PASSED
@@ -955,7 +1038,7 @@ fn verify(dir: &Path, public_key: Option<&Path>) -> Result<u8, Failure> {
 
 fn check_pack(path: &Path) -> Result<u8, Failure> {
     let pack = TestPack::load(path).map_err(could_not_run)?;
-    println!(
+    say!(
         "{}: pack {} v{} is valid: {} personas, {} pensions, {} cases",
         path.display(),
         pack.pack.id,
@@ -984,30 +1067,31 @@ async fn doctor_command(
     };
     let pack_path = pack_file(testpacks.as_deref())?;
     let pack = load_pack(&pack_path, &config)?;
-    println!(
+    say!(
         "✔ target file: {}",
         target
             .as_ref()
             .map(|p| format!("{} is valid", p.display()))
             .unwrap_or_else(|| "none (embedded default)".to_owned())
     );
-    println!(
+    say!(
         "✔ test pack: {} v{} is valid",
-        pack.pack.id, pack.pack.version
+        pack.pack.id,
+        pack.pack.version
     );
     let redactor = redactor_for(&pack, &config, false);
     let env = start_environment(Arc::new(pack), &config, redactor).await?;
     let checks = doctor::examine(&env).await;
     env.shutdown();
     for c in &checks {
-        println!("{}", c.line());
+        say!("{}", c.line());
     }
     let blocking = doctor::blocking(&checks).len();
     if blocking == 0 {
-        println!("all checks passed");
+        say!("all checks passed");
         Ok(EXIT_PASSED)
     } else {
-        println!("{blocking} blocking problem(s)");
+        say!("{blocking} blocking problem(s)");
         Ok(EXIT_COULD_NOT_RUN)
     }
 }
@@ -1030,26 +1114,34 @@ async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failur
         recorder: recorder.clone(),
         party: pdp_harness::environment::PARTY_PROVIDER_TO_CAS,
     };
-    let service = CdaService::start(cda, &config.base_dir(), &config.contract, |router| {
-        router
-            .layer(axum::middleware::from_fn_with_state(
-                inbound,
-                pdp_harness::recorder::record_inbound,
-            ))
-            .layer(axum::middleware::from_fn(
-                pdp_harness::cda::service::log_to_console,
-            ))
-    })
+    let service = CdaService::start(
+        cda,
+        &config.base_dir(),
+        &config.contract,
+        &config.server,
+        |router| {
+            router
+                .layer(axum::middleware::from_fn_with_state(
+                    inbound,
+                    pdp_harness::recorder::record_inbound,
+                ))
+                .layer(axum::middleware::from_fn(
+                    pdp_harness::cda::service::log_to_console,
+                ))
+        },
+    )
     .map_err(could_not_run)?;
-    println!("pdp-harness serve: the simulated CDA (C&A and JWKS) is running.");
-    println!("Configure the solution's test environment with:");
+    say!("pdp-harness serve: the simulated CDA (C&A and JWKS) is running.");
+    say!("Configure the solution's test environment with:");
     for (what, value) in service.what_to_configure() {
-        println!("  {what:<46} {value}");
+        say!("  {what:<46} {value}");
     }
     let service = Arc::new(service);
     let attached = if config.provider.is_some() {
-        let (jobs, handoff) = serve::start_control(&target).await.map_err(could_not_run)?;
-        println!(
+        let (jobs, handoff) = serve::start_control(&target, &config.server)
+            .await
+            .map_err(could_not_run)?;
+        say!(
             "`pdp-harness run --target {}` runs its scenarios here, against this C&A, while this serve runs.",
             target.display()
         );
@@ -1064,23 +1156,34 @@ async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failur
             handoff,
         ))
     } else {
-        println!(
+        say!(
             "Add [provider] to {} for `pdp-harness run --target` to run its scenarios against this C&A.",
             target.display()
         );
         None
     };
-    println!("Calls are shown below as they arrive; Ctrl-C stops it.");
+    say!("Calls are shown below as they arrive; Ctrl-C stops it.");
+    let mut signals = Signals::new().map_err(could_not_run)?;
     match attached {
         Some((runs, jobs, handoff)) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = runs.serve_jobs(jobs) => {}
-            }
+            // A signal stops the run in progress (sealed INTERRUPTED, its client told), then
+            // serve; a second one exits at once.
+            let shutdown = runner::stop::Stop::new();
+            let raise = shutdown.clone();
+            let handoff_file = handoff.clone();
+            tokio::spawn(async move {
+                let first = signals.next().await;
+                raise.request(format!("serve stopped by {first}"));
+                let _ = signals.next().await;
+                let _ = std::fs::remove_file(handoff_file);
+                pdp_harness::environment::kill_clear_down_commands();
+                std::process::exit(i32::from(EXIT_FAILED));
+            });
+            runs.serve_jobs(jobs, &shutdown).await;
             let _ = std::fs::remove_file(handoff);
         }
         None => {
-            let _ = tokio::signal::ctrl_c().await;
+            let _ = signals.next().await;
         }
     }
     service.shutdown();
@@ -1090,11 +1193,11 @@ async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failur
 fn init(dir: &Path, cda_hosts: &[String], cda_port: u16, force: bool) -> Result<u8, Failure> {
     let written =
         pdp_harness::init::write_example(dir, cda_hosts, cda_port, force).map_err(could_not_run)?;
-    println!("Wrote into {}:", dir.display());
+    say!("Wrote into {}:", dir.display());
     for (file, about) in &written {
-        println!("  {file:<20} {about}");
+        say!("  {file:<20} {about}");
     }
-    println!(
+    say!(
         "Next: fill in [provider] in {}, then `pdp-harness doctor --target {}`.",
         dir.join(pdp_harness::init::TARGET_FILE).display(),
         dir.join(pdp_harness::init::TARGET_FILE).display()
@@ -1106,7 +1209,7 @@ async fn reference_provider(config: PathBuf) -> Result<u8, Failure> {
     let server = pdp_harness::provider::standalone::start(&config)
         .await
         .map_err(|e| could_not_run(anyhow::anyhow!(e)))?;
-    println!(
+    say!(
         "reference provider listening on {} (find, view, clear-down, match updates); Ctrl-C stops it",
         server.base_url()
     );
@@ -1124,7 +1227,7 @@ async fn apply_updates(file: PathBuf, access: ProviderAccess) -> Result<u8, Fail
     let mut all = true;
     for r in &results {
         all &= r.applied;
-        println!(
+        say!(
             "{} {}: {}",
             if r.applied {
                 "applied    "
@@ -1135,7 +1238,7 @@ async fn apply_updates(file: PathBuf, access: ProviderAccess) -> Result<u8, Fail
             r.detail
         );
     }
-    println!(
+    say!(
         "{} of {} updates applied from {}",
         results.iter().filter(|r| r.applied).count(),
         results.len(),
@@ -1159,7 +1262,7 @@ async fn clear(target: Option<PathBuf>, access: Option<ProviderAccess>) -> Resul
         pdp_harness::environment::run_clear_down_command(&argv, timeout)
             .await
             .map_err(|e| could_not_run(anyhow::anyhow!(e)))?;
-        println!("cleared down: {} exited 0", argv.join(" "));
+        say!("cleared down: {} exited 0", argv.join(" "));
         return Ok(EXIT_PASSED);
     }
     // The target file's [clear_down] url, called with the harness's client certificate as a
@@ -1223,7 +1326,7 @@ async fn post_clear_down(client: &reqwest::Client, url: &str) -> Result<u8, Fail
             ))
         })?;
     if resp.status().is_success() {
-        println!("cleared down: {url} answered {}", resp.status());
+        say!("cleared down: {url} answered {}", resp.status());
         Ok(EXIT_PASSED)
     } else {
         Err(could_not_run(anyhow::anyhow!(

@@ -18,12 +18,67 @@ use crate::evidence::redact::Redactor;
 /// Bodies larger than this are not kept whole in the evidence.
 const BODY_LIMIT: usize = 16 * 1024;
 
+/// At most this much (approximately, in text) of exchanges is held; beyond it the oldest go.
+/// A whole pack's exchanges are a few MB; a long-lived `serve` answering calls between runs
+/// must not grow without bound.
+pub const EXCHANGE_BUDGET: usize = 16 * 1024 * 1024;
+
+/// What an exchange costs to keep, roughly.
+fn weight(e: &Exchange) -> usize {
+    let headers = |h: &[(String, String)]| h.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+    256 + e.url.len()
+        + headers(&e.request_headers)
+        + headers(&e.response_headers)
+        + e.request_body.as_ref().map_or(0, String::len)
+        + e.response_body.as_ref().map_or(0, String::len)
+        + e.error.as_ref().map_or(0, String::len)
+}
+
+/// Exchanges in completion order, within [`EXCHANGE_BUDGET`]. Ids count every exchange ever
+/// recorded (since the last clear), so an id stays valid while older exchanges are dropped.
+#[derive(Debug, Default)]
+struct Exchanges {
+    items: std::collections::VecDeque<(SystemTime, Exchange)>,
+    weight: usize,
+    /// How many were dropped from the front: the id of `items[0]`.
+    dropped: usize,
+}
+
+impl Exchanges {
+    /// Keep `e`; its id.
+    fn push(&mut self, at: SystemTime, e: Exchange) -> usize {
+        self.weight += weight(&e);
+        self.items.push_back((at, e));
+        while self.weight > EXCHANGE_BUDGET && self.items.len() > 1 {
+            if let Some((_, old)) = self.items.pop_front() {
+                self.weight = self.weight.saturating_sub(weight(&old));
+                self.dropped += 1;
+            }
+        }
+        self.dropped + self.items.len() - 1
+    }
+
+    fn get(&self, id: usize) -> Option<&Exchange> {
+        id.checked_sub(self.dropped)
+            .and_then(|i| self.items.get(i))
+            .map(|(_, e)| e)
+    }
+
+    /// The id of the latest exchange `pick` chooses.
+    fn latest(&self, pick: impl Fn(&Exchange) -> bool) -> Option<usize> {
+        self.items
+            .iter()
+            .rposition(|(_, e)| pick(e))
+            .map(|i| self.dropped + i)
+    }
+}
+
 /// Exchanges and timings are stamped when they complete (under the lock, so the stamps are in
 /// order). The evidence writer runs behind the steps, so it attributes them to a step by the
 /// step's start and end times rather than by "what is new since I last looked".
 #[derive(Debug, Default)]
 pub struct Recorder {
-    exchanges: Mutex<Vec<(SystemTime, Exchange)>>,
+    exchanges: Mutex<Exchanges>,
     timings: Mutex<Vec<(SystemTime, Timing)>>,
     /// Doubts that are not failures (sources disagree), for the step that raised them.
     warnings: Mutex<Vec<(SystemTime, String)>>,
@@ -103,7 +158,7 @@ impl Recorder {
     pub fn exchanges_between(&self, from: SystemTime, to: SystemTime) -> Vec<Exchange> {
         self.exchanges
             .lock()
-            .map(|v| between(&v, from, to))
+            .map(|mut v| between(v.items.make_contiguous(), from, to))
             .unwrap_or_default()
     }
 
@@ -140,11 +195,7 @@ impl Recorder {
 
     /// Mark the latest recorded exchange that `pick` chooses as the one a check judged.
     pub fn judged_latest(&self, pick: impl Fn(&Exchange) -> bool) {
-        let id = self
-            .exchanges
-            .lock()
-            .ok()
-            .and_then(|v| v.iter().rposition(|(_, e)| pick(e)));
+        let id = self.exchanges.lock().ok().and_then(|v| v.latest(pick));
         self.judged(id);
     }
 
@@ -180,11 +231,7 @@ impl Recorder {
         for n in notes {
             match n {
                 StepNote::Judged(id) => {
-                    out.judged = self
-                        .exchanges
-                        .lock()
-                        .ok()
-                        .and_then(|v| v.get(id).map(|(_, e)| e.clone()));
+                    out.judged = self.exchanges.lock().ok().and_then(|v| v.get(id).cloned());
                 }
                 StepNote::Observed(line) => observed.push(line),
                 StepNote::ViewData(t) => out.view_data.push(t),
@@ -199,7 +246,7 @@ impl Recorder {
     /// Forget everything recorded: a long-lived `serve` starts each run afresh.
     pub fn clear(&self) {
         if let Ok(mut e) = self.exchanges.lock() {
-            e.clear();
+            *e = Exchanges::default();
         }
         if let Ok(mut n) = self.notes.lock() {
             n.clear();
@@ -267,8 +314,7 @@ impl Recorder {
             error: error.map(|e| r.text(&e)),
         };
         let mut v = self.exchanges.lock().ok()?;
-        v.push((SystemTime::now(), exchange));
-        Some(v.len() - 1)
+        Some(v.push(SystemTime::now(), exchange))
     }
 
     /// Send a request as `party`, read the whole response and record both.

@@ -23,6 +23,7 @@ use crate::cda::service::CdaService;
 use crate::config::TargetConfig;
 use crate::environment::Environment;
 use crate::recorder::Recorder;
+use crate::runner::stop::Stop;
 use crate::runner::writer::Console;
 use crate::runner::{Pack, RunOptions};
 use crate::session::{self, EXIT_COULD_NOT_RUN};
@@ -84,6 +85,10 @@ pub struct RunRequest {
     pub sign_off: Option<crate::evidence::record::SignOff>,
 }
 
+/// How often a quiet run's answer stream carries a blank line, so a client that went away is
+/// noticed (and its run cancelled) within seconds rather than at the next console line.
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// One line of the streamed answer (JSON lines): console text, then the exit code.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -96,6 +101,8 @@ pub enum RunMessage {
 pub struct Job {
     request: RunRequest,
     lines: mpsc::UnboundedSender<RunMessage>,
+    /// Cleared when the run ends, whether or not its client is still there to hear it.
+    busy: Arc<AtomicBool>,
 }
 
 #[derive(Clone)]
@@ -110,7 +117,7 @@ struct StreamConsole(mpsc::UnboundedSender<RunMessage>);
 
 impl Console for StreamConsole {
     fn line(&mut self, text: &str) {
-        println!("{text}");
+        crate::runner::writer::print_line(text);
         let _ = self.0.send(RunMessage::Line(text.to_owned()));
     }
 }
@@ -128,6 +135,7 @@ pub struct AttachedRuns {
 /// file to remove on exit.
 pub async fn start_control(
     target: &Path,
+    limits: &crate::server::ServerLimits,
 ) -> Result<(mpsc::UnboundedReceiver<Job>, PathBuf), ServeError> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
@@ -152,11 +160,8 @@ pub async fn start_control(
     let app = Router::new()
         .route("/runs", post(accept_run))
         .with_state(state);
-    tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
-            tracing::error!(error = %e, "serve's control API stopped");
-        }
-    });
+    // Runs until the process ends (the control API lives as long as serve).
+    crate::server::serve(listener, app, None, *limits).map_err(ServeError::Bind)?;
     Ok((jobs_rx, path))
 }
 
@@ -207,20 +212,26 @@ async fn accept_run(
         .send(Job {
             request,
             lines: lines_tx,
+            busy: busy.clone(),
         })
         .is_err()
     {
         busy.store(false, Ordering::SeqCst);
         return (StatusCode::SERVICE_UNAVAILABLE, "serve is stopping").into_response();
     }
-    let stream = futures::stream::unfold((lines_rx, busy), |(mut rx, busy)| async move {
-        let message = rx.recv().await?;
-        if matches!(message, RunMessage::Exit(_)) {
-            busy.store(false, Ordering::SeqCst);
-        }
-        let mut line = serde_json::to_vec(&message).unwrap_or_default();
-        line.push(b'\n');
-        Some((Ok::<_, std::convert::Infallible>(line), (rx, busy)))
+    // Dropping this stream (the client went away) closes the channel, which cancels the run.
+    // A blank line every HEARTBEAT while the run is quiet makes a vanished client show up as a
+    // failed write within seconds (clients skip blank lines).
+    let stream = futures::stream::unfold(lines_rx, |mut rx| async move {
+        let line = tokio::select! {
+            message = rx.recv() => {
+                let mut line = serde_json::to_vec(&message?).unwrap_or_default();
+                line.push(b'\n');
+                line
+            }
+            () = tokio::time::sleep(HEARTBEAT) => b"\n".to_vec(),
+        };
+        Some((Ok::<_, std::convert::Infallible>(line), rx))
     });
     Response::builder()
         .header("content-type", "application/x-ndjson")
@@ -229,18 +240,40 @@ async fn accept_run(
 }
 
 impl AttachedRuns {
-    /// Run the jobs one after another until the channel closes.
-    pub async fn serve_jobs(&self, mut jobs: mpsc::UnboundedReceiver<Job>) {
-        while let Some(job) = jobs.recv().await {
+    /// Run the jobs one after another until the channel closes or `shutdown` is raised (which
+    /// also stops the run in progress, sealing its evidence as INTERRUPTED).
+    pub async fn serve_jobs(&self, mut jobs: mpsc::UnboundedReceiver<Job>, shutdown: &Stop) {
+        loop {
+            let job = tokio::select! {
+                job = jobs.recv() => job,
+                _ = shutdown.requested() => None,
+            };
+            let Some(job) = job else { break };
             let lines = job.lines.clone();
-            let code = self.run_one(job).await;
+            let busy = job.busy.clone();
+            // The run stops when its client goes away (the answer stream is dropped) or serve
+            // is stopped.
+            let stop = Stop::new();
+            let watcher = {
+                let (stop, lines, shutdown) = (stop.clone(), lines.clone(), shutdown.clone());
+                tokio::spawn(async move {
+                    let reason = tokio::select! {
+                        _ = lines.closed() => "client gone: the client that started the run went away".to_owned(),
+                        r = shutdown.requested() => r,
+                    };
+                    stop.request(reason);
+                })
+            };
+            let code = self.run_one(job, &stop).await;
+            watcher.abort();
+            busy.store(false, Ordering::SeqCst);
             let _ = lines.send(RunMessage::Exit(code));
         }
     }
 
-    async fn run_one(&self, job: Job) -> u8 {
+    async fn run_one(&self, job: Job, stop: &Stop) -> u8 {
         let say = |text: String| {
-            println!("{text}");
+            crate::runner::writer::print_line(&text);
             let _ = job.lines.send(RunMessage::Line(text));
         };
         let reveals = self.recorder.redactor().reveals_personal_data();
@@ -256,6 +289,7 @@ impl AttachedRuns {
             config: self.config.clone(),
             cases: job.request.cases.clone(),
             rerun: job.request.rerun.clone(),
+            stop: stop.clone(),
             sign_off: job.request.sign_off.clone(),
         };
         if let Err(e) = crate::runner::check_selection(&options) {
@@ -287,7 +321,7 @@ impl AttachedRuns {
         match outcome {
             Ok(outcome) => {
                 for line in session::summary(&outcome) {
-                    say(line);
+                    say(self.recorder.redactor().mask(&line));
                 }
                 session::exit_code(&outcome)
             }

@@ -42,12 +42,36 @@ impl Console for Forward {
     }
 }
 
+/// Lines with the `[redaction] mask` values masked, before they reach any console.
+struct Masked {
+    console: SharedConsole,
+    redactor: crate::evidence::redact::Redactor,
+}
+
+impl Console for Masked {
+    fn line(&mut self, text: &str) {
+        if let Ok(mut c) = self.console.lock() {
+            c.line(&self.redactor.mask(text));
+        }
+    }
+
+    fn progress(&mut self, event: crate::runner::writer::Progress<'_>) {
+        if let Ok(mut c) = self.console.lock() {
+            c.progress(event);
+        }
+    }
+}
+
 /// The doctor, then the scenarios. The environment is left running (its owner stops it).
 pub async fn checked_run(
     env: Arc<Environment>,
     options: &RunOptions,
     console: SharedConsole,
 ) -> Result<RunOutcome, SessionError> {
+    let console = crate::runner::writer::shared(Box::new(Masked {
+        console,
+        redactor: env.recorder.redactor().clone(),
+    }));
     let mut out = Forward(console.clone());
     out.line(&format!(
         "pdp-harness {}: pack {} against {}",
@@ -55,7 +79,12 @@ pub async fn checked_run(
         options.pack.name(),
         env.target_info(None).environment
     ));
-    let checks = doctor::examine(&env).await;
+    // A stop during the checks (a long clear-down command) abandons them; the run then seals
+    // at once as INTERRUPTED, every scenario not started.
+    let checks = tokio::select! {
+        checks = doctor::examine(&env) => checks,
+        _ = options.stop.requested() => Vec::new(),
+    };
     let blocking = doctor::blocking(&checks).len();
     if blocking > 0 {
         for c in &checks {

@@ -394,6 +394,60 @@ impl TestPack {
                     p.member.get_ref()
                 ));
             }
+            // Every date is a date, and the view data the reference provider builds from this
+            // pension keeps the data standards rules the run judges it by: a value the pack gets
+            // wrong is a test data problem here, not a "system under test" failure later.
+            let dates = [
+                ("start_date", Some(&p.start_date)),
+                ("retirement_date", Some(&p.retirement_date)),
+                ("employment_start", Some(&p.employment_start)),
+                ("illustration.date", Some(&p.illustration.date)),
+            ]
+            .into_iter()
+            .chain(
+                p.illustration
+                    .components
+                    .iter()
+                    .map(|c| ("payable_date", c.payable_date.as_ref())),
+            );
+            let before = problems.len();
+            for (what, value) in dates {
+                if let Some(v) = value
+                    && chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").is_err()
+                {
+                    problems.push(format!(
+                        "{}: pension {} {what} {v:?} is not a YYYY-MM-DD date",
+                        at(p.asset_guid.span()),
+                        p.asset_guid.get_ref()
+                    ));
+                }
+            }
+            // (A bad date is named once, above, not again as a broken rule.)
+            if problems.len() == before && self.member(p.member.get_ref()).is_some() {
+                let arrangements = crate::provider::view_data::arrangements(
+                    self,
+                    p,
+                    &crate::provider::Faults::none(),
+                );
+                let view_data = crate::provider::view_data::view_data(arrangements);
+                // The built-in view data schema and the cross-field rules.
+                let broken: Vec<String> = match crate::rules::ViewDataSchema::builtin() {
+                    Ok(schema) => schema
+                        .check(&view_data)
+                        .iter()
+                        .chain(crate::rules::cross_field(&view_data).iter())
+                        .map(ToString::to_string)
+                        .collect(),
+                    Err(e) => vec![e.to_string()],
+                };
+                for problem in broken {
+                    problems.push(format!(
+                        "{}: pension {}: its view data would break a data standards rule: {problem}",
+                        at(p.asset_guid.span()),
+                        p.asset_guid.get_ref()
+                    ));
+                }
+            }
             for c in &p.illustration.components {
                 let has_values = c.annual_amount.is_some() && c.monthly_amount.is_some();
                 if has_values == c.unavailable_reason.is_some() {

@@ -5,13 +5,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum_server::Handle;
-use axum_server::tls_rustls::RustlsConfig;
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::server::WebPkiClientVerifier;
 
 use crate::pki::TlsIdentity;
+use crate::server::ServerLimits;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -58,55 +57,26 @@ pub fn server_config(
     Ok(cfg)
 }
 
-/// A running HTTPS server; dropping the handle does not stop it, [`RunningServer::shutdown`] does.
-#[derive(Debug, Clone)]
-pub struct RunningServer {
-    pub addr: SocketAddr,
-    handle: Handle<SocketAddr>,
-}
+pub use crate::server::RunningServer;
 
-impl RunningServer {
-    pub fn base_url(&self) -> String {
-        format!("https://localhost:{}", self.addr.port())
-    }
-
-    pub fn shutdown(&self) {
-        self.handle.shutdown();
-    }
-}
-
-/// Serve `app` over mutual TLS on `bind` (port 0 picks a free port).
+/// Serve `app` over mutual TLS on `bind` (port 0 picks a free port), within `limits`.
 pub fn serve_mtls(
     app: Router,
     bind: SocketAddr,
     identity: &TlsIdentity,
     client_cas: &[CertificateDer<'static>],
+    limits: &ServerLimits,
 ) -> Result<RunningServer, TlsError> {
     let cfg = server_config(identity, client_cas)?;
-    let listener = std::net::TcpListener::bind(bind).map_err(|source| TlsError::Bind {
+    let bind_err = |source| TlsError::Bind {
         addr: bind.to_string(),
         source,
-    })?;
-    let addr = listener.local_addr().map_err(|source| TlsError::Bind {
-        addr: bind.to_string(),
-        source,
-    })?;
-    let handle: Handle<SocketAddr> = Handle::new();
-    let server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(Arc::new(cfg)))
-        .map_err(|source| TlsError::Bind {
-            addr: bind.to_string(),
-            source,
-        })?
-        .handle(handle.clone());
-    tokio::spawn(async move {
-        if let Err(e) = server
-            .serve(app.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-        {
-            tracing::error!(error = %e, "HTTPS server stopped");
-        }
-    });
-    Ok(RunningServer { addr, handle })
+    };
+    let listener = std::net::TcpListener::bind(bind).map_err(bind_err)?;
+    listener.set_nonblocking(true).map_err(bind_err)?;
+    let listener = tokio::net::TcpListener::from_std(listener).map_err(bind_err)?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    crate::server::serve(listener, app, Some(acceptor), *limits).map_err(bind_err)
 }
 
 /// An HTTPS client that proves itself with `identity` (if any) and trusts only `trusted_cas`.

@@ -1,5 +1,5 @@
 //! Cross-check: what the simulated C&A answers validates against the MaPS OpenAPI files in
-//! `../shared/specs/pdp/` (token 1.2, perm 1.1, introspect 1.1, rreguri 1.2), read at test time
+//! `$PDP_SPECS_DIR` (default `../shared/specs/pdp/`) (token 1.2, perm 1.1, introspect 1.1, rreguri 1.2), read at test time
 //! and never copied into the project.
 //!
 //! One documented divergence: token-v1_2.yaml's JWT `pattern` (`^([a-zA-Z0-9_=]+)\.…`) does not
@@ -108,6 +108,10 @@ async fn json_of(resp: reqwest::Response, expect: u16) -> Value {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    pdp_specs_absent,
+    ignore = "the MaPS specs folder (PDP_SPECS_DIR, default ../shared/specs/pdp) is absent"
+)]
 async fn cas_responses_validate_against_the_maps_openapi_files() {
     let token_spec = spec("token-v1_2.yaml");
     let perm_spec = spec("perm-v1_1.yaml");

@@ -643,6 +643,119 @@ fn init_writes_a_commented_target_file_that_loads_and_material_serve_starts_with
     assert!(first.contains("the simulated CDA"), "{first}");
 }
 
+/// A client that dies mid-run does not wedge `serve`: its run is cancelled and sealed as
+/// INTERRUPTED (client gone), and the next run is accepted within 30 s. SIGTERM then stops
+/// serve and removes its announcement file.
+#[test]
+fn serve_cancels_the_run_of_a_killed_client_and_takes_the_next_run() {
+    let m = Material::new();
+    let provider_config = m.provider_config();
+    let good = m
+        .cda_pki
+        .client_identity("CDA client", "pdp-harness")
+        .expect("cert");
+    m.harness_client("harness-client", &good);
+    let target = m.target(
+        "target.toml",
+        "harness-client",
+        "org-ca.pem",
+        m.provider_port,
+    );
+    // The registration step of CP-01 then waits 10 s: the client is certainly killed mid-run.
+    let mut text = std::fs::read_to_string(&target).expect("target");
+    text.push_str("\n[limits]\nregistration_settle_ms = 10000\n");
+    std::fs::write(&target, text).expect("write");
+    let _provider = start_provider(&provider_config);
+    let mut serve = check_serve(&m, &target);
+    let runs = m.dir.path().join("runs");
+    let args = |tags: &str| -> Vec<String> {
+        [
+            "run",
+            "--pack",
+            "connection-proving",
+            "--tags",
+            tags,
+            "--target",
+            target.to_str().expect("utf-8"),
+            "--out",
+            runs.to_str().expect("utf-8"),
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    let mut client = Command::new(env!("CARGO_BIN_EXE_pdp-harness"))
+        .current_dir(common::root())
+        .args(args("@case:CP-01"))
+        .env("PDP_TEST_CDA_SERVER_KEY", m.cda_server_key())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("client starts");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let first_log = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never reached the registration step"
+        );
+        let found = std::fs::read_dir(&runs)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .map(|e| e.path().join("run.log.jsonl"));
+        if let Some(p) = found
+            && std::fs::read_to_string(&p)
+                .is_ok_and(|s| s.contains("the provider acknowledges the find request"))
+        {
+            break p;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    client.kill().expect("killed");
+    let _ = client.wait();
+
+    // The next run is accepted (no "409 a run is in progress") within 30 s.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let out = loop {
+        let out = harness_owned(&m, &args("@case:CP-02"));
+        let t = common::output_text(&out);
+        if !t.contains("409") || std::time::Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let t = common::output_text(&out);
+    assert!(
+        t.contains("attached to the running pdp-harness serve"),
+        "{t}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{t}\n{}", failures(&runs));
+
+    // The abandoned run was sealed as interrupted, client gone.
+    let first = first_log.parent().expect("run dir");
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(first.join("run.json")).expect("run.json"))
+            .expect("json");
+    assert_eq!(record["verdict"], "interrupted", "{record}");
+    assert!(
+        record["interrupted"]
+            .as_str()
+            .is_some_and(|r| r.contains("client gone")),
+        "{}",
+        record["interrupted"]
+    );
+
+    // SIGTERM stops serve like Ctrl-C: the announcement file goes.
+    let handoff = pdp_harness::serve::handoff_path(&target);
+    assert!(handoff.is_file());
+    let status = Command::new("kill")
+        .args(["-TERM", &serve.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let _ = serve.wait();
+    assert!(!handoff.exists(), "serve removed {}", handoff.display());
+}
+
 /// `--cda-host` decides where the C&A listens: an address as given, a name on every interface.
 #[test]
 fn init_listens_where_the_cda_host_says() {

@@ -1,4 +1,4 @@
-//! Reporting: generated bodies against the official yaml (`../shared/specs/pdp/
+//! Reporting: generated bodies against the official yaml (`$PDP_SPECS_DIR/
 //! reporting-api-v2_1.yaml`, read at test time), every forbidden body refused by the harness's
 //! validator and by the simulator over mTLS, 429 recovery, no duplicate after a crash between
 //! send and journal, the midnight guard with a fake clock, reconciliation catching a planted
@@ -91,6 +91,10 @@ fn slow(n: usize, at: DateTime<Utc>) -> Vec<SlowResponse> {
 }
 
 #[test]
+#[cfg_attr(
+    pdp_specs_absent,
+    ignore = "the MaPS specs folder (PDP_SPECS_DIR, default ../shared/specs/pdp) is absent"
+)]
 fn every_generated_variant_validates_against_the_official_yaml() {
     let doc = common::spec("reporting-api-v2_1.yaml");
     let at = t("2026-11-23T09:00:00Z");
@@ -289,15 +293,23 @@ fn system_clock() -> Arc<dyn pdp_harness::reporting::clock::Clock> {
     Arc::new(pdp_harness::reporting::clock::SystemClock)
 }
 
-#[tokio::test]
-async fn bodies_the_spec_forbids_are_refused_by_the_validator_and_by_the_simulator() {
+/// (endpoint, null variant?, what, mutation, field named, code, forbidden by the yaml's schemas;
+/// false where the rule is in the yaml's text or the MaPS stub only)
+type ForbiddenCase = (
+    Endpoint,
+    bool,
+    &'static str,
+    Mutation,
+    &'static str,
+    &'static str,
+    bool,
+);
+
+/// Bodies the reporting API forbids, each with the field and code our validator must name.
+fn forbidden_cases() -> Vec<ForbiddenCase> {
     use Endpoint::*;
-    let doc = common::spec("reporting-api-v2_1.yaml");
-    let (session, _) = simulated_session(system_clock(), None);
     let v1_uuid = "a8098c1a-f86e-11da-bd1a-00112444be1e";
-    // (endpoint, null variant?, what, mutation, field named, code, forbidden by the yaml's
-    // schemas; false where the rule is in the yaml's text or the MaPS stub only)
-    let cases: Vec<(Endpoint, bool, &str, Mutation, &str, &str, bool)> = vec![
+    let cases: Vec<ForbiddenCase> = vec![
         (
             ViewResponseRequestNumber,
             false,
@@ -558,7 +570,14 @@ async fn bodies_the_spec_forbids_are_refused_by_the_validator_and_by_the_simulat
             true,
         ),
     ];
-    for (endpoint, null, what, mutate, field, code, yaml_forbids) in cases {
+    cases
+}
+
+/// The project's own validator and simulator refuse every forbidden body; needs no specs folder.
+#[tokio::test]
+async fn bodies_the_spec_forbids_are_refused_by_the_validator_and_by_the_simulator() {
+    let (session, _) = simulated_session(system_clock(), None);
+    for (endpoint, null, what, mutate, field, code, _) in forbidden_cases() {
         let mut body = base(endpoint, null);
         mutate(&mut body);
         let ours = validate::check(endpoint, &body, Strictness::default());
@@ -567,12 +586,6 @@ async fn bodies_the_spec_forbids_are_refused_by_the_validator_and_by_the_simulat
                 .any(|e| e.field.contains(field) && e.code == code),
             "{endpoint} ({what}): expected our validator to name {field} with {code}, got {ours:?}"
         );
-        if yaml_forbids {
-            assert!(
-                !yaml_errors(&doc, endpoint, &body).is_empty(),
-                "{endpoint} ({what}): the yaml forbids this body too"
-            );
-        }
         let bytes = serde_json::to_vec(&body).expect("json");
         let result = session.client.post(endpoint, &bytes).await;
         match &result.outcome {
@@ -595,6 +608,27 @@ async fn bodies_the_spec_forbids_are_refused_by_the_validator_and_by_the_simulat
     assert!(sim.received().iter().all(|r| r.status == 400));
     assert!(sim.pipeline().is_empty());
     session.shutdown();
+}
+
+/// Cross-check: the official yaml forbids the same bodies (where its schemas can say so).
+#[test]
+#[cfg_attr(
+    pdp_specs_absent,
+    ignore = "the MaPS specs folder (PDP_SPECS_DIR, default ../shared/specs/pdp) is absent"
+)]
+fn the_official_yaml_forbids_the_bodies_our_validator_refuses() {
+    let doc = common::spec("reporting-api-v2_1.yaml");
+    for (endpoint, null, what, mutate, _, _, yaml_forbids) in forbidden_cases() {
+        if !yaml_forbids {
+            continue;
+        }
+        let mut body = base(endpoint, null);
+        mutate(&mut body);
+        assert!(
+            !yaml_errors(&doc, endpoint, &body).is_empty(),
+            "{endpoint} ({what}): the yaml forbids this body too"
+        );
+    }
 }
 
 #[tokio::test]
@@ -1134,4 +1168,85 @@ fn response_times_that_are_not_slow_negative_or_outside_the_period_are_refused()
         "the 12 s item in the period is fine: {text}"
     );
     assert!(!text.contains("valid; not sent"), "{text}");
+}
+
+/// Two sessions over one journal whose last line was torn (a process died mid-write): both
+/// submit, and the journal reads back whole.
+#[tokio::test]
+async fn a_torn_journal_line_does_not_stop_later_submits() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let journal = dir.path().join("reporting-journal.jsonl");
+    std::fs::write(
+        &journal,
+        "{\"at\":\"2026-11-23T09:00:00Z\",\"key\":\"torn\",\"endpo",
+    )
+    .expect("write");
+    let (session, _) = simulated_session(system_clock(), Some(journal.clone()));
+    let mut settings = session.settings.clone();
+    for e in [
+        Endpoint::ViewResponseRequestNumber,
+        Endpoint::ViewResponseUnavailable,
+    ] {
+        settings.sources.insert(e, Source::Null);
+    }
+    let first = ReportingSession::new(session.client.clone(), settings, session.holder, None);
+    let sent = first
+        .submit(Endpoint::ViewResponseRequestNumber, Mode::Initial)
+        .await
+        .expect("the first submit goes");
+    assert_eq!(sent[0].outcome, "accepted", "{}", sent[0].detail);
+    // A new process over the same journal.
+    let second = ReportingSession::new(
+        first.client.clone(),
+        first.settings.clone(),
+        first.holder,
+        None,
+    );
+    let sent = second
+        .submit(Endpoint::ViewResponseUnavailable, Mode::Initial)
+        .await
+        .expect("the second submit goes too");
+    assert_eq!(sent[0].outcome, "accepted", "{}", sent[0].detail);
+    let text = std::fs::read_to_string(&journal).expect("journal");
+    assert_eq!(text.lines().count(), 4, "{text}");
+    for line in text.lines() {
+        serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+    }
+    session.shutdown();
+}
+
+/// A submission in flight when the run stops is in that run's evidence, as in doubt.
+#[tokio::test]
+async fn a_submission_in_flight_when_the_run_stops_is_evidenced_as_in_doubt() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (session, _) = simulated_session(
+        system_clock(),
+        Some(dir.path().join("reporting-journal.jsonl")),
+    );
+    let mut settings = session.settings.clone();
+    settings
+        .sources
+        .insert(Endpoint::ViewResponseRequestNumber, Source::Null);
+    let reporting = ReportingSession::new(session.client.clone(), settings, session.holder, None);
+    let log = pdp_harness::evidence::runlog::RunLog::create(dir.path()).expect("log");
+    let header = pdp_harness::evidence::synthetic::record(1).header;
+    log.append(&pdp_harness::evidence::record::LogEvent::RunStarted(
+        Box::new(header),
+    ))
+    .expect("header");
+    reporting.attach_log(log);
+    // The process "dies" after sending, before the answer is journaled or logged.
+    reporting.simulate_crash_after_next_send();
+    assert!(
+        reporting
+            .submit(Endpoint::ViewResponseRequestNumber, Mode::Initial)
+            .await
+            .is_err()
+    );
+    let record = pdp_harness::evidence::load_record(dir.path()).expect("record");
+    let subs = &record.reporting.submissions;
+    assert_eq!(subs.len(), 1, "{subs:?}");
+    assert_eq!(subs[0].outcome, "in_doubt", "{}", subs[0].detail);
+    assert_eq!(subs[0].endpoint, Endpoint::ViewResponseRequestNumber.path());
+    session.shutdown();
 }

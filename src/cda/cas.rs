@@ -884,6 +884,18 @@ static PEI_NAME: std::sync::LazyLock<Option<Regex>> = std::sync::LazyLock::new(|
 });
 
 const MATCH_STATUSES: [&str; 2] = ["match-yes", "match-possible"];
+
+/// Characters of a registration attempt's name and request id kept for the evidence (a valid
+/// PeI is 91; longer values are refused anyway).
+const ATTEMPT_FIELD_LIMIT: usize = 256;
+
+/// The first `limit` characters of `s`, with how much was cut.
+fn keep_head(s: String, limit: usize) -> String {
+    match s.char_indices().nth(limit) {
+        Some((cut, _)) => format!("{}... ({} more bytes)", &s[..cut], s.len() - cut),
+        None => s,
+    }
+}
 const RESOURCE_SCOPES: [&str; 3] = ["owner", "value", "delegate"];
 
 async fn register(State(cas): State<Cas>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
@@ -895,7 +907,12 @@ async fn register(State(cas): State<Cas>, headers: HeaderMap, body: axum::body::
             .and_then(|v| v.as_str())
             .map(str::to_owned)
     };
-    let (name, inbound_request_id) = (field("name"), field("inbound_request_id"));
+    // Only what the evidence needs is kept of an attempt: a refused 900 KB name is cut to
+    // the head that identifies it, so refused calls cannot grow the C&A's memory.
+    let (name, inbound_request_id) = (
+        field("name").map(|n| keep_head(n, ATTEMPT_FIELD_LIMIT)),
+        field("inbound_request_id").map(|n| keep_head(n, ATTEMPT_FIELD_LIMIT)),
+    );
     let response = register_inner(&cas, &headers, &body);
     cas.state().attempts.push(RegistrationAttempt {
         name,

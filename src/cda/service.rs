@@ -85,6 +85,7 @@ impl CdaService {
         cda: &CdaConfig,
         base: &Path,
         contract: &WireContract,
+        limits: &crate::server::ServerLimits,
         wrap: impl FnOnce(Router) -> Router,
     ) -> Result<CdaService, CdaServiceError> {
         let config = CdaServiceError::Config;
@@ -121,7 +122,13 @@ impl CdaService {
             jwks_of([&signing_key]),
         );
         let public_url = cda.public_url.trim_end_matches('/').to_owned();
-        let server = tls::serve_mtls(wrap(cas.router()), cda.listen, &identity, &client_roots)?;
+        let server = tls::serve_mtls(
+            wrap(cas.router()),
+            cda.listen,
+            &identity,
+            &client_roots,
+            limits,
+        )?;
         cas.set_base_url(public_url.clone());
         Ok(CdaService {
             cas,

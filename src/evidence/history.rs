@@ -163,6 +163,7 @@ fn verdict_word(v: Verdict) -> &'static str {
         Verdict::Passed => "PASSED",
         Verdict::Failed => "FAILED",
         Verdict::Incomplete => "INCOMPLETE",
+        Verdict::Interrupted => "INTERRUPTED",
         Verdict::NoScenarios => "NO SCENARIOS",
     }
 }
@@ -219,6 +220,9 @@ pub fn history_lines(entries: &[RunEntry]) -> Vec<String> {
         }
         if c.interrupted > 0 {
             notes.push(format!("{} interrupted", c.interrupted));
+        }
+        if c.not_started > 0 {
+            notes.push(format!("{} not started", c.not_started));
         }
         lines.push(
             format!(

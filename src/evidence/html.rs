@@ -234,12 +234,18 @@ fn summary(o: &mut String, record: &RunRecord) {
     let c = record.counts;
     let _ = write!(
         o,
-        "<p>{} scenarios: {} passed, {} failed, {} skipped, {} interrupted.</p>",
+        "<p>{} scenarios: {} passed, {} failed, {} skipped, {} interrupted{}.{}</p>",
         c.total(),
         c.passed,
         c.failed,
         c.skipped,
-        c.interrupted
+        c.interrupted,
+        crate::evidence::not_started_text(&c),
+        record
+            .interrupted
+            .as_ref()
+            .map(|r| format!(" The run was stopped: {}.", esc(r)))
+            .unwrap_or_default()
     );
     let mut stages: Vec<(String, [usize; 4])> = Vec::new();
     for s in &record.scenarios {

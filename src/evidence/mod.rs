@@ -59,6 +59,16 @@ pub enum Format {
     All,
 }
 
+/// ", 36 not started" when planned scenarios never started, else nothing (so complete runs
+/// read as before).
+pub fn not_started_text(c: &record::Counts) -> String {
+    if c.not_started > 0 {
+        format!(", {} not started", c.not_started)
+    } else {
+        String::new()
+    }
+}
+
 /// The test manager's sign-off details, inside the bundle (covered by the manifest).
 pub const SIGN_OFF: &str = "inputs/signoff.json";
 /// The record of each `report --reseal`, inside the bundle.

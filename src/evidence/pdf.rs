@@ -1486,7 +1486,9 @@ fn verdict_box(l: &mut Layout, record: &RunRecord) {
     let (fill, ink) = match record.verdict {
         Verdict::Passed => (GREEN, WHITE),
         Verdict::Failed => (RED, WHITE),
-        Verdict::Incomplete | Verdict::NoScenarios => (AMBER, Rgb3(0.20, 0.12, 0.0)),
+        Verdict::Incomplete | Verdict::Interrupted | Verdict::NoScenarios => {
+            (AMBER, Rgb3(0.20, 0.12, 0.0))
+        }
     };
     let pad = 14.0;
     let label = span("OVERALL VERDICT", Style::new(Weight::Bold, 8.0, ink));
@@ -1497,12 +1499,18 @@ fn verdict_box(l: &mut Layout, record: &RunRecord) {
     }
     let c = &record.counts;
     let counts = format!(
-        "{} passed, {} failed, {} skipped, {} interrupted of {} scenarios",
+        "{} passed, {} failed, {} skipped, {} interrupted{} of {} scenarios{}",
         c.passed,
         c.failed,
         c.skipped,
         c.interrupted,
-        c.total()
+        crate::evidence::not_started_text(c),
+        c.total(),
+        record
+            .interrupted
+            .as_ref()
+            .map(|r| format!(" (stopped: {r})"))
+            .unwrap_or_default()
     );
     let counts_lines = l.fonts.wrap(
         &para(counts, Style::new(Weight::Regular, 10.5, ink)),
@@ -2680,12 +2688,15 @@ mod tests {
                 failed: 1,
                 skipped: 0,
                 interrupted: 1,
+                not_started: 0,
             },
             scenarios,
             run_log_sha256: "0123456789abcdef".repeat(4),
             notes: Vec::new(),
             timing_summary: Vec::new(),
             reporting: Default::default(),
+            interrupted: None,
+            not_started: Vec::new(),
             sign_off: None,
             resealed: Vec::new(),
         }

@@ -43,6 +43,9 @@ pub enum Verdict {
     Failed,
     /// The run stopped before it finished; what was recorded is shown.
     Incomplete,
+    /// The run was stopped (a signal, its client gone, the midnight guard) and sealed what it had:
+    /// the scenarios that never started are counted as such.
+    Interrupted,
     /// Nothing matched the selection.
     NoScenarios,
 }
@@ -53,6 +56,7 @@ impl Verdict {
             Verdict::Passed => "PASSED - every selected scenario passed",
             Verdict::Failed => "FAILED - one or more scenarios did not pass",
             Verdict::Incomplete => "INCOMPLETE - the run stopped before it finished",
+            Verdict::Interrupted => "INTERRUPTED - the run was stopped before it finished",
             Verdict::NoScenarios => "NO SCENARIOS - nothing matched the selection",
         }
     }
@@ -223,12 +227,30 @@ pub struct Counts {
     pub failed: usize,
     pub skipped: usize,
     pub interrupted: usize,
+    /// Planned scenarios that never started (the run stopped first). Absent when zero, so
+    /// records of complete runs are as before.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_started: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Counts {
     pub fn total(&self) -> usize {
-        self.passed + self.failed + self.skipped + self.interrupted
+        self.passed + self.failed + self.skipped + self.interrupted + self.not_started
     }
+}
+
+/// A scenario the run selected, written to the run log before any scenario starts, so a run
+/// that stops early still knows (and `rerun` can run) what it never reached.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedScenario {
+    #[serde(flatten)]
+    pub key: ScenarioKey,
+    /// Its tags with its feature's and rule's (`@depends-on:` among them).
+    pub tags: Vec<String>,
 }
 
 /// The first event of every run log.
@@ -401,6 +423,16 @@ pub enum LogEvent {
     RunFinished {
         at: DateTime<Utc>,
     },
+    /// Every scenario the run selected, in order (second line of the log).
+    Planned {
+        at: DateTime<Utc>,
+        scenarios: Vec<PlannedScenario>,
+    },
+    /// The run was stopped before it finished, and why; the evidence was still sealed.
+    RunInterrupted {
+        at: DateTime<Utc>,
+        reason: String,
+    },
     /// One reporting record: sent (with its outcome), held back, or only checked (dry run).
     ReportingSubmission(Box<ReportingSubmission>),
     /// Which endpoints were accepted on which UTC day.
@@ -508,6 +540,12 @@ pub struct RunRecord {
     /// Reporting submissions, the same-UTC-day check and reconciliation (reporting pack).
     #[serde(default)]
     pub reporting: ReportingSection,
+    /// Why the run was stopped, when it was (a signal, its client gone, the midnight guard).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
+    /// Planned scenarios that never started, when the run did not finish.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_started: Vec<PlannedScenario>,
     /// The test manager's sign-off details (`inputs/signoff.json`, set at `run` or `report`
     /// time; covered by the manifest).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -626,6 +664,8 @@ impl RunRecord {
         let mut ended_at = None;
         let mut notes = Vec::new();
         let mut reporting = ReportingSection::default();
+        let mut planned: Vec<PlannedScenario> = Vec::new();
+        let mut interrupted = None;
         for event in events {
             match event {
                 LogEvent::RunStarted(_) => {}
@@ -666,7 +706,20 @@ impl RunRecord {
                 }
                 LogEvent::Note { at, stage, text } => notes.push(Note { at, stage, text }),
                 LogEvent::RunFinished { at } => ended_at = Some(at),
-                LogEvent::ReportingSubmission(s) => reporting.submissions.push(*s),
+                LogEvent::Planned { scenarios, .. } => planned = scenarios,
+                LogEvent::RunInterrupted { at, reason } => {
+                    ended_at = Some(at);
+                    interrupted = Some(reason);
+                }
+                // A later event for the same record (its answer) replaces the in-flight one.
+                LogEvent::ReportingSubmission(s) => match reporting
+                    .submissions
+                    .iter_mut()
+                    .find(|e| e.record_id == s.record_id && e.endpoint == s.endpoint)
+                {
+                    Some(earlier) => *earlier = *s,
+                    None => reporting.submissions.push(*s),
+                },
                 LogEvent::ReportingDayCheck(d) => reporting.day_checks.push(d),
                 LogEvent::ReportingReconciliation(r) => reporting.reconciliations.push(r),
             }
@@ -680,7 +733,32 @@ impl RunRecord {
                 Status::Interrupted => counts.interrupted += 1,
             }
         }
-        let verdict = if counts.failed > 0 || counts.skipped > 0 {
+        // A run that did not finish every stage: what it planned and never started.
+        let not_started: Vec<PlannedScenario> = if ended_at.is_none() || interrupted.is_some() {
+            let mut seen: Vec<bool> = vec![false; scenarios.len()];
+            planned
+                .into_iter()
+                .filter(|p| {
+                    let hit = scenarios
+                        .iter()
+                        .enumerate()
+                        .find(|(i, s)| !seen[*i] && ScenarioKey::of(s).matches(&p.key));
+                    match hit {
+                        Some((i, _)) => {
+                            seen[i] = true;
+                            false
+                        }
+                        None => true,
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        counts.not_started = not_started.len();
+        let verdict = if interrupted.is_some() {
+            Verdict::Interrupted
+        } else if counts.failed > 0 || counts.skipped > 0 {
             Verdict::Failed
         } else if ended_at.is_none() || counts.interrupted > 0 {
             Verdict::Incomplete
@@ -699,6 +777,8 @@ impl RunRecord {
             run_log_sha256,
             notes,
             reporting,
+            interrupted,
+            not_started,
             sign_off: None,
             resealed: Vec::new(),
         })

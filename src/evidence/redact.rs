@@ -10,6 +10,8 @@ use regex::Regex;
 pub const TOKEN_MASK: &str = "[redacted token]";
 /// What replaces a persona's personal value.
 pub const PERSONAL_MASK: &str = "[personal data]";
+/// What replaces a `[redaction] mask` value.
+pub const MASK: &str = "[masked]";
 
 static JWS: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r"eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*").ok());
@@ -34,6 +36,8 @@ pub struct Redactor {
     /// Personal values to mask, longest first so a full address line masks before a word of it.
     personal: Vec<String>,
     reveal_personal_data: bool,
+    /// `[redaction] mask` values: secrets, masked always, whatever `reveal` says.
+    masks: Vec<String>,
 }
 
 impl Redactor {
@@ -48,7 +52,30 @@ impl Redactor {
         Redactor {
             personal,
             reveal_personal_data: reveal,
+            masks: Vec::new(),
         }
+    }
+
+    /// Values masked in every output always, `--reveal-personal-data` or not (longest first).
+    pub fn with_masks(mut self, masks: impl IntoIterator<Item = String>) -> Redactor {
+        self.masks = masks
+            .into_iter()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect();
+        self.masks.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        self.masks.dedup();
+        self
+    }
+
+    pub fn masks(&self) -> &[String] {
+        &self.masks
+    }
+
+    /// Only the always-masked values, for text that is otherwise shown as it is (configuration,
+    /// console lines).
+    pub fn mask(&self, input: &str) -> String {
+        mask_all(input, &self.masks)
     }
 
     pub fn reveals_personal_data(&self) -> bool {
@@ -57,7 +84,7 @@ impl Redactor {
 
     /// Mask tokens, private keys and (unless revealed) personal data in free text.
     pub fn text(&self, input: &str) -> String {
-        let mut out = input.to_owned();
+        let mut out = self.mask(input);
         if let Some(re) = PEM_KEY.as_ref() {
             out = re.replace_all(&out, "[redacted private key]").into_owned();
         }
@@ -86,6 +113,15 @@ impl Redactor {
             self.text(value)
         }
     }
+}
+
+/// Replace every value of `masks` (case-insensitively) with [`MASK`].
+pub fn mask_all(input: &str, masks: &[String]) -> String {
+    let mut out = input.to_owned();
+    for value in masks {
+        out = replace_case_insensitive(&out, value, MASK);
+    }
+    out
 }
 
 fn replace_case_insensitive(haystack: &str, needle: &str, with: &str) -> String {

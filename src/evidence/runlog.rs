@@ -40,6 +40,18 @@ pub enum RunLogError {
 pub struct RunLog {
     path: PathBuf,
     file: std::sync::Arc<File>,
+    /// `[redaction] mask` values, replaced in every line before it is written: every output is
+    /// rendered from this log, so none can hold them.
+    masks: std::sync::Arc<Vec<String>>,
+}
+
+fn mask_strings(value: &mut serde_json::Value, masks: &[String]) {
+    match value {
+        serde_json::Value::String(s) => *s = super::redact::mask_all(s, masks),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| mask_strings(v, masks)),
+        serde_json::Value::Object(map) => map.values_mut().for_each(|v| mask_strings(v, masks)),
+        _ => {}
+    }
 }
 
 impl RunLog {
@@ -56,7 +68,14 @@ impl RunLog {
         Ok(RunLog {
             path,
             file: std::sync::Arc::new(file),
+            masks: Default::default(),
         })
+    }
+
+    /// Mask these values in every line written from now on.
+    pub fn with_masks(mut self, masks: &[String]) -> RunLog {
+        self.masks = std::sync::Arc::new(masks.to_vec());
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -65,10 +84,18 @@ impl RunLog {
 
     /// Append one event and flush it to the operating system at once.
     pub fn append(&self, event: &LogEvent) -> Result<(), RunLogError> {
-        let mut line = serde_json::to_vec(event).map_err(|e| RunLogError::Write {
+        let error = |e| RunLogError::Write {
             path: self.path.clone(),
             source: std::io::Error::other(e),
-        })?;
+        };
+        let mut line = if self.masks.is_empty() {
+            serde_json::to_vec(event).map_err(error)?
+        } else {
+            // Masked in string values only, so the line stays a valid event whatever the masks.
+            let mut value = serde_json::to_value(event).map_err(error)?;
+            mask_strings(&mut value, &self.masks);
+            serde_json::to_vec(&value).map_err(error)?
+        };
         line.push(b'\n');
         let mut file: &File = &self.file;
         file.write_all(&line)

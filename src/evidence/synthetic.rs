@@ -171,6 +171,8 @@ pub fn record(n: usize) -> RunRecord {
             })
             .collect(),
         reporting: Default::default(),
+        interrupted: None,
+        not_started: Vec::new(),
         sign_off: None,
         resealed: Vec::new(),
     }

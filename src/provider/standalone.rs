@@ -48,6 +48,9 @@ pub struct StandaloneConfig {
     pub pack: PathBuf,
     #[serde(default)]
     pub contract: WireContract,
+    /// Timeouts and connection cap (the same `[server]` keys as the target file).
+    #[serde(default)]
+    pub server: crate::server::ServerLimits,
 }
 
 fn default_view_kid() -> String {
@@ -102,6 +105,12 @@ pub async fn start(path: &Path) -> Result<RunningServer, String> {
         issuer: crate::environment::PROVIDER_ISSUER.to_owned(),
         faults: Faults::none(),
     });
-    tls::serve_mtls(provider.router(), config.listen, &server, &client_ca)
-        .map_err(|e| e.to_string())
+    tls::serve_mtls(
+        provider.router(),
+        config.listen,
+        &server,
+        &client_ca,
+        &config.server,
+    )
+    .map_err(|e| e.to_string())
 }

@@ -86,9 +86,20 @@ pub struct Journal {
     last: Mutex<HashMap<String, JournalEntry>>,
 }
 
+/// The complete entry at the end of a line that an entry was appended onto after a torn one.
+fn glued(line: &str) -> Option<JournalEntry> {
+    let start = line.rfind("{\"at\":")?;
+    (start > 0)
+        .then(|| serde_json::from_str(&line[start..]).ok())
+        .flatten()
+}
+
 impl Journal {
     /// Open (creating) the journal at `path` and read what it holds. A torn last line (the
-    /// process died mid-write) is ignored; a bad line elsewhere is an error naming it.
+    /// process died mid-write, so the entry never completed and its request was never sent)
+    /// is cut off, so the next entry starts on a line of its own; a bad line elsewhere is an
+    /// error naming it, except a line that an older version wrote an entry onto after a torn
+    /// one, whose complete entry is read.
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
         let io = |source| JournalError::Io {
             path: path.to_owned(),
@@ -105,7 +116,7 @@ impl Journal {
                 if line.trim().is_empty() {
                     continue;
                 }
-                match serde_json::from_str::<JournalEntry>(line) {
+                match serde_json::from_str::<JournalEntry>(line).or_else(|e| glued(line).ok_or(e)) {
                     Ok(e) => {
                         last.insert(e.key.clone(), e);
                     }
@@ -125,6 +136,18 @@ impl Journal {
             .append(true)
             .open(path)
             .map_err(io)?;
+        if path.exists() {
+            let text = std::fs::read(path).map_err(io)?;
+            if !text.is_empty() && !text.ends_with(b"\n") {
+                let keep = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+                tracing::warn!(
+                    journal = %path.display(),
+                    bytes = text.len() - keep,
+                    "cut off a torn last line (an entry the process did not finish writing)"
+                );
+                file.set_len(keep as u64).map_err(io)?;
+            }
+        }
         Ok(Journal {
             path: path.to_owned(),
             file: Mutex::new(file),

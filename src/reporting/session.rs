@@ -40,6 +40,8 @@ pub struct Settings {
     pub status: SubmissionStatus,
     /// Where the journal is kept; set per run on the embedded default.
     pub journal: Option<PathBuf>,
+    /// The simulator's timeouts and connection cap (`[server]`).
+    pub server: crate::server::ServerLimits,
 }
 
 impl Default for Settings {
@@ -50,6 +52,7 @@ impl Default for Settings {
             expected: Duration::from_secs(15 * 60),
             status: SubmissionStatus::OnTime,
             journal: None,
+            server: Default::default(),
         }
     }
 }
@@ -560,6 +563,18 @@ impl ReportingSession {
                 detail: None,
                 body: Some(body.clone()),
             })?;
+            // In the run's evidence before it goes out: if the run is stopped in flight, this is
+            // what the evidence shows (the answer, when it comes, replaces it).
+            let in_flight = Self::evidence(
+                record,
+                self.clock.now(),
+                "in_doubt",
+                None,
+                Vec::new(),
+                0,
+                "sent; no answer was recorded (the run stopped while this submission was in flight), so it may have been received".to_owned(),
+            );
+            self.log(&LogEvent::ReportingSubmission(Box::new(in_flight)));
             let bytes = serde_json::to_vec(&body).unwrap_or_default();
             let result = self.client.post(record.endpoint, &bytes).await;
             if self.crash_after_send.swap(false, Ordering::SeqCst) {

@@ -44,6 +44,7 @@ pub fn settings(config: &TargetConfig) -> Result<Settings, SetupError> {
         expected: Duration::from_secs(r.expected_minutes.saturating_mul(60)),
         status,
         journal: r.journal.as_ref().map(|p| base.join(p)),
+        server: config.server,
     })
 }
 
@@ -145,6 +146,7 @@ pub fn simulated(
         loopback,
         &server_identity,
         &[pki.ca_der()],
+        &settings.server,
     )?;
     let http = tls::client(
         Some(client_identity),

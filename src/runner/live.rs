@@ -100,8 +100,8 @@ impl Console for Live {
     fn line(&mut self, text: &str) {
         // Hide the bar while the line is printed, so lines never interleave with it.
         match &self.bar {
-            Some(bar) => bar.suspend(|| println!("{text}")),
-            None => println!("{text}"),
+            Some(bar) => bar.suspend(|| super::writer::print_line(text)),
+            None => super::writer::print_line(text),
         }
     }
 

@@ -5,6 +5,7 @@ pub mod live;
 pub mod reporting_scope;
 pub mod rerun;
 mod steps;
+pub mod stop;
 pub mod world;
 pub mod writer;
 
@@ -20,7 +21,7 @@ use futures::FutureExt as _;
 use crate::config::TargetConfig;
 use crate::environment::Environment;
 use crate::evidence::record::{
-    LogEvent, RerunInfo, RunHeader, RunRecord, ScenarioKey, Selection, Standards,
+    LogEvent, PlannedScenario, RerunInfo, RunHeader, RunRecord, ScenarioKey, Selection, Standards,
 };
 use crate::evidence::runlog::RunLog;
 use crate::evidence::{self, EvidenceError, Format};
@@ -103,8 +104,91 @@ pub enum RunError {
     },
     #[error("{0}")]
     DayGuard(#[from] crate::reporting::clock::DayGuardError),
+    #[error("{location}: no step definition matches \"{text}\"{suggestion}")]
+    UnknownStep {
+        location: String,
+        text: String,
+        /// "; did you mean ...?" when a known wording is near.
+        suggestion: String,
+    },
+    #[error("{location}: \"{text}\" matches more than one step definition")]
+    AmbiguousStep { location: String, text: String },
     #[error(transparent)]
     ReportingScope(#[from] reporting_scope::ReportingScopeError),
+}
+
+/// Every step of the selected scenarios (background included) has exactly one definition;
+/// a misworded one is named with the nearest wording that does match, before anything runs.
+fn check_steps(
+    parsed: &[(PathBuf, gherkin::Feature)],
+    selected: &[(PathBuf, Vec<gherkin::Step>)],
+) -> Result<(), RunError> {
+    let definitions = HarnessWorld::collection();
+    let matches = |step: &gherkin::Step| definitions.find(step).map(|m| m.is_some());
+    // Known-good wordings: every step of every feature file that matches a definition.
+    let known: Vec<(gherkin::StepType, String)> = parsed
+        .iter()
+        .flat_map(|(_, f)| all_steps(f))
+        .filter(|s| matches(s).unwrap_or(false))
+        .map(|s| (s.ty, s.value.clone()))
+        .collect();
+    for (path, steps) in selected {
+        for step in steps {
+            let location = format!("{}:{}", path.display(), step.position.line);
+            match matches(step) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let nearest = known
+                        .iter()
+                        .filter(|(ty, _)| *ty == step.ty)
+                        .min_by_key(|(_, text)| edit_distance(text, &step.value))
+                        .map(|(_, text)| text);
+                    return Err(RunError::UnknownStep {
+                        location,
+                        text: step.value.clone(),
+                        suggestion: nearest
+                            .map(|t| format!("; the nearest step that does is \"{t}\""))
+                            .unwrap_or_default(),
+                    });
+                }
+                Err(_) => {
+                    return Err(RunError::AmbiguousStep {
+                        location,
+                        text: step.value.clone(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every step written in a feature file (backgrounds, scenarios, rules).
+fn all_steps(f: &gherkin::Feature) -> Vec<&gherkin::Step> {
+    let mut out: Vec<&gherkin::Step> = Vec::new();
+    out.extend(f.background.iter().flat_map(|b| b.steps.iter()));
+    out.extend(f.scenarios.iter().flat_map(|s| s.steps.iter()));
+    for r in &f.rules {
+        out.extend(r.background.iter().flat_map(|b| b.steps.iter()));
+        out.extend(r.scenarios.iter().flat_map(|s| s.steps.iter()));
+    }
+    out
+}
+
+/// Levenshtein distance in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
 }
 
 /// What to run and where to write.
@@ -120,6 +204,8 @@ pub struct RunOptions {
     pub cases: Option<CaseFilter>,
     /// The attempt history a re-run carries into its run header.
     pub rerun: Option<RerunInfo>,
+    /// Raised to stop the run early (signal, client gone); the evidence is still sealed.
+    pub stop: stop::Stop,
     /// The test manager's sign-off details (`--ticket`, `--notes FILE`, ...), sealed with the
     /// evidence.
     pub sign_off: Option<crate::evidence::record::SignOff>,
@@ -257,13 +343,15 @@ struct Plan {
     total: usize,
     /// Scenarios the case filter asked for that no feature file holds any more.
     unmatched: Vec<ScenarioKey>,
+    /// Every selected scenario in run order, for the run log.
+    planned: Vec<PlannedScenario>,
     /// Whether and how the reporting stage runs against this target.
     reporting: ReportingScope,
 }
 
 /// Parse every feature file up front (outlines expanded): a broken file is a "could not run",
 /// named, before anything starts; and an empty selection is reported instead of a vacuous pass.
-fn preflight(opts: &RunOptions) -> Result<Plan, RunError> {
+fn preflight(opts: &RunOptions, skip_tag: Option<&'static str>) -> Result<Plan, RunError> {
     use cucumber::feature::Ext as _;
     let expr = match &opts.tags {
         Some(e) => Some(e.parse::<TagOperation>().map_err(|err| RunError::BadTags {
@@ -291,6 +379,8 @@ fn preflight(opts: &RunOptions) -> Result<Plan, RunError> {
     let mut features = Vec::new();
     let mut total = 0;
     let mut found: Vec<ScenarioKey> = Vec::new();
+    let mut planned: Vec<PlannedScenario> = Vec::new();
+    let mut selected_steps = Vec::new();
     let mut dependencies: Vec<(String, Pack, String)> = Vec::new();
     let reporting = reporting_scope::reporting_scope(&opts.config, opts.pack)?;
     for stage in stages_of(opts.pack) {
@@ -300,7 +390,11 @@ fn preflight(opts: &RunOptions) -> Result<Plan, RunError> {
         let filter = Filter {
             pack_tag: stage.tag(),
             expr: expr.clone(),
-            skip_tags: reporting_skips(stage, &reporting),
+            skip_tags: {
+                let mut tags = reporting_skips(stage, &reporting);
+                tags.extend(skip_tag);
+                tags
+            },
             cases: cases.clone(),
         };
         let mut selected = 0;
@@ -318,7 +412,24 @@ fn preflight(opts: &RunOptions) -> Result<Plan, RunError> {
                 }))
                 .collect();
             for (tags, scenario) in &chosen {
+                let rule = feature
+                    .rules
+                    .iter()
+                    .find(|r| r.scenarios.iter().any(|s| std::ptr::eq(s, *scenario)));
+                let steps = feature
+                    .background
+                    .iter()
+                    .chain(rule.and_then(|r| r.background.as_ref()))
+                    .flat_map(|b| b.steps.iter())
+                    .chain(scenario.steps.iter())
+                    .cloned()
+                    .collect();
+                selected_steps.push((path.clone(), steps));
                 found.push(key_of(feature, scenario, tags));
+                planned.push(PlannedScenario {
+                    key: key_of(feature, scenario, tags),
+                    tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+                });
                 for dep in tags.iter().filter_map(|t| t.strip_prefix("depends-on:")) {
                     dependencies.push((dep.to_owned(), stage, path.display().to_string()));
                 }
@@ -374,6 +485,7 @@ fn preflight(opts: &RunOptions) -> Result<Plan, RunError> {
             });
         }
     }
+    check_steps(&parsed, &selected_steps)?;
     let unmatched = cases
         .as_ref()
         .map(|c| {
@@ -391,13 +503,14 @@ fn preflight(opts: &RunOptions) -> Result<Plan, RunError> {
         features,
         total,
         unmatched,
+        planned,
         reporting,
     })
 }
 
 /// Check the feature files and the selection before anything is started.
 pub fn check_selection(opts: &RunOptions) -> Result<(), RunError> {
-    preflight(opts).map(|_| ())
+    preflight(opts, None).map(|_| ())
 }
 
 /// Before a stage's scenarios: stage 1 starts from cleared-down data; stage 2 starts from the
@@ -501,7 +614,8 @@ pub async fn run(
     opts: &RunOptions,
     console: Box<dyn Console>,
 ) -> Result<RunOutcome, RunError> {
-    let plan = preflight(opts)?;
+    let skip_tag = (!env.reporting.stub).then_some("stub");
+    let plan = preflight(opts, skip_tag)?;
     if plan.stages.contains(&Pack::Reporting) {
         // All six submissions must fall on one UTC day: refuse to start too near midnight.
         env.reporting.guard()?;
@@ -512,17 +626,21 @@ pub async fn run(
         path: run_dir.clone(),
         source,
     })?;
-    let log = RunLog::create(&run_dir)?;
+    let redactor = env.recorder.redactor();
+    let log = RunLog::create(&run_dir)?.with_masks(redactor.masks());
+    // The configuration as recorded: `[redaction] mask` values never appear, wherever they are.
+    let configuration: Vec<(String, String)> = opts
+        .config
+        .summary()
+        .into_iter()
+        .map(|(k, v)| (k, redactor.mask(&v)))
+        .collect();
     // What the run used, inside the bundle, so that it can be verified when moved; the
     // digests also go in the header, for the cover, `rerun` and `diff`.
     let used: Vec<PathBuf> = plan.features.iter().map(PathBuf::from).collect();
-    let inputs = crate::evidence::seal::write_inputs(
-        &run_dir,
-        &used,
-        &env.pack.path,
-        &opts.config.summary(),
-    )
-    .map_err(RunError::Evidence)?;
+    let inputs =
+        crate::evidence::seal::write_inputs(&run_dir, &used, &env.pack.path, &configuration)
+            .map_err(RunError::Evidence)?;
     if let Some(sign_off) = opts.sign_off.clone().filter(|s| !s.is_empty()) {
         crate::evidence::set_sign_off(&run_dir, sign_off)?;
     }
@@ -538,12 +656,16 @@ pub async fn run(
             features: plan.features.clone(),
         },
         certificates: env.certificates(),
-        configuration: opts.config.summary(),
+        configuration: configuration.clone(),
         personal_data_revealed: env.recorder.redactor().reveals_personal_data(),
         test_pack: Some(format!("{} {}", env.pack.pack.id, env.pack.pack.version)),
         rerun: opts.rerun.clone(),
         inputs,
     })))?;
+    log.append(&LogEvent::Planned {
+        at: Utc::now(),
+        scenarios: plan.planned.clone(),
+    })?;
     for key in &plan.unmatched {
         log.append(&LogEvent::Note {
             at: Utc::now(),
@@ -576,9 +698,30 @@ pub async fn run(
 
     progress(&console, Progress::Planned { total: plan.total });
     let mut problems = Vec::new();
+    let mut stopped = None;
     for stage in &plan.stages {
+        if let Some(reason) = opts.stop.reason() {
+            stopped = Some(reason);
+            break;
+        }
+        if *stage == Pack::Reporting
+            && let Err(e) = env.reporting.guard()
+        {
+            // The midnight guard again, where the day's submissions start: a refusal ends the
+            // run like an interruption, with the earlier stages' results sealed.
+            stopped = Some(format!("the reporting stage was not started: {e}"));
+            break;
+        }
         progress(&console, Progress::Stage(stage.name()));
-        for text in set_up_stage(&env, *stage, &run_dir, &run_id, &log, &opts.config).await {
+        // A stop during set-up (a long clear-down command) ends it too: the command is killed.
+        let notes = tokio::select! {
+            notes = set_up_stage(&env, *stage, &run_dir, &run_id, &log, &opts.config) => notes,
+            reason = opts.stop.requested() => {
+                stopped = Some(reason);
+                break;
+            }
+        };
+        for text in notes {
             log.append(&LogEvent::Note {
                 at: Utc::now(),
                 stage: stage.name().to_owned(),
@@ -597,7 +740,7 @@ pub async fn run(
         };
         let hook_env = env.clone();
         let writer = EvidenceWriter::new(log.clone(), env.recorder.clone(), console.clone());
-        let writer = HarnessWorld::cucumber()
+        let scenarios = HarnessWorld::cucumber()
             .max_concurrent_scenarios(1)
             // Scenarios run one at a time, so events arrive in order.
             .with_writer(cucumber::writer::AssertNormalized::new(writer))
@@ -608,12 +751,25 @@ pub async fn run(
             })
             .filter_run(opts.features_dir.clone(), move |f, r, s| {
                 filter.selects(f, r, s)
-            })
-            .await;
-        problems.extend(writer.problems.iter().cloned());
+            });
+        // A stop abandons the scenario in progress (it is recorded as interrupted) and starts
+        // no other.
+        tokio::select! {
+            writer = scenarios => problems.extend(writer.problems.iter().cloned()),
+            reason = opts.stop.requested() => {
+                stopped = Some(reason);
+                break;
+            }
+        }
     }
     progress(&console, Progress::Finished);
-    log.append(&LogEvent::RunFinished { at: Utc::now() })?;
+    match stopped {
+        Some(reason) => log.append(&LogEvent::RunInterrupted {
+            at: Utc::now(),
+            reason,
+        })?,
+        None => log.append(&LogEvent::RunFinished { at: Utc::now() })?,
+    }
     if !problems.is_empty() {
         return Err(RunError::Recording(problems.join("; ")));
     }

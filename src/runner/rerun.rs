@@ -54,6 +54,7 @@ impl RerunPlan {
             config,
             cases: Some(self.cases.clone()),
             rerun: Some(self.rerun.clone()),
+            stop: Default::default(),
             sign_off: None,
         }
     }
@@ -74,23 +75,38 @@ pub fn plan(earlier: &RunRecord) -> Result<Option<RerunPlan>, RerunError> {
         .filter(|s| s.status != Status::Passed)
         .collect();
     let mut notes = Vec::new();
-    if earlier.ended_at.is_none() {
+    if earlier.ended_at.is_none() && earlier.not_started.is_empty() {
+        // A log from before runs wrote their plan: what never started is not known.
         notes.push(format!(
             "run {run_id} stopped before it finished: scenarios it never started are not re-run (use `pdp-harness run` for the whole pack)"
         ));
     }
-    if not_passed.is_empty() {
+    if !earlier.not_started.is_empty() {
+        notes.push(format!(
+            "run {run_id} stopped before {} planned scenario(s) started; they are run too",
+            earlier.not_started.len()
+        ));
+    }
+    if not_passed.is_empty() && earlier.not_started.is_empty() {
         return Ok(None);
     }
     let mut whole_stages: Vec<String> = Vec::new();
-    for s in &not_passed {
-        for dep in s.tags.iter().filter_map(|t| t.strip_prefix("depends-on:")) {
+    let tag_lists = not_passed
+        .iter()
+        .map(|s| &s.tags)
+        .chain(earlier.not_started.iter().map(|p| &p.tags));
+    for tags in tag_lists {
+        for dep in tags.iter().filter_map(|t| t.strip_prefix("depends-on:")) {
             if !whole_stages.iter().any(|w| w == dep) {
                 whole_stages.push(dep.to_owned());
             }
         }
     }
-    let failed: Vec<ScenarioKey> = not_passed.iter().map(|s| ScenarioKey::of(s)).collect();
+    let failed: Vec<ScenarioKey> = not_passed
+        .iter()
+        .map(|s| ScenarioKey::of(s))
+        .chain(earlier.not_started.iter().map(|p| p.key.clone()))
+        .collect();
     // Every scenario that will run again gets its history: the earlier run's history of it,
     // then the earlier run's attempt.
     let previous_attempts = earlier

@@ -44,13 +44,21 @@ pub fn shared(console: Box<dyn Console>) -> SharedConsole {
     Arc::new(std::sync::Mutex::new(console))
 }
 
+/// One line on standard output. A closed stdout (`run | head`) is not a reason to stop a run:
+/// the line is dropped, where `println!` would panic.
+pub fn print_line(text: &str) {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+}
+
 /// Plain lines on standard output.
 #[derive(Debug, Default)]
 pub struct Stdout;
 
 impl Console for Stdout {
     fn line(&mut self, text: &str) {
-        println!("{text}");
+        print_line(text);
     }
 }
 
