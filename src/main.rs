@@ -1209,11 +1209,13 @@ async fn reference_provider(config: PathBuf) -> Result<u8, Failure> {
     let server = pdp_harness::provider::standalone::start(&config)
         .await
         .map_err(|e| could_not_run(anyhow::anyhow!(e)))?;
+    // Listen for the signals before saying it is up, so a stop sent at once is not missed.
+    let mut signals = Signals::new().map_err(could_not_run)?;
     say!(
-        "reference provider listening on {} (find, view, clear-down, match updates); Ctrl-C stops it",
+        "reference provider listening on {} (find, view, clear-down, match updates); Ctrl-C or SIGTERM stops it",
         server.base_url()
     );
-    let _ = tokio::signal::ctrl_c().await;
+    let _ = signals.next().await;
     server.shutdown();
     Ok(EXIT_PASSED)
 }

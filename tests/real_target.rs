@@ -779,3 +779,25 @@ fn init_listens_where_the_cda_host_says() {
         assert_eq!(cda.public_url, format!("https://{host}:9443"));
     }
 }
+
+/// The standalone reference provider stops cleanly on SIGTERM (as a service manager stops it),
+/// not only on Ctrl-C.
+#[cfg(unix)]
+#[test]
+fn the_standalone_reference_provider_stops_on_sigterm() {
+    let m = Material::new();
+    let config = m.provider_config();
+    let mut provider = start_provider(&config);
+    let pid = provider.0.id().to_string();
+    let status = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let exit = provider.0.wait().expect("the provider exits");
+    assert_eq!(
+        exit.code(),
+        Some(0),
+        "stopped by SIGTERM, cleanly: {exit:?}"
+    );
+}
