@@ -369,12 +369,12 @@ pub async fn examine(env: &Environment) -> Vec<Check> {
     let trusted = &env.provider_trust;
     let client = env.harness_client();
     let cas_jwks = format!("{}/jwks", env.cas.base_url());
-    let view_jwks = env.contract.view.jwks_url.clone().unwrap_or_else(|| {
-        format!(
-            "{}{}",
-            env.dashboard.view_base_url, env.contract.view.jwks_path
-        )
-    });
+    let (view_jwks, provider_hosted) = env.dashboard.view_keys_source();
+    let (view_keys_name, view_keys_client) = if provider_hosted {
+        ("provider view-token", client)
+    } else {
+        ("view-token keys at /jwk_uri", &env.cas_client)
+    };
     // Independent checks run together (start-up waits for them); reported in this order.
     let (cas_tls, find_tls, view_tls, (cas_check, cas_skew), (view_check, view_skew)) = futures::join!(
         // Our own C&A, at the URL the solution calls it by.
@@ -392,7 +392,7 @@ pub async fn examine(env: &Environment) -> Vec<Check> {
             trusted,
         ),
         jwks("C&A", &env.cas_client, &cas_jwks),
-        jwks("provider view-token", client, &view_jwks),
+        jwks(view_keys_name, view_keys_client, &view_jwks),
     );
     checks.extend([cas_tls, find_tls, view_tls, cas_check]);
     checks.extend(cas_skew);

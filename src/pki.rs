@@ -388,6 +388,66 @@ impl SigningKey {
     }
 }
 
+/// The public JWK of an RSA key given as PEM: a `PUBLIC KEY`, a `CERTIFICATE`, or a private key
+/// (only its public part is kept). How a provider's registered view token key is read.
+pub fn rsa_public_jwk(kid: &str, pem: &str) -> Result<Jwk, PkiError> {
+    use base64::Engine as _;
+    use jsonwebtoken::jwk::{
+        AlgorithmParameters, CommonParameters, KeyAlgorithm, RSAKeyParameters, RSAKeyType,
+    };
+    use x509_parser::prelude::FromDer as _;
+    let fail = |message: String| PkiError::Pem {
+        what: format!("view token key {kid}"),
+        message,
+    };
+    if pem.contains("PRIVATE KEY") {
+        return Ok(SigningKey::from_pem(kid, pem)?.jwk);
+    }
+    let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
+        .map_err(|e| fail(format!("not PEM: {e}")))?;
+    let rsa_parts = |spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>| match spki.parsed() {
+        Ok(x509_parser::public_key::PublicKey::RSA(k)) => {
+            let strip = |b: &[u8]| {
+                let start = b.iter().position(|x| *x != 0).unwrap_or(b.len());
+                b[start..].to_vec()
+            };
+            Ok((strip(k.modulus), strip(k.exponent)))
+        }
+        _ => Err(fail("not an RSA public key (RS256 needs RSA)".to_owned())),
+    };
+    let (n, e) = match block.label.as_str() {
+        "PUBLIC KEY" => {
+            let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(&block.contents)
+                .map_err(|e| fail(format!("not a public key: {e}")))?;
+            rsa_parts(&spki)?
+        }
+        "CERTIFICATE" => {
+            let (_, cert) = x509_parser::certificate::X509Certificate::from_der(&block.contents)
+                .map_err(|e| fail(format!("not a certificate: {e}")))?;
+            rsa_parts(cert.public_key())?
+        }
+        other => {
+            return Err(fail(format!(
+                "expected PUBLIC KEY or CERTIFICATE, found {other}"
+            )));
+        }
+    };
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    Ok(Jwk {
+        common: CommonParameters {
+            public_key_use: Some(PublicKeyUse::Signature),
+            key_algorithm: Some(KeyAlgorithm::RS256),
+            key_id: Some(kid.to_owned()),
+            ..CommonParameters::default()
+        },
+        algorithm: AlgorithmParameters::RSA(RSAKeyParameters {
+            key_type: RSAKeyType::RSA,
+            n: b64.encode(n),
+            e: b64.encode(e),
+        }),
+    })
+}
+
 /// A JWKS document of the given keys' public parts.
 pub fn jwks_of<'a>(keys: impl IntoIterator<Item = &'a SigningKey>) -> JwkSet {
     JwkSet {

@@ -80,6 +80,8 @@ impl Exchanges {
 pub struct Recorder {
     exchanges: Mutex<Exchanges>,
     timings: Mutex<Vec<(SystemTime, Timing)>>,
+    /// Doubts that are not failures (sources disagree), for the step that raised them.
+    warnings: Mutex<Vec<(SystemTime, String)>>,
     /// What steps said about their checks, stamped like timings.
     notes: Mutex<Vec<(SystemTime, StepNote)>>,
     redactor: Redactor,
@@ -170,6 +172,22 @@ impl Recorder {
             .unwrap_or_default()
     }
 
+    /// Warnings raised within `[from, to]`.
+    pub fn warnings_between(&self, from: SystemTime, to: SystemTime) -> Vec<String> {
+        self.warnings
+            .lock()
+            .map(|v| between(&v, from, to))
+            .unwrap_or_default()
+    }
+
+    /// A doubt about what the provider sent that is not a failure (e.g. the public sources
+    /// disagree); the evidence lists it with the step that raised it.
+    pub fn push_warning(&self, text: String) {
+        if let Ok(mut w) = self.warnings.lock() {
+            w.push((SystemTime::now(), text));
+        }
+    }
+
     /// Mark the exchange a check judged (by id); the evidence of a failed step shows it.
     pub fn judged(&self, exchange: Option<usize>) {
         if let Some(id) = exchange {
@@ -237,6 +255,9 @@ impl Recorder {
         }
         if let Ok(mut t) = self.timings.lock() {
             t.clear();
+        }
+        if let Ok(mut w) = self.warnings.lock() {
+            w.clear();
         }
     }
 

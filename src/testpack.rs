@@ -125,6 +125,10 @@ pub struct Pension {
     /// The provider's systems cannot produce the values now (data item 2.006).
     #[serde(default)]
     pub temporary_error: bool,
+    /// Matched, but the member must contact the scheme (data item 2.004, `contactScheme`):
+    /// a definite arrangement with the scheme name and administrator only.
+    #[serde(default)]
+    pub contact_scheme: bool,
 }
 
 /// A further arrangement of the same pension, administered separately.
@@ -504,7 +508,17 @@ impl TestPack {
                     &crate::provider::Faults::none(),
                 );
                 let view_data = crate::provider::view_data::view_data(arrangements);
-                for problem in crate::rules::view_data_problems(&view_data) {
+                // The built-in view data schema and the cross-field rules.
+                let broken: Vec<String> = match crate::rules::ViewDataSchema::builtin() {
+                    Ok(schema) => schema
+                        .check(&view_data)
+                        .iter()
+                        .chain(crate::rules::cross_field(&view_data).iter())
+                        .map(ToString::to_string)
+                        .collect(),
+                    Err(e) => vec![e.to_string()],
+                };
+                for problem in broken {
                     problems.push(format!(
                         "{}: pension {}: its view data would break a data standards rule: {problem}",
                         at(p.asset_guid.span()),

@@ -108,6 +108,7 @@ view_url = "https://localhost:{view_port}"
 client_cert = "{client}.pem"
 client_key = "{client}.key"
 ca_bundle = "{ca_bundle}"
+view_token_keys = [{{ file = "view-signing.key", kid = "reference-provider-view-1" }}]
 
 [cda]
 listen = "127.0.0.1:{cda_port}"
@@ -316,7 +317,7 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
     );
     assert!(t.contains("(run inside pdp-harness serve, pid"), "{t}");
     assert!(t.contains("against organisation's endpoints"), "{t}");
-    assert!(t.contains("22 passed, 0 failed of 22"), "{t}");
+    assert!(t.contains("23 passed, 0 failed of 23"), "{t}");
     assert!(
         t.contains("the reporting stage is left out") && t.contains("no [reporting] section"),
         "{t}"

@@ -1138,6 +1138,7 @@ fn lay_out<'f>(
     attempt_history(&mut layout, record);
     timings(&mut layout, record);
     load_figures(&mut layout, record);
+    warnings(&mut layout, record);
     reporting(&mut layout, record);
     let detail_pages = detail(&mut layout, record);
     layout.page_break();
@@ -1367,6 +1368,17 @@ fn cover(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
         (
             "Find/view contract".to_owned(),
             value(&h.standards.find_view_contract),
+        ),
+        (
+            "View data schema".to_owned(),
+            para(
+                if h.standards.view_data_schema.is_empty() {
+                    "not recorded"
+                } else {
+                    &h.standards.view_data_schema
+                },
+                SMALL,
+            ),
         ),
         (
             "Test pack".to_owned(),
@@ -1810,6 +1822,36 @@ fn timings(l: &mut Layout, record: &RunRecord) {
     }
     l.end_table();
     timing_chart(l, record);
+}
+
+/// Doubts that did not fail a step (where the public sources disagree), with their case.
+fn warnings(l: &mut Layout, record: &RunRecord) {
+    let rows: Vec<(String, &str)> = record
+        .scenarios
+        .iter()
+        .flat_map(|s| {
+            let case = s.case_id.clone().unwrap_or_else(|| s.name.clone());
+            s.warnings().map(move |w| (case.clone(), w))
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    l.gap(8.0);
+    l.section("Warnings");
+    l.paragraph(para(
+        "Where the public sources disagree the harness warns instead of failing; each warning gives its reason. [contract] strict = true makes them failures.",
+        NOTE,
+    ));
+    l.gap(4.0);
+    l.begin_table(columns(&[
+        ("Case", 24.0, Align::Left),
+        ("Warning", 0.0, Align::Left),
+    ]));
+    for (case, w) in rows {
+        l.row(vec![Cell::text(case, BODY), Cell::text(w, BODY)]);
+    }
+    l.end_table();
 }
 
 /// Every reporting submission (endpoint, record id, UTC time, outcome), the same-UTC-day check
@@ -2637,6 +2679,7 @@ mod tests {
             failure_class: None,
             exchanges: Vec::new(),
             timings: Vec::new(),
+            warnings: Vec::new(),
             observed: None,
             judged: None,
             view_data: Vec::new(),
@@ -2734,6 +2777,7 @@ mod tests {
                     data: "1.2".to_owned(),
                     reporting: "1.0".to_owned(),
                     find_view_contract: "documented default".to_owned(),
+                    view_data_schema: String::new(),
                 },
                 target: TargetInfo {
                     organisation: "Northwind Pensions Administration".to_owned(),

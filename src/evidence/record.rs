@@ -70,6 +70,10 @@ pub struct Standards {
     pub reporting: String,
     /// Which find/view wire contract was in force (documented default or the organisation's).
     pub find_view_contract: String,
+    /// The view data schema that judged view data ("built-in ..." or the organisation's file)
+    /// and its SHA-256.
+    #[serde(default)]
+    pub view_data_schema: String,
 }
 
 /// What the run was pointed at.
@@ -149,6 +153,10 @@ pub struct StepRecord {
     pub failure_class: Option<super::classify::FailureClass>,
     pub exchanges: Vec<Exchange>,
     pub timings: Vec<Timing>,
+    /// Doubts that did not fail the step: where the public sources disagree (`[contract]
+    /// strict = true` makes them failures instead).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// What the step's check observed, in one line ("PeI urn:pei:... registered match-yes").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed: Option<String>,
@@ -189,6 +197,13 @@ pub struct ScenarioRecord {
 }
 
 impl ScenarioRecord {
+    /// Every warning its steps raised, in order.
+    pub fn warnings(&self) -> impl Iterator<Item = &str> {
+        self.steps
+            .iter()
+            .flat_map(|st| st.warnings.iter().map(String::as_str))
+    }
+
     /// The organisation's own references for this case, from `@ref:<id>` tags.
     pub fn refs(&self) -> Vec<&str> {
         self.tags

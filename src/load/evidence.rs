@@ -33,6 +33,7 @@ fn step(text: String, ok: bool, message: Option<String>) -> LogEvent {
             observed: None,
             judged: None,
             view_data: Vec::new(),
+            warnings: Vec::new(),
         },
     }
 }
@@ -122,7 +123,7 @@ pub fn write(
         run_id: run_id.clone(),
         started_at,
         harness_version: env!("CARGO_PKG_VERSION").to_owned(),
-        standards: crate::runner::standards(config),
+        standards: crate::runner::standards(config, &env.view_schema),
         target: env.target_info(config.path.as_ref().map(|p| p.display().to_string())),
         selection: Selection {
             pack: PACK.to_owned(),
