@@ -6,7 +6,8 @@
 //! - Tells the tests whether the official MaPS OpenAPI files are present. Cross-check tests read
 //!   them from `PDP_SPECS_DIR` (default `../shared/specs/pdp`, beside the project). A fresh clone
 //!   has no such folder: those tests are then compiled as ignored, with the reason, instead of
-//!   failing (`cfg(pdp_specs_absent)`).
+//!   failing (`cfg(pdp_specs_absent)`). Likewise for MaPS's dashboard view data schema in
+//!   `../shared/specs/maps-dashboard/` (`cfg(maps_dashboard_specs)` when present).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -65,6 +66,14 @@ fn specs(root: &Path) {
 
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
+    println!("cargo::rustc-check-cfg=cfg(maps_dashboard_specs)");
+    println!("cargo::rerun-if-changed=../shared/specs/maps-dashboard");
+    if root
+        .join("../shared/specs/maps-dashboard/ViewDataPayload.strict.json")
+        .is_file()
+    {
+        println!("cargo::rustc-cfg=maps_dashboard_specs");
+    }
     println!("cargo:rerun-if-changed=features");
     println!("cargo:rerun-if-changed=testpacks");
     specs(&root);

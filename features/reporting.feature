@@ -15,6 +15,13 @@ Feature: Reporting - data submitted to all six reporting API endpoints within on
     When the dashboard requests the view data of each registered PeI through the UMA flow
     Then each view response is a valid view data token signed by the provider
 
+  @case:RP-01B
+  Scenario: A pension whose member must contact the scheme (2.004) is viewed, so the contact count is not zero
+    Given the member of test case "S1-15" has a registered PeI
+    When the dashboard requests the view data of each registered PeI through the UMA flow
+    Then each view response is a valid view data token signed by the provider
+    And the view data matches the registration and the test pack
+
   @case:RP-02 @endpoint:service-availability-find
   Scenario: Find service availability is submitted and accepted
     When the organisation submits its reporting data to "/service-availability/find"

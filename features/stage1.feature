@@ -74,6 +74,11 @@ Feature: Stage 1 - find, register and view without intervention
       | case  | title                                                  |
       | S1-13 | Temporary system error reported in the view data       |
 
+    @case:S1-15
+    Examples: contact the scheme
+      | case  | title                                                           |
+      | S1-15 | Matched, but the member must contact the scheme (2.004)         |
+
   @case:S1-10
   Scenario: No match: nothing is registered and the find is still acknowledged
     When the pension finder sends a find request for the member of test case "S1-10"

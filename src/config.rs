@@ -157,6 +157,53 @@ pub struct ProviderEndpoints {
     pub client_key: Secret,
     /// CA certificate(s) (PEM) that issued the solution's server certificate.
     pub ca_bundle: PathBuf,
+    /// The solution's view data token signing keys as registered with PDP (each a public key,
+    /// certificate or RSA key PEM, with its `kid`). The simulated C&A publishes them at
+    /// `/jwk_uri`, where the live dashboard looks view token keys up. Several at once is how a
+    /// provider rotates: register the next key, then switch.
+    #[serde(default)]
+    pub view_token_keys: Vec<ViewTokenKey>,
+    /// Or the same keys as a JWKS file.
+    #[serde(default)]
+    pub view_token_jwks: Option<PathBuf>,
+}
+
+/// One registered view data token key (`[provider] view_token_keys`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ViewTokenKey {
+    pub file: PathBuf,
+    pub kid: String,
+}
+
+impl ProviderEndpoints {
+    /// The registered view token keys as a JWKS, read from their files under `base`.
+    pub fn view_token_key_set(&self, base: &Path) -> Result<jsonwebtoken::jwk::JwkSet, String> {
+        let mut set = jsonwebtoken::jwk::JwkSet { keys: Vec::new() };
+        if let Some(file) = &self.view_token_jwks {
+            let text = read_text("provider.view_token_jwks", &base.join(file))?;
+            let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&text).map_err(|e| {
+                format!(
+                    "provider.view_token_jwks: {} is not a JWKS: {e}",
+                    file.display()
+                )
+            })?;
+            if let Some(k) = jwks.keys.iter().find(|k| k.common.key_id.is_none()) {
+                return Err(format!(
+                    "provider.view_token_jwks: every key needs a kid (one has none: {:?})",
+                    k.common.key_algorithm
+                ));
+            }
+            set.keys.extend(jwks.keys);
+        }
+        for k in &self.view_token_keys {
+            let pem = read_text("provider.view_token_keys", &base.join(&k.file))?;
+            let jwk = crate::pki::rsa_public_jwk(&k.kid, &pem)
+                .map_err(|e| format!("provider.view_token_keys ({}): {e}", k.file.display()))?;
+            set.keys.push(jwk);
+        }
+        Ok(set)
+    }
 }
 
 /// The harness's simulated CDA (C&A, JWKS) as the organisation's solution reaches it.
@@ -291,6 +338,8 @@ pub struct TargetConfig {
     pub cda: Option<CdaConfig>,
     /// Reporting API and data sources; omit to rehearse against the simulator.
     pub reporting: ReportingConfig,
+    /// `pdp-harness load`: the organisation's confirmation for a find endpoint not on loopback.
+    pub load: crate::load::LoadConfig,
     /// Timeouts and connection cap of every server the harness runs.
     pub server: crate::server::ServerLimits,
     /// Where the file came from (not a key in the file).
@@ -343,6 +392,17 @@ impl TargetConfig {
             if cfg.cda.is_none() {
                 return Err(invalid(
                     "[provider] needs [cda]: where the harness's C&A listens, its public URL, certificates and signing key",
+                ));
+            }
+            let provider_hosted =
+                cfg.contract.view.jwks_url.is_some() || cfg.contract.view.jwks_path.is_some();
+            if let Some(p) = &cfg.provider
+                && p.view_token_keys.is_empty()
+                && p.view_token_jwks.is_none()
+                && !provider_hosted
+            {
+                return Err(invalid(
+                    "[provider] view_token_keys is not set: register your view data token signing key(s), e.g. view_token_keys = [{ file = \"keys/view-1.pem\", kid = \"view-1\" }] (or view_token_jwks = \"FILE\"); the harness's C&A publishes them at /jwk_uri, where the live dashboard verifies view data tokens. To verify against a JWKS your solution hosts instead, set [contract.view] jwks_url or jwks_path",
                 ));
             }
             if cfg.clear_down.url.is_none() && cfg.clear_down.command.is_none() {
@@ -400,6 +460,9 @@ impl TargetConfig {
             out.push(("cda.server_ca".into(), cda.server_ca.display().to_string()));
             out.push(("cda.client_ca".into(), cda.client_ca.display().to_string()));
             out.push(("cda.signing_kid".into(), cda.signing_kid.clone()));
+        }
+        if let Some(host) = &self.load.confirm_host {
+            out.push(("load.confirm_host".into(), host.clone()));
         }
         let r = &self.reporting;
         out.push((
@@ -567,6 +630,29 @@ mod tests {
         .expect("write");
         let msg = TargetConfig::load(&path).expect_err("no [cda]").to_string();
         assert!(msg.contains("[provider] needs [cda]"), "{msg}");
+        // A real target with no view token key registered: the setting is named.
+        let provider = "[provider]\nfind_url = \"https://f\"\nview_url = \"https://v\"\nclient_cert = \"c.pem\"\nclient_key = \"env:K\"\nca_bundle = \"ca.pem\"\n";
+        let cda = "[cda]\nlisten = \"127.0.0.1:1\"\npublic_url = \"https://c\"\nserver_cert = \"s.pem\"\nserver_key = \"env:S\"\nserver_ca = \"ca.pem\"\nclient_ca = \"ca.pem\"\nsigning_key = \"env:J\"\n[clear_down]\nurl = \"https://v/clear\"\n";
+        std::fs::write(&path, format!("{provider}{cda}")).expect("write");
+        let msg = TargetConfig::load(&path)
+            .expect_err("no view token key")
+            .to_string();
+        assert!(
+            msg.contains("[provider] view_token_keys is not set"),
+            "{msg}"
+        );
+        let registered = provider.replace(
+            "ca_bundle = \"ca.pem\"\n",
+            "ca_bundle = \"ca.pem\"\nview_token_keys = [{ file = \"v.pem\", kid = \"view-1\" }]\n",
+        );
+        std::fs::write(&path, format!("{registered}{cda}")).expect("write");
+        assert!(TargetConfig::load(&path).is_ok());
+        std::fs::write(
+            &path,
+            format!("{provider}{cda}[contract.view]\njwks_path = \"/jwks\"\n"),
+        )
+        .expect("write");
+        assert!(TargetConfig::load(&path).is_ok(), "provider-hosted mode");
         std::fs::write(&path, "[cda]\nlisten = \"127.0.0.1:1\"\n").expect("write");
         let msg = TargetConfig::load(&path)
             .expect_err("incomplete [cda]")

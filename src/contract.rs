@@ -21,6 +21,12 @@ pub struct WireContract {
     pub name: String,
     pub find: FindContract,
     pub view: ViewContract,
+    /// The view data token payload schema judging view data: the project's own (built in)
+    /// unless this names a file, e.g. the organisation's copy of the official
+    /// `view_data_token_payload v1.3.json`. Relative to the target file.
+    pub view_data_schema: Option<std::path::PathBuf>,
+    /// Turn warnings (where the public sources disagree) into failures.
+    pub strict: bool,
 }
 
 impl Default for WireContract {
@@ -29,6 +35,8 @@ impl Default for WireContract {
             name: "pdp-harness documented default (digest section 9)".to_owned(),
             find: FindContract::default(),
             view: ViewContract::default(),
+            view_data_schema: None,
+            strict: false,
         }
     }
 }
@@ -155,12 +163,30 @@ pub struct ViewContract {
     pub token_field: String,
     /// Claim of the view data token carrying the view data.
     pub view_data_claim: String,
-    /// Path of the provider's JWKS (view data token keys), appended to the view base URL,
-    /// unless `jwks_url` is set.
-    pub jwks_path: String,
+    /// Provider-hosted view token keys (not how the live service works: MaPS's dashboard looks
+    /// them up at the CDA's `/jwk_uri`). Setting either of these verifies view data tokens
+    /// against the provider's own JWKS: `jwks_path` appended to the view base URL, or
+    /// `jwks_url`. Neither set: against the simulated C&A's `/jwk_uri`, holding the keys of
+    /// `[provider] view_token_keys`.
+    pub jwks_path: Option<String>,
     pub jwks_url: Option<String>,
     /// Resource scopes the provider requests a ticket for at `/perm`.
     pub perm_scopes: Vec<String>,
+    /// The first view call, before the dashboard holds an RPT: `"empty-bearer"` sends
+    /// `Authorization: Bearer` with no credential, as MaPS's .NET dashboard does; `"omit"`
+    /// sends no `Authorization` header.
+    pub first_call_authorization: FirstCallAuthorization,
+}
+
+/// The `Authorization` header of the dashboard's first view call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum FirstCallAuthorization {
+    /// `Authorization: Bearer` with an empty credential (MaPS's dashboard, RPT still null).
+    #[default]
+    EmptyBearer,
+    /// No `Authorization` header.
+    Omit,
 }
 
 impl Default for ViewContract {
@@ -173,9 +199,10 @@ impl Default for ViewContract {
             challenge: ChallengeForm::default(),
             token_field: "view_data_token".to_owned(),
             view_data_claim: "view_data".to_owned(),
-            jwks_path: "/jwks".to_owned(),
+            jwks_path: None,
             jwks_url: None,
             perm_scopes: vec!["value".to_owned(), "owner".to_owned()],
+            first_call_authorization: FirstCallAuthorization::EmptyBearer,
         }
     }
 }
@@ -337,6 +364,21 @@ impl FindContract {
 }
 
 impl ViewContract {
+    /// The provider's own JWKS URL when view token keys are provider-hosted (`jwks_url` or
+    /// `jwks_path` set); `None` means the CDA's `/jwk_uri`.
+    pub fn provider_jwks_url(&self, view_base_url: &str) -> Option<String> {
+        self.jwks_url.clone().or_else(|| {
+            self.jwks_path
+                .as_ref()
+                .map(|p| format!("{}{p}", view_base_url.trim_end_matches('/')))
+        })
+    }
+
+    /// Where the reference provider serves its own JWKS (for provider-hosted mode).
+    pub fn provider_jwks_route(&self) -> &str {
+        self.jwks_path.as_deref().unwrap_or("/jwks")
+    }
+
     /// `path_template` with the asset GUID filled in, plus the query string.
     pub fn path_for(&self, asset_guid: &str) -> String {
         let path = self.path_template.replace("{assetGuid}", asset_guid);
@@ -404,6 +446,21 @@ impl ViewContract {
             ticket: ticket?,
         })
     }
+}
+
+/// Read `as_uri` and `ticket` as MaPS's dashboard does: the text after `<param>=` up to the
+/// next comma, quotes removed. A challenge it reads differently from a standard parse would
+/// break the live view flow.
+pub fn maps_challenge_reading(
+    header: &str,
+    as_uri_param: &str,
+    ticket_param: &str,
+) -> Option<(String, String)> {
+    let read = |param: &str| -> Option<String> {
+        let (_, after) = header.split_once(&format!("{param}="))?;
+        Some(after.split(',').next().unwrap_or_default().replace('"', ""))
+    };
+    Some((read(as_uri_param)?, read(ticket_param)?))
 }
 
 /// Split `a="x, y", b=z` at commas outside quotes.

@@ -366,45 +366,38 @@ async fn jwks(name: &str, client: &reqwest::Client, url: &str) -> (Check, Option
 /// Every check against the environment, in order.
 pub async fn examine(env: &Environment) -> Vec<Check> {
     let mut checks = vec![certificate(&env.harness_identity)];
-    // Our own C&A, at the URL the solution calls it by.
-    checks.push(handshake("C&A", env.cas.base_url(), &env.cas_identity, &env.cas_trust).await);
     let trusted = &env.provider_trust;
-    checks.push(
+    let client = env.harness_client();
+    let cas_jwks = format!("{}/jwks", env.cas.base_url());
+    let (view_jwks, provider_hosted) = env.dashboard.view_keys_source();
+    let (view_keys_name, view_keys_client) = if provider_hosted {
+        ("provider view-token", client)
+    } else {
+        ("view-token keys at /jwk_uri", &env.cas_client)
+    };
+    // Independent checks run together (start-up waits for them); reported in this order.
+    let (cas_tls, find_tls, view_tls, (cas_check, cas_skew), (view_check, view_skew)) = futures::join!(
+        // Our own C&A, at the URL the solution calls it by.
+        handshake("C&A", env.cas.base_url(), &env.cas_identity, &env.cas_trust),
         handshake(
             "provider find",
             &env.finder.find_base_url,
             &env.harness_identity,
             trusted,
-        )
-        .await,
-    );
-    checks.push(
+        ),
         handshake(
             "provider view",
             &env.dashboard.view_base_url,
             &env.harness_identity,
             trusted,
-        )
-        .await,
+        ),
+        jwks("C&A", &env.cas_client, &cas_jwks),
+        jwks(view_keys_name, view_keys_client, &view_jwks),
     );
-    let client = env.harness_client();
-    let (check, skew) = jwks(
-        "C&A",
-        &env.cas_client,
-        &format!("{}/jwks", env.cas.base_url()),
-    )
-    .await;
-    checks.push(check);
-    checks.extend(skew);
-    let view_jwks = env.contract.view.jwks_url.clone().unwrap_or_else(|| {
-        format!(
-            "{}{}",
-            env.dashboard.view_base_url, env.contract.view.jwks_path
-        )
-    });
-    let (check, skew) = jwks("provider view-token", client, &view_jwks).await;
-    checks.push(check);
-    checks.extend(skew);
+    checks.extend([cas_tls, find_tls, view_tls, cas_check]);
+    checks.extend(cas_skew);
+    checks.push(view_check);
+    checks.extend(view_skew);
     checks.push(reporting_sources(env));
     // The doctor proves the hook by using it: say so, since it empties the test data.
     checks.push(match env.clear_down().await {

@@ -42,6 +42,8 @@ pub enum EnvError {
     Cda(#[from] crate::cda::service::CdaServiceError),
     #[error(transparent)]
     Reporting(#[from] crate::reporting::setup::SetupError),
+    #[error(transparent)]
+    ViewDataSchema(#[from] crate::rules::SchemaError),
 }
 
 /// Everything a run talks to, and the clients it talks with.
@@ -74,6 +76,8 @@ pub struct Environment {
     pub pack: Arc<TestPack>,
     pub limits: Limits,
     pub contract: WireContract,
+    /// The view data schema in force (`[contract] view_data_schema`, else the built-in one).
+    pub view_schema: Arc<crate::rules::ViewDataSchema>,
     /// The match-update file applied between stage 1 and stage 2, once it has been.
     pub match_updates: std::sync::Mutex<Option<MatchUpdateFile>>,
     /// The CDA side's client certificate (finder, dashboard, clear-down).
@@ -117,14 +121,34 @@ impl Environment {
         redactor: Redactor,
     ) -> Result<Environment, EnvError> {
         let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
-        let pki = TestPki::generate("pdp-harness")?;
+        let began = std::time::Instant::now();
+        // The four RS256 keys are generated concurrently, beside the (ECDSA P-256) CA.
+        let (pki, keys) = std::thread::scope(|s| {
+            let keys = s.spawn(|| {
+                SigningKey::generate_all(&[
+                    FINDER_ISSUER_KID,
+                    CAS_KID,
+                    DASHBOARD_KID,
+                    "provider-view-data-1",
+                ])
+            });
+            let pki = TestPki::generate("pdp-harness");
+            (
+                pki,
+                keys.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            )
+        });
+        let pki = pki?;
+        let [finder_key, cas_key, dashboard_key, view_key]: [SigningKey; 4] = keys?
+            .try_into()
+            .map_err(|_| EnvError::Config("expected four generated signing keys".to_owned()))?;
         let ca = vec![pki.ca_der()];
         let ca_pem = vec![pki.ca_pem()];
-
-        let finder_key = SigningKey::generate(FINDER_ISSUER_KID)?;
-        let cas_key = SigningKey::generate(CAS_KID)?;
-        let dashboard_key = SigningKey::generate(DASHBOARD_KID)?;
-        let view_key = SigningKey::generate("provider-view-data-1")?;
+        tracing::debug!(
+            ms = began.elapsed().as_millis(),
+            "embedded default: keys generated"
+        );
 
         let recorder = Arc::new(Recorder::new(redactor));
         config.limits.apply_to(&recorder);
@@ -146,6 +170,8 @@ impl Environment {
         ));
         let cas_server = tls::serve_mtls(cas_app, loopback, &cas_identity, &ca, &config.server)?;
         cas.set_base_url(cas_server.base_url());
+        // On the embedded default the reference provider's view token key is registered.
+        cas.register_view_token_keys(&jwks_of([&view_key]));
 
         // The reference provider: its own server certificate and its own client certificate
         // for calling the C&A.
@@ -202,12 +228,17 @@ impl Environment {
             contract.view.clone(),
             recorder.clone(),
             provider_server.base_url(),
-        );
+        )
+        .with_cda_jwk_uri(format!("{}/jwk_uri", cas_server.base_url()));
         let clear_down = clear_down_hook(
             config,
             format!("{}{CLEAR_DOWN_PATH}", provider_server.base_url()),
         );
         let trust = pki.ca_der();
+        tracing::debug!(
+            ms = began.elapsed().as_millis(),
+            "embedded default: started"
+        );
         Ok(Environment {
             pki: Some(pki),
             recorder,
@@ -225,6 +256,10 @@ impl Environment {
             dashboard,
             pack,
             limits: config.limits.clone(),
+            view_schema: Arc::new(crate::rules::ViewDataSchema::configured(
+                contract.view_data_schema.as_deref(),
+                &config.base_dir(),
+            )?),
             contract,
             match_updates: std::sync::Mutex::new(None),
             reporting_section: config.reporting_section,
@@ -233,6 +268,27 @@ impl Environment {
             harness_client,
             clear_down,
         })
+    }
+
+    /// Judge view data by the data standards: the schema in force, then the cross-field
+    /// rules. Returns the failures; warnings (sources disagree) are recorded for the evidence,
+    /// or returned as failures under `[contract] strict = true`.
+    pub fn judge_view_data(&self, view_data: &serde_json::Value) -> Vec<String> {
+        let mut failures: Vec<String> = self
+            .view_schema
+            .check(view_data)
+            .iter()
+            .chain(crate::rules::cross_field(view_data).iter())
+            .map(ToString::to_string)
+            .collect();
+        for w in crate::rules::source_conflicts(view_data) {
+            if self.contract.strict {
+                failures.push(format!("{w} ([contract] strict = true)"));
+            } else {
+                self.recorder.push_warning(format!("data standards: {w}"));
+            }
+        }
+        failures
     }
 
     /// Apply a match-update file to the reference provider, as the organisation would in its
@@ -440,7 +496,12 @@ impl Environment {
             recorder.clone(),
             target.view_url.trim_end_matches('/').to_owned(),
         )
-        .with_cas_client(cas_client.clone());
+        .with_cas_client(cas_client.clone())
+        .with_cda_jwk_uri(format!("{}/jwk_uri", service.cas.base_url()));
+        // The solution's registered view token keys, published at the C&A's /jwk_uri.
+        service
+            .cas
+            .register_view_token_keys(&target.view_token_key_set(&base).map_err(EnvError::Config)?);
         let clear_down = clear_down_hook(config, String::new());
         // Without [reporting] base_url the simulator stands in for the reporting API.
         let reporting = crate::reporting::setup::start(
@@ -468,6 +529,10 @@ impl Environment {
             dashboard,
             pack,
             limits: config.limits.clone(),
+            view_schema: Arc::new(crate::rules::ViewDataSchema::configured(
+                contract.view_data_schema.as_deref(),
+                &config.base_dir(),
+            )?),
             contract,
             match_updates: std::sync::Mutex::new(None),
             reporting_section: config.reporting_section,

@@ -54,6 +54,10 @@ view_url = "https://view.pensions.example.org"        # CHANGE: base URL; the da
 client_cert = "harness-client.pem"                    # the harness's client certificate (trust cda-ca.pem for it)
 client_key = "harness-client.key"                     # or "env:PDP_HARNESS_CLIENT_KEY"
 ca_bundle = "org-ca.pem"                              # CHANGE: CA(s) that issued your servers' certificates
+# Your view data token signing key(s) as registered with PDP (public key PEM, with its kid). The
+# harness's C&A publishes them at /jwk_uri, where the live dashboard verifies view data tokens.
+# To rotate, register the next key beside the current one, then switch. Or: view_token_jwks = "FILE".
+view_token_keys = [{ file = "view-token-1.pem", kid = "view-token-1" }]   # CHANGE
 
 # How your test data is cleared down before each stage: an HTTP call (POST, mTLS with the
 # harness's client certificate) or a command run without a shell. One of the two.

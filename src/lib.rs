@@ -11,6 +11,7 @@
 //! - [`evidence`]: run log, run record, redaction, JUnit, JSON and PDF outputs;
 //! - [`environment`], [`pki`], [`tls`], [`jwt`]: wiring, run-time PKI, mTLS and token checks.
 
+pub mod bench;
 pub mod bundled;
 pub mod cda;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod environment;
 pub mod evidence;
 pub mod init;
 pub mod jwt;
+pub mod load;
 pub mod pki;
 pub mod provider;
 pub mod recorder;

@@ -89,6 +89,29 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         iterations: u32,
     },
+    /// Measure the speed figures: run --pack all wall time, start-up, load's highest sustained
+    /// find rate beside a bare client's, peak memory
+    #[command(hide = true)]
+    Bench {
+        /// Where the .feature files are (default: the built-in ones)
+        #[arg(long, value_name = "DIR")]
+        features: Option<PathBuf>,
+        /// Where the test packs are (default: the built-in integration pack)
+        #[arg(long, value_name = "DIR")]
+        testpacks: Option<PathBuf>,
+        /// Seconds each measured rate is held
+        #[arg(long, default_value_t = 3.0)]
+        step_secs: f64,
+        /// How many launches start-up is measured over
+        #[arg(long, default_value_t = 5)]
+        startups: usize,
+        /// Connections of the bare client
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+    },
+    /// Send finds at a fixed rate for a fixed time (open model) and report acknowledgement and
+    /// registration latencies (p50 to max), errors, timeouts and the rate achieved
+    Load(LoadArgs),
     /// Check a sealed evidence bundle (a run directory) and say exactly what changed
     Verify {
         /// The run directory, e.g. reports/20261123T071639Z-5cbbac
@@ -221,6 +244,95 @@ struct SubmitReportingArgs {
     /// Where the test packs are (for the default holdernameGuid; default: the built-in pack)
     #[arg(long, value_name = "DIR")]
     testpacks: Option<PathBuf>,
+}
+
+/// `load`: both the rate and the duration are required; every bound is checked.
+#[derive(Debug, Args)]
+struct LoadArgs {
+    /// Finds per second (at most 5000)
+    #[arg(long, value_name = "PER_SECOND")]
+    rate: f64,
+    /// How long to send, in seconds (at most 600)
+    #[arg(long, value_name = "SECONDS")]
+    duration: f64,
+    /// Share of finds for people the provider holds (0 to 1); the rest match nobody
+    #[arg(long, value_name = "SHARE", default_value_t = 0.5)]
+    match_share: f64,
+    /// Also view every registered pension (ticket, RPT, view data)
+    #[arg(long)]
+    view: bool,
+    /// How long a find may take to be answered, in milliseconds
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    timeout_ms: u64,
+    /// How long registrations may trail the last answer, in seconds
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    registration_timeout: u64,
+    /// Finds in flight at once; a find waiting for a free slot counts the wait
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    max_in_flight: usize,
+    /// Target file (TOML), as for `run`; a find endpoint not on loopback needs
+    /// [load] confirm_host in it
+    #[arg(long, value_name = "FILE")]
+    target: Option<PathBuf>,
+    /// Where run directories are written
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    out: PathBuf,
+    /// Where the test packs are (default: the built-in integration pack)
+    #[arg(long, value_name = "DIR")]
+    testpacks: Option<PathBuf>,
+}
+
+async fn load(args: LoadArgs) -> Result<u8, Failure> {
+    use pdp_harness::load::{self, LoadOptions};
+    let config = match &args.target {
+        Some(path) => TargetConfig::load(path).map_err(could_not_run)?,
+        None => TargetConfig::default(),
+    };
+    let mut opts = LoadOptions::new(
+        args.rate,
+        std::time::Duration::try_from_secs_f64(args.duration).unwrap_or(std::time::Duration::MAX),
+    );
+    opts.match_share = args.match_share;
+    opts.view = args.view;
+    opts.timeout = std::time::Duration::from_millis(args.timeout_ms);
+    opts.registration_timeout = std::time::Duration::from_secs(args.registration_timeout);
+    opts.max_in_flight = args.max_in_flight;
+    opts.check().map_err(could_not_run)?;
+    let pack = load_pack(&pack_file(args.testpacks.as_deref())?, &config)?;
+    let redactor = redactor_for(&pack, &config, false);
+    println!(
+        "pdp-harness load: {} finds at {}/s for {} s ({} for people the provider holds)...",
+        opts.total_finds(),
+        opts.rate,
+        args.duration,
+        opts.matching_finds()
+    );
+    let run = load::load_test(pack, &config, redactor, Faults::none(), &opts, &args.out)
+        .await
+        .map_err(could_not_run)?;
+    for line in load::evidence::lines(&run.summary) {
+        println!("{line}");
+    }
+    println!(
+        "Load test: {}. Evidence: {}",
+        run.record.verdict.plain_words(),
+        run.run_dir.display()
+    );
+    Ok(if run.summary.passed() {
+        EXIT_PASSED
+    } else {
+        EXIT_FAILED
+    })
+}
+
+async fn bench(opts: pdp_harness::bench::BenchOptions) -> Result<u8, Failure> {
+    for line in pdp_harness::bench::run(&opts)
+        .await
+        .map_err(could_not_run)?
+    {
+        println!("{line}");
+    }
+    Ok(EXIT_PASSED)
 }
 
 /// How to reach a reference provider over mutual TLS.
@@ -1374,6 +1486,27 @@ fn main() -> ExitCode {
             iterations,
         } => bench_evidence(scenarios, iterations),
         Command::Serve { target, testpacks } => block_on(serve(target, testpacks)),
+        Command::Load(args) => block_on(load(args)),
+        Command::Bench {
+            features,
+            testpacks,
+            step_secs,
+            startups,
+            connections,
+        } => (|| {
+            let features = features_dir(features.as_deref())?;
+            let testpacks = match testpacks {
+                Some(dir) => given_dir(&dir, "--testpacks", "test packs")?,
+                None => pdp_harness::bundled::testpacks_dir().map_err(could_not_run)?,
+            };
+            block_on(bench(pdp_harness::bench::BenchOptions {
+                features,
+                testpacks,
+                step_secs,
+                startups,
+                connections,
+            }))
+        })(),
         Command::Init {
             dir,
             cda_hosts,

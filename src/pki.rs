@@ -344,6 +344,24 @@ impl SigningKey {
         SigningKey::from_pem(kid, &key.serialize_pem())
     }
 
+    /// Fresh keys for `kids`, in order, each generated on its own thread: RSA key generation
+    /// is most of the embedded default's start-up, and PDP's RS256 needs RSA keys.
+    pub fn generate_all(kids: &[&str]) -> Result<Vec<SigningKey>, PkiError> {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = kids
+                .iter()
+                .map(|kid| s.spawn(move || SigningKey::generate(kid)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
+    }
+
     /// A key an organisation supplies as PEM (RSA, PKCS#8 or PKCS#1), for RS256.
     pub fn from_pem(kid: &str, pem: &str) -> Result<SigningKey, PkiError> {
         let sign_err = |source| PkiError::SigningKey {
@@ -391,6 +409,66 @@ impl SigningKey {
             jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, Algorithm::RS256)?;
         Ok(format!("{message}.{signature}"))
     }
+}
+
+/// The public JWK of an RSA key given as PEM: a `PUBLIC KEY`, a `CERTIFICATE`, or a private key
+/// (only its public part is kept). How a provider's registered view token key is read.
+pub fn rsa_public_jwk(kid: &str, pem: &str) -> Result<Jwk, PkiError> {
+    use base64::Engine as _;
+    use jsonwebtoken::jwk::{
+        AlgorithmParameters, CommonParameters, KeyAlgorithm, RSAKeyParameters, RSAKeyType,
+    };
+    use x509_parser::prelude::FromDer as _;
+    let fail = |message: String| PkiError::Pem {
+        what: format!("view token key {kid}"),
+        message,
+    };
+    if pem.contains("PRIVATE KEY") {
+        return Ok(SigningKey::from_pem(kid, pem)?.jwk);
+    }
+    let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
+        .map_err(|e| fail(format!("not PEM: {e}")))?;
+    let rsa_parts = |spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>| match spki.parsed() {
+        Ok(x509_parser::public_key::PublicKey::RSA(k)) => {
+            let strip = |b: &[u8]| {
+                let start = b.iter().position(|x| *x != 0).unwrap_or(b.len());
+                b[start..].to_vec()
+            };
+            Ok((strip(k.modulus), strip(k.exponent)))
+        }
+        _ => Err(fail("not an RSA public key (RS256 needs RSA)".to_owned())),
+    };
+    let (n, e) = match block.label.as_str() {
+        "PUBLIC KEY" => {
+            let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(&block.contents)
+                .map_err(|e| fail(format!("not a public key: {e}")))?;
+            rsa_parts(&spki)?
+        }
+        "CERTIFICATE" => {
+            let (_, cert) = x509_parser::certificate::X509Certificate::from_der(&block.contents)
+                .map_err(|e| fail(format!("not a certificate: {e}")))?;
+            rsa_parts(cert.public_key())?
+        }
+        other => {
+            return Err(fail(format!(
+                "expected PUBLIC KEY or CERTIFICATE, found {other}"
+            )));
+        }
+    };
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    Ok(Jwk {
+        common: CommonParameters {
+            public_key_use: Some(PublicKeyUse::Signature),
+            key_algorithm: Some(KeyAlgorithm::RS256),
+            key_id: Some(kid.to_owned()),
+            ..CommonParameters::default()
+        },
+        algorithm: AlgorithmParameters::RSA(RSAKeyParameters {
+            key_type: RSAKeyType::RSA,
+            n: b64.encode(n),
+            e: b64.encode(e),
+        }),
+    })
 }
 
 /// A JWKS document of the given keys' public parts.

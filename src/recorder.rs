@@ -80,6 +80,8 @@ impl Exchanges {
 pub struct Recorder {
     exchanges: Mutex<Exchanges>,
     timings: Mutex<Vec<(SystemTime, Timing)>>,
+    /// Doubts that are not failures (sources disagree), for the step that raised them.
+    warnings: Mutex<Vec<(SystemTime, String)>>,
     /// What steps said about their checks, stamped like timings.
     notes: Mutex<Vec<(SystemTime, StepNote)>>,
     redactor: Redactor,
@@ -87,6 +89,8 @@ pub struct Recorder {
     timeouts: Mutex<Vec<(String, std::time::Duration)>>,
     /// Largest response body read, in bytes (0: [`DEFAULT_BODY_CAP`]).
     body_cap: std::sync::atomic::AtomicUsize,
+    /// While set, nothing is kept: a load test's thousands of exchanges are counted, not stored.
+    paused: std::sync::atomic::AtomicBool,
 }
 
 /// Default cap on a response body the harness reads (find acknowledgements, view responses).
@@ -217,6 +221,22 @@ impl Recorder {
             .unwrap_or_default()
     }
 
+    /// Warnings raised within `[from, to]`.
+    pub fn warnings_between(&self, from: SystemTime, to: SystemTime) -> Vec<String> {
+        self.warnings
+            .lock()
+            .map(|v| between(&v, from, to))
+            .unwrap_or_default()
+    }
+
+    /// A doubt about what the provider sent that is not a failure (e.g. the public sources
+    /// disagree); the evidence lists it with the step that raised it.
+    pub fn push_warning(&self, text: String) {
+        if let Ok(mut w) = self.warnings.lock() {
+            w.push((SystemTime::now(), text));
+        }
+    }
+
     /// Mark the exchange a check judged (by id); the evidence of a failed step shows it.
     pub fn judged(&self, exchange: Option<usize>) {
         if let Some(id) = exchange {
@@ -285,9 +305,25 @@ impl Recorder {
         if let Ok(mut t) = self.timings.lock() {
             t.clear();
         }
+        if let Ok(mut w) = self.warnings.lock() {
+            w.clear();
+        }
+    }
+
+    /// Stop (or resume) keeping exchanges and timings.
+    pub fn pause(&self, paused: bool) {
+        self.paused
+            .store(paused, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn is_paused(&self) -> bool {
+        self.paused.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn push_timing(&self, timing: Timing) {
+        if self.is_paused() {
+            return;
+        }
         if let Ok(mut t) = self.timings.lock() {
             t.push((SystemTime::now(), timing));
         }
@@ -307,6 +343,9 @@ impl Recorder {
         duration_ms: f64,
         error: Option<String>,
     ) -> Option<usize> {
+        if self.is_paused() {
+            return None;
+        }
         let r = &self.redactor;
         let headers = |h: &HeaderMap| {
             h.iter()

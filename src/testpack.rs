@@ -125,6 +125,10 @@ pub struct Pension {
     /// The provider's systems cannot produce the values now (data item 2.006).
     #[serde(default)]
     pub temporary_error: bool,
+    /// Matched, but the member must contact the scheme (data item 2.004, `contactScheme`):
+    /// a definite arrangement with the scheme name and administrator only.
+    #[serde(default)]
+    pub contact_scheme: bool,
 }
 
 /// A further arrangement of the same pension, administered separately.
@@ -283,6 +287,84 @@ pub struct TestPack {
     pub cases: Vec<Case>,
     #[serde(skip)]
     pub path: PathBuf,
+    #[serde(skip)]
+    index: IndexCache,
+}
+
+/// Where a member record lives in the pack.
+#[derive(Debug, Clone, Copy)]
+enum MemberSource {
+    Member(usize),
+    Persona(usize),
+}
+
+/// Each member record with the indices of its pensions, in member id order: matching walks it
+/// for every find, and a load test's pack holds thousands of synthetic members.
+#[derive(Debug)]
+pub struct MemberIndex {
+    /// The pack's (personas, members, pensions) counts when it was built.
+    shape: (usize, usize, usize),
+    entries: Vec<(MemberSource, Vec<usize>)>,
+}
+
+impl MemberIndex {
+    fn build(pack: &TestPack) -> MemberIndex {
+        use std::collections::{BTreeMap, HashMap};
+        let mut sources: HashMap<&str, MemberSource> = HashMap::new();
+        for (i, p) in pack.personas.iter().enumerate() {
+            sources
+                .entry(p.id.get_ref().as_str())
+                .or_insert(MemberSource::Persona(i));
+        }
+        // A `[[members]]` entry wins over the persona of the same id.
+        let mut seen_members = HashSet::new();
+        for (i, m) in pack.members.iter().enumerate() {
+            if seen_members.insert(m.id.get_ref().as_str()) {
+                sources.insert(m.id.get_ref().as_str(), MemberSource::Member(i));
+            }
+        }
+        let mut by_member: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, p) in pack.pensions.iter().enumerate() {
+            by_member
+                .entry(p.member.get_ref().as_str())
+                .or_default()
+                .push(i);
+        }
+        MemberIndex {
+            shape: TestPack::shape(pack),
+            entries: by_member
+                .into_iter()
+                .filter_map(|(id, pensions)| sources.get(id).map(|s| (*s, pensions)))
+                .collect(),
+        }
+    }
+
+    /// Each member record with its pensions.
+    pub fn iter<'a>(
+        &'a self,
+        pack: &'a TestPack,
+    ) -> impl Iterator<Item = (&'a Persona, impl Iterator<Item = &'a Pension>)> {
+        self.entries.iter().filter_map(move |(source, pensions)| {
+            let member = match *source {
+                MemberSource::Member(i) => pack.members.get(i),
+                MemberSource::Persona(i) => pack.personas.get(i),
+            }?;
+            Some((
+                member,
+                pensions.iter().filter_map(move |&i| pack.pensions.get(i)),
+            ))
+        })
+    }
+}
+
+/// The cached [`MemberIndex`]; rebuilt when the pack's shape has changed since.
+#[derive(Debug, Default)]
+struct IndexCache(std::sync::Mutex<Option<std::sync::Arc<MemberIndex>>>);
+
+impl Clone for IndexCache {
+    fn clone(&self) -> Self {
+        IndexCache::default()
+    }
 }
 
 impl TestPack {
@@ -426,7 +508,17 @@ impl TestPack {
                     &crate::provider::Faults::none(),
                 );
                 let view_data = crate::provider::view_data::view_data(arrangements);
-                for problem in crate::rules::view_data_problems(&view_data) {
+                // The built-in view data schema and the cross-field rules.
+                let broken: Vec<String> = match crate::rules::ViewDataSchema::builtin() {
+                    Ok(schema) => schema
+                        .check(&view_data)
+                        .iter()
+                        .chain(crate::rules::cross_field(&view_data).iter())
+                        .map(ToString::to_string)
+                        .collect(),
+                    Err(e) => vec![e.to_string()],
+                };
+                for problem in broken {
                     problems.push(format!(
                         "{}: pension {}: its view data would break a data standards rule: {problem}",
                         at(p.asset_guid.span()),
@@ -596,6 +688,28 @@ impl TestPack {
             .iter()
             .find(|m| m.id.get_ref() == id)
             .or_else(|| self.persona(id))
+    }
+
+    fn shape(&self) -> (usize, usize, usize) {
+        (self.personas.len(), self.members.len(), self.pensions.len())
+    }
+
+    /// Every member record with its pensions (what [`TestPack::member_records`] and
+    /// [`TestPack::pensions_of`] give), built once per shape of the pack.
+    pub fn member_index(&self) -> std::sync::Arc<MemberIndex> {
+        let mut slot = self
+            .index
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*slot {
+            Some(index) if index.shape == self.shape() => index.clone(),
+            _ => {
+                let index = std::sync::Arc::new(MemberIndex::build(self));
+                *slot = Some(index.clone());
+                index
+            }
+        }
     }
 
     /// Every member record the provider holds (members, and personas that own pensions).

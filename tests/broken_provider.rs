@@ -3,9 +3,11 @@
 
 mod common;
 
-use common::{failed_step, run_with, scenario, statuses};
+use common::{failed_step, run_pack_console, run_pack_with, run_with, scenario, statuses};
+use pdp_harness::config::TargetConfig;
 use pdp_harness::evidence::record::{Status, Verdict};
 use pdp_harness::provider::{Fault, Faults};
+use pdp_harness::runner::Pack;
 
 fn out() -> tempfile::TempDir {
     tempfile::tempdir().expect("temp dir")
@@ -145,6 +147,295 @@ async fn the_pdf_shows_the_failure_and_the_exchange_that_explains_it() {
     assert!(text.contains("/rreguri"), "the rreguri exchange");
     assert!(text.contains("match_status"), "the request body excerpt");
     assert!(!text.contains("eyJ"), "tokens are redacted");
+}
+
+const VIEW_DATA_STEP: &str = "the view data matches the registration and the test pack";
+
+#[tokio::test]
+async fn definite_arrangements_without_possible_match_fail_naming_2_001() {
+    let (step, msg) = only_failure(Fault::OmitsPossibleMatch, "CP-01").await;
+    assert_eq!(step, VIEW_DATA_STEP);
+    assert!(
+        msg.contains("2.001 arrangements[0].possibleMatch: is required but missing"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn dc_pot_instead_of_estimated_and_accrued_pot_is_named() {
+    let (step, msg) = only_failure(Fault::UsesDcPot, "CP-01").await;
+    assert_eq!(step, VIEW_DATA_STEP);
+    assert!(
+        msg.contains("2.301-2.314 arrangements[0].benefitIllustrations[0].illustrationComponents[0].dcPot: is not a data item of the estimated retirement income (ERI) component"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("illustrationComponents[1].dcPot: is not a data item of the accrued pension (AP) component"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_unavailable_code_is_named() {
+    let (step, msg) = only_failure(Fault::UnknownUnavailableCode, "CP-01").await;
+    assert_eq!(step, VIEW_DATA_STEP);
+    assert!(
+        msg.contains("2.401 arrangements[0].benefitIllustrations[0].illustrationComponents[1].unavailableReason: \"DCSM\" is not allowed as the unavailable reason of an accrued pension (AP) component"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn an_eri_only_code_on_an_accrued_pension_component_is_named() {
+    let (step, msg) = only_failure(Fault::UnavailableCodeOnWrongComponent, "CP-01").await;
+    assert_eq!(step, VIEW_DATA_STEP);
+    assert!(
+        msg.contains("2.401 arrangements[0].benefitIllustrations[0].illustrationComponents[1].unavailableReason: \"DCHA\" is not allowed as the unavailable reason of an accrued pension (AP) component"),
+        "{msg}"
+    );
+}
+
+/// The schema file drives the check: the same provider passes under a replacement schema
+/// (here ours, with DCHA allowed on AP components and `dcPot` admitted).
+#[tokio::test]
+async fn a_replacement_schema_file_that_allows_the_data_passes_it() {
+    let dir = out();
+    let mut schema: serde_json::Value =
+        serde_json::from_str(pdp_harness::rules::BUILTIN_SCHEMA).expect("our schema is JSON");
+    let defs = &mut schema["$defs"];
+    defs["apComponent"]["properties"]["unavailableReason"]["enum"]
+        .as_array_mut()
+        .expect("an enum")
+        .push("DCHA".into());
+    for component in ["eriComponent", "apComponent"] {
+        defs[component]["properties"]["dcPot"] = serde_json::json!({ "type": "number" });
+    }
+    let file = dir.path().join("organisation-view-data.json");
+    std::fs::write(&file, schema.to_string()).expect("write the replacement schema");
+    let mut config = TargetConfig::default();
+    config.contract.view_data_schema = Some(file);
+    let faults = Faults::none()
+        .with(Fault::UnavailableCodeOnWrongComponent)
+        .with(Fault::UsesDcPot);
+    let record = run_pack_with(Pack::ConnectionProving, faults.clone(), dir.path(), config).await;
+    assert_eq!(record.verdict, Verdict::Passed, "{:#?}", statuses(&record));
+    // And under the built-in schema the same provider fails.
+    let record = run_with(faults, dir.path()).await;
+    assert_eq!(record.verdict, Verdict::Failed);
+}
+
+/// Where the public sources disagree (`monthlyAmount`, 2.307/2.407) the run passes with a
+/// warning shown in the console, JUnit (system-out), PDF and HTML; strict mode fails it.
+#[tokio::test]
+async fn a_disputed_item_is_a_warning_everywhere_and_a_failure_when_strict() {
+    let dir = out();
+    let faults = Faults::none().with(Fault::SendsMonthlyAmount);
+    let (record, console) = run_pack_console(
+        Pack::ConnectionProving,
+        faults.clone(),
+        dir.path(),
+        TargetConfig::default(),
+    )
+    .await;
+    assert_eq!(record.verdict, Verdict::Passed, "{:#?}", statuses(&record));
+    let warnings: Vec<&str> = scenario(&record, "CP-01").warnings().collect();
+    assert!(
+        warnings.iter().any(|w| w.contains(
+            "2.307/2.407 arrangements[0].benefitIllustrations[0].illustrationComponents[0].payableDetails.monthlyAmount: is present"
+        )),
+        "{warnings:#?}"
+    );
+    let console = console.join("\n");
+    assert!(
+        console.contains("warning: data standards: 2.307/2.407"),
+        "{console}"
+    );
+    let run = dir.path().join(&record.header.run_id);
+    let junit = std::fs::read_to_string(run.join("junit.xml")).expect("junit.xml");
+    assert!(
+        junit.contains("<system-out>WARNING: data standards: 2.307/2.407"),
+        "{junit}"
+    );
+    let html = std::fs::read_to_string(run.join("report.html")).expect("report.html");
+    assert!(
+        html.contains("<h2>Warnings</h2>") && html.contains("2.307/2.407"),
+        "html"
+    );
+    let pdf = common::pdf_text(&run.join("evidence.pdf"));
+    assert!(
+        pdf.contains("Warnings") && pdf.contains("2.307/2.407"),
+        "{pdf}"
+    );
+    // The cover names the schema that judged the view data, with its SHA-256.
+    assert!(
+        pdf.contains("View data schema") && pdf.contains("built-in"),
+        "{pdf}"
+    );
+    assert!(
+        record.header.standards.view_data_schema.contains("SHA-256"),
+        "{}",
+        record.header.standards.view_data_schema
+    );
+
+    let mut strict = TargetConfig::default();
+    strict.contract.strict = true;
+    let record = run_pack_with(Pack::ConnectionProving, faults, dir.path(), strict).await;
+    let (step, msg) = failed_step(&record, "CP-01");
+    assert_eq!(step, VIEW_DATA_STEP);
+    assert!(
+        msg.contains("monthlyAmount: is present") && msg.contains("([contract] strict = true)"),
+        "{msg}"
+    );
+}
+
+/// The live dashboard verifies view data tokens against the keys the CDA publishes at
+/// `/jwk_uri` (the provider's registered keys), not a JWKS the provider hosts.
+#[tokio::test]
+async fn view_tokens_signed_by_a_key_not_registered_at_jwk_uri_fail() {
+    let (step, msg) = only_failure(Fault::SignsWithUnregisteredKey, "CP-01").await;
+    assert_eq!(
+        step,
+        "each view response is a valid view data token signed by the provider"
+    );
+    assert!(
+        msg.contains("registered at the CDA's /jwk_uri ([provider] view_token_keys)")
+            && msg.contains("\"provider-view-data-unregistered\""),
+        "{msg}"
+    );
+}
+
+fn provider_hosted() -> TargetConfig {
+    let mut config = TargetConfig::default();
+    config.contract.view.jwks_path = Some("/jwks".to_owned());
+    config
+}
+
+fn jwks_fetches(record: &pdp_harness::evidence::record::RunRecord) -> usize {
+    record
+        .scenarios
+        .iter()
+        .flat_map(|s| s.steps.iter())
+        .flat_map(|st| st.exchanges.iter())
+        .filter(|e| e.party == pdp_harness::cda::dashboard::PARTY_JWKS)
+        .count()
+}
+
+/// Provider-hosted keys (explicit `jwks_path`): a provider that rotates its key passes, the
+/// JWKS fetched again once for the new `kid` (issue 13, item 5).
+#[tokio::test]
+async fn a_provider_hosted_key_rotation_is_followed_with_one_refetch() {
+    let dir = out();
+    let record = run_pack_with(
+        Pack::Stage1,
+        Faults::none().with(Fault::RotatesViewKey),
+        dir.path(),
+        provider_hosted(),
+    )
+    .await;
+    assert_eq!(record.verdict, Verdict::Passed, "{:#?}", statuses(&record));
+    assert_eq!(jwks_fetches(&record), 2, "the first fetch and one refetch");
+}
+
+/// A token signed with a key published nowhere still fails, after one refetch.
+#[tokio::test]
+async fn a_provider_hosted_token_under_an_unpublished_key_still_fails() {
+    let dir = out();
+    let record = run_pack_with(
+        Pack::ConnectionProving,
+        Faults::none().with(Fault::SignsWithUnpublishedKey),
+        dir.path(),
+        provider_hosted(),
+    )
+    .await;
+    let (step, msg) = failed_step(&record, "CP-01");
+    assert_eq!(
+        step,
+        "each view response is a valid view data token signed by the provider"
+    );
+    assert!(
+        msg.contains("provider's JWKS") && msg.contains("not in the trusted JWKS"),
+        "{msg}"
+    );
+    assert_eq!(jwks_fetches(&record), 2, "the first fetch and one refetch");
+}
+
+/// MaPS's dashboard makes its first view call with `Authorization: Bearer` and no credential; a
+/// provider that answers it with 400 fails here, with the explanation.
+#[tokio::test]
+async fn a_provider_that_rejects_the_empty_bearer_fails_with_the_explanation() {
+    let dir = out();
+    let record = run_with(Faults::none().with(Fault::RejectsEmptyBearer), dir.path()).await;
+    // Every scenario that views fails: each first view call carries the empty bearer.
+    assert!(statuses(&record).iter().all(|(_, s)| *s == Status::Failed));
+    let (step, msg) = failed_step(&record, "CP-01");
+    assert!(
+        step.starts_with("the dashboard requests the view data"),
+        "{step}"
+    );
+    assert!(
+        msg.contains("got 400: that call carries `Authorization: Bearer` with an empty credential, as MaPS's dashboard sends it"),
+        "{msg}"
+    );
+}
+
+/// A challenge a standard parser reads but MaPS's split-on-`ticket=` reading cannot fails.
+#[tokio::test]
+async fn a_challenge_the_dashboard_cannot_parse_fails() {
+    let dir = out();
+    let record = run_with(
+        Faults::none().with(Fault::ChallengeWithSpacedEquals),
+        dir.path(),
+    )
+    .await;
+    assert_eq!(record.verdict, Verdict::Failed);
+    let (_, msg) = failed_step(&record, "CP-01");
+    assert!(
+        msg.contains("MaPS's dashboard could not read this WWW-Authenticate challenge"),
+        "{msg}"
+    );
+}
+
+/// MaPS's dashboard accepts only `<holdername-guid>:<asset-guid>`, 73 characters, as a PeI.
+#[tokio::test]
+async fn a_braced_pei_fails_the_registration_check() {
+    let (step, msg) = only_failure(Fault::BracedPei, "CP-01").await;
+    assert!(
+        step.starts_with("every registration has match status"),
+        "{step}"
+    );
+    assert!(
+        msg.contains("expected the PeI to be exactly urn:pei:<holdername-guid>:<asset-guid> (73 characters after urn:pei:, no braces)"),
+        "{msg}"
+    );
+}
+
+/// The C&A mints resource ids as the real one does (a UUID and a trailing digit), so a provider
+/// that parses them as UUIDs fails here rather than live.
+#[tokio::test]
+async fn a_provider_that_parses_resource_id_as_a_uuid_fails() {
+    let dir = out();
+    let record = run_with(
+        Faults::none().with(Fault::ParsesResourceIdAsUuid),
+        dir.path(),
+    )
+    .await;
+    let (step, msg) = failed_step(&record, "CP-01");
+    assert!(
+        step.starts_with("the dashboard requests the view data"),
+        "{step}"
+    );
+    assert!(msg.contains("got 404"), "{msg}");
+}
+
+/// Values are compared with what the test pack provisioned.
+#[tokio::test]
+async fn a_value_other_than_the_pack_provisioned_is_named() {
+    let (step, msg) = only_failure(Fault::WrongAnnualAmount, "CP-01").await;
+    assert_eq!(step, VIEW_DATA_STEP);
+    assert!(
+        msg.contains("expected the ERI DC component's payableDetails.annualAmount 5120.00 (the test pack), observed 5121"),
+        "{msg}"
+    );
 }
 
 /// The audit step's message in a scenario amended by the whole-run registration audit.

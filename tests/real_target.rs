@@ -108,6 +108,7 @@ view_url = "https://localhost:{view_port}"
 client_cert = "{client}.pem"
 client_key = "{client}.key"
 ca_bundle = "{ca_bundle}"
+view_token_keys = [{{ file = "view-signing.key", kid = "reference-provider-view-1" }}]
 
 [cda]
 listen = "127.0.0.1:{cda_port}"
@@ -316,7 +317,7 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
     );
     assert!(t.contains("(run inside pdp-harness serve, pid"), "{t}");
     assert!(t.contains("against organisation's endpoints"), "{t}");
-    assert!(t.contains("22 passed, 0 failed of 22"), "{t}");
+    assert!(t.contains("23 passed, 0 failed of 23"), "{t}");
     assert!(
         t.contains("the reporting stage is left out") && t.contains("no [reporting] section"),
         "{t}"
@@ -799,4 +800,61 @@ fn the_standalone_reference_provider_stops_on_sigterm() {
         Some(0),
         "stopped by SIGTERM, cleanly: {exit:?}"
     );
+}
+
+/// `load` against a separate provider process on loopback (so no confirmation is needed):
+/// every find is acknowledged, and each matching persona's pensions are registered once, tied
+/// to the find that asked.
+#[test]
+fn load_runs_against_a_separate_provider_process() {
+    let m = Material::new();
+    let provider_config = m.provider_config();
+    let good = m
+        .cda_pki
+        .client_identity("CDA client", "pdp-harness")
+        .expect("cert");
+    m.harness_client("harness-client", &good);
+    let target = m.target(
+        "target.toml",
+        "harness-client",
+        "org-ca.pem",
+        m.provider_port,
+    );
+    let provider = start_provider(&provider_config);
+    let runs = m.dir.path().join("runs");
+    let out = harness(
+        &m,
+        &[
+            "load",
+            "--rate",
+            "20",
+            "--duration",
+            "1",
+            "--registration-timeout",
+            "10",
+            "--target",
+            target.to_str().expect("utf-8"),
+            "--out",
+            runs.to_str().expect("utf-8"),
+        ],
+    );
+    drop(provider);
+    let t = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let run: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(common::only_run_dir(&runs).join("run.json")).expect("run.json"),
+    )
+    .expect("JSON");
+    let load = &run["load"];
+    assert_eq!(load["acknowledged"], 20, "{load}");
+    assert_eq!(load["matching_finds"], 10, "{load}");
+    let expected = load["registrations_expected"].as_u64().expect("a count");
+    assert!(expected >= 10, "{load}");
+    assert_eq!(
+        load["registrations_observed"].as_u64(),
+        Some(expected),
+        "{load}"
+    );
+    assert_eq!(load["registrations_unexpected"], 0, "{load}");
+    assert_eq!(run["verdict"], "passed", "{run}");
 }

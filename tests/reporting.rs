@@ -1033,7 +1033,7 @@ fn reconciliation_catches_a_planted_mismatch() {
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("RP-09"), "{text}");
     assert!(
-        text.contains("view requests received (req_count): reported 99 but the harness observed 2"),
+        text.contains("view requests received (req_count): reported 99 but the harness observed 4"),
         "{text}"
     );
     let dir = common::only_run_dir(&out.path().join("reports"));
@@ -1101,6 +1101,73 @@ fn submit_reporting_sends_the_minimal_set_checks_without_sending_and_names_missi
     );
     // A rehearsal against the simulator leaves no journal behind.
     assert!(!dir.path().join("reporting-journal.jsonl").exists());
+}
+
+/// Response-time items the schema admits but the standards do not (not over 10 s, a negative
+/// duration, a request outside the reported day) are refused with the item and the reason,
+/// not sent.
+#[test]
+fn response_times_that_are_not_slow_negative_or_outside_the_period_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let testpacks = common::root().join("testpacks");
+    let holder = common::pack().holdername_guid().to_owned();
+    let today = model::utc_midnight(Utc::now());
+    let at = |secs: i64| model::ts(&(today + chrono::Duration::seconds(secs)));
+    std::fs::write(
+        dir.path().join("slow.csv"),
+        format!(
+            "holdernameGuid,req_date_ts,resp_date_ts\n\
+{holder},{},{}\n{holder},{},{}\n{holder},{},{}\n{holder},{},{}\n",
+            at(60),
+            at(65),
+            at(120),
+            at(100),
+            at(-3600),
+            at(-3580),
+            at(300),
+            at(312),
+        ),
+    )
+    .expect("written");
+    std::fs::write(
+        dir.path().join("target.toml"),
+        "[reporting.sources]\nview-response-response-time = \"file:slow.csv\"\n",
+    )
+    .expect("written");
+    let output = common::bin()
+        .current_dir(dir.path())
+        .args([
+            "submit-reporting",
+            "--dry-run",
+            "--target",
+            "target.toml",
+            "--endpoint",
+            "view-response-response-time",
+            "--testpacks",
+        ])
+        .arg(&testpacks)
+        .output()
+        .expect("runs");
+    let text = common::output_text(&output);
+    assert_ne!(output.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("items[0]") && text.contains("NOT_OVER_10_SECONDS"),
+        "{text}"
+    );
+    assert!(text.contains("took 5.000 s"), "{text}");
+    assert!(
+        text.contains("items[1]") && text.contains("NEGATIVE_DURATION"),
+        "{text}"
+    );
+    assert!(
+        text.contains("items[2]") && text.contains("OUTSIDE_REPORTING_PERIOD"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("items[3]"),
+        "the 12 s item in the period is fine: {text}"
+    );
+    assert!(!text.contains("valid; not sent"), "{text}");
 }
 
 /// Two sessions over one journal whose last line was torn (a process died mid-write): both

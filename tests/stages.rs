@@ -57,7 +57,7 @@ async fn the_full_pack_passes_against_a_correct_provider() {
         .iter()
         .filter_map(|s| s.case_id.clone())
         .collect();
-    for id in (1..=14)
+    for id in (1..=15)
         .map(|i| format!("S1-{i:02}"))
         .chain((1..=5).map(|i| format!("S2-{i:02}")))
     {
@@ -80,6 +80,18 @@ async fn the_full_pack_passes_against_a_correct_provider() {
             == 5,
         "{:#?}",
         record.notes
+    );
+    // S1-15 returns 2.004 (contactScheme): the contact count is reconciled with a non-zero value.
+    let contact: Vec<_> = record
+        .reporting
+        .reconciliations
+        .iter()
+        .flat_map(|r| r.findings.iter())
+        .filter(|f| f.measure == "contact_count")
+        .collect();
+    assert!(
+        !contact.is_empty() && contact.iter().all(|f| f.agrees && f.observed >= 1),
+        "{contact:#?}"
     );
     // Timings are summarised per measure against their limits.
     let measures: Vec<&str> = record
@@ -155,6 +167,20 @@ async fn possible_and_definite_arrangements_mixed() {
 }
 
 #[tokio::test]
+async fn additional_data_sources_in_a_possible_match() {
+    let record = run_all(Faults::none().with(Fault::AdditionalDataSourcesInPossibleMatch)).await;
+    assert_eq!(failed(&record), set(&["S1-05", "S1-08", "S1-09"]));
+    let m = message(&record, "S1-05");
+    assert!(
+        m.contains("case S1-05")
+            && m.contains(
+                "2.001 arrangements[0].additionalDataSources: is not a data item of the possible-match arrangement"
+            ),
+        "{m}"
+    );
+}
+
+#[tokio::test]
 async fn an_omitted_eri_component_instead_of_an_unavailable_code() {
     let record = run_all(Faults::none().with(Fault::OmitsUnavailableComponent)).await;
     assert_eq!(failed(&record), set(&["S1-11"]));
@@ -194,7 +220,7 @@ async fn a_repeated_find_registered_again() {
 async fn a_200_to_every_find() {
     let record = run_all(Faults::none().with(Fault::FindAnswers200)).await;
     let mut expected = set(&["CP-01"]);
-    expected.extend((1..=14).map(|i| format!("S1-{i:02}")));
+    expected.extend((1..=15).map(|i| format!("S1-{i:02}")));
     assert_eq!(failed(&record), expected);
     let m = message(&record, "S1-03");
     assert!(

@@ -333,6 +333,164 @@ async fn a_possible_match_can_be_patched_to_match_yes_and_only_to_match_yes() {
     }
 }
 
+async fn ticket_for(env: &Environment, pat: &str, resource_id: &str) -> String {
+    let resp = cas_client(env)
+        .post(format!("{}/perm", env.cas.base_url()))
+        .header("X-Request-ID", rid())
+        .bearer_auth(pat)
+        .json(&json!({ "resource_id": resource_id, "resource_scopes": ["owner", "value"] }))
+        .send()
+        .await
+        .expect("/perm answers");
+    assert_eq!(resp.status(), 201);
+    let body: Value = resp.json().await.expect("json");
+    body["ticket"].as_str().expect("ticket").to_owned()
+}
+
+/// rreguri, token, perm and introspect declare `X-Request-ID` `format: uuid`: the canonical
+/// hyphenated form only, on all seven operations (as the reporting simulator already does).
+#[tokio::test]
+async fn the_cas_takes_only_canonical_request_ids_on_all_seven_operations() {
+    let env = common::environment(Default::default()).await;
+    let pat = valid_pat(&env).await;
+    let resp = register(&env, &pat, &uuid::Uuid::new_v4().to_string(), "match-yes").await;
+    assert_eq!(resp.status(), 201);
+    let id = resp.json::<Value>().await.expect("json")["resource_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let base = env.cas.base_url().to_owned();
+    let client = cas_client(&env);
+    let u = uuid::Uuid::new_v4();
+    for form in [
+        format!("{{{u}}}"),
+        format!("urn:uuid:{u}"),
+        u.simple().to_string(),
+    ] {
+        let ops = [
+            client
+                .post(format!("{base}/token"))
+                .form(&[("grant_type", "x")]),
+            client.post(format!("{base}/perm")).json(&json!({})),
+            client
+                .post(format!("{base}/introspect"))
+                .form(&[("token", "x")]),
+            client.post(format!("{base}/rreguri")).json(&json!({})),
+            client.get(format!("{base}/rreguri/{id}")),
+            client
+                .patch(format!("{base}/rreguri/{id}"))
+                .json(&json!({ "match_status": "match-yes" })),
+            client
+                .delete(format!("{base}/rreguri/{id}"))
+                .query(&[("deletion_reason", "asset-removed")]),
+        ];
+        for (i, op) in ops.into_iter().enumerate() {
+            let resp = op
+                .header("X-Request-ID", form.as_str())
+                .bearer_auth(&pat)
+                .send()
+                .await
+                .expect("answers");
+            assert_eq!(resp.status(), 400, "operation {i} with X-Request-ID {form}");
+        }
+    }
+    assert!(env.cas.registration(&id).expect("kept").deleted.is_none());
+}
+
+/// `inbound_request_id` is typed a string: an explicit null is refused; the resource id is
+/// minted as the real C&A's (a UUID with a trailing digit).
+#[tokio::test]
+async fn rreguri_refuses_a_null_inbound_request_id_and_mints_live_resource_ids() {
+    let env = common::environment(Default::default()).await;
+    let pat = valid_pat(&env).await;
+    let resp = cas_client(&env)
+        .post(format!("{}/rreguri", env.cas.base_url()))
+        .header("X-Request-ID", rid())
+        .bearer_auth(&pat)
+        .json(&json!({
+            "name": format!("urn:pei:{}:{}", env.pack.holdername_guid(), uuid::Uuid::new_v4()),
+            "description": "Northwind Workplace Pension Scheme",
+            "match_status": "match-yes",
+            "inbound_request_id": null,
+            "resource_scopes": ["owner", "value"],
+        }))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body[0]["field"], "inbound_request_id");
+
+    let resp = register(&env, &pat, &uuid::Uuid::new_v4().to_string(), "match-yes").await;
+    let id = resp.json::<Value>().await.expect("json")["resource_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(id.len(), 37, "{id}");
+    assert!(uuid::Uuid::try_parse(&id[..36]).is_ok(), "{id}");
+    assert!(id[36..].chars().all(|c| c.is_ascii_digit()), "{id}");
+    assert!(uuid::Uuid::try_parse(&id).is_err(), "{id} is not a UUID");
+}
+
+/// Deleting a PeI ends access to it: its outstanding tickets no longer redeem, and an RPT
+/// for it is no longer introspected as active.
+#[tokio::test]
+async fn a_deleted_pei_ends_its_tickets_and_its_rpts() {
+    let env = common::environment(Default::default()).await;
+    let pat = valid_pat(&env).await;
+    let resp = register(&env, &pat, &uuid::Uuid::new_v4().to_string(), "match-yes").await;
+    let id = resp.json::<Value>().await.expect("json")["resource_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let base = env.cas.base_url().to_owned();
+    let outstanding = ticket_for(&env, &pat, &id).await;
+    let redeemed = ticket_for(&env, &pat, &id).await;
+    let rpt = env
+        .dashboard
+        .request_rpt(&base, &redeemed)
+        .await
+        .expect("an RPT while the PeI is live");
+    let introspect = || {
+        cas_client(&env)
+            .post(format!("{base}/introspect"))
+            .header("X-Request-ID", rid())
+            .bearer_auth(&pat)
+            .form(&[("token", rpt.as_str())])
+            .send()
+    };
+    let before: Value = introspect()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(before["active"], true);
+
+    let deleted = cas_client(&env)
+        .delete(format!("{base}/rreguri/{id}"))
+        .query(&[("deletion_reason", "asset-removed")])
+        .header("X-Request-ID", rid())
+        .bearer_auth(&pat)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(deleted.status(), 204);
+
+    let refused = env.dashboard.request_rpt(&base, &outstanding).await;
+    let message = refused
+        .expect_err("the ticket of a deleted PeI does not redeem")
+        .message;
+    assert!(message.contains("has been deleted"), "{message}");
+    let after: Value = introspect()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(after, json!({ "active": false }));
+}
+
 /// Issue 15 item 8 and issue 13 item 6: an assertion whose nbf is an hour ahead, whose iat is
 /// a day ahead, that carries an unknown `crit` header, or that has no jti gets no PAT; the
 /// provider refuses such find tokens too.

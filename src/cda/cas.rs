@@ -97,6 +97,30 @@ impl Registration {
     }
 }
 
+/// A resource id as the real C&A mints it: a UUID with an extra trailing digit (MaPS stub
+/// v2.0.0: "to match real C&A behaviour"), so a provider that parses it as a UUID fails here.
+pub fn mint_resource_id() -> String {
+    let digit = uuid::Uuid::new_v4().as_bytes()[0] % 10;
+    format!("{}{digit}", uuid::Uuid::new_v4())
+}
+
+/// Whether the PeI is exactly `urn:pei:<holdername-guid>:<asset-guid>`: 73 characters after the
+/// prefix, hyphenated, no braces. MaPS's dashboard (`IdValidator.IsValidPeI`) rejects others,
+/// though the rreguri yaml's pattern admits braces.
+pub fn pei_is_dashboard_readable(name: &str) -> bool {
+    let is_guid = |g: &str| {
+        g.len() == 36
+            && g.char_indices().all(|(i, c)| match i {
+                8 | 13 | 18 | 23 => c == '-',
+                _ => c.is_ascii_hexdigit(),
+            })
+    };
+    name.strip_prefix("urn:pei:")
+        .filter(|rest| rest.len() == 73)
+        .and_then(|rest| rest.split_once(':'))
+        .is_some_and(|(h, a)| is_guid(h) && is_guid(a))
+}
+
 /// `urn:pei:<holder>:<asset>` split into its two GUIDs (braces removed).
 pub fn pei_parts(name: &str) -> Option<(&str, &str)> {
     let rest = name.strip_prefix("urn:pei:")?;
@@ -260,6 +284,9 @@ struct CasInner {
     changes: watch::Sender<u64>,
     faults: Arc<CasFaults>,
     audit: Mutex<AuditLog>,
+    /// The providers' registered view data token keys, published at `/jwk_uri` (where MaPS's
+    /// dashboard looks view token keys up by `kid`). Several at once is how a provider rotates.
+    view_token_keys: Mutex<JwkSet>,
 }
 
 impl Cas {
@@ -279,8 +306,34 @@ impl Cas {
                 changes: watch::Sender::new(0),
                 faults: Arc::new(CasFaults::default()),
                 audit: Mutex::new(AuditLog::default()),
+                view_token_keys: Mutex::new(JwkSet { keys: Vec::new() }),
             }),
         }
+    }
+
+    /// Register a provider's view data token public keys (a key with a known `kid` replaces
+    /// the old one).
+    pub fn register_view_token_keys(&self, keys: &JwkSet) {
+        let mut published = self
+            .inner
+            .view_token_keys
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for k in &keys.keys {
+            published
+                .keys
+                .retain(|old| old.common.key_id != k.common.key_id);
+            published.keys.push(k.clone());
+        }
+    }
+
+    /// What `/jwk_uri` publishes: the registered view data token keys.
+    pub fn view_token_keys(&self) -> JwkSet {
+        self.inner
+            .view_token_keys
+            .lock()
+            .map(|k| k.clone())
+            .unwrap_or_else(|e| e.into_inner().clone())
     }
 
     /// Record where the C&A is reachable (the `as_uri` a provider should send).
@@ -514,6 +567,7 @@ impl Cas {
             ))
             .layer(axum::middleware::from_fn(require_request_id))
             .route("/jwks", get(jwks))
+            .route("/jwk_uri", get(jwk_uri))
             .with_state(self.clone())
     }
 }
@@ -593,17 +647,19 @@ fn field_error(field: &str, rejected: &serde_json::Value, reason: &str) -> Respo
         .into_response()
 }
 
-/// Every C&A operation requires a UUID `X-Request-ID` (declared `required`, `format: uuid`).
+/// Every C&A operation requires a UUID `X-Request-ID` (declared `required`, `format: uuid`):
+/// the canonical hyphenated form only, as JSON Schema's `uuid` format (and the reporting
+/// simulator) take it; braces, `urn:uuid:` and bare hex are refused.
 async fn require_request_id(request: Request, next: Next) -> Response {
     let ok = request
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| uuid::Uuid::parse_str(v).is_ok());
+        .is_some_and(crate::reporting::validate::is_uuid);
     if ok {
         return next.run(request).await;
     }
-    let msg = "X-Request-ID header is required and must be a UUID";
+    let msg = "X-Request-ID header is required and must be a canonical hyphenated UUID";
     if request.uri().path() == "/token" {
         token_error("invalid_request", msg)
     } else {
@@ -621,6 +677,11 @@ fn request_id(headers: &HeaderMap) -> String {
 
 async fn jwks(State(cas): State<Cas>) -> Json<JwkSet> {
     Json(cas.jwks().clone())
+}
+
+/// The CDA's `/jwk_uri`: the view data token keys registered by providers.
+async fn jwk_uri(State(cas): State<Cas>) -> Json<JwkSet> {
+    Json(cas.view_token_keys())
 }
 
 /// Parameters of `/token`: declared `in: query` in token-v1_2.yaml; the stub also takes a form
@@ -770,6 +831,21 @@ fn issue_rpt(
         return token_error("invalid_grant", "ticket has already been redeemed");
     }
     record.redeemed = true;
+    let resource_id = record.resource_id.clone();
+    // A deleted PeI ends access to it: its outstanding tickets no longer redeem.
+    let live = state
+        .registrations
+        .iter()
+        .any(|r| r.resource_id == resource_id && r.deleted.is_none());
+    if !live {
+        return token_error(
+            "invalid_grant",
+            "the PeI this ticket was issued for has been deleted",
+        );
+    }
+    let Some(record) = state.tickets.get(&ticket_claims.jti) else {
+        return token_error("invalid_grant", "ticket was not issued by this C&A");
+    };
     let exp = now + s.lifetimes.rpt.as_secs() as i64;
     let rpt = CasClaims {
         iss: s.issuer.clone(),
@@ -944,9 +1020,25 @@ async fn introspect(
         )
             .into_response();
     }
+    // A deleted PeI ends access to it: its permission is no longer reported.
+    let permissions: Vec<Permission> = {
+        let state = cas.state();
+        permissions
+            .into_iter()
+            .filter(|p| {
+                state
+                    .registrations
+                    .iter()
+                    .any(|r| r.resource_id == p.resource_id && r.deleted.is_none())
+            })
+            .collect()
+    };
     let now = jwt::now_epoch();
-    let active = claims.exp > now;
+    let active = claims.exp > now && !permissions.is_empty();
     record_introspection(&cas, Some(claims.jti.clone()), active);
+    if !active {
+        return Json(json!({ "active": false })).into_response();
+    }
     Json(json!({
         "active": active,
         "token_type": TOKEN_TYPE_RPT,
@@ -1082,11 +1174,11 @@ fn register_inner(cas: &Cas, headers: &HeaderMap, body: &[u8]) -> Response {
             "must be a non-empty array of owner, value, delegate",
         );
     };
-    let inbound = field("inbound_request_id");
-    let inbound_request_id = match &inbound {
-        serde_json::Value::Null => None,
-        serde_json::Value::String(s) => Some(s.clone()),
-        other => return field_error("inbound_request_id", other, "must be a string"),
+    // Absent is allowed; an explicit null is not: rreguri-v1_2.yaml types it a string.
+    let inbound_request_id = match body.get("inbound_request_id") {
+        None => None,
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(other) => return field_error("inbound_request_id", other, "must be a string"),
     };
     let request_id = request_id(headers);
     let mut state = cas.state();
@@ -1107,7 +1199,7 @@ fn register_inner(cas: &Cas, headers: &HeaderMap, body: &[u8]) -> Response {
             "X-Request-ID was already used for a registration",
         );
     }
-    let resource_id = uuid::Uuid::new_v4().to_string();
+    let resource_id = mint_resource_id();
     state.registrations.push(Registration {
         resource_id: resource_id.clone(),
         name: name_str.to_owned(),

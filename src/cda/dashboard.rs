@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use jsonwebtoken::jwk::JwkSet;
 use serde_json::Value;
-use tokio::sync::OnceCell;
 
 use crate::cda::cas::{GRANT_UMA_TICKET, RQP_FORMAT};
 use crate::contract::{Challenge, ViewContract};
@@ -17,6 +16,7 @@ use crate::recorder::{Observed, Recorder};
 pub const PARTY_VIEW: &str = "dashboard -> provider view endpoint";
 pub const PARTY_TOKEN: &str = "dashboard -> C&A /token";
 pub const PARTY_JWKS: &str = "dashboard -> provider JWKS";
+pub const PARTY_JWK_URI: &str = "dashboard -> C&A /jwk_uri";
 
 #[derive(Debug)]
 pub struct Dashboard {
@@ -30,7 +30,14 @@ pub struct Dashboard {
     pub contract: ViewContract,
     pub recorder: Arc<Recorder>,
     pub view_base_url: String,
-    provider_jwks: OnceCell<JwkSet>,
+    /// The CDA's `/jwk_uri`, where view data token keys are looked up by `kid` (unless the
+    /// contract makes them provider-hosted).
+    cda_jwk_uri: String,
+    /// The view token keys as last fetched.
+    view_keys: tokio::sync::Mutex<Option<JwkSet>>,
+    /// Key ids that already caused a refetch: each unknown `kid` is refetched for once, so a
+    /// provider that rotates passes and a token under an unpublished key costs one fetch.
+    refetched_for: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// A failed expectation in the view flow: which stage, what was expected, what was seen.
@@ -77,8 +84,16 @@ impl Dashboard {
             contract,
             recorder,
             view_base_url,
-            provider_jwks: OnceCell::new(),
+            cda_jwk_uri: String::new(),
+            view_keys: tokio::sync::Mutex::new(None),
+            refetched_for: std::sync::Mutex::new(std::collections::HashSet::new()),
         }
+    }
+
+    /// Look view data token keys up at this C&A `/jwk_uri` (the live service's model).
+    pub fn with_cda_jwk_uri(mut self, url: String) -> Dashboard {
+        self.cda_jwk_uri = url;
+        self
     }
 
     /// Redeem tickets at the C&A with `client` instead of the view client.
@@ -95,11 +110,12 @@ impl Dashboard {
         )
     }
 
-    fn jwks_url(&self) -> String {
-        self.contract
-            .jwks_url
-            .clone()
-            .unwrap_or_else(|| format!("{}{}", self.view_base_url, self.contract.jwks_path))
+    /// Where view token keys come from, and whether that is the provider's own JWKS.
+    pub fn view_keys_source(&self) -> (String, bool) {
+        match self.contract.provider_jwks_url(&self.view_base_url) {
+            Some(url) => (url, true),
+            None => (self.cda_jwk_uri.clone(), false),
+        }
     }
 
     /// Call the view endpoint for `asset_guid`, with `rpt` as bearer if given.
@@ -113,8 +129,13 @@ impl Dashboard {
                 self.contract.request_id_header.as_str(),
                 uuid::Uuid::new_v4().to_string(),
             );
-        if let Some(rpt) = rpt {
-            builder = builder.bearer_auth(rpt);
+        match (rpt, self.contract.first_call_authorization) {
+            (Some(rpt), _) => builder = builder.bearer_auth(rpt),
+            // MaPS's dashboard holds no RPT yet and .NET writes the scheme alone.
+            (None, crate::contract::FirstCallAuthorization::EmptyBearer) => {
+                builder = builder.header(reqwest::header::AUTHORIZATION, "Bearer");
+            }
+            (None, crate::contract::FirstCallAuthorization::Omit) => {}
         }
         let request = builder.build().map_err(|e| e.to_string())?;
         self.recorder.send(PARTY_VIEW, &self.client, request).await
@@ -131,15 +152,39 @@ impl Dashboard {
                 response.status
             ),
         })?;
-        self.contract
+        let c = &self.contract.challenge;
+        let challenge = self
+            .contract
             .parse_challenge(header)
             .ok_or_else(|| ViewFailure {
                 stage: "challenge",
                 message: format!(
                     "expected WWW-Authenticate to carry {}=\"...\" and {}=\"...\", found {header:?}",
-                    self.contract.challenge.as_uri_param, self.contract.challenge.ticket_param
+                    c.as_uri_param, c.ticket_param
                 ),
-            })
+            })?;
+        // The live dashboard reads the header by splitting on `ticket=`/`as_uri=` and commas.
+        let maps =
+            crate::contract::maps_challenge_reading(header, &c.as_uri_param, &c.ticket_param);
+        if maps.as_ref().map(|(a, t)| (a.trim(), t.trim()))
+            != Some((challenge.as_uri.as_str(), challenge.ticket.as_str()))
+        {
+            return Err(ViewFailure {
+                stage: "challenge",
+                message: format!(
+                    "MaPS's dashboard could not read this WWW-Authenticate challenge: it takes the text after {}= and {}= up to the next comma, which here gives {} instead of as_uri {:?} and ticket {:?}; found {header:?}",
+                    c.as_uri_param,
+                    c.ticket_param,
+                    match &maps {
+                        Some((a, t)) => format!("as_uri {a:?} and ticket {t:?}"),
+                        None => "nothing".to_owned(),
+                    },
+                    challenge.as_uri,
+                    challenge.ticket
+                ),
+            });
+        }
+        Ok(challenge)
     }
 
     /// The RQP claim token: who the dashboard user is.
@@ -192,48 +237,69 @@ impl Dashboard {
             .ok_or_else(|| fail("the /token response carries no access_token".to_owned()))
     }
 
-    /// The provider's JWKS, fetched once over mTLS.
-    pub async fn provider_jwks(&self) -> Result<&JwkSet, ViewFailure> {
-        self.provider_jwks
-            .get_or_try_init(|| async {
-                let fail = |message: String| ViewFailure {
-                    stage: "provider JWKS",
-                    message,
-                };
-                let url = self.jwks_url();
-                let request = self
-                    .client
-                    .get(&url)
-                    .build()
-                    .map_err(|e| fail(e.to_string()))?;
-                let obs = self
-                    .recorder
-                    .send(PARTY_JWKS, &self.client, request)
-                    .await
-                    .map_err(|e| fail(format!("{url} could not be fetched: {e}")))?;
-                if obs.status != 200 {
-                    return Err(fail(format!("expected 200 from {url}, got {}", obs.status)));
-                }
-                serde_json::from_slice::<JwkSet>(&obs.body)
-                    .map_err(|e| fail(format!("{url} is not a JWKS: {e}")))
-            })
+    /// The view token keys: fetched once, and again when `refetch` (an unknown `kid`).
+    async fn view_keys(&self, refetch: bool) -> Result<JwkSet, ViewFailure> {
+        let mut cached = self.view_keys.lock().await;
+        if let (Some(keys), false) = (cached.as_ref(), refetch) {
+            return Ok(keys.clone());
+        }
+        let (url, provider_hosted) = self.view_keys_source();
+        let (stage, party, client) = if provider_hosted {
+            ("provider JWKS", PARTY_JWKS, &self.client)
+        } else {
+            ("C&A /jwk_uri", PARTY_JWK_URI, &self.cas_client)
+        };
+        let fail = |message: String| ViewFailure { stage, message };
+        let request = client.get(&url).build().map_err(|e| fail(e.to_string()))?;
+        let obs = self
+            .recorder
+            .send(party, client, request)
             .await
+            .map_err(|e| fail(format!("{url} could not be fetched: {e}")))?;
+        if obs.status != 200 {
+            return Err(fail(format!("expected 200 from {url}, got {}", obs.status)));
+        }
+        let keys = serde_json::from_slice::<JwkSet>(&obs.body)
+            .map_err(|e| fail(format!("{url} is not a JWKS: {e}")))?;
+        *cached = Some(keys.clone());
+        Ok(keys)
+    }
+
+    /// The view token keys (for doctor): fetched as verification would.
+    pub async fn provider_jwks(&self) -> Result<JwkSet, ViewFailure> {
+        self.view_keys(false).await
     }
 
     /// Verify a view data token and return (claims, view data).
     pub async fn verify_view_token(&self, token: &str) -> Result<(Value, Value), ViewFailure> {
-        let jwks = self.provider_jwks().await?;
-        let claims: Value = jwt::verify(
-            token,
-            jwks,
-            &Expect {
-                required: &["iat"],
-                ..Expect::default()
-            },
-        )
-        .map_err(|e| ViewFailure {
+        let expect = Expect {
+            required: &["iat"],
+            ..Expect::default()
+        };
+        let jwks = self.view_keys(false).await?;
+        let mut verified = jwt::verify::<Value>(token, &jwks, &expect);
+        if let Err(jwt::TokenError::UnknownKey(kid)) = &verified {
+            // Rate limited: one refetch per unknown kid (a rotation publishes the new key).
+            let first_time = self
+                .refetched_for
+                .lock()
+                .map(|mut seen| seen.insert(kid.clone()))
+                .unwrap_or(false);
+            if first_time {
+                let jwks = self.view_keys(true).await?;
+                verified = jwt::verify::<Value>(token, &jwks, &expect);
+            }
+        }
+        let (url, provider_hosted) = self.view_keys_source();
+        let claims = verified.map_err(|e| ViewFailure {
             stage: "view data token",
-            message: format!("expected a view data token signed by the provider: {e}"),
+            message: if provider_hosted {
+                format!("expected a view data token signed by a key in the provider's JWKS ({url}): {e}")
+            } else {
+                format!(
+                    "expected a view data token signed by a key registered at the CDA's /jwk_uri ([provider] view_token_keys), as the live dashboard verifies it: {e}"
+                )
+            },
         })?;
         let claim = &self.contract.view_data_claim;
         let view_data = match claims.get(claim) {
@@ -264,12 +330,18 @@ impl Dashboard {
                 message: transport_failure(&url, &e),
             })?;
         if first.status != 401 {
+            let empty_bearer = self.contract.first_call_authorization
+                == crate::contract::FirstCallAuthorization::EmptyBearer;
             return Err(ViewFailure {
                 stage: "view without RPT",
-                message: format!(
-                    "expected 401 with a ticket for a view request without an RPT, got {}",
-                    first.status
-                ),
+                message: if first.status == 400 && empty_bearer {
+                    "expected 401 with a ticket for the first view call, got 400: that call carries `Authorization: Bearer` with an empty credential, as MaPS's dashboard sends it before it holds an RPT, and the live dashboard only follows a 401 challenge, so this pension could not be viewed live (answer it with 401 and a ticket; [contract.view] first_call_authorization = \"omit\" sends no header instead)".to_owned()
+                } else {
+                    format!(
+                        "expected 401 with a ticket for a view request without an RPT, got {}",
+                        first.status
+                    )
+                },
             });
         }
         let challenge = self.challenge_of(&first)?;

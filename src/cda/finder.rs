@@ -93,26 +93,7 @@ impl PensionFinder {
         let request_id = uuid::Uuid::new_v4().to_string();
         let token_jti =
             crate::jwt::peek_claims(token).and_then(|c| c["jti"].as_str().map(str::to_owned));
-        let method = reqwest::Method::from_bytes(self.contract.method.as_bytes())
-            .unwrap_or(reqwest::Method::POST);
-        let mut builder = self
-            .client
-            .request(method, self.url())
-            .header(self.contract.request_id_header.as_str(), &request_id);
-        builder = match self.contract.body_mode {
-            FindBodyMode::Token => {
-                let mut body = Map::new();
-                body.insert(
-                    self.contract.token_field.clone(),
-                    Value::String(token.to_owned()),
-                );
-                builder.json(&body)
-            }
-            FindBodyMode::Bearer => builder.bearer_auth(token).json(&Map::new()),
-            FindBodyMode::Claims => {
-                builder.json(&crate::jwt::peek_claims(token).unwrap_or(Value::Object(Map::new())))
-            }
-        };
+        let builder = self.request(&self.client, token, &request_id);
         let sent_at = Utc::now();
         let sent_instant = tokio::time::Instant::now();
         let request = match builder.build() {
@@ -151,6 +132,35 @@ impl PensionFinder {
                 body: String::new(),
                 error: Some(e),
             },
+        }
+    }
+
+    /// The find request for `token` as the contract shapes it (method, request id header,
+    /// body), on `client`; `load` sends it without recording.
+    pub fn request(
+        &self,
+        client: &reqwest::Client,
+        token: &str,
+        request_id: &str,
+    ) -> reqwest::RequestBuilder {
+        let method = reqwest::Method::from_bytes(self.contract.method.as_bytes())
+            .unwrap_or(reqwest::Method::POST);
+        let builder = client
+            .request(method, self.url())
+            .header(self.contract.request_id_header.as_str(), request_id);
+        match self.contract.body_mode {
+            FindBodyMode::Token => {
+                let mut body = Map::new();
+                body.insert(
+                    self.contract.token_field.clone(),
+                    Value::String(token.to_owned()),
+                );
+                builder.json(&body)
+            }
+            FindBodyMode::Bearer => builder.bearer_auth(token).json(&Map::new()),
+            FindBodyMode::Claims => {
+                builder.json(&crate::jwt::peek_claims(token).unwrap_or(Value::Object(Map::new())))
+            }
         }
     }
 }

@@ -123,6 +123,7 @@ pub fn render_html(record: &RunRecord, manifest_sha256: Option<&str>) -> String 
         ("Data standards", h.standards.data.clone()),
         ("Reporting standards", h.standards.reporting.clone()),
         ("Find/view contract", h.standards.find_view_contract.clone()),
+        ("View data schema", h.standards.view_data_schema.clone()),
         (
             "Test pack",
             h.test_pack
@@ -179,6 +180,7 @@ pub fn render_html(record: &RunRecord, manifest_sha256: Option<&str>) -> String 
     summary(&mut o, record);
     attempt_history(&mut o, record);
     timings(&mut o, record);
+    warnings(&mut o, record);
     reporting(&mut o, record);
     o.push_str("<h2>Scenario detail</h2>");
     for i in reading_order(&record.scenarios) {
@@ -459,6 +461,24 @@ fn reporting(o: &mut String, record: &RunRecord) {
         }
         o.push_str("</table>");
     }
+}
+
+/// Doubts that did not fail a step (where the public sources disagree), with their case.
+fn warnings(o: &mut String, record: &RunRecord) {
+    let mut rows = String::new();
+    for s in &record.scenarios {
+        let case = s.case_id.clone().unwrap_or_else(|| s.name.clone());
+        for w in s.warnings() {
+            let _ = write!(rows, "<tr><td>{}</td><td>{}</td></tr>", esc(&case), esc(w));
+        }
+    }
+    if rows.is_empty() {
+        return;
+    }
+    let _ = write!(
+        o,
+        "<h2>Warnings</h2><p>Where the public sources disagree the harness warns instead of failing; each warning gives its reason. <code>[contract] strict = true</code> makes them failures.</p><table><tr><th>Case</th><th>Warning</th></tr>{rows}</table>"
+    );
 }
 
 /// The timing table with, per measure, p50/p95/max on a logarithmic scale (1 ms to the

@@ -155,14 +155,23 @@ pub fn render_junit(record: &RunRecord) -> Result<Vec<u8>, std::io::Error> {
                                             .write_text_content(BytesText::new(&steps_text(s)))?;
                                     }
                                 }
+                                let mut out = Vec::new();
                                 if let Some((_, text)) = &history {
-                                    w.create_element("system-out").write_text_content(
-                                        BytesText::new(&format!("Attempt history: {text}")),
-                                    )?;
+                                    out.push(format!("Attempt history: {text}"));
+                                }
+                                // Warnings (sources disagree) did not fail the case: say them.
+                                out.extend(s.warnings().map(|w| format!("WARNING: {w}")));
+                                if !out.is_empty() {
+                                    w.create_element("system-out")
+                                        .write_text_content(BytesText::new(&out.join("\n")))?;
                                 }
                                 Ok(())
                             };
-                            if s.status == Status::Passed && history.is_none() && refs.is_empty() {
+                            if s.status == Status::Passed
+                                && history.is_none()
+                                && refs.is_empty()
+                                && s.warnings().next().is_none()
+                            {
                                 case.write_empty()?;
                             } else {
                                 case.write_inner_content(inner)?;

@@ -1137,6 +1137,8 @@ fn lay_out<'f>(
     summary(&mut layout, record, pages);
     attempt_history(&mut layout, record);
     timings(&mut layout, record);
+    load_figures(&mut layout, record);
+    warnings(&mut layout, record);
     reporting(&mut layout, record);
     let detail_pages = detail(&mut layout, record);
     layout.page_break();
@@ -1366,6 +1368,17 @@ fn cover(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
         (
             "Find/view contract".to_owned(),
             value(&h.standards.find_view_contract),
+        ),
+        (
+            "View data schema".to_owned(),
+            para(
+                if h.standards.view_data_schema.is_empty() {
+                    "not recorded"
+                } else {
+                    &h.standards.view_data_schema
+                },
+                SMALL,
+            ),
         ),
         (
             "Test pack".to_owned(),
@@ -1811,6 +1824,36 @@ fn timings(l: &mut Layout, record: &RunRecord) {
     timing_chart(l, record);
 }
 
+/// Doubts that did not fail a step (where the public sources disagree), with their case.
+fn warnings(l: &mut Layout, record: &RunRecord) {
+    let rows: Vec<(String, &str)> = record
+        .scenarios
+        .iter()
+        .flat_map(|s| {
+            let case = s.case_id.clone().unwrap_or_else(|| s.name.clone());
+            s.warnings().map(move |w| (case.clone(), w))
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    l.gap(8.0);
+    l.section("Warnings");
+    l.paragraph(para(
+        "Where the public sources disagree the harness warns instead of failing; each warning gives its reason. [contract] strict = true makes them failures.",
+        NOTE,
+    ));
+    l.gap(4.0);
+    l.begin_table(columns(&[
+        ("Case", 24.0, Align::Left),
+        ("Warning", 0.0, Align::Left),
+    ]));
+    for (case, w) in rows {
+        l.row(vec![Cell::text(case, BODY), Cell::text(w, BODY)]);
+    }
+    l.end_table();
+}
+
 /// Every reporting submission (endpoint, record id, UTC time, outcome), the same-UTC-day check
 /// and the reconciliation of what was reported with what the harness observed.
 fn reporting(l: &mut Layout, record: &RunRecord) {
@@ -1997,6 +2040,129 @@ fn timing_chart(l: &mut Layout, record: &RunRecord) {
             1.2,
             RED,
         );
+        l.y = top + ROW_H;
+    }
+}
+
+/// A load test's figures (`pdp-harness load`): rates, counts, and each latency measure's
+/// percentiles as a table and a chart on one axis.
+fn load_figures(l: &mut Layout, record: &RunRecord) {
+    let Some(s) = &record.load else {
+        return;
+    };
+    l.gap(8.0);
+    l.section("Load");
+    l.paragraph(para(
+        format!(
+            "{} finds to {} at {} per second requested, {:.1} per second achieved, over {} s; {} for people the provider holds; at most {} in flight; timeout {} ms.",
+            s.finds_sent,
+            s.find_url,
+            s.requested_rate,
+            s.achieved_rate,
+            s.duration_secs,
+            s.matching_finds,
+            s.max_in_flight,
+            s.timeout_ms
+        ),
+        BODY,
+    ));
+    l.paragraph(para(
+        format!(
+            "Acknowledged {}, errors {}, timeouts {}. Registrations: {} expected, {} seen, {} missing, {} unexpected.{}",
+            s.acknowledged,
+            s.errors,
+            s.timeouts,
+            s.registrations_expected,
+            s.registrations_observed,
+            s.registrations_missing,
+            s.registrations_unexpected,
+            if s.views_ok + s.view_errors > 0 {
+                format!(" Views: {} served, {} failed.", s.views_ok, s.view_errors)
+            } else {
+                String::new()
+            }
+        ),
+        BODY,
+    ));
+    l.paragraph(para(
+        "Latencies run from each find's intended send time (its slot in the schedule), so time spent queueing behind a slow answer counts (no coordinated omission); 'service' alone runs from the actual send. HDR histograms, 3 significant digits.",
+        NOTE,
+    ));
+    l.gap(4.0);
+    l.begin_table(columns(&[
+        ("Measure", 0.0, Align::Left),
+        ("Count", 16.0, Align::Right),
+        ("p50 ms", 18.0, Align::Right),
+        ("p90 ms", 18.0, Align::Right),
+        ("p99 ms", 18.0, Align::Right),
+        ("p99.9 ms", 20.0, Align::Right),
+        ("Max ms", 18.0, Align::Right),
+    ]));
+    for t in &s.latencies {
+        l.row(vec![
+            Cell::text(t.measure.as_str(), BODY),
+            Cell::text(t.count.to_string(), BODY),
+            Cell::text(format!("{:.1}", t.p50_ms), BODY),
+            Cell::text(format!("{:.1}", t.p90_ms), BODY),
+            Cell::text(format!("{:.1}", t.p99_ms), BODY),
+            Cell::text(format!("{:.1}", t.p999_ms), BODY),
+            Cell::text(format!("{:.1}", t.max_ms), BODY),
+        ]);
+    }
+    l.end_table();
+
+    // The chart: one row per measure, a bar per percentile, all on the axis of the largest max.
+    const ROW_H: f32 = 52.0;
+    const BAR_H: f32 = 7.0;
+    let shown: Vec<_> = s.latencies.iter().filter(|t| t.count > 0).collect();
+    let axis = shown.iter().map(|t| t.max_ms).fold(0.0_f64, f64::max);
+    if shown.is_empty() || axis <= 0.0 {
+        return;
+    }
+    let label_w = mm(38.0);
+    let track_x = MARGIN + label_w;
+    let track_w = CONTENT_W - label_w - mm(30.0);
+    l.gap(8.0);
+    l.ensure(22.0 + ROW_H * shown.len() as f32);
+    l.paragraph(para(
+        format!("Latency percentiles (ms; the axis runs to {axis:.1} ms, the largest max)"),
+        BODY.bold(),
+    ));
+    l.gap(4.0);
+    for t in shown {
+        let top = l.y;
+        l.text_at(MARGIN, top + 14.0, &span(t.measure.as_str(), BODY.bold()));
+        l.text_at(
+            MARGIN,
+            top + 24.0,
+            &span(format!("{} samples", t.count), NOTE),
+        );
+        l.rect(
+            track_x,
+            top + 2.0,
+            track_w,
+            5.0 * (BAR_H + 1.0) + 3.0,
+            PALE_GREY,
+        );
+        for (i, (name, ms, color)) in [
+            ("p50", t.p50_ms, NAVY),
+            ("p90", t.p90_ms, Rgb3(0.30, 0.45, 0.68)),
+            ("p99", t.p99_ms, DARK_AMBER),
+            ("p99.9", t.p999_ms, AMBER),
+            ("max", t.max_ms, RED),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let bar_top = top + 3.0 + i as f32 * (BAR_H + 1.0);
+            let w = ((ms / axis).clamp(0.0, 1.0) as f32 * track_w).max(0.8);
+            l.rect(track_x, bar_top, w, BAR_H, color);
+            l.text_at(
+                track_x + track_w + 4.0,
+                bar_top + BAR_H - 1.0,
+                &span(format!("{name} {ms:.1}"), SMALL),
+            );
+        }
         l.y = top + ROW_H;
     }
 }
@@ -2513,6 +2679,7 @@ mod tests {
             failure_class: None,
             exchanges: Vec::new(),
             timings: Vec::new(),
+            warnings: Vec::new(),
             observed: None,
             judged: None,
             view_data: Vec::new(),
@@ -2610,6 +2777,7 @@ mod tests {
                     data: "1.2".to_owned(),
                     reporting: "1.0".to_owned(),
                     find_view_contract: "documented default".to_owned(),
+                    view_data_schema: String::new(),
                 },
                 target: TargetInfo {
                     organisation: "Northwind Pensions Administration".to_owned(),
@@ -2651,6 +2819,7 @@ mod tests {
             notes: Vec::new(),
             timing_summary: Vec::new(),
             reporting: Default::default(),
+            load: None,
             interrupted: None,
             not_started: Vec::new(),
             sign_off: None,

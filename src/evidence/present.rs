@@ -117,7 +117,7 @@ pub fn findings(record: &RunRecord) -> Vec<Finding> {
             }
             Status::Interrupted => out.push(Finding {
                 scenario: Some(i),
-                case,
+                case: case.clone(),
                 step: s
                     .steps
                     .last()
@@ -128,6 +128,19 @@ pub fn findings(record: &RunRecord) -> Vec<Finding> {
                 class: class_text(FailureClass::Environment),
             }),
             Status::Passed => {}
+        }
+        // Doubts a step raised without failing (where the public sources disagree).
+        for st in &s.steps {
+            for w in &st.warnings {
+                out.push(Finding {
+                    scenario: Some(i),
+                    case: case.clone(),
+                    step: one_line(&format!("{} {}", st.keyword, st.text), 70),
+                    reason: one_line(w, 320),
+                    kind: "warning",
+                    class: class_text(FailureClass::SystemUnderTest),
+                });
+            }
         }
     }
     for t in record.timing_summary.iter().filter(|t| t.over_limit > 0) {

@@ -70,6 +70,10 @@ pub struct Standards {
     pub reporting: String,
     /// Which find/view wire contract was in force (documented default or the organisation's).
     pub find_view_contract: String,
+    /// The view data schema that judged view data ("built-in ..." or the organisation's file)
+    /// and its SHA-256.
+    #[serde(default)]
+    pub view_data_schema: String,
 }
 
 /// What the run was pointed at.
@@ -149,6 +153,10 @@ pub struct StepRecord {
     pub failure_class: Option<super::classify::FailureClass>,
     pub exchanges: Vec<Exchange>,
     pub timings: Vec<Timing>,
+    /// Doubts that did not fail the step: where the public sources disagree (`[contract]
+    /// strict = true` makes them failures instead).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// What the step's check observed, in one line ("PeI urn:pei:... registered match-yes").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed: Option<String>,
@@ -189,6 +197,13 @@ pub struct ScenarioRecord {
 }
 
 impl ScenarioRecord {
+    /// Every warning its steps raised, in order.
+    pub fn warnings(&self) -> impl Iterator<Item = &str> {
+        self.steps
+            .iter()
+            .flat_map(|st| st.warnings.iter().map(String::as_str))
+    }
+
     /// The organisation's own references for this case, from `@ref:<id>` tags.
     pub fn refs(&self) -> Vec<&str> {
         self.tags
@@ -422,6 +437,8 @@ pub enum LogEvent {
     ReportingSubmission(Box<ReportingSubmission>),
     /// Which endpoints were accepted on which UTC day.
     ReportingDayCheck(DayCheck),
+    /// A load test's figures (`pdp-harness load`).
+    Load(Box<crate::load::LoadSummary>),
     /// What the organisation reported against what the harness observed.
     ReportingReconciliation(Reconciliation),
     /// A finding of the whole-run registration audit (`runner::audit`), logged after the
@@ -465,6 +482,7 @@ fn amend(
         observed: None,
         judged: None,
         view_data: Vec::new(),
+        warnings: Vec::new(),
     };
     let key =
         scenario.unwrap_or_else(|| ScenarioKey::new(None, AUDIT_CHECK_FEATURE, AUDIT_CHECK_NAME));
@@ -605,6 +623,9 @@ pub struct RunRecord {
     /// Reporting submissions, the same-UTC-day check and reconciliation (reporting pack).
     #[serde(default)]
     pub reporting: ReportingSection,
+    /// A load test's figures; absent from ordinary runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<crate::load::LoadSummary>,
     /// Why the run was stopped, when it was (a signal, its client gone, the midnight guard).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
@@ -729,6 +750,7 @@ impl RunRecord {
         let mut ended_at = None;
         let mut notes = Vec::new();
         let mut reporting = ReportingSection::default();
+        let mut load = None;
         let mut planned: Vec<PlannedScenario> = Vec::new();
         let mut interrupted = None;
         for event in events {
@@ -793,6 +815,7 @@ impl RunRecord {
                     scenario,
                     message,
                 } => amend(&mut scenarios, &mut notes, at, stage, scenario, message),
+                LogEvent::Load(l) => load = Some(*l),
             }
         }
         let mut counts = Counts::default();
@@ -848,6 +871,7 @@ impl RunRecord {
             run_log_sha256,
             notes,
             reporting,
+            load,
             interrupted,
             not_started,
             sign_off: None,

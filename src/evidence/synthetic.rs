@@ -27,6 +27,7 @@ fn step(keyword: &str, text: String, status: Status, exchanges: Vec<Exchange>) -
         failure_class: None,
         exchanges,
         timings: Vec::new(),
+        warnings: Vec::new(),
         observed: None,
         judged: None,
         view_data: Vec::new(),
@@ -119,6 +120,7 @@ pub fn record(n: usize) -> RunRecord {
                 data: "1.3".to_owned(),
                 reporting: "2.2".to_owned(),
                 find_view_contract: "documented default".to_owned(),
+                view_data_schema: String::new(),
             },
             target: TargetInfo {
                 environment: "synthetic".to_owned(),
@@ -169,6 +171,7 @@ pub fn record(n: usize) -> RunRecord {
             })
             .collect(),
         reporting: Default::default(),
+        load: None,
         interrupted: None,
         not_started: Vec::new(),
         sign_off: None,

@@ -35,6 +35,40 @@ pub enum Fault {
     OmitsUnavailableComponent,
     /// Deletes a rejected possible match with `asset-removed` instead of `match-no`.
     WrongDeletionReason,
+    /// Leaves `possibleMatch` out of definite arrangements (MaPS's dashboard throws).
+    OmitsPossibleMatch,
+    /// Names the pots `dcPot` instead of `estimatedPot` (2.310) / `accruedPot` (2.410).
+    UsesDcPot,
+    /// Sends an unavailable code the data standards do not have (`DCSM`) on AP components.
+    UnknownUnavailableCode,
+    /// Sends an ERI-only unavailable code (`DCHA`) on AP components.
+    UnavailableCodeOnWrongComponent,
+    /// Puts `additionalDataSources` in a possible-match (limited) arrangement.
+    AdditionalDataSourcesInPossibleMatch,
+    /// Adds `monthlyAmount` (2.307/2.407) to recurring income: in one public schema only, so
+    /// a warning, or a failure under `[contract] strict = true`.
+    SendsMonthlyAmount,
+    /// Signs view data tokens with a key that is not registered at the CDA's `/jwk_uri` (it
+    /// publishes it at its own JWKS path, which the live dashboard never reads).
+    SignsWithUnregisteredKey,
+    /// Signs view data tokens with a key it publishes nowhere.
+    SignsWithUnpublishedKey,
+    /// Rotates its view token key: publishes the new key beside the old one at its own JWKS
+    /// path after the second token, signs with it from the third (correct in provider-hosted
+    /// mode).
+    RotatesViewKey,
+    /// Answers the dashboard's first view call (`Authorization: Bearer`, empty credential) with
+    /// 400 instead of a 401 challenge.
+    RejectsEmptyBearer,
+    /// Writes the challenge as `as_uri = "…", ticket = "…"` (spaces around `=`), which a
+    /// standard parser reads and MaPS's dashboard cannot.
+    ChallengeWithSpacedEquals,
+    /// Registers PeIs with braces around the asset GUID (`urn:pei:<holder>:{<asset>}`).
+    BracedPei,
+    /// Parses the C&A's `resource_id` as a UUID and loses the registration when it is not one.
+    ParsesResourceIdAsUuid,
+    /// Returns annual amounts one pound higher than the test pack provisioned.
+    WrongAnnualAmount,
     /// Gives up on the first 429 or 5xx from the C&A instead of retrying with backoff.
     NoRetry,
     /// 0.6 s after registering a find's matches, registers another member's pension as
@@ -58,6 +92,8 @@ pub enum Fault {
     FindHangs,
     /// Serves a 4 MiB view response.
     HugeViewBody,
+    /// Takes 50 ms before acknowledging each find (a slow find endpoint, for load tests).
+    SlowFind,
 }
 
 /// A set of faults; empty for a correct provider.

@@ -91,9 +91,10 @@ pub fn match_member(member: &Persona, find: &FindData) -> Option<MatchOutcome> {
 /// Every (asset GUID, outcome) the find data matches in the pack.
 pub fn find_matches(pack: &TestPack, find: &FindData) -> Vec<(String, MatchOutcome)> {
     let mut out = Vec::new();
-    for member in pack.member_records() {
+    let index = pack.member_index();
+    for (member, pensions) in index.iter(pack) {
         if let Some(outcome) = match_member(member, find) {
-            for pension in pack.pensions_of(member.id.get_ref()) {
+            for pension in pensions {
                 out.push((pension.asset_guid.get_ref().to_ascii_lowercase(), outcome));
             }
         }

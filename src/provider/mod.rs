@@ -6,7 +6,9 @@
 //!   each match at `/rreguri` with the find's `X-Request-ID` as `inbound_request_id`;
 //! - view endpoint: no RPT -> `/perm` -> 401 with a ticket; with an RPT -> `/introspect` and
 //!   checks (active, token type, resource, scopes, expiry) -> a signed view data token;
-//! - `/jwks`: the key its view data tokens are signed with;
+//! - `/jwks` (or `[contract.view] jwks_path`): the key its view data tokens are signed with,
+//!   for provider-hosted mode only; by default the harness reads it from the C&A's `/jwk_uri`,
+//!   where it is registered as a live provider's key is;
 //! - `POST /test-support/clear-down`: forgets every registration and PAT (test state only);
 //! - `POST /test-support/match-updates`: applies a match-update file at the C&A (PATCH to
 //!   match-yes, or DELETE with the update's reason), as an organisation does in its own system.
@@ -91,6 +93,10 @@ struct Inner {
     served: Mutex<Vec<crate::reporting::sources::ServedView>>,
     cda_jwks: OnceCell<JwkSet>,
     view_jwks: JwkSet,
+    /// A second view token key, for the key faults (rotation, unregistered, unpublished).
+    spare_key: Option<SigningKey>,
+    /// View data tokens signed so far (for the rotation fault).
+    signed: std::sync::atomic::AtomicUsize,
 }
 
 fn error(status: StatusCode, msg: &str) -> Response {
@@ -100,6 +106,14 @@ fn error(status: StatusCode, msg: &str) -> Response {
 impl ReferenceProvider {
     pub fn new(options: ProviderOptions) -> ReferenceProvider {
         let view_jwks = crate::pki::jwks_of([&options.view_key]);
+        let f = &options.faults;
+        let spare_key = if f.has(Fault::RotatesViewKey) {
+            SigningKey::generate("provider-view-data-2").ok()
+        } else if f.has(Fault::SignsWithUnregisteredKey) || f.has(Fault::SignsWithUnpublishedKey) {
+            SigningKey::generate("provider-view-data-unregistered").ok()
+        } else {
+            None
+        };
         ReferenceProvider {
             inner: Arc::new(Inner {
                 options,
@@ -107,6 +121,8 @@ impl ReferenceProvider {
                 served: Mutex::new(Vec::new()),
                 cda_jwks: OnceCell::new(),
                 view_jwks,
+                spare_key,
+                signed: std::sync::atomic::AtomicUsize::new(0),
             }),
         }
     }
@@ -137,7 +153,7 @@ impl ReferenceProvider {
         Router::new()
             .route(&c.find.path, on(find_method, find))
             .route(&c.view.route(), on(view_method, view))
-            .route(&c.view.jwks_path, get(jwks))
+            .route(c.view.provider_jwks_route(), get(jwks))
             .route(CLEAR_DOWN_PATH, post(clear_down))
             .route(MATCH_UPDATES_PATH, post(match_updates))
             .with_state(self.clone())
@@ -270,8 +286,14 @@ impl ReferenceProvider {
             } else {
                 o.pack.provider.scheme_name.clone()
             };
+            let name = if o.faults.has(Fault::BracedPei) {
+                // Deliberate defect: braces around the asset GUID (the yaml admits them).
+                format!("urn:pei:{}:{{{asset}}}", o.pack.holdername_guid())
+            } else {
+                format!("urn:pei:{}:{asset}", o.pack.holdername_guid())
+            };
             let mut body = json!({
-                "name": format!("urn:pei:{}:{asset}", o.pack.holdername_guid()),
+                "name": name,
                 "description": description,
                 "match_status": status.match_status(),
                 "resource_scopes": ["owner", "value", "delegate"],
@@ -293,6 +315,14 @@ impl ReferenceProvider {
                 .await
             {
                 Ok((200 | 201, v)) => match v["resource_id"].as_str() {
+                    // Deliberate defect: the resource id read as a UUID, which the real C&A's
+                    // is not; the registration is then lost to the provider.
+                    Some(id)
+                        if o.faults.has(Fault::ParsesResourceIdAsUuid)
+                            && uuid::Uuid::parse_str(id).is_err() =>
+                    {
+                        tracing::error!("resource_id {id} is not a UUID");
+                    }
                     Some(id) => {
                         self.misbehave_after_registering(&url, &pat, &body, id, status)
                             .await;
@@ -419,7 +449,11 @@ impl ReferenceProvider {
         {
             Ok((201, v)) => match v["ticket"].as_str() {
                 Some(ticket) => {
-                    let value = o.contract.view.challenge_header(&o.cas_base_url, ticket);
+                    let mut value = o.contract.view.challenge_header(&o.cas_base_url, ticket);
+                    if o.faults.has(Fault::ChallengeWithSpacedEquals) {
+                        // Deliberate defect: spaces around `=`, legal for some parsers only.
+                        value = value.replace("=\"", " = \"");
+                    }
                     (
                         StatusCode::UNAUTHORIZED,
                         [(header::WWW_AUTHENTICATE, value)],
@@ -508,7 +542,30 @@ impl ReferenceProvider {
             o.contract.view.view_data_claim.clone(),
             view_data::view_data(arrangements),
         );
-        o.view_key.sign(&claims).map_err(|e| e.to_string())
+        let n = self
+            .inner
+            .signed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let key = match &self.inner.spare_key {
+            // Deliberate key faults: sign with the spare key (from the third token on, when
+            // rotating: the new key is published after the second).
+            Some(spare) if !o.faults.has(Fault::RotatesViewKey) || n >= 2 => spare,
+            _ => &o.view_key,
+        };
+        key.sign(&claims).map_err(|e| e.to_string())
+    }
+
+    /// What the provider publishes at its own JWKS path (provider-hosted mode only).
+    fn published_view_jwks(&self) -> JwkSet {
+        let mut jwks = self.inner.view_jwks.clone();
+        let f = &self.opts().faults;
+        let rotated = self.inner.signed.load(std::sync::atomic::Ordering::SeqCst) >= 2;
+        if let Some(spare) = &self.inner.spare_key
+            && (f.has(Fault::SignsWithUnregisteredKey) || (f.has(Fault::RotatesViewKey) && rotated))
+        {
+            jwks.keys.push(spare.jwk.clone());
+        }
+        jwks
     }
 }
 
@@ -603,6 +660,9 @@ async fn find(
         let id = request_id.clone();
         tokio::spawn(async move { worker.process_find(token, claims, id).await });
         return (StatusCode::ACCEPTED, Json(json!({ "matches": results }))).into_response();
+    }
+    if o.faults.has(Fault::SlowFind) {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let worker = provider.clone();
     let id = request_id.clone();
@@ -706,6 +766,12 @@ async fn serve_view(
             "no registered pension with this asset GUID",
         );
     };
+    if o.faults.has(Fault::RejectsEmptyBearer)
+        && header_str(&headers, "authorization").is_some_and(|v| v.trim() == "Bearer")
+    {
+        // Deliberate defect: an empty bearer credential treated as a malformed request.
+        return error(StatusCode::BAD_REQUEST, "malformed Authorization header");
+    }
     let bearer = header_str(&headers, "authorization")
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
@@ -746,7 +812,7 @@ async fn serve_view(
 }
 
 async fn jwks(State(provider): State<ReferenceProvider>) -> Json<JwkSet> {
-    Json(provider.inner.view_jwks.clone())
+    Json(provider.published_view_jwks())
 }
 
 async fn clear_down(State(provider): State<ReferenceProvider>) -> StatusCode {

@@ -1,15 +1,19 @@
-//! View data as the reference provider returns it: `{"arrangements": [...]}` with the field
-//! model of the data standards as used by MaPS's dashboard (digest section 5).
+//! View data as the reference provider returns it: `{"arrangements": [...]}` in the data
+//! standards field model as MaPS's dashboard reads it (live-cda/04-view-data-rules.md), valid
+//! against the project's own view data schema and MaPS's stricter one.
 //!
+//! - Every arrangement carries `possibleMatch` (false on definite ones: MaPS's dashboard
+//!   cannot read an arrangement without it).
 //! - A possible match gets the limited response only: scheme name, possible-match flag and
 //!   reference, administrator contact; never values, dates or employment.
 //! - A value that cannot be returned yet keeps its component, with an unavailable code
 //!   (`unavailableReason`, e.g. DBC or DCC) instead of payable details.
 //! - Split administration returns every arrangement of the pension in one response.
-//! - Data items 2.005 (administrative details not available, new member) and 2.006 (temporary
-//!   system error) are arrangement flags named `administrativeDetailsNotAvailable` and
-//!   `temporarySystemError`: the v1.3 view data schema was not available to us, so these
-//!   names are the harness's documented default.
+//! - Data items 2.004 (contact the scheme), 2.005 (administrative details not available, new
+//!   member) and 2.006 (temporary system error) are the arrangement flags `contactScheme`,
+//!   `administrativeDetailsNotAvailable` and `temporarySystemError`.
+//! - Pots are `estimatedPot` (ERI, 2.310) and `accruedPot` (AP, 2.410); recurring income
+//!   carries no `monthlyAmount` (only the older of MaPS's schemas has 2.307/2.407).
 
 use serde_json::{Value, json};
 
@@ -47,25 +51,53 @@ fn components(pension: &Pension, faults: &Faults) -> Vec<Value> {
                 "benefitType": c.benefit_type,
                 "calculationMethod": c.calculation_method,
             });
-            match (&c.unavailable_reason, c.annual_amount, c.monthly_amount) {
-                (Some(code), _, _) => component["unavailableReason"] = json!(code),
-                (None, Some(annual), Some(monthly)) => {
+            match (&c.unavailable_reason, c.annual_amount) {
+                (Some(code), _) => component["unavailableReason"] = json!(code),
+                (None, Some(annual)) => {
+                    // Deliberate defect: a value that is not the provisioned one.
+                    let annual = if faults.has(Fault::WrongAnnualAmount) {
+                        annual + 1.0
+                    } else {
+                        annual
+                    };
                     component["payableDetails"] = json!({
                         "amountType": "INC",
                         "annualAmount": money(annual),
-                        "monthlyAmount": money(monthly),
                         "payableDate": c.payable_date,
                         "increasing": c.increasing,
                     });
+                    if let (true, Some(monthly)) =
+                        (faults.has(Fault::SendsMonthlyAmount), c.monthly_amount)
+                    {
+                        component["payableDetails"]["monthlyAmount"] = money(monthly);
+                    }
                 }
                 _ => component["unavailableReason"] = json!("ANO"),
+            }
+            let ap = c.illustration_type == "AP";
+            if ap && c.unavailable_reason.is_none() {
+                // Deliberate defects: a code the data standards do not have (DCSM appears
+                // only in a code's description), or an ERI-only code on an AP component.
+                if faults.has(Fault::UnknownUnavailableCode) {
+                    component["unavailableReason"] = json!("DCSM");
+                } else if faults.has(Fault::UnavailableCodeOnWrongComponent) {
+                    component["unavailableReason"] = json!("DCHA");
+                }
             }
             if let (Some(pot), "DC", None) = (
                 pension.illustration.dc_pot,
                 c.benefit_type.as_str(),
                 &c.unavailable_reason,
             ) {
-                component["dcPot"] = money(pot);
+                let name = if faults.has(Fault::UsesDcPot) {
+                    // Deliberate defect: the 2024 internal name instead of 2.310/2.410.
+                    "dcPot"
+                } else if ap {
+                    "accruedPot"
+                } else {
+                    "estimatedPot"
+                };
+                component[name] = money(pot);
             }
             component
         })
@@ -74,14 +106,30 @@ fn components(pension: &Pension, faults: &Faults) -> Vec<Value> {
 
 /// The full arrangement(s) of a confirmed match: one, or several under split administration.
 pub fn arrangements(pack: &TestPack, pension: &Pension, faults: &Faults) -> Vec<Value> {
+    let mut out = definite_arrangements(pack, pension, faults);
+    if faults.has(Fault::OmitsPossibleMatch) {
+        // Deliberate defect: definite arrangements without `possibleMatch: false`.
+        for a in &mut out {
+            if let Some(o) = a.as_object_mut() {
+                o.remove("possibleMatch");
+            }
+        }
+    }
+    out
+}
+
+fn definite_arrangements(pack: &TestPack, pension: &Pension, faults: &Faults) -> Vec<Value> {
     let scheme = &pack.provider.scheme_name;
-    if pension.new_member || pension.temporary_error {
+    if pension.new_member || pension.temporary_error || pension.contact_scheme {
         let flag = if pension.new_member {
             "administrativeDetailsNotAvailable"
-        } else {
+        } else if pension.temporary_error {
             "temporarySystemError"
+        } else {
+            "contactScheme"
         };
         let mut a = json!({
+            "possibleMatch": false,
             "pensionProviderSchemeName": scheme,
             "pensionReference": pension.pension_reference,
             "pensionAdministrator": administrator(pack, None),
@@ -93,6 +141,7 @@ pub fn arrangements(pack: &TestPack, pension: &Pension, faults: &Faults) -> Vec<
         .member(pension.member.get_ref())
         .map(|p| p.date_of_birth.clone());
     let main = json!({
+        "possibleMatch": false,
         "pensionProviderSchemeName": scheme,
         "pensionReference": pension.pension_reference,
         "pensionType": pension.pension_type,
@@ -105,7 +154,7 @@ pub fn arrangements(pack: &TestPack, pension: &Pension, faults: &Faults) -> Vec<
         "employmentMembershipPeriods": [{
             "employerName": pension.employer_name,
             "employerStatus": pension.employer_status,
-            "membershipStartDate": pension.employment_start,
+            "employmentStartDate": pension.employment_start,
         }],
         "benefitIllustrations": [{
             "illustrationDate": pension.illustration.date,
@@ -115,6 +164,7 @@ pub fn arrangements(pack: &TestPack, pension: &Pension, faults: &Faults) -> Vec<
     let mut out = vec![main];
     for split in &pension.split {
         out.push(json!({
+            "possibleMatch": false,
             "pensionProviderSchemeName": scheme,
             "pensionReference": split.pension_reference,
             "pensionType": split.pension_type,
@@ -133,12 +183,18 @@ pub fn possible_match_arrangements(
     pension: &Pension,
     faults: &Faults,
 ) -> Vec<Value> {
-    let limited = json!({
+    let mut limited = json!({
         "pensionProviderSchemeName": pack.provider.scheme_name,
         "possibleMatch": true,
         "possibleMatchReference": pension.pension_reference,
         "pensionAdministrator": administrator(pack, None),
     });
+    if faults.has(Fault::AdditionalDataSourcesInPossibleMatch) {
+        // Deliberate defect: links to further information in a limited response.
+        limited["additionalDataSources"] = json!([
+            { "url": "https://northwind.example/scheme-guide", "informationType": "SIP" }
+        ]);
+    }
     if faults.has(Fault::MixesPossibleAndDefinite) {
         // Deliberate defect: a definite arrangement slipped in beside the limited one.
         let mut out = vec![limited];

@@ -95,7 +95,8 @@ pub enum SourceError {
 /// What a view response carried that reporting counts (data items 2.004-2.006, 2.301, 2.401).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ViewFlags {
-    /// Arrangements with 2.004 "contact the provider" (`contactPensionProvider`).
+    /// Arrangements with 2.004 "contact the scheme" (`contactScheme`, as MaPS's dashboard
+    /// schema names it).
     pub contact: u64,
     /// Arrangements with 2.005 (`administrativeDetailsNotAvailable`).
     pub missing_admin: u64,
@@ -114,7 +115,7 @@ pub fn flags_of(view_data: &Value) -> ViewFlags {
     let empty = Vec::new();
     for a in view_data["arrangements"].as_array().unwrap_or(&empty) {
         let set = |k: &str| a[k].as_bool() == Some(true);
-        f.contact += u64::from(set("contactPensionProvider"));
+        f.contact += u64::from(set("contactScheme"));
         f.missing_admin += u64::from(set("administrativeDetailsNotAvailable"));
         f.temp_error += u64::from(set("temporarySystemError"));
         for ill in a["benefitIllustrations"].as_array().unwrap_or(&empty) {

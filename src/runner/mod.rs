@@ -592,13 +592,14 @@ async fn set_up_stage(
     }
 }
 
-pub fn standards(config: &TargetConfig) -> Standards {
+pub fn standards(config: &TargetConfig, schema: &crate::rules::ViewDataSchema) -> Standards {
     Standards {
         technical: "2.0 (C&A per MaPS OpenAPI: token 1.2, perm 1.1, introspect 1.1, rreguri 1.2)"
             .to_owned(),
         data: "1.3 draft (view data field model of the MaPS dashboard)".to_owned(),
         reporting: "2.2 draft (reporting API 2.1)".to_owned(),
         find_view_contract: config.contract.name.clone(),
+        view_data_schema: format!("{} (SHA-256 {})", schema.label, schema.sha256),
     }
 }
 
@@ -717,7 +718,7 @@ pub async fn run(
         run_id: run_id.clone(),
         started_at: Utc::now(),
         harness_version: env!("CARGO_PKG_VERSION").to_owned(),
-        standards: standards(&opts.config),
+        standards: standards(&opts.config, &env.view_schema),
         target: env.target_info(opts.config.path.as_ref().map(|p| p.display().to_string())),
         selection: Selection {
             pack: opts.pack.name().to_owned(),

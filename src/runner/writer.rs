@@ -214,6 +214,12 @@ impl EvidenceWriter {
             failure_class,
             exchanges: self.recorder.exchanges_between(c.step_started, at),
             timings: self.recorder.timings_between(c.step_started, at),
+            warnings: self
+                .recorder
+                .warnings_between(c.step_started, at)
+                .iter()
+                .map(|w| self.recorder.redactor().text(w))
+                .collect(),
             observed: notes.observed,
             // Only a failure needs the judged exchange spelled out; a pass says what it saw.
             judged: notes
@@ -241,6 +247,7 @@ impl EvidenceWriter {
                 failure_class: Some(FailureClass::Harness),
                 exchanges: Vec::new(),
                 timings: Vec::new(),
+                warnings: Vec::new(),
                 observed: None,
                 judged: None,
                 view_data: Vec::new(),
@@ -270,6 +277,7 @@ impl EvidenceWriter {
                 failure_class: None,
                 exchanges: Vec::new(),
                 timings: Vec::new(),
+                warnings: Vec::new(),
                 observed: None,
                 judged: None,
                 view_data: Vec::new(),
@@ -313,6 +321,9 @@ impl EvidenceWriter {
         } else {
             self.counts.passed += 1;
             self.say(&format!("  passed  {label} ({secs:.2} s)"));
+        }
+        for w in c.recorded.iter().flat_map(|s| s.warnings.iter()) {
+            self.say(&format!("          warning: {w}"));
         }
     }
 }

@@ -45,7 +45,26 @@ pub async fn run_with(faults: Faults, out: &Path) -> RunRecord {
 
 /// Run a pack's features against a provider with `faults`.
 pub async fn run_pack(pack: Pack, faults: Faults, out: &Path) -> RunRecord {
-    let mut config = TargetConfig::default();
+    run_pack_with(pack, faults, out, TargetConfig::default()).await
+}
+
+/// Run a pack's features against a provider with `faults`, under `config`.
+pub async fn run_pack_with(
+    pack: Pack,
+    faults: Faults,
+    out: &Path,
+    config: TargetConfig,
+) -> RunRecord {
+    run_pack_console(pack, faults, out, config).await.0
+}
+
+/// As [`run_pack_with`], also returning what the run printed on the console.
+pub async fn run_pack_console(
+    pack: Pack,
+    faults: Faults,
+    out: &Path,
+    mut config: TargetConfig,
+) -> (RunRecord, Vec<String>) {
     // Registrations and updates that never arrive are waited for this long (30 s in use); the
     // embedded default answers in milliseconds, and the resilience scenarios need about 2 s.
     config.limits.registration_ms = 6_000;
@@ -62,11 +81,13 @@ pub async fn run_pack(pack: Pack, faults: Faults, out: &Path) -> RunRecord {
         stop: Default::default(),
         sign_off: None,
     };
-    let outcome = runner::run(env.clone(), &options, Box::new(Collect::default()))
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let outcome = runner::run(env.clone(), &options, Box::new(Collect(lines.clone())))
         .await
         .expect("the run completes");
     env.shutdown();
-    outcome.record
+    let printed = lines.lock().map(|l| l.clone()).unwrap_or_default();
+    (outcome.record, printed)
 }
 
 pub fn scenario<'a>(record: &'a RunRecord, case: &str) -> &'a ScenarioRecord {

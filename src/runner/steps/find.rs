@@ -204,6 +204,12 @@ fn check_registrations(world: &HarnessWorld, status: &str) -> StepResult {
                 r.name, r.match_status
             ));
         }
+        if !crate::cda::cas::pei_is_dashboard_readable(&r.name) {
+            problems.push(format!(
+                "{}: expected the PeI to be exactly urn:pei:<holdername-guid>:<asset-guid> (73 characters after urn:pei:, no braces): MaPS's dashboard rejects any other form, so this pension could not be viewed live",
+                r.name
+            ));
+        }
         if &r.description != scheme {
             problems.push(format!(
                 "{}: expected description {scheme:?} (the scheme name the view data will carry), observed {:?}",

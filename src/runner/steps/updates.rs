@@ -115,7 +115,7 @@ async fn view_reflects_update(world: &mut HarnessWorld, update_id: String) -> St
         .verify_view_token(&flow.token)
         .await
         .map_err(|f| format!("update {update_id} (case {case}): {}", f.message))?;
-    let problems = crate::rules::view_data_problems(&data);
+    let problems = env.judge_view_data(&data);
     if !problems.is_empty() {
         return Err(format!(
             "update {update_id} (case {case}): data standards: {}",

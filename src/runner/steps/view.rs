@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::{StepResult, last_find, last_view, registered, short};
 use crate::evidence::record::Timing;
 use crate::runner::world::{HarnessWorld, ObtainedView};
-use crate::testpack::{Case, ExpectedMatch};
+use crate::testpack::{Case, ExpectedMatch, Pension};
 
 #[when("the dashboard requests the view data of each registered PeI through the UMA flow")]
 async fn view_each(world: &mut HarnessWorld) -> StepResult {
@@ -136,7 +136,7 @@ async fn view_data_matches(world: &mut HarnessWorld) -> StepResult {
             problems.push(format!("{name}: the view data was not verified"));
             continue;
         };
-        let rule_problems = crate::rules::view_data_problems(data);
+        let rule_problems = env.judge_view_data(data);
         if !rule_problems.is_empty() {
             problems.push(format!(
                 "{name}: data standards: {}",
@@ -166,6 +166,9 @@ async fn view_data_matches(world: &mut HarnessWorld) -> StepResult {
         }
         let a = &arrangements[0];
         problems.extend(expected_view_items(&sent.case, &arrangements, name));
+        if expect != ExpectedMatch::MatchPossible {
+            problems.extend(pack_values(pension, a, name));
+        }
         if a["pensionProviderSchemeName"].as_str() != Some(v.registration.description.as_str()) {
             problems.push(format!(
                 "{name}: expected pensionProviderSchemeName {:?} (the registration's description), observed {}",
@@ -211,6 +214,51 @@ async fn view_data_matches(world: &mut HarnessWorld) -> StepResult {
     } else {
         Err(format!("case {id}: {}", problems.join("; ")))
     }
+}
+
+/// The values the test pack provisioned, where the arrangement carries them: each component's
+/// annual amount (matched by illustration and benefit type) and the pot.
+fn pack_values(pension: &Pension, arrangement: &Value, name: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let components: Vec<&Value> = arrangement["benefitIllustrations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|i| i["illustrationComponents"].as_array().into_iter().flatten())
+        .collect();
+    let differs =
+        |observed: Option<f64>, want: f64| observed.is_some_and(|o| (o - want).abs() > 0.005);
+    for want in &pension.illustration.components {
+        let Some(got) = components.iter().find(|c| {
+            c["illustrationType"] == want.illustration_type.as_str()
+                && c["benefitType"] == want.benefit_type.as_str()
+        }) else {
+            continue;
+        };
+        let kind = format!("{} {}", want.illustration_type, want.benefit_type);
+        if let (Some(annual), None) = (want.annual_amount, &want.unavailable_reason) {
+            let observed = got
+                .pointer("/payableDetails/annualAmount")
+                .and_then(Value::as_f64);
+            if differs(observed, annual) {
+                problems.push(format!(
+                    "{name}: expected the {kind} component's payableDetails.annualAmount {annual:.2} (the test pack), observed {}",
+                    got["payableDetails"]["annualAmount"]
+                ));
+            }
+        }
+        if let Some(pot) = pension.illustration.dc_pot {
+            for key in ["estimatedPot", "accruedPot"] {
+                if differs(got[key].as_f64(), pot) {
+                    problems.push(format!(
+                        "{name}: expected the {kind} component's {key} {pot:.2} (the test pack), observed {}",
+                        got[key]
+                    ));
+                }
+            }
+        }
+    }
+    problems
 }
 
 /// One line on the view data that matched: arrangements, reference, illustration codes.
