@@ -1245,12 +1245,13 @@ async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failur
     .map_err(could_not_run)?;
     // The provider's registered view token keys are at /jwk_uri from the start, not only once
     // a run attaches: the solution (and a dashboard) may read them at any time.
+    // A key file not there yet (init's template names one the organisation supplies) does not
+    // stop the C&A: it is said here, and a run refuses to start until it is fixed.
     if let Some(provider) = &config.provider {
-        let keys = provider
-            .view_token_key_set(&config.base_dir())
-            .map_err(|e| could_not_run(anyhow::anyhow!(e)))?;
-        if !keys.keys.is_empty() {
-            service.cas.register_view_token_keys(&keys);
+        match provider.view_token_key_set(&config.base_dir()) {
+            Ok(keys) if !keys.keys.is_empty() => service.cas.register_view_token_keys(&keys),
+            Ok(_) => {}
+            Err(e) => eprintln!("pdp-harness serve: /jwk_uri publishes no view token key yet: {e}"),
         }
     }
     say!("pdp-harness serve: the simulated CDA (C&A and JWKS) is running.");
