@@ -1243,6 +1243,16 @@ async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failur
         },
     )
     .map_err(could_not_run)?;
+    // The provider's registered view token keys are at /jwk_uri from the start, not only once
+    // a run attaches: the solution (and a dashboard) may read them at any time.
+    if let Some(provider) = &config.provider {
+        let keys = provider
+            .view_token_key_set(&config.base_dir())
+            .map_err(|e| could_not_run(anyhow::anyhow!(e)))?;
+        if !keys.keys.is_empty() {
+            service.cas.register_view_token_keys(&keys);
+        }
+    }
     say!("pdp-harness serve: the simulated CDA (C&A and JWKS) is running.");
     say!("Configure the solution's test environment with:");
     for (what, value) in service.what_to_configure() {

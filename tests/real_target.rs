@@ -230,10 +230,28 @@ fn check_serve(m: &Material, target: &Path) -> Child {
         (jwks, refused)
     });
     assert_eq!(jwks["keys"][0]["kid"], "pdp-harness-cda-1", "{jwks}");
+    // The provider's registered view token keys are published from the start, before any run.
+    let view_keys: serde_json::Value = rt.block_on(async {
+        solution
+            .get(format!("{url}/jwk_uri"))
+            .send()
+            .await
+            .expect("/jwk_uri answers")
+            .json()
+            .await
+            .expect("JWKS JSON")
+    });
+    assert_eq!(
+        view_keys["keys"][0]["kid"], "reference-provider-view-1",
+        "{view_keys}"
+    );
     assert!(refused, "a client certificate from another CA is refused");
     let mut line = String::new();
     out.read_line(&mut line).expect("a logged call");
     assert!(line.contains("GET /jwks -> 200"), "{line}");
+    let mut line = String::new();
+    out.read_line(&mut line).expect("a logged call");
+    assert!(line.contains("GET /jwk_uri -> 200"), "{line}");
     // Keep draining its output so it never blocks on a full pipe.
     std::thread::spawn(move || for _ in out.lines() {});
     serve

@@ -226,9 +226,6 @@ fn findings(o: &mut String, record: &RunRecord) {
     o.push_str("</table>");
 }
 
-/// The stages in PDP's order.
-const STAGE_ORDER: [&str; 4] = ["connection proving", "stage 1", "stage 2", "reporting"];
-
 fn summary(o: &mut String, record: &RunRecord) {
     o.push_str("<h2>Results summary</h2>");
     let c = record.counts;
@@ -247,30 +244,7 @@ fn summary(o: &mut String, record: &RunRecord) {
             .map(|r| format!(" The run was stopped: {}.", esc(r)))
             .unwrap_or_default()
     );
-    let mut stages: Vec<(String, [usize; 4])> = Vec::new();
-    for s in &record.scenarios {
-        let name = s.stage.clone().unwrap_or_else(|| "other".to_owned());
-        let i = match stages.iter().position(|(n, _)| *n == name) {
-            Some(i) => i,
-            None => {
-                stages.push((name, [0; 4]));
-                stages.len() - 1
-            }
-        };
-        let slot = match s.status {
-            Status::Passed => 0,
-            Status::Failed => 1,
-            Status::Skipped => 2,
-            Status::Interrupted => 3,
-        };
-        stages[i].1[slot] += 1;
-    }
-    stages.sort_by_key(|(n, _)| {
-        STAGE_ORDER
-            .iter()
-            .position(|o| n.starts_with(o))
-            .unwrap_or(STAGE_ORDER.len())
-    });
+    let stages = super::present::stage_counts(record);
     o.push_str(
         "<table id=\"stages\"><tr><th>Stage</th><th class=\"num\">Passed</th><th class=\"num\">Failed</th>\
 <th class=\"num\">Skipped</th><th class=\"num\">Interrupted</th></tr>",

@@ -1606,9 +1606,6 @@ fn findings(l: &mut Layout, record: &RunRecord, pages: Option<&[usize]>) {
     l.end_table();
 }
 
-/// The stages in PDP's order, as the scenarios' stage names read.
-const STAGE_ORDER: [&str; 4] = ["connection proving", "stage 1", "stage 2", "reporting"];
-
 /// Per-stage counts, then the coverage matrix: case id, stage, scenario, verdict, page.
 fn summary(l: &mut Layout, record: &RunRecord, pages: Option<&[usize]>) {
     l.section("Results summary");
@@ -1616,30 +1613,7 @@ fn summary(l: &mut Layout, record: &RunRecord, pages: Option<&[usize]>) {
         l.paragraph(para("No scenarios matched the selection.", BODY));
         return;
     }
-    let mut stages: Vec<(String, [usize; 4])> = Vec::new();
-    for s in &record.scenarios {
-        let name = s.stage.clone().unwrap_or_else(|| "other".to_owned());
-        let i = match stages.iter().position(|(n, _)| *n == name) {
-            Some(i) => i,
-            None => {
-                stages.push((name, [0; 4]));
-                stages.len() - 1
-            }
-        };
-        let slot = match s.status {
-            Status::Passed => 0,
-            Status::Failed => 1,
-            Status::Skipped => 2,
-            Status::Interrupted => 3,
-        };
-        stages[i].1[slot] += 1;
-    }
-    stages.sort_by_key(|(n, _)| {
-        STAGE_ORDER
-            .iter()
-            .position(|o| n.to_lowercase().starts_with(o))
-            .unwrap_or(STAGE_ORDER.len())
-    });
+    let stages = super::present::stage_counts(record);
     l.begin_table(columns(&[
         ("Stage", 0.0, Align::Left),
         ("Passed", 22.0, Align::Right),

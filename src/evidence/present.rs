@@ -485,3 +485,36 @@ impl LogAxis {
         (ms.max(1.0).log10() / self.top).clamp(0.0, 1.0)
     }
 }
+
+/// The order stages are listed in (by the start of their lower-cased names).
+const STAGE_ORDER: [&str; 4] = ["connection proving", "stage 1", "stage 2", "reporting"];
+
+/// Per stage, in PDP's order: scenarios passed, failed, skipped and interrupted; for the
+/// per-stage table of the PDF and the HTML alike.
+pub fn stage_counts(record: &RunRecord) -> Vec<(String, [usize; 4])> {
+    let mut stages: Vec<(String, [usize; 4])> = Vec::new();
+    for s in &record.scenarios {
+        let name = s.stage.clone().unwrap_or_else(|| "other".to_owned());
+        let i = match stages.iter().position(|(n, _)| *n == name) {
+            Some(i) => i,
+            None => {
+                stages.push((name, [0; 4]));
+                stages.len() - 1
+            }
+        };
+        let slot = match s.status {
+            Status::Passed => 0,
+            Status::Failed => 1,
+            Status::Skipped => 2,
+            Status::Interrupted => 3,
+        };
+        stages[i].1[slot] += 1;
+    }
+    stages.sort_by_key(|(n, _)| {
+        STAGE_ORDER
+            .iter()
+            .position(|o| n.to_lowercase().starts_with(o))
+            .unwrap_or(STAGE_ORDER.len())
+    });
+    stages
+}
