@@ -259,7 +259,11 @@ fn judge_call(
     let whose = format!(
         "case {} (find request {} sent at {})",
         f.case_id,
-        f.request_id,
+        if f.request_id.is_empty() {
+            "without an X-Request-ID"
+        } else {
+            &f.request_id
+        },
         when(&f.sent_at)
     );
     let scenario = f.scenario.clone();
