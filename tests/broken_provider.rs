@@ -671,3 +671,64 @@ async fn a_huge_view_body_fails_at_the_cap() {
         "{msg}"
     );
 }
+
+/// Issue 13 item 3: a provider that skips verifying the find token and the request id fails
+/// every find-side negative at the refusal, naming what was forged; the correct provider
+/// refuses them all and stage 1 (with its end-of-stage audit) still passes.
+#[tokio::test]
+async fn a_provider_that_accepts_forged_finds_fails_the_find_negatives() {
+    let negatives = [
+        ("FN-01", "its find token's signature does not verify"),
+        ("FN-02", "its find token expired 10 minutes ago"),
+        ("FN-03", "its find token's issuer is not the CDA"),
+        ("FN-04", "its find token is addressed to another holder"),
+        ("FN-05", "it carries no X-Request-ID"),
+        ("FN-06", "its X-Request-ID is not a UUID"),
+    ];
+    let dir = out();
+    let good = common::run_pack(Pack::Stage1, Faults::none(), dir.path()).await;
+    assert_eq!(good.verdict, Verdict::Passed, "{:#?}", statuses(&good));
+    for (case, _) in negatives {
+        assert_eq!(scenario(&good, case).status, Status::Passed, "{case}");
+    }
+
+    let dir = out();
+    let record = common::run_pack(
+        Pack::Stage1,
+        Faults::none().with(Fault::AcceptsForgedFindTokens),
+        dir.path(),
+    )
+    .await;
+    assert_eq!(record.verdict, Verdict::Failed);
+    for (case, why) in negatives {
+        let s = scenario(&record, case);
+        assert_eq!(s.status, Status::Failed, "{case}");
+        let refusal = s
+            .steps
+            .iter()
+            .find(|st| st.text == "the provider refuses the find request with a 4xx status")
+            .unwrap_or_else(|| panic!("{case} has the refusal step"));
+        assert_eq!(refusal.status, Status::Failed, "{case}: {refusal:#?}");
+        let msg = refusal.message.clone().unwrap_or_default();
+        assert!(
+            msg.contains(&format!(
+                "case {case} (the member of case S1-01): expected the provider to refuse the find request with a 4xx because {why}"
+            )) && msg.contains("observed 202"),
+            "{msg}"
+        );
+    }
+    // With a valid token but no usable request id, the lenient provider registers the
+    // member's pension: the registration audit names it as caused by the refused find (in a
+    // note, as the scenario had already failed).
+    for case in ["FN-05", "FN-06"] {
+        assert!(
+            record.notes.iter().any(|n| n.text.starts_with(case)
+                && n.text.contains("POST /rreguri for urn:pei:")
+                && n.text.contains(
+                    "a forged or malformed find the provider must refuse: nothing should be registered; the C&A answered 201"
+                )),
+            "{case}: {:#?}",
+            record.notes
+        );
+    }
+}

@@ -60,6 +60,7 @@ async fn the_full_pack_passes_against_a_correct_provider() {
     for id in (1..=15)
         .map(|i| format!("S1-{i:02}"))
         .chain((1..=5).map(|i| format!("S2-{i:02}")))
+        .chain((1..=6).map(|i| format!("FN-{i:02}")))
     {
         assert!(cases.contains(&id), "{id} ran");
     }

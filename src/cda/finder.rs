@@ -91,9 +91,17 @@ impl PensionFinder {
     /// Send an already-made token (tests send tampered and expired ones this way).
     pub async fn send_token(&self, token: &str) -> FindOutcome {
         let request_id = uuid::Uuid::new_v4().to_string();
+        self.send_with_request_id(token, Some(&request_id)).await
+    }
+
+    /// Send `token` with `request_id` as the request id header, or without that header
+    /// (`None`): the find-side negatives send missing and malformed request ids this way.
+    /// The outcome's `request_id` is what was sent (empty when none was).
+    pub async fn send_with_request_id(&self, token: &str, request_id: Option<&str>) -> FindOutcome {
         let token_jti =
             crate::jwt::peek_claims(token).and_then(|c| c["jti"].as_str().map(str::to_owned));
-        let builder = self.request(&self.client, token, &request_id);
+        let builder = self.request_with(&self.client, token, request_id);
+        let request_id = request_id.unwrap_or_default().to_owned();
         let sent_at = Utc::now();
         let sent_instant = tokio::time::Instant::now();
         let request = match builder.build() {
@@ -143,11 +151,22 @@ impl PensionFinder {
         token: &str,
         request_id: &str,
     ) -> reqwest::RequestBuilder {
+        self.request_with(client, token, Some(request_id))
+    }
+
+    /// As [`PensionFinder::request`], with the request id header left out when `None`.
+    pub fn request_with(
+        &self,
+        client: &reqwest::Client,
+        token: &str,
+        request_id: Option<&str>,
+    ) -> reqwest::RequestBuilder {
         let method = reqwest::Method::from_bytes(self.contract.method.as_bytes())
             .unwrap_or(reqwest::Method::POST);
-        let builder = client
-            .request(method, self.url())
-            .header(self.contract.request_id_header.as_str(), request_id);
+        let mut builder = client.request(method, self.url());
+        if let Some(id) = request_id {
+            builder = builder.header(self.contract.request_id_header.as_str(), id);
+        }
         match self.contract.body_mode {
             FindBodyMode::Token => {
                 let mut body = Map::new();

@@ -92,6 +92,10 @@ pub enum Fault {
     FindHangs,
     /// Serves a 4 MiB view response.
     HugeViewBody,
+    /// Skips verifying the find token and the request id: accepts a forged, expired or
+    /// misaddressed token and a missing or malformed `X-Request-ID` (using a fresh one), and
+    /// registers the matches.
+    AcceptsForgedFindTokens,
     /// Takes 50 ms before acknowledging each find (a slow find endpoint, for load tests).
     SlowFind,
 }

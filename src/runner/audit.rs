@@ -21,6 +21,18 @@ use crate::evidence::record::ScenarioKey;
 use crate::testpack::{Case, UpdateAction};
 use crate::updates::MatchUpdateFile;
 
+/// What a find the harness sent should cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindKind {
+    /// A find whose case's expected PeIs must be registered (none for a no-match case).
+    Expected,
+    /// The same person's find again: it must register nothing.
+    Repeat,
+    /// A forged or malformed find (bad token, missing request id) the provider must refuse:
+    /// it must register nothing.
+    Refused,
+}
+
 /// A find request the harness sent, as the audit needs it.
 #[derive(Debug, Clone)]
 struct FindEntry {
@@ -28,8 +40,7 @@ struct FindEntry {
     token_jti: Option<String>,
     case_id: String,
     expected: BTreeSet<String>,
-    /// The same person's find again: it must register nothing.
-    repeat: bool,
+    kind: FindKind,
     scenario: Option<ScenarioKey>,
     sent_at: DateTime<Utc>,
     /// The C&A's clear-down epoch when it was sent.
@@ -94,7 +105,7 @@ impl Audit {
         cas: &Cas,
         outcome: &FindOutcome,
         case: &Case,
-        repeat: bool,
+        kind: FindKind,
         scenario: Option<ScenarioKey>,
     ) {
         let mut l = self.ledger();
@@ -103,8 +114,11 @@ impl Audit {
             request_id: outcome.request_id.clone(),
             token_jti: outcome.token_jti.clone(),
             case_id: case.id.get_ref().clone(),
-            expected: case.expected_assets(),
-            repeat,
+            expected: match kind {
+                FindKind::Expected => case.expected_assets(),
+                FindKind::Repeat | FindKind::Refused => BTreeSet::new(),
+            },
+            kind,
             scenario,
             sent_at: outcome.sent_at,
             epoch: cas.epoch(),
@@ -245,7 +259,11 @@ fn judge_call(
     let whose = format!(
         "case {} (find request {} sent at {})",
         f.case_id,
-        f.request_id,
+        if f.request_id.is_empty() {
+            "without an X-Request-ID"
+        } else {
+            &f.request_id
+        },
         when(&f.sent_at)
     );
     let scenario = f.scenario.clone();
@@ -276,9 +294,16 @@ fn judge_call(
             let Some(asset) = asset else {
                 return found(format!("{} for {whose} names no PeI", describe(call)));
             };
-            if f.repeat {
+            if f.kind == FindKind::Repeat {
                 return found(format!(
                     "{} for {whose}, a repeated find for a member already registered: nothing should be registered again; {}",
+                    describe(call),
+                    answer(call)
+                ));
+            }
+            if f.kind == FindKind::Refused {
+                return found(format!(
+                    "{} for {whose}, a forged or malformed find the provider must refuse: nothing should be registered; {}",
                     describe(call),
                     answer(call)
                 ));
@@ -325,7 +350,7 @@ fn judge_state(
     let current: Vec<&FindEntry> = l
         .finds
         .iter()
-        .filter(|f| f.epoch == epoch && !f.repeat)
+        .filter(|f| f.epoch == epoch && f.kind == FindKind::Expected)
         .collect();
     let deleted: HashSet<String> = updates
         .map(|u| {

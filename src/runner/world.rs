@@ -39,6 +39,8 @@ pub struct HarnessWorld {
     pub scenario: Option<crate::evidence::record::ScenarioKey>,
     /// The most recent find request.
     pub last_find: Option<SentFind>,
+    /// What was forged or malformed in the most recent find, for a negative scenario.
+    pub forged: Option<&'static str>,
     /// The first of two find requests for the same person (duplicate-find case).
     pub first_find: Option<SentFind>,
     /// Registrations judged for the most recent find.

@@ -5,8 +5,12 @@ use std::time::Duration;
 
 use cucumber::{given, then, when};
 
-use super::{StepResult, await_registrations, last_find, send_find, short, with_refusals};
+use super::{
+    Forgery, StepResult, await_registrations, last_find, send_find, send_find_as, short,
+    with_refusals,
+};
 use crate::evidence::record::Timing;
+use crate::runner::audit::FindKind;
 use crate::runner::world::HarnessWorld;
 use crate::testpack::ExpectedMatch;
 
@@ -25,6 +29,61 @@ async fn find_request(world: &mut HarnessWorld, case_id: String) -> StepResult {
             world.env()?.finder.url()
         )),
         None => Ok(()),
+    }
+}
+
+#[when(
+    regex = r#"^the pension finder sends a find request for the member of test case "([^"]+)" with (a find token with a bad signature|an expired find token|a find token from the wrong issuer|a find token for the wrong audience|no X-Request-ID|a malformed X-Request-ID)$"#
+)]
+async fn forged_find(world: &mut HarnessWorld, case_id: String, what: String) -> StepResult {
+    let forgery = Forgery::parse(&what)
+        .ok_or_else(|| format!("internal: no forged find is called {what:?}"))?;
+    send_find_as(world, &case_id, FindKind::Refused, Some(forgery)).await?;
+    match &last_find(world)?.outcome.error {
+        Some(e) => Err(format!(
+            "case {case_id}: the find request could not be delivered to {}: {e}",
+            world.env()?.finder.url()
+        )),
+        None => Ok(()),
+    }
+}
+
+#[then("the provider refuses the find request with a 4xx status")]
+async fn refused(world: &mut HarnessWorld) -> StepResult {
+    let env = world.env()?;
+    let sent = last_find(world)?;
+    let id = negative_label(world, sent.case.id.get_ref());
+    let o = &sent.outcome;
+    let why = world.forged.unwrap_or("it is forged");
+    super::judged_find(&env, &o.request_id);
+    env.recorder.observed(format!(
+        "forged find request ({why}) answered {}",
+        o.status
+            .map_or_else(|| "nothing".to_owned(), |s| s.to_string()),
+    ));
+    match o.status {
+        Some(s) if (400..500).contains(&s) => Ok(()),
+        Some(s) => Err(format!(
+            "case {id}: expected the provider to refuse the find request with a 4xx because {why}; observed {s}{}",
+            if o.body.is_empty() {
+                String::new()
+            } else {
+                format!(" with body {}", short(&o.body))
+            }
+        )),
+        None => Err(format!(
+            "case {id}: expected the provider to refuse the find request with a 4xx because {why}; no response arrived ({})",
+            o.error.as_deref().unwrap_or("no error recorded")
+        )),
+    }
+}
+
+/// "FN-01 (the member of case S1-01)": a negative scenario's own case id, and whose find it
+/// forged.
+fn negative_label(world: &HarnessWorld, member_case: &str) -> String {
+    match world.scenario.as_ref().and_then(|k| k.case_id.as_deref()) {
+        Some(own) if own != member_case => format!("{own} (the member of case {member_case})"),
+        _ => member_case.to_owned(),
     }
 }
 
@@ -255,9 +314,25 @@ fn check_registrations(world: &HarnessWorld, status: &str) -> StepResult {
 
 #[then("no PeI is registered for the find request")]
 async fn nothing_registered(world: &mut HarnessWorld) -> StepResult {
+    watch_nothing_registered(world, "a find that matches nothing").await
+}
+
+#[then("no PeI is registered for the refused find request")]
+async fn nothing_registered_refused(world: &mut HarnessWorld) -> StepResult {
+    let why = world.forged.unwrap_or("it is forged");
+    watch_nothing_registered(
+        world,
+        &format!("a find the provider must refuse because {why}"),
+    )
+    .await
+}
+
+/// Watch the C&A for `no_match_watch_ms`: any registration made since the last find, or
+/// carrying its request id, fails; `what` names the find in the message.
+async fn watch_nothing_registered(world: &HarnessWorld, what: &str) -> StepResult {
     let env = world.env()?;
     let sent = last_find(world)?.clone();
-    let id = sent.case.id.get_ref();
+    let id = negative_label(world, sent.case.id.get_ref());
     let since = sent.outcome.sent_at;
     let request_id = sent.outcome.request_id.clone();
     let window = Duration::from_millis(env.limits.no_match_watch_ms);
@@ -284,7 +359,7 @@ async fn nothing_registered(world: &mut HarnessWorld) -> StepResult {
             Ok(())
         }
         Some(names) => Err(format!(
-            "case {id}: expected no PeI registered for a find that matches nothing (watched {} ms); observed {}",
+            "case {id}: expected no PeI registered for {what} (watched {} ms); observed {}",
             env.limits.no_match_watch_ms,
             names.join(", ")
         )),

@@ -13,6 +13,7 @@ mod view;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use super::audit::FindKind;
 use super::world::{HarnessWorld, SentFind};
 use crate::cda::cas::Registration;
 use crate::contract::FindData;
@@ -50,6 +51,65 @@ pub(super) fn short(s: &str) -> String {
 /// Send the find of a case's persona; `repeat`: the same person's find again, which must
 /// register nothing (the audit judges what it causes accordingly).
 pub(super) async fn send_find(world: &mut HarnessWorld, case_id: &str, repeat: bool) -> StepResult {
+    let kind = if repeat {
+        FindKind::Repeat
+    } else {
+        FindKind::Expected
+    };
+    send_find_as(world, case_id, kind, None).await
+}
+
+/// A forged or malformed find for a case's persona: what is wrong with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Forgery {
+    /// The token's signature does not verify (its last byte changed).
+    BadSignature,
+    /// The token expired ten minutes ago.
+    Expired,
+    /// The token names an issuer that is not the CDA's.
+    WrongIssuer,
+    /// The token is addressed to another holder.
+    WrongAudience,
+    /// The request carries no request id header.
+    NoRequestId,
+    /// The request id header is not a UUID.
+    MalformedRequestId,
+}
+
+impl Forgery {
+    /// The step text's words for it.
+    pub(super) fn parse(words: &str) -> Option<Forgery> {
+        Some(match words {
+            "a find token with a bad signature" => Forgery::BadSignature,
+            "an expired find token" => Forgery::Expired,
+            "a find token from the wrong issuer" => Forgery::WrongIssuer,
+            "a find token for the wrong audience" => Forgery::WrongAudience,
+            "no X-Request-ID" => Forgery::NoRequestId,
+            "a malformed X-Request-ID" => Forgery::MalformedRequestId,
+            _ => return None,
+        })
+    }
+
+    /// What is wrong with the find, for messages.
+    pub(super) fn describe(self) -> &'static str {
+        match self {
+            Forgery::BadSignature => "its find token's signature does not verify",
+            Forgery::Expired => "its find token expired 10 minutes ago",
+            Forgery::WrongIssuer => "its find token's issuer is not the CDA",
+            Forgery::WrongAudience => "its find token is addressed to another holder",
+            Forgery::NoRequestId => "it carries no X-Request-ID",
+            Forgery::MalformedRequestId => "its X-Request-ID is not a UUID (\"not-a-request-id\")",
+        }
+    }
+}
+
+/// Send the find of a case's persona, forged or malformed as `forgery` says when given.
+pub(super) async fn send_find_as(
+    world: &mut HarnessWorld,
+    case_id: &str,
+    kind: FindKind,
+    forgery: Option<Forgery>,
+) -> StepResult {
     let env = world.env()?;
     let case = case(world, case_id)?;
     let persona = env.pack.persona(case.persona.get_ref()).ok_or_else(|| {
@@ -58,13 +118,73 @@ pub(super) async fn send_find(world: &mut HarnessWorld, case_id: &str, repeat: b
             case.persona.get_ref()
         )
     })?;
-    let outcome = env.finder.send(&FindData::of(persona)).await;
+    let data = FindData::of(persona);
+    let outcome = match forgery {
+        None => env.finder.send(&data).await,
+        Some(f) => {
+            let token = forged_token(&env.finder, &data, f)
+                .map_err(|e| format!("internal: could not sign the forged find token: {e}"))?;
+            let request_id = match f {
+                Forgery::NoRequestId => None,
+                Forgery::MalformedRequestId => Some("not-a-request-id".to_owned()),
+                _ => Some(uuid::Uuid::new_v4().to_string()),
+            };
+            env.finder
+                .send_with_request_id(&token, request_id.as_deref())
+                .await
+        }
+    };
     if let Some(audit) = &world.audit {
-        audit.record_find(&env.cas, &outcome, &case, repeat, world.scenario.clone());
+        audit.record_find(&env.cas, &outcome, &case, kind, world.scenario.clone());
     }
     world.registrations.clear();
+    world.forged = forgery.map(Forgery::describe);
     world.last_find = Some(SentFind { case, outcome });
     Ok(())
+}
+
+/// The find token `forgery` calls for; a valid one when only the request id is wrong.
+fn forged_token(
+    finder: &crate::cda::finder::PensionFinder,
+    data: &FindData,
+    forgery: Forgery,
+) -> Result<String, String> {
+    let mut claims = finder.claims(data, finder.contract.token_lifetime_secs);
+    let now = chrono::Utc::now().timestamp();
+    match forgery {
+        Forgery::Expired => {
+            claims.insert("iat".into(), serde_json::Value::from(now - 900));
+            claims.insert("exp".into(), serde_json::Value::from(now - 600));
+        }
+        Forgery::WrongIssuer => {
+            claims.insert(
+                "iss".into(),
+                serde_json::Value::String("https://not-the-cda.invalid".to_owned()),
+            );
+        }
+        Forgery::WrongAudience => {
+            claims.insert(
+                "aud".into(),
+                serde_json::Value::String(uuid::Uuid::new_v4().to_string()),
+            );
+        }
+        Forgery::BadSignature | Forgery::NoRequestId | Forgery::MalformedRequestId => {}
+    }
+    let token = finder.key.sign(&claims).map_err(|e| e.to_string())?;
+    if forgery != Forgery::BadSignature {
+        return Ok(token);
+    }
+    // Change the signature's first byte: same header and claims, a signature that fails.
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (signed, signature) = token
+        .rsplit_once('.')
+        .ok_or_else(|| "the signed token has no signature".to_owned())?;
+    let mut bytes = b64.decode(signature).map_err(|e| e.to_string())?;
+    if let Some(b) = bytes.first_mut() {
+        *b ^= 0xff;
+    }
+    Ok(format!("{signed}.{}", b64.encode(bytes)))
 }
 
 /// Registrations of the expected assets or carrying the find's request id.
