@@ -5,7 +5,6 @@
 mod common;
 
 use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -308,25 +307,7 @@ fn a_run_killed_half_way_is_turned_into_evidence_by_report() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawns");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let log_path = loop {
-        assert!(
-            Instant::now() < deadline,
-            "the run never reached the registration step"
-        );
-        let found = std::fs::read_dir(&runs)
-            .ok()
-            .and_then(|mut d| d.next())
-            .and_then(|e| e.ok())
-            .map(|e| e.path().join("run.log.jsonl"));
-        if let Some(p) = found
-            && std::fs::read_to_string(&p)
-                .is_ok_and(|s| s.contains("the provider acknowledges the find request"))
-        {
-            break p;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let log_path = common::run_log_once_acknowledged(&runs, std::time::Duration::from_secs(60));
     child.kill().expect("killed");
     let _ = child.wait();
     let log = std::fs::read_to_string(&log_path).expect("log");

@@ -31,25 +31,7 @@ fn start_slow_run(tmp: &Path, runs: &Path) -> (Child, PathBuf) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawns");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let log_path = loop {
-        assert!(
-            Instant::now() < deadline,
-            "the run never reached the registration step"
-        );
-        let found = std::fs::read_dir(runs)
-            .ok()
-            .and_then(|mut d| d.next())
-            .and_then(|e| e.ok())
-            .map(|e| e.path().join("run.log.jsonl"));
-        if let Some(p) = found
-            && std::fs::read_to_string(&p)
-                .is_ok_and(|s| s.contains("the provider acknowledges the find request"))
-        {
-            break p;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let log_path = common::run_log_once_acknowledged(runs, std::time::Duration::from_secs(120));
     (child, log_path)
 }
 

@@ -709,25 +709,7 @@ fn serve_cancels_the_run_of_a_killed_client_and_takes_the_next_run() {
         .stderr(Stdio::null())
         .spawn()
         .expect("client starts");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    let first_log = loop {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the run never reached the registration step"
-        );
-        let found = std::fs::read_dir(&runs)
-            .ok()
-            .and_then(|mut d| d.next())
-            .and_then(|e| e.ok())
-            .map(|e| e.path().join("run.log.jsonl"));
-        if let Some(p) = found
-            && std::fs::read_to_string(&p)
-                .is_ok_and(|s| s.contains("the provider acknowledges the find request"))
-        {
-            break p;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    };
+    let first_log = common::run_log_once_acknowledged(&runs, std::time::Duration::from_secs(120));
     client.kill().expect("killed");
     let _ = client.wait();
 

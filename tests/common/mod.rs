@@ -246,3 +246,27 @@ pub fn schema_errors(schema: &serde_json::Value, body: &serde_json::Value) -> Ve
         .map(|e| format!("{e} at {}", e.instance_path()))
         .collect()
 }
+
+/// Wait (up to `limit`) until the run writing under `runs` has logged the find's
+/// acknowledgement step, and return its run log: the moment tests stop a run mid-way.
+pub fn run_log_once_acknowledged(runs: &Path, limit: std::time::Duration) -> PathBuf {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never reached the registration step"
+        );
+        let found = std::fs::read_dir(runs)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .map(|e| e.path().join("run.log.jsonl"));
+        if let Some(p) = found
+            && std::fs::read_to_string(&p)
+                .is_ok_and(|s| s.contains("the provider acknowledges the find request"))
+        {
+            return p;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
