@@ -2,6 +2,8 @@
 //! registrations with 900 KB names and 30,000 `/jwks` requests the process stays under a
 //! stated RSS and levels off. The only test in this file, so the process measured is its own.
 
+#[path = "integration/common/mod.rs"]
+#[allow(dead_code)] // this binary uses two of the shared helpers
 mod common;
 
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Every simulated server speaks mutual TLS as in use: a client without a certificate, or with
 //! one from another CA, is refused; TLS 1.3 is negotiated by default and TLS 1.2 still works.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! endpoint, the C&A's /token, /rreguri and /introspect, and the dashboard's check of a view
 //! data token. Over real mTLS sockets.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

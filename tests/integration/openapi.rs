@@ -6,7 +6,7 @@
 //! admit `-`, which base64url uses, so real JWTs can fail it by chance. The check drops that
 //! pattern and asserts the three-segment base64url form instead.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

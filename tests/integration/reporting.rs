@@ -4,7 +4,7 @@
 //! send and journal, the midnight guard with a fake clock, reconciliation catching a planted
 //! mismatch, and `run --pack reporting` end to end.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

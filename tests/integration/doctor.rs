@@ -2,7 +2,7 @@
 //! the server does not trust, a server certificate we do not trust, an endpoint that does not
 //! answer; and pass on the embedded default.
 
-mod common;
+use crate::common;
 
 use pdp_harness::doctor::{self, handshake};
 use pdp_harness::pki::TestPki;

@@ -2,7 +2,7 @@
 //! latencies without coordinated omission against a slow find endpoint, and the refusals
 //! (no rate or duration, a target not on loopback without the organisation's confirmation).
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

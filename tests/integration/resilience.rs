@@ -2,7 +2,7 @@
 //! against the reference provider, which retries with backoff honouring Retry-After, and fails
 //! against a provider variant that gives up at the first error.
 
-mod common;
+use crate::common;
 
 use common::run_pack;
 use pdp_harness::evidence::record::{Status, Verdict};

@@ -2,7 +2,7 @@
 //! are found in no output (run log, run.json, JUnit, Cucumber JSON, HTML, PDF text, the inputs'
 //! configuration, the console), with and without `--reveal-personal-data`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

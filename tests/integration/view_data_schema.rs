@@ -4,7 +4,7 @@
 //! independent reading of the data standards, MaPS's stricter dashboard schema (reference data
 //! in `../shared/specs/maps-dashboard/`, read at test time, never copied into the project).
 
-mod common;
+use crate::common;
 
 use pdp_harness::provider::Faults;
 use pdp_harness::provider::view_data::{arrangements, possible_match_arrangements, view_data};

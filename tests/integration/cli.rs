@@ -2,7 +2,7 @@
 //! codes, tag selection, contract overrides, and a run killed half-way turned into evidence by
 //! `report`.
 
-mod common;
+use crate::common;
 
 use std::process::{Output, Stdio};
 

@@ -1,7 +1,7 @@
 //! A reference provider with one deliberate defect must turn exactly the scenarios that check
 //! that behaviour red, at the right step, with a message naming expectation and observation.
 
-mod common;
+use crate::common;
 
 use common::{failed_step, run_pack_console, run_pack_with, run_with, scenario, statuses};
 use pdp_harness::config::TargetConfig;

@@ -2,7 +2,7 @@
 //! scenarios never started, and exit 1; `rerun` then runs those too; a closed stdout is not a
 //! stop.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};

@@ -2,7 +2,7 @@
 //! date or value the run would later blame on the system under test, and a misworded step
 //! stops `run` with exit 2, naming the nearest step that does match, before any request.
 
-mod common;
+use crate::common;
 
 fn pack_text() -> String {
     std::fs::read_to_string(common::root().join("testpacks/integration/pack.toml")).expect("pack")

@@ -1,6 +1,5 @@
 //! Shared set-up for the integration tests: the embedded default, optionally with a
 //! deliberately broken reference provider, run over real mTLS sockets.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! provider, and each deliberate defect turns exactly the scenarios that check it red, with a
 //! message naming the case, the expectation and the observation.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

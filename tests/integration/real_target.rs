@@ -4,7 +4,7 @@
 //! A wrong CA bundle, an expired client certificate and an unreachable endpoint each stop the
 //! run at the doctor with the right message and class.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! that closes the oldest idle connection first. The waits here use short configured limits;
 //! the outer bounds only stop a test that would otherwise hang on the old code.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! first, the exchange a failing check judged, the decoded view data, the sign-off, inputs by
 //! digest, a changed log refused a silent re-seal, the HTML's structure, and `@ref` tags.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -3,7 +3,7 @@
 //! evidence (run.json, junit.xml, report.html, the PDF) shows both attempts; `history` lists
 //! both runs and `diff` shows failed → passed. Every run goes over the real mTLS sockets.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

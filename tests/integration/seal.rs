@@ -2,7 +2,7 @@
 //! changed byte, the PDF printing the manifest digest and opening in a renderer, and one
 //! redaction policy over every file written (a value planted through `[redaction] mask`).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

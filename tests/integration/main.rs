@@ -1,0 +1,24 @@
+//! The integration tests, one binary: every module shares `common` and one link of the library.
+//! (`tests/memory.rs` stays its own binary: it measures its own process's resident set.)
+
+mod common;
+
+mod broken_provider;
+mod checks;
+mod cli;
+mod doctor;
+mod evidence;
+mod interrupt;
+mod load;
+mod masks;
+mod mtls;
+mod openapi;
+mod real_target;
+mod reporting;
+mod rerun;
+mod resilience;
+mod seal;
+mod server_limits;
+mod stages;
+mod tokens;
+mod view_data_schema;
