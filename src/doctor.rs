@@ -408,7 +408,12 @@ pub async fn examine(env: &Environment) -> Vec<Check> {
                 env.clear_down_hook()
             ),
         ),
-        Err(e) => Check::fail("clear-down", e, "make the clear-down hook answer 2xx").environment(),
+        Err(e) => Check::fail(
+            "clear-down",
+            e.to_string(),
+            "make the clear-down hook answer 2xx",
+        )
+        .environment(),
     });
     checks
 }

@@ -329,7 +329,7 @@ impl Environment {
     }
 
     /// Clear the simulator's state and the provider's test data.
-    pub async fn clear_down(&self) -> Result<(), String> {
+    pub async fn clear_down(&self) -> Result<(), ClearDownError> {
         self.cas.clear();
         if let Ok(mut slot) = self.match_updates.lock() {
             *slot = None;
@@ -340,25 +340,31 @@ impl Environment {
         }
     }
 
-    async fn clear_down_http(&self, url: &str) -> Result<(), String> {
+    async fn clear_down_http(&self, url: &str) -> Result<(), ClearDownError> {
         let request = self
             .harness_client
             .post(url)
             .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| ClearDownError::Http {
+                url: url.to_owned(),
+                source: crate::recorder::SendFailure::NotSent(e.to_string()),
+            })?;
         let obs = self
             .recorder
             .send(PARTY_CLEAR_DOWN, &self.harness_client, request)
             .await
-            .map_err(|e| format!("the provider's clear-down at {url} failed: {e}"))?;
+            .map_err(|source| ClearDownError::Http {
+                url: url.to_owned(),
+                source,
+            })?;
         if (200..300).contains(&obs.status) {
             Ok(())
         } else {
-            Err(format!(
-                "expected the provider's clear-down at {url} to answer 2xx, got {}",
-                obs.status
-            ))
+            Err(ClearDownError::Refused {
+                url: url.to_owned(),
+                status: obs.status,
+            })
         }
     }
 
@@ -613,11 +619,41 @@ impl Drop for Group {
     }
 }
 
+/// Why the provider's test data could not be cleared down. Every kind is the environment's to
+/// fix (the hook belongs to the test set-up, not to what the standards judge), but the kind
+/// says which: nothing listening, a hook that answered no, a command that failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClearDownError {
+    #[error("the provider's clear-down at {url} failed: {source}")]
+    Http {
+        url: String,
+        #[source]
+        source: crate::recorder::SendFailure,
+    },
+    #[error("expected the provider's clear-down at {url} to answer 2xx, got {status}")]
+    Refused { url: String, status: u16 },
+    #[error("the clear-down command is empty")]
+    EmptyCommand,
+    #[error("the clear-down command {program} did not finish within {} s", .timeout.as_secs())]
+    CommandTimedOut { program: String, timeout: Duration },
+    #[error("the clear-down command {program} could not be started: {reason}")]
+    NotStarted { program: String, reason: String },
+    #[error("the clear-down command {program} failed ({status}): {stderr}")]
+    CommandFailed {
+        program: String,
+        status: String,
+        stderr: String,
+    },
+}
+
 /// Run a clear-down command (no shell) in its own process group, with a time limit; its
 /// stderr explains a failure.
-pub async fn run_clear_down_command(argv: &[String], timeout: Duration) -> Result<(), String> {
+pub async fn run_clear_down_command(
+    argv: &[String],
+    timeout: Duration,
+) -> Result<(), ClearDownError> {
     let Some((program, args)) = argv.split_first() else {
-        return Err("the clear-down command is empty".to_owned());
+        return Err(ClearDownError::EmptyCommand);
     };
     let mut command = tokio::process::Command::new(program);
     command
@@ -640,13 +676,14 @@ pub async fn run_clear_down_command(argv: &[String], timeout: Duration) -> Resul
     };
     let child = async move { child?.wait_with_output().await };
     match tokio::time::timeout(timeout, child).await {
-        Err(_) => Err(format!(
-            "the clear-down command {program} did not finish within {} s",
-            timeout.as_secs()
-        )),
-        Ok(Err(e)) => Err(format!(
-            "the clear-down command {program} could not be started: {e}"
-        )),
+        Err(_) => Err(ClearDownError::CommandTimedOut {
+            program: program.clone(),
+            timeout,
+        }),
+        Ok(Err(e)) => Err(ClearDownError::NotStarted {
+            program: program.clone(),
+            reason: e.to_string(),
+        }),
         Ok(Ok(out)) if out.status.success() => Ok(()),
         Ok(Ok(out)) => {
             let stderr = String::from_utf8_lossy(&out.stderr);
@@ -658,11 +695,11 @@ pub async fn run_clear_down_command(argv: &[String], timeout: Duration) -> Resul
                 .into_iter()
                 .rev()
                 .collect();
-            Err(format!(
-                "the clear-down command {program} failed ({}): {}",
-                out.status,
-                tail.trim()
-            ))
+            Err(ClearDownError::CommandFailed {
+                program: program.clone(),
+                status: out.status.to_string(),
+                stderr: tail.trim().to_owned(),
+            })
         }
     }
 }

@@ -96,6 +96,65 @@ pub struct Recorder {
 /// Default cap on a response body the harness reads (find acknowledgements, view responses).
 pub const DEFAULT_BODY_CAP: usize = 1024 * 1024;
 
+/// Why a request the harness sent got no usable response, by kind: a step decides the failure's
+/// class from the kind (a refused connection is the environment's, a hung or oversized answer
+/// the peer's), never from the words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendFailure {
+    /// No connection: refused, unresolvable, or the TLS handshake failed.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The peer took the request and did not answer within its limit plus the margin.
+    #[error(
+        "no response arrived: timed out after {} ms (the limit plus the margin, [limits] timeout_margin_ms)",
+        .0.as_millis()
+    )]
+    TimedOut(std::time::Duration),
+    /// The peer's answer was bigger than the cap.
+    #[error(
+        "the response body exceeds the {0}-byte cap ([limits] max_body_bytes); reading stopped there"
+    )]
+    TooLarge(usize),
+    /// The connection broke after it was made (reset, truncated body).
+    #[error("{0}")]
+    Broken(String),
+    /// The harness could not make the request at all.
+    #[error("{0}")]
+    NotSent(String),
+}
+
+impl SendFailure {
+    /// Who acts when the peer is the system under test.
+    pub fn class(&self) -> crate::evidence::classify::FailureClass {
+        use crate::evidence::classify::FailureClass;
+        match self {
+            SendFailure::Unreachable(_) => FailureClass::Environment,
+            SendFailure::TimedOut(_) | SendFailure::TooLarge(_) | SendFailure::Broken(_) => {
+                FailureClass::SystemUnderTest
+            }
+            SendFailure::NotSent(_) => FailureClass::Harness,
+        }
+    }
+
+    /// A transport error from reqwest, by kind.
+    pub fn of_reqwest(e: &reqwest::Error, limit: Option<std::time::Duration>) -> SendFailure {
+        let text = crate::tls::error_chain(e);
+        if e.is_timeout() {
+            return match limit {
+                Some(l) => SendFailure::TimedOut(l),
+                None => SendFailure::Broken(text),
+            };
+        }
+        if e.is_connect() {
+            SendFailure::Unreachable(text)
+        } else if e.is_builder() {
+            SendFailure::NotSent(text)
+        } else {
+            SendFailure::Broken(text)
+        }
+    }
+}
+
 /// Why a request got no usable response.
 #[derive(Debug)]
 enum SendError {
@@ -390,7 +449,7 @@ impl Recorder {
         party: &str,
         client: &reqwest::Client,
         request: reqwest::Request,
-    ) -> Result<Observed, String> {
+    ) -> Result<Observed, SendFailure> {
         let method = request.method().to_string();
         let url = request.url().to_string();
         let req_headers = request.headers().clone();
@@ -422,7 +481,8 @@ impl Recorder {
             }
             Ok((status, headers, Bytes::from(body)))
         };
-        let result = match self.timeout_for(party) {
+        let limit = self.timeout_for(party);
+        let result = match limit {
             Some(limit) => tokio::time::timeout(limit, exchange)
                 .await
                 .unwrap_or(Err(SendError::TimedOut(limit))),
@@ -452,29 +512,18 @@ impl Recorder {
                 })
             }
             Err(e) => {
-                let (status, headers, msg) = match e {
+                let (status, headers, failure) = match e {
                     SendError::Transport(e) => {
-                        (None, HeaderMap::new(), crate::tls::error_chain(&e))
+                        (None, HeaderMap::new(), SendFailure::of_reqwest(&e, limit))
                     }
-                    SendError::TimedOut(limit) => (
-                        None,
-                        HeaderMap::new(),
-                        format!(
-                            "no response arrived: timed out after {} ms (the limit plus the margin, [limits] timeout_margin_ms)",
-                            limit.as_millis()
-                        ),
-                    ),
+                    SendError::TimedOut(limit) => {
+                        (None, HeaderMap::new(), SendFailure::TimedOut(limit))
+                    }
                     SendError::TooLarge {
                         status,
                         headers,
                         cap,
-                    } => (
-                        Some(status),
-                        headers,
-                        format!(
-                            "the response body exceeds the {cap}-byte cap ([limits] max_body_bytes); reading stopped there"
-                        ),
-                    ),
+                    } => (Some(status), headers, SendFailure::TooLarge(cap)),
                 };
                 let _ = self.push(
                     party,
@@ -486,9 +535,9 @@ impl Recorder {
                     &headers,
                     &[],
                     elapsed_ms,
-                    Some(msg.clone()),
+                    Some(failure.to_string()),
                 );
-                Err(msg)
+                Err(failure)
             }
         }
     }

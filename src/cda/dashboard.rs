@@ -9,9 +9,10 @@ use serde_json::Value;
 
 use crate::cda::cas::{GRANT_UMA_TICKET, RQP_FORMAT};
 use crate::contract::{Challenge, ViewContract};
+use crate::evidence::classify::FailureClass;
 use crate::jwt::{self, Expect};
 use crate::pki::SigningKey;
-use crate::recorder::{Observed, Recorder};
+use crate::recorder::{Observed, Recorder, SendFailure};
 
 pub const PARTY_VIEW: &str = "dashboard -> provider view endpoint";
 pub const PARTY_TOKEN: &str = "dashboard -> C&A /token";
@@ -40,11 +41,17 @@ pub struct Dashboard {
     refetched_for: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
-/// A failed expectation in the view flow: which stage, what was expected, what was seen.
+/// A failed expectation in the view flow: which stage, what was expected, what was seen, and
+/// who has to act on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViewFailure {
     pub stage: &'static str,
     pub message: String,
+    pub class: FailureClass,
+    /// The provider's challenge, when the flow got that far: a later stage's failure may be
+    /// the challenge's doing (an `as_uri` that is not the C&A, a ticket for another resource),
+    /// which the caller can judge against the C&A.
+    pub challenge: Option<Box<Challenge>>,
 }
 
 impl std::fmt::Display for ViewFailure {
@@ -119,7 +126,11 @@ impl Dashboard {
     }
 
     /// Call the view endpoint for `asset_guid`, with `rpt` as bearer if given.
-    pub async fn call_view(&self, asset_guid: &str, rpt: Option<&str>) -> Result<Observed, String> {
+    pub async fn call_view(
+        &self,
+        asset_guid: &str,
+        rpt: Option<&str>,
+    ) -> Result<Observed, SendFailure> {
         let method = reqwest::Method::from_bytes(self.contract.method.as_bytes())
             .unwrap_or(reqwest::Method::GET);
         let mut builder = self
@@ -137,13 +148,17 @@ impl Dashboard {
             }
             (None, crate::contract::FirstCallAuthorization::Omit) => {}
         }
-        let request = builder.build().map_err(|e| e.to_string())?;
+        let request = builder
+            .build()
+            .map_err(|e| SendFailure::NotSent(e.to_string()))?;
         self.recorder.send(PARTY_VIEW, &self.client, request).await
     }
 
     /// Parse the challenge of a 401 view response.
     pub fn challenge_of(&self, response: &Observed) -> Result<Challenge, ViewFailure> {
         let header = response.header("www-authenticate").ok_or_else(|| ViewFailure {
+            class: FailureClass::SystemUnderTest,
+            challenge: None,
             stage: "challenge",
             message: format!(
                 "expected a WWW-Authenticate header with {} and {} on the {} response, found none",
@@ -157,6 +172,8 @@ impl Dashboard {
             .contract
             .parse_challenge(header)
             .ok_or_else(|| ViewFailure {
+                class: FailureClass::SystemUnderTest,
+                challenge: None,
                 stage: "challenge",
                 message: format!(
                     "expected WWW-Authenticate to carry {}=\"...\" and {}=\"...\", found {header:?}",
@@ -170,6 +187,8 @@ impl Dashboard {
             != Some((challenge.as_uri.as_str(), challenge.ticket.as_str()))
         {
             return Err(ViewFailure {
+                class: FailureClass::SystemUnderTest,
+                challenge: None,
                 stage: "challenge",
                 message: format!(
                     "MaPS's dashboard could not read this WWW-Authenticate challenge: it takes the text after {}= and {}= up to the next comma, which here gives {} instead of as_uri {:?} and ticket {:?}; found {header:?}",
@@ -203,10 +222,15 @@ impl Dashboard {
     /// Redeem `ticket` at `{as_uri}/token` (uma-ticket grant, scope owner, RQP claim token).
     pub async fn request_rpt(&self, as_uri: &str, ticket: &str) -> Result<String, ViewFailure> {
         let fail = |message: String| ViewFailure {
+            class: FailureClass::SystemUnderTest,
+            challenge: None,
             stage: "RPT",
             message,
         };
-        let claim_token = self.claim_token().map_err(fail)?;
+        let claim_token = self.claim_token().map_err(|m| ViewFailure {
+            class: FailureClass::Harness,
+            ..fail(m)
+        })?;
         let request = self
             .cas_client
             .post(format!("{}/token", as_uri.trim_end_matches('/')))
@@ -219,12 +243,18 @@ impl Dashboard {
                 ("scope", "owner"),
             ])
             .build()
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| ViewFailure {
+                class: FailureClass::Harness,
+                ..fail(e.to_string())
+            })?;
         let obs = self
             .recorder
             .send(PARTY_TOKEN, &self.cas_client, request)
             .await
-            .map_err(|e| fail(format!("the C&A at {as_uri} could not be reached: {e}")))?;
+            .map_err(|e| ViewFailure {
+                class: e.class(),
+                ..fail(format!("the C&A at {as_uri} could not be reached: {e}"))
+            })?;
         if obs.status != 200 {
             return Err(fail(format!(
                 "expected the C&A to exchange the provider's ticket for an RPT (200), got {} {}",
@@ -249,18 +279,42 @@ impl Dashboard {
         } else {
             ("C&A /jwk_uri", PARTY_JWK_URI, &self.cas_client)
         };
-        let fail = |message: String| ViewFailure { stage, message };
-        let request = client.get(&url).build().map_err(|e| fail(e.to_string()))?;
+        // The provider's own JWKS is the system under test; the C&A's /jwk_uri is the harness
+        // serving the keys the target file names.
+        let (answer_class, content_class) = if provider_hosted {
+            (FailureClass::SystemUnderTest, FailureClass::SystemUnderTest)
+        } else {
+            (FailureClass::Harness, FailureClass::Configuration)
+        };
+        let fail = |class: FailureClass, message: String| ViewFailure {
+            stage,
+            message,
+            class,
+            challenge: None,
+        };
+        let request = client
+            .get(&url)
+            .build()
+            .map_err(|e| fail(FailureClass::Harness, e.to_string()))?;
         let obs = self
             .recorder
             .send(party, client, request)
             .await
-            .map_err(|e| fail(format!("{url} could not be fetched: {e}")))?;
+            .map_err(|e| {
+                let class = match e.class() {
+                    FailureClass::SystemUnderTest => answer_class,
+                    other => other,
+                };
+                fail(class, format!("{url} could not be fetched: {e}"))
+            })?;
         if obs.status != 200 {
-            return Err(fail(format!("expected 200 from {url}, got {}", obs.status)));
+            return Err(fail(
+                answer_class,
+                format!("expected 200 from {url}, got {}", obs.status),
+            ));
         }
         let keys = serde_json::from_slice::<JwkSet>(&obs.body)
-            .map_err(|e| fail(format!("{url} is not a JWKS: {e}")))?;
+            .map_err(|e| fail(content_class, format!("{url} is not a JWKS: {e}")))?;
         *cached = Some(keys.clone());
         Ok(keys)
     }
@@ -292,6 +346,8 @@ impl Dashboard {
         }
         let (url, provider_hosted) = self.view_keys_source();
         let claims = verified.map_err(|e| ViewFailure {
+            class: FailureClass::SystemUnderTest,
+            challenge: None,
             stage: "view data token",
             message: if provider_hosted {
                 format!("expected a view data token signed by a key in the provider's JWKS ({url}): {e}")
@@ -305,11 +361,15 @@ impl Dashboard {
         let view_data = match claims.get(claim) {
             Some(Value::Object(_)) => claims[claim].clone(),
             Some(Value::String(s)) => serde_json::from_str(s).map_err(|e| ViewFailure {
+                class: FailureClass::SystemUnderTest,
+                challenge: None,
                 stage: "view data token",
                 message: format!("claim {claim} is a string that is not JSON: {e}"),
             })?,
             _ => {
                 return Err(ViewFailure {
+                    class: FailureClass::SystemUnderTest,
+                    challenge: None,
                     stage: "view data token",
                     message: format!("expected claim {claim:?} holding the view data, found none"),
                 });
@@ -326,6 +386,8 @@ impl Dashboard {
             .call_view(asset_guid, None)
             .await
             .map_err(|e| ViewFailure {
+                class: e.class(),
+                challenge: None,
                 stage: "view without RPT",
                 message: transport_failure(&url, &e),
             })?;
@@ -333,6 +395,8 @@ impl Dashboard {
             let empty_bearer = self.contract.first_call_authorization
                 == crate::contract::FirstCallAuthorization::EmptyBearer;
             return Err(ViewFailure {
+                class: FailureClass::SystemUnderTest,
+                challenge: None,
                 stage: "view without RPT",
                 message: if first.status == 400 && empty_bearer {
                     "expected 401 with a ticket for the first view call, got 400: that call carries `Authorization: Bearer` with an empty credential, as MaPS's dashboard sends it before it holds an RPT, and the live dashboard only follows a 401 challenge, so this pension could not be viewed live (answer it with 401 and a ticket; [contract.view] first_call_authorization = \"omit\" sends no header instead)".to_owned()
@@ -355,16 +419,24 @@ impl Dashboard {
         }
         let rpt = self
             .request_rpt(&challenge.as_uri, &challenge.ticket)
-            .await?;
+            .await
+            .map_err(|f| ViewFailure {
+                challenge: Some(Box::new(challenge.clone())),
+                ..f
+            })?;
         let second = self
             .call_view(asset_guid, Some(&rpt))
             .await
             .map_err(|e| ViewFailure {
+                class: e.class(),
+                challenge: Some(Box::new(challenge.clone())),
                 stage: "view with RPT",
                 message: transport_failure(&url, &e),
             })?;
         if second.status != 200 {
             return Err(ViewFailure {
+                class: FailureClass::SystemUnderTest,
+                challenge: Some(Box::new(challenge.clone())),
                 stage: "view with RPT",
                 message: format!(
                     "expected 200 with a view data token after presenting a valid RPT, got {} {}",
@@ -385,6 +457,8 @@ impl Dashboard {
         });
         if media.as_deref() != Some("application/json") {
             return Err(ViewFailure {
+                class: FailureClass::SystemUnderTest,
+                challenge: Some(Box::new(challenge.clone())),
                 stage: "view with RPT",
                 message: format!(
                     "expected the view response as Content-Type application/json, observed {}",
@@ -393,6 +467,8 @@ impl Dashboard {
             });
         }
         let body: Value = serde_json::from_slice(&second.body).map_err(|e| ViewFailure {
+            class: FailureClass::SystemUnderTest,
+            challenge: Some(Box::new(challenge.clone())),
             stage: "view with RPT",
             message: format!(
                 "the view response body is malformed JSON ({} bytes): {e}",
@@ -402,6 +478,8 @@ impl Dashboard {
         let token = Some(body)
             .and_then(|v| v.get(field).and_then(Value::as_str).map(str::to_owned))
             .ok_or_else(|| ViewFailure {
+                class: FailureClass::SystemUnderTest,
+                challenge: Some(Box::new(challenge.clone())),
                 stage: "view with RPT",
                 message: format!("expected a JSON body with {field:?}, found none"),
             })?;
@@ -416,12 +494,14 @@ impl Dashboard {
     }
 }
 
-/// A view call that got no usable answer: an oversized body is the provider's doing (it
-/// answered), anything else is the way there.
-fn transport_failure(url: &str, error: &str) -> String {
-    if error.starts_with("the response body exceeds") {
-        format!("{url} answered, but {error}")
-    } else {
-        format!("{url} could not be reached: {error}")
+/// A view call that got no usable answer: one that answered (too much, too late, broken off)
+/// says so; one that never connected is "could not be reached".
+fn transport_failure(url: &str, error: &SendFailure) -> String {
+    match error {
+        SendFailure::TooLarge(_) => format!("{url} answered, but {error}"),
+        SendFailure::TimedOut(_) | SendFailure::Broken(_) => format!("{url}: {error}"),
+        SendFailure::Unreachable(_) | SendFailure::NotSent(_) => {
+            format!("{url} could not be reached: {error}")
+        }
     }
 }

@@ -36,8 +36,8 @@ pub struct FindOutcome {
     pub status: Option<u16>,
     pub elapsed_ms: f64,
     pub body: String,
-    /// Transport error (TLS refusal, connection refused, timeout).
-    pub error: Option<String>,
+    /// Why no response was usable (TLS refusal, connection refused, timeout, oversized body).
+    pub error: Option<crate::recorder::SendFailure>,
 }
 
 impl PensionFinder {
@@ -83,7 +83,9 @@ impl PensionFinder {
                 status: None,
                 elapsed_ms: 0.0,
                 body: String::new(),
-                error: Some(format!("could not sign the find request token: {e}")),
+                error: Some(crate::recorder::SendFailure::NotSent(format!(
+                    "could not sign the find request token: {e}"
+                ))),
             },
         }
     }
@@ -115,7 +117,9 @@ impl PensionFinder {
                     status: None,
                     elapsed_ms: 0.0,
                     body: String::new(),
-                    error: Some(format!("could not build the find request: {e}")),
+                    error: Some(crate::recorder::SendFailure::NotSent(format!(
+                        "could not build the find request: {e}"
+                    ))),
                 };
             }
         };

@@ -1,7 +1,7 @@
 //! Failure classification: every failed step is classed by who has to act, so a test manager
 //! knows at a glance whether to provision data, call the technical contact, or fix the
-//! environment. Step messages follow a convention the classes are read from: `test data: …`,
-//! `scenario: …` and `internal: …` prefixes, and transport wording for the environment.
+//! environment. The class is part of the failure's type ([`StepFailure`]), decided where the
+//! failure is understood; nothing reads it back from a message.
 
 use serde::{Deserialize, Serialize};
 
@@ -42,29 +42,55 @@ impl FailureClass {
     }
 }
 
-const TRANSPORT: [&str; 7] = [
-    "could not be reached",
-    "could not be delivered",
-    "got no response",
-    "no response arrived",
-    "unreachable",
-    "connection refused",
-    "timed out",
-];
+/// A step that failed, with who has to act: the class is set where the failure is understood
+/// (a refused connection, a pack without the case, a wrong registration) and travels with it
+/// into the run log, never re-read from the message's wording.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct StepFailure {
+    pub class: FailureClass,
+    pub message: String,
+}
 
-/// The class of a failed step's message.
-pub fn classify(message: &str) -> FailureClass {
-    let lower = message.to_ascii_lowercase();
-    if lower.starts_with("test data:") {
-        FailureClass::TestData
-    } else if lower.starts_with("internal:") {
-        FailureClass::Harness
-    } else if lower.starts_with("scenario:") || lower.starts_with("no step definition") {
-        FailureClass::Configuration
-    } else if TRANSPORT.iter().any(|t| lower.contains(t)) || lower.contains("clear-down") {
-        FailureClass::Environment
-    } else {
-        FailureClass::SystemUnderTest
+impl StepFailure {
+    pub fn new(class: FailureClass, message: impl Into<String>) -> StepFailure {
+        StepFailure {
+            class,
+            message: message.into(),
+        }
+    }
+
+    /// The system under test behaved wrongly.
+    pub fn system_under_test(message: impl Into<String>) -> StepFailure {
+        StepFailure::new(FailureClass::SystemUnderTest, message)
+    }
+
+    /// Something between the harness and the system under test failed.
+    pub fn environment(message: impl Into<String>) -> StepFailure {
+        StepFailure::new(FailureClass::Environment, message)
+    }
+
+    /// The test pack does not provide what the scenario needs.
+    pub fn test_data(message: impl Into<String>) -> StepFailure {
+        StepFailure::new(FailureClass::TestData, message)
+    }
+
+    /// The target file, certificates or feature wording are wrong.
+    pub fn configuration(message: impl Into<String>) -> StepFailure {
+        StepFailure::new(FailureClass::Configuration, message)
+    }
+
+    /// pdp-harness itself went wrong.
+    pub fn harness(message: impl Into<String>) -> StepFailure {
+        StepFailure::new(FailureClass::Harness, message)
+    }
+
+    /// The same failure with its message rewritten (a headline added), its class kept.
+    pub fn map_message(self, f: impl FnOnce(String) -> String) -> StepFailure {
+        StepFailure {
+            class: self.class,
+            message: f(self.message),
+        }
     }
 }
 
@@ -73,30 +99,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn classes_and_owners() {
-        assert_eq!(
-            classify("test data: case \"X\" is not in the test pack"),
-            FailureClass::TestData
-        );
-        assert_eq!(
-            classify("case CP-01: the find request could not be delivered to https://x: refused"),
-            FailureClass::Environment
-        );
-        assert_eq!(
-            classify(
-                "case CP-01: expected match_status \"match-yes\", observed \"match-possible\""
-            ),
-            FailureClass::SystemUnderTest
-        );
-        assert_eq!(
-            classify("no step definition matches this sentence"),
-            FailureClass::Configuration
-        );
-        assert_eq!(
-            classify("internal: the scenario has no environment attached"),
-            FailureClass::Harness
-        );
+    fn owners_follow_classes() {
         assert_eq!(FailureClass::TestData.owner(), "test manager");
+        assert_eq!(FailureClass::Configuration.owner(), "test manager");
         assert_eq!(FailureClass::SystemUnderTest.owner(), "technical contact");
+        assert_eq!(FailureClass::Environment.owner(), "technical contact");
+    }
+
+    #[test]
+    fn a_failure_displays_its_message_and_keeps_its_class_when_headed() {
+        let f = StepFailure::environment("the find request could not be delivered")
+            .map_message(|m| format!("case CP-01: {m}"));
+        assert_eq!(
+            f.to_string(),
+            "case CP-01: the find request could not be delivered"
+        );
+        assert_eq!(f.class, FailureClass::Environment);
     }
 }

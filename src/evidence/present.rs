@@ -99,9 +99,12 @@ pub fn findings(record: &RunRecord) -> Vec<Finding> {
         match s.status {
             Status::Failed | Status::Skipped => {
                 for st in s.steps.iter().filter(|st| st.status == Status::Failed) {
-                    let class = st.failure_class.unwrap_or_else(|| {
-                        super::classify::classify(st.message.as_deref().unwrap_or(""))
-                    });
+                    // A run log from before failures carried their class has none: say so
+                    // rather than guess it from the wording.
+                    let class = st.failure_class.map_or_else(
+                        || "not recorded (run log from an older version)".to_owned(),
+                        class_text,
+                    );
                     out.push(Finding {
                         scenario: Some(i),
                         case: case.clone(),
@@ -111,7 +114,7 @@ pub fn findings(record: &RunRecord) -> Vec<Finding> {
                             320,
                         ),
                         kind: "failure",
-                        class: class_text(class),
+                        class,
                     });
                 }
             }

@@ -98,7 +98,9 @@ pub async fn load_test(
     };
     let env = Arc::new(env);
     let result = async {
-        env.clear_down().await.map_err(LoadError::ClearDown)?;
+        env.clear_down()
+            .await
+            .map_err(|e| LoadError::ClearDown(e.to_string()))?;
         env.recorder.pause(true);
         let summary = run(env.clone(), opts, People::new(people)).await?;
         let (record, run_dir) = evidence::write(&env, config, opts, &summary, started_at, out_dir)?;

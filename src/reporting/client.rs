@@ -307,10 +307,10 @@ impl ReportingClient {
                 .await;
             match observed {
                 Err(e) => {
-                    attempt.error = Some(e.clone());
+                    attempt.error = Some(e.to_string());
                     attempts.push(attempt);
                     // Only a failed connection proves nothing was sent.
-                    let not_sent = e.contains("(Connect)") || e.contains("tcp connect");
+                    let not_sent = matches!(e, crate::recorder::SendFailure::Unreachable(_));
                     n5xx += 1;
                     if not_sent && n5xx < self.retry.max_attempts_5xx {
                         waited = self.retry.backoff(n5xx);

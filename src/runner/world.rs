@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::cda::cas::Registration;
 use crate::cda::finder::FindOutcome;
 use crate::environment::Environment;
+use crate::evidence::classify::StepFailure;
 use crate::recorder::Observed;
 use crate::testpack::Case;
 
@@ -49,13 +50,16 @@ pub struct HarnessWorld {
     pub registered_by_case: HashMap<String, Registration>,
     pub views: Vec<ObtainedView>,
     /// The most recent raw view response (negative checks).
-    pub last_view_response: Option<Result<Observed, String>>,
+    pub last_view_response: Option<Result<Observed, crate::recorder::SendFailure>>,
     /// The registration the most recent raw view request was for.
     pub last_view_target: Option<Registration>,
     /// What the most recent reporting submission did, record by record.
     pub reporting_sent: Vec<crate::evidence::record::ReportingSubmission>,
     /// Why the most recent reporting submission could not be made at all.
-    pub reporting_error: Option<String>,
+    pub reporting_error: Option<StepFailure>,
+    /// The failure of the step that just ran, kept (class and all) for the evidence writer:
+    /// cucumber hands a step's error on as text only, and the world with it.
+    pub failure: Option<crate::evidence::classify::StepFailure>,
     /// A reporting body the harness checked (endpoint, body, problems found).
     pub checked_body: Option<(
         crate::reporting::Endpoint,
@@ -84,9 +88,15 @@ impl HarnessWorld {
     }
 
     /// The shared environment; a step run outside the runner fails with a clear message.
-    pub fn env(&self) -> Result<Arc<Environment>, String> {
-        self.env
-            .clone()
-            .ok_or_else(|| "internal: the scenario has no environment attached".to_owned())
+    pub fn env(&self) -> Result<Arc<Environment>, StepFailure> {
+        self.env.clone().ok_or_else(|| {
+            StepFailure::harness("internal: the scenario has no environment attached")
+        })
+    }
+
+    /// Keep a step's outcome for the evidence writer and hand it on to cucumber.
+    pub fn settle(&mut self, outcome: Result<(), StepFailure>) -> Result<(), StepFailure> {
+        self.failure = outcome.as_ref().err().cloned();
+        outcome
     }
 }

@@ -8,7 +8,7 @@ use cucumber::event::{self, Cucumber, StepError};
 use cucumber::{Event, Writer, cli, gherkin, parser};
 
 use super::world::HarnessWorld;
-use crate::evidence::classify::{FailureClass, classify};
+use crate::evidence::classify::{FailureClass, StepFailure};
 use crate::evidence::record::{LogEvent, Status, StepRecord};
 use crate::evidence::runlog::RunLog;
 use crate::recorder::Recorder;
@@ -183,7 +183,7 @@ impl EvidenceWriter {
     }
 
     fn step_event(&mut self, at: SystemTime, step: &gherkin::Step, ev: &event::Step<HarnessWorld>) {
-        let (status, message) = match ev {
+        let (status, failure) = match ev {
             event::Step::Started => {
                 if let Some(c) = self.current.as_mut() {
                     c.step_started = at;
@@ -193,16 +193,20 @@ impl EvidenceWriter {
             event::Step::Passed(..) => (Status::Passed, None),
             event::Step::Skipped => (
                 Status::Failed,
-                Some("no step definition matches this sentence (check its wording against the step catalogue in README.md)".to_owned()),
+                Some(StepFailure::configuration(
+                    "no step definition matches this sentence (check its wording against the step catalogue in README.md)",
+                )),
             ),
-            event::Step::Failed(_, _, _, err) => (Status::Failed, Some(step_error_message(err))),
+            event::Step::Failed(_, _, world, err) => {
+                (Status::Failed, Some(step_failure(world.as_deref(), err)))
+            }
         };
         let Some(c) = self.current.as_mut() else {
             return;
         };
-        let failure_class = match (&message, status) {
-            (Some(m), Status::Failed) => Some(classify(m)),
-            _ => None,
+        let (message, failure_class) = match failure {
+            Some(f) => (Some(f.message), Some(f.class)),
+            None => (None, None),
         };
         let notes = self.recorder.notes_between(c.step_started, at);
         let record = StepRecord {
@@ -354,10 +358,18 @@ fn panic_text(info: &event::Info) -> String {
     }
 }
 
-fn step_error_message(err: &StepError) -> String {
+/// The failure a step left on its world (its class as the step decided it); anything else,
+/// a panic or a step that kept nothing, is the harness's own fault.
+fn step_failure(world: Option<&HarnessWorld>, err: &StepError) -> StepFailure {
+    if let Some(f) = world.and_then(|w| w.failure.clone()) {
+        return f;
+    }
     match err {
-        StepError::Panic(info) => panic_text(info),
-        other => other.to_string(),
+        StepError::Panic(info) => StepFailure::harness(format!(
+            "internal: the step stopped unexpectedly: {}",
+            panic_text(info)
+        )),
+        other => StepFailure::harness(format!("internal: {other}")),
     }
 }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 use cucumber::{given, then, when};
 
 use super::{
-    Forgery, StepResult, await_registrations, last_find, send_find, send_find_as, short,
-    with_refusals,
+    Forgery, StepFailure, StepResult, await_registrations, last_find, send_find, send_find_as,
+    short, with_refusals,
 };
 use crate::evidence::record::Timing;
 use crate::runner::audit::FindKind;
@@ -15,18 +15,35 @@ use crate::runner::world::HarnessWorld;
 use crate::testpack::ExpectedMatch;
 
 #[given("the provider's test data has been cleared down")]
+async fn cleared_down_step(world: &mut HarnessWorld) -> StepResult {
+    let outcome = cleared_down(world).await;
+    world.settle(outcome)
+}
+
 async fn cleared_down(world: &mut HarnessWorld) -> StepResult {
-    world.env()?.clear_down().await
+    world
+        .env()?
+        .clear_down()
+        .await
+        .map_err(|e| StepFailure::environment(e.to_string()))
 }
 
 #[when(expr = "the pension finder sends a find request for the member of test case {string}")]
+async fn find_request_step(world: &mut HarnessWorld, case_id: String) -> StepResult {
+    let outcome = find_request(world, case_id).await;
+    world.settle(outcome)
+}
+
 async fn find_request(world: &mut HarnessWorld, case_id: String) -> StepResult {
     send_find(world, &case_id, false).await?;
     let sent = last_find(world)?;
     match &sent.outcome.error {
-        Some(e) => Err(format!(
-            "case {case_id}: the find request could not be delivered to {}: {e}",
-            world.env()?.finder.url()
+        Some(e) => Err(StepFailure::new(
+            e.class(),
+            format!(
+                "case {case_id}: the find request could not be delivered to {}: {e}",
+                world.env()?.finder.url()
+            ),
         )),
         None => Ok(()),
     }
@@ -35,20 +52,34 @@ async fn find_request(world: &mut HarnessWorld, case_id: String) -> StepResult {
 #[when(
     regex = r#"^the pension finder sends a find request for the member of test case "([^"]+)" with (a find token with a bad signature|an expired find token|a find token from the wrong issuer|a find token for the wrong audience|no X-Request-ID|a malformed X-Request-ID)$"#
 )]
+async fn forged_find_step(world: &mut HarnessWorld, case_id: String, what: String) -> StepResult {
+    let outcome = forged_find(world, case_id, what).await;
+    world.settle(outcome)
+}
+
 async fn forged_find(world: &mut HarnessWorld, case_id: String, what: String) -> StepResult {
-    let forgery = Forgery::parse(&what)
-        .ok_or_else(|| format!("internal: no forged find is called {what:?}"))?;
+    let forgery = Forgery::parse(&what).ok_or_else(|| {
+        StepFailure::harness(format!("internal: no forged find is called {what:?}"))
+    })?;
     send_find_as(world, &case_id, FindKind::Refused, Some(forgery)).await?;
     match &last_find(world)?.outcome.error {
-        Some(e) => Err(format!(
-            "case {case_id}: the find request could not be delivered to {}: {e}",
-            world.env()?.finder.url()
+        Some(e) => Err(StepFailure::new(
+            e.class(),
+            format!(
+                "case {case_id}: the find request could not be delivered to {}: {e}",
+                world.env()?.finder.url()
+            ),
         )),
         None => Ok(()),
     }
 }
 
 #[then("the provider refuses the find request with a 4xx status")]
+async fn refused_step(world: &mut HarnessWorld) -> StepResult {
+    let outcome = refused(world).await;
+    world.settle(outcome)
+}
+
 async fn refused(world: &mut HarnessWorld) -> StepResult {
     let env = world.env()?;
     let sent = last_find(world)?;
@@ -63,17 +94,30 @@ async fn refused(world: &mut HarnessWorld) -> StepResult {
     ));
     match o.status {
         Some(s) if (400..500).contains(&s) => Ok(()),
-        Some(s) => Err(format!(
+        Some(s) => Err(StepFailure::system_under_test(format!(
             "case {id}: expected the provider to refuse the find request with a 4xx because {why}; observed {s}{}",
             if o.body.is_empty() {
                 String::new()
             } else {
                 format!(" with body {}", short(&o.body))
             }
+        ))),
+        None => Err(no_answer(
+            o,
+            format!(
+                "case {id}: expected the provider to refuse the find request with a 4xx because {why}"
+            ),
         )),
-        None => Err(format!(
-            "case {id}: expected the provider to refuse the find request with a 4xx because {why}; no response arrived ({})",
-            o.error.as_deref().unwrap_or("no error recorded")
+    }
+}
+
+/// A find that got no answer, classed by why: nothing reachable is the environment's, a hung
+/// or oversized answer the provider's.
+fn no_answer(o: &crate::cda::finder::FindOutcome, expected: String) -> StepFailure {
+    match &o.error {
+        Some(e) => StepFailure::new(e.class(), format!("{expected}; no response arrived ({e})")),
+        None => StepFailure::harness(format!(
+            "{expected}; no response arrived (internal: no error recorded)"
         )),
     }
 }
@@ -88,6 +132,11 @@ fn negative_label(world: &HarnessWorld, member_case: &str) -> String {
 }
 
 #[then("the provider acknowledges the find request with 202 within the acknowledgement limit")]
+async fn acknowledged_step(world: &mut HarnessWorld) -> StepResult {
+    let outcome = acknowledged(world).await;
+    world.settle(outcome)
+}
+
 async fn acknowledged(world: &mut HarnessWorld) -> StepResult {
     let env = world.env()?;
     let sent = last_find(world)?;
@@ -109,32 +158,32 @@ async fn acknowledged(world: &mut HarnessWorld) -> StepResult {
     ));
     let accepted = &env.contract.find.accepted_statuses;
     let Some(status) = o.status else {
-        return Err(format!(
-            "case {id}: expected the find request to be acknowledged with {accepted:?}; no response arrived ({})",
-            o.error.as_deref().unwrap_or("no error recorded")
+        return Err(no_answer(
+            o,
+            format!("case {id}: expected the find request to be acknowledged with {accepted:?}"),
         ));
     };
     if !accepted.contains(&status) {
-        return Err(format!(
+        return Err(StepFailure::system_under_test(format!(
             "case {id}: expected the find request to be acknowledged with {accepted:?} (asynchronous matching), observed {status}{}",
             if o.body.is_empty() {
                 String::new()
             } else {
                 format!(" with body {}", short(&o.body))
             }
-        ));
+        )));
     }
     if o.elapsed_ms > limit {
-        return Err(format!(
+        return Err(StepFailure::system_under_test(format!(
             "case {id}: expected the acknowledgement within {limit:.0} ms, observed {:.0} ms",
             o.elapsed_ms
-        ));
+        )));
     }
     if carries_match_results(&o.body) {
-        return Err(format!(
+        return Err(StepFailure::system_under_test(format!(
             "case {id}: the find request was acknowledged with {status} but the body carries match results ({}); results reach dashboards only as registrations at the C&A (digest section 2), never in the acknowledgement",
             short(&o.body)
-        ));
+        )));
     }
     Ok(())
 }
@@ -149,6 +198,11 @@ fn carries_match_results(body: &str) -> bool {
 }
 
 #[then("exactly the PeIs expected by the test pack are registered within the registration limit")]
+async fn registered_as_expected_step(world: &mut HarnessWorld) -> StepResult {
+    let outcome = registered_as_expected(world).await;
+    world.settle(outcome)
+}
+
 async fn registered_as_expected(world: &mut HarnessWorld) -> StepResult {
     let env = world.env()?;
     let regs = await_registrations(world).await?;
@@ -186,9 +240,9 @@ async fn registered_as_expected(world: &mut HarnessWorld) -> StepResult {
             .map(|r| r.name.clone())
             .collect();
         if !late.is_empty() {
-            return Err(format!(
+            return Err(StepFailure::system_under_test(format!(
                 "case {id}: expected every PeI registered within {limit:.0} ms of the find request; late: {late:?}"
-            ));
+            )));
         }
         return Ok(());
     }
@@ -221,6 +275,11 @@ async fn registered_as_expected(world: &mut HarnessWorld) -> StepResult {
 #[then(
     expr = "every registration has match status {string}, the scheme name as description and the find request's X-Request-ID as inbound_request_id"
 )]
+async fn registrations_correct_step(world: &mut HarnessWorld, status: String) -> StepResult {
+    let outcome = registrations_correct(world, status).await;
+    world.settle(outcome)
+}
+
 async fn registrations_correct(world: &mut HarnessWorld, status: String) -> StepResult {
     check_registrations(world, &status)
 }
@@ -228,6 +287,11 @@ async fn registrations_correct(world: &mut HarnessWorld, status: String) -> Step
 #[then(
     "every registration has the match status the test pack expects, the scheme name as description and the find request's X-Request-ID as inbound_request_id"
 )]
+async fn registrations_as_pack_expects_step(world: &mut HarnessWorld) -> StepResult {
+    let outcome = registrations_as_pack_expects(world).await;
+    world.settle(outcome)
+}
+
 async fn registrations_as_pack_expects(world: &mut HarnessWorld) -> StepResult {
     let status = last_find(world)?
         .case
@@ -243,13 +307,15 @@ fn check_registrations(world: &HarnessWorld, status: &str) -> StepResult {
     let sent = last_find(world)?;
     let id = sent.case.id.get_ref();
     if world.registrations.is_empty() {
-        return Err(format!("case {id}: no registration to check"));
+        return Err(StepFailure::system_under_test(format!(
+            "case {id}: no registration to check"
+        )));
     }
     let expected_status = sent.case.expect.match_status().unwrap_or("(none)");
     if status != expected_status {
-        return Err(format!(
+        return Err(StepFailure::test_data(format!(
             "test data: the feature expects {status:?} but the test pack expects {expected_status:?} for case {id}"
-        ));
+        )));
     }
     let scheme = &env.pack.provider.scheme_name;
     let holder = env.pack.holdername_guid();
@@ -308,16 +374,29 @@ fn check_registrations(world: &HarnessWorld, status: &str) -> StepResult {
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(format!("case {id}: {}", problems.join("; ")))
+        Err(StepFailure::system_under_test(format!(
+            "case {id}: {}",
+            problems.join("; ")
+        )))
     }
 }
 
 #[then("no PeI is registered for the find request")]
+async fn nothing_registered_step(world: &mut HarnessWorld) -> StepResult {
+    let outcome = nothing_registered(world).await;
+    world.settle(outcome)
+}
+
 async fn nothing_registered(world: &mut HarnessWorld) -> StepResult {
     watch_nothing_registered(world, "a find that matches nothing").await
 }
 
 #[then("no PeI is registered for the refused find request")]
+async fn nothing_registered_refused_step(world: &mut HarnessWorld) -> StepResult {
+    let outcome = nothing_registered_refused(world).await;
+    world.settle(outcome)
+}
+
 async fn nothing_registered_refused(world: &mut HarnessWorld) -> StepResult {
     let why = world.forged.unwrap_or("it is forged");
     watch_nothing_registered(
@@ -358,15 +437,20 @@ async fn watch_nothing_registered(world: &HarnessWorld, what: &str) -> StepResul
             ));
             Ok(())
         }
-        Some(names) => Err(format!(
+        Some(names) => Err(StepFailure::system_under_test(format!(
             "case {id}: expected no PeI registered for {what} (watched {} ms); observed {}",
             env.limits.no_match_watch_ms,
             names.join(", ")
-        )),
+        ))),
     }
 }
 
 #[when("the pension finder sends the same person's find request again")]
+async fn find_again_step(world: &mut HarnessWorld) -> StepResult {
+    let outcome = find_again(world).await;
+    world.settle(outcome)
+}
+
 async fn find_again(world: &mut HarnessWorld) -> StepResult {
     let first = last_find(world)?.clone();
     let regs = std::mem::take(&mut world.registrations);
@@ -374,14 +458,20 @@ async fn find_again(world: &mut HarnessWorld) -> StepResult {
     world.registrations = regs;
     world.first_find = Some(first);
     match &last_find(world)?.outcome.error {
-        Some(e) => Err(format!(
-            "the repeated find request could not be delivered: {e}"
+        Some(e) => Err(StepFailure::new(
+            e.class(),
+            format!("the repeated find request could not be delivered: {e}"),
         )),
         None => Ok(()),
     }
 }
 
 #[then("the PeI is not registered a second time")]
+async fn not_registered_twice_step(world: &mut HarnessWorld) -> StepResult {
+    let outcome = not_registered_twice(world).await;
+    world.settle(outcome)
+}
+
 async fn not_registered_twice(world: &mut HarnessWorld) -> StepResult {
     let env = world.env()?;
     let sent = last_find(world)?.clone();
@@ -392,9 +482,9 @@ async fn not_registered_twice(world: &mut HarnessWorld) -> StepResult {
         .map(|r| r.name.to_ascii_lowercase())
         .collect();
     if names.is_empty() {
-        return Err(format!(
+        return Err(StepFailure::system_under_test(format!(
             "case {id}: the first find registered nothing to compare with"
-        ));
+        )));
     }
     let since = sent.outcome.sent_at;
     let window = Duration::from_millis(env.limits.no_match_watch_ms);
@@ -434,7 +524,7 @@ async fn not_registered_twice(world: &mut HarnessWorld) -> StepResult {
         ));
         Ok(())
     } else {
-        Err(format!(
+        Err(StepFailure::system_under_test(format!(
             "case {id}: expected the repeated find request not to register the member's PeI again; observed {}{}",
             if attempts.is_empty() {
                 "no new attempt".to_owned()
@@ -446,23 +536,29 @@ async fn not_registered_twice(world: &mut HarnessWorld) -> StepResult {
             } else {
                 String::new()
             }
-        ))
+        )))
     }
 }
 
 #[given(expr = "the member of test case {string} has a registered PeI")]
+async fn has_registered_pei_step(world: &mut HarnessWorld, case_id: String) -> StepResult {
+    let outcome = has_registered_pei(world, case_id).await;
+    world.settle(outcome)
+}
+
 async fn has_registered_pei(world: &mut HarnessWorld, case_id: String) -> StepResult {
     send_find(world, &case_id, false).await?;
     let sent = last_find(world)?;
     if let Some(e) = &sent.outcome.error {
-        return Err(format!(
-            "case {case_id}: the find request could not be delivered: {e}"
+        return Err(StepFailure::new(
+            e.class(),
+            format!("case {case_id}: the find request could not be delivered: {e}"),
         ));
     }
     if sent.case.expect == ExpectedMatch::None {
-        return Err(format!(
+        return Err(StepFailure::test_data(format!(
             "test data: case {case_id} expects no match, so it cannot set up a registered PeI"
-        ));
+        )));
     }
     let regs = await_registrations(world).await?;
     let reg = regs.into_iter().next().ok_or_else(|| {

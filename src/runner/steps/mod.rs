@@ -1,8 +1,8 @@
 //! Step definitions: the Gherkin sentences of `features/` and what each checks, one module per
 //! part of the flow. Every failure message names the case, what was expected and what was
-//! observed, so a technical contact can act on it without reading code. Messages for problems
-//! outside the system under test start with `test data:`, `scenario:` or `internal:` so they are
-//! classed correctly (see `crate::evidence::classify`).
+//! observed, so a technical contact can act on it without reading code. Every failure is a
+//! [`StepFailure`] whose class (who has to act) the step sets where it knows it; each step keeps
+//! it on the world ([`HarnessWorld::settle`]) for the evidence writer.
 
 mod find;
 mod reporting;
@@ -20,23 +20,24 @@ use crate::contract::FindData;
 use crate::recorder::Observed;
 use crate::testpack::Case;
 
-pub(super) type StepResult = Result<(), String>;
+pub(super) use crate::evidence::classify::StepFailure;
 
-pub(super) fn case(world: &HarnessWorld, id: &str) -> Result<Case, String> {
+pub(super) type StepResult = Result<(), StepFailure>;
+
+pub(super) fn case(world: &HarnessWorld, id: &str) -> Result<Case, StepFailure> {
     let env = world.env()?;
     env.pack.case(id).cloned().ok_or_else(|| {
-        format!(
+        StepFailure::test_data(format!(
             "test data: case {id:?} is not in the test pack {}",
             env.pack.path.display()
-        )
+        ))
     })
 }
 
-pub(super) fn last_find(world: &HarnessWorld) -> Result<&SentFind, String> {
-    world
-        .last_find
-        .as_ref()
-        .ok_or_else(|| "no find request has been sent in this scenario".to_owned())
+pub(super) fn last_find(world: &HarnessWorld) -> Result<&SentFind, StepFailure> {
+    world.last_find.as_ref().ok_or_else(|| {
+        StepFailure::configuration("scenario: no find request has been sent in this scenario")
+    })
 }
 
 pub(super) fn short(s: &str) -> String {
@@ -113,17 +114,20 @@ pub(super) async fn send_find_as(
     let env = world.env()?;
     let case = case(world, case_id)?;
     let persona = env.pack.persona(case.persona.get_ref()).ok_or_else(|| {
-        format!(
+        StepFailure::test_data(format!(
             "test data: persona {} of case {case_id} is not in the pack",
             case.persona.get_ref()
-        )
+        ))
     })?;
     let data = FindData::of(persona);
     let outcome = match forgery {
         None => env.finder.send(&data).await,
         Some(f) => {
-            let token = forged_token(&env.finder, &data, f)
-                .map_err(|e| format!("internal: could not sign the forged find token: {e}"))?;
+            let token = forged_token(&env.finder, &data, f).map_err(|e| {
+                StepFailure::harness(format!(
+                    "internal: could not sign the forged find token: {e}"
+                ))
+            })?;
             let request_id = match f {
                 Forgery::NoRequestId => None,
                 Forgery::MalformedRequestId => Some("not-a-request-id".to_owned()),
@@ -206,7 +210,9 @@ pub(super) fn relevant(
 
 /// Wait (event-driven) until the expected registrations of the last find have arrived, then
 /// watch for the settle window for unexpected extras.
-pub(super) async fn await_registrations(world: &HarnessWorld) -> Result<Vec<Registration>, String> {
+pub(super) async fn await_registrations(
+    world: &HarnessWorld,
+) -> Result<Vec<Registration>, StepFailure> {
     let env = world.env()?;
     let sent = last_find(world)?;
     let expected = sent.case.expected_assets();
@@ -264,37 +270,37 @@ pub(super) fn refusals(world: &HarnessWorld) -> Vec<String> {
         .collect()
 }
 
-/// `message` headed by the C&A's refusals of the last find's registrations, if any.
-pub(super) fn with_refusals(world: &HarnessWorld, case_id: &str, message: String) -> String {
+/// A failure of the system under test whose `message` is headed by the C&A's refusals of the
+/// last find's registrations, if any.
+pub(super) fn with_refusals(world: &HarnessWorld, case_id: &str, message: String) -> StepFailure {
     let refused = refusals(world);
     if refused.is_empty() {
-        return message;
+        return StepFailure::system_under_test(message);
     }
     let rest = message
         .strip_prefix(&format!("case {case_id}: "))
         .unwrap_or(&message);
-    format!("case {case_id}: {}; {rest}", refused.join("; "))
+    StepFailure::system_under_test(format!("case {case_id}: {}; {rest}", refused.join("; ")))
 }
 
-pub(super) fn registered(world: &HarnessWorld, case_id: &str) -> Result<Registration, String> {
+pub(super) fn registered(world: &HarnessWorld, case_id: &str) -> Result<Registration, StepFailure> {
     world.registered_by_case.get(case_id).cloned().ok_or_else(|| {
-        format!("scenario: no PeI was set up for case {case_id} (add \"Given the member of test case \\\"{case_id}\\\" has a registered PeI\")")
+        StepFailure::configuration(format!("scenario: no PeI was set up for case {case_id} (add \"Given the member of test case \\\"{case_id}\\\" has a registered PeI\")"))
     })
 }
 
 /// The most recent raw view request's target and response.
-pub(super) fn last_view(world: &HarnessWorld) -> Result<(Registration, Observed), String> {
-    let reg = world
-        .last_view_target
-        .clone()
-        .ok_or("no view request has been made in this scenario")?;
+pub(super) fn last_view(world: &HarnessWorld) -> Result<(Registration, Observed), StepFailure> {
+    let none =
+        || StepFailure::configuration("scenario: no view request has been made in this scenario");
+    let reg = world.last_view_target.clone().ok_or_else(none)?;
     match world.last_view_response.clone() {
         Some(Ok(r)) => Ok((reg, r)),
-        Some(Err(e)) => Err(format!(
-            "{}: the view request got no response: {e}",
-            reg.name
+        Some(Err(e)) => Err(StepFailure::new(
+            e.class(),
+            format!("{}: the view request got no response: {e}", reg.name),
         )),
-        None => Err("no view request has been made in this scenario".to_owned()),
+        None => Err(none()),
     }
 }
 

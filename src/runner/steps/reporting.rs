@@ -5,7 +5,7 @@
 use cucumber::{given, then, when};
 use serde_json::Value;
 
-use super::StepResult;
+use super::{StepFailure, StepResult};
 use crate::reporting::Endpoint;
 use crate::reporting::model::{self, EndpointData, PlanOptions, SubmissionStatus};
 use crate::reporting::session::{Mode, ReportingSession};
@@ -13,12 +13,12 @@ use crate::reporting::simulator::{ErrorCode, StubConfiguration};
 use crate::reporting::validate::{self, Strictness};
 use crate::runner::world::HarnessWorld;
 
-fn endpoint(text: &str) -> Result<Endpoint, String> {
+fn endpoint(text: &str) -> Result<Endpoint, StepFailure> {
     Endpoint::parse(text).ok_or_else(|| {
-        format!(
+        StepFailure::configuration(format!(
             "scenario: {text:?} is not a reporting endpoint (expected one of {})",
             Endpoint::ALL.map(Endpoint::path).join(", ")
-        )
+        ))
     })
 }
 
@@ -29,38 +29,75 @@ async fn submit(world: &mut HarnessWorld, path: &str, mode: Mode) -> StepResult 
     world.reporting_error = None;
     match env.reporting.submit(endpoint, mode).await {
         Ok(sent) => world.reporting_sent = sent,
-        Err(e) => world.reporting_error = Some(e.to_string()),
+        Err(e) => world.reporting_error = Some(submit_failure(&e)),
     }
     Ok(())
 }
 
 #[when(expr = "the organisation submits its reporting data to {string}")]
+async fn submits_step(world: &mut HarnessWorld, path: String) -> StepResult {
+    let outcome = submits(world, path).await;
+    world.settle(outcome)
+}
+
 async fn submits(world: &mut HarnessWorld, path: String) -> StepResult {
     submit(world, &path, Mode::Initial).await
 }
 
 #[when(expr = "the organisation sends a null submission to {string}")]
+async fn sends_null_step(world: &mut HarnessWorld, path: String) -> StepResult {
+    let outcome = sends_null(world, path).await;
+    world.settle(outcome)
+}
+
 async fn sends_null(world: &mut HarnessWorld, path: String) -> StepResult {
     submit(world, &path, Mode::Null).await
 }
 
 #[when(expr = "the organisation resubmits its reporting data to {string} as a correction")]
+async fn resubmits_step(world: &mut HarnessWorld, path: String) -> StepResult {
+    let outcome = resubmits(world, path).await;
+    world.settle(outcome)
+}
+
 async fn resubmits(world: &mut HarnessWorld, path: String) -> StepResult {
     submit(world, &path, Mode::Resubmission).await
 }
 
+/// Why a submission could not be made, classed by the error's kind: an export that does not
+/// read is the organisation's data, a record the harness refuses to send is the organisation's
+/// doing, a spec without the variant the feature asks for is the feature's wording.
+fn submit_failure(e: &crate::reporting::session::SessionError) -> StepFailure {
+    use crate::reporting::session::SessionError;
+    let message = format!("nothing was submitted: {e}");
+    match e {
+        SessionError::Source(_) => StepFailure::test_data(message),
+        SessionError::NoNullVariant { .. } => StepFailure::configuration(message),
+        _ => StepFailure::system_under_test(message),
+    }
+}
+
 /// The submission's records, or why there are none.
-fn sent(world: &HarnessWorld) -> Result<&[crate::evidence::record::ReportingSubmission], String> {
+fn sent(
+    world: &HarnessWorld,
+) -> Result<&[crate::evidence::record::ReportingSubmission], StepFailure> {
     if let Some(e) = &world.reporting_error {
-        return Err(format!("nothing was submitted: {e}"));
+        return Err(e.clone());
     }
     if world.reporting_sent.is_empty() {
-        return Err("scenario: no reporting submission has been made in this scenario".to_owned());
+        return Err(StepFailure::configuration(
+            "scenario: no reporting submission has been made in this scenario",
+        ));
     }
     Ok(&world.reporting_sent)
 }
 
 #[then("every record is accepted with 202, a message and a timestamp")]
+async fn all_accepted_step(world: &mut HarnessWorld) -> StepResult {
+    let outcome = all_accepted(world).await;
+    world.settle(outcome)
+}
+
 async fn all_accepted(world: &mut HarnessWorld) -> StepResult {
     let problems: Vec<String> = sent(world)?
         .iter()
@@ -76,45 +113,64 @@ async fn all_accepted(world: &mut HarnessWorld) -> StepResult {
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(problems.join("; "))
+        Err(StepFailure::system_under_test(problems.join("; ")))
     }
 }
 
 #[then(expr = "every record is a {string} with submission_id null")]
+async fn reason_and_null_id_step(world: &mut HarnessWorld, reason: String) -> StepResult {
+    let outcome = reason_and_null_id(world, reason).await;
+    world.settle(outcome)
+}
+
 async fn reason_and_null_id(world: &mut HarnessWorld, reason: String) -> StepResult {
     for s in sent(world)? {
         if s.submission_reason != reason || s.submission_id.is_some() {
-            return Err(format!(
+            return Err(StepFailure::system_under_test(format!(
                 "record {} to {}: expected submission_reason {reason:?} and submission_id null, got {:?} and {:?}",
                 s.record_id, s.endpoint, s.submission_reason, s.submission_id
-            ));
+            )));
         }
     }
     Ok(())
 }
 
 #[then(expr = "every record is a {string} with submission_status {string}")]
+async fn reason_and_status_step(
+    world: &mut HarnessWorld,
+    reason: String,
+    status: String,
+) -> StepResult {
+    let outcome = reason_and_status(world, reason, status).await;
+    world.settle(outcome)
+}
+
 async fn reason_and_status(world: &mut HarnessWorld, reason: String, status: String) -> StepResult {
     for s in sent(world)? {
         if s.submission_reason != reason || s.submission_status != status {
-            return Err(format!(
+            return Err(StepFailure::system_under_test(format!(
                 "record {} to {}: expected {reason:?} / {status:?}, got {:?} / {:?}",
                 s.record_id, s.endpoint, s.submission_reason, s.submission_status
-            ));
+            )));
         }
     }
     Ok(())
 }
 
 #[then("all six reporting endpoints have accepted submissions on one UTC calendar day")]
+async fn same_day_step(world: &mut HarnessWorld) -> StepResult {
+    let outcome = same_day(world).await;
+    world.settle(outcome)
+}
+
 async fn same_day(world: &mut HarnessWorld) -> StepResult {
     let env = world.env()?;
     let spread = env.reporting.day_check();
     if spread.complete_day().is_none() || spread.days.len() != 1 {
-        return Err(format!(
+        return Err(StepFailure::system_under_test(format!(
             "expected all six endpoints to be accepted on one UTC day: {}",
             spread.describe()
-        ));
+        )));
     }
     // On the simulator, the pipeline's own view must agree.
     if let Some(sim) = &env.reporting.simulator {
@@ -124,28 +180,33 @@ async fn same_day(world: &mut HarnessWorld) -> StepResult {
                 .iter()
                 .map(|d| format!("{}: missing {}", d.date, d.missing.join(", ")))
                 .collect();
-            return Err(format!(
+            return Err(StepFailure::system_under_test(format!(
                 "the reporting simulator's pipeline check found no UTC day with schema-valid submissions to all six endpoints ({})",
                 seen.join("; ")
-            ));
+            )));
         }
     }
     Ok(())
 }
 
 #[then(expr = "the harness refuses to build a null submission for {string}, saying why")]
+async fn no_null_variant_step(world: &mut HarnessWorld, path: String) -> StepResult {
+    let outcome = no_null_variant(world, path).await;
+    world.settle(outcome)
+}
+
 async fn no_null_variant(world: &mut HarnessWorld, path: String) -> StepResult {
     let env = world.env()?;
     let endpoint = endpoint(&path)?;
     match env.reporting.plan(endpoint, Mode::Null) {
         Err(crate::reporting::session::SessionError::NoNullVariant { .. }) => Ok(()),
-        Err(e) => Err(format!(
+        Err(e) => Err(StepFailure::harness(format!(
             "{endpoint}: expected the harness to refuse a null submission because the spec has none, but it failed otherwise: {e}"
-        )),
-        Ok(records) => Err(format!(
+        ))),
+        Ok(records) => Err(StepFailure::harness(format!(
             "{endpoint}: expected no null submission (the spec has no null variant here), but the harness built {} record(s)",
             records.len()
-        )),
+        ))),
     }
 }
 
@@ -169,11 +230,31 @@ async fn force(
             retry_after,
         })
         .await
+        .map_err(|e| {
+            // Without the simulator or the stub nothing can be forced: the feature asks for
+            // what this target cannot do. Otherwise the stub did not take the configuration.
+            if env.reporting.simulator.is_none() && !env.reporting.stub {
+                StepFailure::configuration(e)
+            } else {
+                StepFailure::environment(e)
+            }
+        })
 }
 
 #[given(
     expr = "the reporting API will answer {string} with {int} {word} for the next {int} call(s)"
 )]
+async fn forced_step(
+    world: &mut HarnessWorld,
+    path: String,
+    status: u16,
+    code: String,
+    count: u32,
+) -> StepResult {
+    let outcome = forced(world, path, status, code, count).await;
+    world.settle(outcome)
+}
+
 async fn forced(
     world: &mut HarnessWorld,
     path: String,
@@ -187,6 +268,18 @@ async fn forced(
 #[given(
     expr = "the reporting API will answer {string} with {int} {word} and Retry-After {int} for the next {int} call(s)"
 )]
+async fn forced_retry_after_step(
+    world: &mut HarnessWorld,
+    path: String,
+    status: u16,
+    code: String,
+    retry_after: u64,
+    count: u32,
+) -> StepResult {
+    let outcome = forced_retry_after(world, path, status, code, retry_after, count).await;
+    world.settle(outcome)
+}
+
 async fn forced_retry_after(
     world: &mut HarnessWorld,
     path: String,
@@ -201,25 +294,30 @@ async fn forced_retry_after(
 #[then(
     expr = "the record is accepted after {int} attempts, waiting at least {int} second(s) before each retry"
 )]
+async fn accepted_after_step(world: &mut HarnessWorld, attempts: usize, secs: u64) -> StepResult {
+    let outcome = accepted_after(world, attempts, secs).await;
+    world.settle(outcome)
+}
+
 async fn accepted_after(world: &mut HarnessWorld, attempts: usize, secs: u64) -> StepResult {
     for s in sent(world)? {
         if s.outcome != "accepted" {
-            return Err(format!(
+            return Err(StepFailure::system_under_test(format!(
                 "record {} to {}: expected acceptance after retries, got {} ({})",
                 s.record_id, s.endpoint, s.outcome, s.detail
-            ));
+            )));
         }
         if s.attempts != attempts {
-            return Err(format!(
+            return Err(StepFailure::system_under_test(format!(
                 "record {} to {}: expected {attempts} attempts, made {} ({})",
                 s.record_id, s.endpoint, s.attempts, s.detail
-            ));
+            )));
         }
         if let Some(w) = s.waits_ms.iter().find(|w| **w < secs * 1000) {
-            return Err(format!(
+            return Err(StepFailure::system_under_test(format!(
                 "record {} to {}: expected every retry to wait at least {secs} s (Retry-After), one waited {w} ms",
                 s.record_id, s.endpoint
-            ));
+            )));
         }
     }
     Ok(())
@@ -228,19 +326,24 @@ async fn accepted_after(world: &mut HarnessWorld, attempts: usize, secs: u64) ->
 #[then(
     expr = "the reporting API refuses it with {int} and the code {string}, and it is not retried"
 )]
+async fn refused_with_step(world: &mut HarnessWorld, status: u16, code: String) -> StepResult {
+    let outcome = refused_with(world, status, code).await;
+    world.settle(outcome)
+}
+
 async fn refused_with(world: &mut HarnessWorld, status: u16, code: String) -> StepResult {
     for s in sent(world)? {
         if s.outcome != "refused" || s.http_status != Some(status) || !s.codes.contains(&code) {
-            return Err(format!(
+            return Err(StepFailure::system_under_test(format!(
                 "record {} to {}: expected a refusal with {status} and code {code}, got {} ({})",
                 s.record_id, s.endpoint, s.outcome, s.detail
-            ));
+            )));
         }
         if s.attempts != 1 {
-            return Err(format!(
+            return Err(StepFailure::system_under_test(format!(
                 "record {} to {}: a {status} must not be retried, but {} attempts were made",
                 s.record_id, s.endpoint, s.attempts
-            ));
+            )));
         }
     }
     Ok(())
@@ -248,7 +351,7 @@ async fn refused_with(world: &mut HarnessWorld, status: u16, code: String) -> St
 
 /// A valid body for `endpoint` with nothing to report (zero counts, an empty holder map
 /// replaced by one period where the shape needs data).
-fn valid_body(session: &ReportingSession, endpoint: Endpoint) -> Result<Value, String> {
+fn valid_body(session: &ReportingSession, endpoint: Endpoint) -> Result<Value, StepFailure> {
     let now = session.clock.now();
     let data = match endpoint {
         Endpoint::ServiceAvailabilityFind | Endpoint::ServiceAvailabilityView => {
@@ -280,14 +383,24 @@ fn valid_body(session: &ReportingSession, endpoint: Endpoint) -> Result<Value, S
             resubmission: false,
         },
     )
-    .map_err(|e| format!("internal: {e}"))?;
+    .map_err(|e| StepFailure::harness(format!("internal: {e}")))?;
     records
         .first()
         .map(model::Record::to_json)
-        .ok_or_else(|| format!("internal: no body planned for {endpoint}"))
+        .ok_or_else(|| StepFailure::harness(format!("internal: no body planned for {endpoint}")))
 }
 
 #[when(expr = "the harness checks a {string} body whose {string} is {string}")]
+async fn check_mutated_step(
+    world: &mut HarnessWorld,
+    path: String,
+    field: String,
+    value: String,
+) -> StepResult {
+    let outcome = check_mutated(world, path, field, value).await;
+    world.settle(outcome)
+}
+
 async fn check_mutated(
     world: &mut HarnessWorld,
     path: String,
@@ -298,7 +411,9 @@ async fn check_mutated(
     let endpoint = endpoint(&path)?;
     let mut body = valid_body(&env.reporting, endpoint)?;
     let Some(obj) = body.as_object_mut() else {
-        return Err("internal: the planned body is not an object".to_owned());
+        return Err(StepFailure::harness(
+            "internal: the planned body is not an object",
+        ));
     };
     if value == "(absent)" {
         obj.remove(&field);
@@ -313,33 +428,42 @@ async fn check_mutated(
 }
 
 #[then(expr = "the harness refuses it before sending, naming {string} with {string}")]
+async fn refused_locally_step(world: &mut HarnessWorld, field: String, code: String) -> StepResult {
+    let outcome = refused_locally(world, field, code).await;
+    world.settle(outcome)
+}
+
 async fn refused_locally(world: &mut HarnessWorld, field: String, code: String) -> StepResult {
-    let (endpoint, _, errors) = world
-        .checked_body
-        .as_ref()
-        .ok_or("scenario: no body has been checked in this scenario")?;
+    let (endpoint, _, errors) = world.checked_body.as_ref().ok_or_else(|| {
+        StepFailure::configuration("scenario: no body has been checked in this scenario")
+    })?;
     if errors.iter().any(|e| e.field == field && e.code == code) {
         Ok(())
     } else {
-        Err(format!(
+        Err(StepFailure::harness(format!(
             "{endpoint}: expected the harness's validator to name {field} with {code}, it found: {}",
             if errors.is_empty() {
                 "nothing wrong".to_owned()
             } else {
                 validate::describe(errors)
             }
-        ))
+        )))
     }
 }
 
 #[then(expr = "the reporting API refuses the same body with {int} and {string}")]
+async fn refused_remotely_step(world: &mut HarnessWorld, status: u16, code: String) -> StepResult {
+    let outcome = refused_remotely(world, status, code).await;
+    world.settle(outcome)
+}
+
 async fn refused_remotely(world: &mut HarnessWorld, status: u16, code: String) -> StepResult {
     let env = world.env()?;
-    let (endpoint, body, _) = world
-        .checked_body
-        .clone()
-        .ok_or("scenario: no body has been checked in this scenario")?;
-    let bytes = serde_json::to_vec(&body).map_err(|e| format!("internal: {e}"))?;
+    let (endpoint, body, _) = world.checked_body.clone().ok_or_else(|| {
+        StepFailure::configuration("scenario: no body has been checked in this scenario")
+    })?;
+    let bytes =
+        serde_json::to_vec(&body).map_err(|e| StepFailure::harness(format!("internal: {e}")))?;
     let result = env.reporting.client.post(endpoint, &bytes).await;
     match &result.outcome {
         crate::reporting::client::Outcome::Refused { problem }
@@ -347,14 +471,19 @@ async fn refused_remotely(world: &mut HarnessWorld, status: u16, code: String) -
         {
             Ok(())
         }
-        other => Err(format!(
+        other => Err(StepFailure::system_under_test(format!(
             "{endpoint}: expected the reporting API to refuse the invalid body with {status} and {code}, got {}",
             other.describe()
-        )),
+        ))),
     }
 }
 
 #[then("what the organisation reported agrees with what the harness observed")]
+async fn reconciled_step(world: &mut HarnessWorld) -> StepResult {
+    let outcome = reconciled(world).await;
+    world.settle(outcome)
+}
+
 async fn reconciled(world: &mut HarnessWorld) -> StepResult {
     let env = world.env()?;
     let (from, to) = env.reporting.window();
@@ -362,7 +491,9 @@ async fn reconciled(world: &mut HarnessWorld) -> StepResult {
     let observed = env.reporting.observed(&exchanges);
     let findings = env.reporting.reconcile(&observed);
     if findings.is_empty() {
-        return Err("scenario: nothing reported to reconcile: submit /view-response/request-number, /view-response/response-time and /view-response/unavailable first".to_owned());
+        return Err(StepFailure::configuration(
+            "scenario: nothing reported to reconcile: submit /view-response/request-number, /view-response/response-time and /view-response/unavailable first",
+        ));
     }
     let differences: Vec<String> = findings
         .iter()
@@ -372,11 +503,11 @@ async fn reconciled(world: &mut HarnessWorld) -> StepResult {
     if differences.is_empty() {
         Ok(())
     } else {
-        Err(format!(
+        Err(StepFailure::system_under_test(format!(
             "the organisation's reporting differs from what the harness observed between {} and {}: {}",
             model::ts(&from),
             model::ts(&to),
             differences.join("; ")
-        ))
+        )))
     }
 }

@@ -8,11 +8,13 @@ use cucumber::{given, then};
 use crate::cda::faults::{CasEndpoint, FaultRule, gaps};
 use crate::runner::world::HarnessWorld;
 
-type StepResult = Result<(), String>;
+use super::{StepFailure, StepResult};
 
-fn endpoint(word: &str) -> Result<CasEndpoint, String> {
+fn endpoint(word: &str) -> Result<CasEndpoint, StepFailure> {
     CasEndpoint::parse(word).ok_or_else(|| {
-        format!("scenario: {word:?} is not a C&A endpoint (token, perm, introspect, rreguri)")
+        StepFailure::configuration(format!(
+            "scenario: {word:?} is not a C&A endpoint (token, perm, introspect, rreguri)"
+        ))
     })
 }
 
@@ -25,7 +27,9 @@ fn arm(
 ) -> StepResult {
     let env = world.env()?;
     if !(100..=599).contains(&status) {
-        return Err(format!("scenario: {status} is not an HTTP status"));
+        return Err(StepFailure::configuration(format!(
+            "scenario: {status} is not an HTTP status"
+        )));
     }
     env.cas.faults().inject(FaultRule {
         endpoint: endpoint(word)?,
@@ -37,6 +41,17 @@ fn arm(
 }
 
 #[given(expr = "the C&A answers {word} with {int} and Retry-After {int} for the next {int} calls")]
+async fn answers_with_retry_after_step(
+    world: &mut HarnessWorld,
+    word: String,
+    status: u16,
+    secs: u64,
+    calls: u32,
+) -> StepResult {
+    let outcome = answers_with_retry_after(world, word, status, secs, calls).await;
+    world.settle(outcome)
+}
+
 async fn answers_with_retry_after(
     world: &mut HarnessWorld,
     word: String,
@@ -48,11 +63,26 @@ async fn answers_with_retry_after(
 }
 
 #[given(expr = "{word} requests fail with {int} once")]
+async fn fail_once_step(world: &mut HarnessWorld, word: String, status: u16) -> StepResult {
+    let outcome = fail_once(world, word, status).await;
+    world.settle(outcome)
+}
+
 async fn fail_once(world: &mut HarnessWorld, word: String, status: u16) -> StepResult {
     arm(world, &word, status, None, 1)
 }
 
 #[given(expr = "{word} requests fail with {int} for the next {int} calls")]
+async fn fail_n_step(
+    world: &mut HarnessWorld,
+    word: String,
+    status: u16,
+    calls: u32,
+) -> StepResult {
+    let outcome = fail_n(world, word, status, calls).await;
+    world.settle(outcome)
+}
+
 async fn fail_n(world: &mut HarnessWorld, word: String, status: u16, calls: u32) -> StepResult {
     arm(world, &word, status, None, calls)
 }
@@ -74,20 +104,20 @@ fn retried(world: &HarnessWorld, word: &str, min_wait: Option<u64>) -> StepResul
         .collect::<Vec<_>>()
         .join(", ");
     let Some(first_fault) = calls.iter().position(|c| c.injected) else {
-        return Err(format!(
+        return Err(StepFailure::system_under_test(format!(
             "expected the provider to call {} and meet the injected fault; it made no such call",
             ep.name()
-        ));
+        )));
     };
     let Some(success) = calls[first_fault..]
         .iter()
         .position(|c| !c.injected && (200..300).contains(&c.status))
         .map(|i| i + first_fault)
     else {
-        return Err(format!(
+        return Err(StepFailure::system_under_test(format!(
             "expected the provider to retry {} after the injected failure(s) until it succeeded; observed calls: {seen}",
             ep.name()
-        ));
+        )));
     };
     if let Some(secs) = min_wait {
         let wanted = Duration::from_secs(secs);
@@ -99,11 +129,11 @@ fn retried(world: &HarnessWorld, word: &str, min_wait: Option<u64>) -> StepResul
             .map(|g| format!("{:.2} s", g.as_secs_f64()))
             .collect();
         if !early.is_empty() {
-            return Err(format!(
+            return Err(StepFailure::system_under_test(format!(
                 "expected the provider to wait at least {secs} s (Retry-After) between attempts at {}; observed gaps of {}",
                 ep.name(),
                 early.join(", ")
-            ));
+            )));
         }
     }
     Ok(())
@@ -112,11 +142,21 @@ fn retried(world: &HarnessWorld, word: &str, min_wait: Option<u64>) -> StepResul
 #[then(
     expr = "the provider retried {word} until it succeeded, waiting at least {int} seconds between attempts"
 )]
+async fn retried_with_wait_step(world: &mut HarnessWorld, word: String, secs: u64) -> StepResult {
+    let outcome = retried_with_wait(world, word, secs).await;
+    world.settle(outcome)
+}
+
 async fn retried_with_wait(world: &mut HarnessWorld, word: String, secs: u64) -> StepResult {
     retried(world, &word, Some(secs))
 }
 
 #[then(expr = "the provider retried {word} after the failure")]
+async fn retried_after_failure_step(world: &mut HarnessWorld, word: String) -> StepResult {
+    let outcome = retried_after_failure(world, word).await;
+    world.settle(outcome)
+}
+
 async fn retried_after_failure(world: &mut HarnessWorld, word: String) -> StepResult {
     retried(world, &word, None)
 }

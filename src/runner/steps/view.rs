@@ -4,62 +4,50 @@
 use cucumber::{then, when};
 use serde_json::Value;
 
-use super::{StepResult, last_find, last_view, registered, short};
+use super::{StepFailure, StepResult, last_find, last_view, registered, short};
 use crate::evidence::record::Timing;
 use crate::runner::world::{HarnessWorld, ObtainedView};
 use crate::testpack::{Case, ExpectedMatch, Pension};
 
 #[when("the dashboard requests the view data of each registered PeI through the UMA flow")]
+async fn view_each_step(world: &mut HarnessWorld) -> StepResult {
+    let outcome = view_each(world).await;
+    world.settle(outcome)
+}
+
 async fn view_each(world: &mut HarnessWorld) -> StepResult {
     let env = world.env()?;
     let id = last_find(world)?.case.id.get_ref().clone();
     if world.registrations.is_empty() {
-        return Err(format!("case {id}: no registered PeI to view"));
+        return Err(StepFailure::system_under_test(format!(
+            "case {id}: no registered PeI to view"
+        )));
     }
     world.views.clear();
     let limit = env.limits.view_response_ms as f64;
     for r in world.registrations.clone() {
         let asset = r.asset_guid().unwrap_or_default().to_owned();
         let introspections_before = env.cas.introspections().len();
-        let flow = env
-            .dashboard
-            .obtain_view_token(&asset)
-            .await
-            .map_err(|f| format!("case {id}: {} ({}): {}", r.name, f.stage, f.message))?;
+        let flow = match env.dashboard.obtain_view_token(&asset).await {
+            Ok(flow) => flow,
+            Err(f) => return Err(flow_failure(&env, &id, &r, f)),
+        };
         env.recorder.push_timing(Timing {
             measure: "view response".to_owned(),
             millis: flow.second.elapsed_ms,
             limit_millis: limit,
         });
-        let ticket = env.cas.ticket(&flow.challenge.ticket).ok_or_else(|| {
-            format!(
-                "case {id}: {}: expected the 401 challenge to carry a ticket issued by the C&A's /perm, observed a ticket the C&A did not issue",
-                r.name
-            )
-        })?;
-        if ticket.resource_id != r.resource_id {
-            return Err(format!(
-                "case {id}: {}: expected the ticket to be for resource {}, observed one for {}",
-                r.name, r.resource_id, ticket.resource_id
-            ));
-        }
-        if flow.challenge.as_uri.trim_end_matches('/') != env.cas.base_url() {
-            return Err(format!(
-                "case {id}: expected as_uri {:?} (the C&A), observed {:?}",
-                env.cas.base_url(),
-                flow.challenge.as_uri
-            ));
-        }
+        judge_challenge(&env, &id, &r, &flow.challenge)?;
         let rpt_jti =
             crate::jwt::peek_claims(&flow.rpt).and_then(|c| c["jti"].as_str().map(str::to_owned));
         let introspected = env.cas.introspections()[introspections_before..]
             .iter()
             .any(|i| i.rpt_jti.is_some() && i.rpt_jti == rpt_jti);
         if !introspected {
-            return Err(format!(
+            return Err(StepFailure::system_under_test(format!(
                 "case {id}: {}: expected the provider to introspect the RPT at the C&A before returning view data; no introspection of it was seen",
                 r.name
-            ));
+            )));
         }
         env.recorder.judged(flow.second.exchange);
         env.recorder.observed(format!(
@@ -67,10 +55,10 @@ async fn view_each(world: &mut HarnessWorld) -> StepResult {
             r.name, flow.second.status, flow.second.elapsed_ms
         ));
         if flow.second.elapsed_ms > limit {
-            return Err(format!(
+            return Err(StepFailure::system_under_test(format!(
                 "case {id}: expected the view response within {limit:.0} ms, observed {:.0} ms",
                 flow.second.elapsed_ms
-            ));
+            )));
         }
         world.views.push(ObtainedView {
             registration: r,
@@ -83,12 +71,68 @@ async fn view_each(world: &mut HarnessWorld) -> StepResult {
     Ok(())
 }
 
+/// The provider's 401 challenge judged against the C&A: `as_uri` must be the C&A, the ticket
+/// one the C&A issued, for this PeI's resource.
+fn judge_challenge(
+    env: &crate::environment::Environment,
+    id: &str,
+    r: &crate::cda::cas::Registration,
+    challenge: &crate::contract::Challenge,
+) -> StepResult {
+    if challenge.as_uri.trim_end_matches('/') != env.cas.base_url() {
+        return Err(StepFailure::system_under_test(format!(
+            "case {id}: expected as_uri {:?} (the C&A), observed {:?}",
+            env.cas.base_url(),
+            challenge.as_uri
+        )));
+    }
+    let ticket = env.cas.ticket(&challenge.ticket).ok_or_else(|| {
+        StepFailure::system_under_test(format!(
+            "case {id}: {}: expected the 401 challenge to carry a ticket issued by the C&A's /perm, observed a ticket the C&A did not issue",
+            r.name
+        ))
+    })?;
+    if ticket.resource_id != r.resource_id {
+        return Err(StepFailure::system_under_test(format!(
+            "case {id}: {}: the provider's 401 challenge carried a permission ticket issued for another resource ({}), not this PeI's resource {}: expected the ticket to be for resource {}, observed one for {}",
+            r.name, ticket.resource_id, r.resource_id, r.resource_id, ticket.resource_id
+        )));
+    }
+    Ok(())
+}
+
+/// A failed view flow. A stage after the challenge may have failed because of the challenge
+/// (an `as_uri` that is not the C&A cannot be reached; a ticket for another resource yields an
+/// RPT the provider rightly refuses): the challenge is judged first, so the failure names the
+/// provider's mistake rather than its consequence.
+fn flow_failure(
+    env: &crate::environment::Environment,
+    id: &str,
+    r: &crate::cda::cas::Registration,
+    f: crate::cda::dashboard::ViewFailure,
+) -> StepFailure {
+    if let Some(Err(wrong)) = f.challenge.as_ref().map(|c| judge_challenge(env, id, r, c)) {
+        return wrong;
+    }
+    StepFailure::new(
+        f.class,
+        format!("case {id}: {} ({}): {}", r.name, f.stage, f.message),
+    )
+}
+
 #[then("each view response is a valid view data token signed by the provider")]
+async fn view_tokens_valid_step(world: &mut HarnessWorld) -> StepResult {
+    let outcome = view_tokens_valid(world).await;
+    world.settle(outcome)
+}
+
 async fn view_tokens_valid(world: &mut HarnessWorld) -> StepResult {
     let env = world.env()?;
     let id = last_find(world)?.case.id.get_ref().clone();
     if world.views.is_empty() {
-        return Err(format!("case {id}: no view response to check"));
+        return Err(StepFailure::system_under_test(format!(
+            "case {id}: no view response to check"
+        )));
     }
     for v in &mut world.views {
         env.recorder.judged(v.response.exchange);
@@ -96,7 +140,12 @@ async fn view_tokens_valid(world: &mut HarnessWorld) -> StepResult {
             .dashboard
             .verify_view_token(&v.token)
             .await
-            .map_err(|f| format!("case {id}: {}: {}", v.registration.name, f.message))?;
+            .map_err(|f| {
+                StepFailure::new(
+                    f.class,
+                    format!("case {id}: {}: {}", v.registration.name, f.message),
+                )
+            })?;
         // The exchange holds "[redacted token]"; the evidence keeps what the token said.
         env.recorder.view_data(&v.registration.name, &claims);
         env.recorder.observed(format!(
@@ -107,9 +156,9 @@ async fn view_tokens_valid(world: &mut HarnessWorld) -> StepResult {
         if let (Some(iat), Some(exp)) = (iat, exp)
             && exp <= iat
         {
-            return Err(format!(
+            return Err(StepFailure::system_under_test(format!(
                 "case {id}: expected the view data token to expire after it was issued (iat {iat}, exp {exp})"
-            ));
+            )));
         }
         // What the view data carried, as the harness saw it: reporting is reconciled with it.
         if let Some(asset) = v.registration.asset_guid() {
@@ -121,6 +170,11 @@ async fn view_tokens_valid(world: &mut HarnessWorld) -> StepResult {
 }
 
 #[then("the view data matches the registration and the test pack")]
+async fn view_data_matches_step(world: &mut HarnessWorld) -> StepResult {
+    let outcome = view_data_matches(world).await;
+    world.settle(outcome)
+}
+
 async fn view_data_matches(world: &mut HarnessWorld) -> StepResult {
     let env = world.env()?;
     let sent = last_find(world)?;
@@ -212,7 +266,10 @@ async fn view_data_matches(world: &mut HarnessWorld) -> StepResult {
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(format!("case {id}: {}", problems.join("; ")))
+        Err(StepFailure::system_under_test(format!(
+            "case {id}: {}",
+            problems.join("; ")
+        )))
     }
 }
 
@@ -341,6 +398,11 @@ fn expected_view_items(case: &Case, arrangements: &[Value], name: &str) -> Vec<S
 }
 
 #[when(expr = "the dashboard calls the view endpoint for the PeI of case {string} without a token")]
+async fn view_without_token_step(world: &mut HarnessWorld, case_id: String) -> StepResult {
+    let outcome = view_without_token(world, case_id).await;
+    world.settle(outcome)
+}
+
 async fn view_without_token(world: &mut HarnessWorld, case_id: String) -> StepResult {
     let env = world.env()?;
     let reg = registered(world, &case_id)?;
@@ -353,41 +415,46 @@ async fn view_without_token(world: &mut HarnessWorld, case_id: String) -> StepRe
 #[then(
     "the provider answers 401 with a WWW-Authenticate header carrying as_uri and a ticket issued by the C&A for that PeI"
 )]
+async fn answered_with_ticket_step(world: &mut HarnessWorld) -> StepResult {
+    let outcome = answered_with_ticket(world).await;
+    world.settle(outcome)
+}
+
 async fn answered_with_ticket(world: &mut HarnessWorld) -> StepResult {
     let env = world.env()?;
     let (reg, response) = last_view(world)?;
     env.recorder.judged(response.exchange);
     if response.status != 401 {
-        return Err(format!(
+        return Err(StepFailure::system_under_test(format!(
             "{}: expected 401 with a ticket for a view request without a token, observed {} {}",
             reg.name,
             response.status,
             short(&response.text())
-        ));
+        )));
     }
     let challenge = env
         .dashboard
         .challenge_of(&response)
-        .map_err(|f| format!("{}: {}", reg.name, f.message))?;
+        .map_err(|f| StepFailure::system_under_test(format!("{}: {}", reg.name, f.message)))?;
     if challenge.as_uri.trim_end_matches('/') != env.cas.base_url() {
-        return Err(format!(
+        return Err(StepFailure::system_under_test(format!(
             "{}: expected as_uri {:?} (the C&A), observed {:?}",
             reg.name,
             env.cas.base_url(),
             challenge.as_uri
-        ));
+        )));
     }
     let ticket = env.cas.ticket(&challenge.ticket).ok_or_else(|| {
-        format!(
+        StepFailure::system_under_test(format!(
             "{}: expected a ticket issued by the C&A's /perm, observed one the C&A did not issue (or that has expired)",
             reg.name
-        )
+        ))
     })?;
     if ticket.resource_id != reg.resource_id {
-        return Err(format!(
+        return Err(StepFailure::system_under_test(format!(
             "{}: expected the ticket to be for resource {}, observed one for {}",
             reg.name, reg.resource_id, ticket.resource_id
-        ));
+        )));
     }
     env.recorder.observed(format!(
         "{}: 401, as_uri {}, a ticket the C&A issued for resource {}",
@@ -399,6 +466,15 @@ async fn answered_with_ticket(world: &mut HarnessWorld) -> StepResult {
 #[when(
     expr = "the dashboard presents, for the PeI of case {string}, an RPT issued for the PeI of case {string}"
 )]
+async fn present_foreign_rpt_step(
+    world: &mut HarnessWorld,
+    target: String,
+    other: String,
+) -> StepResult {
+    let outcome = present_foreign_rpt(world, target, other).await;
+    world.settle(outcome)
+}
+
 async fn present_foreign_rpt(
     world: &mut HarnessWorld,
     target: String,
@@ -413,16 +489,20 @@ async fn present_foreign_rpt(
         .dashboard
         .call_view(&other_asset, None)
         .await
-        .map_err(|e| format!("{}: the view request got no response: {e}", other_reg.name))?;
-    let challenge = env
-        .dashboard
-        .challenge_of(&first)
-        .map_err(|f| format!("{}: {}", other_reg.name, f.message))?;
+        .map_err(|e| {
+            StepFailure::new(
+                e.class(),
+                format!("{}: the view request got no response: {e}", other_reg.name),
+            )
+        })?;
+    let challenge = env.dashboard.challenge_of(&first).map_err(|f| {
+        StepFailure::system_under_test(format!("{}: {}", other_reg.name, f.message))
+    })?;
     let rpt = env
         .dashboard
         .request_rpt(&challenge.as_uri, &challenge.ticket)
         .await
-        .map_err(|f| format!("{}: {}", other_reg.name, f.message))?;
+        .map_err(|f| StepFailure::new(f.class, format!("{}: {}", other_reg.name, f.message)))?;
     let asset = target_reg.asset_guid().unwrap_or_default().to_owned();
     world.last_view_response = Some(env.dashboard.call_view(&asset, Some(&rpt)).await);
     world.last_view_target = Some(target_reg);
@@ -430,6 +510,11 @@ async fn present_foreign_rpt(
 }
 
 #[then("the provider refuses the view request and returns no view data")]
+async fn refused_step(world: &mut HarnessWorld) -> StepResult {
+    let outcome = refused(world).await;
+    world.settle(outcome)
+}
+
 async fn refused(world: &mut HarnessWorld) -> StepResult {
     let env = world.env()?;
     let (reg, response) = last_view(world)?;
@@ -437,7 +522,7 @@ async fn refused(world: &mut HarnessWorld) -> StepResult {
     let field = &env.contract.view.token_field;
     let carries_data = response.json().is_some_and(|v| v.get(field).is_some());
     if (200..300).contains(&response.status) || carries_data {
-        return Err(format!(
+        return Err(StepFailure::system_under_test(format!(
             "{}: expected the provider to refuse an RPT issued for another resource (401 or 403), observed {}{}",
             reg.name,
             response.status,
@@ -446,13 +531,13 @@ async fn refused(world: &mut HarnessWorld) -> StepResult {
             } else {
                 ""
             }
-        ));
+        )));
     }
     if !matches!(response.status, 401 | 403) {
-        return Err(format!(
+        return Err(StepFailure::system_under_test(format!(
             "{}: expected 401 (with a new ticket) or 403 for an RPT issued for another resource, observed {}",
             reg.name, response.status
-        ));
+        )));
     }
     env.recorder.observed(format!(
         "{}: refused with {} and no view data",
