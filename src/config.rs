@@ -48,6 +48,8 @@ pub struct Limits {
     pub timeout_margin_ms: u64,
     /// Largest find or view response body read (default 1 MiB); a larger one fails the step.
     pub max_body_bytes: u64,
+    /// A reporting API call to its answer. Not public (the OpenAPI states none); 30 s default.
+    pub reporting_response_ms: u64,
 }
 
 impl Default for Limits {
@@ -61,22 +63,34 @@ impl Default for Limits {
             update_ms: 30_000,
             timeout_margin_ms: 2_000,
             max_body_bytes: 1024 * 1024,
+            reporting_response_ms: 30_000,
         }
     }
 }
 
 impl Limits {
-    /// Give the recorder the timeouts (limit + margin) of the find and view requests, and the
-    /// body cap.
+    /// The timeout of a request whose standard allows `limit_ms`: the limit plus the margin.
+    pub fn timeout(&self, limit_ms: u64) -> std::time::Duration {
+        std::time::Duration::from_millis(limit_ms.saturating_add(self.timeout_margin_ms))
+    }
+
+    /// Give the recorder the timeout (limit + margin) of every request the harness makes, and
+    /// the body cap. Find: the acknowledgement limit. View, and what the dashboard fetches to
+    /// complete a view (the RPT from /token, the view token keys): the view response limit.
+    /// Reporting: `reporting_response_ms`. (The clear-down's is its own `[clear_down]
+    /// timeout_secs`, set with the hook.)
     pub fn apply_to(&self, recorder: &crate::recorder::Recorder) {
-        let ms = std::time::Duration::from_millis;
+        use crate::cda::dashboard::{PARTY_JWK_URI, PARTY_JWKS, PARTY_TOKEN, PARTY_VIEW};
         recorder.set_timeout(
             crate::cda::finder::PARTY,
-            ms(self.acknowledgement_ms + self.timeout_margin_ms),
+            self.timeout(self.acknowledgement_ms),
         );
+        for party in [PARTY_VIEW, PARTY_TOKEN, PARTY_JWKS, PARTY_JWK_URI] {
+            recorder.set_timeout(party, self.timeout(self.view_response_ms));
+        }
         recorder.set_timeout(
-            crate::cda::dashboard::PARTY_VIEW,
-            ms(self.view_response_ms + self.timeout_margin_ms),
+            crate::reporting::PARTY_REPORTING,
+            self.timeout(self.reporting_response_ms),
         );
         recorder.set_body_cap(usize::try_from(self.max_body_bytes).unwrap_or(usize::MAX));
     }
@@ -508,6 +522,10 @@ impl TargetConfig {
                 l.timeout_margin_ms.to_string(),
             ),
             ("limits.max_body_bytes".into(), l.max_body_bytes.to_string()),
+            (
+                "limits.reporting_response_ms".into(),
+                l.reporting_response_ms.to_string(),
+            ),
             (
                 "clear_down".into(),
                 match (&self.clear_down.url, &self.clear_down.command) {

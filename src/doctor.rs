@@ -139,11 +139,15 @@ fn certificate(identity: &TlsIdentity) -> Check {
 /// Resolve, connect and handshake with the client certificate, then send one request so a
 /// refused client certificate shows (in TLS 1.3 the server judges it after the handshake);
 /// report the negotiated version and the server certificate's expiry.
+///
+/// `limit` is the probed endpoint's own limit plus the margin; `limit_source` names it for the
+/// message ("acknowledgement_ms + timeout_margin_ms").
 pub async fn handshake(
     name: &str,
     url: &str,
     identity: &TlsIdentity,
     trusted: &[rustls::pki_types::CertificateDer<'static>],
+    (limit, limit_source): (Duration, &str),
 ) -> Check {
     let check_name = format!("{name} TLS ({url})");
     let parsed = match url::Url::parse(url) {
@@ -203,22 +207,19 @@ pub async fn handshake(
     };
     let connect = async {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let tcp = tokio::net::TcpStream::connect(addr)
-            .await
-            .map_err(|e| e.to_string())?;
+        let tcp = tokio::net::TcpStream::connect(addr).await?;
         let mut stream = tokio_rustls::TlsConnector::from(Arc::new(config))
             .connect(server_name, tcp)
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let probe = format!("HEAD / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-        stream
-            .write_all(probe.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
+        stream.write_all(probe.as_bytes()).await?;
         let mut first = [0u8; 16];
-        let n = stream.read(&mut first).await.map_err(|e| e.to_string())?;
+        let n = stream.read(&mut first).await?;
         if !first[..n].starts_with(b"HTTP/") {
-            return Err("the server closed the connection without an HTTP answer".to_owned());
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the server closed the connection without an HTTP answer",
+            ));
         }
         let (_, conn) = stream.get_ref();
         let version = conn
@@ -229,36 +230,20 @@ pub async fn handshake(
             .peer_certificates()
             .and_then(|c| c.first())
             .map(|c| crate::pki::certificate_info("server", c));
-        Ok::<_, String>((version, server_cert))
+        Ok::<_, std::io::Error>((version, server_cert))
     };
-    match tokio::time::timeout(Duration::from_secs(10), connect).await {
+    match tokio::time::timeout(limit, connect).await {
         Err(_) => Check::fail(
             check_name,
-            "no answer within 10 s",
+            format!("no answer within {} ms ({limit_source})", limit.as_millis()),
             "check the endpoint is up and reachable (firewall, allow-list of our address)",
         )
         .environment(),
         Ok(Err(e)) => {
-            let hint = if e.contains("CertificateRequired")
-                || e.contains("UnknownCA")
-                || e.contains("BadCertificate")
-            {
-                "the server refused our client certificate: it must trust the CA that issued it"
-            } else if e.contains("UnknownIssuer") || e.contains("invalid peer certificate") {
-                "the server's certificate is not issued by the CA bundle given: add its CA to the bundle"
-            } else if e.contains("NotValidForName") {
-                "the server's certificate does not name this host (SAN): use the host it was issued for"
-            } else if e.contains("refused") {
-                "nothing listens there: check the URL and that the service is running"
-            } else {
-                "check the certificates on both sides"
-            };
-            let unreachable = e.contains("refused") || e.contains("reset") || e.contains("closed");
-            let check = Check::fail(check_name, e, hint);
-            if unreachable {
-                check.environment()
-            } else {
-                check
+            let (class, hint) = handshake_failure(&e);
+            Check {
+                class: Some(class),
+                ..Check::fail(check_name, crate::tls::error_chain(&e), hint)
             }
         }
         Ok(Ok((version, cert))) => {
@@ -278,24 +263,162 @@ pub async fn handshake(
     }
 }
 
+/// A failed handshake probe, judged by the error's type (the rustls error inside the io error,
+/// or the io error's kind), never its wording: who acts, and what to do.
+fn handshake_failure(e: &std::io::Error) -> (FailureClass, &'static str) {
+    use rustls::{AlertDescription, CertificateError};
+    match rustls_error(e) {
+        Some(rustls::Error::AlertReceived(
+            AlertDescription::CertificateRequired
+            | AlertDescription::UnknownCA
+            | AlertDescription::BadCertificate
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::AccessDenied,
+        )) => (
+            FailureClass::Configuration,
+            "the server refused our client certificate: it must trust the CA that issued it",
+        ),
+        Some(rustls::Error::InvalidCertificate(
+            CertificateError::UnknownIssuer | CertificateError::BadSignature,
+        )) => (
+            FailureClass::Configuration,
+            "the server's certificate is not issued by the CA bundle given: add its CA to the bundle",
+        ),
+        Some(rustls::Error::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        )) => (
+            FailureClass::Configuration,
+            "the server's certificate does not name this host (SAN): use the host it was issued for",
+        ),
+        Some(_) => (
+            FailureClass::Configuration,
+            "check the certificates on both sides",
+        ),
+        None => match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => (
+                FailureClass::Environment,
+                "nothing listens there: check the URL and that the service is running",
+            ),
+            std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::UnexpectedEof
+            | std::io::ErrorKind::BrokenPipe
+            | std::io::ErrorKind::HostUnreachable
+            | std::io::ErrorKind::NetworkUnreachable => (
+                FailureClass::Environment,
+                "the connection was cut: check the endpoint is up and reachable (firewall, allow-list of our address)",
+            ),
+            _ => (
+                FailureClass::Configuration,
+                "check the certificates on both sides",
+            ),
+        },
+    }
+}
+
+/// The rustls error an io error carries (tokio-rustls wraps it as the io error's inner error).
+fn rustls_error(e: &std::io::Error) -> Option<&rustls::Error> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = e
+        .get_ref()
+        .map(|inner| inner as &(dyn std::error::Error + 'static));
+    while let Some(err) = cur {
+        if let Some(found) = err.downcast_ref::<rustls::Error>() {
+            return Some(found);
+        }
+        cur = err.source();
+    }
+    None
+}
+
+/// Who acts on a request that got no usable answer: the same kind gets the same class in every
+/// check (a refused connection is the environment's wherever it happens).
+fn transport_class(e: &crate::recorder::SendFailure) -> FailureClass {
+    match e {
+        crate::recorder::SendFailure::NotSent(_) => FailureClass::Configuration,
+        _ => FailureClass::Environment,
+    }
+}
+
 /// Fetch a JWKS and check it holds usable asymmetric signing keys; also measures clock skew.
-async fn jwks(name: &str, client: &reqwest::Client, url: &str) -> (Check, Option<Check>) {
+/// GET `url` within `limit`, reading at most `cap` bytes of body.
+async fn fetch_capped(
+    client: &reqwest::Client,
+    url: &str,
+    limit: Duration,
+    cap: usize,
+) -> Result<(reqwest::StatusCode, reqwest::header::HeaderMap, Vec<u8>), crate::recorder::SendFailure>
+{
+    use crate::recorder::SendFailure;
+    let fetch = async {
+        let mut resp = client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| SendFailure::of_reqwest(&e, Some(limit)))?;
+        let (status, headers) = (resp.status(), resp.headers().clone());
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| SendFailure::of_reqwest(&e, Some(limit)))?
+        {
+            if body.len() + chunk.len() > cap {
+                return Err(SendFailure::TooLarge(cap));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, headers, body))
+    };
+    tokio::time::timeout(limit, fetch)
+        .await
+        .unwrap_or(Err(SendFailure::TimedOut(limit)))
+}
+
+/// Who answers for a JWKS check: an unreachable endpoint is the environment's; what the JWKS
+/// says is its owner's (`owner`: the provider's own JWKS is the system under test).
+struct JwksProbe<'a> {
+    name: &'a str,
+    url: &'a str,
+    owner: FailureClass,
+    limit: Duration,
+    cap: usize,
+}
+
+/// Fetch a JWKS and check it holds usable asymmetric signing keys; also measures clock skew.
+async fn jwks(client: &reqwest::Client, probe: JwksProbe<'_>) -> (Check, Option<Check>) {
+    let JwksProbe {
+        name,
+        url,
+        owner,
+        limit,
+        cap,
+    } = probe;
     let check_name = format!("{name} JWKS ({url})");
-    let resp = match client.get(url).send().await {
+    let owned = |check: Check| Check {
+        class: Some(owner),
+        ..check
+    };
+    let (status, headers, body) = match fetch_capped(client, url, limit, cap).await {
         Ok(r) => r,
         Err(e) => {
+            let class = match e {
+                crate::recorder::SendFailure::TooLarge(_) => owner,
+                ref other => transport_class(other),
+            };
             return (
-                Check::fail(
-                    check_name,
-                    crate::tls::error_chain(&e),
-                    "make the JWKS reachable over mTLS from the harness",
-                ),
+                Check {
+                    class: Some(class),
+                    ..Check::fail(
+                        check_name,
+                        e.to_string(),
+                        "make the JWKS reachable over mTLS from the harness",
+                    )
+                },
                 None,
             );
         }
     };
-    let skew = resp
-        .headers()
+    let skew = headers
         .get(reqwest::header::DATE)
         .and_then(|v| v.to_str().ok())
         .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
@@ -312,15 +435,13 @@ async fn jwks(name: &str, client: &reqwest::Client, url: &str) -> (Check, Option
                 Check::pass(format!("{name} clock"), detail)
             }
         });
-    let status = resp.status();
-    let body = resp.bytes().await.unwrap_or_default();
     if !status.is_success() {
         return (
-            Check::fail(
+            owned(Check::fail(
                 check_name,
                 format!("answered {status}"),
                 "check the JWKS URL in the target file",
-            ),
+            )),
             skew,
         );
     }
@@ -328,11 +449,11 @@ async fn jwks(name: &str, client: &reqwest::Client, url: &str) -> (Check, Option
         Ok(s) => s,
         Err(e) => {
             return (
-                Check::fail(
+                owned(Check::fail(
                     check_name,
                     format!("not a JWKS: {e}"),
                     "serve a JSON Web Key Set",
-                ),
+                )),
                 skew,
             );
         }
@@ -349,14 +470,14 @@ async fn jwks(name: &str, client: &reqwest::Client, url: &str) -> (Check, Option
         })
         .count();
     let check = if usable == 0 {
-        Check::fail(
+        owned(Check::fail(
             check_name,
             format!(
                 "{} key(s), none usable (asymmetric, with a kid)",
                 set.keys.len()
             ),
             "publish the public signing key with its kid",
-        )
+        ))
     } else {
         Check::pass(check_name, format!("{usable} usable signing key(s)"))
     };
@@ -375,24 +496,70 @@ pub async fn examine(env: &Environment) -> Vec<Check> {
     } else {
         ("view-token keys at /jwk_uri", &env.cas_client)
     };
+    // Each probe waits as long as the request it stands for may take: the find endpoint its
+    // acknowledgement limit, the view endpoint, the C&A and the JWKS the view response limit
+    // (all plus the margin).
+    let limits = &env.limits;
+    let find_limit = (
+        limits.timeout(limits.acknowledgement_ms),
+        "[limits] acknowledgement_ms + timeout_margin_ms",
+    );
+    let view_limit = (
+        limits.timeout(limits.view_response_ms),
+        "[limits] view_response_ms + timeout_margin_ms",
+    );
+    let cap = usize::try_from(limits.max_body_bytes).unwrap_or(usize::MAX);
+    // What a view-token key set says is its owner's: the provider's own JWKS is the system
+    // under test; the C&A's /jwk_uri serves the keys the target file names.
+    let view_keys_owner = if provider_hosted {
+        FailureClass::SystemUnderTest
+    } else {
+        FailureClass::Configuration
+    };
     // Independent checks run together (start-up waits for them); reported in this order.
     let (cas_tls, find_tls, view_tls, (cas_check, cas_skew), (view_check, view_skew)) = futures::join!(
         // Our own C&A, at the URL the solution calls it by.
-        handshake("C&A", env.cas.base_url(), &env.cas_identity, &env.cas_trust),
+        handshake(
+            "C&A",
+            env.cas.base_url(),
+            &env.cas_identity,
+            &env.cas_trust,
+            view_limit,
+        ),
         handshake(
             "provider find",
             &env.finder.find_base_url,
             &env.harness_identity,
             trusted,
+            find_limit,
         ),
         handshake(
             "provider view",
             &env.dashboard.view_base_url,
             &env.harness_identity,
             trusted,
+            view_limit,
         ),
-        jwks("C&A", &env.cas_client, &cas_jwks),
-        jwks(view_keys_name, view_keys_client, &view_jwks),
+        jwks(
+            &env.cas_client,
+            JwksProbe {
+                name: "C&A",
+                url: &cas_jwks,
+                owner: FailureClass::Harness,
+                limit: view_limit.0,
+                cap,
+            },
+        ),
+        jwks(
+            view_keys_client,
+            JwksProbe {
+                name: view_keys_name,
+                url: &view_jwks,
+                owner: view_keys_owner,
+                limit: view_limit.0,
+                cap,
+            },
+        ),
     );
     checks.extend([cas_tls, find_tls, view_tls, cas_check]);
     checks.extend(cas_skew);
@@ -408,6 +575,7 @@ pub async fn examine(env: &Environment) -> Vec<Check> {
                 env.clear_down_hook()
             ),
         ),
+        // The hook is the test set-up's: whatever kind of failure, the environment's to fix.
         Err(e) => Check::fail(
             "clear-down",
             e.to_string(),

@@ -152,6 +152,7 @@ impl Environment {
 
         let recorder = Arc::new(Recorder::new(redactor));
         config.limits.apply_to(&recorder);
+        recorder.set_timeout(PARTY_CLEAR_DOWN, clear_down_timeout(config));
         let contract = config.contract.clone();
 
         // The C&A, with the finder's and dashboard's keys trusted.
@@ -413,6 +414,7 @@ impl Environment {
         };
         let recorder = Arc::new(Recorder::new(redactor));
         config.limits.apply_to(&recorder);
+        recorder.set_timeout(PARTY_CLEAR_DOWN, clear_down_timeout(config));
         let inbound = InboundParty {
             recorder: recorder.clone(),
             party: PARTY_PROVIDER_TO_CAS,
@@ -444,6 +446,9 @@ impl Environment {
     ) -> Result<Environment, EnvError> {
         use rustls::pki_types::CertificateDer;
         use rustls::pki_types::pem::PemObject;
+        // `serve` hands in its service's recorder: every request gets its limit here too.
+        config.limits.apply_to(&recorder);
+        recorder.set_timeout(PARTY_CLEAR_DOWN, clear_down_timeout(config));
         let Some(target) = &config.provider else {
             return Err(EnvError::Config(
                 "[provider] and [cda] are both needed to run against an organisation's solution"
@@ -566,12 +571,18 @@ fn organisation_name(config: &TargetConfig, pack: &TestPack) -> String {
 }
 
 /// The clear-down hook from the target file, or `default_url` (the reference provider's).
+/// How long a clear-down may take, HTTP call or command alike: `[clear_down] timeout_secs`
+/// (default 120 s). No standard governs it; the organisation's hook sets its own pace.
+fn clear_down_timeout(config: &TargetConfig) -> Duration {
+    Duration::from_secs(config.clear_down.timeout_secs.unwrap_or(120))
+}
+
 fn clear_down_hook(config: &TargetConfig, default_url: String) -> ClearDown {
     match (&config.clear_down.url, &config.clear_down.command) {
         (Some(url), _) => ClearDown::Http(url.clone()),
         (_, Some(argv)) => ClearDown::Command {
             argv: argv.clone(),
-            timeout: Duration::from_secs(config.clear_down.timeout_secs.unwrap_or(120)),
+            timeout: clear_down_timeout(config),
         },
         _ => ClearDown::Http(default_url),
     }

@@ -207,7 +207,7 @@ impl Dashboard {
     }
 
     /// The RQP claim token: who the dashboard user is.
-    fn claim_token(&self) -> Result<String, String> {
+    fn claim_token(&self) -> Result<String, jsonwebtoken::errors::Error> {
         let now = jwt::now_epoch();
         let claims = serde_json::json!({
             "iss": self.issuer,
@@ -216,7 +216,7 @@ impl Dashboard {
             "exp": now + 60,
             "jti": uuid::Uuid::new_v4().to_string(),
         });
-        self.key.sign(&claims).map_err(|e| e.to_string())
+        self.key.sign(&claims)
     }
 
     /// Redeem `ticket` at `{as_uri}/token` (uma-ticket grant, scope owner, RQP claim token).
@@ -227,9 +227,9 @@ impl Dashboard {
             stage: "RPT",
             message,
         };
-        let claim_token = self.claim_token().map_err(|m| ViewFailure {
+        let claim_token = self.claim_token().map_err(|e| ViewFailure {
             class: FailureClass::Harness,
-            ..fail(m)
+            ..fail(format!("the RQP claim token could not be signed: {e}"))
         })?;
         let request = self
             .cas_client

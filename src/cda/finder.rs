@@ -46,9 +46,9 @@ impl PensionFinder {
     }
 
     /// The signed find request token for `data`.
-    pub fn find_token(&self, data: &FindData) -> Result<String, String> {
+    pub fn find_token(&self, data: &FindData) -> Result<String, jsonwebtoken::errors::Error> {
         let claims = self.claims(data, self.contract.token_lifetime_secs);
-        self.key.sign(&claims).map_err(|e| e.to_string())
+        self.key.sign(&claims)
     }
 
     /// Claims of a find request token living `lifetime_secs` (negative: already expired).

@@ -98,6 +98,18 @@ pub enum Fault {
     AcceptsForgedFindTokens,
     /// Takes 50 ms before acknowledging each find (a slow find endpoint, for load tests).
     SlowFind,
+    /// Names an `as_uri` in its 401 challenge that is not the C&A (a closed local port).
+    WrongAsUri,
+    /// Asks `/perm` for a ticket for another of its registered resources (the most recently
+    /// registered other one, when there is one) instead of the one being viewed.
+    TicketForAnotherResource,
+    /// Serves something that is not a JWKS at its own JWKS path.
+    GarbageJwks,
+    /// Never answers a request for its own JWKS (sleeps 120 s first).
+    JwksHangs,
+    /// Holds each find's registrations back until the next find arrives, then registers them
+    /// (under the earlier find's request id) before matching the new one.
+    RegistersOnNextFind,
 }
 
 /// A set of faults; empty for a correct provider.

@@ -97,7 +97,13 @@ struct Inner {
     spare_key: Option<SigningKey>,
     /// View data tokens signed so far (for the rotation fault).
     signed: std::sync::atomic::AtomicUsize,
+    /// A find held back (token, claims, request id) by the `RegistersOnNextFind` fault; not
+    /// test state, so clear-down keeps it.
+    held: Mutex<Option<HeldFind>>,
 }
+
+/// A find to process: its token, its claims and its request id.
+type HeldFind = (String, serde_json::Map<String, Value>, String);
 
 fn error(status: StatusCode, msg: &str) -> Response {
     (status, Json(json!({ "error": msg }))).into_response()
@@ -123,6 +129,7 @@ impl ReferenceProvider {
                 view_jwks,
                 spare_key,
                 signed: std::sync::atomic::AtomicUsize::new(0),
+                held: Mutex::new(None),
             }),
         }
     }
@@ -439,17 +446,35 @@ impl ReferenceProvider {
     async fn challenge(&self, asset: &RegisteredAsset) -> Response {
         let o = self.opts();
         let url = format!("{}/perm", o.cas_base_url);
+        let other = if o.faults.has(Fault::TicketForAnotherResource) {
+            // Deliberate defect: a ticket for another registered resource, if there is one.
+            self.state()
+                .by_asset
+                .values()
+                .find(|a| a.resource_id != asset.resource_id)
+                .map(|a| (a.resource_id.clone(), a.pat.clone()))
+        } else {
+            None
+        };
+        let (resource_id, pat) =
+            other.unwrap_or_else(|| (asset.resource_id.clone(), asset.pat.clone()));
         let body = json!({
-            "resource_id": asset.resource_id,
+            "resource_id": resource_id,
             "resource_scopes": o.contract.view.perm_scopes,
         });
         match self
-            .call_cas(|c| c.post(&url).bearer_auth(&asset.pat).json(&body))
+            .call_cas(|c| c.post(&url).bearer_auth(&pat).json(&body))
             .await
         {
             Ok((201, v)) => match v["ticket"].as_str() {
                 Some(ticket) => {
-                    let mut value = o.contract.view.challenge_header(&o.cas_base_url, ticket);
+                    let as_uri = if o.faults.has(Fault::WrongAsUri) {
+                        // Deliberate defect: an authorisation server that is not the C&A.
+                        "https://127.0.0.1:9"
+                    } else {
+                        o.cas_base_url.as_str()
+                    };
+                    let mut value = o.contract.view.challenge_header(as_uri, ticket);
                     if o.faults.has(Fault::ChallengeWithSpacedEquals) {
                         // Deliberate defect: spaces around `=`, legal for some parsers only.
                         value = value.replace("=\"", " = \"");
@@ -678,7 +703,21 @@ async fn find(
     }
     let worker = provider.clone();
     let id = request_id.clone();
-    tokio::spawn(async move { worker.process_find(token, claims, id).await });
+    let process = if o.faults.has(Fault::RegistersOnNextFind) {
+        // Deliberate defect: this find's matches wait for the next find; the previous one's
+        // are registered now.
+        provider
+            .inner
+            .held
+            .lock()
+            .ok()
+            .and_then(|mut held| held.replace((token, claims, id)))
+    } else {
+        Some((token, claims, id))
+    };
+    if let Some((token, claims, id)) = process {
+        tokio::spawn(async move { worker.process_find(token, claims, id).await });
+    }
     if o.faults.has(Fault::FindAnswers200) {
         return (StatusCode::OK, Json(json!({ "status": "received" }))).into_response();
     }
@@ -823,8 +862,16 @@ async fn serve_view(
     }
 }
 
-async fn jwks(State(provider): State<ReferenceProvider>) -> Json<JwkSet> {
-    Json(provider.published_view_jwks())
+async fn jwks(State(provider): State<ReferenceProvider>) -> Response {
+    let faults = &provider.opts().faults;
+    if faults.has(Fault::JwksHangs) {
+        tokio::time::sleep(Duration::from_secs(120)).await;
+    }
+    if faults.has(Fault::GarbageJwks) {
+        // Deliberate defect: a 200 whose body is no key set.
+        return (StatusCode::OK, "<html>keys moved</html>").into_response();
+    }
+    Json(provider.published_view_jwks()).into_response()
 }
 
 async fn clear_down(State(provider): State<ReferenceProvider>) -> StatusCode {

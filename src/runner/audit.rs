@@ -126,6 +126,15 @@ impl Audit {
         });
     }
 
+    /// The case of the find the harness sent with `request_id`, if it sent one.
+    pub fn case_of_find(&self, request_id: &str) -> Option<String> {
+        self.ledger()
+            .finds
+            .iter()
+            .find(|f| f.request_id == request_id)
+            .map(|f| f.case_id.clone())
+    }
+
     /// The quiet period before a stage's final audit: until `quiet` has passed since the last
     /// find and the last `/rreguri` call (later calls extend it, up to `max`). It overlaps the
     /// stage's own work: after a long stage it is already over.

@@ -3,7 +3,9 @@
 
 use crate::common;
 
-use common::{failed_step, run_pack_console, run_pack_with, run_with, scenario, statuses};
+use common::{
+    failed_step, provider_hosted, run_pack_console, run_pack_with, run_with, scenario, statuses,
+};
 use pdp_harness::config::TargetConfig;
 use pdp_harness::evidence::record::{Status, Verdict};
 use pdp_harness::provider::{Fault, Faults};
@@ -302,12 +304,6 @@ async fn view_tokens_signed_by_a_key_not_registered_at_jwk_uri_fail() {
             && msg.contains("\"provider-view-data-unregistered\""),
         "{msg}"
     );
-}
-
-fn provider_hosted() -> TargetConfig {
-    let mut config = TargetConfig::default();
-    config.contract.view.jwks_path = Some("/jwks".to_owned());
-    config
 }
 
 fn jwks_fetches(record: &pdp_harness::evidence::record::RunRecord) -> usize {

@@ -5,7 +5,14 @@
 use crate::common;
 
 use pdp_harness::doctor::{self, handshake};
+use pdp_harness::evidence::classify::FailureClass;
 use pdp_harness::pki::TestPki;
+
+/// The probes' limit here: the find acknowledgement limit plus the margin, as `examine` uses.
+const LIMIT: (std::time::Duration, &str) = (
+    std::time::Duration::from_millis(4_000),
+    "[limits] acknowledgement_ms + timeout_margin_ms",
+);
 
 #[tokio::test]
 async fn every_check_passes_on_the_embedded_default() {
@@ -28,7 +35,14 @@ async fn wrong_ca_and_unreachable_endpoints_are_named_with_a_fix() {
 
     // Our client certificate from a CA the server does not trust.
     let stranger = rogue.client_identity("rogue", "stranger").expect("cert");
-    let c = handshake("provider", &url, &stranger, &[common::pki(&env).ca_der()]).await;
+    let c = handshake(
+        "provider",
+        &url,
+        &stranger,
+        &[common::pki(&env).ca_der()],
+        LIMIT,
+    )
+    .await;
     assert!(!c.ok && c.blocking, "{c:?}");
     assert!(
         c.hint
@@ -38,7 +52,14 @@ async fn wrong_ca_and_unreachable_endpoints_are_named_with_a_fix() {
     );
 
     // The server's certificate from a CA we were not told to trust.
-    let c = handshake("provider", &url, &env.harness_identity, &[rogue.ca_der()]).await;
+    let c = handshake(
+        "provider",
+        &url,
+        &env.harness_identity,
+        &[rogue.ca_der()],
+        LIMIT,
+    )
+    .await;
     assert!(!c.ok, "{c:?}");
     assert!(
         c.hint
@@ -46,6 +67,7 @@ async fn wrong_ca_and_unreachable_endpoints_are_named_with_a_fix() {
             .is_some_and(|h| h.contains("not issued by the CA bundle")),
         "{c:?}"
     );
+    assert_eq!(c.class, Some(FailureClass::Configuration), "{c:?}");
 
     // Nothing listening.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -56,8 +78,17 @@ async fn wrong_ca_and_unreachable_endpoints_are_named_with_a_fix() {
         &format!("https://localhost:{port}"),
         &env.harness_identity,
         &[common::pki(&env).ca_der()],
+        LIMIT,
     )
     .await;
     assert!(!c.ok, "{c:?}");
     assert!(c.line().contains("✖"), "{}", c.line());
+    // Judged by the error's type: nothing listening is the environment's.
+    assert_eq!(c.class, Some(FailureClass::Environment), "{c:?}");
+    assert!(
+        c.hint
+            .as_deref()
+            .is_some_and(|h| h.contains("nothing listens there")),
+        "{c:?}"
+    );
 }

@@ -21,4 +21,5 @@ mod seal;
 mod server_limits;
 mod stages;
 mod tokens;
+mod typed_failures;
 mod view_data_schema;

@@ -560,17 +560,54 @@ async fn has_registered_pei(world: &mut HarnessWorld, case_id: String) -> StepRe
             "test data: case {case_id} expects no match, so it cannot set up a registered PeI"
         )));
     }
-    let regs = await_registrations(world).await?;
-    let reg = regs.into_iter().next().ok_or_else(|| {
+    // Only a registration made for this scenario's find sets up its PeI: one carrying another
+    // find's request id (an earlier scenario's, arriving late) proves nothing about this one,
+    // so it is waited past. (One with no request id at all is the registration check's to
+    // judge, in the scenario that checks it.)
+    let env = world.env()?;
+    let sent = last_find(world)?.clone();
+    let request_id = sent.outcome.request_id.clone();
+    let expected = sent.case.expected_assets();
+    let foreign = |r: &crate::cda::cas::Registration| {
+        r.inbound_request_id
+            .as_deref()
+            .is_some_and(|id| id != request_id)
+    };
+    let limit = Duration::from_millis(env.limits.registration_ms);
+    let mine = env
+        .cas
+        .wait_for(limit, |regs| {
+            super::relevant(regs, &expected, &request_id)
+                .into_iter()
+                .find(|r| !foreign(r))
+        })
+        .await;
+    let others: Vec<_> = super::relevant(&env.cas.registrations(), &expected, &request_id)
+        .into_iter()
+        .filter(|r| foreign(r))
+        .collect();
+    if mine.is_none()
+        && let Some(other) = others.first()
+    {
+        let theirs = other.inbound_request_id.as_deref().unwrap_or("none");
+        let whose = world
+            .audit
+            .as_ref()
+            .and_then(|a| a.case_of_find(theirs))
+            .map(|c| format!(" (case {c}'s find)"))
+            .unwrap_or_default();
+        return Err(StepFailure::system_under_test(format!(
+            "case {case_id}: the PeI {} registered for the member belongs to another find: its inbound_request_id {theirs}{whose} is not this scenario's find request's X-Request-ID {request_id}",
+            other.name
+        )));
+    }
+    let reg = mine.ok_or_else(|| {
         with_refusals(
             world,
             &case_id,
             format!(
                 "case {case_id}: expected a PeI to be registered for the member within {} ms; none was",
-                world
-                    .env()
-                    .map(|e| e.limits.registration_ms)
-                    .unwrap_or_default()
+                env.limits.registration_ms
             ),
         )
     })?;

@@ -123,11 +123,7 @@ pub(super) async fn send_find_as(
     let outcome = match forgery {
         None => env.finder.send(&data).await,
         Some(f) => {
-            let token = forged_token(&env.finder, &data, f).map_err(|e| {
-                StepFailure::harness(format!(
-                    "internal: could not sign the forged find token: {e}"
-                ))
-            })?;
+            let token = forged_token(&env.finder, &data, f)?;
             let request_id = match f {
                 Forgery::NoRequestId => None,
                 Forgery::MalformedRequestId => Some("not-a-request-id".to_owned()),
@@ -152,7 +148,12 @@ fn forged_token(
     finder: &crate::cda::finder::PensionFinder,
     data: &FindData,
     forgery: Forgery,
-) -> Result<String, String> {
+) -> Result<String, StepFailure> {
+    let internal = |what: String| {
+        StepFailure::harness(format!(
+            "internal: could not sign the forged find token: {what}"
+        ))
+    };
     let mut claims = finder.claims(data, finder.contract.token_lifetime_secs);
     let now = chrono::Utc::now().timestamp();
     match forgery {
@@ -174,7 +175,10 @@ fn forged_token(
         }
         Forgery::BadSignature | Forgery::NoRequestId | Forgery::MalformedRequestId => {}
     }
-    let token = finder.key.sign(&claims).map_err(|e| e.to_string())?;
+    let token = finder
+        .key
+        .sign(&claims)
+        .map_err(|e| internal(e.to_string()))?;
     if forgery != Forgery::BadSignature {
         return Ok(token);
     }
@@ -183,8 +187,8 @@ fn forged_token(
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let (signed, signature) = token
         .rsplit_once('.')
-        .ok_or_else(|| "the signed token has no signature".to_owned())?;
-    let mut bytes = b64.decode(signature).map_err(|e| e.to_string())?;
+        .ok_or_else(|| internal("the signed token has no signature".to_owned()))?;
+    let mut bytes = b64.decode(signature).map_err(|e| internal(e.to_string()))?;
     if let Some(b) = bytes.first_mut() {
         *b ^= 0xff;
     }

@@ -117,6 +117,25 @@ pub fn failed_step(record: &RunRecord, case: &str) -> (String, String) {
     )
 }
 
+/// The class the run recorded for a scenario's failed step.
+pub fn failed_class(
+    record: &RunRecord,
+    case: &str,
+) -> Option<pdp_harness::evidence::classify::FailureClass> {
+    scenario(record, case)
+        .steps
+        .iter()
+        .find(|st| st.status == Status::Failed)
+        .and_then(|st| st.failure_class)
+}
+
+/// Provider-hosted view token keys: verified against the provider's own `/jwks`.
+pub fn provider_hosted() -> TargetConfig {
+    let mut config = TargetConfig::default();
+    config.contract.view.jwks_path = Some("/jwks".to_owned());
+    config
+}
+
 pub fn statuses(record: &RunRecord) -> Vec<(String, Status)> {
     record
         .scenarios
