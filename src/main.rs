@@ -553,6 +553,8 @@ async fn submit_reporting(args: SubmitReportingArgs) -> Result<u8, Failure> {
     let recorder = Arc::new(pdp_harness::recorder::Recorder::new(redactor_for(
         &pack, &config, false,
     )));
+    // The reporting API's timeout: [limits] reporting_response_ms plus the margin.
+    config.limits.apply_to(&recorder);
     let session = pdp_harness::reporting::setup::start(&config, recorder, holder, None, None, None)
         .map_err(could_not_run)?;
     // Against the simulator (a rehearsal) the journal is thrown away afterwards.

@@ -43,7 +43,8 @@ pub struct Dashboard {
 
 /// A failed expectation in the view flow: which stage, what was expected, what was seen, and
 /// who has to act on it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{stage}: {message}")]
 pub struct ViewFailure {
     pub stage: &'static str,
     pub message: String,
@@ -52,12 +53,6 @@ pub struct ViewFailure {
     /// the challenge's doing (an `as_uri` that is not the C&A, a ticket for another resource),
     /// which the caller can judge against the C&A.
     pub challenge: Option<Box<Challenge>>,
-}
-
-impl std::fmt::Display for ViewFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.stage, self.message)
-    }
 }
 
 /// A view data token obtained through the UMA flow (not yet verified).

@@ -573,15 +573,32 @@ async fn has_registered_pei(world: &mut HarnessWorld, case_id: String) -> StepRe
             .as_deref()
             .is_some_and(|id| id != request_id)
     };
-    let limit = Duration::from_millis(env.limits.registration_ms);
-    let mine = env
-        .cas
-        .wait_for(limit, |regs| {
-            super::relevant(regs, &expected, &request_id)
-                .into_iter()
-                .find(|r| !foreign(r))
-        })
-        .await;
+    // As for any find (with its settle window, in which the provider also records what the
+    // C&A answered); then, when only another find's registration came, on for this one's.
+    let regs = await_registrations(world).await?;
+    let mine = match regs.into_iter().find(|r| !foreign(r)) {
+        Some(r) => Some(r),
+        None => {
+            let left = (sent.outcome.sent_at
+                + chrono::Duration::milliseconds(
+                    i64::try_from(env.limits.registration_ms).unwrap_or(i64::MAX),
+                ))
+                - chrono::Utc::now();
+            let late = env
+                .cas
+                .wait_for(left.to_std().unwrap_or_default(), |regs| {
+                    super::relevant(regs, &expected, &request_id)
+                        .into_iter()
+                        .find(|r| !foreign(r))
+                })
+                .await;
+            if late.is_some() {
+                // The same settle window, for the provider to record what the C&A answered.
+                tokio::time::sleep(Duration::from_millis(env.limits.registration_settle_ms)).await;
+            }
+            late
+        }
+    };
     let others: Vec<_> = super::relevant(&env.cas.registrations(), &expected, &request_id)
         .into_iter()
         .filter(|r| foreign(r))
