@@ -573,9 +573,12 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The request id header when it is a canonical hyphenated UUID (either case), as the specs'
+/// `format: uuid` says; `Uuid::parse_str` alone would also take braced, `urn:uuid:` and bare-hex
+/// forms, which the CDA never sends.
 fn valid_request_id(headers: &HeaderMap, name: &str) -> Option<String> {
     header_str(headers, name)
-        .filter(|v| uuid::Uuid::parse_str(v).is_ok())
+        .filter(|v| crate::reporting::validate::is_uuid(v))
         .map(str::to_owned)
 }
 
@@ -596,7 +599,7 @@ async fn find(
         return error(
             StatusCode::BAD_REQUEST,
             &format!(
-                "{} header is required and must be a UUID",
+                "{} header is required and must be a canonical hyphenated UUID",
                 c.request_id_header
             ),
         );
@@ -757,7 +760,7 @@ async fn serve_view(
         return error(
             StatusCode::BAD_REQUEST,
             &format!(
-                "{} header is required and must be a UUID",
+                "{} header is required and must be a canonical hyphenated UUID",
                 c.request_id_header
             ),
         );
