@@ -96,6 +96,9 @@ pub enum Fault {
     /// misaddressed token and a missing or malformed `X-Request-ID` (using a fresh one), and
     /// registers the matches.
     AcceptsForgedFindTokens,
+    /// Strips full stops, hyphens and apostrophes from the names a find carries before matching
+    /// them with its records, which keep them (`ST. JOHN` becomes `ST JOHN` and matches no one).
+    StripsNamePunctuation,
     /// Takes 50 ms before acknowledging each find (a slow find endpoint, for load tests).
     SlowFind,
 }

@@ -233,7 +233,16 @@ impl ReferenceProvider {
         request_id: String,
     ) {
         let o = self.opts();
-        let data = o.contract.find.parse_find_claims(&claims);
+        let mut data = o.contract.find.parse_find_claims(&claims);
+        if o.faults.has(Fault::StripsNamePunctuation) {
+            // Deliberate defect: "cleans" the names the CDA sends; the records keep theirs.
+            let strip = |name: &mut String| name.retain(|c| !matches!(c, '.' | '-' | '\''));
+            data.given_name
+                .iter_mut()
+                .chain(data.family_name.iter_mut())
+                .chain(data.previous_family_names.iter_mut())
+                .for_each(strip);
+        }
         let mut matches = matching::find_matches(&o.pack, &data);
         if matches.is_empty() && o.faults.has(Fault::RegistersOnNoMatch) {
             // Deliberate defect: register something anyway.
