@@ -822,6 +822,25 @@ mod tests {
         );
     }
 
+    /// 2.018/2.019 only on a State Pension: a schema rule (`dependentSchemas`).
+    #[test]
+    fn state_pension_messages_only_on_a_state_pension() {
+        let s = ViewDataSchema::builtin().expect("compiles");
+        let mut v = good();
+        v["arrangements"][0]["statePensionMessageEng"] = json!("Your State Pension …");
+        let m = messages(&s, &v);
+        assert!(
+            m.contains("2.018/2.019 arrangements[0].pensionType: is \"DB\", expected \"SP\""),
+            "{m}"
+        );
+        v["arrangements"][0]["pensionType"] = json!("SP");
+        assert_eq!(messages(&s, &v), "");
+        v["arrangements"][0].as_object_mut().map(|o| o.remove("pensionType"));
+        v["arrangements"][0]["statePensionMessageWelsh"] = json!("…");
+        let m = messages(&s, &v);
+        assert!(m.contains("2.018/2.019 arrangements[0].pensionType: is required"), "{m}");
+    }
+
     fn day(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
     }
