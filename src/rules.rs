@@ -536,9 +536,10 @@ fn date_order(view_data: &Value, today: NaiveDate, out: &mut Vec<Finding>) {
         let Some(details) = c.get("payableDetails") else {
             continue;
         };
-        if let (Some(first), Some(last)) =
-            (date(details, "payableDate"), date(details, "lastPaymentDate"))
-            && last < first
+        if let (Some(first), Some(last)) = (
+            date(details, "payableDate"),
+            date(details, "lastPaymentDate"),
+        ) && last < first
         {
             let (item, first_item) = if ap {
                 ("2.409", "2.405")
@@ -581,7 +582,9 @@ fn stale_values(view_data: &Value, today: NaiveDate, out: &mut Vec<Finding>) {
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
-                .filter(|c| c.get("payableDetails").is_some() && c.get("unavailableReason").is_none())
+                .filter(|c| {
+                    c.get("payableDetails").is_some() && c.get("unavailableReason").is_none()
+                })
                 .count();
             if with_values == 0 {
                 continue;
@@ -835,10 +838,15 @@ mod tests {
         );
         v["arrangements"][0]["pensionType"] = json!("SP");
         assert_eq!(messages(&s, &v), "");
-        v["arrangements"][0].as_object_mut().map(|o| o.remove("pensionType"));
+        v["arrangements"][0]
+            .as_object_mut()
+            .map(|o| o.remove("pensionType"));
         v["arrangements"][0]["statePensionMessageWelsh"] = json!("…");
         let m = messages(&s, &v);
-        assert!(m.contains("2.018/2.019 arrangements[0].pensionType: is required"), "{m}");
+        assert!(
+            m.contains("2.018/2.019 arrangements[0].pensionType: is required"),
+            "{m}"
+        );
     }
 
     fn day(s: &str) -> NaiveDate {
@@ -864,8 +872,8 @@ mod tests {
         v["arrangements"][0]["benefitIllustrations"][0]["illustrationDate"] = json!("2027-01-01");
         v["arrangements"][0]["employmentMembershipPeriods"][0]["employmentEndDate"] =
             json!("2009-12-31");
-        v["arrangements"][0]["benefitIllustrations"][0]["illustrationComponents"][1]
-            ["payableDetails"]["lastPaymentDate"] = json!("2035-10-04");
+        v["arrangements"][0]["benefitIllustrations"][0]["illustrationComponents"][1]["payableDetails"]
+            ["lastPaymentDate"] = json!("2035-10-04");
         let m = joined(&cross_field_on(&v, today));
         for expected in [
             "2.016 arrangements[0].dateOfBirth: is 2026-12-02, after today (2026-12-01): a date of birth cannot be in the future",

@@ -67,6 +67,8 @@ pub enum Fault {
     BracedPei,
     /// Parses the C&A's `resource_id` as a UUID and loses the registration when it is not one.
     ParsesResourceIdAsUuid,
+    /// Dates its illustrations tomorrow (2.501 in the future).
+    FutureIllustrationDate,
     /// Returns annual amounts one pound higher than the test pack provisioned.
     WrongAnnualAmount,
     /// Gives up on the first 429 or 5xx from the C&A instead of retrying with backoff.

@@ -427,6 +427,19 @@ async fn a_provider_that_parses_resource_id_as_a_uuid_fails() {
     assert!(msg.contains("got 404"), "{msg}");
 }
 
+/// A rule no schema can say (it needs today's date) is judged in code and fails the step
+/// naming the item: values illustrated as at a future date.
+#[tokio::test]
+async fn an_illustration_dated_in_the_future_is_named() {
+    let (step, msg) = only_failure(Fault::FutureIllustrationDate, "CP-01").await;
+    assert_eq!(step, VIEW_DATA_STEP);
+    assert!(
+        msg.contains("2.501 arrangements[0].benefitIllustrations[0].illustrationDate: is ")
+            && msg.contains("values cannot be illustrated as at a future date"),
+        "{msg}"
+    );
+}
+
 /// Values are compared with what the test pack provisioned.
 #[tokio::test]
 async fn a_value_other_than_the_pack_provisioned_is_named() {
