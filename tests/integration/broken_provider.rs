@@ -196,32 +196,59 @@ async fn an_eri_only_code_on_an_accrued_pension_component_is_named() {
 }
 
 /// The schema file drives the check: the same provider passes under a replacement schema
-/// (here ours, with DCHA allowed on AP components and `dcPot` admitted).
+/// (here ours, with DCHA or DCSM allowed on AP components, `dcPot` admitted and `possibleMatch`
+/// optional) and fails under the built-in one.
 #[tokio::test]
 async fn a_replacement_schema_file_that_allows_the_data_passes_it() {
     let dir = out();
-    let mut schema: serde_json::Value =
+    let builtin: serde_json::Value =
         serde_json::from_str(pdp_harness::rules::BUILTIN_SCHEMA).expect("our schema is JSON");
-    let defs = &mut schema["$defs"];
-    defs["apComponent"]["properties"]["unavailableReason"]["enum"]
-        .as_array_mut()
-        .expect("an enum")
-        .push("DCHA".into());
-    for component in ["eriComponent", "apComponent"] {
-        defs[component]["properties"]["dcPot"] = serde_json::json!({ "type": "number" });
+    let cases = [
+        (
+            "DCHA",
+            Faults::none()
+                .with(Fault::UnavailableCodeOnWrongComponent)
+                .with(Fault::UsesDcPot),
+        ),
+        (
+            "DCSM",
+            Faults::none()
+                .with(Fault::UnknownUnavailableCode)
+                .with(Fault::OmitsPossibleMatch),
+        ),
+    ];
+    for (code, faults) in cases {
+        let mut schema = builtin.clone();
+        let defs = &mut schema["$defs"];
+        defs["apComponent"]["properties"]["unavailableReason"]["enum"]
+            .as_array_mut()
+            .expect("an enum")
+            .push(code.into());
+        for component in ["eriComponent", "apComponent"] {
+            defs[component]["properties"]["dcPot"] = serde_json::json!({ "type": "number" });
+        }
+        defs["definiteArrangement"]["required"]
+            .as_array_mut()
+            .expect("a required list")
+            .retain(|r| r != "possibleMatch");
+        let file = dir
+            .path()
+            .join(format!("organisation-view-data-{code}.json"));
+        std::fs::write(&file, schema.to_string()).expect("write the replacement schema");
+        let mut config = TargetConfig::default();
+        config.contract.view_data_schema = Some(file);
+        let record =
+            run_pack_with(Pack::ConnectionProving, faults.clone(), dir.path(), config).await;
+        assert_eq!(
+            record.verdict,
+            Verdict::Passed,
+            "{faults:?}: {:#?}",
+            statuses(&record)
+        );
+        // And under the built-in schema the same provider fails.
+        let record = run_with(faults.clone(), dir.path()).await;
+        assert_eq!(record.verdict, Verdict::Failed, "{faults:?}");
     }
-    let file = dir.path().join("organisation-view-data.json");
-    std::fs::write(&file, schema.to_string()).expect("write the replacement schema");
-    let mut config = TargetConfig::default();
-    config.contract.view_data_schema = Some(file);
-    let faults = Faults::none()
-        .with(Fault::UnavailableCodeOnWrongComponent)
-        .with(Fault::UsesDcPot);
-    let record = run_pack_with(Pack::ConnectionProving, faults.clone(), dir.path(), config).await;
-    assert_eq!(record.verdict, Verdict::Passed, "{:#?}", statuses(&record));
-    // And under the built-in schema the same provider fails.
-    let record = run_with(faults, dir.path()).await;
-    assert_eq!(record.verdict, Verdict::Failed);
 }
 
 /// Where the public sources disagree (`monthlyAmount`, 2.307/2.407) the run passes with a
