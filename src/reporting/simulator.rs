@@ -197,22 +197,28 @@ impl ReportingSimulator {
         router
             .route(CONFIGURATION_PATH, post(configure))
             .route(PIPELINE_PATH, get(pipeline))
-            .method_not_allowed_fallback(|State(sim): State<ReportingSimulator>| async move {
-                sim.problem(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method-not-allowed",
-                    "Method Not Allowed",
-                    &["METHOD_NOT_ALLOWED".to_owned()],
-                )
-            })
-            .fallback(|State(sim): State<ReportingSimulator>| async move {
-                sim.problem(
-                    StatusCode::NOT_FOUND,
-                    "not-found",
-                    "Not Found",
-                    &["INVALID_URL".to_owned()],
-                )
-            })
+            .method_not_allowed_fallback(
+                |State(sim): State<ReportingSimulator>, body: Body| async move {
+                    let _ = read_body(body, None).await;
+                    sim.problem(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "method-not-allowed",
+                        "Method Not Allowed",
+                        &["METHOD_NOT_ALLOWED".to_owned()],
+                    )
+                },
+            )
+            .fallback(
+                |State(sim): State<ReportingSimulator>, body: Body| async move {
+                    let _ = read_body(body, None).await;
+                    sim.problem(
+                        StatusCode::NOT_FOUND,
+                        "not-found",
+                        "Not Found",
+                        &["INVALID_URL".to_owned()],
+                    )
+                },
+            )
             .with_state(self.clone())
     }
 

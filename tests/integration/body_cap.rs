@@ -123,7 +123,7 @@ async fn curl_sees_the_413_over_http2_and_chunked_http1() {
     let ca = file("ca.pem", pki.ca_pem().as_bytes());
     let cert = file("client.pem", &identity.identity_pem());
     let body = file("body.json", &vec![b' '; MAX_BODY_BYTES * 3]);
-    let curl = |args: &[&str], ca: &Path, cert: &Path, body: &Path| {
+    let curl = |args: &[&str], ca: &Path, cert: &Path, body: &Path, target: &str| {
         let mut cmd = tokio::process::Command::new("curl");
         cmd.args(["-sS", "--max-time", "30", "--cacert"])
             .arg(ca)
@@ -140,7 +140,7 @@ async fn curl_sees_the_413_over_http2_and_chunked_http1() {
                 "-w",
                 "\n%{http_code} %{http_version} %{content_type}",
             ])
-            .arg(&url)
+            .arg(target)
             .kill_on_drop(true);
         cmd
     };
@@ -151,7 +151,7 @@ async fn curl_sees_the_413_over_http2_and_chunked_http1() {
             "1.1",
         ),
     ] {
-        let out = curl(args, &ca, &cert, &body)
+        let out = curl(args, &ca, &cert, &body, &url)
             .output()
             .await
             .expect("curl is installed");
@@ -170,5 +170,21 @@ async fn curl_sees_the_413_over_http2_and_chunked_http1() {
         let problem: Value = serde_json::from_str(problem).expect("problem+json");
         assert_eq!(problem["errors"][0]["code"], "CONTENT_TOO_LARGE");
     }
+    // Other refusals wait for the body too: a POST to an unknown path over HTTP/2 gets its 404.
+    let unknown = url.replace("/view-response/request-number", "/view-response/nothing");
+    let out = curl(&["--http2"], &ca, &cert, &body, &unknown)
+        .output()
+        .await
+        .expect("curl is installed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.ends_with("404 2 application/problem+json"),
+        "{stdout}"
+    );
     session.shutdown();
 }
