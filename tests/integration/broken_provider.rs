@@ -251,6 +251,60 @@ async fn a_replacement_schema_file_that_allows_the_data_passes_it() {
     }
 }
 
+/// One stage-1 case on its own (`@case:<case>`), under `config`.
+async fn run_case(
+    case: &str,
+    faults: Faults,
+    out: &std::path::Path,
+    mut config: TargetConfig,
+) -> pdp_harness::evidence::record::RunRecord {
+    use pdp_harness::runner::{self, RunOptions, writer::Collect};
+    config.limits.registration_ms = 6_000;
+    let env = common::environment_with(faults, &config).await;
+    let options = RunOptions {
+        pack: Pack::Stage1,
+        tags: Some(format!("@case:{case}")),
+        features_dir: common::root().join("features"),
+        out_dir: out.to_owned(),
+        config,
+        cases: None,
+        rerun: None,
+        sign_off: None,
+        stop: Default::default(),
+    };
+    let outcome = runner::run(env.clone(), &options, Box::new(Collect::default()))
+        .await
+        .expect("the run completes");
+    env.shutdown();
+    outcome.record
+}
+
+/// `additionalDataSources` in a possible match fails under the built-in schema and passes
+/// under a replacement that admits it: the file, not code, decides what a possible match holds.
+#[tokio::test]
+async fn what_a_possible_match_may_hold_is_the_schema_files_to_say() {
+    let dir = out();
+    let faults = Faults::none().with(Fault::AdditionalDataSourcesInPossibleMatch);
+    let record = run_case("S1-05", faults.clone(), dir.path(), TargetConfig::default()).await;
+    let (step, msg) = failed_step(&record, "S1-05");
+    assert_eq!(step, VIEW_DATA_STEP);
+    assert!(
+        msg.contains("2.001 arrangements[0].additionalDataSources: is not a data item of the possible-match arrangement"),
+        "{msg}"
+    );
+    let mut schema: serde_json::Value =
+        serde_json::from_str(pdp_harness::rules::BUILTIN_SCHEMA).expect("our schema is JSON");
+    schema["$defs"]["possibleMatchArrangement"]["properties"]["additionalDataSources"] =
+        serde_json::json!({ "type": "array" });
+    let file = dir.path().join("organisation-view-data.json");
+    std::fs::write(&file, schema.to_string()).expect("write the replacement schema");
+    let mut config = TargetConfig::default();
+    config.contract.view_data_schema = Some(file);
+    let record = run_case("S1-05", faults, dir.path(), config).await;
+    assert_eq!(record.verdict, Verdict::Passed, "{:#?}", statuses(&record));
+    assert_eq!(scenario(&record, "S1-05").status, Status::Passed);
+}
+
 /// Where the public sources disagree (`monthlyAmount`, 2.307/2.407) the run passes with a
 /// warning shown in the console, JUnit (system-out), PDF and HTML; strict mode fails it.
 #[tokio::test]
