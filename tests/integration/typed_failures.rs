@@ -196,3 +196,38 @@ async fn a_pei_registered_for_another_find_does_not_set_up_cp02() {
         Some(FailureClass::SystemUnderTest)
     );
 }
+
+/// Cucumber hands a step's error on as text only, so every step definition keeps its typed
+/// failure on the world (`HarnessWorld::settle`) for the evidence writer; a step that did not
+/// would have its failure recorded as the harness's own.
+#[test]
+fn every_step_keeps_its_typed_failure_for_the_evidence() {
+    let dir = common::root().join("src/runner/steps");
+    let mut steps = 0;
+    for entry in std::fs::read_dir(&dir).expect("the steps directory") {
+        let path = entry.expect("a directory entry").path();
+        let text = std::fs::read_to_string(&path).expect("a step file");
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if !["#[given", "#[when", "#[then"]
+                .iter()
+                .any(|a| line.starts_with(a))
+            {
+                continue;
+            }
+            steps += 1;
+            let definition: Vec<&str> = lines[i + 1..]
+                .iter()
+                .take_while(|l| **l != "}")
+                .copied()
+                .collect();
+            assert!(
+                definition.iter().any(|l| l.contains(".settle(")),
+                "{}:{}: the step does not keep its failure (world.settle)",
+                path.display(),
+                i + 1
+            );
+        }
+    }
+    assert!(steps >= 40, "found {steps} step definitions");
+}
