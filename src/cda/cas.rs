@@ -333,7 +333,7 @@ impl Cas {
     /// Expired tickets and RPTs are not reloaded (nothing can redeem or introspect them).
     pub fn with_store(
         settings: CasSettings,
-        key: SigningKey,
+        signing: SigningKey,
         trusted: JwkSet,
         store: Store,
     ) -> Result<Cas, StoreError> {
@@ -349,24 +349,29 @@ impl Cas {
         let mut state = CasState::default();
         let mut stale = Vec::new();
         for e in &snap.live {
-            let key = e.key.clone();
+            let id = e.key.clone();
             match e.kind.as_str() {
                 K_PAT => {
-                    state.pats.insert(key, decode(&store, "live", e)?);
+                    state.pats.insert(id, decode(&store, "live", e)?);
                 }
                 K_PAT_BY_ASSERTION => {
-                    state
-                        .pat_by_assertion
-                        .insert(key, decode(&store, "live", e)?);
+                    // Stored as its claims, never as the bearer token: signed again here (RS256
+                    // is deterministic, so with the same key it is the same token).
+                    let claims: CasClaims = decode(&store, "live", e)?;
+                    let token = signing.sign(&claims).map_err(|err| StoreError::Damaged {
+                        path: store.path().to_owned(),
+                        detail: format!("signing again the PAT of assertion {id}: {err}"),
+                    })?;
+                    state.pat_by_assertion.insert(id, token);
                 }
                 K_REGISTRATION => state.registrations.push(decode(&store, "live", e)?),
                 K_POST_REQUEST_ID => {
-                    state.post_request_ids.insert(key);
+                    state.post_request_ids.insert(id);
                 }
                 K_TICKET => {
                     let t: TicketRecord = decode(&store, "live", e)?;
                     if t.expires > now {
-                        state.tickets.insert(key, t);
+                        state.tickets.insert(id, t);
                     } else {
                         stale.push(Op::delete(Scope::Live, K_TICKET, key));
                     }
@@ -374,7 +379,7 @@ impl Cas {
                 K_RPT => {
                     let exp: i64 = decode(&store, "live", e)?;
                     if exp > now {
-                        state.rpts.insert(key, exp);
+                        state.rpts.insert(id, exp);
                     } else {
                         stale.push(Op::delete(Scope::Live, K_RPT, key));
                     }
@@ -390,14 +395,14 @@ impl Cas {
             ..AuditLog::default()
         };
         for e in &snap.kept {
-            let key = e.key.clone();
+            let id = e.key.clone();
             match e.kind.as_str() {
                 K_CALL => audit.calls.push_back(decode(&store, "kept", e)?),
                 K_AUDIT_PAT => {
-                    audit.pats.insert(key, decode(&store, "kept", e)?);
+                    audit.pats.insert(id, decode(&store, "kept", e)?);
                 }
                 K_NAME => {
-                    audit.names.insert(key, decode(&store, "kept", e)?);
+                    audit.names.insert(id, decode(&store, "kept", e)?);
                 }
                 other => return Err(unknown_kind(&store, "kept", other)),
             }
@@ -405,7 +410,7 @@ impl Cas {
         store.apply(&stale)?;
         Ok(Cas::build(
             settings,
-            key,
+            signing,
             trusted,
             Some(store),
             state,
@@ -977,7 +982,7 @@ fn issue_pat(cas: &Cas, scope: Option<&str>, assertion: Option<&str>) -> Respons
     if let Err(r) = cas.persist(|| {
         Ok(vec![
             Op::put(Scope::Live, K_PAT, &pat.jti, &record)?,
-            Op::put(Scope::Live, K_PAT_BY_ASSERTION, &assertion_jti, &token)?,
+            Op::put(Scope::Live, K_PAT_BY_ASSERTION, &assertion_jti, &pat)?,
             Op::put(Scope::Kept, K_AUDIT_PAT, &pat.jti, &attribution)?,
         ])
     }) {

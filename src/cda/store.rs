@@ -183,6 +183,19 @@ impl Store {
         // lose the last commits, which costs no fsync per registration.
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(classify)?;
+        // Registrations and PeIs are test data, but still nobody else's to read (the -wal file
+        // SQLite makes takes the same permissions).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
+                |source| StoreError::Io {
+                    path: path.to_owned(),
+                    what: "making it readable by its owner only".to_owned(),
+                    source,
+                },
+            )?;
+        }
         let store = Store {
             path: path.to_owned(),
             conn: Mutex::new(conn),

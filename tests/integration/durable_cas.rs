@@ -180,19 +180,8 @@ impl Solution {
         (status, response.text().await.expect("body"))
     }
 
-    /// A PAT for `holder`, from a find request token signed as the pension finder.
-    async fn pat(&self, key: &SigningKey, holder: &str) -> String {
-        let now = chrono::Utc::now().timestamp();
-        let assertion = key
-            .sign(&serde_json::json!({
-                "iss": pdp_harness::contract::WireContract::default().find.issuer,
-                "aud": holder,
-                "sub": "provider",
-                "iat": now,
-                "exp": now + 600,
-                "jti": uuid::Uuid::new_v4().to_string(),
-            }))
-            .expect("sign");
+    /// The PAT for a find request token.
+    async fn pat(&self, assertion: &str) -> String {
         let path = format!(
             "/token?grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&scope=uma_protection&assertion={assertion}"
         );
@@ -203,6 +192,20 @@ impl Solution {
         let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
         v["access_token"].as_str().expect("a PAT").to_owned()
     }
+}
+
+/// A find request token for `holder`, signed as the pension finder: a PAT assertion.
+fn assertion(key: &SigningKey, holder: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    key.sign(&serde_json::json!({
+        "iss": pdp_harness::contract::WireContract::default().find.issuer,
+        "aud": holder,
+        "sub": "provider",
+        "iat": now,
+        "exp": now + 600,
+        "jti": uuid::Uuid::new_v4().to_string(),
+    }))
+    .expect("sign")
 }
 
 fn new_id() -> String {
@@ -230,8 +233,9 @@ fn serve_restarted_on_the_same_file_finds_registrations_pats_and_the_audit_log_a
     // First serve: a PAT and a registration.
     let first = t.serve();
     let solution = t.client();
+    let find_token = assertion(&key, &holder);
     let (pat, resource_id) = rt.block_on(async {
-        let pat = solution.pat(&key, &holder).await;
+        let pat = solution.pat(&find_token).await;
         let (status, body) = solution
             .call(
                 reqwest::Method::POST,
@@ -253,8 +257,29 @@ fn serve_restarted_on_the_same_file_finds_registrations_pats_and_the_audit_log_a
     assert!(err.contains("in use by another process"), "{err}");
     assert!(err.contains(&t.state_file().display().to_string()), "{err}");
 
-    // Killed, not asked to stop: what was answered is in the file.
+    // Killed, not asked to stop: what was answered is in the file, but not the PAT itself
+    // (a bearer token), and only its owner can read the file.
     drop(first);
+    let signature = pat.rsplit('.').next().expect("a JWS");
+    for file in [
+        t.state_file(),
+        PathBuf::from(format!("{}-wal", t.state_file().display())),
+    ] {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(signature),
+            "{} holds the PAT",
+            file.display()
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(t.state_file())
+            .expect("the state file")
+            .permissions();
+        assert_eq!(mode.mode() & 0o077, 0, "readable by its owner only");
+    }
     {
         let cas = t.open_cas();
         let regs = cas.registrations();
@@ -285,6 +310,11 @@ fn serve_restarted_on_the_same_file_finds_registrations_pats_and_the_audit_log_a
             .await;
         assert_eq!(status, 200, "the registration and its PAT survived: {body}");
         assert!(body.contains(&name), "{body}");
+        assert_eq!(
+            solution.pat(&find_token).await,
+            pat,
+            "the same assertion still gets the same PAT"
+        );
         // The PeI is still registered (200 with its id), and its X-Request-ID still used.
         let (status, body) = solution
             .call(
@@ -374,7 +404,7 @@ fn serve_restarted_on_the_same_file_finds_registrations_pats_and_the_audit_log_a
             )
             .await;
         assert_eq!(status, 401, "the cleared PAT is no longer known: {body}");
-        let pat = solution.pat(&key, &holder).await;
+        let pat = solution.pat(&find_token).await;
         // The first X-Request-ID is free again after the clear-down.
         let (status, body) = solution
             .call(
