@@ -373,7 +373,7 @@ impl Cas {
                     if t.expires > now {
                         state.tickets.insert(id, t);
                     } else {
-                        stale.push(Op::delete(Scope::Live, K_TICKET, key));
+                        stale.push(Op::delete(Scope::Live, K_TICKET, id));
                     }
                 }
                 K_RPT => {
@@ -381,7 +381,7 @@ impl Cas {
                     if exp > now {
                         state.rpts.insert(id, exp);
                     } else {
-                        stale.push(Op::delete(Scope::Live, K_RPT, key));
+                        stale.push(Op::delete(Scope::Live, K_RPT, id));
                     }
                 }
                 K_INTROSPECTION => state.introspections.push(decode(&store, "live", e)?),
