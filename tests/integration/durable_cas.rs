@@ -438,3 +438,57 @@ fn a_damaged_state_file_stops_serve_with_exit_2_naming_it_and_is_left_as_it_was(
     );
     assert!(!Path::new(&format!("{}-wal", path.display())).exists());
 }
+
+/// Registrations arriving at once, each with its own PAT, all reach the file: after a kill, the
+/// reloaded C&A holds every resource id it answered, and the audit's log is every call once, in
+/// sequence, with the counter where it stopped.
+#[test]
+fn concurrent_registrations_all_survive_a_kill_with_the_audit_log_in_sequence() {
+    let t = Target::new();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let key = t.signing_key();
+    let serve = t.serve();
+    let solution = std::sync::Arc::new(t.client());
+    let n = 40;
+    let answered: Vec<String> = rt.block_on(async {
+        let calls = (0..n).map(|_| {
+            let solution = solution.clone();
+            let holder = new_id();
+            let find_token = assertion(&key, &holder);
+            async move {
+                let pat = solution.pat(&find_token).await;
+                let (status, body) = solution
+                    .call(
+                        reqwest::Method::POST,
+                        "/rreguri",
+                        Some(&pat),
+                        &new_id(),
+                        Some(serde_json::json!({
+                            "name": format!("urn:pei:{holder}:{}", new_id()),
+                            "description": "a pension", "match_status": "match-yes",
+                            "resource_scopes": ["owner", "value"],
+                        })),
+                    )
+                    .await;
+                assert_eq!(status, 201, "{body}");
+                let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+                v["resource_id"].as_str().expect("id").to_owned()
+            }
+        });
+        futures::future::join_all(calls).await
+    });
+    drop(serve);
+    let cas = t.open_cas();
+    let mut stored: Vec<String> = cas
+        .registrations()
+        .into_iter()
+        .map(|r| r.resource_id)
+        .collect();
+    let mut answered = answered;
+    stored.sort();
+    answered.sort();
+    assert_eq!(stored, answered);
+    let seqs: Vec<u64> = cas.rreguri_calls_after(0).iter().map(|c| c.seq).collect();
+    assert_eq!(seqs, (1..=n as u64).collect::<Vec<_>>());
+    assert_eq!(cas.last_rreguri_seq(), n as u64);
+}
