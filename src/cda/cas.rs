@@ -1701,3 +1701,71 @@ fn delete_inner(cas: &Cas, resource_id: &str, query: DeleteQuery, headers: &Head
     cas.changed();
     StatusCode::NO_CONTENT.into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> CasSettings {
+        CasSettings {
+            issuer: "cas".to_owned(),
+            finder_issuer: "finder".to_owned(),
+            dashboard_issuer: "dashboard".to_owned(),
+            lifetimes: Lifetimes::default(),
+        }
+    }
+
+    /// Expired tickets and RPTs are not carried over a restart (nothing could redeem or
+    /// introspect them), live ones are; a row of a kind this build does not know is refused.
+    #[test]
+    fn a_reload_drops_expired_tickets_and_rpts_and_refuses_unknown_rows() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("cda.sqlite");
+        let key = SigningKey::generate("k").expect("key");
+        let now = jwt::now_epoch();
+        let ticket = |jti: &str, expires: i64| TicketRecord {
+            jti: jti.to_owned(),
+            resource_id: "r".to_owned(),
+            scopes: vec!["owner".to_owned()],
+            expires,
+            redeemed: false,
+        };
+        {
+            let store = Store::open(&path).expect("new file");
+            store
+                .apply(&[
+                    Op::put(Scope::Live, K_TICKET, "old", &ticket("old", now - 1)).expect("e"),
+                    Op::put(Scope::Live, K_TICKET, "new", &ticket("new", now + 60)).expect("e"),
+                    Op::put(Scope::Live, K_RPT, "old", &(now - 1)).expect("e"),
+                    Op::put(Scope::Live, K_RPT, "new", &(now + 60)).expect("e"),
+                ])
+                .expect("write");
+            let cas =
+                Cas::with_store(settings(), key.clone(), jwks_set(&key), store).expect("loads");
+            let state = cas.state();
+            assert_eq!(state.tickets.keys().collect::<Vec<_>>(), ["new"]);
+            assert_eq!(state.rpts.keys().collect::<Vec<_>>(), ["new"]);
+        }
+        let store = Store::open(&path).expect("reopened");
+        let kept: Vec<String> = store
+            .load()
+            .expect("load")
+            .live
+            .into_iter()
+            .map(|e| format!("{}/{}", e.kind, e.key))
+            .collect();
+        assert_eq!(kept, ["ticket/new", "rpt/new"], "the expired rows are gone");
+        store
+            .apply(&[Op::put(Scope::Live, "from_the_future", "x", &1).expect("e")])
+            .expect("write");
+        let err = Cas::with_store(settings(), key.clone(), jwks_set(&key), store)
+            .err()
+            .expect("an unknown kind is refused");
+        assert!(err.to_string().contains("from_the_future"), "{err}");
+        assert!(err.to_string().contains("cda.sqlite"), "{err}");
+    }
+
+    fn jwks_set(key: &SigningKey) -> JwkSet {
+        crate::pki::jwks_of([key])
+    }
+}
