@@ -186,10 +186,16 @@ impl CdaService {
             ("listening on".into(), self.server.addr.to_string()),
             (
                 "state kept in (registrations, PATs, ...)".into(),
-                self.cas
-                    .store_path()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| "memory".to_owned()),
+                match self.cas.store_path() {
+                    // What was there when it started: a restarted serve shows it carried on.
+                    Some(p) => format!(
+                        "{} ({} registration(s), {} clear-down(s) so far)",
+                        p.display(),
+                        self.cas.registrations().len(),
+                        self.cas.epoch()
+                    ),
+                    None => "memory".to_owned(),
+                },
             ),
         ]
     }

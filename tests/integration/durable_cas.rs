@@ -96,8 +96,9 @@ signing_key = "cda-signing.key"
         c
     }
 
-    /// `serve`, once it says it is running; its output is drained so it never blocks.
-    fn serve(&self) -> KillOnDrop {
+    /// `serve`, once it says it is running and what it carried on from (`kept`: the banner's
+    /// account of the state file); its output is drained so it never blocks.
+    fn serve(&self, kept: &str) -> KillOnDrop {
         let mut child = self
             .serve_command()
             .stdout(Stdio::piped())
@@ -115,8 +116,8 @@ signing_key = "cda-signing.key"
             banner.push_str(&line);
         }
         assert!(
-            banner.contains(&self.state_file().display().to_string()),
-            "serve names its state file: {banner}"
+            banner.contains(&format!("{} ({kept})", self.state_file().display())),
+            "serve names its state file and what it holds: {banner}"
         );
         std::thread::spawn(move || for _ in out.lines() {});
         KillOnDrop(child)
@@ -231,7 +232,7 @@ fn serve_restarted_on_the_same_file_finds_registrations_pats_and_the_audit_log_a
     });
 
     // First serve: a PAT and a registration.
-    let first = t.serve();
+    let first = t.serve("0 registration(s), 0 clear-down(s) so far");
     let solution = t.client();
     let find_token = assertion(&key, &holder);
     let (pat, resource_id) = rt.block_on(async {
@@ -301,7 +302,7 @@ fn serve_restarted_on_the_same_file_finds_registrations_pats_and_the_audit_log_a
     }
 
     // Second serve: the same PAT still works on the same resource id.
-    let second = t.serve();
+    let second = t.serve("1 registration(s), 0 clear-down(s) so far");
     let solution = t.client();
     rt.block_on(async {
         let path = format!("/rreguri/{resource_id}");
@@ -391,7 +392,7 @@ fn serve_restarted_on_the_same_file_finds_registrations_pats_and_the_audit_log_a
             "the audit's log is kept"
         );
     }
-    let _third = t.serve();
+    let _third = t.serve("0 registration(s), 1 clear-down(s) so far");
     let solution = t.client();
     rt.block_on(async {
         let (status, body) = solution
@@ -447,7 +448,7 @@ fn concurrent_registrations_all_survive_a_kill_with_the_audit_log_in_sequence() 
     let t = Target::new();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let key = t.signing_key();
-    let serve = t.serve();
+    let serve = t.serve("0 registration(s), 0 clear-down(s) so far");
     let solution = std::sync::Arc::new(t.client());
     let n = 40;
     let answered: Vec<String> = rt.block_on(async {
