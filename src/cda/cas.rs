@@ -1759,8 +1759,7 @@ mod tests {
             .apply(&[Op::put(Scope::Live, "from_the_future", "x", &1).expect("e")])
             .expect("write");
         let err = Cas::with_store(settings(), key.clone(), jwks_set(&key), store)
-            .err()
-            .expect("an unknown kind is refused");
+            .expect_err("an unknown kind is refused");
         assert!(err.to_string().contains("from_the_future"), "{err}");
         assert!(err.to_string().contains("cda.sqlite"), "{err}");
     }
