@@ -28,6 +28,8 @@ impl Drop for KillOnDrop {
 struct Target {
     dir: tempfile::TempDir,
     file: PathBuf,
+    /// `[cda] state_file`, when the target file sets it.
+    state_file: Option<String>,
     port: u16,
     cda_ca: String,
     solution_identity: Vec<u8>,
@@ -77,6 +79,7 @@ signing_key = "cda-signing.key"
         );
         Target {
             file: dir.path().join("target.toml"),
+            state_file: None,
             port,
             cda_ca: cda.ca_pem(),
             solution_identity: solution.identity_pem(),
@@ -85,9 +88,21 @@ signing_key = "cda-signing.key"
         }
     }
 
-    /// Where the state is kept by default: beside the target file.
+    /// Keep the state in `relative` (to the target file) instead of the default.
+    fn set_state_file(&mut self, relative: &str) {
+        let mut text = std::fs::read_to_string(&self.file).expect("target file");
+        text.push_str(&format!("state_file = \"{relative}\"\n"));
+        std::fs::write(&self.file, text).expect("write");
+        self.state_file = Some(relative.to_owned());
+    }
+
+    /// Where the state is kept: by default beside the target file.
     fn state_file(&self) -> PathBuf {
-        self.dir.path().join(".pdp-harness/cda.sqlite")
+        self.dir.path().join(
+            self.state_file
+                .as_deref()
+                .unwrap_or(".pdp-harness/cda.sqlite"),
+        )
     }
 
     fn serve_command(&self) -> Command {
@@ -422,7 +437,9 @@ fn serve_restarted_on_the_same_file_finds_registrations_pats_and_the_audit_log_a
 
 #[test]
 fn a_damaged_state_file_stops_serve_with_exit_2_naming_it_and_is_left_as_it_was() {
-    let t = Target::new();
+    let mut t = Target::new();
+    // Where the target file says.
+    t.set_state_file("state/acme-cda.db");
     let path = t.state_file();
     std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
     let garbage: Vec<u8> = (0..8192u32).map(|i| (i * 7 + 3) as u8).collect();
@@ -445,7 +462,9 @@ fn a_damaged_state_file_stops_serve_with_exit_2_naming_it_and_is_left_as_it_was(
 /// sequence, with the counter where it stopped.
 #[test]
 fn concurrent_registrations_all_survive_a_kill_with_the_audit_log_in_sequence() {
-    let t = Target::new();
+    let mut t = Target::new();
+    // Where the target file says, in a folder serve creates.
+    t.set_state_file("runs/state/cda.sqlite");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let key = t.signing_key();
     let serve = t.serve("0 registration(s), 0 clear-down(s) so far");
