@@ -3,6 +3,7 @@
 
 mod common;
 
+mod body_cap;
 mod broken_provider;
 mod checks;
 mod cli;
