@@ -381,7 +381,7 @@ impl Environment {
 
     /// Clear the simulator's state and the provider's test data.
     pub async fn clear_down(&self) -> Result<(), ClearDownError> {
-        self.cas.clear();
+        self.cas.clear()?;
         if let Ok(mut slot) = self.match_updates.lock() {
             *slot = None;
         }
@@ -701,10 +701,11 @@ impl Drop for Group {
     }
 }
 
-/// Why the provider's test data could not be cleared down. Every kind is the environment's to
-/// fix (the hook belongs to the test set-up, not to what the standards judge), but the kind
-/// says which: nothing listening, a hook that answered no, a command that failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why the provider's test data could not be cleared down. The hook's failures are the
+/// environment's to fix (it belongs to the test set-up, not to what the standards judge), and
+/// the kind says which: nothing listening, a hook that answered no, a command that failed; the
+/// C&A's own state is the harness's.
+#[derive(Debug, thiserror::Error)]
 pub enum ClearDownError {
     #[error("the provider's clear-down at {url} failed: {source}")]
     Http {
@@ -716,6 +717,9 @@ pub enum ClearDownError {
     Refused { url: String, status: u16 },
     #[error(transparent)]
     Command(#[from] HookError),
+    /// The C&A's own state could not be cleared (its state file).
+    #[error("the C&A's state could not be cleared: {0}")]
+    CasState(#[from] crate::cda::store::StoreError),
 }
 
 /// Why one of the target file's commands (clear-down, restart) failed.

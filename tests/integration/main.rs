@@ -8,6 +8,7 @@ mod broken_provider;
 mod checks;
 mod cli;
 mod doctor;
+mod durable_cas;
 mod evidence;
 mod interrupt;
 mod load;

@@ -21,11 +21,12 @@ async fn cleared_down_step(world: &mut HarnessWorld) -> StepResult {
 }
 
 async fn cleared_down(world: &mut HarnessWorld) -> StepResult {
-    world
-        .env()?
-        .clear_down()
-        .await
-        .map_err(|e| StepFailure::environment(e.to_string()))
+    world.env()?.clear_down().await.map_err(|e| match e {
+        crate::environment::ClearDownError::CasState(_) => {
+            StepFailure::harness(format!("internal: {e}"))
+        }
+        other => StepFailure::environment(other.to_string()),
+    })
 }
 
 #[when(expr = "the pension finder sends a find request for the member of test case {string}")]
