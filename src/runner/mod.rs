@@ -47,6 +47,14 @@ pub enum Pack {
     Reporting,
     /// Retry, backoff and recovery under injected C&A faults (tag @resilience; not in "all").
     Resilience,
+    /// The reporting scripts: every `INVALID_*` code of the reporting yaml and the transport
+    /// errors, refused by the harness's validator and by the reporting API (tag
+    /// @reporting-errors; not in "all").
+    ReportingErrors,
+    /// What the reporting simulator of `pdp-harness serve` received from the organisation's own
+    /// reporting client this UTC day, judged as PDP's pipeline does (tag @reporting-received;
+    /// not in "all").
+    ReportingReceived,
     /// Every pack, in order.
     All,
 }
@@ -59,6 +67,8 @@ impl Pack {
             Pack::Stage2 => Some("stage2"),
             Pack::Reporting => Some("reporting"),
             Pack::Resilience => Some("resilience"),
+            Pack::ReportingErrors => Some("reporting-errors"),
+            Pack::ReportingReceived => Some("reporting-received"),
             Pack::All => None,
         }
     }
@@ -224,12 +234,9 @@ pub struct CaseFilter {
 }
 
 impl CaseFilter {
-    fn selects(&self, key: &ScenarioKey, tags: &[&str]) -> bool {
+    fn selects(&self, key: &ScenarioKey, tags: &[String]) -> bool {
         self.scenarios.iter().any(|k| k.matches(key))
-            || self
-                .whole_stages
-                .iter()
-                .any(|stage| tags.contains(&stage.as_str()))
+            || self.whole_stages.iter().any(|stage| tags.contains(stage))
     }
 }
 
@@ -261,18 +268,19 @@ fn feature_files(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
     Ok(files)
 }
 
-/// A scenario's tags with those of its feature and rule.
-fn all_tags<'a>(
-    feature: &'a gherkin::Feature,
-    rule: Option<&'a gherkin::Rule>,
-    scenario: &'a gherkin::Scenario,
-) -> Vec<&'a str> {
+/// A scenario's tags with those of its feature and rule, outline columns resolved
+/// ([`resolve_tag`]).
+fn all_tags(
+    feature: &gherkin::Feature,
+    rule: Option<&gherkin::Rule>,
+    scenario: &gherkin::Scenario,
+) -> Vec<String> {
     feature
         .tags
         .iter()
         .chain(rule.into_iter().flat_map(|r| r.tags.iter()))
         .chain(scenario.tags.iter())
-        .map(String::as_str)
+        .map(|t| resolve_tag(scenario, t))
         .collect()
 }
 
@@ -296,8 +304,8 @@ impl Filter {
         scenario: &gherkin::Scenario,
     ) -> bool {
         let tags = all_tags(feature, rule, scenario);
-        self.pack_tag.is_none_or(|t| tags.contains(&t))
-            && !self.skip_tags.iter().any(|t| tags.contains(t))
+        self.pack_tag.is_none_or(|t| tags.iter().any(|x| x == t))
+            && !self.skip_tags.iter().any(|t| tags.iter().any(|x| x == t))
             && self.expr.as_ref().is_none_or(|e| e.eval(tags.iter()))
             && self
                 .cases
@@ -307,9 +315,35 @@ impl Filter {
 }
 
 /// A scenario's identity across runs, as the run record will hold it.
-fn key_of(feature: &gherkin::Feature, scenario: &gherkin::Scenario, tags: &[&str]) -> ScenarioKey {
+fn key_of(
+    feature: &gherkin::Feature,
+    scenario: &gherkin::Scenario,
+    tags: &[String],
+) -> ScenarioKey {
     let case_id = tags.iter().find_map(|t| t.strip_prefix("case:"));
     ScenarioKey::new(case_id, &feature.name, &scenario.name)
+}
+
+/// A tag of a Scenario Outline may name a column of its Examples table (`@case:<case>`), so
+/// that each row has its own case id: in an expanded scenario, `<column>` is that row's value.
+/// Cucumber itself expands names and steps, not tags.
+pub(crate) fn resolve_tag(scenario: &gherkin::Scenario, tag: &str) -> String {
+    let Some(rows) = scenario
+        .examples
+        .first()
+        .and_then(|e| e.table.as_ref())
+        .map(|t| &t.rows)
+    else {
+        return tag.to_owned();
+    };
+    let (Some(header), Some(values)) = (rows.first(), rows.get(1)) else {
+        return tag.to_owned();
+    };
+    let mut out = tag.to_owned();
+    for (name, value) in header.iter().zip(values) {
+        out = out.replace(&format!("<{name}>"), value);
+    }
+    out
 }
 
 /// Tags of the reporting scenarios that do not apply to this target.
@@ -400,7 +434,7 @@ fn preflight(opts: &RunOptions, skip_tag: Option<&'static str>) -> Result<Plan, 
         };
         let mut selected = 0;
         for (path, feature) in &parsed {
-            let chosen: Vec<(Vec<&str>, &gherkin::Scenario)> = feature
+            let chosen: Vec<(Vec<String>, &gherkin::Scenario)> = feature
                 .scenarios
                 .iter()
                 .filter(|s| filter.selects(feature, None, s))
@@ -429,7 +463,7 @@ fn preflight(opts: &RunOptions, skip_tag: Option<&'static str>) -> Result<Plan, 
                 found.push(key_of(feature, scenario, tags));
                 planned.push(PlannedScenario {
                     key: key_of(feature, scenario, tags),
-                    tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+                    tags: tags.clone(),
                 });
                 for dep in tags.iter().filter_map(|t| t.strip_prefix("depends-on:")) {
                     dependencies.push((dep.to_owned(), stage, path.display().to_string()));

@@ -15,6 +15,7 @@ mod mtls;
 mod openapi;
 mod real_target;
 mod reporting;
+mod reporting_errors;
 mod rerun;
 mod resilience;
 mod seal;
