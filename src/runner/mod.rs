@@ -622,6 +622,22 @@ async fn set_up_stage(
             }
             notes
         }
+        Pack::ReportingReceived => {
+            let session = &env.reporting;
+            let day = session.clock.now().date_naive();
+            match &session.settings.received_journal {
+                Some(path) => match crate::reporting::received::load(path) {
+                    Ok(all) => vec![format!(
+                        "judging what serve's reporting simulator received on {day} (UTC): {} of the {} requests in {}",
+                        all.iter().filter(|r| r.at.date_naive() == day).count(),
+                        all.len(),
+                        path.display()
+                    )],
+                    Err(e) => vec![e.to_string()],
+                },
+                None => Vec::new(),
+            }
+        }
         _ => Vec::new(),
     }
 }

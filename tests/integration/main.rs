@@ -16,6 +16,7 @@ mod openapi;
 mod real_target;
 mod reporting;
 mod reporting_errors;
+mod reporting_received;
 mod rerun;
 mod resilience;
 mod seal;

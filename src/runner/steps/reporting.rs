@@ -617,3 +617,97 @@ mod tests {
         assert!(!field_matches("req_count", "req_counts"));
     }
 }
+
+/// The day's verdict on what `serve`'s reporting simulator received, or why there is none.
+fn received_day(world: &HarnessWorld) -> Result<&crate::reporting::received::DayVerdict, String> {
+    world
+        .received_day
+        .as_ref()
+        .ok_or_else(|| "scenario: read what the reporting simulator received first".to_owned())
+}
+
+#[given("what serve's reporting simulator received today (UTC) is read from its journal")]
+async fn read_received(world: &mut HarnessWorld) -> StepResult {
+    let env = world.env()?;
+    let path = env
+        .reporting
+        .settings
+        .received_journal
+        .clone()
+        .ok_or("the target file has no [reporting_simulator] section: serve runs no reporting simulator for your own client")?;
+    let all = crate::reporting::received::load(&path).map_err(|e| {
+        format!(
+            "{e} (it is written by `pdp-harness serve` with [reporting_simulator], once your reporting client has submitted)"
+        )
+    })?;
+    let day = env.reporting.clock.now().date_naive();
+    world.received_day = Some(crate::reporting::received::judge(&all, day));
+    Ok(())
+}
+
+#[then(expr = "{string} received an accepted, valid submission that day")]
+async fn received_accepted(world: &mut HarnessWorld, path: String) -> StepResult {
+    let endpoint = endpoint(&path)?;
+    let day = received_day(world)?;
+    if day.endpoints.get(&endpoint).is_some_and(|d| d.accepted > 0) {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected an accepted, valid submission on {} (UTC): {}",
+            day.day,
+            day.why_missing(endpoint)
+        ))
+    }
+}
+
+#[then("every request received that day was valid")]
+async fn received_all_valid(world: &mut HarnessWorld) -> StepResult {
+    let day = received_day(world)?;
+    let refused = day.refusals();
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} request(s) received on {} (UTC) were refused: {}",
+            refused.len(),
+            day.day,
+            refused.join("; ")
+        ))
+    }
+}
+
+#[then("null submissions were received only where the specification has one")]
+async fn received_nulls(world: &mut HarnessWorld) -> StepResult {
+    let day = received_day(world)?;
+    let wrong: Vec<String> = day
+        .endpoints
+        .iter()
+        .filter(|(_, d)| !d.null_not_allowed.is_empty())
+        .map(|(e, _)| day.why_missing(*e))
+        .collect();
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(wrong.join("; "))
+    }
+}
+
+#[then("all six endpoints received accepted submissions within that one UTC calendar day")]
+async fn received_all_six(world: &mut HarnessWorld) -> StepResult {
+    let day = received_day(world)?;
+    let missing = day.missing();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "PDP's pipeline processes only the current UTC day's submissions; on {} {} of the six endpoints had none that counts: {}",
+            day.day,
+            missing.len(),
+            missing
+                .iter()
+                .map(|e| day.why_missing(*e))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))
+    }
+}
