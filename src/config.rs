@@ -633,6 +633,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_reporting_simulator_without_cda_needs_its_own_certificates() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("target.toml");
+        std::fs::write(
+            &path,
+            "[reporting_simulator]\nlisten = \"127.0.0.1:8444\"\n",
+        )
+        .expect("write");
+        let err = TargetConfig::load(&path).expect_err("no certificates");
+        assert!(
+            err.to_string()
+                .contains("[reporting_simulator] needs server_cert, server_key and client_ca"),
+            "{err}"
+        );
+        std::fs::write(
+            &path,
+            "[reporting_simulator]\nlisten = \"127.0.0.1:8444\"\nserver_cert = \"s.pem\"\nserver_key = \"s.key\"\nclient_ca = \"ca.pem\"\n",
+        )
+        .expect("write");
+        let cfg = TargetConfig::load(&path).expect("valid");
+        let rs = cfg.reporting_simulator.as_ref().expect("section");
+        assert_eq!(
+            rs.journal_path(&cfg.base_dir()),
+            dir.path().join("reporting-received.jsonl")
+        );
+    }
+
+    #[test]
     fn unknown_keys_name_the_line() {
         let dir = std::env::temp_dir().join(format!("pdp-cfg-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("temp dir");

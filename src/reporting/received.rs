@@ -155,7 +155,7 @@ pub struct EndpointDay {
     pub accepted: usize,
     /// Requests refused (or failed) with their status and codes.
     pub refused: Vec<Received>,
-    /// Accepted null submissions where the specification has no null variant.
+    /// Null submissions where the specification has no null variant (refused or not).
     pub null_not_allowed: Vec<Received>,
 }
 
@@ -188,13 +188,15 @@ pub fn judge(received: &[Received], day: NaiveDate) -> DayVerdict {
             continue;
         }
         let e = endpoints.entry(r.endpoint).or_default();
+        // A null submission where the spec has none is named as such, refused or not.
+        let wrong_null = !r.endpoint.allows_null_submission()
+            && r.submission_reason.as_deref() == Some("null submission");
+        if wrong_null {
+            e.null_not_allowed.push(r.clone());
+        }
         if !accepted {
             e.refused.push(r.clone());
-        } else if !r.endpoint.allows_null_submission()
-            && r.submission_reason.as_deref() == Some("null submission")
-        {
-            e.null_not_allowed.push(r.clone());
-        } else {
+        } else if !wrong_null {
             e.accepted += 1;
         }
     }
@@ -226,12 +228,7 @@ impl DayVerdict {
             parts.push(format!("nothing received on {}", self.day));
         }
         parts.extend(d.refused.iter().map(describe));
-        parts.extend(d.null_not_allowed.iter().map(|r| {
-            format!(
-                "a null submission at {} (the specification has no null variant here: send zero counts as an initial submission)",
-                super::model::ts(&r.at)
-            )
-        }));
+        parts.extend(d.null_not_allowed.iter().map(null_not_allowed));
         if let Some(days) = self.other_days.get(&endpoint) {
             parts.push(format!(
                 "accepted on {} instead: PDP's pipeline counts one UTC calendar day only",
@@ -252,6 +249,15 @@ impl DayVerdict {
             .map(describe)
             .collect()
     }
+}
+
+/// A null submission sent where the specification has none, and what to send instead.
+pub fn null_not_allowed(r: &Received) -> String {
+    format!(
+        "{}: a null submission at {} (the specification has no null variant here: send zero counts as an initial submission)",
+        r.endpoint,
+        super::model::ts(&r.at)
+    )
 }
 
 /// `/view-response/request-number at 2026-12-01T10:00:00.000Z: 400 [INVALID_REQ_COUNT] (req_count: ...)`
@@ -335,6 +341,26 @@ mod tests {
                 .contains("400 INVALID_REQ_COUNT")
         );
         assert_eq!(v.refusals().len(), 1);
+
+        // A null submission to /view-response/unavailable (no null variant): named, not counted.
+        let mut null = received(
+            Endpoint::ViewResponseUnavailable,
+            today,
+            400,
+            &["INVALID_SUBMISSION_REASON"],
+        );
+        null.submission_reason = Some("null submission".to_owned());
+        all[5] = null;
+        let v = judge(&all, today.date_naive());
+        let d = &v.endpoints[&Endpoint::ViewResponseUnavailable];
+        assert_eq!(
+            (d.accepted, d.refused.len(), d.null_not_allowed.len()),
+            (0, 1, 1)
+        );
+        assert!(
+            v.why_missing(Endpoint::ViewResponseUnavailable)
+                .contains("send zero counts")
+        );
     }
 
     #[test]

@@ -191,6 +191,24 @@ signing_key = "k.pem"
     }
 
     #[test]
+    fn the_received_pack_needs_a_reporting_simulator_section() {
+        let err = reporting_scope(&TargetConfig::default(), Pack::ReportingReceived)
+            .expect_err("refused");
+        assert!(matches!(
+            err,
+            ReportingScopeError::NoReportingSimulator { .. }
+        ));
+        assert!(err.to_string().contains("[reporting_simulator]"), "{err}");
+        let mut config = real_target(None);
+        config.reporting_simulator =
+            Some(toml::from_str("listen = \"127.0.0.1:8444\"").expect("a simulator section"));
+        assert_eq!(
+            reporting_scope(&config, Pack::ReportingReceived).expect("runs"),
+            ReportingScope::default()
+        );
+    }
+
+    #[test]
     fn null_view_response_sources_make_reconciliation_not_applicable() {
         let config = real_target(Some(&ALL_NULL));
         let scope = reporting_scope(&config, Pack::All).expect("runs");

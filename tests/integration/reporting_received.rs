@@ -289,10 +289,28 @@ async fn the_organisations_own_client_submits_to_serve_and_the_received_pack_jud
         .expect("request-number");
     body["req_count"] = Value::from(-1);
     assert_eq!(s.post(e, &body).await, 400);
+    // And a null submission where the specification has none (unavailable: zero counts).
+    let (e, mut body) = bodies()
+        .into_iter()
+        .find(|(e, _)| *e == Endpoint::ViewResponseUnavailable)
+        .expect("unavailable");
+    body["submission_reason"] = Value::from("null submission");
+    body["submission_id"] = Value::Null;
+    assert_eq!(s.post(e, &body).await, 400);
     let (code, record, text) = s.judge("runs-invalid");
     assert_eq!(code, 1, "{text}");
     let f = failed(&record);
-    assert_eq!(f.len(), 1, "only RR-07 fails: {f:#?}");
+    let failing: Vec<&str> = f.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(failing, ["RR-07", "RR-08"], "{f:#?}");
+    assert!(
+        message_of(&f, "RR-08").contains("/view-response/unavailable: a null submission at")
+            && message_of(&f, "RR-08").contains("send zero counts"),
+        "{f:#?}"
+    );
+    assert!(
+        message_of(&f, "RR-07").contains("INVALID_SUBMISSION_REASON"),
+        "{f:#?}"
+    );
     let m = message_of(&f, "RR-07");
     assert!(
         m.contains("/view-response/request-number")

@@ -681,9 +681,9 @@ async fn received_nulls(world: &mut HarnessWorld) -> StepResult {
     let day = received_day(world)?;
     let wrong: Vec<String> = day
         .endpoints
-        .iter()
-        .filter(|(_, d)| !d.null_not_allowed.is_empty())
-        .map(|(e, _)| day.why_missing(*e))
+        .values()
+        .flat_map(|d| d.null_not_allowed.iter())
+        .map(crate::reporting::received::null_not_allowed)
         .collect();
     if wrong.is_empty() {
         Ok(())
