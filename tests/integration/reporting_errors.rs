@@ -304,3 +304,89 @@ fn the_readme_traceability_table_is_the_feature_files() {
         }
     }
 }
+
+/// A reporting API that takes everything (a stub left in a mode that accepts all, or a proxy
+/// that answers for it) fails the scripts: each names what it expected and the 202 it got.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reporting_api_that_accepts_everything_fails_the_scripts() {
+    use axum::response::IntoResponse as _;
+    let pki = pdp_harness::pki::TestPki::generate("lenient reporting API").expect("CA");
+    let server_id = pki
+        .server_identity("reporting API server", "reporting", &[])
+        .expect("cert");
+    let accept_all = axum::Router::new().fallback(|| async {
+        (
+            axum::http::StatusCode::ACCEPTED,
+            axum::Json(serde_json::json!({
+                "message": "ACCEPTED",
+                "datetimestamp": "2026-12-01T10:00:00.000Z"
+            })),
+        )
+            .into_response()
+    });
+    let server = pdp_harness::tls::serve_mtls(
+        accept_all,
+        ([127, 0, 0, 1], 0).into(),
+        &server_id,
+        &[pki.ca_der()],
+        &Default::default(),
+    )
+    .expect("lenient API serves");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = pki
+        .client_identity("reporting client", "organisation")
+        .expect("cert");
+    std::fs::write(dir.path().join("client.pem"), &client.cert_pem).expect("write");
+    std::fs::write(dir.path().join("client.key"), client.private_key_pem()).expect("write");
+    std::fs::write(dir.path().join("ca.pem"), pki.ca_pem()).expect("write");
+    let target = dir.path().join("target.toml");
+    std::fs::write(
+        &target,
+        format!(
+            "[reporting]\nbase_url = \"{}\"\nclient_cert = \"client.pem\"\nclient_key = \"client.key\"\nca_bundle = \"ca.pem\"\nstub = true\n",
+            server.base_url()
+        ),
+    )
+    .expect("write");
+    let config = TargetConfig::load(&target).expect("target loads");
+    let env = crate::common::environment_with(Faults::none(), &config).await;
+    let out = tempfile::tempdir().expect("tempdir");
+    let options = RunOptions {
+        pack: Pack::ReportingErrors,
+        tags: Some("@case:RS-REQNUM-06 or @case:RS-REQNUM-92 or @case:RS-URL-01".to_owned()),
+        features_dir: root().join("features"),
+        out_dir: out.path().to_owned(),
+        config,
+        cases: None,
+        rerun: None,
+        stop: Default::default(),
+        sign_off: None,
+    };
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = runner::run(env.clone(), &options, Box::new(Collect(lines)))
+        .await
+        .expect("the run completes")
+        .record;
+    env.shutdown();
+    server.shutdown();
+    assert_eq!(record.scenarios.len(), 3);
+    let (step, message) = crate::common::failed_step(&record, "RS-REQNUM-06");
+    assert!(
+        step.contains("the reporting API refuses the same body"),
+        "{step}"
+    );
+    assert!(
+        message.contains("expected the reporting API to refuse the invalid body with 400 and INVALID_REQ_COUNT, got 202"),
+        "{message}"
+    );
+    let (_, message) = crate::common::failed_step(&record, "RS-REQNUM-92");
+    assert!(
+        message.contains("POST /view-response/request-number: expected the reporting API to answer 415 with the code INVALID_CONTENT_TYPE, got HTTP 202"),
+        "{message}"
+    );
+    let (_, message) = crate::common::failed_step(&record, "RS-URL-01");
+    assert!(
+        message.contains("answer 404 with the code INVALID_URL"),
+        "{message}"
+    );
+}
