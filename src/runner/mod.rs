@@ -60,6 +60,13 @@ pub enum Pack {
 }
 
 impl Pack {
+    /// Whether the pack's scenarios call the provider (find, view, clear-down). The two
+    /// reporting-only packs do not, so the provider checks before a run (which include a
+    /// clear-down) are not made for them.
+    pub fn calls_provider(self) -> bool {
+        !matches!(self, Pack::ReportingErrors | Pack::ReportingReceived)
+    }
+
     pub fn tag(self) -> Option<&'static str> {
         match self {
             Pack::ConnectionProving => Some("connection-proving"),

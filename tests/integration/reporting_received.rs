@@ -38,11 +38,19 @@ struct Setup {
     /// What the organisation trusts for the simulator's server certificate.
     server_ca: String,
     port: u16,
+    /// The target file has `[provider]`: runs attach to `serve`.
+    attached: bool,
 }
 
 impl Setup {
     /// A target file with `[cda]` and `[reporting_simulator]` (certificates from `[cda]`).
     fn new() -> Setup {
+        Setup::with_provider(false)
+    }
+
+    /// As [`new`](Self::new); with `provider`, also a `[provider]` whose endpoints are closed
+    /// ports (the organisation's find and view are not up), so runs attach to `serve`.
+    fn with_provider(provider: bool) -> Setup {
         let dir = tempfile::tempdir().expect("temp dir");
         let harness = TestPki::generate("harness operator").expect("harness CA");
         let organisation = TestPki::generate("organisation").expect("organisation CA");
@@ -77,7 +85,26 @@ signing_key = "cda-signing.key"
 
 [reporting_simulator]
 listen = "127.0.0.1:{port}"
+{provider_section}"#,
+                provider_section = if provider {
+                    let closed = free_port();
+                    format!(
+                        r#"
+[provider]
+find_url = "https://localhost:{closed}"
+view_url = "https://localhost:{closed}"
+client_cert = "cda-server.pem"
+client_key = "cda-server.key"
+ca_bundle = "cda-ca.pem"
+view_token_keys = [{{ file = "cda-signing.key", kid = "view-1" }}]
+
+[clear_down]
+url = "https://localhost:{closed}/clear-down"
 "#
+                    )
+                } else {
+                    String::new()
+                }
             ),
         );
         Setup {
@@ -88,6 +115,7 @@ listen = "127.0.0.1:{port}"
             server_ca: harness.ca_pem(),
             dir,
             port,
+            attached: provider,
         }
     }
 
@@ -110,7 +138,10 @@ listen = "127.0.0.1:{port}"
                 panic!("serve ended before announcing the reporting simulator: {banner}");
             }
             banner.push_str(&line);
-            if line.contains("judges what it received today") {
+            // With [provider], the line after the control API is up (runs attach from then on).
+            if (line.contains("judges what it received today") && !self.attached)
+                || line.contains("runs its scenarios here")
+            {
                 break;
             }
         }
@@ -340,7 +371,9 @@ fn move_to_yesterday(journal: &Path, endpoints: &[Endpoint]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_endpoint_and_submissions_on_two_utc_days_fail_naming_the_endpoints() {
-    let s = Setup::new();
+    // With [provider] (not up): the runs attach to serve, and the provider checks, which would
+    // stop a run whose provider is down, are not made for this pack.
+    let s = Setup::with_provider(true);
     let _serve = s.serve();
     let all = bodies();
     for (e, body) in all
@@ -351,6 +384,11 @@ async fn a_missing_endpoint_and_submissions_on_two_utc_days_fail_naming_the_endp
     }
     let (code, record, text) = s.judge("runs-five");
     assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("attached to the running pdp-harness serve")
+            && text.contains("the provider checks are not made"),
+        "{text}"
+    );
     let f = failed(&record);
     let failing: Vec<&str> = f.iter().map(|(c, _)| c.as_str()).collect();
     assert_eq!(failing, ["RR-05", "RR-09"], "{f:#?}");
