@@ -194,15 +194,15 @@ impl ReferenceProvider {
     ) -> Result<(u16, Value), String> {
         let f = &self.opts().faults;
         let mut delay = Duration::from_millis(200);
-        let attempts = if f.has(Fault::NoRetry) {
-            1
-        } else if f.has(Fault::RetriesNotFound) {
+        let attempts = if f.has(Fault::NoRetry) { 1 } else { 5 };
+        // The defect's 404s may go on past the bound of the others.
+        let most = if f.has(Fault::RetriesNotFound) {
             NOT_FOUND_RETRIES
         } else {
-            5
+            attempts
         };
         let mut last_error = String::new();
-        for attempt in 1..=attempts {
+        for attempt in 1..=most {
             let result = make(&self.opts().client)
                 .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
                 .timeout(CAS_CALL_TIMEOUT)
@@ -217,7 +217,7 @@ impl ReferenceProvider {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.parse::<u64>().ok())
                         .map(Duration::from_secs);
-                    if status == 404 && f.has(Fault::RetriesNotFound) && attempt < attempts {
+                    if status == 404 && f.has(Fault::RetriesNotFound) && attempt < most {
                         // Deliberate defect: a 404 retried as if it were transient.
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
@@ -243,10 +243,11 @@ impl ReferenceProvider {
             };
             tracing::warn!(error = %failure, attempt, "C&A call failed");
             last_error = failure;
-            if attempt < attempts {
-                tokio::time::sleep(delay).await;
-                delay *= 2;
+            if attempt >= attempts {
+                break;
             }
+            tokio::time::sleep(delay).await;
+            delay *= 2;
         }
         Err(format!(
             "C&A call failed after {attempts} attempt(s): {last_error}"

@@ -7,6 +7,7 @@ mod broken_provider;
 mod checks;
 mod cli;
 mod doctor;
+mod errors;
 mod evidence;
 mod interrupt;
 mod load;
