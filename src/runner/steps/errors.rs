@@ -21,7 +21,8 @@ const WATCH_CAP: Duration = Duration::from_secs(30);
 
 fn method(word: Option<&str>) -> Result<Option<Method>, String> {
     match word {
-        None | Some("") => Ok(None),
+        None => Ok(None),
+        Some(m) if m.trim().is_empty() => Ok(None),
         Some(m) => Method::from_bytes(m.trim().as_bytes())
             .map(Some)
             .map_err(|_| format!("scenario: {m:?} is not an HTTP method")),
@@ -43,7 +44,7 @@ fn arm(world: &HarnessWorld, rule: FaultRule) -> StepResult {
 }
 
 #[given(
-    regex = r#"^the C&A answers (?:(POST|PATCH|DELETE) )?/(token|rreguri|perm|introspect) with (\d{3})(?: "([^"]+)")?(?: and Retry-After (\d+))? (once|for the next (\d+) calls|from now on)$"#
+    regex = r#"^the C&A answers (POST |PATCH |DELETE |)/(token|rreguri|perm|introspect) with (\d{3})( "[^"]+"|)( and Retry-After \d+|) (once|for the next (\d+) calls|from now on)$"#
 )]
 #[allow(clippy::too_many_arguments)]
 async fn answers_with(
@@ -66,8 +67,13 @@ async fn answers_with(
             method: method(Some(&verb))?,
             action: FaultAction::Status {
                 status,
-                description: (!description.is_empty()).then_some(description),
-                retry_after_secs: retry_after.parse().ok(),
+                // The stub scenario's words, quoted in the step.
+                description: Some(description.trim().trim_matches('"').to_owned())
+                    .filter(|d| !d.is_empty()),
+                retry_after_secs: retry_after
+                    .trim()
+                    .strip_prefix("and Retry-After ")
+                    .and_then(|n| n.parse().ok()),
             },
             remaining: how_many(&span, n.parse().ok()),
         },
@@ -75,7 +81,7 @@ async fn answers_with(
 }
 
 #[given(
-    regex = r"^the C&A (hangs on|closes the connection on) (?:(POST|PATCH|DELETE) )?/(token|rreguri|perm|introspect) (once|for the next (\d+) calls|from now on)$"
+    regex = r#"^the C&A (hangs on|closes the connection on) (POST |PATCH |DELETE |)/(token|rreguri|perm|introspect) (once|for the next (\d+) calls|from now on)$"#
 )]
 async fn no_answer(
     world: &mut HarnessWorld,
@@ -101,7 +107,7 @@ async fn no_answer(
 }
 
 #[given(
-    regex = r"^the C&A's introspection results (name the token type pension_dashboard_pmt|carry no permissions|grant no owner scope|are active with exp in the past|carry a permission whose exp is past|say active false) from now on$"
+    regex = r#"^the C&A's introspection results (name the token type pension_dashboard_pmt|carry no permissions|grant no owner scope|are active with exp in the past|carry a permission whose exp is past|say active false) from now on$"#
 )]
 async fn rewrites(world: &mut HarnessWorld, what: String) -> StepResult {
     let rewrite = match what.as_str() {
@@ -215,7 +221,7 @@ async fn no_view_data(world: &mut HarnessWorld) -> StepResult {
 }
 
 #[then(
-    regex = r"^the provider returns no view data unless its retry of /(perm|introspect) succeeded$"
+    regex = r#"^the provider returns no view data unless its retry of /(perm|introspect) succeeded$"#
 )]
 async fn no_view_data_unless_retried(world: &mut HarnessWorld, word: String) -> StepResult {
     let env = world.env()?;
@@ -292,7 +298,7 @@ async fn settle(world: &HarnessWorld) -> Result<(), String> {
 }
 
 #[then(
-    regex = r"^the provider called (?:(POST|PATCH|DELETE) )?/(token|rreguri|perm|introspect) (exactly|at most) (\d+) times?$"
+    regex = r#"^the provider called (POST |PATCH |DELETE |)/(token|rreguri|perm|introspect) (exactly|at most) (\d+) times?$"#
 )]
 async fn called_bounded(
     world: &mut HarnessWorld,
@@ -312,15 +318,8 @@ async fn called_bounded(
         .into_iter()
         .filter(|c| only.as_ref().is_none_or(|m| *m == c.method))
         .collect();
-    let what = format!(
-        "{}{}",
-        if verb.is_empty() {
-            String::new()
-        } else {
-            format!("{verb} ")
-        },
-        ep.name()
-    );
+    // `verb` is "POST " (with its space) or empty.
+    let what = format!("{verb}{}", ep.name());
     let seen = calls
         .iter()
         .map(|c| match (c.status, c.injected) {

@@ -8,6 +8,7 @@ mod errors;
 mod find;
 mod reporting;
 mod resilience;
+mod restart;
 mod updates;
 mod view;
 
