@@ -58,7 +58,7 @@ async fn fail_n(world: &mut HarnessWorld, word: String, status: u16, calls: u32)
 }
 
 /// The injected failures on `word` and the success after them; an error naming what was seen.
-pub(super) fn retried(world: &HarnessWorld, word: &str, min_wait: Option<u64>) -> StepResult {
+fn retried(world: &HarnessWorld, word: &str, min_wait: Option<u64>) -> StepResult {
     let env = world.env()?;
     let ep = endpoint(word)?;
     let calls = env.cas.faults().calls(ep);
