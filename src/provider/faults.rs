@@ -70,6 +70,8 @@ pub enum Fault {
     BracedPei,
     /// Parses the C&A's `resource_id` as a UUID and loses the registration when it is not one.
     ParsesResourceIdAsUuid,
+    /// Dates its illustrations tomorrow (2.501 in the future).
+    FutureIllustrationDate,
     /// Returns annual amounts one pound higher than the test pack provisioned.
     WrongAnnualAmount,
     /// Gives up on the first 429 or 5xx from the C&A instead of retrying with backoff.
@@ -105,6 +107,9 @@ pub enum Fault {
     /// Serves view data whenever `/introspect` answers 200, whatever the result says
     /// (inactive, wrong token type, no owner permission, expired).
     IgnoresIntrospectionResult,
+    /// Strips full stops, hyphens and apostrophes from the names a find carries before matching
+    /// them with its records, which keep them (`ST. JOHN` becomes `ST JOHN` and matches no one).
+    StripsNamePunctuation,
     /// Takes 50 ms before acknowledging each find (a slow find endpoint, for load tests).
     SlowFind,
 }
