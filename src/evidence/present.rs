@@ -338,6 +338,10 @@ pub fn scope(record: &RunRecord) -> Scope {
     }
     for (pack, what) in [
         (
+            "errors",
+            "the errors pack (the C&A error catalogue and the reporting scripts)",
+        ),
+        (
             "resilience",
             "the resilience pack (C&A fault injection: retries and backoff)",
         ),
@@ -350,7 +354,10 @@ pub fn scope(record: &RunRecord) -> Scope {
             "the reporting-received pack (what serve's reporting simulator received from the organisation's own client)",
         ),
     ] {
-        if h.selection.pack != pack {
+        // The errors pack holds the reporting scripts.
+        let included = h.selection.pack == pack
+            || (pack == "reporting-errors" && h.selection.pack == "errors");
+        if !included {
             excluded.push(format!("{what}, which is not part of \"all\""));
         }
     }
