@@ -363,6 +363,37 @@ impl ReportingConfig {
     }
 }
 
+/// `pdp-harness serve` also runs the reporting simulator here, for the organisation's own
+/// reporting client (`[reporting_simulator]`); `run --pack reporting-received` judges what it
+/// received. Certificates default to `[cda]`'s: the harness's PKI the organisation already
+/// trusts, and the organisation's client CA.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportingSimulatorConfig {
+    /// Where it listens, e.g. "0.0.0.0:8444".
+    pub listen: std::net::SocketAddr,
+    /// Its server certificate and key (PEM); default `[cda] server_cert` / `server_key`.
+    pub server_cert: Option<PathBuf>,
+    pub server_key: Option<Secret>,
+    /// CA certificate(s) (PEM) of the organisation's reporting client certificate; default
+    /// `[cda] client_ca`.
+    pub client_ca: Option<PathBuf>,
+    /// What it received, one JSON line per request; default `reporting-received.jsonl` beside
+    /// the target file.
+    pub journal: Option<PathBuf>,
+}
+
+impl ReportingSimulatorConfig {
+    /// The journal's path, relative paths resolved against `base`.
+    pub fn journal_path(&self, base: &Path) -> PathBuf {
+        base.join(
+            self.journal
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(crate::reporting::RECEIVED_FILE)),
+        )
+    }
+}
+
 /// The whole target file.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -378,6 +409,8 @@ pub struct TargetConfig {
     pub cda: Option<CdaConfig>,
     /// Reporting API and data sources; omit to rehearse against the simulator.
     pub reporting: ReportingConfig,
+    /// `serve` runs the reporting simulator for the organisation's own reporting client.
+    pub reporting_simulator: Option<ReportingSimulatorConfig>,
     /// `pdp-harness load`: the organisation's confirmation for a find endpoint not on loopback.
     pub load: crate::load::LoadConfig,
     /// Timeouts and connection cap of every server the harness runs.
@@ -428,6 +461,14 @@ impl TargetConfig {
             )));
         }
         cfg.reporting.check().map_err(|m| invalid(&m))?;
+        if let Some(rs) = &cfg.reporting_simulator
+            && cfg.cda.is_none()
+            && (rs.server_cert.is_none() || rs.server_key.is_none() || rs.client_ca.is_none())
+        {
+            return Err(invalid(
+                "[reporting_simulator] needs server_cert, server_key and client_ca, or a [cda] section whose certificates it uses",
+            ));
+        }
         if cfg.provider.is_some() {
             if cfg.cda.is_none() {
                 return Err(invalid(
@@ -521,6 +562,13 @@ impl TargetConfig {
             "reporting.expected_minutes".into(),
             r.expected_minutes.to_string(),
         ));
+        if let Some(rs) = &self.reporting_simulator {
+            out.push(("reporting_simulator.listen".into(), rs.listen.to_string()));
+            out.push((
+                "reporting_simulator.journal".into(),
+                rs.journal_path(&self.base_dir()).display().to_string(),
+            ));
+        }
         out.extend(vec![
             (
                 "limits.acknowledgement_ms".into(),
@@ -627,6 +675,34 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reporting_simulator_without_cda_needs_its_own_certificates() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("target.toml");
+        std::fs::write(
+            &path,
+            "[reporting_simulator]\nlisten = \"127.0.0.1:8444\"\n",
+        )
+        .expect("write");
+        let err = TargetConfig::load(&path).expect_err("no certificates");
+        assert!(
+            err.to_string()
+                .contains("[reporting_simulator] needs server_cert, server_key and client_ca"),
+            "{err}"
+        );
+        std::fs::write(
+            &path,
+            "[reporting_simulator]\nlisten = \"127.0.0.1:8444\"\nserver_cert = \"s.pem\"\nserver_key = \"s.key\"\nclient_ca = \"ca.pem\"\n",
+        )
+        .expect("write");
+        let cfg = TargetConfig::load(&path).expect("valid");
+        let rs = cfg.reporting_simulator.as_ref().expect("section");
+        assert_eq!(
+            rs.journal_path(&cfg.base_dir()),
+            dir.path().join("reporting-received.jsonl")
+        );
+    }
 
     #[test]
     fn unknown_keys_name_the_line() {

@@ -117,6 +117,11 @@ update_ms = 30000                 # after match updates are applied, wait for ea
 # view-response-unavailable = "file:exports/unavailable.json"
 # view-response-calculations = "null"
 
+# If your own software submits the reporting data, `serve` can also run the reporting API for it
+# (mutual TLS: the C&A's certificate above, your client CA): add a section reporting_simulator
+# with listen = "0.0.0.0:8444" (README: "Your own reporting client rehearses too"). What it
+# receives is judged by `pdp-harness run --pack reporting-received --target <this file>`.
+
 # ---------------------------------------------------------------------------------------------
 # Redaction of the evidence. Personas' names, dates of birth, NI numbers, addresses, emails and
 # phones, tokens, keys and Authorization headers are masked by default.

@@ -1195,8 +1195,9 @@ async fn doctor_command(
     );
     let redactor = redactor_for(&pack, &config, false);
     let env = start_environment(Arc::new(pack), &config, redactor).await?;
-    let checks = doctor::examine(&env).await;
+    let mut checks = doctor::examine(&env).await;
     env.shutdown();
+    checks.extend(doctor::reporting_simulator(&config).await);
     for c in &checks {
         say!("{}", c.line());
     }
@@ -1256,10 +1257,34 @@ async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failur
             Err(e) => eprintln!("pdp-harness serve: /jwk_uri publishes no view token key yet: {e}"),
         }
     }
+    // The reporting API for the organisation's own reporting client, when configured.
+    let reporting = pdp_harness::reporting::setup::standalone(&config).map_err(could_not_run)?;
     say!("pdp-harness serve: the simulated CDA (C&A and JWKS) is running.");
     say!("Configure the solution's test environment with:");
     for (what, value) in service.what_to_configure() {
         say!("  {what:<46} {value}");
+    }
+    if let Some(r) = &reporting {
+        for (what, value) in [
+            (
+                "reporting API (your own reporting client) on",
+                r.server.addr.to_string(),
+            ),
+            (
+                "  its client certificates from the CA(s) in",
+                r.client_ca.display().to_string(),
+            ),
+            (
+                "  what it receives is kept in",
+                r.journal.display().to_string(),
+            ),
+        ] {
+            say!("  {what:<46} {value}");
+        }
+        say!(
+            "`pdp-harness run --pack reporting-received --target {}` judges what it received today (UTC), as PDP's pipeline does.",
+            target.display()
+        );
     }
     let service = Arc::new(service);
     let attached = if config.provider.is_some() {
@@ -1312,6 +1337,9 @@ async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failur
         }
     }
     service.shutdown();
+    if let Some(r) = &reporting {
+        r.server.shutdown();
+    }
     Ok(EXIT_PASSED)
 }
 

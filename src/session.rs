@@ -81,9 +81,17 @@ pub async fn checked_run(
     ));
     // A stop during the checks (a long clear-down command) abandons them; the run then seals
     // at once as INTERRUPTED, every scenario not started.
-    let checks = tokio::select! {
-        checks = doctor::examine(&env) => checks,
-        _ = options.stop.requested() => Vec::new(),
+    let checks = if options.pack.calls_provider() {
+        tokio::select! {
+            checks = doctor::examine(&env) => checks,
+            _ = options.stop.requested() => Vec::new(),
+        }
+    } else {
+        out.line(&format!(
+            "the provider checks are not made: pack {} does not call the provider (and is not to clear its test data down)",
+            options.pack.name()
+        ));
+        Vec::new()
     };
     let blocking = doctor::blocking(&checks).len();
     if blocking > 0 {

@@ -905,11 +905,13 @@ pub fn reading_order(scenarios: &[ScenarioRecord]) -> Vec<usize> {
 
 /// The stage a scenario belongs to, from its tags.
 pub fn stage_of(tags: &[String]) -> Option<String> {
-    const STAGES: [(&str, &str); 4] = [
+    const STAGES: [(&str, &str); 6] = [
         ("connection-proving", "connection proving"),
         ("stage1", "stage 1"),
         ("stage2", "stage 2"),
         ("reporting", "reporting"),
+        ("reporting-errors", "reporting errors"),
+        ("reporting-received", "reporting received"),
     ];
     STAGES
         .iter()

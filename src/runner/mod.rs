@@ -47,11 +47,30 @@ pub enum Pack {
     Reporting,
     /// Retry, backoff and recovery under injected C&A faults (tag @resilience; not in "all").
     Resilience,
+    /// The error catalogue: every C&A error the MaPS stub seeds and every bad view request,
+    /// each a case the provider must survive or refuse (tags @errors and @reporting-errors;
+    /// not in "all").
+    Errors,
+    /// The reporting scripts alone: every `INVALID_*` code of the reporting yaml and the
+    /// transport errors, refused by the harness's validator and by the reporting API (tag
+    /// @reporting-errors; also in "errors"; not in "all").
+    ReportingErrors,
+    /// What the reporting simulator of `pdp-harness serve` received from the organisation's own
+    /// reporting client this UTC day, judged as PDP's pipeline does (tag @reporting-received;
+    /// not in "all").
+    ReportingReceived,
     /// Every pack, in order.
     All,
 }
 
 impl Pack {
+    /// Whether the pack's scenarios call the provider (find, view, clear-down). The two
+    /// reporting-only packs do not, so the provider checks before a run (which include a
+    /// clear-down) are not made for them.
+    pub fn calls_provider(self) -> bool {
+        !matches!(self, Pack::ReportingErrors | Pack::ReportingReceived)
+    }
+
     pub fn tag(self) -> Option<&'static str> {
         match self {
             Pack::ConnectionProving => Some("connection-proving"),
@@ -59,7 +78,26 @@ impl Pack {
             Pack::Stage2 => Some("stage2"),
             Pack::Reporting => Some("reporting"),
             Pack::Resilience => Some("resilience"),
+            Pack::Errors => Some("errors"),
+            Pack::ReportingErrors => Some("reporting-errors"),
+            Pack::ReportingReceived => Some("reporting-received"),
             Pack::All => None,
+        }
+    }
+
+    /// The tags whose scenarios the pack selects (any of them); empty for "all".
+    pub fn tags(self) -> &'static [&'static str] {
+        match self {
+            Pack::ConnectionProving => &["connection-proving"],
+            Pack::Stage1 => &["stage1"],
+            Pack::Stage2 => &["stage2"],
+            Pack::Reporting => &["reporting"],
+            Pack::Resilience => &["resilience"],
+            // The reporting API's error scripts belong to the catalogue too.
+            Pack::Errors => &["errors", "reporting-errors"],
+            Pack::ReportingErrors => &["reporting-errors"],
+            Pack::ReportingReceived => &["reporting-received"],
+            Pack::All => &[],
         }
     }
 
@@ -224,12 +262,9 @@ pub struct CaseFilter {
 }
 
 impl CaseFilter {
-    fn selects(&self, key: &ScenarioKey, tags: &[&str]) -> bool {
+    fn selects(&self, key: &ScenarioKey, tags: &[String]) -> bool {
         self.scenarios.iter().any(|k| k.matches(key))
-            || self
-                .whole_stages
-                .iter()
-                .any(|stage| tags.contains(&stage.as_str()))
+            || self.whole_stages.iter().any(|stage| tags.contains(stage))
     }
 }
 
@@ -261,18 +296,19 @@ fn feature_files(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
     Ok(files)
 }
 
-/// A scenario's tags with those of its feature and rule.
-fn all_tags<'a>(
-    feature: &'a gherkin::Feature,
-    rule: Option<&'a gherkin::Rule>,
-    scenario: &'a gherkin::Scenario,
-) -> Vec<&'a str> {
+/// A scenario's tags with those of its feature and rule, outline columns resolved
+/// ([`resolve_tag`]).
+fn all_tags(
+    feature: &gherkin::Feature,
+    rule: Option<&gherkin::Rule>,
+    scenario: &gherkin::Scenario,
+) -> Vec<String> {
     feature
         .tags
         .iter()
         .chain(rule.into_iter().flat_map(|r| r.tags.iter()))
         .chain(scenario.tags.iter())
-        .map(String::as_str)
+        .map(|t| resolve_tag(scenario, t))
         .collect()
 }
 
@@ -280,7 +316,8 @@ fn all_tags<'a>(
 /// the case filter.
 #[derive(Debug, Clone)]
 struct Filter {
-    pack_tag: Option<&'static str>,
+    /// A scenario is selected if it has any of these (all when empty).
+    pack_tags: &'static [&'static str],
     expr: Option<TagOperation>,
     /// Scenarios with any of these tags are left out (e.g. `stub` against a real reporting
     /// API, `reconciliation` when nothing is reported to reconcile).
@@ -296,8 +333,8 @@ impl Filter {
         scenario: &gherkin::Scenario,
     ) -> bool {
         let tags = all_tags(feature, rule, scenario);
-        self.pack_tag.is_none_or(|t| tags.contains(&t))
-            && !self.skip_tags.iter().any(|t| tags.contains(t))
+        (self.pack_tags.is_empty() || self.pack_tags.iter().any(|t| tags.iter().any(|x| x == t)))
+            && !self.skip_tags.iter().any(|t| tags.iter().any(|x| x == t))
             && self.expr.as_ref().is_none_or(|e| e.eval(tags.iter()))
             && self
                 .cases
@@ -307,9 +344,35 @@ impl Filter {
 }
 
 /// A scenario's identity across runs, as the run record will hold it.
-fn key_of(feature: &gherkin::Feature, scenario: &gherkin::Scenario, tags: &[&str]) -> ScenarioKey {
+fn key_of(
+    feature: &gherkin::Feature,
+    scenario: &gherkin::Scenario,
+    tags: &[String],
+) -> ScenarioKey {
     let case_id = tags.iter().find_map(|t| t.strip_prefix("case:"));
     ScenarioKey::new(case_id, &feature.name, &scenario.name)
+}
+
+/// A tag of a Scenario Outline may name a column of its Examples table (`@case:<case>`), so
+/// that each row has its own case id: in an expanded scenario, `<column>` is that row's value.
+/// Cucumber itself expands names and steps, not tags.
+pub(crate) fn resolve_tag(scenario: &gherkin::Scenario, tag: &str) -> String {
+    let Some(rows) = scenario
+        .examples
+        .first()
+        .and_then(|e| e.table.as_ref())
+        .map(|t| &t.rows)
+    else {
+        return tag.to_owned();
+    };
+    let (Some(header), Some(values)) = (rows.first(), rows.get(1)) else {
+        return tag.to_owned();
+    };
+    let mut out = tag.to_owned();
+    for (name, value) in header.iter().zip(values) {
+        out = out.replace(&format!("<{name}>"), value);
+    }
+    out
 }
 
 /// Tags of the reporting scenarios that do not apply to this target.
@@ -402,7 +465,7 @@ fn preflight(opts: &RunOptions, skip_tag: Option<&'static str>) -> Result<Plan, 
     let mut dependencies: Vec<(String, Pack, String)> = Vec::new();
     let reporting = reporting_scope::reporting_scope(&opts.config, opts.pack)?;
     // Said only where the pack holds such scenarios.
-    let not_applicable = if opts.pack == Pack::Resilience {
+    let not_applicable = if matches!(opts.pack, Pack::Resilience | Pack::Errors) {
         not_applicable(&opts.config)
     } else {
         Vec::new()
@@ -412,7 +475,7 @@ fn preflight(opts: &RunOptions, skip_tag: Option<&'static str>) -> Result<Plan, 
             continue;
         }
         let filter = Filter {
-            pack_tag: stage.tag(),
+            pack_tags: stage.tags(),
             expr: expr.clone(),
             skip_tags: {
                 let mut tags = reporting_skips(stage, &reporting);
@@ -424,7 +487,7 @@ fn preflight(opts: &RunOptions, skip_tag: Option<&'static str>) -> Result<Plan, 
         };
         let mut selected = 0;
         for (path, feature) in &parsed {
-            let chosen: Vec<(Vec<&str>, &gherkin::Scenario)> = feature
+            let chosen: Vec<(Vec<String>, &gherkin::Scenario)> = feature
                 .scenarios
                 .iter()
                 .filter(|s| filter.selects(feature, None, s))
@@ -453,7 +516,7 @@ fn preflight(opts: &RunOptions, skip_tag: Option<&'static str>) -> Result<Plan, 
                 found.push(key_of(feature, scenario, tags));
                 planned.push(PlannedScenario {
                     key: key_of(feature, scenario, tags),
-                    tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+                    tags: tags.clone(),
                 });
                 for dep in tags.iter().filter_map(|t| t.strip_prefix("depends-on:")) {
                     dependencies.push((dep.to_owned(), stage, path.display().to_string()));
@@ -612,6 +675,22 @@ async fn set_up_stage(
                 );
             }
             notes
+        }
+        Pack::ReportingReceived => {
+            let session = &env.reporting;
+            let day = session.clock.now().date_naive();
+            match &session.settings.received_journal {
+                Some(path) => match crate::reporting::received::load(path) {
+                    Ok(all) => vec![format!(
+                        "judging what serve's reporting simulator received on {day} (UTC): {} of the {} requests in {}",
+                        all.iter().filter(|r| r.at.date_naive() == day).count(),
+                        all.len(),
+                        path.display()
+                    )],
+                    Err(e) => vec![e.to_string()],
+                },
+                None => Vec::new(),
+            }
         }
         _ => Vec::new(),
     }
@@ -840,7 +919,7 @@ pub async fn run(
         }
         skip_tags.extend(plan.not_applicable.iter().map(|(tag, _)| *tag));
         let filter = Filter {
-            pack_tag: stage.tag(),
+            pack_tags: stage.tags(),
             expr: plan.expr.clone(),
             skip_tags,
             cases: plan.cases.clone(),

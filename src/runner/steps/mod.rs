@@ -4,6 +4,7 @@
 //! [`StepFailure`] whose class (who has to act) the step sets where it knows it; each step keeps
 //! it on the world ([`HarnessWorld::settle`]) for the evidence writer.
 
+mod errors;
 mod find;
 mod reporting;
 mod resilience;

@@ -10,7 +10,7 @@ use crate::runner::world::HarnessWorld;
 
 use super::{StepFailure, StepResult};
 
-fn endpoint(word: &str) -> Result<CasEndpoint, StepFailure> {
+pub(super) fn endpoint(word: &str) -> Result<CasEndpoint, StepFailure> {
     CasEndpoint::parse(word).ok_or_else(|| {
         StepFailure::configuration(format!(
             "scenario: {word:?} is not a C&A endpoint (token, perm, introspect, rreguri)"
@@ -31,12 +31,12 @@ fn arm(
             "scenario: {status} is not an HTTP status"
         )));
     }
-    env.cas.faults().inject(FaultRule {
-        endpoint: endpoint(word)?,
+    env.cas.faults().inject(FaultRule::status(
+        endpoint(word)?,
         status,
-        retry_after_secs: retry_after,
-        remaining: calls,
-    });
+        retry_after,
+        calls,
+    ));
     Ok(())
 }
 

@@ -66,7 +66,11 @@ pub async fn run_pack_console(
 ) -> (RunRecord, Vec<String>) {
     // Registrations and updates that never arrive are waited for this long (30 s in use); the
     // embedded default answers in milliseconds, and the resilience scenarios need about 2 s.
-    config.limits.registration_ms = 6_000;
+    // A limit the caller set itself is kept (the errors pack's no-answer case needs the
+    // provider's 5 s C&A call timeout and a retry inside it).
+    if config.limits.registration_ms == pdp_harness::config::Limits::default().registration_ms {
+        config.limits.registration_ms = 6_000;
+    }
     config.limits.update_ms = 3_000;
     let env = environment_with(faults, &config).await;
     let options = RunOptions {
