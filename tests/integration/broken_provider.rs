@@ -525,6 +525,8 @@ async fn an_unattributable_registration_fails_the_run_level_check() {
         cases: None,
         rerun: None,
         sign_off: None,
+        after: None,
+        interactive: false,
         stop: Default::default(),
     };
     let stray = {

@@ -79,6 +79,8 @@ pub async fn run_pack_console(
         rerun: None,
         stop: Default::default(),
         sign_off: None,
+        after: None,
+        interactive: false,
     };
     let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
     let outcome = runner::run(env.clone(), &options, Box::new(Collect(lines.clone())))
