@@ -82,7 +82,7 @@ pub async fn checked_run(
     // A stop during the checks (a long clear-down command) abandons them; the run then seals
     // at once as INTERRUPTED, every scenario not started.
     let checks = tokio::select! {
-        checks = doctor::examine(&env) => checks,
+        checks = doctor::examine_with(&env, options.after.is_none()) => checks,
         _ = options.stop.requested() => Vec::new(),
     };
     let blocking = doctor::blocking(&checks).len();

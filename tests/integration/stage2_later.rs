@@ -137,7 +137,10 @@ async fn stage_2_after_refuses_an_unknown_run_a_failed_stage_1_and_a_cas_that_fo
         .await
         .expect_err("refused");
     fresh.shutdown();
-    assert!(matches!(err, RunError::After(AfterError::Gone { .. })), "{err}");
+    assert!(
+        matches!(err, RunError::After(AfterError::Gone { .. })),
+        "{err}"
+    );
     assert!(
         err.to_string()
             .contains("the C&A no longer holds the registrations stage 1"),
