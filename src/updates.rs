@@ -299,7 +299,7 @@ pub async fn run_command(
     };
     match tokio::time::timeout(timeout, all).await {
         Err(_) => {
-            outcome.status = format!("did not finish within {} s", timeout.as_secs());
+            outcome.status = format!("did not finish within {} s", timeout.as_secs_f64());
         }
         Ok((out, err, status)) => {
             let (out, out_cut) = out.unwrap_or_default();
@@ -386,13 +386,15 @@ pub enum AfterError {
         message: String,
     },
     #[error(
-        "--after {id}: the C&A no longer holds the registrations stage 1 of run {id} left ({missing} of {total} missing, e.g. {example}): it was cleared down or restarted since; run stage 1 again"
+        "--after {id}: the C&A no longer holds the registrations stage 1 of run {id} left ({missing} of {total} missing, e.g. {example}): {why}"
     )]
     Gone {
         id: String,
         missing: usize,
         total: usize,
         example: String,
+        /// What probably happened, and what to do.
+        why: String,
     },
 }
 
@@ -478,7 +480,12 @@ impl AfterStage1 {
 
     /// The C&A must still hold every registration stage 1 left (live, or deleted by one of
     /// the file's updates): else stage 2 would judge a C&A that has forgotten stage 1.
-    pub fn check_held(&self, registrations: &[Registration]) -> Result<(), AfterError> {
+    /// `embedded`: the C&A is the embedded default's, which lives only as long as its process.
+    pub fn check_held(
+        &self,
+        registrations: &[Registration],
+        embedded: bool,
+    ) -> Result<(), AfterError> {
         let missing: Vec<&LeftRegistration> = self
             .left
             .registrations
@@ -492,7 +499,73 @@ impl AfterStage1 {
                 missing: missing.len(),
                 total: self.left.registrations.len(),
                 example: format!("{} ({})", first.pei, first.resource_id),
+                why: if embedded {
+                    "the embedded default's C&A lives only as long as its run's process; for stage 2 in a later process give a --target whose C&A `pdp-harness serve` keeps running, or use --pack all".to_owned()
+                } else {
+                    "it was cleared down or restarted since; run stage 1 again".to_owned()
+                },
             }),
         }
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Vec<String> {
+        ["sh", "-c", script, "apply"].map(str::to_owned).to_vec()
+    }
+
+    #[tokio::test]
+    async fn the_command_gets_the_file_and_its_output_is_kept_bounded() {
+        let file = Path::new("/tmp/some dir/match-updates.json");
+        let out = run_command(
+            &sh("echo \"arg=$1 env=$PDP_MATCH_UPDATES\"; head -c 20000 /dev/zero | tr '\\0' x >&2; exit 4"),
+            file,
+            std::time::Duration::from_secs(60),
+        )
+        .await;
+        assert!(!out.success);
+        assert_eq!(out.status, "exit status 4");
+        assert_eq!(
+            out.stdout.trim(),
+            format!("arg={} env={}", file.display(), file.display())
+        );
+        assert_eq!(
+            out.stderr.len(),
+            COMMAND_OUTPUT_CAP,
+            "stderr cut at the cap"
+        );
+        assert!(out.truncated);
+        assert!(
+            out.command.ends_with("match-updates.json"),
+            "{}",
+            out.command
+        );
+    }
+
+    #[tokio::test]
+    async fn a_command_that_overruns_its_timeout_fails_and_a_missing_one_is_named() {
+        let out = run_command(
+            &sh("sleep 30"),
+            Path::new("f.json"),
+            std::time::Duration::from_millis(200),
+        )
+        .await;
+        assert!(!out.success);
+        assert_eq!(out.status, "did not finish within 0.2 s");
+        let out = run_command(
+            &["/nonexistent/apply-updates".to_owned()],
+            Path::new("f.json"),
+            std::time::Duration::from_secs(5),
+        )
+        .await;
+        assert!(!out.success);
+        assert!(
+            out.status.starts_with("could not be started"),
+            "{}",
+            out.status
+        );
     }
 }

@@ -902,7 +902,7 @@ pub async fn run(
     if let Some(after) = &opts.after {
         // A C&A that forgot stage 1 (cleared down, restarted without its state) cannot be
         // judged: said before anything is written.
-        after.check_held(&env.cas.registrations())?;
+        after.check_held(&env.cas.registrations(), env.is_embedded())?;
     }
     let run_id = new_run_id();
     let run_dir = opts.out_dir.join(&run_id);
