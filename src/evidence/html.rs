@@ -96,7 +96,7 @@ pub fn render_html(record: &RunRecord, manifest_sha256: Option<&str>) -> String 
     if let Some(issued) = &record.match_updates {
         let _ = write!(
             o,
-            "<p class=\"issued\" id=\"match-updates\"><strong>Match-update file issued at the end of stage 1</strong> ({} updates): <code>{}</code><br>Next: {}</p>",
+            "<p class=\"issued\" id=\"match-updates\"><strong>Match-update file issued at the end of stage 1</strong> ({} updates): <code>{}</code><br/>Next: {}</p>",
             issued.updates,
             esc(&issued.file),
             esc(&issued.next)
