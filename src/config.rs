@@ -179,6 +179,13 @@ pub struct ProviderEndpoints {
     /// Or the same keys as a JWKS file.
     #[serde(default)]
     pub view_token_jwks: Option<PathBuf>,
+    /// A command (no shell) that restarts the solution's find/view service and returns once
+    /// it serves again: the no-loss-on-restart case runs only with it.
+    #[serde(default)]
+    pub restart: Option<Vec<String>>,
+    /// How long the restart command may take (default 120 s).
+    #[serde(default)]
+    pub restart_timeout_secs: Option<u64>,
 }
 
 /// One registered view data token key (`[provider] view_token_keys`).

@@ -58,6 +58,10 @@ ca_bundle = "org-ca.pem"                              # CHANGE: CA(s) that issue
 # harness's C&A publishes them at /jwk_uri, where the live dashboard verifies view data tokens.
 # To rotate, register the next key beside the current one, then switch. Or: view_token_jwks = "FILE".
 view_token_keys = [{ file = "view-token-1.pem", kid = "view-token-1" }]   # CHANGE
+# A command (no shell) that restarts your find/view service and returns once it serves again: the
+# restart case E-RST-01 (--pack resilience) needs it, and is not applicable without it.
+# restart = ["/opt/pensions/bin/restart-find-service"]
+# restart_timeout_secs = 120
 
 # How your test data is cleared down before each stage: an HTTP call (POST, mTLS with the
 # harness's client certificate) or a command run without a shell. One of the two.
