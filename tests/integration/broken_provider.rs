@@ -271,6 +271,8 @@ async fn run_case(
         rerun: None,
         sign_off: None,
         stop: Default::default(),
+        after: None,
+        interactive: false,
     };
     let outcome = runner::run(env.clone(), &options, Box::new(Collect::default()))
         .await
