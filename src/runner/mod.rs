@@ -47,6 +47,10 @@ pub enum Pack {
     Reporting,
     /// Retry, backoff and recovery under injected C&A faults (tag @resilience; not in "all").
     Resilience,
+    /// The error catalogue: every C&A error the MaPS stub seeds and every bad view request,
+    /// each a case the provider must survive or refuse (tags @errors and @reporting-errors;
+    /// not in "all").
+    Errors,
     /// Every pack, in order.
     All,
 }
@@ -59,7 +63,22 @@ impl Pack {
             Pack::Stage2 => Some("stage2"),
             Pack::Reporting => Some("reporting"),
             Pack::Resilience => Some("resilience"),
+            Pack::Errors => Some("errors"),
             Pack::All => None,
+        }
+    }
+
+    /// The tags whose scenarios the pack selects (any of them); empty for "all".
+    pub fn tags(self) -> &'static [&'static str] {
+        match self {
+            Pack::ConnectionProving => &["connection-proving"],
+            Pack::Stage1 => &["stage1"],
+            Pack::Stage2 => &["stage2"],
+            Pack::Reporting => &["reporting"],
+            Pack::Resilience => &["resilience"],
+            // The reporting API's error scripts belong to the catalogue too.
+            Pack::Errors => &["errors", "reporting-errors"],
+            Pack::All => &[],
         }
     }
 
@@ -289,7 +308,8 @@ fn all_tags<'a>(
 /// the case filter.
 #[derive(Debug, Clone)]
 struct Filter {
-    pack_tag: Option<&'static str>,
+    /// A scenario is selected if it has any of these (all when empty).
+    pack_tags: &'static [&'static str],
     expr: Option<TagOperation>,
     /// Scenarios with any of these tags are left out (e.g. `stub` against a real reporting
     /// API, `reconciliation` when nothing is reported to reconcile).
@@ -305,7 +325,7 @@ impl Filter {
         scenario: &gherkin::Scenario,
     ) -> bool {
         let tags = all_tags(feature, rule, scenario);
-        self.pack_tag.is_none_or(|t| tags.contains(&t))
+        (self.pack_tags.is_empty() || self.pack_tags.iter().any(|t| tags.contains(t)))
             && !self.skip_tags.iter().any(|t| tags.contains(t))
             && self.expr.as_ref().is_none_or(|e| e.eval(tags.iter()))
             && self
@@ -411,7 +431,7 @@ fn preflight(opts: &RunOptions, skip_tag: Option<&'static str>) -> Result<Plan, 
     let mut dependencies: Vec<(String, Pack, String)> = Vec::new();
     let reporting = reporting_scope::reporting_scope(&opts.config, opts.pack)?;
     // Said only where the pack holds such scenarios.
-    let not_applicable = if opts.pack == Pack::Resilience {
+    let not_applicable = if matches!(opts.pack, Pack::Resilience | Pack::Errors) {
         not_applicable(&opts.config)
     } else {
         Vec::new()
@@ -421,7 +441,7 @@ fn preflight(opts: &RunOptions, skip_tag: Option<&'static str>) -> Result<Plan, 
             continue;
         }
         let filter = Filter {
-            pack_tag: stage.tag(),
+            pack_tags: stage.tags(),
             expr: expr.clone(),
             skip_tags: {
                 let mut tags = reporting_skips(stage, &reporting);
@@ -1067,7 +1087,7 @@ pub async fn run(
         }
         skip_tags.extend(plan.not_applicable.iter().map(|(tag, _)| *tag));
         let filter = Filter {
-            pack_tag: stage.tag(),
+            pack_tags: stage.tags(),
             expr: plan.expr.clone(),
             skip_tags,
             cases: plan.cases.clone(),

@@ -9,6 +9,7 @@ mod checks;
 mod cli;
 mod doctor;
 mod durable_cas;
+mod errors;
 mod evidence;
 mod interrupt;
 mod load;

@@ -59,8 +59,12 @@ pub async fn run_pack_with(
 
 /// Registrations and updates that never arrive are waited for this long (30 s in use); the
 /// embedded default answers in milliseconds, and the resilience scenarios need about 2 s.
+/// A registration limit the caller set itself is kept (the errors pack's no-answer case needs
+/// the provider's 5 s C&A call timeout and a retry inside it).
 pub fn test_limits(mut config: TargetConfig) -> TargetConfig {
-    config.limits.registration_ms = 6_000;
+    if config.limits.registration_ms == pdp_harness::config::Limits::default().registration_ms {
+        config.limits.registration_ms = 6_000;
+    }
     config.limits.update_ms = 3_000;
     config
 }
