@@ -109,6 +109,19 @@ pub struct ClearDownConfig {
     pub timeout_secs: Option<u64>,
 }
 
+/// How stage 2's match updates reach the organisation's system when stage 1 and stage 2 run in
+/// one `run` (`--pack all`): PDP emails the file; here a command applies it. Without one, a run
+/// against a real target stops after stage 1 and stage 2 runs later with `--after`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpdatesConfig {
+    /// Run without a shell, with the match-update file's path appended as its last argument
+    /// and in `PDP_MATCH_UPDATES`; exit status 0 means applied.
+    pub command: Option<Vec<String>>,
+    /// How long the command may take (default 300 s).
+    pub timeout_secs: Option<u64>,
+}
+
 /// Who is being tested, when it differs from the test pack's `[provider]`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -401,6 +414,8 @@ pub struct TargetConfig {
     pub limits: Limits,
     pub contract: WireContract,
     pub clear_down: ClearDownConfig,
+    /// How stage 2's match updates are applied within one run (`[updates] command`).
+    pub updates: UpdatesConfig,
     pub organisation: OrganisationConfig,
     pub redaction: RedactionConfig,
     /// The organisation's solution; omit for the embedded default.
@@ -452,6 +467,11 @@ impl TargetConfig {
                 ));
             }
             _ => {}
+        }
+        if cfg.updates.command.as_ref().is_some_and(Vec::is_empty) {
+            return Err(invalid(
+                "[updates] command is empty: give the program and its arguments, e.g. [\"/opt/bin/apply-updates\"] (the match-update file's path is appended)",
+            ));
         }
         if let Some(guid) = &cfg.organisation.holdername_guid
             && uuid::Uuid::parse_str(guid).is_err()
@@ -651,6 +671,15 @@ impl TargetConfig {
                 ),
             ),
         ]);
+        if let Some(cmd) = &self.updates.command {
+            out.push((
+                "updates".into(),
+                format!(
+                    "command {} (stage 2's match updates applied within the run)",
+                    cmd.first().map(String::as_str).unwrap_or("")
+                ),
+            ));
+        }
         out
     }
 }

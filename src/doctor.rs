@@ -486,6 +486,12 @@ async fn jwks(client: &reqwest::Client, probe: JwksProbe<'_>) -> (Check, Option<
 
 /// Every check against the environment, in order.
 pub async fn examine(env: &Environment) -> Vec<Check> {
+    examine_with(env, true).await
+}
+
+/// As [`examine`]; with `clear_down` false the clear-down hook is not used (a stage 2 run
+/// after an earlier stage 1 checks the data stage 1 left: clearing it would lose it).
+pub async fn examine_with(env: &Environment, clear_down: bool) -> Vec<Check> {
     let mut checks = vec![certificate(&env.harness_identity)];
     let trusted = &env.provider_trust;
     let client = env.harness_client();
@@ -566,6 +572,16 @@ pub async fn examine(env: &Environment) -> Vec<Check> {
     checks.push(view_check);
     checks.extend(view_skew);
     checks.push(reporting_sources(env));
+    if !clear_down {
+        checks.push(Check::pass(
+            "clear-down",
+            format!(
+                "{} not called: this stage 2 run checks the data an earlier stage 1 left",
+                env.clear_down_hook()
+            ),
+        ));
+        return checks;
+    }
     // The doctor proves the hook by using it: say so, since it empties the test data.
     checks.push(match env.clear_down().await {
         Ok(()) => Check::pass(

@@ -25,6 +25,7 @@ mod rerun;
 mod resilience;
 mod seal;
 mod server_limits;
+mod stage2_later;
 mod stages;
 mod tokens;
 mod typed_failures;

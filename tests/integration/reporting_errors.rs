@@ -230,6 +230,8 @@ async fn a_script_expecting_the_wrong_code_fails_naming_the_field_and_the_code()
         rerun: None,
         stop: Default::default(),
         sign_off: None,
+        after: None,
+        interactive: false,
     };
     let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
     let record = runner::run(env.clone(), &options, Box::new(Collect(lines)))
@@ -361,6 +363,8 @@ async fn a_reporting_api_that_accepts_everything_fails_the_scripts() {
         rerun: None,
         stop: Default::default(),
         sign_off: None,
+        after: None,
+        interactive: false,
     };
     let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
     let record = runner::run(env.clone(), &options, Box::new(Collect(lines)))
