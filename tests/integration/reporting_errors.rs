@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use cucumber::gherkin;
 use pdp_harness::config::TargetConfig;
+use pdp_harness::evidence::classify::FailureClass;
 use pdp_harness::evidence::record::Status;
 use pdp_harness::provider::Faults;
 use pdp_harness::reporting::Endpoint;
@@ -307,8 +308,56 @@ fn the_readme_traceability_table_is_the_feature_files() {
     }
 }
 
+/// Run the scripts tagged `tags` against the reporting API at `base_url` (a server of `pki`,
+/// whose CA also signs the organisation's client certificate).
+async fn run_scripts(
+    pki: &pdp_harness::pki::TestPki,
+    base_url: &str,
+    tags: &str,
+) -> pdp_harness::evidence::record::RunRecord {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = pki
+        .client_identity("reporting client", "organisation")
+        .expect("cert");
+    std::fs::write(dir.path().join("client.pem"), &client.cert_pem).expect("write");
+    std::fs::write(dir.path().join("client.key"), client.private_key_pem()).expect("write");
+    std::fs::write(dir.path().join("ca.pem"), pki.ca_pem()).expect("write");
+    let target = dir.path().join("target.toml");
+    std::fs::write(
+        &target,
+        format!(
+            "[reporting]\nbase_url = \"{base_url}\"\nclient_cert = \"client.pem\"\nclient_key = \"client.key\"\nca_bundle = \"ca.pem\"\nstub = true\n"
+        ),
+    )
+    .expect("write");
+    let config = TargetConfig::load(&target).expect("target loads");
+    let env = crate::common::environment_with(Faults::none(), &config).await;
+    let out = tempfile::tempdir().expect("tempdir");
+    let options = RunOptions {
+        pack: Pack::ReportingErrors,
+        tags: Some(tags.to_owned()),
+        features_dir: root().join("features"),
+        out_dir: out.path().to_owned(),
+        config,
+        cases: None,
+        rerun: None,
+        stop: Default::default(),
+        sign_off: None,
+        after: None,
+        interactive: false,
+    };
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = runner::run(env.clone(), &options, Box::new(Collect(lines)))
+        .await
+        .expect("the run completes")
+        .record;
+    env.shutdown();
+    record
+}
+
 /// A reporting API that takes everything (a stub left in a mode that accepts all, or a proxy
-/// that answers for it) fails the scripts: each names what it expected and the 202 it got.
+/// that answers for it) fails the scripts: each names what it expected and the 202 it got, and
+/// each failure is the system under test's (typed, not read from the words).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reporting_api_that_accepts_everything_fails_the_scripts() {
     use axum::response::IntoResponse as _;
@@ -334,44 +383,12 @@ async fn a_reporting_api_that_accepts_everything_fails_the_scripts() {
         &Default::default(),
     )
     .expect("lenient API serves");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let client = pki
-        .client_identity("reporting client", "organisation")
-        .expect("cert");
-    std::fs::write(dir.path().join("client.pem"), &client.cert_pem).expect("write");
-    std::fs::write(dir.path().join("client.key"), client.private_key_pem()).expect("write");
-    std::fs::write(dir.path().join("ca.pem"), pki.ca_pem()).expect("write");
-    let target = dir.path().join("target.toml");
-    std::fs::write(
-        &target,
-        format!(
-            "[reporting]\nbase_url = \"{}\"\nclient_cert = \"client.pem\"\nclient_key = \"client.key\"\nca_bundle = \"ca.pem\"\nstub = true\n",
-            server.base_url()
-        ),
+    let record = run_scripts(
+        &pki,
+        &server.base_url(),
+        "@case:RS-REQNUM-06 or @case:RS-REQNUM-92 or @case:RS-URL-01",
     )
-    .expect("write");
-    let config = TargetConfig::load(&target).expect("target loads");
-    let env = crate::common::environment_with(Faults::none(), &config).await;
-    let out = tempfile::tempdir().expect("tempdir");
-    let options = RunOptions {
-        pack: Pack::ReportingErrors,
-        tags: Some("@case:RS-REQNUM-06 or @case:RS-REQNUM-92 or @case:RS-URL-01".to_owned()),
-        features_dir: root().join("features"),
-        out_dir: out.path().to_owned(),
-        config,
-        cases: None,
-        rerun: None,
-        stop: Default::default(),
-        sign_off: None,
-        after: None,
-        interactive: false,
-    };
-    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let record = runner::run(env.clone(), &options, Box::new(Collect(lines)))
-        .await
-        .expect("the run completes")
-        .record;
-    env.shutdown();
+    .await;
     server.shutdown();
     assert_eq!(record.scenarios.len(), 3);
     let (step, message) = crate::common::failed_step(&record, "RS-REQNUM-06");
@@ -392,5 +409,40 @@ async fn a_reporting_api_that_accepts_everything_fails_the_scripts() {
     assert!(
         message.contains("answer 404 with the code INVALID_URL"),
         "{message}"
+    );
+    for case in ["RS-REQNUM-06", "RS-REQNUM-92", "RS-URL-01"] {
+        assert_eq!(
+            crate::common::failed_class(&record, case),
+            Some(FailureClass::SystemUnderTest),
+            "{case}"
+        );
+    }
+}
+
+/// A reporting API nobody listens at: a raw request gets no answer, and the failure is the
+/// environment's (a refused connection, classed by the send failure's kind), not the API's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_reporting_api_is_the_environments_failure() {
+    let pki = pdp_harness::pki::TestPki::generate("absent reporting API").expect("CA");
+    // A port that was free a moment ago and has nobody listening now.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port();
+    let record = run_scripts(
+        &pki,
+        &format!("https://127.0.0.1:{port}"),
+        "@case:RS-URL-01",
+    )
+    .await;
+    let (_, message) = crate::common::failed_step(&record, "RS-URL-01");
+    assert!(
+        message.contains("answer 404 with the code INVALID_URL, got no answer"),
+        "{message}"
+    );
+    assert_eq!(
+        crate::common::failed_class(&record, "RS-URL-01"),
+        Some(FailureClass::Environment)
     );
 }

@@ -265,6 +265,18 @@ fn failed(record: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The class of every failed step, in run order (`run.json`'s `failure_class`).
+fn failure_classes(record: &Value) -> Vec<String> {
+    record["scenarios"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["steps"].as_array().into_iter().flatten())
+        .filter_map(|st| st["failure_class"].as_str())
+        .map(str::to_owned)
+        .collect()
+}
+
 fn message_of<'a>(failed: &'a [(String, String)], case: &str) -> &'a str {
     failed
         .iter()
@@ -392,6 +404,12 @@ async fn a_missing_endpoint_and_submissions_on_two_utc_days_fail_naming_the_endp
     let f = failed(&record);
     let failing: Vec<&str> = f.iter().map(|(c, _)| c.as_str()).collect();
     assert_eq!(failing, ["RR-05", "RR-09"], "{f:#?}");
+    // What the organisation's client did not submit is the system under test's to act on.
+    assert_eq!(
+        failure_classes(&record),
+        ["system-under-test", "system-under-test"],
+        "{f:#?}"
+    );
     assert!(
         message_of(&f, "RR-09").contains("1 of the six endpoints had none that counts: /view-response/calculations: nothing received"),
         "{f:#?}"
