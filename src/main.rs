@@ -1253,6 +1253,15 @@ async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failur
             Ok(_) => {}
             Err(e) => eprintln!("pdp-harness serve: /jwk_uri publishes no view token key yet: {e}"),
         }
+        // The solution's holdername and PAT assertion keys: the PAT refresh route works from
+        // the start, as the find-token route does.
+        service.cas.register_holdername(pack.holdername_guid());
+        match provider.pat_assertion_key_set(&config.base_dir()) {
+            Ok(keys) => service
+                .cas
+                .register_pat_assertion_keys(pack.holdername_guid(), &keys),
+            Err(e) => eprintln!("pdp-harness serve: no PAT assertion key registered yet: {e}"),
+        }
     }
     say!("pdp-harness serve: the simulated CDA (C&A and JWKS) is running.");
     say!("Configure the solution's test environment with:");

@@ -40,7 +40,10 @@ const RQP_FORMAT_TYPO: &str = "pension_dashboad_rqp";
 /// Lifetimes of what the C&A issues.
 #[derive(Debug, Clone)]
 pub struct Lifetimes {
+    /// A PAT issued for a find token (the user assertion).
     pub pat: Duration,
+    /// A PAT issued for a provider's own signed assertion (the PAT refresh route).
+    pub refreshed_pat: Duration,
     pub rpt: Duration,
     /// 60 s: the stub's constant, marked "spec value".
     pub ticket: Duration,
@@ -50,6 +53,7 @@ impl Default for Lifetimes {
     fn default() -> Self {
         Lifetimes {
             pat: Duration::from_secs(3600),
+            refreshed_pat: Duration::from_secs(3600),
             rpt: Duration::from_secs(600),
             ticket: Duration::from_secs(60),
         }
@@ -64,7 +68,40 @@ pub struct CasSettings {
     pub finder_issuer: String,
     /// Issuer of RQP claim tokens (the dashboard).
     pub dashboard_issuer: String,
+    /// `[contract.find] audience`: what find tokens are addressed to (absent: this C&A's token
+    /// URL), see [`crate::contract::find_audience`].
+    pub find_audience: Option<String>,
     pub lifetimes: Lifetimes,
+}
+
+/// How the C&A's 401 for an expired PAT begins (the audit does not count it as a finding: the
+/// provider's right answer is a fresh PAT and a retry).
+pub const PAT_EXPIRED: &str = "the PAT has expired";
+
+/// The longest lifetime (`exp - iat`) of a provider's own PAT assertion: 5 minutes.
+pub const PAT_ASSERTION_MAX_LIFETIME_SECS: i64 = 300;
+/// Provider PAT assertion `jti`s remembered at once (each only until its assertion expires, so
+/// at most 5 minutes' worth): beyond this, new assertions are refused rather than memory grown.
+const SEEN_JTI_CAP: usize = 100_000;
+
+/// The key a PAT assertion is known by: its `jti`, or, when it has none (the MaPS stub's user
+/// assertion has none), `sha256:` and the SHA-256 of the whole assertion. PATs, and through
+/// them the registration audit, are keyed by it.
+pub fn assertion_key(assertion: &str) -> String {
+    use sha2::Digest;
+    jwt::peek_claims(assertion)
+        .and_then(|c| {
+            c["jti"]
+                .as_str()
+                .filter(|j| !j.is_empty())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| {
+            format!(
+                "sha256:{}",
+                hex::encode(sha2::Sha256::digest(assertion.as_bytes()))
+            )
+        })
 }
 
 /// A registered pension identifier, as the C&A holds it.
@@ -79,8 +116,11 @@ pub struct Registration {
     /// The X-Request-ID of the POST that created it.
     pub request_id: String,
     pub registered_at: DateTime<Utc>,
-    /// jti of the PAT that registered it (the stub binds resources to their PAT).
+    /// jti of the PAT that registered it (evidence only: resources are bound to the holdername).
     pub pat_jti: String,
+    /// The holdername GUID of the PAT that registered it: any live PAT of that holdername may
+    /// act on it (the MaPS stub binds a resource to the one PAT that registered it instead).
+    pub holder: Option<String>,
     pub deleted: Option<Deletion>,
     /// Every PATCH applied, in order.
     pub patches: Vec<String>,
@@ -215,10 +255,41 @@ pub struct IntrospectionRecord {
 struct PatRecord {
     jti: String,
     holder: Option<String>,
+    /// `exp` of the PAT: the C&A judges its own tokens' expiry on its own clock, with no
+    /// leeway.
+    expires: i64,
+}
+
+impl PatRecord {
+    /// Whether this PAT may act on `reg`: the same holdername (or, for a resource of no
+    /// known holdername, the very PAT that registered it).
+    fn may_act_on(&self, reg: &Registration) -> bool {
+        match (&reg.holder, &self.holder) {
+            (Some(r), Some(p)) => r.eq_ignore_ascii_case(p),
+            _ => reg.pat_jti == self.jti,
+        }
+    }
+}
+
+/// Who the C&A knows, as PDP knows the registered providers: kept across clear-downs.
+#[derive(Debug, Default, Clone)]
+struct Registry {
+    /// The holdername GUID (lowercase) of the provider whose find endpoint the harness drives:
+    /// a PAT for a find token is issued for it. The real C&A knows the caller from its
+    /// registration (its mTLS client identity); this C&A serves one target, so it is that
+    /// target's registered holdername, not anything the find token says.
+    holdername: Option<String>,
+    /// PAT assertion keys registered per holdername GUID (lowercase): `[provider]
+    /// pat_assertion_keys`, the reference provider's own key on the embedded default.
+    pat_assertion_keys: HashMap<String, JwkSet>,
+    /// `<holdername> <jti>` of provider PAT assertions already used, with their `exp`: a replay
+    /// is refused until the assertion would have expired anyway, then forgotten.
+    seen_assertion_jtis: HashMap<String, i64>,
 }
 
 #[derive(Debug, Default)]
 struct CasState {
+    registry: Registry,
     pats: HashMap<String, PatRecord>,
     pat_by_assertion: HashMap<String, String>,
     registrations: Vec<Registration>,
@@ -327,6 +398,27 @@ impl Cas {
         }
     }
 
+    /// Register the holdername GUID of the provider the harness's finds go to: PATs for find
+    /// tokens are issued for it (see [`Registry`]).
+    pub fn register_holdername(&self, guid: &str) {
+        self.state().registry.holdername = Some(guid.to_ascii_lowercase());
+    }
+
+    /// Register a holdername's PAT assertion public keys (a known `kid` is replaced): with
+    /// them the provider signs its own jwt-bearer assertions for a fresh PAT.
+    pub fn register_pat_assertion_keys(&self, holder: &str, keys: &JwkSet) {
+        let mut state = self.state();
+        let set = state
+            .registry
+            .pat_assertion_keys
+            .entry(holder.to_ascii_lowercase())
+            .or_insert_with(|| JwkSet { keys: Vec::new() });
+        for k in &keys.keys {
+            set.keys.retain(|old| old.common.key_id != k.common.key_id);
+            set.keys.push(k.clone());
+        }
+    }
+
     /// What `/jwk_uri` publishes: the registered view data token keys.
     pub fn view_token_keys(&self) -> JwkSet {
         self.inner
@@ -373,7 +465,13 @@ impl Cas {
     /// The `/rreguri` call log is kept (a new clear-down epoch starts) for the audit.
     pub fn clear(&self) {
         self.audit().epoch += 1;
-        *self.state() = CasState::default();
+        let mut state = self.state();
+        let registry = std::mem::take(&mut state.registry);
+        *state = CasState {
+            registry,
+            ..CasState::default()
+        };
+        drop(state);
         self.inner.faults.clear();
         self.changed();
     }
@@ -541,11 +639,18 @@ impl Cas {
         let claims = self
             .verify_own(token.trim(), TOKEN_TYPE_PAT)
             .map_err(|e| unauthorised(&format!("the PAT is not valid: {e}")))?;
-        self.state()
+        let record = self
+            .state()
             .pats
             .get(&claims.jti)
             .cloned()
-            .ok_or_else(|| unauthorised("the PAT is not known to the C&A (cleared down?)"))
+            .ok_or_else(|| unauthorised("the PAT is not known to the C&A (cleared down?)"))?;
+        if record.expires <= jwt::now_epoch() {
+            return Err(unauthorised(&format!(
+                "{PAT_EXPIRED}: obtain a fresh one (README, \"The PAT model\")"
+            )));
+        }
+        Ok(record)
     }
 
     pub fn router(&self) -> Router {
@@ -725,60 +830,219 @@ fn issue_pat(cas: &Cas, scope: Option<&str>, assertion: Option<&str>) -> Respons
     let Some(assertion) = assertion else {
         return token_error("invalid_request", "assertion is required");
     };
+    // The issuer says which kind of assertion it is: the pension finder's find token (the
+    // user assertion), or the provider's own, signed with a key registered for its holdername.
+    let iss = jwt::peek_claims(assertion).and_then(|c| c["iss"].as_str().map(str::to_owned));
+    match iss {
+        Some(iss) if iss != cas.inner.settings.finder_issuer => {
+            issue_refreshed_pat(cas, assertion, &iss)
+        }
+        _ => issue_find_pat(cas, assertion),
+    }
+}
+
+/// A PAT for a find token: for the registered holdername, one per assertion (the stub's UAT
+/// -> PAT model), keyed by [`assertion_key`] since the token need carry no `jti`.
+fn issue_find_pat(cas: &Cas, assertion: &str) -> Response {
     let s = &cas.inner.settings;
-    let claims: serde_json::Value = match jwt::verify(
+    let Some(holder) = cas.state().registry.holdername.clone() else {
+        return token_error(
+            "invalid_grant",
+            "no holdername GUID is registered with this C&A, so it cannot tell whose PAT this would be",
+        );
+    };
+    let audience =
+        crate::contract::find_audience(s.find_audience.as_deref(), cas.base_url(), &holder);
+    let verified = jwt::verify::<serde_json::Value>(
         assertion,
         &cas.inner.trusted,
         &Expect {
             issuer: Some(&s.finder_issuer),
-            required: &["jti"],
+            audience: Some(&audience),
             ..Expect::default()
         },
-    ) {
+    );
+    let claims = match verified {
         Ok(c) => c,
+        Err(jwt::TokenError::WrongAudience(_)) => {
+            let aud = jwt::peek_claims(assertion)
+                .map(|c| c["aud"].to_string())
+                .unwrap_or_default();
+            return token_error(
+                "invalid_grant",
+                &format!(
+                    "assertion rejected: the find token is addressed to {aud}, not to {audience:?}: this C&A issues a PAT only for a find token addressed to it, for holdername {holder} (a find token addressed to another holder is refused)"
+                ),
+            );
+        }
         Err(e) => return token_error("invalid_grant", &format!("assertion rejected: {e}")),
     };
-    let assertion_jti = claims["jti"].as_str().unwrap_or_default().to_owned();
-    let holder = claims["aud"].as_str().map(str::to_owned);
+    let key = assertion_key(assertion);
     let mut state = cas.state();
-    if let Some(existing) = state.pat_by_assertion.get(&assertion_jti) {
-        // One PAT per assertion, as the stub's UAT -> PAT model.
+    if let Some(existing) = state.pat_by_assertion.get(&key) {
         return Json(json!({ "access_token": existing, "token_type": TOKEN_TYPE_PAT }))
             .into_response();
     }
-    let now = jwt::now_epoch();
-    let pat = CasClaims {
-        iss: s.issuer.clone(),
-        sub: claims["sub"].as_str().unwrap_or("provider").to_owned(),
-        iat: now,
-        exp: now + s.lifetimes.pat.as_secs() as i64,
-        jti: uuid::Uuid::new_v4().to_string(),
-        token_type: TOKEN_TYPE_PAT.to_owned(),
-        scope: Some("uma_protection".to_owned()),
-        holder: holder.clone(),
-        permissions: None,
-        azp: None,
-    };
-    let token = match cas.sign(&pat) {
+    let sub = claims["sub"].as_str().unwrap_or("provider").to_owned();
+    let lifetime = s.lifetimes.pat;
+    let token = match mint_pat(cas, &mut state, sub, holder, lifetime) {
         Ok(t) => t,
         Err(r) => return *r,
     };
+    state.pat_by_assertion.insert(key.clone(), token.0.clone());
+    drop(state);
+    cas.note_pat(&token.1, key);
+    Json(json!({ "access_token": token.0, "token_type": TOKEN_TYPE_PAT })).into_response()
+}
+
+/// Sign a PAT for `holder` and remember it; (token, jti).
+fn mint_pat(
+    cas: &Cas,
+    state: &mut CasState,
+    sub: String,
+    holder: String,
+    lifetime: Duration,
+) -> Result<(String, String), Refused> {
+    let now = jwt::now_epoch();
+    let pat = CasClaims {
+        iss: cas.inner.settings.issuer.clone(),
+        sub,
+        iat: now,
+        exp: now + lifetime.as_secs() as i64,
+        jti: uuid::Uuid::new_v4().to_string(),
+        token_type: TOKEN_TYPE_PAT.to_owned(),
+        scope: Some("uma_protection".to_owned()),
+        holder: Some(holder.clone()),
+        permissions: None,
+        azp: None,
+    };
+    let token = cas.sign(&pat)?;
     state.pats.insert(
         pat.jti.clone(),
         PatRecord {
             jti: pat.jti.clone(),
-            holder,
+            holder: Some(holder),
+            expires: pat.exp,
         },
     );
-    state
-        .pat_by_assertion
-        .insert(assertion_jti.clone(), token.clone());
+    Ok((token, pat.jti))
+}
+
+impl Cas {
+    /// Remember which assertion a PAT was issued for, and in which clear-down epoch (audit).
+    fn note_pat(&self, pat_jti: &str, assertion_key: String) {
+        let mut audit = self.audit();
+        let epoch = audit.epoch;
+        audit
+            .pats
+            .insert(pat_jti.to_owned(), (assertion_key, epoch));
+    }
+}
+
+fn invalid_client(description: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": "invalid_client", "error_description": description })),
+    )
+        .into_response()
+}
+
+/// The PAT refresh route: a jwt-bearer assertion the provider signs itself, with a key
+/// registered for its holdername (`iss` and `sub` = the holdername GUID, `aud` = this C&A's
+/// token URL, `exp - iat` at most 5 minutes, a `jti` never used before). Every refusal names
+/// the check that failed.
+fn issue_refreshed_pat(cas: &Cas, assertion: &str, iss: &str) -> Response {
+    let s = &cas.inner.settings;
+    let holder = iss.to_ascii_lowercase();
+    let Some(keys) = cas
+        .state()
+        .registry
+        .pat_assertion_keys
+        .get(&holder)
+        .cloned()
+    else {
+        return invalid_client(&format!(
+            "assertion rejected: iss {iss:?} is neither the pension finder ({:?}) nor a holdername GUID with PAT assertion keys registered at this C&A ([provider] pat_assertion_keys)",
+            s.finder_issuer
+        ));
+    };
+    let audience = crate::contract::cas_token_url(cas.base_url());
+    let claims: serde_json::Value = match jwt::verify(
+        assertion,
+        &keys,
+        &Expect {
+            issuer: Some(iss),
+            audience: Some(&audience),
+            required: &["sub", "iat", "jti"],
+        },
+    ) {
+        Ok(c) => c,
+        Err(e @ (jwt::TokenError::UnknownKey(_) | jwt::TokenError::MissingKid)) => {
+            return invalid_client(&format!(
+                "assertion rejected: {e}: it is not a PAT assertion key registered for holdername {holder}"
+            ));
+        }
+        Err(jwt::TokenError::WrongAudience(_)) => {
+            return token_error(
+                "invalid_grant",
+                &format!("assertion rejected: aud must be this C&A's token URL {audience:?}"),
+            );
+        }
+        Err(e) => return token_error("invalid_grant", &format!("assertion rejected: {e}")),
+    };
+    if claims["sub"].as_str() != Some(iss) {
+        return token_error(
+            "invalid_grant",
+            &format!(
+                "assertion rejected: sub {} must be the holdername GUID, as iss {iss:?} is",
+                claims["sub"]
+            ),
+        );
+    }
+    let (Some(iat), Some(exp)) = (claims["iat"].as_i64(), claims["exp"].as_i64()) else {
+        return token_error(
+            "invalid_grant",
+            "assertion rejected: iat and exp must be NumericDates (integers)",
+        );
+    };
+    if exp - iat > PAT_ASSERTION_MAX_LIFETIME_SECS {
+        return token_error(
+            "invalid_grant",
+            &format!(
+                "assertion rejected: its lifetime (exp - iat) is {} s; at most {PAT_ASSERTION_MAX_LIFETIME_SECS} s (5 minutes) is accepted",
+                exp - iat
+            ),
+        );
+    }
+    let jti = claims["jti"].as_str().unwrap_or_default();
+    let now = jwt::now_epoch();
+    let mut state = cas.state();
+    let seen = &mut state.registry.seen_assertion_jtis;
+    seen.retain(|_, until| *until + jwt::LEEWAY_SECS >= now);
+    let seen_key = format!("{holder} {jti}");
+    if seen.contains_key(&seen_key) {
+        return token_error(
+            "invalid_grant",
+            &format!(
+                "assertion rejected: jti {jti:?} was already used: each assertion is good for one PAT"
+            ),
+        );
+    }
+    if seen.len() >= SEEN_JTI_CAP {
+        return token_error(
+            "invalid_grant",
+            "assertion rejected: too many PAT assertions in the last 5 minutes",
+        );
+    }
+    seen.insert(seen_key, exp);
+    let lifetime = s.lifetimes.refreshed_pat;
+    let token = match mint_pat(cas, &mut state, holder.clone(), holder, lifetime) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
     drop(state);
-    let mut audit = cas.audit();
-    let epoch = audit.epoch;
-    audit.pats.insert(pat.jti.clone(), (assertion_jti, epoch));
-    drop(audit);
-    Json(json!({ "access_token": token, "token_type": TOKEN_TYPE_PAT })).into_response()
+    cas.note_pat(&token.1, format!("provider assertion {jti}"));
+    Json(json!({ "access_token": token.0, "token_type": TOKEN_TYPE_PAT })).into_response()
 }
 
 fn issue_rpt(
@@ -922,12 +1186,8 @@ async fn perm(State(cas): State<Cas>, headers: HeaderMap, body: axum::body::Byte
     else {
         return plain(StatusCode::NOT_FOUND, "resource_id is not registered");
     };
-    if reg.pat_jti != pat.jti {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({ "error": "the PAT does not identify the user for the resource" })),
-        )
-            .into_response();
+    if !pat.may_act_on(reg) {
+        return not_the_holder();
     }
     let s = &cas.inner.settings;
     let claims = CasClaims {
@@ -1009,7 +1269,7 @@ async fn introspect(
             state
                 .registrations
                 .iter()
-                .any(|r| r.resource_id == p.resource_id && r.pat_jti == pat.jti)
+                .any(|r| r.resource_id == p.resource_id && pat.may_act_on(r))
         })
     };
     if !owns_one {
@@ -1210,6 +1470,7 @@ fn register_inner(cas: &Cas, headers: &HeaderMap, body: &[u8]) -> Response {
         request_id,
         registered_at: Utc::now(),
         pat_jti: pat.jti,
+        holder: pat.holder,
         deleted: None,
         patches: Vec::new(),
     });
@@ -1230,6 +1491,15 @@ fn register_inner(cas: &Cas, headers: &HeaderMap, body: &[u8]) -> Response {
     response
 }
 
+/// The 401 for a PAT of another holdername than the resource's.
+fn not_the_holder() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({ "error": "the PAT does not identify the user for the resource: it was issued for another holdername GUID" })),
+    )
+        .into_response()
+}
+
 /// Find a live registration owned by this PAT, or the stub's 404/401.
 fn owned<'a>(
     state: &'a mut CasState,
@@ -1246,14 +1516,8 @@ fn owned<'a>(
                 "resource_id is not registered",
             ))
         })?;
-    if reg.pat_jti != pat.jti {
-        return Err(Box::new(
-            (
-                StatusCode::UNAUTHORIZED,
-                Json(json!({ "error": "the PAT does not identify the user for the resource" })),
-            )
-                .into_response(),
-        ));
+    if !pat.may_act_on(reg) {
+        return Err(Box::new(not_the_holder()));
     }
     Ok(reg)
 }

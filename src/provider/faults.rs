@@ -98,6 +98,9 @@ pub enum Fault {
     AcceptsForgedFindTokens,
     /// Takes 50 ms before acknowledging each find (a slow find endpoint, for load tests).
     SlowFind,
+    /// Never obtains a fresh PAT: on a 401 from the C&A (an expired PAT) it gives up, and it
+    /// applies stage 2 updates with the find's PAT.
+    NeverRefreshesPat,
 }
 
 /// A set of faults; empty for a correct provider.

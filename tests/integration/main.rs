@@ -13,6 +13,7 @@ mod load;
 mod masks;
 mod mtls;
 mod openapi;
+mod pat;
 mod real_target;
 mod reporting;
 mod rerun;
