@@ -1685,3 +1685,54 @@ fn delete_inner(cas: &Cas, resource_id: &str, query: DeleteQuery, headers: &Head
     cas.changed();
     StatusCode::NO_CONTENT.into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The memory of used PAT assertion `jti`s is bounded: an entry is forgotten once its
+    /// assertion would have expired anyway (so at most 5 minutes' worth is kept), while a live
+    /// one still refuses its replay.
+    #[test]
+    fn used_assertion_jtis_are_forgotten_once_their_assertion_expired() {
+        let keys = SigningKey::generate_all(&["cas", "pat"]).expect("keys");
+        let (cas_key, pat_key) = (&keys[0], &keys[1]);
+        let cas = Cas::new(
+            crate::cda::service::cas_settings(&crate::contract::WireContract::default()),
+            cas_key.clone(),
+            crate::pki::jwks_of([cas_key]),
+        );
+        cas.set_base_url("https://cas.test".to_owned());
+        let holder = "6f1c0f2e-8c5a-4d0e-9a43-2b7d9e0c1a55";
+        cas.register_pat_assertion_keys(holder, &crate::pki::jwks_of([pat_key]));
+        let now = jwt::now_epoch();
+        cas.state()
+            .registry
+            .seen_assertion_jtis
+            .insert(format!("{holder} long-expired"), now - 600);
+        let assertion = |jti: &str| {
+            pat_key
+                .sign(&json!({
+                    "iss": holder, "sub": holder, "aud": "https://cas.test/token",
+                    "iat": now, "exp": now + 60, "jti": jti,
+                }))
+                .expect("signed")
+        };
+        let first = issue_refreshed_pat(&cas, &assertion("j-1"), holder);
+        assert_eq!(first.status(), StatusCode::OK);
+        let seen: Vec<String> = cas
+            .state()
+            .registry
+            .seen_assertion_jtis
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(seen, vec![format!("{holder} j-1")]);
+        let replay = issue_refreshed_pat(&cas, &assertion("j-1"), holder);
+        assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+        // A clear-down keeps the registry: the replay is still refused after it.
+        cas.clear();
+        let replay = issue_refreshed_pat(&cas, &assertion("j-1"), holder);
+        assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+    }
+}

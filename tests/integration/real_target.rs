@@ -68,6 +68,7 @@ impl Material {
             .expect("cert");
         self.identity("provider-client", &client);
         self.write("view-signing.key", &rsa_pem());
+        self.write("pat-signing.key", &rsa_pem());
         let pack = common::root().join("testpacks/integration/pack.toml");
         self.write(
             "provider.toml",
@@ -81,6 +82,8 @@ cda_ca = "cda-ca.pem"
 client_cert = "provider-client.pem"
 client_key = "provider-client.key"
 view_signing_key = "view-signing.key"
+pat_assertion_key = "pat-signing.key"
+pat_assertion_kid = "pat-1"
 pack = "{}"
 "#,
                 self.provider_port,
@@ -109,6 +112,7 @@ client_cert = "{client}.pem"
 client_key = "{client}.key"
 ca_bundle = "{ca_bundle}"
 view_token_keys = [{{ file = "view-signing.key", kid = "reference-provider-view-1" }}]
+pat_assertion_keys = [{{ file = "pat-signing.key", kid = "pat-1" }}]
 
 [cda]
 listen = "127.0.0.1:{cda_port}"
