@@ -182,6 +182,7 @@ pub fn render_html(record: &RunRecord, manifest_sha256: Option<&str>) -> String 
     timings(&mut o, record);
     warnings(&mut o, record);
     reporting(&mut o, record);
+    load(&mut o, record);
     o.push_str("<h2>Scenario detail</h2>");
     for i in reading_order(&record.scenarios) {
         scenario(&mut o, i, &record.scenarios[i]);
@@ -504,6 +505,108 @@ fn timings(o: &mut String, record: &RunRecord) {
         );
     }
     o.push_str("</table>");
+}
+
+/// A load test's figures (`pdp-harness load`), as the PDF gives them: rates, counts, each
+/// latency measure's percentiles, and a chart of them on one axis.
+fn load(o: &mut String, record: &RunRecord) {
+    let Some(s) = &record.load else {
+        return;
+    };
+    let views = if s.views_ok + s.view_errors > 0 {
+        format!(" Views: {} served, {} failed.", s.views_ok, s.view_errors)
+    } else {
+        String::new()
+    };
+    let errors = s
+        .error_kinds
+        .iter()
+        .map(|(k, n)| format!("{k}: {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = write!(
+        o,
+        "<h2 id=\"load\">Load</h2><p>{} finds to <code>{}</code> at {} per second requested, \
+{:.1} per second achieved, over {} s; {} for people the provider holds; at most {} in flight; \
+timeout {} ms.</p><p>Acknowledged {}, errors {}{}, timeouts {}. Registrations: {} expected, {} seen, \
+{} missing, {} unexpected.{}</p><p class=\"muted\">Latencies run from each find's intended send \
+time (its slot in the schedule), so time spent queueing behind a slow answer counts (no \
+coordinated omission); 'service' alone runs from the actual send. HDR histograms, 3 significant \
+digits.</p>",
+        s.finds_sent,
+        esc(&s.find_url),
+        s.requested_rate,
+        s.achieved_rate,
+        s.duration_secs,
+        s.matching_finds,
+        s.max_in_flight,
+        s.timeout_ms,
+        s.acknowledged,
+        s.errors,
+        if errors.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", esc(&errors))
+        },
+        s.timeouts,
+        s.registrations_expected,
+        s.registrations_observed,
+        s.registrations_missing,
+        s.registrations_unexpected,
+        views
+    );
+    let axis = s
+        .latencies
+        .iter()
+        .filter(|t| t.count > 0)
+        .map(|t| t.max_ms)
+        .fold(0.0_f64, f64::max);
+    o.push_str(
+        "<table id=\"load-latencies\"><tr><th>Measure</th><th class=\"num\">Count</th>\
+<th class=\"num\">p50 ms</th><th class=\"num\">p90 ms</th><th class=\"num\">p99 ms</th>\
+<th class=\"num\">p99.9 ms</th><th class=\"num\">Max ms</th><th>Percentiles</th></tr>",
+    );
+    for t in &s.latencies {
+        // Bars for p50, p90, p99, p99.9 and max on the axis of the largest max (linear).
+        let x = |ms: f64| {
+            if axis > 0.0 {
+                (ms / axis * 200.0).clamp(1.0, 200.0)
+            } else {
+                1.0
+            }
+        };
+        let bars: String = [t.p50_ms, t.p90_ms, t.p99_ms, t.p999_ms, t.max_ms]
+            .iter()
+            .zip(["#1b3a6b", "#2f5590", "#4d73ad", "#7d9bc9", "#b8211f"])
+            .enumerate()
+            .map(|(i, (ms, colour))| {
+                format!(
+                    "<rect x=\"0\" y=\"{}\" width=\"{:.1}\" height=\"5\" fill=\"{colour}\"/>",
+                    1 + i * 6,
+                    x(*ms)
+                )
+            })
+            .collect();
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{:.1}</td>\
+<td class=\"num\">{:.1}</td><td class=\"num\">{:.1}</td><td class=\"num\">{:.1}</td>\
+<td class=\"num\">{:.1}</td><td><svg width=\"204\" height=\"31\" role=\"img\" \
+aria-label=\"p50, p90, p99, p99.9 and max, linear, axis to {axis:.1} ms\">\
+<rect x=\"0\" y=\"0\" width=\"200\" height=\"31\" fill=\"#e8e9eb\"/>{bars}</svg></td></tr>",
+            esc(&t.measure),
+            t.count,
+            t.p50_ms,
+            t.p90_ms,
+            t.p99_ms,
+            t.p999_ms,
+            t.max_ms
+        );
+    }
+    let _ = write!(
+        o,
+        "</table><p class=\"muted\">Bars: p50, p90, p99, p99.9 and max, on one linear axis to {axis:.1} ms (the largest max).</p>"
+    );
 }
 
 fn exchange(o: &mut String, ex: &Exchange) {

@@ -60,8 +60,29 @@ async fn a_short_load_against_the_embedded_default_registers_every_match() {
     assert_eq!(json["load"]["acknowledged"], 40);
     assert_eq!(json["load"]["registrations_observed"], 20);
     assert!(json["load"]["latencies"][0]["p999_ms"].is_number());
-    let pdf = std::fs::read(run.run_dir.join("evidence.pdf")).expect("evidence.pdf is written");
-    assert!(pdf.starts_with(b"%PDF"));
+    let pdf = common::pdf_text(&run.run_dir.join("evidence.pdf"));
+    assert!(
+        pdf.contains("Load") && pdf.contains("Acknowledged 40, errors 0, timeouts 0"),
+        "the PDF's load section: {pdf}"
+    );
+    // The HTML carries the same figures: the section, one row per latency measure, a chart.
+    let html = std::fs::read_to_string(run.run_dir.join("report.html")).expect("report.html");
+    assert!(
+        html.contains("<h2 id=\"load\">Load</h2>"),
+        "no load section"
+    );
+    assert!(
+        html.contains("Acknowledged 40, errors 0, timeouts 0."),
+        "{html}"
+    );
+    let table = html
+        .split("<table id=\"load-latencies\">")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .expect("the latency table");
+    assert!(table.contains("<td>acknowledgement</td><td class=\"num\">40</td>"));
+    assert!(table.contains("<td>registration</td><td class=\"num\">20</td>"));
+    assert!(table.matches("<svg").count() >= 2, "a chart per measure");
 }
 
 /// A provider that leaves `inbound_request_id` out of its registrations is caught: no

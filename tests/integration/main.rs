@@ -14,6 +14,7 @@ mod masks;
 mod mtls;
 mod openapi;
 mod pat;
+mod readme;
 mod real_target;
 mod reporting;
 mod rerun;
