@@ -2,9 +2,12 @@
 //! `/rreguri` and `/jwks`, as the MaPS OpenAPI files describe them (token v1.2, perm v1.1,
 //! introspect v1.1, rreguri v1.2), with the registration state rules of the MaPS stub.
 //!
-//! All tokens are real RS256 JWTs signed with the C&A's run-time key. Every call must carry a
-//! UUID `X-Request-ID`. The state is observable by the harness (registrations, tickets,
-//! introspections) and every change wakes the steps waiting on it, so nothing polls or sleeps.
+//! PATs come from two assertions: the find token (the stub's model) and the provider's own,
+//! signed with a key registered for its holdername (the PAT refresh route); resources are bound
+//! to the holdername. All tokens are real RS256 JWTs signed with the C&A's run-time key.
+//! Every call must carry a UUID `X-Request-ID`. The state is observable by the harness
+//! (registrations, tickets, introspections) and every change wakes the steps waiting on it, so
+//! nothing polls or sleeps.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -213,7 +216,8 @@ pub struct RreguriCall {
     pub inbound_request_id: Option<String>,
     /// jti of the bearer PAT presented, read even when the C&A refused it.
     pub pat_jti: Option<String>,
-    /// jti of the assertion (find request token) that PAT was issued for, when the C&A issued it.
+    /// The assertion that PAT was issued for, when the C&A issued it: a find token's
+    /// [`assertion_key`], or `provider assertion <jti>` for a PAT from the refresh route.
     pub assertion_jti: Option<String>,
     /// Clear-downs before the PAT was issued, and before the call arrived: a call whose PAT is
     /// from an earlier clear-down epoch is late activity.
@@ -232,7 +236,7 @@ struct AuditLog {
     epoch: u64,
     next_seq: u64,
     calls: std::collections::VecDeque<RreguriCall>,
-    /// PAT jti -> (assertion jti, epoch it was issued in).
+    /// PAT jti -> (assertion key, epoch it was issued in).
     pats: HashMap<String, (String, u64)>,
     /// resource id -> PeI name, for PATCH/DELETE of resources a clear-down forgot.
     names: HashMap<String, String>,
@@ -311,7 +315,8 @@ pub struct CasClaims {
     pub token_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
-    /// Holdername GUID a PAT was issued for (the `aud` of its assertion).
+    /// Holdername GUID a PAT was issued for: the registered one for a find token, the
+    /// assertion's `iss` for the provider's own assertion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holder: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -165,7 +165,10 @@ impl CdaService {
         let u = &self.public_url;
         vec![
             ("C&A base URL (as_uri)".into(), u.clone()),
-            ("token endpoint".into(), format!("{u}/token")),
+            (
+                "token endpoint; aud of PAT assertions".into(),
+                format!("{u}/token"),
+            ),
             ("permission endpoint".into(), format!("{u}/perm")),
             ("introspection endpoint".into(), format!("{u}/introspect")),
             (

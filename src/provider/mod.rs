@@ -265,23 +265,27 @@ impl ReferenceProvider {
             tracing::info!("find {request_id}: no match");
             return;
         }
-        // A PAT for the find token; if the C&A refuses it (say the token expired while
-        // matching took long), a fresh PAT by the refresh route.
+        // A PAT for the find token; if the C&A refuses that assertion (a 4xx: say the token
+        // expired while matching took long), a fresh PAT by the refresh route. A 5xx or no
+        // answer was already retried with backoff: that failure stands.
         let found = if token.is_empty() {
-            Err("the find carried no token (claims mode)".to_owned())
+            Err((
+                Some(400),
+                "the find carried no token (claims mode)".to_owned(),
+            ))
         } else {
-            self.obtain_pat(&token).await
+            self.request_pat(&token).await
         };
         let mut pat = match found {
             Ok(p) => p,
-            Err(e) if self.may_refresh() => match self.fresh_pat().await {
+            Err((Some(400..=499), e)) if self.may_refresh() => match self.fresh_pat().await {
                 Ok(p) => p,
                 Err(e2) => {
                     tracing::error!("find {request_id}: could not obtain a PAT: {e}; {e2}");
                     return;
                 }
             },
-            Err(e) => {
+            Err((_, e)) => {
                 tracing::error!("find {request_id}: could not obtain a PAT: {e}");
                 return;
             }
@@ -531,6 +535,11 @@ impl ReferenceProvider {
     }
 
     async fn obtain_pat(&self, assertion: &str) -> Result<String, String> {
+        self.request_pat(assertion).await.map_err(|(_, e)| e)
+    }
+
+    /// `/token` with `assertion`; a refusal with the C&A's status (`None`: not answered).
+    async fn request_pat(&self, assertion: &str) -> Result<String, (Option<u16>, String)> {
         let url = format!("{}/token", self.opts().cas_base_url);
         let (status, v) = self
             .call_cas(|c| {
@@ -540,14 +549,20 @@ impl ReferenceProvider {
                     ("assertion", assertion),
                 ])
             })
-            .await?;
+            .await
+            .map_err(|e| (None, e))?;
         if status != 200 {
-            return Err(format!("/token answered {status}: {v}"));
+            return Err((Some(status), format!("/token answered {status}: {v}")));
         }
         v["access_token"]
             .as_str()
             .map(str::to_owned)
-            .ok_or_else(|| "no access_token in /token response".to_owned())
+            .ok_or_else(|| {
+                (
+                    Some(status),
+                    "no access_token in /token response".to_owned(),
+                )
+            })
     }
 
     /// Ask the C&A for a permission ticket and build the 401 challenge.
