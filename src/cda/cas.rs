@@ -641,19 +641,36 @@ impl Cas {
         };
         let token = bearer(headers)
             .ok_or_else(|| unauthorised("a PAT is required: Authorization: Bearer <PAT>"))?;
-        let claims = self
-            .verify_own(token.trim(), TOKEN_TYPE_PAT)
-            .map_err(|e| unauthorised(&format!("the PAT is not valid: {e}")))?;
+        let forgotten = || unauthorised("the PAT is not known to the C&A (cleared down?)");
+        let expired = || {
+            unauthorised(&format!(
+                "{PAT_EXPIRED}: obtain a fresh one (README, \"The PAT model\")"
+            ))
+        };
+        let claims = match self.verify_own(token.trim(), TOKEN_TYPE_PAT) {
+            Ok(c) => c,
+            // Past its exp and the leeway (the signature did verify): still say whether the
+            // C&A knows it, so a PAT from before a clear-down is named as such.
+            Err(e) if e == jwt::TokenError::Expired.to_string() => {
+                let jti = jwt::peek_claims(token.trim())
+                    .and_then(|c| c["jti"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                return Err(if self.state().pats.contains_key(&jti) {
+                    expired()
+                } else {
+                    forgotten()
+                });
+            }
+            Err(e) => return Err(unauthorised(&format!("the PAT is not valid: {e}"))),
+        };
         let record = self
             .state()
             .pats
             .get(&claims.jti)
             .cloned()
-            .ok_or_else(|| unauthorised("the PAT is not known to the C&A (cleared down?)"))?;
+            .ok_or_else(forgotten)?;
         if record.expires <= jwt::now_epoch() {
-            return Err(unauthorised(&format!(
-                "{PAT_EXPIRED}: obtain a fresh one (README, \"The PAT model\")"
-            )));
+            return Err(expired());
         }
         Ok(record)
     }
@@ -1739,5 +1756,60 @@ mod tests {
         cas.clear();
         let replay = issue_refreshed_pat(&cas, &assertion("j-1"), holder);
         assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+    }
+
+    /// A PAT past its `exp` and the clock leeway is "expired" when the C&A knows it (the
+    /// provider's cue to refresh, which the audit does not count), and "not known" after a
+    /// clear-down (late activity).
+    #[tokio::test]
+    async fn a_long_expired_pat_is_named_expired_unless_a_clear_down_forgot_it() {
+        let key = SigningKey::generate("cas").expect("key");
+        let cas = Cas::new(
+            crate::cda::service::cas_settings(&crate::contract::WireContract::default()),
+            key.clone(),
+            crate::pki::jwks_of([&key]),
+        );
+        let (_, jti) = {
+            let mut state = cas.state();
+            mint_pat(
+                &cas,
+                &mut state,
+                "p".to_owned(),
+                "h".to_owned(),
+                Duration::ZERO,
+            )
+            .expect("minted")
+        };
+        let now = jwt::now_epoch();
+        let old = cas
+            .sign(&CasClaims {
+                iss: cas.inner.settings.issuer.clone(),
+                sub: "p".to_owned(),
+                iat: now - 120,
+                exp: now - 60,
+                jti,
+                token_type: TOKEN_TYPE_PAT.to_owned(),
+                scope: None,
+                holder: Some("h".to_owned()),
+                permissions: None,
+                azp: None,
+            })
+            .expect("signed");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {old}")).expect("header"),
+        );
+        let reason = |refused: Refused| async move {
+            assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+            refusal_of(*refused).await.1.unwrap_or_default()
+        };
+        let err = cas.authenticate_pat(&headers).expect_err("expired");
+        let why = reason(err).await;
+        assert!(why.starts_with(PAT_EXPIRED), "{why}");
+        cas.clear();
+        let err = cas.authenticate_pat(&headers).expect_err("forgotten");
+        let why = reason(err).await;
+        assert!(why.contains("not known to the C&A"), "{why}");
     }
 }

@@ -242,16 +242,14 @@ fn judge_call(
     };
     let index = by_inbound.or(by_pat).or_else(by_registration);
     // A 401 for an expired PAT is how a provider learns to obtain a fresh one (README, "The
-    // PAT model"): not a finding. A provider that then does not retry misses the registration
-    // or update, which the scenario's own checks and the stage audit name.
-    if call.status == 401
+    // PAT model"): not a finding (unless it is late activity after a clear-down). A provider
+    // that then does not retry misses the registration or update, which the scenario's own
+    // checks and the stage audit name.
+    let pat_expired = call.status == 401
         && call
             .refusal
             .as_deref()
-            .is_some_and(|r| r.starts_with(crate::cda::cas::PAT_EXPIRED))
-    {
-        return None;
-    }
+            .is_some_and(|r| r.starts_with(crate::cda::cas::PAT_EXPIRED));
     // A PATCH or DELETE a planned match update asked for is expected whoever sent it.
     if call.method != "POST"
         && call.status < 400
@@ -266,6 +264,9 @@ fn judge_call(
         return None;
     }
     let Some(index) = index else {
+        if pat_expired {
+            return None;
+        }
         return Some(Finding {
             scenario: None,
             message: format!(
@@ -302,6 +303,9 @@ fn judge_call(
             describe(call),
             answer(call)
         ));
+    }
+    if pat_expired {
+        return None;
     }
     if call.status >= 400 {
         return found(format!(
