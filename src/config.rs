@@ -171,6 +171,13 @@ pub struct ProviderEndpoints {
     /// PAT can only be had for a find token.
     #[serde(default)]
     pub pat_assertion_keys: Vec<ViewTokenKey>,
+    /// A command (no shell) that restarts the solution's find/view service and returns once
+    /// it serves again: the no-loss-on-restart case runs only with it.
+    #[serde(default)]
+    pub restart: Option<Vec<String>>,
+    /// How long the restart command may take (default 120 s).
+    #[serde(default)]
+    pub restart_timeout_secs: Option<u64>,
 }
 
 /// One registered key (`[provider] view_token_keys`, `pat_assertion_keys`): a PEM file and its

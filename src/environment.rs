@@ -14,7 +14,8 @@ use crate::contract::WireContract;
 use crate::evidence::record::{CertificateInfo, TargetInfo};
 use crate::evidence::redact::Redactor;
 use crate::pki::{PkiError, SigningKey, TestPki, jwks_of};
-use crate::provider::{CLEAR_DOWN_PATH, Faults, ProviderOptions, ReferenceProvider};
+use crate::provider::embedded::EmbeddedProvider;
+use crate::provider::{CLEAR_DOWN_PATH, Faults, ProviderOptions};
 use crate::recorder::{InboundParty, Recorder};
 use crate::reporting::session::{ReportingSession, ViewsSource};
 use crate::testpack::TestPack;
@@ -57,8 +58,13 @@ pub struct Environment {
     /// False when the C&A belongs to a longer-lived `serve`: [`Environment::shutdown`] then
     /// leaves it running.
     owns_cas_server: bool,
-    /// The reference provider's server (embedded default only).
+    /// The reference provider's server as first started (embedded default only); a restart
+    /// serves on the same address.
     pub provider_server: Option<RunningServer>,
+    /// The in-process reference provider, restartable (embedded default only).
+    pub embedded_provider: Option<Arc<EmbeddedProvider>>,
+    /// How the provider is restarted for the no-loss-on-restart case, if it can be.
+    restart: Restart,
     /// CA certificates the harness trusts for the provider's server certificate.
     pub provider_trust: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// CA certificates to check the C&A's own server certificate with.
@@ -89,6 +95,19 @@ pub struct Environment {
     /// Client used for clear-down calls (the harness's certificate).
     harness_client: reqwest::Client,
     clear_down: ClearDown,
+}
+
+/// How the provider under test is restarted (`[provider] restart`; the embedded default
+/// restarts its in-process reference provider).
+#[derive(Debug, Clone)]
+pub enum Restart {
+    Embedded,
+    Command {
+        argv: Vec<String>,
+        timeout: Duration,
+    },
+    /// The target file names no restart command.
+    NotConfigured,
 }
 
 /// The provider's clear-down hook.
@@ -182,7 +201,7 @@ impl Environment {
         let provider_client_id = pki.client_identity("provider client", "reference-provider")?;
         let provider_client =
             tls::client(Some(&provider_client_id), &ca_pem, Duration::from_secs(30))?;
-        let provider = ReferenceProvider::new(ProviderOptions {
+        let provider_options = ProviderOptions {
             pack: pack.clone(),
             contract: contract.clone(),
             cas_base_url: cas_server.base_url(),
@@ -192,11 +211,23 @@ impl Environment {
             pat_key: Some(pat_key),
             issuer: PROVIDER_ISSUER.to_owned(),
             faults,
-        });
+        };
+        let provider_identity =
+            pki.server_identity("provider server", "provider.pdp-harness.test", &[])?;
+        let embedded = Arc::new(
+            EmbeddedProvider::start(
+                provider_options,
+                loopback,
+                provider_identity,
+                ca.clone(),
+                config.server,
+            )
+            .map_err(|e| EnvError::Config(format!("the embedded reference provider: {e}")))?,
+        );
         // The organisation reports with its own client certificate; on the embedded default its
         // data is derived from what the reference provider served.
-        let served = provider.clone();
-        let views: ViewsSource = Arc::new(move || served.served_views());
+        let served = embedded.clone();
+        let views: ViewsSource = Arc::new(move || served.provider().served_views());
         let reporting = crate::reporting::setup::start(
             config,
             recorder.clone(),
@@ -205,15 +236,7 @@ impl Environment {
             Some(&pki),
             Some(&provider_client_id),
         )?;
-        let provider_identity =
-            pki.server_identity("provider server", "provider.pdp-harness.test", &[])?;
-        let provider_server = tls::serve_mtls(
-            provider.router(),
-            loopback,
-            &provider_identity,
-            &ca,
-            &config.server,
-        )?;
+        let provider_server = embedded.first_server();
 
         // The CDA side's client certificate, used by the finder, the dashboard and clear-down.
         let harness_id = pki.client_identity("CDA client", "pdp-harness-cda")?;
@@ -254,6 +277,8 @@ impl Environment {
             cas_server,
             owns_cas_server: true,
             provider_server: Some(provider_server),
+            embedded_provider: Some(embedded),
+            restart: Restart::Embedded,
             provider_trust: vec![trust.clone()],
             cas_trust: vec![trust],
             cas_identity: harness_id.clone(),
@@ -336,6 +361,29 @@ impl Environment {
         self.clear_down.describe()
     }
 
+    /// How the provider is restarted, or that it cannot be.
+    pub fn restart(&self) -> &Restart {
+        &self.restart
+    }
+
+    /// Restart the provider under test: the embedded default's in-process reference provider,
+    /// or the target file's `[provider] restart` command (which returns once the provider is
+    /// serving again).
+    pub async fn restart_provider(&self) -> Result<String, String> {
+        match (&self.restart, &self.embedded_provider) {
+            (Restart::Embedded, Some(p)) => p
+                .restart()
+                .await
+                .map(|n| format!("the reference provider restarted; {n} acknowledged find(s) resumed from its journal"))
+                .map_err(|e| format!("the reference provider could not be restarted: {e}")),
+            (Restart::Command { argv, timeout }, _) => {
+                run_hook_command(Hook::Restart, argv, *timeout).await?;
+                Ok(format!("the restart command {} succeeded", argv.join(" ")))
+            }
+            _ => Err("the provider cannot be restarted: the target file has no [provider] restart command".to_owned()),
+        }
+    }
+
     /// Clear the simulator's state and the provider's test data.
     pub async fn clear_down(&self) -> Result<(), String> {
         self.cas.clear();
@@ -395,6 +443,9 @@ impl Environment {
             self.cas_server.shutdown();
         }
         if let Some(p) = &self.provider_server {
+            p.shutdown();
+        }
+        if let Some(p) = &self.embedded_provider {
             p.shutdown();
         }
     }
@@ -538,6 +589,14 @@ impl Environment {
             cas_server: service.server.clone(),
             owns_cas_server: false,
             provider_server: None,
+            embedded_provider: None,
+            restart: match &target.restart {
+                Some(argv) => Restart::Command {
+                    argv: argv.clone(),
+                    timeout: Duration::from_secs(target.restart_timeout_secs.unwrap_or(120)),
+                },
+                None => Restart::NotConfigured,
+            },
             provider_trust,
             cas_trust,
             cas_identity: service.internal_client.clone(),
@@ -621,11 +680,21 @@ fn kill_group(pgid: u32) {
 
 /// A clear-down command's process group, killed (children included) when dropped: when the
 /// command ends, times out, or the run stops while it is running.
-struct Group(u32);
+struct Group(u32, bool);
+
+impl Group {
+    /// Leave what the command started running (a restarted service), and no longer kill
+    /// its group when the run stops.
+    fn release(&mut self) {
+        self.1 = false;
+    }
+}
 
 impl Drop for Group {
     fn drop(&mut self) {
-        kill_group(self.0);
+        if self.1 {
+            kill_group(self.0);
+        }
         if let Ok(mut g) = RUNNING_GROUPS.lock() {
             g.retain(|p| *p != self.0);
         }
@@ -635,8 +704,38 @@ impl Drop for Group {
 /// Run a clear-down command (no shell) in its own process group, with a time limit; its
 /// stderr explains a failure.
 pub async fn run_clear_down_command(argv: &[String], timeout: Duration) -> Result<(), String> {
+    run_hook_command(Hook::ClearDown, argv, timeout).await
+}
+
+/// The target file's commands the harness runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    ClearDown,
+    /// Restarts the solution: what it starts must outlive the command.
+    Restart,
+}
+
+impl Hook {
+    fn name(self) -> &'static str {
+        match self {
+            Hook::ClearDown => "clear-down",
+            Hook::Restart => "restart",
+        }
+    }
+}
+
+/// Run one of the target file's commands without a shell, in its
+/// own process group (killed if the run stops), within `timeout`; exit status 0 is success.
+/// Whatever it leaves behind is killed with its group, except after a successful restart,
+/// whose point is the service it started.
+pub async fn run_hook_command(
+    hook: Hook,
+    argv: &[String],
+    timeout: Duration,
+) -> Result<(), String> {
+    let what = hook.name();
     let Some((program, args)) = argv.split_first() else {
-        return Err("the clear-down command is empty".to_owned());
+        return Err(format!("the {what} command is empty"));
     };
     let mut command = tokio::process::Command::new(program);
     command
@@ -648,23 +747,30 @@ pub async fn run_clear_down_command(argv: &[String], timeout: Duration) -> Resul
     #[cfg(unix)]
     command.process_group(0);
     let child = command.spawn();
-    let _group = match &child {
+    let mut group = match &child {
         Ok(c) => c.id().map(|pid| {
             if let Ok(mut g) = RUNNING_GROUPS.lock() {
                 g.push(pid);
             }
-            Group(pid)
+            Group(pid, true)
         }),
         Err(_) => None,
     };
     let child = async move { child?.wait_with_output().await };
-    match tokio::time::timeout(timeout, child).await {
+    let finished = tokio::time::timeout(timeout, child).await;
+    if hook == Hook::Restart
+        && matches!(&finished, Ok(Ok(out)) if out.status.success())
+        && let Some(g) = group.as_mut()
+    {
+        g.release();
+    }
+    match finished {
         Err(_) => Err(format!(
-            "the clear-down command {program} did not finish within {} s",
+            "the {what} command {program} did not finish within {} s",
             timeout.as_secs()
         )),
         Ok(Err(e)) => Err(format!(
-            "the clear-down command {program} could not be started: {e}"
+            "the {what} command {program} could not be started: {e}"
         )),
         Ok(Ok(out)) if out.status.success() => Ok(()),
         Ok(Ok(out)) => {
@@ -678,7 +784,7 @@ pub async fn run_clear_down_command(argv: &[String], timeout: Duration) -> Resul
                 .rev()
                 .collect();
             Err(format!(
-                "the clear-down command {program} failed ({}): {}",
+                "the {what} command {program} failed ({}): {}",
                 out.status,
                 tail.trim()
             ))

@@ -62,6 +62,10 @@ view_token_keys = [{ file = "view-token-1.pem", kid = "view-token-1" }]   # CHAN
 # holdername GUID, aud = the C&A's token URL, at most 5 minutes, a fresh jti), to get a fresh PAT
 # after one expired and for stage 2 updates (README: "Implementing against the CDA").
 # pat_assertion_keys = [{ file = "pat-1.pem", kid = "pat-1" }]
+# A command (no shell) that restarts your find/view service and returns once it serves again: the
+# restart case E-RST-01 (--pack resilience) needs it, and is not applicable without it.
+# restart = ["/opt/pensions/bin/restart-find-service"]
+# restart_timeout_secs = 120
 
 # How your test data is cleared down before each stage: an HTTP call (POST, mTLS with the
 # harness's client certificate) or a command run without a shell. One of the two.

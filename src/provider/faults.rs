@@ -10,6 +10,9 @@ use std::collections::HashSet;
 pub enum Fault {
     /// Registers a match as `match-possible` instead of `match-yes` (and vice versa).
     WrongMatchStatus,
+    /// Keeps acknowledged finds in memory only: a restart between the 202 and the
+    /// registration loses them (the code of connection asks for no loss of acknowledged data).
+    LosesAcknowledgedFinds,
     /// Leaves `inbound_request_id` out of the registration.
     MissingInboundRequestId,
     /// Uses something other than the scheme name as the registration description.

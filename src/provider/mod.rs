@@ -16,7 +16,9 @@
 //! - `POST /test-support/match-updates`: applies a match-update file at the C&A (PATCH to
 //!   match-yes, or DELETE with the update's reason), as an organisation does in its own system.
 
+pub mod embedded;
 pub mod faults;
+pub mod journal;
 pub mod matching;
 pub mod standalone;
 pub mod view_data;
@@ -41,6 +43,7 @@ use crate::pki::SigningKey;
 use crate::testpack::{TestPack, UpdateAction};
 use crate::updates::{AppliedUpdate, MatchUpdate, MatchUpdateFile};
 pub use faults::{Fault, Faults};
+use journal::{FindJournal, PendingFind, Recovered, Registration};
 use matching::MatchOutcome;
 
 pub const CLEAR_DOWN_PATH: &str = "/test-support/clear-down";
@@ -105,6 +108,11 @@ struct Inner {
     spare_key: Option<SigningKey>,
     /// View data tokens signed so far (for the rotation fault).
     signed: std::sync::atomic::AtomicUsize,
+    /// Where acknowledged finds and registrations are kept across a restart (none: memory only).
+    journal: Option<Arc<FindJournal>>,
+    /// The background work in progress (finds being processed), stopped by [`ReferenceProvider::stop`]
+    /// as a process exit would stop it.
+    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
 fn error(status: StatusCode, msg: &str) -> Response {
@@ -113,6 +121,16 @@ fn error(status: StatusCode, msg: &str) -> Response {
 
 impl ReferenceProvider {
     pub fn new(options: ProviderOptions) -> ReferenceProvider {
+        ReferenceProvider::with_journal(options, None, Recovered::default())
+    }
+
+    /// A provider that keeps acknowledged finds and registrations in `journal`, starting from
+    /// what it `recovered` there; call [`ReferenceProvider::resume`] once it is serving.
+    pub fn with_journal(
+        options: ProviderOptions,
+        journal: Option<Arc<FindJournal>>,
+        recovered: Recovered,
+    ) -> ReferenceProvider {
         let view_jwks = crate::pki::jwks_of([&options.view_key]);
         let f = &options.faults;
         let spare_key = if f.has(Fault::RotatesViewKey) {
@@ -122,7 +140,7 @@ impl ReferenceProvider {
         } else {
             None
         };
-        ReferenceProvider {
+        let provider = ReferenceProvider {
             inner: Arc::new(Inner {
                 options,
                 state: Mutex::new(ProviderState::default()),
@@ -131,8 +149,91 @@ impl ReferenceProvider {
                 view_jwks,
                 spare_key,
                 signed: std::sync::atomic::AtomicUsize::new(0),
+                journal,
+                tasks: Mutex::new(Vec::new()),
             }),
+        };
+        // The registrations made before a restart. Their PATs died with the process: a call
+        // for them obtains a fresh one.
+        {
+            let mut state = provider.state();
+            for (asset, r) in recovered.registrations {
+                let outcome = if r.match_status == MatchOutcome::Yes.match_status() {
+                    MatchOutcome::Yes
+                } else {
+                    MatchOutcome::Possible
+                };
+                state.by_asset.insert(
+                    asset,
+                    RegisteredAsset {
+                        resource_id: r.resource_id,
+                        pat: String::new(),
+                        outcome,
+                    },
+                );
+            }
         }
+        provider
+    }
+
+    /// Finish the finds acknowledged before a restart (the journal's pending finds).
+    pub fn resume(&self, pending: Vec<PendingFind>) {
+        for find in pending {
+            tracing::info!("find {}: resumed after a restart", find.request_id);
+            self.spawn_find(find.token, find.claims, find.request_id);
+        }
+    }
+
+    /// Stop everything in progress, as the process ending would: finds being processed are
+    /// abandoned where they are (the journal still holds them).
+    pub fn stop(&self) {
+        let tasks = std::mem::take(
+            &mut *self
+                .inner
+                .tasks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for t in tasks {
+            t.abort();
+        }
+    }
+
+    fn journal_registration(&self, asset: &str, resource_id: &str, outcome: MatchOutcome) {
+        if let Some(j) = &self.inner.journal
+            && let Err(e) = j.registered(&Registration {
+                asset_guid: asset.to_owned(),
+                resource_id: resource_id.to_owned(),
+                match_status: outcome.match_status().to_owned(),
+            })
+        {
+            tracing::error!("{e}");
+        }
+    }
+
+    /// Process a find in the background; its journal entry is marked done when that ends.
+    fn spawn_find(
+        &self,
+        token: String,
+        claims: serde_json::Map<String, Value>,
+        request_id: String,
+    ) {
+        let worker = self.clone();
+        let handle = tokio::spawn(async move {
+            worker.process_find(token, claims, request_id.clone()).await;
+            if let Some(j) = &worker.inner.journal
+                && let Err(e) = j.done(&request_id)
+            {
+                tracing::error!("find {request_id}: {e}");
+            }
+        });
+        let mut tasks = self
+            .inner
+            .tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(handle.abort_handle());
     }
 
     fn opts(&self) -> &ProviderOptions {
@@ -365,6 +466,7 @@ impl ReferenceProvider {
                                 outcome: status,
                             },
                         );
+                        self.journal_registration(&asset, id, status);
                     }
                     None => tracing::error!("rreguri answered without resource_id: {v}"),
                 },
@@ -797,6 +899,21 @@ async fn find(
             }
         }
     };
+    // A 202 is a promise to register the find's matches: keep it before making it.
+    if let Some(j) = &provider.inner.journal
+        && !o.faults.has(Fault::LosesAcknowledgedFinds)
+        && let Err(e) = j.acknowledged(&PendingFind {
+            request_id: request_id.clone(),
+            token: token.clone(),
+            claims: claims.clone(),
+        })
+    {
+        tracing::error!("find {request_id}: {e}");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the find could not be recorded; try again later",
+        );
+    }
     if o.faults.has(Fault::Find202WithResults) {
         let data = o.contract.find.parse_find_claims(&claims);
         let results: Vec<Value> = matching::find_matches(&o.pack, &data)
@@ -808,17 +925,13 @@ async fn find(
                 })
             })
             .collect();
-        let worker = provider.clone();
-        let id = request_id.clone();
-        tokio::spawn(async move { worker.process_find(token, claims, id).await });
+        provider.spawn_find(token, claims, request_id);
         return (StatusCode::ACCEPTED, Json(json!({ "matches": results }))).into_response();
     }
     if o.faults.has(Fault::SlowFind) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let worker = provider.clone();
-    let id = request_id.clone();
-    tokio::spawn(async move { worker.process_find(token, claims, id).await });
+    provider.spawn_find(token, claims, request_id);
     if o.faults.has(Fault::FindAnswers200) {
         return (StatusCode::OK, Json(json!({ "status": "received" }))).into_response();
     }
@@ -833,6 +946,14 @@ impl ReferenceProvider {
             .lock()
             .map(|v| v.clone())
             .unwrap_or_default()
+    }
+
+    /// Carry the view requests an earlier instance served over a restart.
+    pub fn adopt_served_views(&self, earlier: Vec<crate::reporting::sources::ServedView>) {
+        if let Ok(mut served) = self.inner.served.lock() {
+            let mine = std::mem::replace(&mut *served, earlier);
+            served.extend(mine);
+        }
     }
 
     /// Log a served view request; for a 200, what its view data carried.
@@ -967,9 +1088,14 @@ async fn jwks(State(provider): State<ReferenceProvider>) -> Json<JwkSet> {
     Json(provider.published_view_jwks())
 }
 
-async fn clear_down(State(provider): State<ReferenceProvider>) -> StatusCode {
+async fn clear_down(State(provider): State<ReferenceProvider>) -> Response {
     *provider.state() = ProviderState::default();
-    StatusCode::NO_CONTENT
+    if let Some(j) = &provider.inner.journal
+        && let Err(e) = j.clear()
+    {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string());
+    }
+    StatusCode::NO_CONTENT.into_response()
 }
 
 impl ReferenceProvider {
@@ -1017,13 +1143,23 @@ impl ReferenceProvider {
         });
         match result {
             Ok((status, _)) if (200..300).contains(&status) => {
-                let mut state = self.state();
-                if u.action == UpdateAction::Confirm {
-                    if let Some(a) = state.by_asset.get_mut(&asset_guid) {
-                        a.outcome = MatchOutcome::Yes;
+                let confirmed = u.action == UpdateAction::Confirm;
+                {
+                    let mut state = self.state();
+                    if confirmed {
+                        if let Some(a) = state.by_asset.get_mut(&asset_guid) {
+                            a.outcome = MatchOutcome::Yes;
+                        }
+                    } else {
+                        state.by_asset.remove(&asset_guid);
                     }
-                } else {
-                    state.by_asset.remove(&asset_guid);
+                }
+                if confirmed {
+                    self.journal_registration(&asset_guid, &asset.resource_id, MatchOutcome::Yes);
+                } else if let Some(j) = &self.inner.journal
+                    && let Err(e) = j.unregistered(&asset_guid)
+                {
+                    tracing::error!("{e}");
                 }
                 done(true, format!("{} answered {status}", url))
             }

@@ -14,6 +14,7 @@
 //! pat_assertion_key = "pat-signing.key"   # optional: RSA PEM signing its own PAT assertions
 //! pat_assertion_kid = "pat-1"             #   (registered at the C&A: [provider] pat_assertion_keys)
 //! pack = "testpacks/integration/pack.toml"
+//! journal = "provider-journal.jsonl"      # acknowledged finds and registrations (the default)
 //! [contract]                              # as in the harness's target file
 //! ```
 
@@ -59,6 +60,14 @@ pub struct StandaloneConfig {
     /// Timeouts and connection cap (the same `[server]` keys as the target file).
     #[serde(default)]
     pub server: crate::server::ServerLimits,
+    /// Where acknowledged finds and registrations are kept, so a restart loses neither
+    /// (relative to this file; default `provider-journal.jsonl` beside it).
+    #[serde(default = "default_journal")]
+    pub journal: PathBuf,
+}
+
+fn default_journal() -> PathBuf {
+    PathBuf::from("provider-journal.jsonl")
 }
 
 fn default_pat_kid() -> String {
@@ -117,23 +126,40 @@ pub async fn start(path: &Path) -> Result<RunningServer, String> {
     };
     let pack = TestPack::load(&base.join(&config.pack)).map_err(|e| e.to_string())?;
     let cda_url = config.cda_url.trim_end_matches('/').to_owned();
-    let provider = ReferenceProvider::new(ProviderOptions {
-        pack: Arc::new(pack),
-        contract: config.contract.clone(),
-        cda_jwks_url: format!("{cda_url}/jwks"),
-        cas_base_url: cda_url,
-        client: http,
-        view_key,
-        pat_key,
-        issuer: crate::environment::PROVIDER_ISSUER.to_owned(),
-        faults: Faults::none(),
-    });
-    tls::serve_mtls(
+    // Written and flushed to the disk before each 202: it survives the machine, not only the
+    // process.
+    let (journal, recovered) = super::journal::FindJournal::open(&base.join(&config.journal), true)
+        .map_err(|e| e.to_string())?;
+    let pending = recovered.pending.clone();
+    let provider = ReferenceProvider::with_journal(
+        ProviderOptions {
+            pack: Arc::new(pack),
+            contract: config.contract.clone(),
+            cda_jwks_url: format!("{cda_url}/jwks"),
+            cas_base_url: cda_url,
+            client: http,
+            view_key,
+            pat_key,
+            issuer: crate::environment::PROVIDER_ISSUER.to_owned(),
+            faults: Faults::none(),
+        },
+        Some(Arc::new(journal)),
+        recovered,
+    );
+    let running = tls::serve_mtls(
         provider.router(),
         config.listen,
         &server,
         &client_ca,
         &config.server,
     )
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.to_string())?;
+    if !pending.is_empty() {
+        tracing::info!(
+            "{} acknowledged find(s) resumed from the journal",
+            pending.len()
+        );
+    }
+    provider.resume(pending);
+    Ok(running)
 }

@@ -348,6 +348,23 @@ struct Plan {
     planned: Vec<PlannedScenario>,
     /// Whether and how the reporting stage runs against this target.
     reporting: ReportingScope,
+    /// Scenario tags that cannot run against this target, with the reason (shown as notes).
+    not_applicable: Vec<(&'static str, String)>,
+}
+
+/// Tag of the scenarios that restart the provider (`features/restart.feature`).
+pub const NEEDS_RESTART_TAG: &str = "needs-restart";
+
+/// Scenarios this target cannot run, whatever the stage: a restart needs the embedded
+/// provider or the target file's `[provider] restart` command.
+fn not_applicable(config: &crate::config::TargetConfig) -> Vec<(&'static str, String)> {
+    match &config.provider {
+        Some(p) if p.restart.is_none() => vec![(
+            NEEDS_RESTART_TAG,
+            "the restart case (E-RST-01) is not applicable: the target file names no [provider] restart command, so the harness cannot restart your solution between acknowledging a find and registering it".to_owned(),
+        )],
+        _ => Vec::new(),
+    }
 }
 
 /// Parse every feature file up front (outlines expanded): a broken file is a "could not run",
@@ -384,6 +401,12 @@ fn preflight(opts: &RunOptions, skip_tag: Option<&'static str>) -> Result<Plan, 
     let mut selected_steps = Vec::new();
     let mut dependencies: Vec<(String, Pack, String)> = Vec::new();
     let reporting = reporting_scope::reporting_scope(&opts.config, opts.pack)?;
+    // Said only where the pack holds such scenarios.
+    let not_applicable = if opts.pack == Pack::Resilience {
+        not_applicable(&opts.config)
+    } else {
+        Vec::new()
+    };
     for stage in stages_of(opts.pack) {
         if stage == Pack::Reporting && reporting.left_out.is_some() {
             continue;
@@ -394,6 +417,7 @@ fn preflight(opts: &RunOptions, skip_tag: Option<&'static str>) -> Result<Plan, 
             skip_tags: {
                 let mut tags = reporting_skips(stage, &reporting);
                 tags.extend(skip_tag);
+                tags.extend(not_applicable.iter().map(|(tag, _)| *tag));
                 tags
             },
             cases: cases.clone(),
@@ -506,6 +530,7 @@ fn preflight(opts: &RunOptions, skip_tag: Option<&'static str>) -> Result<Plan, 
         unmatched,
         planned,
         reporting,
+        not_applicable,
     })
 }
 
@@ -767,6 +792,16 @@ pub async fn run(
         })?;
     }
 
+    for (_, text) in &plan.not_applicable {
+        if let Ok(mut c) = console.lock() {
+            c.line(&format!("note: {text}"));
+        }
+        log.append(&LogEvent::Note {
+            at: Utc::now(),
+            stage: opts.pack.name().to_owned(),
+            text: text.clone(),
+        })?;
+    }
     progress(&console, Progress::Planned { total: plan.total });
     let mut problems = Vec::new();
     let mut stopped = None;
@@ -803,6 +838,7 @@ pub async fn run(
         if !env.reporting.stub {
             skip_tags.push("stub");
         }
+        skip_tags.extend(plan.not_applicable.iter().map(|(tag, _)| *tag));
         let filter = Filter {
             pack_tag: stage.tag(),
             expr: plan.expr.clone(),

@@ -862,3 +862,133 @@ fn load_runs_against_a_separate_provider_process() {
     assert_eq!(load["registrations_unexpected"], 0, "{load}");
     assert_eq!(run["verdict"], "passed", "{run}");
 }
+
+/// Kills the process whose pid a file holds when the test ends: the provider a restart
+/// command started is not this test's child.
+struct KillPidFile(PathBuf);
+
+impl Drop for KillPidFile {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(&self.0) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
+
+/// E-RST-01 against a separate provider process: the target file's `[provider] restart`
+/// command kills it and starts it again between the 202 and the registration, and the
+/// provider's journal (beside its configuration) keeps the acknowledged find. Without the
+/// command the case is not applicable, said so, and the rest of the pack runs.
+#[cfg(unix)]
+#[test]
+fn the_restart_case_restarts_a_separate_provider_through_the_target_files_command() {
+    let m = Material::new();
+    let provider_config = m.provider_config();
+    let good = m
+        .cda_pki
+        .client_identity("CDA client", "pdp-harness")
+        .expect("cert");
+    m.harness_client("harness-client", &good);
+    let target = m.target(
+        "target.toml",
+        "harness-client",
+        "org-ca.pem",
+        m.provider_port,
+    );
+    let pid_file = m.dir.path().join("provider.pid");
+    let _provider = KillPidFile(pid_file.clone());
+    let log = m.dir.path().join("provider.log");
+    // Starts the provider detached (its pid in a file), first stopping the one running: the
+    // organisation's own restart, as the target file's command.
+    let script = m.write(
+        "restart.sh",
+        &format!(
+            r#"set -e
+if [ -s "{pid}" ]; then
+  old=$(cat "{pid}")
+  kill "$old"
+  while kill -0 "$old" 2>/dev/null; do sleep 0.05; done
+fi
+: > "{log}"
+PDP_HARNESS_LOG=info "{bin}" reference-provider --config "{config}" > "{log}" 2>&1 < /dev/null &
+echo $! > "{pid}"
+for i in $(seq 1 200); do grep -q "listening on" "{log}" && exit 0; sleep 0.05; done
+echo "the provider did not start again" >&2; exit 1
+"#,
+            pid = pid_file.display(),
+            log = log.display(),
+            bin = env!("CARGO_BIN_EXE_pdp-harness"),
+            config = provider_config.display(),
+        ),
+    );
+    let started = Command::new("bash").arg(&script).status().expect("bash");
+    assert!(started.success(), "the provider starts");
+    let first = std::fs::read_to_string(&pid_file).expect("pid");
+    let text = std::fs::read_to_string(&target).expect("target");
+    let with_restart = m.write(
+        "restart-target.toml",
+        &text.replace(
+            "[provider]\n",
+            &format!(
+                "[provider]\nrestart = [\"bash\", \"{}\"]\n",
+                script.display()
+            ),
+        ),
+    );
+    let runs = m.dir.path().join("runs");
+    let out = harness(
+        &m,
+        &[
+            "run",
+            "--pack",
+            "resilience",
+            "--tags",
+            "@case:E-RST-01",
+            "--target",
+            with_restart.to_str().expect("utf-8"),
+            "--out",
+            runs.to_str().expect("utf-8"),
+        ],
+    );
+    let t = common::output_text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{t}\n{}\nthe provider's log after its restart:\n{}\njournal:\n{}",
+        failures(&runs),
+        std::fs::read_to_string(&log).unwrap_or_default(),
+        std::fs::read_to_string(m.dir.path().join("provider-journal.jsonl")).unwrap_or_default()
+    );
+    assert!(t.contains("passed  E-RST-01"), "{t}");
+    assert!(t.contains("1 passed, 0 failed of 1"), "{t}");
+    // The provider really was replaced, and it kept the find in its journal.
+    let now = std::fs::read_to_string(&pid_file).expect("pid");
+    assert_ne!(now.trim(), first.trim(), "a new process serves");
+    assert!(
+        m.dir.path().join("provider-journal.jsonl").exists(),
+        "the journal is beside the provider's configuration"
+    );
+
+    // Without the command: not applicable, said so; the other resilience cases still run.
+    let out = harness(
+        &m,
+        &[
+            "run",
+            "--pack",
+            "resilience",
+            "--target",
+            target.to_str().expect("utf-8"),
+            "--out",
+            runs.to_str().expect("utf-8"),
+        ],
+    );
+    let t = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}\n{}", failures(&runs));
+    assert!(
+        t.contains("the restart case (E-RST-01) is not applicable")
+            && t.contains("[provider] restart"),
+        "{t}"
+    );
+    assert!(!t.contains("E-RST-01 A find"), "not run: {t}");
+    assert!(t.contains("3 passed, 0 failed of 3"), "{t}");
+}

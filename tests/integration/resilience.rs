@@ -23,7 +23,36 @@ async fn the_reference_provider_retries_backs_off_and_recovers() {
             .map(|s| (&s.case_id, s.status))
             .collect::<Vec<_>>()
     );
-    assert_eq!(record.counts.passed, 3);
+    // R-01..R-03 and E-RST-01 (the provider restarted between the 202 and the registration).
+    assert_eq!(record.counts.passed, 4);
+}
+
+/// A provider that keeps acknowledged finds in memory only loses the find a restart
+/// interrupts: E-RST-01 fails on the missing registration; the other cases pass.
+#[tokio::test]
+async fn a_provider_that_loses_acknowledged_finds_on_restart_fails_the_restart_case() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let record = run_pack(
+        Pack::Resilience,
+        Faults::none().with(Fault::LosesAcknowledgedFinds),
+        dir.path(),
+    )
+    .await;
+    let statuses = common::statuses(&record);
+    for (case, status) in &statuses {
+        let expected = if case == "E-RST-01" {
+            Status::Failed
+        } else {
+            Status::Passed
+        };
+        assert_eq!(*status, expected, "{case}: {statuses:?}");
+    }
+    let (step, message) = common::failed_step(&record, "E-RST-01");
+    assert!(step.starts_with("exactly the PeIs expected"), "{step}");
+    assert!(
+        message.contains("case CP-01: expected exactly 1 PeI(s) registered"),
+        "{message}"
+    );
 }
 
 #[tokio::test]

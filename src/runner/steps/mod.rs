@@ -7,6 +7,7 @@
 mod find;
 mod reporting;
 mod resilience;
+mod restart;
 mod updates;
 mod view;
 
