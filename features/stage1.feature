@@ -79,6 +79,11 @@ Feature: Stage 1 - find, register and view without intervention
       | case  | title                                                           |
       | S1-15 | Matched, but the member must contact the scheme (2.004)         |
 
+    @case:S1-16
+    Examples: transliterated and hyphenated name
+      | case  | title                                                                     |
+      | S1-16 | A transliterated, hyphenated name matches the provider's own spelling     |
+
   @case:S1-10
   Scenario: No match: nothing is registered and the find is still acknowledged
     When the pension finder sends a find request for the member of test case "S1-10"

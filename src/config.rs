@@ -250,6 +250,25 @@ pub struct CdaConfig {
     pub signing_key: Secret,
     #[serde(default = "default_kid")]
     pub signing_kid: String,
+    /// The SQLite file the C&A keeps its state in (registrations, PATs, tickets, the audit's
+    /// log), so `serve` can restart and stage 2 run the next day; relative to the target file.
+    /// Default: [`DEFAULT_CDA_STATE_FILE`].
+    #[serde(default)]
+    pub state_file: Option<PathBuf>,
+}
+
+/// Where the C&A's state is kept unless `[cda] state_file` says otherwise, beside the target file.
+pub const DEFAULT_CDA_STATE_FILE: &str = ".pdp-harness/cda.sqlite";
+
+impl CdaConfig {
+    /// The state file, resolved against the target file's directory.
+    pub fn state_path(&self, base: &Path) -> PathBuf {
+        base.join(
+            self.state_file
+                .as_deref()
+                .unwrap_or(Path::new(DEFAULT_CDA_STATE_FILE)),
+        )
+    }
 }
 
 fn default_kid() -> String {

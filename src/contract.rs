@@ -602,4 +602,26 @@ mod tests {
         assert!(!claims.contains_key("familyName"));
         assert_eq!(c.parse_find_claims(&claims), data);
     }
+
+    /// Names travel exactly as the pack gives them: nothing is stripped or re-cased.
+    #[test]
+    fn find_claims_carry_names_exactly() {
+        let c = FindContract::default();
+        let data = FindData {
+            given_name: Some("ANNA-LENA".into()),
+            family_name: Some("O'BRIEN-ST. JOHN".into()),
+            previous_family_names: vec!["MULLER-GOSSMANN".into()],
+            email: Some("a@example.com".into()),
+            ..FindData::default()
+        };
+        let claims = c.find_claims(&data);
+        let value = |name: &str| claims[name][&c.fields.value].clone();
+        assert_eq!(value(&c.fields.given_name), "ANNA-LENA");
+        assert_eq!(value(&c.fields.family_name), "O'BRIEN-ST. JOHN");
+        assert_eq!(
+            claims[&c.fields.previous_family_names][0][&c.fields.value],
+            "MULLER-GOSSMANN"
+        );
+        assert_eq!(value(&c.fields.email), "a@example.com");
+    }
 }

@@ -386,7 +386,7 @@ impl Environment {
 
     /// Clear the simulator's state and the provider's test data.
     pub async fn clear_down(&self) -> Result<(), String> {
-        self.cas.clear();
+        self.cas.clear().map_err(|e| e.to_string())?;
         if let Ok(mut slot) = self.match_updates.lock() {
             *slot = None;
         }

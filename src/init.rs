@@ -86,6 +86,9 @@ server_ca = "cda-ca.pem"                   # give this CA to your solution to tr
 client_ca = "org-ca.pem"                   # CHANGE: CA(s) that issued your solution's client certificate
 signing_key = "cda-signing.key"            # RSA key signing find request tokens, PATs, tickets, RPTs
 signing_kid = "pdp-harness-cda-1"
+# The C&A keeps its state (registrations, PATs, tickets, the audit's log) in this SQLite file,
+# so serve can restart and stage 2 run later; clear-down empties it. Default shown.
+# state_file = ".pdp-harness/cda.sqlite"
 
 # ---------------------------------------------------------------------------------------------
 # Timing limits the verdicts are judged against (milliseconds). Defaults shown.

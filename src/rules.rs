@@ -12,6 +12,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use chrono::{Datelike as _, NaiveDate};
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -418,9 +419,15 @@ fn components(view_data: &Value) -> Vec<(String, &Value)> {
     out
 }
 
-/// The rules a schema cannot say: definite and possible arrangements never mixed in one
-/// response, and unavailable codes that make sense only for some benefit types.
+/// The rules a schema cannot say, judged today (UTC): see [`cross_field_on`].
 pub fn cross_field(view_data: &Value) -> Vec<Finding> {
+    cross_field_on(view_data, chrono::Utc::now().date_naive())
+}
+
+/// The rules a schema cannot say: definite and possible arrangements never mixed in one
+/// response, unavailable codes that make sense only for some benefit types, and dates that
+/// must keep their order or not lie after `today` (a schema has no "now").
+pub fn cross_field_on(view_data: &Value, today: NaiveDate) -> Vec<Finding> {
     let mut out = Vec::new();
     let all = arrangements(view_data);
     let possible = all
@@ -465,13 +472,146 @@ pub fn cross_field(view_data: &Value) -> Vec<Finding> {
             ));
         }
     }
+    date_order(view_data, today, &mut out);
     out
 }
 
-/// Where the public sources disagree, a doubt rather than a failure (`[contract] strict`
-/// makes them failures): `monthlyAmount`, and items one reading requires and another does not.
+/// A `YYYY-MM-DD` member of `v`; `None` when absent or not a date (the schema names that).
+fn date(v: &Value, key: &str) -> Option<NaiveDate> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .and_then(|s| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+}
+
+/// 2.016 and 2.501 not after today; 2.205 not before 2.204; 2.309/2.409 not before
+/// 2.305/2.405.
+fn date_order(view_data: &Value, today: NaiveDate, out: &mut Vec<Finding>) {
+    for (i, a) in arrangements(view_data).iter().enumerate() {
+        if let Some(d) = date(a, "dateOfBirth").filter(|d| *d > today) {
+            out.push(Finding::new(
+                Some("2.016".to_owned()),
+                format!("arrangements[{i}].dateOfBirth"),
+                format!("is {d}, after today ({today}): a date of birth cannot be in the future"),
+            ));
+        }
+        for (j, period) in a
+            .get("employmentMembershipPeriods")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            if let (Some(start), Some(end)) = (
+                date(period, "employmentStartDate"),
+                date(period, "employmentEndDate"),
+            ) && end < start
+            {
+                out.push(Finding::new(
+                    Some("2.205".to_owned()),
+                    format!("arrangements[{i}].employmentMembershipPeriods[{j}].employmentEndDate"),
+                    format!("is {end}, before the employment start date (2.204) {start}"),
+                ));
+            }
+        }
+        for (j, ill) in a
+            .get("benefitIllustrations")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            if let Some(d) = date(ill, "illustrationDate").filter(|d| *d > today) {
+                out.push(Finding::new(
+                    Some("2.501".to_owned()),
+                    format!("arrangements[{i}].benefitIllustrations[{j}].illustrationDate"),
+                    format!(
+                        "is {d}, after today ({today}): values cannot be illustrated as at a future date"
+                    ),
+                ));
+            }
+        }
+    }
+    for (path, c) in components(view_data) {
+        let ap = c.get("illustrationType").and_then(Value::as_str) == Some("AP");
+        let Some(details) = c.get("payableDetails") else {
+            continue;
+        };
+        if let (Some(first), Some(last)) = (
+            date(details, "payableDate"),
+            date(details, "lastPaymentDate"),
+        ) && last < first
+        {
+            let (item, first_item) = if ap {
+                ("2.409", "2.405")
+            } else {
+                ("2.309", "2.305")
+            };
+            out.push(Finding::new(
+                Some(item.to_owned()),
+                format!("{path}.payableDetails.lastPaymentDate"),
+                format!("is {last}, before the payable date ({first_item}) {first}"),
+            ));
+        }
+    }
+}
+
+/// Values older than this many months are doubtful: the regulations (as read in the live-CDA
+/// notes, rule 13) ask for values no more than 12 months old; one month's grace for annual
+/// statement cycles.
+pub const VALUE_AGE_MONTHS: u32 = 13;
+
+/// 2.501 values more than [`VALUE_AGE_MONTHS`] old without an unavailable code: a doubt, not a
+/// failure (inferred from the regulations; no public schema says it).
+fn stale_values(view_data: &Value, today: NaiveDate, out: &mut Vec<Finding>) {
+    let Some(oldest) = today.checked_sub_months(chrono::Months::new(VALUE_AGE_MONTHS)) else {
+        return;
+    };
+    for (i, a) in arrangements(view_data).iter().enumerate() {
+        for (j, ill) in a
+            .get("benefitIllustrations")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let Some(d) = date(ill, "illustrationDate").filter(|d| *d < oldest) else {
+                continue;
+            };
+            let with_values = ill
+                .get("illustrationComponents")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|c| {
+                    c.get("payableDetails").is_some() && c.get("unavailableReason").is_none()
+                })
+                .count();
+            if with_values == 0 {
+                continue;
+            }
+            let months = (today.year() - d.year()) * 12 + today.month() as i32 - d.month() as i32;
+            out.push(Finding::new(
+                Some("2.501".to_owned()),
+                format!("arrangements[{i}].benefitIllustrations[{j}].illustrationDate"),
+                format!(
+                    "is {d}, {months} months before today ({today}), and {with_values} component(s) carry values without an unavailable code: the regulations ask for values no more than 12 months old (inferred; no public schema says it)"
+                ),
+            ));
+        }
+    }
+}
+
+/// [`source_conflicts_on`] judged today (UTC).
 pub fn source_conflicts(view_data: &Value) -> Vec<Finding> {
+    source_conflicts_on(view_data, chrono::Utc::now().date_naive())
+}
+
+/// Where the public sources disagree or only an inference supports a rule, a doubt rather
+/// than a failure (`[contract] strict` makes them failures): `monthlyAmount`, items one
+/// reading requires and another does not, and values older than [`VALUE_AGE_MONTHS`].
+pub fn source_conflicts_on(view_data: &Value, today: NaiveDate) -> Vec<Finding> {
     let mut out = Vec::new();
+    stale_values(view_data, today, &mut out);
     for (path, c) in components(view_data) {
         if c.pointer("/payableDetails/monthlyAmount").is_some() {
             out.push(Finding::new(
@@ -683,6 +823,88 @@ mod tests {
             w.contains("2.003 arrangements[0].pensionReference: is absent"),
             "{w}"
         );
+    }
+
+    /// 2.018/2.019 only on a State Pension: a schema rule (`dependentSchemas`).
+    #[test]
+    fn state_pension_messages_only_on_a_state_pension() {
+        let s = ViewDataSchema::builtin().expect("compiles");
+        let mut v = good();
+        v["arrangements"][0]["statePensionMessageEng"] = json!("Your State Pension …");
+        let m = messages(&s, &v);
+        assert!(
+            m.contains("2.018/2.019 arrangements[0].pensionType: is \"DB\", expected \"SP\""),
+            "{m}"
+        );
+        v["arrangements"][0]["pensionType"] = json!("SP");
+        assert_eq!(messages(&s, &v), "");
+        v["arrangements"][0]
+            .as_object_mut()
+            .map(|o| o.remove("pensionType"));
+        v["arrangements"][0]["statePensionMessageWelsh"] = json!("…");
+        let m = messages(&s, &v);
+        assert!(
+            m.contains("2.018/2.019 arrangements[0].pensionType: is required"),
+            "{m}"
+        );
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+    }
+
+    fn joined(findings: &[Finding]) -> String {
+        findings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Rule 13 and the date orders a schema cannot say: future dates of birth and
+    /// illustrations, employment ending before it started, payments ending before they start.
+    #[test]
+    fn dates_keep_their_order_and_do_not_lie_in_the_future() {
+        let today = day("2026-12-01");
+        assert_eq!(joined(&cross_field_on(&good(), today)), "");
+        let mut v = good();
+        v["arrangements"][0]["dateOfBirth"] = json!("2026-12-02");
+        v["arrangements"][0]["benefitIllustrations"][0]["illustrationDate"] = json!("2027-01-01");
+        v["arrangements"][0]["employmentMembershipPeriods"][0]["employmentEndDate"] =
+            json!("2009-12-31");
+        v["arrangements"][0]["benefitIllustrations"][0]["illustrationComponents"][1]["payableDetails"]
+            ["lastPaymentDate"] = json!("2035-10-04");
+        let m = joined(&cross_field_on(&v, today));
+        for expected in [
+            "2.016 arrangements[0].dateOfBirth: is 2026-12-02, after today (2026-12-01): a date of birth cannot be in the future",
+            "2.501 arrangements[0].benefitIllustrations[0].illustrationDate: is 2027-01-01, after today (2026-12-01)",
+            "2.205 arrangements[0].employmentMembershipPeriods[0].employmentEndDate: is 2009-12-31, before the employment start date (2.204) 2010-01-01",
+            "2.409 arrangements[0].benefitIllustrations[0].illustrationComponents[1].payableDetails.lastPaymentDate: is 2035-10-04, before the payable date (2.405) 2035-10-05",
+        ] {
+            assert!(m.contains(expected), "{expected}\n{m}");
+        }
+        // Today itself is not the future.
+        let mut v = good();
+        v["arrangements"][0]["benefitIllustrations"][0]["illustrationDate"] = json!("2026-12-01");
+        assert_eq!(joined(&cross_field_on(&v, today)), "");
+    }
+
+    /// Values more than 13 months old without an unavailable code are a warning naming their
+    /// age; an illustration whose components all carry codes is not.
+    #[test]
+    fn stale_values_are_a_warning() {
+        let v = good();
+        assert!(!joined(&source_conflicts_on(&v, day("2027-05-05"))).contains("months before"));
+        let w = joined(&source_conflicts_on(&v, day("2027-05-06")));
+        assert!(
+            w.contains("2.501 arrangements[0].benefitIllustrations[0].illustrationDate: is 2026-04-05, 13 months before today (2027-05-06), and 1 component(s) carry values without an unavailable code"),
+            "{w}"
+        );
+        let mut v = good();
+        v["arrangements"][0]["benefitIllustrations"][0]["illustrationComponents"][1] = json!(
+            {"illustrationType": "AP", "benefitType": "DB", "calculationMethod": "BS", "unavailableReason": "DBC"}
+        );
+        assert!(!joined(&source_conflicts_on(&v, day("2030-01-01"))).contains("months before"));
     }
 
     #[test]

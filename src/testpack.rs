@@ -367,6 +367,13 @@ impl Clone for IndexCache {
     }
 }
 
+/// A name as the identity service writes it: `^[A-Z0-9 .'-]*$`.
+pub fn is_identity_name(name: &str) -> bool {
+    name.chars().all(|c| {
+        c.is_ascii_uppercase() || c.is_ascii_digit() || matches!(c, ' ' | '.' | '\'' | '-')
+    })
+}
+
 impl TestPack {
     pub fn load(path: &Path) -> Result<TestPack, PackError> {
         let text = std::fs::read_to_string(path).map_err(|source| PackError::Read {
@@ -423,18 +430,39 @@ impl TestPack {
                     p.id.get_ref()
                 ));
             }
-            for (what, v) in [
+            // Names as the identity service sends them: both present, upper-case Latin,
+            // `^[A-Z0-9 .'-]*$`, transliterated (PDP's special characters guidance).
+            let names = [
                 ("given_name", &p.given_name),
                 ("family_name", &p.family_name),
-            ] {
-                if v.chars().any(|c| c.is_lowercase()) {
+            ]
+            .into_iter()
+            .chain(
+                p.previous_family_names
+                    .iter()
+                    .map(|n| ("previous_family_names", n)),
+            );
+            for (what, v) in names {
+                if v.trim().is_empty() {
                     problems.push(format!(
-                        "{}: persona {} {what} {:?} must be in the identity service's uppercase form",
+                        "{}: persona {} {what} is empty; the identity service always sends a given name and a surname",
                         at(p.id.span()),
-                        p.id.get_ref(),
-                        v
+                        p.id.get_ref()
+                    ));
+                } else if !is_identity_name(v) {
+                    problems.push(format!(
+                        "{}: persona {} {what} {v:?} is not in the identity service's form: upper-case Latin letters, digits, space, full stop, apostrophe and hyphen only (^[A-Z0-9 .'-]*$), transliterated (Müller is MULLER)",
+                        at(p.id.span()),
+                        p.id.get_ref()
                     ));
                 }
+            }
+            if p.email.as_deref().is_none_or(|e| e.trim().is_empty()) {
+                problems.push(format!(
+                    "{}: persona {} has no email; the CDA's find request always includes one",
+                    at(p.id.span()),
+                    p.id.get_ref()
+                ));
             }
             if chrono::NaiveDate::parse_from_str(&p.date_of_birth, "%Y-%m-%d").is_err() {
                 problems.push(format!(
@@ -777,6 +805,69 @@ expect = "match-yes"
         );
         assert!(
             msg.contains("expects a match but lists no pension"),
+            "{msg}"
+        );
+    }
+
+    /// A persona outside the identity service's name form, or without an email, is a pack
+    /// error naming the persona and the field.
+    #[test]
+    fn persona_names_and_email_as_the_identity_service_sends_them() {
+        let text = r#"
+[pack]
+id = "x"
+version = "1"
+title = "t"
+[provider]
+holdername_guid = "6f1c0f2e-8c5a-4d0e-9a43-2b7d9e0c1a55"
+scheme_name = "S"
+administrator_name = "A"
+administrator_email = "a@example.com"
+administrator_phone = "+44 1632960000"
+[[personas]]
+id = "P-1"
+given_name = "ANNA-LENA"
+family_name = "MÜLLER"
+previous_family_names = ["O’BRIEN", "ST. JOHN"]
+date_of_birth = "1983-08-08"
+address = { lines = ["1 HIGH ST"], postcode = "ZZ1 1ZZ" }
+[[personas]]
+id = "P-2"
+given_name = "Jane"
+family_name = "O'BRIEN-ST. JOHN"
+date_of_birth = "1983-08-08"
+email = "jane@example.com"
+address = { lines = ["1 HIGH ST"], postcode = "ZZ1 1ZZ" }
+[[members]]
+id = "M-1"
+given_name = "Anna-Lena"
+family_name = "Müller"
+date_of_birth = "1983-08-08"
+address = { lines = ["1 HIGH ST"], postcode = "ZZ1 1ZZ" }
+"#;
+        let err = TestPack::parse(text, Path::new("p.toml")).expect_err("invalid");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("p.toml:13: persona P-1 family_name \"MÜLLER\" is not in the identity service's form"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("persona P-1 previous_family_names \"O’BRIEN\" is not"),
+            "{msg}"
+        );
+        assert!(msg.contains("persona P-1 has no email"), "{msg}");
+        assert!(
+            msg.contains("persona P-2 given_name \"Jane\" is not"),
+            "{msg}"
+        );
+        // Punctuation the service keeps is fine, and members (the provider's records) may
+        // hold any spelling.
+        assert!(!msg.contains("ANNA-LENA"), "{msg}");
+        assert!(!msg.contains("ST. JOHN"), "{msg}");
+        assert!(!msg.contains("M-1"), "{msg}");
+        assert_eq!(
+            msg.matches("is not in the identity service's form").count(),
+            3,
             "{msg}"
         );
     }

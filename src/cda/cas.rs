@@ -27,6 +27,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::cda::faults::CasFaults;
+use crate::cda::store::{Op, Scope, Store, StoreError};
 use crate::jwt::{self, Expect};
 use crate::pki::SigningKey;
 
@@ -108,7 +109,7 @@ pub fn assertion_key(assertion: &str) -> String {
 }
 
 /// A registered pension identifier, as the C&A holds it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Registration {
     pub resource_id: String,
     pub name: String,
@@ -174,14 +175,14 @@ pub fn pei_parts(name: &str) -> Option<(&str, &str)> {
     ))
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Deletion {
     pub reason: String,
     pub at: DateTime<Utc>,
 }
 
 /// A permission ticket issued at `/perm`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TicketRecord {
     pub jti: String,
     pub resource_id: String,
@@ -191,7 +192,7 @@ pub struct TicketRecord {
 }
 
 /// Every `POST /rreguri` the C&A received, including ones it deduplicated or refused.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RegistrationAttempt {
     pub name: Option<String>,
     pub inbound_request_id: Option<String>,
@@ -204,7 +205,7 @@ pub struct RegistrationAttempt {
 /// One call the C&A received on `/rreguri` (POST, PATCH or DELETE), whatever it answered: the
 /// material of the whole-run registration audit. Only short fields are kept (never a body), and
 /// the log survives clear-downs so that late calls with an old PAT can be attributed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RreguriCall {
     /// Position in the C&A's life (1, 2, ...), for "judged up to" marks.
     pub seq: u64,
@@ -242,26 +243,47 @@ struct AuditLog {
     names: HashMap<String, String>,
 }
 
+/// Kinds of stored rows (see [`crate::cda::store`]): live ones go at clear-down.
+const K_PAT: &str = "pat";
+const K_PAT_BY_ASSERTION: &str = "pat_by_assertion";
+const K_REGISTRATION: &str = "registration";
+const K_POST_REQUEST_ID: &str = "post_request_id";
+const K_TICKET: &str = "ticket";
+const K_RPT: &str = "rpt";
+const K_INTROSPECTION: &str = "introspection";
+const K_ATTEMPT: &str = "attempt";
+/// Kept across clear-downs: the audit's call log, PAT attribution and resource names.
+const K_CALL: &str = "call";
+const K_AUDIT_PAT: &str = "audit_pat";
+const K_NAME: &str = "name";
+const META_EPOCH: &str = "epoch";
+const META_NEXT_SEQ: &str = "next_seq";
+
 /// Calls kept for the audit; the oldest are dropped beyond this (a long `serve`).
 const AUDIT_CAP: usize = 20_000;
 /// Characters kept of each field of an audited call.
 const AUDIT_FIELD_MAX: usize = 200;
 
 /// An introspection the provider asked for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IntrospectionRecord {
     pub rpt_jti: Option<String>,
     pub at: DateTime<Utc>,
     pub active: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct PatRecord {
     jti: String,
     holder: Option<String>,
     /// `exp` of the PAT: the C&A judges its own tokens' expiry on its own clock, with no
-    /// leeway.
+    /// leeway. A record stored before this field was kept has only the token's own `exp`.
+    #[serde(default = "no_expiry")]
     expires: i64,
+}
+
+fn no_expiry() -> i64 {
+    i64::MAX
 }
 
 impl PatRecord {
@@ -291,6 +313,12 @@ struct Registry {
     seen_assertion_jtis: HashMap<String, i64>,
 }
 
+/// The C&A's working state. With a [`Store`], every mutation is written through to it inside
+/// the same critical section (this struct's mutex, or the audit log's), before the in-memory
+/// copy changes: a refused write leaves both as they were, two concurrent requests reach the
+/// file in the order they changed memory, and a restart replays exactly what was answered.
+/// The maps stay the working copy so the handlers keep their plain lookups. A new map is a new
+/// `K_*` kind, a `put` where it changes, and a line in [`Cas::with_store`]'s load.
 #[derive(Debug, Default)]
 struct CasState {
     registry: Registry,
@@ -299,7 +327,8 @@ struct CasState {
     registrations: Vec<Registration>,
     post_request_ids: HashSet<String>,
     tickets: HashMap<String, TicketRecord>,
-    rpts: HashSet<String>,
+    /// RPT jti -> its `exp` (expired ones are not reloaded after a restart).
+    rpts: HashMap<String, i64>,
     introspections: Vec<IntrospectionRecord>,
     attempts: Vec<RegistrationAttempt>,
 }
@@ -363,10 +392,121 @@ struct CasInner {
     /// The providers' registered view data token keys, published at `/jwk_uri` (where MaPS's
     /// dashboard looks view token keys up by `kid`). Several at once is how a provider rotates.
     view_token_keys: Mutex<JwkSet>,
+    /// Where the state is written through to (`serve` and runs on a target file); `None`: in
+    /// memory only (the embedded default, whose keys are new every process anyway).
+    store: Option<Store>,
 }
 
 impl Cas {
+    /// A C&A whose state lives in memory only.
     pub fn new(settings: CasSettings, key: SigningKey, trusted: JwkSet) -> Cas {
+        Cas::build(
+            settings,
+            key,
+            trusted,
+            None,
+            CasState::default(),
+            AuditLog::default(),
+        )
+    }
+
+    /// A C&A that carries on from the state in `store` and writes every change through to it.
+    /// Expired tickets and RPTs are not reloaded (nothing can redeem or introspect them).
+    pub fn with_store(
+        settings: CasSettings,
+        signing: SigningKey,
+        trusted: JwkSet,
+        store: Store,
+    ) -> Result<Cas, StoreError> {
+        fn decode<T: serde::de::DeserializeOwned>(
+            store: &Store,
+            table: &str,
+            e: &crate::cda::store::Entry,
+        ) -> Result<T, StoreError> {
+            serde_json::from_str(&e.value).map_err(|err| store.undecodable(table, e, &err))
+        }
+        let snap = store.load()?;
+        let now = jwt::now_epoch();
+        let mut state = CasState::default();
+        let mut stale = Vec::new();
+        for e in &snap.live {
+            let id = e.key.clone();
+            match e.kind.as_str() {
+                K_PAT => {
+                    state.pats.insert(id, decode(&store, "live", e)?);
+                }
+                K_PAT_BY_ASSERTION => {
+                    // Stored as its claims, never as the bearer token: signed again here (RS256
+                    // is deterministic, so with the same key it is the same token).
+                    let claims: CasClaims = decode(&store, "live", e)?;
+                    let token = signing.sign(&claims).map_err(|err| StoreError::Damaged {
+                        path: store.path().to_owned(),
+                        detail: format!("signing again the PAT of assertion {id}: {err}"),
+                    })?;
+                    state.pat_by_assertion.insert(id, token);
+                }
+                K_REGISTRATION => state.registrations.push(decode(&store, "live", e)?),
+                K_POST_REQUEST_ID => {
+                    state.post_request_ids.insert(id);
+                }
+                K_TICKET => {
+                    let t: TicketRecord = decode(&store, "live", e)?;
+                    if t.expires > now {
+                        state.tickets.insert(id, t);
+                    } else {
+                        stale.push(Op::delete(Scope::Live, K_TICKET, id));
+                    }
+                }
+                K_RPT => {
+                    let exp: i64 = decode(&store, "live", e)?;
+                    if exp > now {
+                        state.rpts.insert(id, exp);
+                    } else {
+                        stale.push(Op::delete(Scope::Live, K_RPT, id));
+                    }
+                }
+                K_INTROSPECTION => state.introspections.push(decode(&store, "live", e)?),
+                K_ATTEMPT => state.attempts.push(decode(&store, "live", e)?),
+                other => return Err(unknown_kind(&store, "live", other)),
+            }
+        }
+        let mut audit = AuditLog {
+            epoch: snap.meta.get(META_EPOCH).map_or(0, |v| *v as u64),
+            next_seq: snap.meta.get(META_NEXT_SEQ).map_or(0, |v| *v as u64),
+            ..AuditLog::default()
+        };
+        for e in &snap.kept {
+            let id = e.key.clone();
+            match e.kind.as_str() {
+                K_CALL => audit.calls.push_back(decode(&store, "kept", e)?),
+                K_AUDIT_PAT => {
+                    audit.pats.insert(id, decode(&store, "kept", e)?);
+                }
+                K_NAME => {
+                    audit.names.insert(id, decode(&store, "kept", e)?);
+                }
+                other => return Err(unknown_kind(&store, "kept", other)),
+            }
+        }
+        store.apply(&stale)?;
+        Ok(Cas::build(
+            settings,
+            signing,
+            trusted,
+            Some(store),
+            state,
+            audit,
+        ))
+    }
+
+    fn build(
+        settings: CasSettings,
+        key: SigningKey,
+        trusted: JwkSet,
+        store: Option<Store>,
+        state: CasState,
+        audit: AuditLog,
+    ) -> Cas {
         let own_jwks = crate::pki::jwks_of([&key]);
         let mut published = own_jwks.clone();
         published.keys.extend(trusted.keys.iter().cloned());
@@ -378,11 +518,12 @@ impl Cas {
                 trusted,
                 published,
                 base_url: OnceLock::new(),
-                state: Mutex::new(CasState::default()),
+                state: Mutex::new(state),
                 changes: watch::Sender::new(0),
                 faults: Arc::new(CasFaults::default()),
-                audit: Mutex::new(AuditLog::default()),
+                audit: Mutex::new(audit),
                 view_token_keys: Mutex::new(JwkSet { keys: Vec::new() }),
+                store,
             }),
         }
     }
@@ -466,19 +607,62 @@ impl Cas {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The file the state is kept in, if it is kept.
+    pub fn store_path(&self) -> Option<&std::path::Path> {
+        self.inner.store.as_ref().map(Store::path)
+    }
+
+    /// Write `ops` through to the store (none without one); a 500 naming the file if it fails,
+    /// so the caller answers that and leaves its in-memory state unchanged.
+    fn persist(&self, ops: impl FnOnce() -> Result<Vec<Op>, StoreError>) -> Result<(), Refused> {
+        let Some(store) = &self.inner.store else {
+            return Ok(());
+        };
+        ops().and_then(|ops| store.apply(&ops)).map_err(|e| {
+            tracing::error!("{e}");
+            Box::new(plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("the C&A could not save its state: {e}"),
+            ))
+        })
+    }
+
+    /// [`Cas::persist`] for records of what was already answered (observations): a failure is
+    /// logged, the answer stands.
+    fn persist_observation(&self, ops: impl FnOnce() -> Result<Vec<Op>, StoreError>) {
+        let _ = self.persist(ops);
+    }
+
     /// Forget everything: PATs, registrations, tickets, RPTs, armed faults. Used by clear-down.
-    /// The `/rreguri` call log is kept (a new clear-down epoch starts) for the audit.
-    pub fn clear(&self) {
-        self.audit().epoch += 1;
+    /// The `/rreguri` call log is kept (a new clear-down epoch starts) for the audit. With a
+    /// store the clear-down is durable: it fails, changing nothing, if the file cannot be
+    /// written.
+    pub fn clear(&self) -> Result<(), StoreError> {
+        // Lock order: state, then audit (as issue_pat): no request sees half a clear-down.
         let mut state = self.state();
+        let mut audit = self.audit();
+        if let Some(store) = &self.inner.store {
+            store.apply(&[
+                Op::ClearLive,
+                Op::Meta {
+                    key: META_EPOCH,
+                    value: (audit.epoch + 1) as i64,
+                },
+            ])?;
+        }
+        audit.epoch += 1;
+        // Who is registered (holdername, PAT assertion keys, used assertion jtis) is not test
+        // data: it survives the clear-down.
         let registry = std::mem::take(&mut state.registry);
         *state = CasState {
             registry,
             ..CasState::default()
         };
+        drop(audit);
         drop(state);
         self.inner.faults.clear();
         self.changed();
+        Ok(())
     }
 
     /// Fault injection and per-endpoint call timing (see [`crate::cda::faults`]).
@@ -577,6 +761,27 @@ impl Cas {
             status,
             refusal: short(refusal.clone()),
         };
+        let dropped: Vec<u64> = audit
+            .calls
+            .iter()
+            .take((audit.calls.len() + 1).saturating_sub(AUDIT_CAP))
+            .map(|c| c.seq)
+            .collect();
+        self.persist_observation(|| {
+            let mut ops = vec![
+                Op::put(Scope::Kept, K_CALL, call.seq.to_string(), &call)?,
+                Op::Meta {
+                    key: META_NEXT_SEQ,
+                    value: call.seq as i64,
+                },
+            ];
+            ops.extend(
+                dropped
+                    .iter()
+                    .map(|seq| Op::delete(Scope::Kept, K_CALL, seq.to_string())),
+            );
+            Ok(ops)
+        });
         audit.calls.push_back(call);
         while audit.calls.len() > AUDIT_CAP {
             audit.calls.pop_front();
@@ -696,6 +901,14 @@ impl Cas {
             .route("/jwks", get(jwks))
             .route("/jwk_uri", get(jwk_uri))
             .with_state(self.clone())
+    }
+}
+
+/// A stored row of a kind this build does not know: the schema version should have said so.
+fn unknown_kind(store: &Store, table: &str, kind: &str) -> StoreError {
+    StoreError::Damaged {
+        path: store.path().to_owned(),
+        detail: format!("{table} rows of unknown kind {kind:?}"),
     }
 }
 
@@ -907,13 +1120,18 @@ fn issue_find_pat(cas: &Cas, assertion: &str) -> Response {
     }
     let sub = claims["sub"].as_str().unwrap_or("provider").to_owned();
     let lifetime = s.lifetimes.pat;
-    let token = match mint_pat(cas, &mut state, sub, holder, lifetime) {
+    let token = match mint_pat(
+        cas,
+        &mut state,
+        sub,
+        holder,
+        lifetime,
+        Assertion::FindToken(key),
+    ) {
         Ok(t) => t,
         Err(r) => return *r,
     };
-    state.pat_by_assertion.insert(key.clone(), token.0.clone());
     drop(state);
-    cas.note_pat(&token.1, key);
     Json(json!({ "access_token": token.0, "token_type": TOKEN_TYPE_PAT })).into_response()
 }
 
@@ -924,6 +1142,7 @@ fn mint_pat(
     sub: String,
     holder: String,
     lifetime: Duration,
+    assertion: Assertion,
 ) -> Result<(String, String), Refused> {
     let now = jwt::now_epoch();
     let pat = CasClaims {
@@ -939,26 +1158,40 @@ fn mint_pat(
         azp: None,
     };
     let token = cas.sign(&pat)?;
-    state.pats.insert(
-        pat.jti.clone(),
-        PatRecord {
-            jti: pat.jti.clone(),
-            holder: Some(holder),
-            expires: pat.exp,
-        },
-    );
+    let record = PatRecord {
+        jti: pat.jti.clone(),
+        holder: Some(holder),
+        expires: pat.exp,
+    };
+    let (key, by_find_token) = match assertion {
+        Assertion::FindToken(key) => (key, true),
+        Assertion::Provider(jti) => (format!("provider assertion {jti}"), false),
+    };
+    // Lock order state, then audit (as clear): the epoch cannot move under this PAT.
+    let mut audit = cas.audit();
+    let attribution = (key.clone(), audit.epoch);
+    cas.persist(|| {
+        let mut ops = vec![Op::put(Scope::Live, K_PAT, &pat.jti, &record)?];
+        if by_find_token {
+            ops.push(Op::put(Scope::Live, K_PAT_BY_ASSERTION, &key, &pat)?);
+        }
+        ops.push(Op::put(Scope::Kept, K_AUDIT_PAT, &pat.jti, &attribution)?);
+        Ok(ops)
+    })?;
+    audit.pats.insert(pat.jti.clone(), attribution);
+    drop(audit);
+    state.pats.insert(pat.jti.clone(), record);
+    if by_find_token {
+        state.pat_by_assertion.insert(key, token.clone());
+    }
     Ok((token, pat.jti))
 }
 
-impl Cas {
-    /// Remember which assertion a PAT was issued for, and in which clear-down epoch (audit).
-    fn note_pat(&self, pat_jti: &str, assertion_key: String) {
-        let mut audit = self.audit();
-        let epoch = audit.epoch;
-        audit
-            .pats
-            .insert(pat_jti.to_owned(), (assertion_key, epoch));
-    }
+/// What a PAT is issued for: a find token (by its [`assertion_key`]) or the provider's own
+/// assertion (by its `jti`).
+enum Assertion {
+    FindToken(String),
+    Provider(String),
 }
 
 fn invalid_client(description: &str) -> Response {
@@ -1058,12 +1291,18 @@ fn issue_refreshed_pat(cas: &Cas, assertion: &str, iss: &str) -> Response {
     }
     seen.insert(seen_key, exp);
     let lifetime = s.lifetimes.refreshed_pat;
-    let token = match mint_pat(cas, &mut state, holder.clone(), holder, lifetime) {
+    let token = match mint_pat(
+        cas,
+        &mut state,
+        holder.clone(),
+        holder,
+        lifetime,
+        Assertion::Provider(jti.to_owned()),
+    ) {
         Ok(t) => t,
         Err(r) => return *r,
     };
     drop(state);
-    cas.note_pat(&token.1, format!("provider assertion {jti}"));
     Json(json!({ "access_token": token.0, "token_type": TOKEN_TYPE_PAT })).into_response()
 }
 
@@ -1116,6 +1355,18 @@ fn issue_rpt(
     if record.redeemed {
         return token_error("invalid_grant", "ticket has already been redeemed");
     }
+    let mut redeemed = record.clone();
+    redeemed.redeemed = true;
+    if let Err(r) = cas.persist(|| {
+        Ok(vec![Op::put(
+            Scope::Live,
+            K_TICKET,
+            &ticket_claims.jti,
+            &redeemed,
+        )?])
+    }) {
+        return *r;
+    }
     record.redeemed = true;
     let resource_id = record.resource_id.clone();
     // A deleted PeI ends access to it: its outstanding tickets no longer redeem.
@@ -1153,7 +1404,10 @@ fn issue_rpt(
         Ok(t) => t,
         Err(r) => return *r,
     };
-    state.rpts.insert(rpt.jti.clone());
+    if let Err(r) = cas.persist(|| Ok(vec![Op::put(Scope::Live, K_RPT, &rpt.jti, &exp)?])) {
+        return *r;
+    }
+    state.rpts.insert(rpt.jti.clone(), exp);
     drop(state);
     cas.changed();
     Json(json!({ "access_token": token, "token_type": TOKEN_TYPE_RPT })).into_response()
@@ -1228,16 +1482,18 @@ async fn perm(State(cas): State<Cas>, headers: HeaderMap, body: axum::body::Byte
         Ok(t) => t,
         Err(r) => return *r,
     };
-    state.tickets.insert(
-        claims.jti.clone(),
-        TicketRecord {
-            jti: claims.jti.clone(),
-            resource_id: resource_id.to_owned(),
-            scopes,
-            expires: claims.exp,
-            redeemed: false,
-        },
-    );
+    let record = TicketRecord {
+        jti: claims.jti.clone(),
+        resource_id: resource_id.to_owned(),
+        scopes,
+        expires: claims.exp,
+        redeemed: false,
+    };
+    if let Err(r) = cas.persist(|| Ok(vec![Op::put(Scope::Live, K_TICKET, &claims.jti, &record)?]))
+    {
+        return *r;
+    }
+    state.tickets.insert(claims.jti.clone(), record);
     drop(state);
     cas.changed();
     (StatusCode::CREATED, Json(json!({ "ticket": ticket }))).into_response()
@@ -1280,7 +1536,7 @@ async fn introspect(
             );
         }
     };
-    let known = cas.state().rpts.contains(&claims.jti);
+    let known = cas.state().rpts.contains_key(&claims.jti);
     if claims.token_type != TOKEN_TYPE_RPT || !known {
         return plain(StatusCode::NOT_FOUND, "the RPT is not known to the C&A");
     }
@@ -1332,11 +1588,16 @@ async fn introspect(
 }
 
 fn record_introspection(cas: &Cas, rpt_jti: Option<String>, active: bool) {
-    cas.state().introspections.push(IntrospectionRecord {
+    let record = IntrospectionRecord {
         rpt_jti,
         at: Utc::now(),
         active,
-    });
+    };
+    let mut state = cas.state();
+    let key = state.introspections.len().to_string();
+    cas.persist_observation(|| Ok(vec![Op::put(Scope::Live, K_INTROSPECTION, key, &record)?]));
+    state.introspections.push(record);
+    drop(state);
     cas.changed();
 }
 
@@ -1387,13 +1648,18 @@ async fn register(State(cas): State<Cas>, headers: HeaderMap, body: axum::body::
             response,
         )
         .await;
-    cas.state().attempts.push(RegistrationAttempt {
+    let attempt = RegistrationAttempt {
         name,
         inbound_request_id,
         status: response.status().as_u16(),
         at: Utc::now(),
         refusal,
-    });
+    };
+    let mut state = cas.state();
+    let key = state.attempts.len().to_string();
+    cas.persist_observation(|| Ok(vec![Op::put(Scope::Live, K_ATTEMPT, key, &attempt)?]));
+    state.attempts.push(attempt);
+    drop(state);
     cas.changed();
     response
 }
@@ -1475,31 +1741,43 @@ fn register_inner(cas: &Cas, headers: &HeaderMap, body: &[u8]) -> Response {
         )
             .into_response();
     }
-    if !state.post_request_ids.insert(request_id.clone()) {
+    if state.post_request_ids.contains(&request_id) {
         return plain(
             StatusCode::CONFLICT,
             "X-Request-ID was already used for a registration",
         );
     }
     let resource_id = mint_resource_id();
-    state.registrations.push(Registration {
+    let registration = Registration {
         resource_id: resource_id.clone(),
         name: name_str.to_owned(),
         description: description_str.to_owned(),
         match_status: status_str.to_owned(),
         resource_scopes: scope_list,
         inbound_request_id,
-        request_id,
+        request_id: request_id.clone(),
         registered_at: Utc::now(),
         pat_jti: pat.jti,
         holder: pat.holder,
         deleted: None,
         patches: Vec::new(),
-    });
-    drop(state);
+    };
+    if let Err(r) = cas.persist(|| {
+        Ok(vec![
+            Op::put(Scope::Live, K_REGISTRATION, &resource_id, &registration)?,
+            Op::put(Scope::Live, K_POST_REQUEST_ID, &request_id, &true)?,
+            Op::put(Scope::Kept, K_NAME, &resource_id, &name_str)?,
+        ])
+    }) {
+        return *r;
+    }
+    state.post_request_ids.insert(request_id);
+    state.registrations.push(registration);
+    // Lock order state, then audit.
     cas.audit()
         .names
         .insert(resource_id.clone(), name_str.to_owned());
+    drop(state);
     cas.changed();
     let location = format!("/rreguri/{resource_id}");
     let mut response = (
@@ -1617,11 +1895,23 @@ fn patch_inner(cas: &Cas, resource_id: &str, headers: &HeaderMap, body: &[u8]) -
     let mut state = cas.state();
     let result = match owned(&mut state, resource_id, &pat) {
         Ok(r) => {
-            r.match_status = "match-yes".to_owned();
-            r.patches.push("match-yes".to_owned());
+            let mut patched = r.clone();
+            patched.match_status = "match-yes".to_owned();
+            patched.patches.push("match-yes".to_owned());
             if let Some(id) = body.get("inbound_request_id").and_then(|v| v.as_str()) {
-                r.inbound_request_id = Some(id.to_owned());
+                patched.inbound_request_id = Some(id.to_owned());
             }
+            if let Err(resp) = cas.persist(|| {
+                Ok(vec![Op::put(
+                    Scope::Live,
+                    K_REGISTRATION,
+                    &patched.resource_id,
+                    &patched,
+                )?])
+            }) {
+                return *resp;
+            }
+            *r = patched;
             Json(json!({ "resource_id": r.resource_id })).into_response()
         }
         Err(resp) => return *resp,
@@ -1699,10 +1989,22 @@ fn delete_inner(cas: &Cas, resource_id: &str, query: DeleteQuery, headers: &Head
         }
         Some(true) => {}
     }
-    reg.deleted = Some(Deletion {
+    let mut deleted = reg.clone();
+    deleted.deleted = Some(Deletion {
         reason,
         at: Utc::now(),
     });
+    if let Err(r) = cas.persist(|| {
+        Ok(vec![Op::put(
+            Scope::Live,
+            K_REGISTRATION,
+            &deleted.resource_id,
+            &deleted,
+        )?])
+    }) {
+        return *r;
+    }
+    *reg = deleted;
     drop(state);
     cas.changed();
     StatusCode::NO_CONTENT.into_response()
@@ -1753,7 +2055,7 @@ mod tests {
         let replay = issue_refreshed_pat(&cas, &assertion("j-1"), holder);
         assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
         // A clear-down keeps the registry: the replay is still refused after it.
-        cas.clear();
+        cas.clear().expect("cleared");
         let replay = issue_refreshed_pat(&cas, &assertion("j-1"), holder);
         assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
     }
@@ -1777,6 +2079,7 @@ mod tests {
                 "p".to_owned(),
                 "h".to_owned(),
                 Duration::ZERO,
+                Assertion::FindToken("a".to_owned()),
             )
             .expect("minted")
         };
@@ -1807,9 +2110,72 @@ mod tests {
         let err = cas.authenticate_pat(&headers).expect_err("expired");
         let why = reason(err).await;
         assert!(why.starts_with(PAT_EXPIRED), "{why}");
-        cas.clear();
+        cas.clear().expect("cleared");
         let err = cas.authenticate_pat(&headers).expect_err("forgotten");
         let why = reason(err).await;
         assert!(why.contains("not known to the C&A"), "{why}");
+    }
+
+    fn settings() -> CasSettings {
+        CasSettings {
+            issuer: "cas".to_owned(),
+            finder_issuer: "finder".to_owned(),
+            dashboard_issuer: "dashboard".to_owned(),
+            find_audience: None,
+            lifetimes: Lifetimes::default(),
+        }
+    }
+
+    /// Expired tickets and RPTs are not carried over a restart (nothing could redeem or
+    /// introspect them), live ones are; a row of a kind this build does not know is refused.
+    #[test]
+    fn a_reload_drops_expired_tickets_and_rpts_and_refuses_unknown_rows() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("cda.sqlite");
+        let key = SigningKey::generate("k").expect("key");
+        let now = jwt::now_epoch();
+        let ticket = |jti: &str, expires: i64| TicketRecord {
+            jti: jti.to_owned(),
+            resource_id: "r".to_owned(),
+            scopes: vec!["owner".to_owned()],
+            expires,
+            redeemed: false,
+        };
+        {
+            let store = Store::open(&path).expect("new file");
+            store
+                .apply(&[
+                    Op::put(Scope::Live, K_TICKET, "old", &ticket("old", now - 1)).expect("e"),
+                    Op::put(Scope::Live, K_TICKET, "new", &ticket("new", now + 60)).expect("e"),
+                    Op::put(Scope::Live, K_RPT, "old", &(now - 1)).expect("e"),
+                    Op::put(Scope::Live, K_RPT, "new", &(now + 60)).expect("e"),
+                ])
+                .expect("write");
+            let cas =
+                Cas::with_store(settings(), key.clone(), jwks_set(&key), store).expect("loads");
+            let state = cas.state();
+            assert_eq!(state.tickets.keys().collect::<Vec<_>>(), ["new"]);
+            assert_eq!(state.rpts.keys().collect::<Vec<_>>(), ["new"]);
+        }
+        let store = Store::open(&path).expect("reopened");
+        let kept: Vec<String> = store
+            .load()
+            .expect("load")
+            .live
+            .into_iter()
+            .map(|e| format!("{}/{}", e.kind, e.key))
+            .collect();
+        assert_eq!(kept, ["ticket/new", "rpt/new"], "the expired rows are gone");
+        store
+            .apply(&[Op::put(Scope::Live, "from_the_future", "x", &1).expect("e")])
+            .expect("write");
+        let err = Cas::with_store(settings(), key.clone(), jwks_set(&key), store)
+            .expect_err("an unknown kind is refused");
+        assert!(err.to_string().contains("from_the_future"), "{err}");
+        assert!(err.to_string().contains("cda.sqlite"), "{err}");
+    }
+
+    fn jwks_set(key: &SigningKey) -> JwkSet {
+        crate::pki::jwks_of([key])
     }
 }

@@ -6,3 +6,4 @@ pub mod dashboard;
 pub mod faults;
 pub mod finder;
 pub mod service;
+pub mod store;

@@ -14,6 +14,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 use super::cas::{Cas, CasSettings, Lifetimes};
+use super::store::{Store, StoreError};
 use crate::config::{CdaConfig, read_text};
 use crate::contract::WireContract;
 use crate::environment::{CAS_ISSUER, DASHBOARD_ISSUER};
@@ -28,6 +29,8 @@ pub enum CdaServiceError {
     Pki(#[from] PkiError),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// The running C&A with what its clients need to know.
@@ -114,6 +117,9 @@ impl CdaService {
             .read("cda.signing_key", base)
             .map_err(config)?;
         let signing_key = SigningKey::from_pem(&cda.signing_kid, &signing_pem)?;
+        // Before listening: a state file in use by another serve, or damaged, stops here with
+        // its name, and nothing answers with a C&A that forgot what it had.
+        let store = Store::open(&cda.state_path(base))?;
 
         let internal = TestPki::generate("pdp-harness internal")?;
         let internal_client =
@@ -121,11 +127,12 @@ impl CdaService {
         client_roots.push(internal.ca_der());
 
         // One key signs every CDA token; the issuers tell finder, C&A and dashboard apart.
-        let cas = Cas::new(
+        let cas = Cas::with_store(
             cas_settings(contract),
             signing_key.clone(),
             jwks_of([&signing_key]),
-        );
+            store,
+        )?;
         let public_url = cda.public_url.trim_end_matches('/').to_owned();
         let server = tls::serve_mtls(
             wrap(cas.router()),
@@ -185,6 +192,19 @@ impl CdaService {
                 self.client_ca_path.display().to_string(),
             ),
             ("listening on".into(), self.server.addr.to_string()),
+            (
+                "state kept in (registrations, PATs, ...)".into(),
+                match self.cas.store_path() {
+                    // What was there when it started: a restarted serve shows it carried on.
+                    Some(p) => format!(
+                        "{} ({} registration(s), {} clear-down(s) so far)",
+                        p.display(),
+                        self.cas.registrations().len(),
+                        self.cas.epoch()
+                    ),
+                    None => "memory".to_owned(),
+                },
+            ),
         ]
     }
 

@@ -62,7 +62,8 @@ fn synthetic_person(id: String, given: &str, n: usize, postcode: &str) -> Person
             postcode: postcode.to_owned(),
         },
         previous_addresses: Vec::new(),
-        email: None,
+        // The CDA's find request always includes an email address.
+        email: Some(format!("{}@load.example", letters(n).to_ascii_lowercase())),
         mobile_number: None,
     }
 }

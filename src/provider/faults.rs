@@ -70,6 +70,8 @@ pub enum Fault {
     BracedPei,
     /// Parses the C&A's `resource_id` as a UUID and loses the registration when it is not one.
     ParsesResourceIdAsUuid,
+    /// Dates its illustrations tomorrow (2.501 in the future).
+    FutureIllustrationDate,
     /// Returns annual amounts one pound higher than the test pack provisioned.
     WrongAnnualAmount,
     /// Gives up on the first 429 or 5xx from the C&A instead of retrying with backoff.
@@ -99,6 +101,9 @@ pub enum Fault {
     /// misaddressed token and a missing or malformed `X-Request-ID` (using a fresh one), and
     /// registers the matches.
     AcceptsForgedFindTokens,
+    /// Strips full stops, hyphens and apostrophes from the names a find carries before matching
+    /// them with its records, which keep them (`ST. JOHN` becomes `ST JOHN` and matches no one).
+    StripsNamePunctuation,
     /// Takes 50 ms before acknowledging each find (a slow find endpoint, for load tests).
     SlowFind,
     /// Never obtains a fresh PAT: on a 401 from the C&A (an expired PAT) it gives up, and it

@@ -2,7 +2,10 @@
 //!
 //! PDP leaves matching criteria to each provider. These rules are deliberately simple and
 //! documented so a test manager can predict every outcome:
-//! - date of birth, given name and surname (current or previous, either side) must agree;
+//! - date of birth, given name and surname (current or previous, either side) must agree,
+//!   compared as the identity service writes names: upper case, single spaces, full stops,
+//!   hyphens and apostrophes kept (`ST. JOHN` is not `ST JOHN`), and the provider's own records
+//!   transliterated the least-letter way (its `MÜLLER` is the CDA's `MULLER`);
 //! - then a National Insurance number that agrees, or a postcode that agrees (current or
 //!   previous address, either side), makes it `match-yes`;
 //! - with neither to confirm it, it is `match-possible`;
@@ -28,10 +31,52 @@ impl MatchOutcome {
 }
 
 fn norm(s: &str) -> String {
-    s.split_whitespace()
+    let upper = s
+        .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
-        .to_uppercase()
+        .to_uppercase();
+    let mut out = String::with_capacity(upper.len());
+    for c in upper.chars() {
+        match transliterate(c) {
+            Some(latin) => out.push_str(latin),
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+/// The least-letter Latin form of an upper-case letter with a diacritic (PDP's special
+/// characters guidance: `Müller Gößmann` is sent as `MULLER GOSSMANN`; `ß` upper-cases to `SS`
+/// already). `None` for a character that stays as it is.
+fn transliterate(c: char) -> Option<&'static str> {
+    Some(match c {
+        'À' | 'Á' | 'Â' | 'Ã' | 'Ä' | 'Å' | 'Ā' | 'Ă' | 'Ą' => "A",
+        'Æ' => "AE",
+        'Ç' | 'Ć' | 'Ĉ' | 'Ċ' | 'Č' => "C",
+        'Ď' | 'Đ' | 'Ð' => "D",
+        'È' | 'É' | 'Ê' | 'Ë' | 'Ē' | 'Ĕ' | 'Ė' | 'Ę' | 'Ě' => "E",
+        'Ĝ' | 'Ğ' | 'Ġ' | 'Ģ' => "G",
+        'Ĥ' | 'Ħ' => "H",
+        'Ì' | 'Í' | 'Î' | 'Ï' | 'Ĩ' | 'Ī' | 'Ĭ' | 'Į' | 'İ' => "I",
+        'Ĳ' => "IJ",
+        'Ĵ' => "J",
+        'Ķ' => "K",
+        'Ĺ' | 'Ļ' | 'Ľ' | 'Ŀ' | 'Ł' => "L",
+        'Ñ' | 'Ń' | 'Ņ' | 'Ň' => "N",
+        'Ò' | 'Ó' | 'Ô' | 'Õ' | 'Ö' | 'Ø' | 'Ō' | 'Ŏ' | 'Ő' => "O",
+        'Œ' => "OE",
+        'Ŕ' | 'Ŗ' | 'Ř' => "R",
+        'Ś' | 'Ŝ' | 'Ş' | 'Š' | 'Ș' => "S",
+        'ẞ' => "SS",
+        'Ţ' | 'Ť' | 'Ŧ' | 'Ț' => "T",
+        'Þ' => "TH",
+        'Ù' | 'Ú' | 'Û' | 'Ü' | 'Ũ' | 'Ū' | 'Ŭ' | 'Ů' | 'Ű' | 'Ų' => "U",
+        'Ŵ' => "W",
+        'Ý' | 'Ÿ' | 'Ŷ' => "Y",
+        'Ź' | 'Ż' | 'Ž' => "Z",
+        _ => return None,
+    })
 }
 
 fn norm_compact(s: &str) -> String {
@@ -153,6 +198,24 @@ address = { lines = ["14 ORCHARD ROW"], postcode = "ZZ1 4QT" }
         assert_eq!(match_member(&m, &f), None);
         let mut f = find();
         f.date_of_birth = Some("1971-03-15".into());
+        assert_eq!(match_member(&m, &f), None);
+    }
+
+    /// The provider's record `Müller-Gößmann` is the CDA's `MULLER-GOSSMANN`; punctuation is
+    /// part of the name (`ST. JOHN` is not `ST JOHN`).
+    #[test]
+    fn names_are_transliterated_on_the_record_side_and_keep_their_punctuation() {
+        let mut m = member();
+        m.family_name = "Müller-Gößmann".into();
+        let mut f = find();
+        f.family_name = Some("MULLER-GOSSMANN".into());
+        assert_eq!(match_member(&m, &f), Some(MatchOutcome::Yes));
+        f.family_name = Some("MULLER GOSSMANN".into());
+        assert_eq!(match_member(&m, &f), None);
+        m.family_name = "ST. JOHN".into();
+        f.family_name = Some("ST. JOHN".into());
+        assert_eq!(match_member(&m, &f), Some(MatchOutcome::Yes));
+        f.family_name = Some("ST JOHN".into());
         assert_eq!(match_member(&m, &f), None);
     }
 

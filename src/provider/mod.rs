@@ -342,7 +342,16 @@ impl ReferenceProvider {
         request_id: String,
     ) {
         let o = self.opts();
-        let data = o.contract.find.parse_find_claims(&claims);
+        let mut data = o.contract.find.parse_find_claims(&claims);
+        if o.faults.has(Fault::StripsNamePunctuation) {
+            // Deliberate defect: "cleans" the names the CDA sends; the records keep theirs.
+            let strip = |name: &mut String| name.retain(|c| !matches!(c, '.' | '-' | '\''));
+            data.given_name
+                .iter_mut()
+                .chain(data.family_name.iter_mut())
+                .chain(data.previous_family_names.iter_mut())
+                .for_each(strip);
+        }
         let mut matches = matching::find_matches(&o.pack, &data);
         if matches.is_empty() && o.faults.has(Fault::RegistersOnNoMatch) {
             // Deliberate defect: register something anyway.
@@ -814,9 +823,12 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The request id header when it is a canonical hyphenated UUID (either case), as the specs'
+/// `format: uuid` says; `Uuid::parse_str` alone would also take braced, `urn:uuid:` and bare-hex
+/// forms, which the CDA never sends.
 fn valid_request_id(headers: &HeaderMap, name: &str) -> Option<String> {
     header_str(headers, name)
-        .filter(|v| uuid::Uuid::parse_str(v).is_ok())
+        .filter(|v| crate::reporting::validate::is_uuid(v))
         .map(str::to_owned)
 }
 
@@ -837,7 +849,7 @@ async fn find(
         return error(
             StatusCode::BAD_REQUEST,
             &format!(
-                "{} header is required and must be a UUID",
+                "{} header is required and must be a canonical hyphenated UUID",
                 c.request_id_header
             ),
         );
@@ -1018,7 +1030,7 @@ async fn serve_view(
         return error(
             StatusCode::BAD_REQUEST,
             &format!(
-                "{} header is required and must be a UUID",
+                "{} header is required and must be a canonical hyphenated UUID",
                 c.request_id_header
             ),
         );

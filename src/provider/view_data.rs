@@ -140,7 +140,7 @@ fn definite_arrangements(pack: &TestPack, pension: &Pension, faults: &Faults) ->
     let member_dob = pack
         .member(pension.member.get_ref())
         .map(|p| p.date_of_birth.clone());
-    let main = json!({
+    let mut main = json!({
         "possibleMatch": false,
         "pensionProviderSchemeName": scheme,
         "pensionReference": pension.pension_reference,
@@ -161,6 +161,11 @@ fn definite_arrangements(pack: &TestPack, pension: &Pension, faults: &Faults) ->
             "illustrationComponents": components(pension, faults),
         }],
     });
+    if faults.has(Fault::FutureIllustrationDate) {
+        // Deliberate defect: values illustrated as at tomorrow.
+        let tomorrow = chrono::Utc::now().date_naive() + chrono::Days::new(1);
+        main["benefitIllustrations"][0]["illustrationDate"] = json!(tomorrow.to_string());
+    }
     let mut out = vec![main];
     for split in &pension.split {
         out.push(json!({

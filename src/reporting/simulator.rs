@@ -4,7 +4,9 @@
 //!   `Content-Length` (413 `CONTENT_TOO_LARGE`, 1 MiB), `Content-Type` (415
 //!   `INVALID_CONTENT_TYPE`), `X-Request-ID` (400 `INVALID_X_REQUEST_ID`), the body read with
 //!   the same limit (413 also for chunked bodies), JSON (400 `INVALID_REQUEST_BODY`), then the
-//!   shared [`validate`](super::validate) rules (400 with every code found); unknown paths give
+//!   shared [`validate`](super::validate) rules (400 with every code found); every refusal
+//!   waits for the body (drained past the cap), so HTTP/2 clients get it rather than a reset
+//!   stream; unknown paths give
 //!   404 `INVALID_URL`, other methods 405 `METHOD_NOT_ALLOWED`; every error is problem+json;
 //! - `POST /configuration`: forced errors per endpoint, the same shape as the MaPS stub's
 //!   (`configuration-v1_1.yaml`): `[{endpoint, status, code, count, errors:[{code}]}]`, `[]`
@@ -101,6 +103,35 @@ pub struct ReportingSimulator {
     inner: Arc<Inner>,
 }
 
+/// Past the cap, up to this much more is read and thrown away before answering.
+const DRAIN_LIMIT: usize = 8 * MAX_BODY_BYTES;
+
+/// The request body when it is within [`MAX_BODY_BYTES`]; `None` when it is larger or broke
+/// off (the body timeout). A body over the cap is still read to its end (up to
+/// [`DRAIN_LIMIT`]) and discarded: answering while the client is still sending reaches
+/// HTTP/2 clients as a reset stream (curl: "Stream error in the HTTP/2 framing layer") and
+/// HTTP/1.1 ones as a connection closed under them ("Broken pipe"), never as the 413.
+async fn read_body(body: Body, declared: Option<usize>) -> Option<bytes::Bytes> {
+    use http_body_util::BodyExt as _;
+    if declared.is_some_and(|n| n > DRAIN_LIMIT) {
+        return None;
+    }
+    let mut body = body;
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let data = frame.ok()?.into_data().unwrap_or_default();
+        seen = seen.saturating_add(data.len());
+        if seen > DRAIN_LIMIT {
+            return None;
+        }
+        if seen <= MAX_BODY_BYTES {
+            kept.extend_from_slice(&data);
+        }
+    }
+    (seen <= MAX_BODY_BYTES).then(|| bytes::Bytes::from(kept))
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -166,22 +197,28 @@ impl ReportingSimulator {
         router
             .route(CONFIGURATION_PATH, post(configure))
             .route(PIPELINE_PATH, get(pipeline))
-            .method_not_allowed_fallback(|State(sim): State<ReportingSimulator>| async move {
-                sim.problem(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method-not-allowed",
-                    "Method Not Allowed",
-                    &["METHOD_NOT_ALLOWED".to_owned()],
-                )
-            })
-            .fallback(|State(sim): State<ReportingSimulator>| async move {
-                sim.problem(
-                    StatusCode::NOT_FOUND,
-                    "not-found",
-                    "Not Found",
-                    &["INVALID_URL".to_owned()],
-                )
-            })
+            .method_not_allowed_fallback(
+                |State(sim): State<ReportingSimulator>, body: Body| async move {
+                    let _ = read_body(body, None).await;
+                    sim.problem(
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "method-not-allowed",
+                        "Method Not Allowed",
+                        &["METHOD_NOT_ALLOWED".to_owned()],
+                    )
+                },
+            )
+            .fallback(
+                |State(sim): State<ReportingSimulator>, body: Body| async move {
+                    let _ = read_body(body, None).await;
+                    sim.problem(
+                        StatusCode::NOT_FOUND,
+                        "not-found",
+                        "Not Found",
+                        &["INVALID_URL".to_owned()],
+                    )
+                },
+            )
             .with_state(self.clone())
     }
 
@@ -216,12 +253,13 @@ impl ReportingSimulator {
             self.note(seen.clone());
             self.problem(status, slug, title, &codes)
         };
-        let too_large = headers
+        let declared = headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok())
-            .is_some_and(|n| n > MAX_BODY_BYTES);
-        if too_large {
+            .and_then(|v| v.parse::<usize>().ok());
+        // The body is read (or drained) before any refusal, so the answer reaches the client.
+        let read = read_body(body, declared).await;
+        if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
             return refuse(
                 &mut seen,
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -253,7 +291,7 @@ impl ReportingSimulator {
                 vec!["INVALID_X_REQUEST_ID".into()],
             );
         }
-        let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        let Some(bytes) = read else {
             return refuse(
                 &mut seen,
                 StatusCode::PAYLOAD_TOO_LARGE,

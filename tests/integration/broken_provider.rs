@@ -196,32 +196,113 @@ async fn an_eri_only_code_on_an_accrued_pension_component_is_named() {
 }
 
 /// The schema file drives the check: the same provider passes under a replacement schema
-/// (here ours, with DCHA allowed on AP components and `dcPot` admitted).
+/// (here ours, with DCHA or DCSM allowed on AP components, `dcPot` admitted and `possibleMatch`
+/// optional) and fails under the built-in one.
 #[tokio::test]
 async fn a_replacement_schema_file_that_allows_the_data_passes_it() {
     let dir = out();
+    let builtin: serde_json::Value =
+        serde_json::from_str(pdp_harness::rules::BUILTIN_SCHEMA).expect("our schema is JSON");
+    let cases = [
+        (
+            "DCHA",
+            Faults::none()
+                .with(Fault::UnavailableCodeOnWrongComponent)
+                .with(Fault::UsesDcPot),
+        ),
+        (
+            "DCSM",
+            Faults::none()
+                .with(Fault::UnknownUnavailableCode)
+                .with(Fault::OmitsPossibleMatch),
+        ),
+    ];
+    for (code, faults) in cases {
+        let mut schema = builtin.clone();
+        let defs = &mut schema["$defs"];
+        defs["apComponent"]["properties"]["unavailableReason"]["enum"]
+            .as_array_mut()
+            .expect("an enum")
+            .push(code.into());
+        for component in ["eriComponent", "apComponent"] {
+            defs[component]["properties"]["dcPot"] = serde_json::json!({ "type": "number" });
+        }
+        defs["definiteArrangement"]["required"]
+            .as_array_mut()
+            .expect("a required list")
+            .retain(|r| r != "possibleMatch");
+        let file = dir
+            .path()
+            .join(format!("organisation-view-data-{code}.json"));
+        std::fs::write(&file, schema.to_string()).expect("write the replacement schema");
+        let mut config = TargetConfig::default();
+        config.contract.view_data_schema = Some(file);
+        let record =
+            run_pack_with(Pack::ConnectionProving, faults.clone(), dir.path(), config).await;
+        assert_eq!(
+            record.verdict,
+            Verdict::Passed,
+            "{faults:?}: {:#?}",
+            statuses(&record)
+        );
+        // And under the built-in schema the same provider fails.
+        let record = run_with(faults.clone(), dir.path()).await;
+        assert_eq!(record.verdict, Verdict::Failed, "{faults:?}");
+    }
+}
+
+/// One stage-1 case on its own (`@case:<case>`), under `config`.
+async fn run_case(
+    case: &str,
+    faults: Faults,
+    out: &std::path::Path,
+    mut config: TargetConfig,
+) -> pdp_harness::evidence::record::RunRecord {
+    use pdp_harness::runner::{self, RunOptions, writer::Collect};
+    config.limits.registration_ms = 6_000;
+    let env = common::environment_with(faults, &config).await;
+    let options = RunOptions {
+        pack: Pack::Stage1,
+        tags: Some(format!("@case:{case}")),
+        features_dir: common::root().join("features"),
+        out_dir: out.to_owned(),
+        config,
+        cases: None,
+        rerun: None,
+        sign_off: None,
+        stop: Default::default(),
+    };
+    let outcome = runner::run(env.clone(), &options, Box::new(Collect::default()))
+        .await
+        .expect("the run completes");
+    env.shutdown();
+    outcome.record
+}
+
+/// `additionalDataSources` in a possible match fails under the built-in schema and passes
+/// under a replacement that admits it: the file, not code, decides what a possible match holds.
+#[tokio::test]
+async fn what_a_possible_match_may_hold_is_the_schema_files_to_say() {
+    let dir = out();
+    let faults = Faults::none().with(Fault::AdditionalDataSourcesInPossibleMatch);
+    let record = run_case("S1-05", faults.clone(), dir.path(), TargetConfig::default()).await;
+    let (step, msg) = failed_step(&record, "S1-05");
+    assert_eq!(step, VIEW_DATA_STEP);
+    assert!(
+        msg.contains("2.001 arrangements[0].additionalDataSources: is not a data item of the possible-match arrangement"),
+        "{msg}"
+    );
     let mut schema: serde_json::Value =
         serde_json::from_str(pdp_harness::rules::BUILTIN_SCHEMA).expect("our schema is JSON");
-    let defs = &mut schema["$defs"];
-    defs["apComponent"]["properties"]["unavailableReason"]["enum"]
-        .as_array_mut()
-        .expect("an enum")
-        .push("DCHA".into());
-    for component in ["eriComponent", "apComponent"] {
-        defs[component]["properties"]["dcPot"] = serde_json::json!({ "type": "number" });
-    }
+    schema["$defs"]["possibleMatchArrangement"]["properties"]["additionalDataSources"] =
+        serde_json::json!({ "type": "array" });
     let file = dir.path().join("organisation-view-data.json");
     std::fs::write(&file, schema.to_string()).expect("write the replacement schema");
     let mut config = TargetConfig::default();
     config.contract.view_data_schema = Some(file);
-    let faults = Faults::none()
-        .with(Fault::UnavailableCodeOnWrongComponent)
-        .with(Fault::UsesDcPot);
-    let record = run_pack_with(Pack::ConnectionProving, faults.clone(), dir.path(), config).await;
+    let record = run_case("S1-05", faults, dir.path(), config).await;
     assert_eq!(record.verdict, Verdict::Passed, "{:#?}", statuses(&record));
-    // And under the built-in schema the same provider fails.
-    let record = run_with(faults, dir.path()).await;
-    assert_eq!(record.verdict, Verdict::Failed);
+    assert_eq!(scenario(&record, "S1-05").status, Status::Passed);
 }
 
 /// Where the public sources disagree (`monthlyAmount`, 2.307/2.407) the run passes with a
@@ -425,6 +506,19 @@ async fn a_provider_that_parses_resource_id_as_a_uuid_fails() {
         "{step}"
     );
     assert!(msg.contains("got 404"), "{msg}");
+}
+
+/// A rule no schema can say (it needs today's date) is judged in code and fails the step
+/// naming the item: values illustrated as at a future date.
+#[tokio::test]
+async fn an_illustration_dated_in_the_future_is_named() {
+    let (step, msg) = only_failure(Fault::FutureIllustrationDate, "CP-01").await;
+    assert_eq!(step, VIEW_DATA_STEP);
+    assert!(
+        msg.contains("2.501 arrangements[0].benefitIllustrations[0].illustrationDate: is ")
+            && msg.contains("values cannot be illustrated as at a future date"),
+        "{msg}"
+    );
 }
 
 /// Values are compared with what the test pack provisioned.

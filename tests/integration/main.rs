@@ -3,10 +3,12 @@
 
 mod common;
 
+mod body_cap;
 mod broken_provider;
 mod checks;
 mod cli;
 mod doctor;
+mod durable_cas;
 mod evidence;
 mod interrupt;
 mod load;

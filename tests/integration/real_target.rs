@@ -339,7 +339,7 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
     );
     assert!(t.contains("(run inside pdp-harness serve, pid"), "{t}");
     assert!(t.contains("against organisation's endpoints"), "{t}");
-    assert!(t.contains("29 passed, 0 failed of 29"), "{t}");
+    assert!(t.contains("30 passed, 0 failed of 30"), "{t}");
     assert!(
         t.contains("the reporting stage is left out") && t.contains("no [reporting] section"),
         "{t}"

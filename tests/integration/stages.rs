@@ -57,7 +57,7 @@ async fn the_full_pack_passes_against_a_correct_provider() {
         .iter()
         .filter_map(|s| s.case_id.clone())
         .collect();
-    for id in (1..=15)
+    for id in (1..=16)
         .map(|i| format!("S1-{i:02}"))
         .chain((1..=5).map(|i| format!("S2-{i:02}")))
         .chain((1..=6).map(|i| format!("FN-{i:02}")))
@@ -217,11 +217,30 @@ async fn a_repeated_find_registered_again() {
     assert!(m.contains("POST /rreguri"), "{m}");
 }
 
+/// Names arrive as the identity service writes them (`ST. JOHN`, `PRYCE-ROBERTS`, `O'BRIEN`,
+/// `ANNA-LENA MULLER-GOSSMANN`); a provider that strips `.`, `-` and `'` before matching
+/// misses every member whose name carries one.
+#[tokio::test]
+async fn a_provider_that_strips_name_punctuation_misses_those_members() {
+    let record = run_all(Faults::none().with(Fault::StripsNamePunctuation)).await;
+    // CP-03 needs CP-03B's FENWICK-ADEYEMI, S2-05 S1-06's registration, RP-01B S1-15's.
+    assert_eq!(
+        failed(&record),
+        set(&[
+            "CP-03", "S1-06", "S1-13", "S1-15", "S1-16", "S2-05", "RP-01B"
+        ])
+    );
+    let m = message(&record, "S1-06");
+    assert!(m.contains("case S1-06: expected exactly 2 PeI(s)"), "{m}");
+    let m = message(&record, "S1-16");
+    assert!(m.contains("case S1-16: expected exactly 1 PeI(s)"), "{m}");
+}
+
 #[tokio::test]
 async fn a_200_to_every_find() {
     let record = run_all(Faults::none().with(Fault::FindAnswers200)).await;
     let mut expected = set(&["CP-01"]);
-    expected.extend((1..=15).map(|i| format!("S1-{i:02}")));
+    expected.extend((1..=16).map(|i| format!("S1-{i:02}")));
     assert_eq!(failed(&record), expected);
     let m = message(&record, "S1-03");
     assert!(

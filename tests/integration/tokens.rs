@@ -349,8 +349,11 @@ async fn ticket_for(env: &Environment, pat: &str, resource_id: &str) -> String {
 
 /// rreguri, token, perm and introspect declare `X-Request-ID` `format: uuid`: the canonical
 /// hyphenated form only, on all seven operations (as the reporting simulator already does).
+/// Each refusal must be for the request id (the bodies here are otherwise invalid too), and
+/// the canonical form in upper case passes the check (RFC 9562: hex digits in either case).
 #[tokio::test]
 async fn the_cas_takes_only_canonical_request_ids_on_all_seven_operations() {
+    const REFUSAL: &str = "X-Request-ID header is required and must be a canonical hyphenated UUID";
     let env = common::environment(Default::default()).await;
     let pat = valid_pat(&env).await;
     let resp = register(&env, &pat, &uuid::Uuid::new_v4().to_string(), "match-yes").await;
@@ -361,40 +364,142 @@ async fn the_cas_takes_only_canonical_request_ids_on_all_seven_operations() {
         .to_owned();
     let base = env.cas.base_url().to_owned();
     let client = cas_client(&env);
+    let ops = || {
+        [
+            (
+                "POST /token",
+                client
+                    .post(format!("{base}/token"))
+                    .form(&[("grant_type", "x")]),
+            ),
+            (
+                "POST /perm",
+                client.post(format!("{base}/perm")).json(&json!({})),
+            ),
+            (
+                "POST /introspect",
+                client
+                    .post(format!("{base}/introspect"))
+                    .form(&[("token", "x")]),
+            ),
+            (
+                "POST /rreguri",
+                client.post(format!("{base}/rreguri")).json(&json!({})),
+            ),
+            (
+                "GET /rreguri/{id}",
+                client.get(format!("{base}/rreguri/{id}")),
+            ),
+            (
+                "PATCH /rreguri/{id}",
+                client
+                    .patch(format!("{base}/rreguri/{id}"))
+                    .json(&json!({ "match_status": "match-yes" })),
+            ),
+            (
+                "DELETE /rreguri/{id}",
+                client
+                    .delete(format!("{base}/rreguri/{id}"))
+                    .query(&[("deletion_reason", "asset-removed")]),
+            ),
+        ]
+    };
+    let u = uuid::Uuid::new_v4();
+    for form in [
+        format!("{{{u}}}"),
+        format!("urn:uuid:{u}"),
+        u.simple().to_string(),
+        format!("{{{}}}", u.to_string().to_uppercase()),
+        format!(" {u}"),
+    ] {
+        for (op, request) in ops() {
+            let resp = request
+                .header("X-Request-ID", form.as_str())
+                .bearer_auth(&pat)
+                .send()
+                .await
+                .expect("answers");
+            assert_eq!(resp.status(), 400, "{op} with X-Request-ID {form:?}");
+            let body = resp.text().await.expect("body");
+            assert!(
+                body.contains(REFUSAL),
+                "{op} with X-Request-ID {form:?} is refused for the request id: {body}"
+            );
+        }
+    }
+    assert!(env.cas.registration(&id).expect("kept").deleted.is_none());
+    // The canonical form in upper case gets past the check on every operation: the DELETE,
+    // last, deletes.
+    let upper = uuid::Uuid::new_v4().to_string().to_uppercase();
+    for (op, request) in ops() {
+        let resp = request
+            .header("X-Request-ID", upper.as_str())
+            .bearer_auth(&pat)
+            .send()
+            .await
+            .expect("answers");
+        let body = resp.text().await.expect("body");
+        assert!(
+            !body.contains(REFUSAL),
+            "{op} with X-Request-ID {upper}: {body}"
+        );
+    }
+    assert!(env.cas.registration(&id).expect("kept").deleted.is_some());
+}
+
+/// The reference provider takes `X-Request-ID` only as a canonical hyphenated UUID, as the
+/// C&A does: braced, `urn:uuid:` and bare-hex forms (which `Uuid::parse_str` accepts) are
+/// refused on the find and on the view; the canonical form, upper case too, is taken.
+#[tokio::test]
+async fn the_reference_provider_takes_only_canonical_request_ids() {
+    let env = common::environment(Default::default()).await;
+    let token = env.finder.find_token(&member(&env)).expect("token");
+    let asset = env
+        .pack
+        .pensions_of("P-CP-01")
+        .next()
+        .expect("P-CP-01's pension")
+        .asset_guid
+        .get_ref()
+        .clone();
+    let view = format!(
+        "{}/view-data/{asset}?scope=owner",
+        common::provider(&env).base_url()
+    );
+    let client = cas_client(&env);
     let u = uuid::Uuid::new_v4();
     for form in [
         format!("{{{u}}}"),
         format!("urn:uuid:{u}"),
         u.simple().to_string(),
     ] {
-        let ops = [
-            client
-                .post(format!("{base}/token"))
-                .form(&[("grant_type", "x")]),
-            client.post(format!("{base}/perm")).json(&json!({})),
-            client
-                .post(format!("{base}/introspect"))
-                .form(&[("token", "x")]),
-            client.post(format!("{base}/rreguri")).json(&json!({})),
-            client.get(format!("{base}/rreguri/{id}")),
-            client
-                .patch(format!("{base}/rreguri/{id}"))
-                .json(&json!({ "match_status": "match-yes" })),
-            client
-                .delete(format!("{base}/rreguri/{id}"))
-                .query(&[("deletion_reason", "asset-removed")]),
-        ];
-        for (i, op) in ops.into_iter().enumerate() {
-            let resp = op
-                .header("X-Request-ID", form.as_str())
-                .bearer_auth(&pat)
-                .send()
-                .await
-                .expect("answers");
-            assert_eq!(resp.status(), 400, "operation {i} with X-Request-ID {form}");
-        }
+        let outcome = env.finder.send_with_request_id(&token, Some(&form)).await;
+        assert_eq!(outcome.status, Some(400), "find with X-Request-ID {form}");
+        assert!(
+            outcome.body.contains("must be a canonical hyphenated UUID"),
+            "{}",
+            outcome.body
+        );
+        let resp = client
+            .get(&view)
+            .header("X-Request-ID", form.as_str())
+            .send()
+            .await
+            .expect("the view endpoint answers");
+        assert_eq!(resp.status(), 400, "view with X-Request-ID {form}");
     }
-    assert!(env.cas.registration(&id).expect("kept").deleted.is_none());
+    // The same calls with a canonical id in upper case get past the check: the view answers
+    // for the PeI (not registered yet: 404), the find is acknowledged.
+    let upper = uuid::Uuid::new_v4().to_string().to_uppercase();
+    let resp = client
+        .get(&view)
+        .header("X-Request-ID", upper.as_str())
+        .send()
+        .await
+        .expect("the view endpoint answers");
+    assert_eq!(resp.status(), 404);
+    let outcome = env.finder.send_with_request_id(&token, Some(&upper)).await;
+    assert_eq!(outcome.status, Some(202), "{}", outcome.body);
 }
 
 /// `inbound_request_id` is typed a string: an explicit null is refused; the resource id is
