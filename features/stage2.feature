@@ -3,7 +3,8 @@ Feature: Stage 2 - the match updates achieved the expected results
   PDP's stage 2: after stage 1 the organisation receives a file of match updates
   (match-updates.json in the run directory) and applies it in its own system. On the embedded
   default the harness applies it to the reference provider. Each scenario checks one update at
-  the C&A and through the view endpoint. Runs after stage 1 in the same run.
+  the C&A and through the view endpoint. Runs after stage 1 in the same run, or later with
+  `run --pack stage2 --after <stage-1 run id>` once the organisation has applied the file.
 
   Scenario Outline: <title>
     Then the C&A shows match update "<update>" applied within the update limit

@@ -124,6 +124,8 @@ pub async fn run(opts: &BenchOptions) -> Result<Vec<String>, BenchError> {
         cases: None,
         rerun: None,
         sign_off: None,
+        after: None,
+        interactive: false,
         stop: Default::default(),
     };
     let lines = Arc::new(std::sync::Mutex::new(Vec::new()));

@@ -95,6 +95,19 @@ pub struct ClearDownConfig {
     pub timeout_secs: Option<u64>,
 }
 
+/// How stage 2's match updates reach the organisation's system when stage 1 and stage 2 run in
+/// one `run` (`--pack all`): PDP emails the file; here a command applies it. Without one, a run
+/// against a real target stops after stage 1 and stage 2 runs later with `--after`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpdatesConfig {
+    /// Run without a shell, with the match-update file's path appended as its last argument
+    /// and in `PDP_MATCH_UPDATES`; exit status 0 means applied.
+    pub command: Option<Vec<String>>,
+    /// How long the command may take (default 300 s).
+    pub timeout_secs: Option<u64>,
+}
+
 /// Who is being tested, when it differs from the test pack's `[provider]`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -367,6 +380,37 @@ impl ReportingConfig {
     }
 }
 
+/// `pdp-harness serve` also runs the reporting simulator here, for the organisation's own
+/// reporting client (`[reporting_simulator]`); `run --pack reporting-received` judges what it
+/// received. Certificates default to `[cda]`'s: the harness's PKI the organisation already
+/// trusts, and the organisation's client CA.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportingSimulatorConfig {
+    /// Where it listens, e.g. "0.0.0.0:8444".
+    pub listen: std::net::SocketAddr,
+    /// Its server certificate and key (PEM); default `[cda] server_cert` / `server_key`.
+    pub server_cert: Option<PathBuf>,
+    pub server_key: Option<Secret>,
+    /// CA certificate(s) (PEM) of the organisation's reporting client certificate; default
+    /// `[cda] client_ca`.
+    pub client_ca: Option<PathBuf>,
+    /// What it received, one JSON line per request; default `reporting-received.jsonl` beside
+    /// the target file.
+    pub journal: Option<PathBuf>,
+}
+
+impl ReportingSimulatorConfig {
+    /// The journal's path, relative paths resolved against `base`.
+    pub fn journal_path(&self, base: &Path) -> PathBuf {
+        base.join(
+            self.journal
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(crate::reporting::RECEIVED_FILE)),
+        )
+    }
+}
+
 /// The whole target file.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -374,6 +418,8 @@ pub struct TargetConfig {
     pub limits: Limits,
     pub contract: WireContract,
     pub clear_down: ClearDownConfig,
+    /// How stage 2's match updates are applied within one run (`[updates] command`).
+    pub updates: UpdatesConfig,
     pub organisation: OrganisationConfig,
     pub redaction: RedactionConfig,
     /// The organisation's solution; omit for the embedded default.
@@ -382,6 +428,8 @@ pub struct TargetConfig {
     pub cda: Option<CdaConfig>,
     /// Reporting API and data sources; omit to rehearse against the simulator.
     pub reporting: ReportingConfig,
+    /// `serve` runs the reporting simulator for the organisation's own reporting client.
+    pub reporting_simulator: Option<ReportingSimulatorConfig>,
     /// `pdp-harness load`: the organisation's confirmation for a find endpoint not on loopback.
     pub load: crate::load::LoadConfig,
     /// Timeouts and connection cap of every server the harness runs.
@@ -424,6 +472,11 @@ impl TargetConfig {
             }
             _ => {}
         }
+        if cfg.updates.command.as_ref().is_some_and(Vec::is_empty) {
+            return Err(invalid(
+                "[updates] command is empty: give the program and its arguments, e.g. [\"/opt/bin/apply-updates\"] (the match-update file's path is appended)",
+            ));
+        }
         if let Some(guid) = &cfg.organisation.holdername_guid
             && uuid::Uuid::parse_str(guid).is_err()
         {
@@ -432,6 +485,14 @@ impl TargetConfig {
             )));
         }
         cfg.reporting.check().map_err(|m| invalid(&m))?;
+        if let Some(rs) = &cfg.reporting_simulator
+            && cfg.cda.is_none()
+            && (rs.server_cert.is_none() || rs.server_key.is_none() || rs.client_ca.is_none())
+        {
+            return Err(invalid(
+                "[reporting_simulator] needs server_cert, server_key and client_ca, or a [cda] section whose certificates it uses",
+            ));
+        }
         if cfg.provider.is_some() {
             if cfg.cda.is_none() {
                 return Err(invalid(
@@ -525,6 +586,13 @@ impl TargetConfig {
             "reporting.expected_minutes".into(),
             r.expected_minutes.to_string(),
         ));
+        if let Some(rs) = &self.reporting_simulator {
+            out.push(("reporting_simulator.listen".into(), rs.listen.to_string()));
+            out.push((
+                "reporting_simulator.journal".into(),
+                rs.journal_path(&self.base_dir()).display().to_string(),
+            ));
+        }
         out.extend(vec![
             (
                 "limits.acknowledgement_ms".into(),
@@ -603,6 +671,15 @@ impl TargetConfig {
                 ),
             ),
         ]);
+        if let Some(cmd) = &self.updates.command {
+            out.push((
+                "updates".into(),
+                format!(
+                    "command {} (stage 2's match updates applied within the run)",
+                    cmd.first().map(String::as_str).unwrap_or("")
+                ),
+            ));
+        }
         out
     }
 }
@@ -627,6 +704,34 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reporting_simulator_without_cda_needs_its_own_certificates() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("target.toml");
+        std::fs::write(
+            &path,
+            "[reporting_simulator]\nlisten = \"127.0.0.1:8444\"\n",
+        )
+        .expect("write");
+        let err = TargetConfig::load(&path).expect_err("no certificates");
+        assert!(
+            err.to_string()
+                .contains("[reporting_simulator] needs server_cert, server_key and client_ca"),
+            "{err}"
+        );
+        std::fs::write(
+            &path,
+            "[reporting_simulator]\nlisten = \"127.0.0.1:8444\"\nserver_cert = \"s.pem\"\nserver_key = \"s.key\"\nclient_ca = \"ca.pem\"\n",
+        )
+        .expect("write");
+        let cfg = TargetConfig::load(&path).expect("valid");
+        let rs = cfg.reporting_simulator.as_ref().expect("section");
+        assert_eq!(
+            rs.journal_path(&cfg.base_dir()),
+            dir.path().join("reporting-received.jsonl")
+        );
+    }
 
     #[test]
     fn unknown_keys_name_the_line() {

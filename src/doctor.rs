@@ -365,6 +365,12 @@ async fn jwks(name: &str, client: &reqwest::Client, url: &str) -> (Check, Option
 
 /// Every check against the environment, in order.
 pub async fn examine(env: &Environment) -> Vec<Check> {
+    examine_with(env, true).await
+}
+
+/// As [`examine`]; with `clear_down` false the clear-down hook is not used (a stage 2 run
+/// after an earlier stage 1 checks the data stage 1 left: clearing it would lose it).
+pub async fn examine_with(env: &Environment, clear_down: bool) -> Vec<Check> {
     let mut checks = vec![certificate(&env.harness_identity)];
     let trusted = &env.provider_trust;
     let client = env.harness_client();
@@ -399,6 +405,16 @@ pub async fn examine(env: &Environment) -> Vec<Check> {
     checks.push(view_check);
     checks.extend(view_skew);
     checks.push(reporting_sources(env));
+    if !clear_down {
+        checks.push(Check::pass(
+            "clear-down",
+            format!(
+                "{} not called: this stage 2 run checks the data an earlier stage 1 left",
+                env.clear_down_hook()
+            ),
+        ));
+        return checks;
+    }
     // The doctor proves the hook by using it: say so, since it empties the test data.
     checks.push(match env.clear_down().await {
         Ok(()) => Check::pass(
@@ -473,4 +489,50 @@ fn reporting_sources(env: &Environment) -> Check {
 /// The blocking failures, if any.
 pub fn blocking(checks: &[Check]) -> Vec<&Check> {
     checks.iter().filter(|c| !c.ok && c.blocking).collect()
+}
+
+/// `[reporting_simulator]`: where `serve` runs the reporting API for the organisation's own
+/// reporting client, whether it is listening now, and what its journal holds. Not blocking:
+/// only `--pack reporting-received` reads the journal, and `serve` may not be running yet.
+pub async fn reporting_simulator(config: &crate::config::TargetConfig) -> Option<Check> {
+    const NAME: &str = "reporting simulator (serve)";
+    let rs = config.reporting_simulator.as_ref()?;
+    let journal = rs.journal_path(&config.base_dir());
+    let recorded = match crate::reporting::received::load(&journal) {
+        Ok(all) => format!("{} request(s) recorded in {}", all.len(), journal.display()),
+        Err(_) => format!("nothing recorded yet in {}", journal.display()),
+    };
+    // A wildcard listen address is reached on loopback from here.
+    let mut addr = rs.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let connect = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        tokio::net::TcpStream::connect(addr),
+    )
+    .await;
+    Some(match connect {
+        Ok(Ok(_)) => Check::pass(
+            NAME,
+            format!(
+                "listening at {} (configured {}); {recorded}",
+                addr, rs.listen
+            ),
+        ),
+        _ => Check::warn(
+            NAME,
+            format!("nothing listening at {} now; {recorded}", rs.listen),
+            format!(
+                "start `pdp-harness serve --target {}` and point your reporting client at {}",
+                config
+                    .path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "FILE".to_owned()),
+                rs.listen
+            ),
+        )
+        .environment(),
+    })
 }

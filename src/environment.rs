@@ -324,27 +324,36 @@ impl Environment {
         failures
     }
 
-    /// Apply a match-update file to the reference provider, as the organisation would in its
-    /// own system, and remember it for the stage 2 checks.
+    /// The match-update file stage 2 checks (issued by stage 1 of this run or of the
+    /// `--after` run).
+    pub fn set_match_updates(&self, file: MatchUpdateFile) {
+        if let Ok(mut slot) = self.match_updates.lock() {
+            *slot = Some(file);
+        }
+    }
+
+    /// Apply a match-update file to the embedded reference provider, as the organisation would
+    /// in its own system, and remember it for the stage 2 checks. Never sent to an
+    /// organisation's endpoint: there the organisation applies it (`[updates] command`).
     pub async fn apply_match_updates(
         &self,
         file: MatchUpdateFile,
     ) -> Result<Vec<AppliedUpdate>, String> {
         // The file is issued whether or not we can apply it: stage 2 checks its updates.
-        if let Ok(mut slot) = self.match_updates.lock() {
-            *slot = Some(file.clone());
-        }
-        crate::updates::apply(&self.harness_client, &self.match_updates_base_url(), &file).await
+        self.set_match_updates(file.clone());
+        let Some(provider) = &self.provider_server else {
+            return Err(
+                "the match updates are applied by the organisation: this run has no embedded reference provider"
+                    .to_owned(),
+            );
+        };
+        crate::updates::apply(&self.harness_client, &provider.base_url(), &file).await
     }
 
-    /// Where match updates are sent: the reference provider's endpoint (embedded default), or
-    /// the same path on the solution's find base URL (a reference provider run standalone). A
-    /// real solution applies the file in its own system instead; stage 2 then waits `update_ms`.
-    fn match_updates_base_url(&self) -> String {
-        self.provider_server
-            .as_ref()
-            .map(RunningServer::base_url)
-            .unwrap_or_else(|| self.finder.find_base_url.clone())
+    /// The reference provider runs inside this process (the embedded default): the harness
+    /// applies the match updates itself.
+    pub fn is_embedded(&self) -> bool {
+        self.provider_server.is_some()
     }
 
     pub fn applied_match_updates(&self) -> Option<MatchUpdateFile> {
@@ -678,11 +687,19 @@ fn kill_group(pgid: u32) {
     let _ = pgid;
 }
 
-/// A clear-down command's process group, killed (children included) when dropped: when the
-/// command ends, times out, or the run stops while it is running.
-struct Group(u32, bool);
+/// A clear-down (or `[updates]`) command's process group, killed (children included) when
+/// dropped: when the command ends, times out, or the run stops while it is running.
+pub(crate) struct Group(u32, bool);
 
 impl Group {
+    /// Track the process group `pgid` until the guard is dropped.
+    pub(crate) fn track(pgid: u32) -> Group {
+        if let Ok(mut g) = RUNNING_GROUPS.lock() {
+            g.push(pgid);
+        }
+        Group(pgid, true)
+    }
+
     /// Leave what the command started running (a restarted service), and no longer kill
     /// its group when the run stops.
     fn release(&mut self) {

@@ -74,6 +74,14 @@ url = "https://view.pensions.example.org/test-support/clear-down"   # CHANGE
 # command = ["/opt/pensions/bin/clear-test-data", "--env", "pdp-test"]
 # timeout_secs = 120
 
+# Stage 2: after stage 1 the harness writes match-updates.json into the run's evidence folder
+# (PDP emails it). Apply it in your system, then `pdp-harness run --pack stage2 --after <run id>`.
+# To apply it within one `run --pack all`, name a command (no shell): it gets the file's path as
+# its last argument and in PDP_MATCH_UPDATES; exit 0 means applied; its output goes in the evidence.
+# [updates]
+# command = ["/opt/pensions/bin/apply-match-updates"]
+# timeout_secs = 300
+
 # ---------------------------------------------------------------------------------------------
 # The harness's simulated CDA: your solution calls its C&A (token, perm, introspect, rreguri) and
 # verifies its tokens with its JWKS. `pdp-harness serve` prints the URLs to configure.
@@ -120,6 +128,11 @@ update_ms = 30000                 # after match updates are applied, wait for ea
 # view-response-response-time = "file:exports/response-time.json"
 # view-response-unavailable = "file:exports/unavailable.json"
 # view-response-calculations = "null"
+
+# If your own software submits the reporting data, `serve` can also run the reporting API for it
+# (mutual TLS: the C&A's certificate above, your client CA): add a section reporting_simulator
+# with listen = "0.0.0.0:8444" (README: "Your own reporting client rehearses too"). What it
+# receives is judged by `pdp-harness run --pack reporting-received --target <this file>`.
 
 # ---------------------------------------------------------------------------------------------
 # Redaction of the evidence. Personas' names, dates of birth, NI numbers, addresses, emails and

@@ -453,6 +453,10 @@ struct RunArgs {
     /// Where run directories are written
     #[arg(long, value_name = "DIR", default_value = "reports")]
     out: PathBuf,
+    /// Stage 2 after an earlier stage 1: that run's id (directory name under --out) or its
+    /// directory; its match-update file must have been applied in your system
+    #[arg(long, value_name = "RUN")]
+    after: Option<String>,
     #[command(flatten)]
     inputs: RunInputs,
 }
@@ -738,6 +742,8 @@ struct Invocation {
     rerun: Option<RerunInfo>,
     target: Option<PathBuf>,
     out: PathBuf,
+    /// `--after`: the stage-1 run stage 2 continues.
+    after: Option<String>,
     inputs: RunInputs,
 }
 
@@ -749,6 +755,7 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
         rerun: None,
         target: args.target,
         out: args.out,
+        after: args.after,
         inputs: args.inputs,
     })
     .await
@@ -757,6 +764,13 @@ async fn run(args: RunArgs) -> Result<u8, Failure> {
 async fn execute(inv: Invocation) -> Result<u8, Failure> {
     let features = features_dir(inv.inputs.features.as_deref())?;
     let sign_off = inv.inputs.sign_off.read().map_err(could_not_run)?;
+    // The stage-1 run is read (and judged) before anything starts; a `serve` reads it again.
+    let after = match &inv.after {
+        Some(id) => Some(Arc::new(
+            pdp_harness::updates::AfterStage1::load(&inv.out, id).map_err(could_not_run)?,
+        )),
+        None => None,
+    };
     // A `serve` running for this target file takes the run: its C&A is the one the solution
     // is configured against.
     if let Some(target) = &inv.target {
@@ -770,6 +784,7 @@ async fn execute(inv: Invocation) -> Result<u8, Failure> {
             cases: inv.cases.clone(),
             rerun: inv.rerun.clone(),
             sign_off: Some(sign_off.clone()),
+            after: after.as_ref().map(|a| absolute(&a.run_dir)),
         };
         match serve::delegate(target, &request, |line| say!("{line}")).await {
             Ok(Some(code)) => return Ok(code),
@@ -799,6 +814,8 @@ async fn execute(inv: Invocation) -> Result<u8, Failure> {
         rerun: inv.rerun,
         stop: stop.clone(),
         sign_off: Some(sign_off),
+        after,
+        interactive: std::io::IsTerminal::is_terminal(&std::io::stdin()),
     };
     runner::check_selection(&options).map_err(could_not_run)?;
     let signals = Signals::new().map_err(could_not_run)?;
@@ -941,6 +958,8 @@ async fn rerun(args: RerunArgs) -> Result<u8, Failure> {
         rerun: Some(plan.rerun),
         target,
         out: args.out,
+        // A re-run of a stage 2 `--after` run continues the same stage-1 run.
+        after: earlier.header.after.clone(),
         inputs: args.inputs,
     })
     .await
@@ -1030,11 +1049,13 @@ fn report(args: ReportArgs) -> Result<u8, Failure> {
     for f in &files {
         say!("  {}", f.display());
     }
-    Ok(if record.verdict == Verdict::Passed {
-        EXIT_PASSED
-    } else {
-        EXIT_FAILED
-    })
+    Ok(
+        if matches!(record.verdict, Verdict::Passed | Verdict::Pending) {
+            EXIT_PASSED
+        } else {
+            EXIT_FAILED
+        },
+    )
 }
 
 fn bench_evidence(scenarios: usize, iterations: u32) -> Result<u8, Failure> {
@@ -1193,8 +1214,9 @@ async fn doctor_command(
     );
     let redactor = redactor_for(&pack, &config, false);
     let env = start_environment(Arc::new(pack), &config, redactor).await?;
-    let checks = doctor::examine(&env).await;
+    let mut checks = doctor::examine(&env).await;
     env.shutdown();
+    checks.extend(doctor::reporting_simulator(&config).await);
     for c in &checks {
         say!("{}", c.line());
     }
@@ -1264,10 +1286,34 @@ async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failur
             Err(e) => eprintln!("pdp-harness serve: no PAT assertion key registered yet: {e}"),
         }
     }
+    // The reporting API for the organisation's own reporting client, when configured.
+    let reporting = pdp_harness::reporting::setup::standalone(&config).map_err(could_not_run)?;
     say!("pdp-harness serve: the simulated CDA (C&A and JWKS) is running.");
     say!("Configure the solution's test environment with:");
     for (what, value) in service.what_to_configure() {
         say!("  {what:<46} {value}");
+    }
+    if let Some(r) = &reporting {
+        for (what, value) in [
+            (
+                "reporting API (your own reporting client) on",
+                r.server.addr.to_string(),
+            ),
+            (
+                "  its client certificates from the CA(s) in",
+                r.client_ca.display().to_string(),
+            ),
+            (
+                "  what it receives is kept in",
+                r.journal.display().to_string(),
+            ),
+        ] {
+            say!("  {what:<46} {value}");
+        }
+        say!(
+            "`pdp-harness run --pack reporting-received --target {}` judges what it received today (UTC), as PDP's pipeline does.",
+            target.display()
+        );
     }
     let service = Arc::new(service);
     let attached = if config.provider.is_some() {
@@ -1320,6 +1366,9 @@ async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failur
         }
     }
     service.shutdown();
+    if let Some(r) = &reporting {
+        r.server.shutdown();
+    }
     Ok(EXIT_PASSED)
 }
 

@@ -83,6 +83,9 @@ pub struct RunRequest {
     /// The test manager's sign-off details.
     #[serde(default)]
     pub sign_off: Option<crate::evidence::record::SignOff>,
+    /// Stage 2 after this stage-1 run (its directory).
+    #[serde(default)]
+    pub after: Option<PathBuf>,
 }
 
 /// How often a quiet run's answer stream carries a blank line, so a client that went away is
@@ -281,6 +284,19 @@ impl AttachedRuns {
             say("error: this serve masks personal data; restart it with `[redaction] reveal_personal_data = true` in the target file, or run without --reveal-personal-data".to_owned());
             return EXIT_COULD_NOT_RUN;
         }
+        let after = match &job.request.after {
+            Some(dir) => match crate::updates::AfterStage1::load(
+                &job.request.out_dir,
+                &dir.display().to_string(),
+            ) {
+                Ok(a) => Some(Arc::new(a)),
+                Err(e) => {
+                    say(format!("error: {e}"));
+                    return EXIT_COULD_NOT_RUN;
+                }
+            },
+            None => None,
+        };
         let options = RunOptions {
             pack: job.request.pack,
             tags: job.request.tags.clone(),
@@ -291,6 +307,9 @@ impl AttachedRuns {
             rerun: job.request.rerun.clone(),
             stop: stop.clone(),
             sign_off: job.request.sign_off.clone(),
+            after,
+            // The run is in serve's process: its terminal is not the caller's.
+            interactive: false,
         };
         if let Err(e) = crate::runner::check_selection(&options) {
             say(format!("error: {e}"));

@@ -112,6 +112,18 @@ struct Connection {
     close: Notify,
 }
 
+/// A request's way to have its connection dropped without an answer (the C&A's "connection
+/// closed" fault); in the request's extensions.
+#[derive(Clone)]
+pub struct CloseConnection(Arc<Connection>);
+
+impl CloseConnection {
+    /// Drop the connection this request came on, with every request in flight on it.
+    pub fn close(&self) {
+        self.0.close.notify_one();
+    }
+}
+
 impl Connection {
     fn touch(&self, epoch: Instant) {
         self.last_active_ms
@@ -279,6 +291,8 @@ async fn handle(
     let in_flight = conn.clone();
     let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(ConnectInfo(peer));
+        req.extensions_mut()
+            .insert(CloseConnection(in_flight.clone()));
         let req = req.map(|b| Body::new(Deadline::new(b, body_timeout)));
         let app = app.clone();
         let guard = InFlight::new(in_flight.clone());

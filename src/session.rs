@@ -81,9 +81,17 @@ pub async fn checked_run(
     ));
     // A stop during the checks (a long clear-down command) abandons them; the run then seals
     // at once as INTERRUPTED, every scenario not started.
-    let checks = tokio::select! {
-        checks = doctor::examine(&env) => checks,
-        _ = options.stop.requested() => Vec::new(),
+    let checks = if options.pack.calls_provider() {
+        tokio::select! {
+            checks = doctor::examine_with(&env, options.after.is_none()) => checks,
+            _ = options.stop.requested() => Vec::new(),
+        }
+    } else {
+        out.line(&format!(
+            "the provider checks are not made: pack {} does not call the provider (and is not to clear its test data down)",
+            options.pack.name()
+        ));
+        Vec::new()
     };
     let blocking = doctor::blocking(&checks).len();
     if blocking > 0 {
@@ -106,6 +114,18 @@ pub fn summary(outcome: &RunOutcome) -> Vec<String> {
         c.failed,
         c.total()
     )];
+    if let Some(after) = &outcome.record.header.after {
+        lines.push(format!("Stage 2 of stage-1 run {after}"));
+    }
+    if let Some(issued) = &outcome.record.match_updates {
+        lines.push(format!(
+            "Match-update file: {} ({} updates); next: {}",
+            issued.file, issued.updates, issued.next
+        ));
+    }
+    for p in &outcome.record.pending {
+        lines.push(format!("Pending: {}", p.text));
+    }
     if let Some(rerun) = &outcome.record.header.rerun {
         lines.push(format!("Attempt history (re-run of {}):", rerun.rerun_of));
         for s in &outcome.record.scenarios {
@@ -148,7 +168,8 @@ pub fn summary(outcome: &RunOutcome) -> Vec<String> {
 
 /// The exit code a finished run deserves.
 pub fn exit_code(outcome: &RunOutcome) -> u8 {
-    if outcome.record.verdict == Verdict::Passed {
+    // Stage 2 pending: everything run so far passed.
+    if matches!(outcome.record.verdict, Verdict::Passed | Verdict::Pending) {
         EXIT_PASSED
     } else {
         EXIT_FAILED

@@ -141,6 +141,52 @@ impl Dashboard {
         self.recorder.send(PARTY_VIEW, &self.client, request).await
     }
 
+    /// A view call the live dashboard would not make, to see the provider refuse it: at
+    /// `asset_path` (which may be no GUID), with `rpt`, `request_id` instead of a fresh
+    /// X-Request-ID, and `scope` instead of the contract's.
+    pub async fn call_view_malformed(
+        &self,
+        asset_path: &str,
+        rpt: &str,
+        request_id: Option<&str>,
+        scope: Option<&str>,
+    ) -> Result<Observed, String> {
+        let method = reqwest::Method::from_bytes(self.contract.method.as_bytes())
+            .unwrap_or(reqwest::Method::GET);
+        let mut url = format!(
+            "{}{}",
+            self.view_base_url,
+            self.contract
+                .path_template
+                .replace("{assetGuid}", asset_path)
+        );
+        let mut query: Vec<(String, String)> =
+            url::form_urlencoded::parse(self.contract.query.as_bytes())
+                .into_owned()
+                .collect();
+        if let Some(scope) = scope {
+            query.retain(|(k, _)| k != "scope");
+            query.push(("scope".to_owned(), scope.to_owned()));
+        }
+        if !query.is_empty() {
+            let encoded = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&query)
+                .finish();
+            url = format!("{url}?{encoded}");
+        }
+        let request_id = request_id
+            .map(str::to_owned)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let request = self
+            .client
+            .request(method, url)
+            .header(self.contract.request_id_header.as_str(), request_id)
+            .bearer_auth(rpt)
+            .build()
+            .map_err(|e| e.to_string())?;
+        self.recorder.send(PARTY_VIEW, &self.client, request).await
+    }
+
     /// Parse the challenge of a 401 view response.
     pub fn challenge_of(&self, response: &Observed) -> Result<Challenge, ViewFailure> {
         let header = response.header("www-authenticate").ok_or_else(|| ViewFailure {

@@ -165,6 +165,7 @@ fn verdict_word(v: Verdict) -> &'static str {
         Verdict::Incomplete => "INCOMPLETE",
         Verdict::Interrupted => "INTERRUPTED",
         Verdict::NoScenarios => "NO SCENARIOS",
+        Verdict::Pending => "STAGE 2 PENDING",
     }
 }
 

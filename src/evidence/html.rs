@@ -50,7 +50,7 @@ td.num,th.num{text-align:right}.case,.nowrap{white-space:nowrap;overflow-wrap:no
 .framing{background:#1b3a6b;color:#fff;padding:.4rem .8rem;font-weight:bold;font-size:.85rem}\
 .resealed{background:#fff2d5;border-left:4px solid #995d00;padding:.5rem .8rem}\
 .verdict{padding:1rem;font-size:1.2rem;font-weight:bold;border-radius:.3rem}\
-.verdict.passed{background:#1b7a3e;color:#fff}.verdict.failed,.verdict.incomplete,.verdict.no_scenarios{background:#b8211f;color:#fff}\
+.verdict.passed{background:#1b7a3e;color:#fff}.verdict.pending{background:#b36b00;color:#fff}.verdict.failed,.verdict.incomplete,.verdict.no_scenarios{background:#b8211f;color:#fff}\
 .failure{background:#fce7e6;border-left:4px solid #b8211f;padding:.4rem .6rem;margin:.3rem 0}\
 .observed{color:#1b7a3e;font-size:.85rem}.timing{color:#666b75;font-size:.85rem}.timing.over{color:#b8211f}\
 .muted{color:#666b75;font-size:.85rem}pre{background:#eceef0;padding:.5rem;overflow-x:auto;font-size:.8rem;white-space:pre-wrap;overflow-wrap:anywhere;max-width:100%}\
@@ -93,6 +93,22 @@ pub fn render_html(record: &RunRecord, manifest_sha256: Option<&str>) -> String 
         "<p class=\"verdict {verdict_class}\">{}</p>",
         esc(record.verdict.plain_words())
     );
+    if let Some(issued) = &record.match_updates {
+        let _ = write!(
+            o,
+            "<p class=\"issued\" id=\"match-updates\"><strong>Match-update file issued at the end of stage 1</strong> ({} updates): <code>{}</code><br/>Next: {}</p>",
+            issued.updates,
+            esc(&issued.file),
+            esc(&issued.next)
+        );
+    }
+    for p in &record.pending {
+        let _ = write!(
+            o,
+            "<p class=\"pending\" id=\"stage2-pending\"><strong>Stage 2 not run - pending</strong>: {}</p>",
+            esc(&p.text)
+        );
+    }
     let rows: Vec<(&str, String)> = vec![
         ("Run id", h.run_id.clone()),
         ("Organisation", h.target.organisation.clone()),
@@ -148,6 +164,14 @@ pub fn render_html(record: &RunRecord, manifest_sha256: Option<&str>) -> String 
         ),
     ];
     let mut rows = rows;
+    if let Some(after) = &h.after {
+        rows.push((
+            "Stage 2 of",
+            format!(
+                "stage-1 run {after}: its match-update file and the registrations it left at the C&A"
+            ),
+        ));
+    }
     if let Some(rerun) = &h.rerun {
         rows.push((
             "Re-run of",

@@ -1297,6 +1297,7 @@ fn cover(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
     resealed_box(l, record);
     l.y += 8.0;
     verdict_box(l, record);
+    stage2_box(l, record);
 
     let value = |s: &str| para(s, BODY);
     let selection = {
@@ -1395,6 +1396,17 @@ fn cover(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
         "Manifest SHA-256".to_owned(),
         para(manifest_sha256.unwrap_or("not sealed"), CODE),
     )]);
+    if let Some(after) = &h.after {
+        rows.insert(
+            rows.len() - 1,
+            (
+                "Stage 2 of".to_owned(),
+                value(&format!(
+                    "stage-1 run {after}: its match-update file and the registrations it left at the C&A"
+                )),
+            ),
+        );
+    }
     if let Some(rerun) = &h.rerun {
         rows.insert(
             rows.len() - 1,
@@ -1454,6 +1466,51 @@ fn framing_box(l: &mut Layout, framing: &present::Framing) {
     );
 }
 
+/// Under the verdict: the match-update file stage 1 issued and what to do next, and a stage 2
+/// that was not run (pending).
+fn stage2_box(l: &mut Layout, record: &RunRecord) {
+    let mut paras = Vec::new();
+    if let Some(issued) = &record.match_updates {
+        paras.push(para(
+            format!(
+                "Match-update file issued at the end of stage 1 ({} updates)",
+                issued.updates
+            ),
+            BODY.bold().colored(NAVY),
+        ));
+        paras.push(para(issued.file.as_str(), CODE));
+        paras.push(para(format!("Next: {}", issued.next), SMALL));
+    }
+    for p in &record.pending {
+        paras.push(para(
+            "STAGE 2 NOT RUN - pending",
+            BODY.bold().colored(DARK_AMBER),
+        ));
+        paras.push(para(p.text.as_str(), SMALL));
+    }
+    if paras.is_empty() {
+        return;
+    }
+    l.y += 4.0;
+    l.block(
+        MARGIN,
+        CONTENT_W,
+        &paras,
+        None,
+        Some(BoxStyle {
+            bg: PALE_GREY,
+            accent: Some(if record.pending.is_empty() {
+                NAVY
+            } else {
+                DARK_AMBER
+            }),
+            inset_left: 0.0,
+            inset_right: 0.0,
+            pad: 5.0,
+        }),
+    );
+}
+
 /// Said on the cover when `report --reseal` re-rendered the bundle from a changed log.
 fn resealed_box(l: &mut Layout, record: &RunRecord) {
     for r in &record.resealed {
@@ -1487,7 +1544,7 @@ fn verdict_box(l: &mut Layout, record: &RunRecord) {
     let (fill, ink) = match record.verdict {
         Verdict::Passed => (GREEN, WHITE),
         Verdict::Failed => (RED, WHITE),
-        Verdict::Incomplete | Verdict::Interrupted | Verdict::NoScenarios => {
+        Verdict::Incomplete | Verdict::Interrupted | Verdict::NoScenarios | Verdict::Pending => {
             (AMBER, Rgb3(0.20, 0.12, 0.0))
         }
     };
@@ -2778,6 +2835,7 @@ mod tests {
                 test_pack: Some("integration 1.0.0".to_owned()),
                 rerun: None,
                 inputs: Vec::new(),
+                after: None,
             },
             ended_at: None,
             verdict: Verdict::Incomplete,
@@ -2798,6 +2856,8 @@ mod tests {
             not_started: Vec::new(),
             sign_off: None,
             resealed: Vec::new(),
+            match_updates: None,
+            pending: Vec::new(),
         }
     }
 

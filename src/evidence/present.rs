@@ -336,11 +336,30 @@ pub fn scope(record: &RunRecord) -> Scope {
                 .join(", ")
         )),
     }
-    if h.selection.pack != "resilience" {
-        excluded.push(
-            "the resilience pack (C&A fault injection: retries and backoff), which is not part of `all`"
-                .replace('`', "\""),
-        );
+    for (pack, what) in [
+        (
+            "errors",
+            "the errors pack (the C&A error catalogue and the reporting scripts)",
+        ),
+        (
+            "resilience",
+            "the resilience pack (C&A fault injection: retries and backoff)",
+        ),
+        (
+            "reporting-errors",
+            "the reporting-errors pack (every INVALID_* code and transport error of the reporting API)",
+        ),
+        (
+            "reporting-received",
+            "the reporting-received pack (what serve's reporting simulator received from the organisation's own client)",
+        ),
+    ] {
+        // The errors pack holds the reporting scripts.
+        let included = h.selection.pack == pack
+            || (pack == "reporting-errors" && h.selection.pack == "errors");
+        if !included {
+            excluded.push(format!("{what}, which is not part of \"all\""));
+        }
     }
     if let Some(t) = &h.selection.tags {
         excluded.push(format!("scenarios not matching the tag expression {t}"));

@@ -48,6 +48,9 @@ pub enum Verdict {
     Interrupted,
     /// Nothing matched the selection.
     NoScenarios,
+    /// Everything run passed, and stage 2 waits for the organisation to apply the match
+    /// updates (a real target without an `[updates] command`): `run --pack stage2 --after`.
+    Pending,
 }
 
 impl Verdict {
@@ -58,6 +61,9 @@ impl Verdict {
             Verdict::Incomplete => "INCOMPLETE - the run stopped before it finished",
             Verdict::Interrupted => "INTERRUPTED - the run was stopped before it finished",
             Verdict::NoScenarios => "NO SCENARIOS - nothing matched the selection",
+            Verdict::Pending => {
+                "STAGE 1 PASSED, STAGE 2 PENDING - apply the match updates, then run stage 2"
+            }
         }
     }
 }
@@ -279,6 +285,10 @@ pub struct RunHeader {
     /// [`crate::evidence::load_record`] then takes them from `inputs/used.json`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<super::seal::FileDigest>,
+    /// Set on a stage 2 run (`--after`): the stage-1 run whose registrations and match-update
+    /// file it checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
 }
 
 /// Identifies a scenario across runs: its case id when it has one (stable while names are
@@ -441,6 +451,31 @@ pub enum LogEvent {
     Load(Box<crate::load::LoadSummary>),
     /// What the organisation reported against what the harness observed.
     ReportingReconciliation(Reconciliation),
+    /// Stage 1 ended and its match-update file is in the run directory: what to apply before
+    /// stage 2.
+    MatchUpdatesIssued {
+        at: DateTime<Utc>,
+        /// The file's path as written.
+        file: String,
+        updates: usize,
+        /// What to do next, e.g. "apply these updates in your system, then run ...".
+        next: String,
+    },
+    /// A stage that was not run and waits for the organisation (stage 2 until the match updates
+    /// are applied), and why.
+    StagePending {
+        at: DateTime<Utc>,
+        stage: String,
+        reason: String,
+    },
+    /// A run-level check of a stage failed (the `[updates] command` exited non-zero): a failed
+    /// entry named `check`, of no scenario.
+    StageCheckFailed {
+        at: DateTime<Utc>,
+        stage: String,
+        check: String,
+        message: String,
+    },
     /// A finding of the whole-run registration audit (`runner::audit`), logged after the
     /// scenario it concerns finished: it amends that scenario's verdict, or, with no
     /// scenario, fails the run-level check [`AUDIT_CHECK_NAME`].
@@ -594,6 +629,15 @@ impl ReportingSection {
     }
 }
 
+/// The match-update file a stage 1 issued, and what to do next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedUpdates {
+    pub file: String,
+    pub updates: usize,
+    /// "Apply these updates in your system, then run ...".
+    pub next: String,
+}
+
 /// A runner note, kept in the record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Note {
@@ -640,6 +684,12 @@ pub struct RunRecord {
     /// its seal (`reseal.json`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resealed: Vec<Reseal>,
+    /// The match-update file stage 1 issued (absent when stage 1 did not run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_updates: Option<IssuedUpdates>,
+    /// Stages not run that wait for the organisation (stage 2 pending).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<Note>,
 }
 
 /// What the test manager adds for the sign-off: the organisation's ticket, who reviews and
@@ -753,6 +803,8 @@ impl RunRecord {
         let mut load = None;
         let mut planned: Vec<PlannedScenario> = Vec::new();
         let mut interrupted = None;
+        let mut match_updates = None;
+        let mut pending = Vec::new();
         for event in events {
             match event {
                 LogEvent::RunStarted(_) => {}
@@ -816,6 +868,53 @@ impl RunRecord {
                     message,
                 } => amend(&mut scenarios, &mut notes, at, stage, scenario, message),
                 LogEvent::Load(l) => load = Some(*l),
+                LogEvent::MatchUpdatesIssued {
+                    file,
+                    updates,
+                    next,
+                    ..
+                } => {
+                    match_updates = Some(IssuedUpdates {
+                        file,
+                        updates,
+                        next,
+                    })
+                }
+                LogEvent::StagePending { at, stage, reason } => pending.push(Note {
+                    at,
+                    stage,
+                    text: reason,
+                }),
+                LogEvent::StageCheckFailed {
+                    at,
+                    stage,
+                    check,
+                    message,
+                } => scenarios.push(ScenarioRecord {
+                    feature: AUDIT_CHECK_FEATURE.to_owned(),
+                    name: check.clone(),
+                    tags: vec!["run-level".to_owned()],
+                    case_id: None,
+                    stage: stage_of(std::slice::from_ref(&stage)),
+                    location: "run".to_owned(),
+                    started_at: at,
+                    ended_at: Some(at),
+                    status: Status::Failed,
+                    steps: vec![StepRecord {
+                        keyword: "Then".to_owned(),
+                        text: check,
+                        status: Status::Failed,
+                        duration_ms: 0.0,
+                        message: Some(message),
+                        failure_class: Some(super::classify::FailureClass::SystemUnderTest),
+                        exchanges: Vec::new(),
+                        timings: Vec::new(),
+                        observed: None,
+                        judged: None,
+                        view_data: Vec::new(),
+                        warnings: Vec::new(),
+                    }],
+                }),
             }
         }
         let mut counts = Counts::default();
@@ -858,6 +957,8 @@ impl RunRecord {
             Verdict::Incomplete
         } else if scenarios.is_empty() {
             Verdict::NoScenarios
+        } else if !pending.is_empty() {
+            Verdict::Pending
         } else {
             Verdict::Passed
         };
@@ -876,6 +977,8 @@ impl RunRecord {
             not_started,
             sign_off: None,
             resealed: Vec::new(),
+            match_updates,
+            pending,
         })
     }
 }
@@ -905,11 +1008,13 @@ pub fn reading_order(scenarios: &[ScenarioRecord]) -> Vec<usize> {
 
 /// The stage a scenario belongs to, from its tags.
 pub fn stage_of(tags: &[String]) -> Option<String> {
-    const STAGES: [(&str, &str); 4] = [
+    const STAGES: [(&str, &str); 6] = [
         ("connection-proving", "connection proving"),
         ("stage1", "stage 1"),
         ("stage2", "stage 2"),
         ("reporting", "reporting"),
+        ("reporting-errors", "reporting errors"),
+        ("reporting-received", "reporting received"),
     ];
     STAGES
         .iter()

@@ -147,6 +147,7 @@ pub fn record(n: usize) -> RunRecord {
             test_pack: Some("synthetic 1.0.0".to_owned()),
             rerun: None,
             inputs: Vec::new(),
+            after: None,
         },
         ended_at: Some(at(n as i64 + 1)),
         verdict: if counts.failed > 0 {
@@ -176,5 +177,7 @@ pub fn record(n: usize) -> RunRecord {
         not_started: Vec::new(),
         sign_off: None,
         resealed: Vec::new(),
+        match_updates: None,
+        pending: Vec::new(),
     }
 }

@@ -136,6 +136,7 @@ pub fn write(
         test_pack: Some(format!("{} {}", env.pack.pack.id, env.pack.pack.version)),
         rerun: None,
         inputs,
+        after: None,
     })))?;
     log.append(&LogEvent::ScenarioStarted {
         at: started_at,

@@ -101,6 +101,12 @@ pub enum Fault {
     /// misaddressed token and a missing or malformed `X-Request-ID` (using a fresh one), and
     /// registers the matches.
     AcceptsForgedFindTokens,
+    /// Retries a 404 from the C&A (user removed, resource not found, unknown RPT) as if it
+    /// were transient: 30 attempts, 100 ms apart.
+    RetriesNotFound,
+    /// Serves view data whenever `/introspect` answers 200, whatever the result says
+    /// (inactive, wrong token type, no owner permission, expired).
+    IgnoresIntrospectionResult,
     /// Strips full stops, hyphens and apostrophes from the names a find carries before matching
     /// them with its records, which keep them (`ST. JOHN` becomes `ST JOHN` and matches no one).
     StripsNamePunctuation,

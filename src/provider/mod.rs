@@ -46,6 +46,12 @@ pub use faults::{Fault, Faults};
 use journal::{FindJournal, PendingFind, Recovered, Registration};
 use matching::MatchOutcome;
 
+/// How long the provider waits for one C&A call: a C&A that does not answer is retried well
+/// within the registration limit instead of holding the registration for the client's 30 s.
+pub const CAS_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Attempts of the "retries a 404" defect: effectively for ever within a scenario, yet finite.
+const NOT_FOUND_RETRIES: u32 = 30;
+
 pub const CLEAR_DOWN_PATH: &str = "/test-support/clear-down";
 /// Where the reference provider takes a match-update file (see [`crate::updates`]).
 pub const MATCH_UPDATES_PATH: &str = "/test-support/match-updates";
@@ -287,24 +293,31 @@ impl ReferenceProvider {
             .await
     }
 
-    /// POST to the C&A with a fresh X-Request-ID, retrying 429 and 5xx with exponential
-    /// backoff that honours `Retry-After` (bounded to 5 attempts).
+    /// Call the C&A with a fresh X-Request-ID, retrying 429, 5xx and calls that got no
+    /// complete answer (timed out at [`CAS_CALL_TIMEOUT`], connection closed) with
+    /// exponential backoff that honours `Retry-After`, bounded to 5 attempts. A 4xx other
+    /// than 429 is final: retrying it cannot succeed.
     async fn call_cas(
         &self,
         make: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> Result<(u16, Value), String> {
+        let f = &self.opts().faults;
         let mut delay = Duration::from_millis(200);
-        let attempts = if self.opts().faults.has(Fault::NoRetry) {
-            1
+        let attempts = if f.has(Fault::NoRetry) { 1 } else { 5 };
+        // The defect's 404s may go on past the bound of the others.
+        let most = if f.has(Fault::RetriesNotFound) {
+            NOT_FOUND_RETRIES
         } else {
-            5
+            attempts
         };
-        for attempt in 1..=attempts {
+        let mut last_error = String::new();
+        for attempt in 1..=most {
             let result = make(&self.opts().client)
                 .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
+                .timeout(CAS_CALL_TIMEOUT)
                 .send()
                 .await;
-            match result {
+            let failure = match result {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let retry_after = resp
@@ -313,25 +326,41 @@ impl ReferenceProvider {
                         .and_then(|v| v.to_str().ok())
                         .and_then(|v| v.parse::<u64>().ok())
                         .map(Duration::from_secs);
-                    if (status == 429 || status >= 500) && attempt < attempts {
-                        tokio::time::sleep(retry_after.unwrap_or(delay)).await;
-                        delay *= 2;
+                    if status == 404 && f.has(Fault::RetriesNotFound) && attempt < most {
+                        // Deliberate defect: a 404 retried as if it were transient.
+                        tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }
-                    let body = resp.bytes().await.map_err(|e| e.to_string())?;
-                    let value = serde_json::from_slice(&body)
-                        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
-                    return Ok((status, value));
+                    let transient = status == 429 || status >= 500;
+                    match resp.bytes().await {
+                        Ok(_) if transient && attempt < attempts => {
+                            tokio::time::sleep(retry_after.unwrap_or(delay)).await;
+                            delay *= 2;
+                            continue;
+                        }
+                        Ok(body) => {
+                            let value = serde_json::from_slice(&body).unwrap_or_else(|_| {
+                                Value::String(String::from_utf8_lossy(&body).into())
+                            });
+                            return Ok((status, value));
+                        }
+                        // The answer broke off: as good as none.
+                        Err(e) => format!("the answer broke off: {e}"),
+                    }
                 }
-                Err(e) if attempt < attempts => {
-                    tracing::warn!(error = %e, attempt, "C&A call failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                }
-                Err(e) => return Err(e.to_string()),
+                Err(e) => e.to_string(),
+            };
+            tracing::warn!(error = %failure, attempt, "C&A call failed");
+            last_error = failure;
+            if attempt >= attempts {
+                break;
             }
+            tokio::time::sleep(delay).await;
+            delay *= 2;
         }
-        Err("C&A call failed after 5 attempts".to_owned())
+        Err(format!(
+            "C&A call failed after {attempts} attempt(s): {last_error}"
+        ))
     }
 
     /// Match asynchronously and register every match (the find was already acknowledged).
@@ -732,6 +761,10 @@ impl ReferenceProvider {
         self.keep_pat(asset, used);
         if status != 200 {
             return Err(format!("introspection answered {status}"));
+        }
+        if self.opts().faults.has(Fault::IgnoresIntrospectionResult) {
+            // Deliberate defect: any answer from /introspect taken as a grant.
+            return Ok(());
         }
         let now = jwt::now_epoch();
         if v["active"] != Value::Bool(true) {

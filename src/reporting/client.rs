@@ -241,6 +241,17 @@ pub fn parse_retry_after(value: &str, now: DateTime<Utc>) -> Option<Duration> {
         .map(|t| (t.with_timezone(&Utc) - now).to_std().unwrap_or_default())
 }
 
+/// A request for [`ReportingClient::send_raw`].
+#[derive(Debug, Clone)]
+pub struct RawRequest<'a> {
+    pub method: reqwest::Method,
+    /// Appended to the base URL, e.g. `/view-response/unavailable`.
+    pub path: &'a str,
+    pub request_id: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+    pub body: Vec<u8>,
+}
+
 #[derive(Debug, Clone)]
 pub struct ReportingClient {
     pub http: reqwest::Client,
@@ -254,6 +265,34 @@ pub struct ReportingClient {
 impl ReportingClient {
     pub fn url(&self, endpoint: Endpoint) -> String {
         format!("{}{}", self.base_url.trim_end_matches('/'), endpoint.path())
+    }
+
+    /// One request exactly as given, never retried: the transport cases of the reporting
+    /// scripts (wrong method, path, content type or `X-Request-ID`, an oversized body) that
+    /// [`post`](Self::post) would never send. Recorded like any other exchange; returns the
+    /// answer's status and problem, or why there was none.
+    pub async fn send_raw(&self, raw: RawRequest<'_>) -> Result<Problem, String> {
+        let url = format!("{}{}", self.base_url.trim_end_matches('/'), raw.path);
+        let mut request = self.http.request(raw.method.clone(), &url).header(
+            reqwest::header::ACCEPT,
+            "application/json, application/problem+json",
+        );
+        if let Some(id) = raw.request_id {
+            request = request.header("X-Request-ID", id);
+        }
+        if let Some(ct) = raw.content_type {
+            request = request.header(reqwest::header::CONTENT_TYPE, ct);
+        }
+        let request = request
+            .body(raw.body)
+            .build()
+            .map_err(|e| format!("{url}: the request could not be built: {e}"))?;
+        let obs = self
+            .recorder
+            .send(PARTY_REPORTING, &self.http, request)
+            .await
+            .map_err(|e| format!("{} {url}: no answer: {e}", raw.method))?;
+        Ok(Problem::parse(obs.status, &obs.body))
     }
 
     /// POST `body` to `endpoint`, retrying as the module comment says.

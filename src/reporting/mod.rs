@@ -11,6 +11,8 @@
 //! - [`clock`]: an injectable clock and the UTC-day guard;
 //! - [`simulator`]: the reporting API on the embedded default, with forced errors and the
 //!   per-UTC-day pipeline check;
+//! - [`received`]: what `serve`'s simulator received from the organisation's own client,
+//!   kept in a file, and the day's verdict as PDP's pipeline gives it;
 //! - [`reconcile`]: what the organisation reports against what the harness observed;
 //! - [`session`]: the pieces wired together for a run;
 //! - [`setup`]: a run's session from the target file (real API or simulator).
@@ -19,6 +21,7 @@ pub mod client;
 pub mod clock;
 pub mod journal;
 pub mod model;
+pub mod received;
 pub mod reconcile;
 pub mod session;
 pub mod setup;
@@ -102,6 +105,9 @@ impl std::fmt::Display for Endpoint {
 
 /// The submission journal's file name (in the run directory, or beside the target file).
 pub const JOURNAL_FILE: &str = "reporting-journal.jsonl";
+
+/// What `serve`'s reporting simulator received (beside the target file by default).
+pub const RECEIVED_FILE: &str = "reporting-received.jsonl";
 
 /// The party name reporting exchanges are recorded under in the evidence.
 pub const PARTY_REPORTING: &str = "provider -> reporting API";

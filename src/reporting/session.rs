@@ -42,6 +42,9 @@ pub struct Settings {
     pub journal: Option<PathBuf>,
     /// The simulator's timeouts and connection cap (`[server]`).
     pub server: crate::server::ServerLimits,
+    /// What `serve`'s reporting simulator received (`[reporting_simulator]`), for
+    /// `--pack reporting-received`.
+    pub received_journal: Option<PathBuf>,
 }
 
 impl Default for Settings {
@@ -53,6 +56,7 @@ impl Default for Settings {
             status: SubmissionStatus::OnTime,
             journal: None,
             server: Default::default(),
+            received_journal: None,
         }
     }
 }

@@ -23,6 +23,8 @@ use crate::tls::{self, TlsError};
 pub enum SetupError {
     #[error("[reporting]: {0}")]
     Config(String),
+    #[error("[reporting_simulator]: {0}")]
+    Simulator(String),
     #[error(transparent)]
     Pki(#[from] PkiError),
     #[error(transparent)]
@@ -45,6 +47,10 @@ pub fn settings(config: &TargetConfig) -> Result<Settings, SetupError> {
         status,
         journal: r.journal.as_ref().map(|p| base.join(p)),
         server: config.server,
+        received_journal: config
+            .reporting_simulator
+            .as_ref()
+            .map(|rs| rs.journal_path(&base)),
     })
 }
 
@@ -174,4 +180,72 @@ fn reporting_client(
         sleeper: Arc::new(TokioSleeper),
         clock,
     }
+}
+
+/// `serve`'s reporting simulator, for the organisation's own reporting client.
+#[derive(Debug)]
+pub struct Standalone {
+    pub server: crate::tls::RunningServer,
+    pub simulator: ReportingSimulator,
+    /// Where every request it receives is kept.
+    pub journal: std::path::PathBuf,
+    /// Where the CA of the client certificates it accepts came from.
+    pub client_ca: std::path::PathBuf,
+}
+
+/// Start the reporting simulator of `[reporting_simulator]` (certificates defaulting to
+/// `[cda]`'s), recording into its journal; `None` without the section.
+pub fn standalone(config: &TargetConfig) -> Result<Option<Standalone>, SetupError> {
+    let Some(rs) = &config.reporting_simulator else {
+        return Ok(None);
+    };
+    let base = config.base_dir();
+    let cda = config.cda.as_ref();
+    let missing = |what: &str| {
+        SetupError::Simulator(format!(
+            "{what} is not set and there is no [cda] {what} to use instead"
+        ))
+    };
+    let cert = rs
+        .server_cert
+        .as_ref()
+        .or(cda.map(|c| &c.server_cert))
+        .ok_or_else(|| missing("server_cert"))?;
+    let key = rs
+        .server_key
+        .as_ref()
+        .or(cda.map(|c| &c.server_key))
+        .ok_or_else(|| missing("server_key"))?;
+    let client_ca = rs
+        .client_ca
+        .as_ref()
+        .or(cda.map(|c| &c.client_ca))
+        .ok_or_else(|| missing("client_ca"))?;
+    let key_pem = key
+        .read("reporting_simulator.server_key", &base)
+        .map_err(SetupError::Simulator)?;
+    let cert_pem = crate::config::read_text("reporting_simulator.server_cert", &base.join(cert))
+        .map_err(SetupError::Simulator)?;
+    let identity = TlsIdentity::from_pem("reporting simulator server", &cert_pem, &key_pem)?;
+    let client_ca = base.join(client_ca);
+    let roots = crate::cda::service::certificates("reporting_simulator.client_ca", &client_ca)
+        .map_err(SetupError::Simulator)?;
+    let journal = rs.journal_path(&base);
+    let file = super::received::ReceivedJournal::open(&journal, super::received::MAX_JOURNAL_BYTES)
+        .map_err(|e| SetupError::Simulator(e.to_string()))?;
+    let simulator =
+        ReportingSimulator::journaled(Arc::new(SystemClock), Strictness::default(), file);
+    let server = tls::serve_mtls(
+        simulator.router(),
+        rs.listen,
+        &identity,
+        &roots,
+        &config.server,
+    )?;
+    Ok(Some(Standalone {
+        server,
+        simulator,
+        journal,
+        client_ca,
+    }))
 }

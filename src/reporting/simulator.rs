@@ -65,6 +65,9 @@ pub struct Received {
     pub submission_reason: Option<String>,
     pub status: u16,
     pub codes: Vec<String>,
+    /// The validator's findings (field, what was expected, code), when the body was refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
     /// Passed every check (whatever the answer: a forced error may still have refused it).
     pub schema_valid: bool,
 }
@@ -95,6 +98,8 @@ struct Inner {
     strict: Strictness,
     forced: Mutex<HashMap<Endpoint, Forced>>,
     received: Mutex<Vec<Received>>,
+    /// `serve`: every request is also kept in this file, for `--pack reporting-received`.
+    journal: Option<super::received::ReceivedJournal>,
 }
 
 /// The simulator's state; cheap to clone.
@@ -153,12 +158,31 @@ fn words(code: &str) -> String {
 
 impl ReportingSimulator {
     pub fn new(clock: Arc<dyn Clock>, strict: Strictness) -> ReportingSimulator {
+        Self::build(clock, strict, None)
+    }
+
+    /// As [`new`](Self::new), also keeping every request in `journal` (`serve`). Only the
+    /// file is kept, not a copy in memory: `serve` may run for weeks.
+    pub fn journaled(
+        clock: Arc<dyn Clock>,
+        strict: Strictness,
+        journal: super::received::ReceivedJournal,
+    ) -> ReportingSimulator {
+        Self::build(clock, strict, Some(journal))
+    }
+
+    fn build(
+        clock: Arc<dyn Clock>,
+        strict: Strictness,
+        journal: Option<super::received::ReceivedJournal>,
+    ) -> ReportingSimulator {
         ReportingSimulator {
             inner: Arc::new(Inner {
                 clock,
                 strict,
                 forced: Mutex::new(HashMap::new()),
                 received: Mutex::new(Vec::new()),
+                journal,
             }),
         }
     }
@@ -223,7 +247,15 @@ impl ReportingSimulator {
     }
 
     fn note(&self, r: Received) {
-        lock(&self.inner.received).push(r);
+        match &self.inner.journal {
+            Some(journal) => {
+                if let Err(e) = journal.append(&r) {
+                    tracing::warn!("{e}");
+                    eprintln!("pdp-harness: {e}");
+                }
+            }
+            None => lock(&self.inner.received).push(r),
+        }
     }
 
     async fn submit(&self, endpoint: Endpoint, headers: HeaderMap, body: Body) -> Response {
@@ -241,6 +273,7 @@ impl ReportingSimulator {
             submission_reason: None,
             status: 0,
             codes: Vec::new(),
+            problems: Vec::new(),
             schema_valid: false,
         };
         let refuse = |seen: &mut Received,
@@ -315,6 +348,7 @@ impl ReportingSimulator {
         seen.submission_reason = text("submission_reason");
         let errors = validate::check(endpoint, &value, self.inner.strict);
         if !errors.is_empty() {
+            seen.problems = errors.iter().map(ToString::to_string).collect();
             let mut codes: Vec<String> = Vec::new();
             for e in errors {
                 if !codes.contains(&e.code) {
@@ -432,9 +466,15 @@ impl ReportingSimulator {
         Ok(())
     }
 
-    /// Every request the six endpoints received.
+    /// Every request the six endpoints received (read back from the journal when there is one).
     pub fn received(&self) -> Vec<Received> {
-        lock(&self.inner.received).clone()
+        match &self.inner.journal {
+            Some(j) => super::received::load(j.path()).unwrap_or_else(|e| {
+                tracing::warn!("{e}");
+                Vec::new()
+            }),
+            None => lock(&self.inner.received).clone(),
+        }
     }
 
     /// Forget what was received and every forced error.
@@ -446,7 +486,8 @@ impl ReportingSimulator {
     /// What PDP's pipeline checks: per UTC day, accepted schema-valid submissions per endpoint.
     pub fn pipeline(&self) -> Vec<PipelineDay> {
         let mut days: BTreeMap<NaiveDate, BTreeMap<String, usize>> = BTreeMap::new();
-        for r in lock(&self.inner.received)
+        for r in self
+            .received()
             .iter()
             .filter(|r| r.schema_valid && r.status == 202)
         {

@@ -127,6 +127,28 @@ impl Audit {
         });
     }
 
+    /// A stage 2 run continuing an earlier stage 1 (`--after`): the live registrations that
+    /// stage 1 left are what the C&A is expected to hold, as if this run had sent its finds.
+    pub fn expect_left(&self, cas: &Cas, left: &crate::updates::Stage1Left) {
+        let mut l = self.ledger();
+        l.finds.push(FindEntry {
+            // Never an X-Request-ID: calls are attributed to this entry by nothing.
+            request_id: format!("(stage 1 of run {})", left.run_id),
+            token_jti: None,
+            case_id: format!("stage 1 of run {}", left.run_id),
+            expected: left
+                .registrations
+                .iter()
+                .map(|r| r.asset_guid.to_ascii_lowercase())
+                .collect(),
+            kind: FindKind::Expected,
+            scenario: None,
+            sent_at: left.at,
+            epoch: cas.epoch(),
+            posted: HashSet::new(),
+        });
+    }
+
     /// The quiet period before a stage's final audit: until `quiet` has passed since the last
     /// find and the last `/rreguri` call (later calls extend it, up to `max`). It overlaps the
     /// stage's own work: after a long stage it is already over.

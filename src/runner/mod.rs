@@ -47,11 +47,30 @@ pub enum Pack {
     Reporting,
     /// Retry, backoff and recovery under injected C&A faults (tag @resilience; not in "all").
     Resilience,
+    /// The error catalogue: every C&A error the MaPS stub seeds and every bad view request,
+    /// each a case the provider must survive or refuse (tags @errors and @reporting-errors;
+    /// not in "all").
+    Errors,
+    /// The reporting scripts alone: every `INVALID_*` code of the reporting yaml and the
+    /// transport errors, refused by the harness's validator and by the reporting API (tag
+    /// @reporting-errors; also in "errors"; not in "all").
+    ReportingErrors,
+    /// What the reporting simulator of `pdp-harness serve` received from the organisation's own
+    /// reporting client this UTC day, judged as PDP's pipeline does (tag @reporting-received;
+    /// not in "all").
+    ReportingReceived,
     /// Every pack, in order.
     All,
 }
 
 impl Pack {
+    /// Whether the pack's scenarios call the provider (find, view, clear-down). The two
+    /// reporting-only packs do not, so the provider checks before a run (which include a
+    /// clear-down) are not made for them.
+    pub fn calls_provider(self) -> bool {
+        !matches!(self, Pack::ReportingErrors | Pack::ReportingReceived)
+    }
+
     pub fn tag(self) -> Option<&'static str> {
         match self {
             Pack::ConnectionProving => Some("connection-proving"),
@@ -59,7 +78,26 @@ impl Pack {
             Pack::Stage2 => Some("stage2"),
             Pack::Reporting => Some("reporting"),
             Pack::Resilience => Some("resilience"),
+            Pack::Errors => Some("errors"),
+            Pack::ReportingErrors => Some("reporting-errors"),
+            Pack::ReportingReceived => Some("reporting-received"),
             Pack::All => None,
+        }
+    }
+
+    /// The tags whose scenarios the pack selects (any of them); empty for "all".
+    pub fn tags(self) -> &'static [&'static str] {
+        match self {
+            Pack::ConnectionProving => &["connection-proving"],
+            Pack::Stage1 => &["stage1"],
+            Pack::Stage2 => &["stage2"],
+            Pack::Reporting => &["reporting"],
+            Pack::Resilience => &["resilience"],
+            // The reporting API's error scripts belong to the catalogue too.
+            Pack::Errors => &["errors", "reporting-errors"],
+            Pack::ReportingErrors => &["reporting-errors"],
+            Pack::ReportingReceived => &["reporting-received"],
+            Pack::All => &[],
         }
     }
 
@@ -96,7 +134,7 @@ pub enum RunError {
     #[error("the run log could not be written completely: {0}")]
     Recording(String),
     #[error(
-        "{file}: the {stage} scenarios are tagged @depends-on:{dependency}: they check state that the {dependency} scenarios set up earlier in the same run, so select both: use --pack all (optionally with --tags)"
+        "{file}: the {stage} scenarios are tagged @depends-on:{dependency}: they check state that the {dependency} scenarios set up earlier in the same run, so select both: use --pack all (optionally with --tags), or run stage 2 later with --after <the stage-1 run id>"
     )]
     MissingDependency {
         file: String,
@@ -116,6 +154,10 @@ pub enum RunError {
     AmbiguousStep { location: String, text: String },
     #[error(transparent)]
     ReportingScope(#[from] reporting_scope::ReportingScopeError),
+    #[error(transparent)]
+    After(#[from] crate::updates::AfterError),
+    #[error("--after is for stage 2 (--pack stage2), not --pack {0}")]
+    AfterNotStage2(String),
 }
 
 /// Every step of the selected scenarios (background included) has exactly one definition;
@@ -210,6 +252,11 @@ pub struct RunOptions {
     /// The test manager's sign-off details (`--ticket`, `--notes FILE`, ...), sealed with the
     /// evidence.
     pub sign_off: Option<crate::evidence::record::SignOff>,
+    /// Stage 2 continuing an earlier run's stage 1 (`--after <run id>`).
+    pub after: Option<Arc<crate::updates::AfterStage1>>,
+    /// Stdin is a terminal: stage 2 against a real target without an `[updates] command` asks
+    /// whether the updates have been applied, instead of being left pending.
+    pub interactive: bool,
 }
 
 /// Scenarios chosen by identity (case id, else feature and name), plus whole stages that they
@@ -224,12 +271,9 @@ pub struct CaseFilter {
 }
 
 impl CaseFilter {
-    fn selects(&self, key: &ScenarioKey, tags: &[&str]) -> bool {
+    fn selects(&self, key: &ScenarioKey, tags: &[String]) -> bool {
         self.scenarios.iter().any(|k| k.matches(key))
-            || self
-                .whole_stages
-                .iter()
-                .any(|stage| tags.contains(&stage.as_str()))
+            || self.whole_stages.iter().any(|stage| tags.contains(stage))
     }
 }
 
@@ -261,18 +305,19 @@ fn feature_files(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
     Ok(files)
 }
 
-/// A scenario's tags with those of its feature and rule.
-fn all_tags<'a>(
-    feature: &'a gherkin::Feature,
-    rule: Option<&'a gherkin::Rule>,
-    scenario: &'a gherkin::Scenario,
-) -> Vec<&'a str> {
+/// A scenario's tags with those of its feature and rule, outline columns resolved
+/// ([`resolve_tag`]).
+fn all_tags(
+    feature: &gherkin::Feature,
+    rule: Option<&gherkin::Rule>,
+    scenario: &gherkin::Scenario,
+) -> Vec<String> {
     feature
         .tags
         .iter()
         .chain(rule.into_iter().flat_map(|r| r.tags.iter()))
         .chain(scenario.tags.iter())
-        .map(String::as_str)
+        .map(|t| resolve_tag(scenario, t))
         .collect()
 }
 
@@ -280,7 +325,8 @@ fn all_tags<'a>(
 /// the case filter.
 #[derive(Debug, Clone)]
 struct Filter {
-    pack_tag: Option<&'static str>,
+    /// A scenario is selected if it has any of these (all when empty).
+    pack_tags: &'static [&'static str],
     expr: Option<TagOperation>,
     /// Scenarios with any of these tags are left out (e.g. `stub` against a real reporting
     /// API, `reconciliation` when nothing is reported to reconcile).
@@ -296,8 +342,8 @@ impl Filter {
         scenario: &gherkin::Scenario,
     ) -> bool {
         let tags = all_tags(feature, rule, scenario);
-        self.pack_tag.is_none_or(|t| tags.contains(&t))
-            && !self.skip_tags.iter().any(|t| tags.contains(t))
+        (self.pack_tags.is_empty() || self.pack_tags.iter().any(|t| tags.iter().any(|x| x == t)))
+            && !self.skip_tags.iter().any(|t| tags.iter().any(|x| x == t))
             && self.expr.as_ref().is_none_or(|e| e.eval(tags.iter()))
             && self
                 .cases
@@ -307,9 +353,35 @@ impl Filter {
 }
 
 /// A scenario's identity across runs, as the run record will hold it.
-fn key_of(feature: &gherkin::Feature, scenario: &gherkin::Scenario, tags: &[&str]) -> ScenarioKey {
+fn key_of(
+    feature: &gherkin::Feature,
+    scenario: &gherkin::Scenario,
+    tags: &[String],
+) -> ScenarioKey {
     let case_id = tags.iter().find_map(|t| t.strip_prefix("case:"));
     ScenarioKey::new(case_id, &feature.name, &scenario.name)
+}
+
+/// A tag of a Scenario Outline may name a column of its Examples table (`@case:<case>`), so
+/// that each row has its own case id: in an expanded scenario, `<column>` is that row's value.
+/// Cucumber itself expands names and steps, not tags.
+pub(crate) fn resolve_tag(scenario: &gherkin::Scenario, tag: &str) -> String {
+    let Some(rows) = scenario
+        .examples
+        .first()
+        .and_then(|e| e.table.as_ref())
+        .map(|t| &t.rows)
+    else {
+        return tag.to_owned();
+    };
+    let (Some(header), Some(values)) = (rows.first(), rows.get(1)) else {
+        return tag.to_owned();
+    };
+    let mut out = tag.to_owned();
+    for (name, value) in header.iter().zip(values) {
+        out = out.replace(&format!("<{name}>"), value);
+    }
+    out
 }
 
 /// Tags of the reporting scenarios that do not apply to this target.
@@ -402,7 +474,7 @@ fn preflight(opts: &RunOptions, skip_tag: Option<&'static str>) -> Result<Plan, 
     let mut dependencies: Vec<(String, Pack, String)> = Vec::new();
     let reporting = reporting_scope::reporting_scope(&opts.config, opts.pack)?;
     // Said only where the pack holds such scenarios.
-    let not_applicable = if opts.pack == Pack::Resilience {
+    let not_applicable = if matches!(opts.pack, Pack::Resilience | Pack::Errors) {
         not_applicable(&opts.config)
     } else {
         Vec::new()
@@ -412,7 +484,7 @@ fn preflight(opts: &RunOptions, skip_tag: Option<&'static str>) -> Result<Plan, 
             continue;
         }
         let filter = Filter {
-            pack_tag: stage.tag(),
+            pack_tags: stage.tags(),
             expr: expr.clone(),
             skip_tags: {
                 let mut tags = reporting_skips(stage, &reporting);
@@ -424,7 +496,7 @@ fn preflight(opts: &RunOptions, skip_tag: Option<&'static str>) -> Result<Plan, 
         };
         let mut selected = 0;
         for (path, feature) in &parsed {
-            let chosen: Vec<(Vec<&str>, &gherkin::Scenario)> = feature
+            let chosen: Vec<(Vec<String>, &gherkin::Scenario)> = feature
                 .scenarios
                 .iter()
                 .filter(|s| filter.selects(feature, None, s))
@@ -453,7 +525,7 @@ fn preflight(opts: &RunOptions, skip_tag: Option<&'static str>) -> Result<Plan, 
                 found.push(key_of(feature, scenario, tags));
                 planned.push(PlannedScenario {
                     key: key_of(feature, scenario, tags),
-                    tags: tags.iter().map(|t| (*t).to_owned()).collect(),
+                    tags: tags.clone(),
                 });
                 for dep in tags.iter().filter_map(|t| t.strip_prefix("depends-on:")) {
                     dependencies.push((dep.to_owned(), stage, path.display().to_string()));
@@ -501,7 +573,8 @@ fn preflight(opts: &RunOptions, skip_tag: Option<&'static str>) -> Result<Plan, 
         let satisfied = stages
             .iter()
             .take_while(|s| **s != stage)
-            .any(|s| s.tag() == Some(dep.as_str()));
+            .any(|s| s.tag() == Some(dep.as_str()))
+            || (opts.after.is_some() && dep == "stage1" && stage == Pack::Stage2);
         if stages.contains(&stage) && !satisfied {
             return Err(RunError::MissingDependency {
                 file,
@@ -509,6 +582,9 @@ fn preflight(opts: &RunOptions, skip_tag: Option<&'static str>) -> Result<Plan, 
                 dependency: dep,
             });
         }
+    }
+    if opts.after.is_some() && opts.pack != Pack::Stage2 {
+        return Err(RunError::AfterNotStage2(opts.pack.name().to_owned()));
     }
     check_steps(&parsed, &selected_steps)?;
     let unmatched = cases
@@ -539,47 +615,243 @@ pub fn check_selection(opts: &RunOptions) -> Result<(), RunError> {
     preflight(opts, None).map(|_| ())
 }
 
-/// Before a stage's scenarios: stage 1 starts from cleared-down data; stage 2 starts from the
-/// match-update file applied to stage 1's registrations. Returns notes for the run log.
+/// The match-update file stage 1 of this run issued: where, and what.
+type Issued = (PathBuf, MatchUpdateFile);
+
+/// How a stage starts: its notes, and whether its scenarios run (stage 2 waits when the match
+/// updates are not applied yet, and fails when the `[updates] command` failed).
+struct StageStart {
+    notes: Vec<String>,
+    run: bool,
+}
+
+impl From<Vec<String>> for StageStart {
+    fn from(notes: Vec<String>) -> StageStart {
+        StageStart { notes, run: true }
+    }
+}
+
+/// The run-level check an `[updates] command` that did not apply the updates fails.
+pub const UPDATES_CHECK: &str =
+    "The [updates] command applied stage 1's match updates in the organisation's system";
+
+/// End of stage 1: the match-update file (what PDP emails the organisation) and what stage 1
+/// left at the C&A are written into the run directory, and announced with what to do next.
+fn issue_updates(
+    env: &Environment,
+    run_dir: &Path,
+    run_id: &str,
+    stage2_follows: bool,
+    log: &RunLog,
+    console: &writer::SharedConsole,
+) -> Result<Option<Issued>, RunError> {
+    let registrations = env.cas.registrations();
+    let (file, missing) = MatchUpdateFile::plan(&env.pack, &registrations, run_id);
+    let path = run_dir.join(crate::updates::FILE_NAME);
+    let note = |text: String| {
+        log.append(&LogEvent::Note {
+            at: Utc::now(),
+            stage: Pack::Stage1.name().to_owned(),
+            text,
+        })
+    };
+    for text in missing {
+        note(text)?;
+    }
+    let left = crate::updates::Stage1Left::of(&registrations, run_id);
+    let left_path = run_dir.join(crate::updates::STAGE1_FILE);
+    let written = file.save(&path).and_then(|()| {
+        serde_json::to_vec_pretty(&left)
+            .map_err(std::io::Error::other)
+            .and_then(|json| std::fs::write(&left_path, json))
+            .map_err(|source| crate::updates::UpdatesError::Write {
+                path: left_path.clone(),
+                source,
+            })
+    });
+    if let Err(e) = written {
+        note(e.to_string())?;
+        return Ok(None);
+    }
+    let next = if !stage2_follows {
+        format!(
+            "apply these updates in your system, then run `pdp-harness run --pack stage2 --after {run_id}` (with the same --target and --out)"
+        )
+    } else if env.is_embedded() {
+        "stage 2 follows in this run: the harness applies them to the embedded reference provider"
+            .to_owned()
+    } else {
+        "stage 2 follows in this run, once they are applied".to_owned()
+    };
+    if let Ok(mut c) = console.lock() {
+        c.line(&format!(
+            "Stage 1 done: the match-update file is {} ({} updates)",
+            path.display(),
+            file.updates.len()
+        ));
+        c.line(&format!("Next: {next}"));
+    }
+    log.append(&LogEvent::MatchUpdatesIssued {
+        at: Utc::now(),
+        file: path.display().to_string(),
+        updates: file.updates.len(),
+        next,
+    })?;
+    Ok(Some((path, file)))
+}
+
+/// Stage 2's start: the match-update file (this run's stage 1, or the `--after` run's) applied
+/// by the harness to the embedded reference provider, by the organisation before an `--after`
+/// run, by the `[updates] command`, or confirmed applied at the terminal; else stage 2 waits.
+async fn start_stage2(
+    env: &Environment,
+    opts: &RunOptions,
+    issued: Option<&Issued>,
+    log: &RunLog,
+    console: &writer::SharedConsole,
+) -> Result<StageStart, RunError> {
+    let stage = Pack::Stage2.name().to_owned();
+    let (path, file, from) = match (&opts.after, issued) {
+        (Some(a), _) => (
+            a.run_dir.join(crate::updates::FILE_NAME),
+            a.updates.clone(),
+            a.run_id.clone(),
+        ),
+        (None, Some((p, f))) => (p.clone(), f.clone(), f.run_id.clone()),
+        (None, None) => {
+            return Ok(vec![
+                "no match-update file: stage 1 issued none in this run (see its notes)".to_owned(),
+            ]
+            .into());
+        }
+    };
+    let say = |text: &str| {
+        if let Ok(mut c) = console.lock() {
+            c.line(text);
+        }
+    };
+    if env.is_embedded() {
+        let mut notes = Vec::new();
+        match env.apply_match_updates(file).await {
+            Ok(results) => notes.extend(results.into_iter().map(|r| {
+                format!(
+                    "update {} {}: {}",
+                    r.update_id,
+                    if r.applied { "applied" } else { "NOT applied" },
+                    r.detail
+                )
+            })),
+            Err(e) => notes.push(format!("match updates could not be applied: {e}")),
+        }
+        return Ok(notes.into());
+    }
+    if opts.after.is_some() {
+        env.set_match_updates(file);
+        return Ok(vec![format!(
+            "stage 2 of run {from}: the organisation applied its match-update file {} before this run",
+            path.display()
+        )]
+        .into());
+    }
+    if let Some(argv) = &opts.config.updates.command {
+        let timeout =
+            std::time::Duration::from_secs(opts.config.updates.timeout_secs.unwrap_or(300));
+        say(&format!(
+            "Applying the match updates: {} {}",
+            argv.join(" "),
+            path.display()
+        ));
+        let out = crate::updates::run_command(argv, &path, timeout).await;
+        let mask = |t: &str| env.recorder.redactor().mask(t.trim());
+        let mut text = format!("[updates] command {}: {}", mask(&out.command), out.status);
+        for (name, stream) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            if !stream.trim().is_empty() {
+                text.push_str(&format!("\n{name}:\n{}", mask(stream)));
+            }
+        }
+        if out.truncated {
+            text.push_str(&format!(
+                "\n(output cut at {} bytes per stream)",
+                crate::updates::COMMAND_OUTPUT_CAP
+            ));
+        }
+        if out.success {
+            env.set_match_updates(file);
+            return Ok(vec![text].into());
+        }
+        say(&format!("  FAILED  {UPDATES_CHECK}"));
+        say(&format!("          -> {}", out.status));
+        log.append(&LogEvent::StageCheckFailed {
+            at: Utc::now(),
+            stage: stage.clone(),
+            check: UPDATES_CHECK.to_owned(),
+            message: text,
+        })?;
+        return Ok(StageStart {
+            notes: vec![
+                "stage 2's scenarios were not run: the [updates] command did not apply the match updates"
+                    .to_owned(),
+            ],
+            run: false,
+        });
+    }
+    if opts.interactive {
+        say(&format!(
+            "Apply the match updates in {} in your system now. Applied? [y/N]",
+            path.display()
+        ));
+        let answer = tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map(|_| line)
+        })
+        .await;
+        if let Ok(Ok(line)) = answer
+            && matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+        {
+            env.set_match_updates(file);
+            return Ok(vec![format!(
+                "the user confirmed at the terminal that the match updates in {} were applied",
+                path.display()
+            )]
+            .into());
+        }
+    }
+    let reason = format!(
+        "stage 2 not run: the match updates in {} must first be applied in the organisation's system; apply them, then run `pdp-harness run --pack stage2 --after {from}` (or name an [updates] command in the target file to apply them within the run)",
+        path.display()
+    );
+    say(&format!("Stage 2 PENDING: {reason}"));
+    log.append(&LogEvent::StagePending {
+        at: Utc::now(),
+        stage,
+        reason,
+    })?;
+    Ok(StageStart {
+        notes: Vec::new(),
+        run: false,
+    })
+}
+
+/// Before a stage's scenarios: stage 1 starts from cleared-down data; stage 2 from the
+/// match-update file applied ([`start_stage2`]). Returns notes for the run log.
+#[allow(clippy::too_many_arguments)]
 async fn set_up_stage(
     env: &Environment,
     stage: Pack,
     run_dir: &Path,
-    run_id: &str,
     log: &RunLog,
-    config: &TargetConfig,
-) -> Vec<String> {
-    match stage {
+    opts: &RunOptions,
+    issued: Option<&Issued>,
+    console: &writer::SharedConsole,
+) -> Result<StageStart, RunError> {
+    let config = &opts.config;
+    Ok(match stage {
         Pack::Stage1 => match env.clear_down().await {
             Ok(()) => vec!["test data cleared down before stage 1".to_owned()],
             Err(e) => vec![format!("clear-down before stage 1 failed: {e}")],
-        },
-        Pack::Stage2 => {
-            let (file, mut notes) =
-                MatchUpdateFile::plan(&env.pack, &env.cas.registrations(), run_id);
-            let path = run_dir.join(crate::updates::FILE_NAME);
-            if let Err(e) = file.save(&path) {
-                notes.push(e.to_string());
-            } else {
-                notes.push(format!(
-                    "match-update file written: {} ({} updates)",
-                    crate::updates::FILE_NAME,
-                    file.updates.len()
-                ));
-            }
-            match env.apply_match_updates(file).await {
-                Ok(results) => notes.extend(results.into_iter().map(|r| {
-                    format!(
-                        "update {} {}: {}",
-                        r.update_id,
-                        if r.applied { "applied" } else { "NOT applied" },
-                        r.detail
-                    )
-                })),
-                Err(e) => notes.push(format!("match updates could not be applied: {e}")),
-            }
-            notes
         }
+        .into(),
+        Pack::Stage2 => return start_stage2(env, opts, issued, log, console).await,
         Pack::Reporting => {
             let session = &env.reporting;
             session.attach_log(log.clone());
@@ -611,10 +883,27 @@ async fn set_up_stage(
                         .to_owned(),
                 );
             }
-            notes
+            notes.into()
         }
-        _ => Vec::new(),
-    }
+        Pack::ReportingReceived => {
+            let session = &env.reporting;
+            let day = session.clock.now().date_naive();
+            match &session.settings.received_journal {
+                Some(path) => match crate::reporting::received::load(path) {
+                    Ok(all) => vec![format!(
+                        "judging what serve's reporting simulator received on {day} (UTC): {} of the {} requests in {}",
+                        all.iter().filter(|r| r.at.date_naive() == day).count(),
+                        all.len(),
+                        path.display()
+                    )],
+                    Err(e) => vec![e.to_string()],
+                },
+                None => Vec::new(),
+            }
+            .into()
+        }
+        _ => Vec::<String>::new().into(),
+    })
 }
 
 pub fn standards(config: &TargetConfig, schema: &crate::rules::ViewDataSchema) -> Standards {
@@ -715,6 +1004,11 @@ pub async fn run(
         // All six submissions must fall on one UTC day: refuse to start too near midnight.
         env.reporting.guard()?;
     }
+    if let Some(after) = &opts.after {
+        // A C&A that forgot stage 1 (cleared down, restarted without its state) cannot be
+        // judged: said before anything is written.
+        after.check_held(&env.cas.registrations(), env.is_embedded())?;
+    }
     let run_id = new_run_id();
     let run_dir = opts.out_dir.join(&run_id);
     std::fs::create_dir_all(&run_dir).map_err(|source| RunError::RunDir {
@@ -756,6 +1050,7 @@ pub async fn run(
         test_pack: Some(format!("{} {}", env.pack.pack.id, env.pack.pack.version)),
         rerun: opts.rerun.clone(),
         inputs,
+        after: opts.after.as_ref().map(|a| a.run_id.clone()),
     })))?;
     log.append(&LogEvent::Planned {
         at: Utc::now(),
@@ -774,6 +1069,10 @@ pub async fn run(
     }
     let console = writer::shared(console);
     let audit = Arc::new(audit::Audit::new(&env.cas));
+    if let Some(after) = &opts.after {
+        audit.expect_left(&env.cas, &after.left);
+    }
+    let mut issued: Option<Issued> = None;
     let reporting_notes = plan.reporting.left_out.iter().chain(
         plan.reporting
             .not_applicable
@@ -820,19 +1119,27 @@ pub async fn run(
         }
         progress(&console, Progress::Stage(stage.name()));
         // A stop during set-up (a long clear-down command) ends it too: the command is killed.
-        let notes = tokio::select! {
-            notes = set_up_stage(&env, *stage, &run_dir, &run_id, &log, &opts.config) => notes,
+        let start = tokio::select! {
+            start = set_up_stage(&env, *stage, &run_dir, &log, opts, issued.as_ref(), &console) => start?,
             reason = opts.stop.requested() => {
                 stopped = Some(reason);
                 break;
             }
         };
-        for text in notes {
+        for text in start.notes {
             log.append(&LogEvent::Note {
                 at: Utc::now(),
                 stage: stage.name().to_owned(),
                 text,
             })?;
+        }
+        let last = plan.stages.last() == Some(stage);
+        if !start.run {
+            // Stage 2 not run: what stage 1 left is still judged (late calls included).
+            if last {
+                audit_stage(&env, &audit, Pack::Stage1, true, &log, &console).await?;
+            }
+            continue;
         }
         let mut skip_tags = reporting_skips(*stage, &plan.reporting);
         if !env.reporting.stub {
@@ -840,7 +1147,7 @@ pub async fn run(
         }
         skip_tags.extend(plan.not_applicable.iter().map(|(tag, _)| *tag));
         let filter = Filter {
-            pack_tag: stage.tag(),
+            pack_tags: stage.tags(),
             expr: plan.expr.clone(),
             skip_tags,
             cases: plan.cases.clone(),
@@ -875,8 +1182,11 @@ pub async fn run(
                 break;
             }
         }
-        let last = plan.stages.last() == Some(stage);
         audit_stage(&env, &audit, *stage, last, &log, &console).await?;
+        if *stage == Pack::Stage1 {
+            let follows = plan.stages.contains(&Pack::Stage2);
+            issued = issue_updates(&env, &run_dir, &run_id, follows, &log, &console)?;
+        }
     }
     progress(&console, Progress::Finished);
     match stopped {

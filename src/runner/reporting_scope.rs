@@ -43,6 +43,10 @@ pub enum ReportingScopeError {
     DerivedOnRealTarget { endpoints: String, target: String },
     #[error("{0}")]
     Sources(String),
+    #[error(
+        "the reporting-received pack judges what `pdp-harness serve` received from your own reporting client, but {target} has no [reporting_simulator] section: add one (listen = \"0.0.0.0:8444\"; certificates default to [cda]'s), start `pdp-harness serve --target {target}`, point your reporting client at it and submit, then run this pack"
+    )]
+    NoReportingSimulator { target: String },
 }
 
 /// Decide the reporting stage's scope before anything runs.
@@ -51,14 +55,17 @@ pub fn reporting_scope(
     pack: Pack,
 ) -> Result<ReportingScope, ReportingScopeError> {
     let mut scope = ReportingScope::default();
-    if !matches!(pack, Pack::All | Pack::Reporting) {
-        return Ok(scope);
-    }
     let target = config
         .path
         .as_ref()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "the target file".to_owned());
+    if pack == Pack::ReportingReceived && config.reporting_simulator.is_none() {
+        return Err(ReportingScopeError::NoReportingSimulator { target });
+    }
+    if !matches!(pack, Pack::All | Pack::Reporting) {
+        return Ok(scope);
+    }
     let real_target = config.provider.is_some();
     if real_target && !config.reporting_section {
         if pack == Pack::All {
@@ -180,6 +187,24 @@ signing_key = "k.pem"
                 && text.contains("\"file:PATH\"")
                 && text.contains("\"null\""),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn the_received_pack_needs_a_reporting_simulator_section() {
+        let err = reporting_scope(&TargetConfig::default(), Pack::ReportingReceived)
+            .expect_err("refused");
+        assert!(matches!(
+            err,
+            ReportingScopeError::NoReportingSimulator { .. }
+        ));
+        assert!(err.to_string().contains("[reporting_simulator]"), "{err}");
+        let mut config = real_target(None);
+        config.reporting_simulator =
+            Some(toml::from_str("listen = \"127.0.0.1:8444\"").expect("a simulator section"));
+        assert_eq!(
+            reporting_scope(&config, Pack::ReportingReceived).expect("runs"),
+            ReportingScope::default()
         );
     }
 

@@ -56,6 +56,8 @@ impl RerunPlan {
             rerun: Some(self.rerun.clone()),
             stop: Default::default(),
             sign_off: None,
+            after: None,
+            interactive: false,
         }
     }
 }

@@ -62,6 +62,10 @@ pub struct HarnessWorld {
         serde_json::Value,
         Vec<crate::reporting::validate::FieldError>,
     )>,
+    /// The request a reporting transport case sent (method and path) and the answer to it.
+    pub raw_answer: Option<(String, Result<crate::reporting::client::Problem, String>)>,
+    /// What `serve`'s reporting simulator received on the judged UTC day.
+    pub received_day: Option<crate::reporting::received::DayVerdict>,
 }
 
 impl std::fmt::Debug for HarnessWorld {

@@ -133,7 +133,12 @@ impl EvidenceWriter {
         if let Some(r) = rule {
             tags.extend(r.tags.iter().cloned());
         }
-        tags.extend(scenario.tags.iter().cloned());
+        tags.extend(
+            scenario
+                .tags
+                .iter()
+                .map(|t| super::resolve_tag(scenario, t)),
+        );
         let path = feature
             .path
             .as_ref()

@@ -271,6 +271,8 @@ async fn run_case(
         rerun: None,
         sign_off: None,
         stop: Default::default(),
+        after: None,
+        interactive: false,
     };
     let outcome = runner::run(env.clone(), &options, Box::new(Collect::default()))
         .await
@@ -619,6 +621,8 @@ async fn an_unattributable_registration_fails_the_run_level_check() {
         cases: None,
         rerun: None,
         sign_off: None,
+        after: None,
+        interactive: false,
         stop: Default::default(),
     };
     let stray = {

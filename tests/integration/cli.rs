@@ -510,3 +510,70 @@ fn an_installed_binary_runs_from_an_empty_directory() {
     let out = harness(&["doctor", "--testpacks", "nowhere"]);
     assert_eq!(out.status.code(), Some(2), "{}", common::output_text(&out));
 }
+
+/// `--pack stage1` from the command line on the embedded default: the file is written and
+/// announced with the next step, the verdict is an ordinary pass (exit 0); `--after` it in a new
+/// process meets a new embedded C&A, so it exits 2 saying why and what to do instead;
+/// `--after` with another pack, or a run id that does not exist, exits 2 too.
+#[test]
+fn stage_1_alone_announces_the_file_and_stage_2_after_it_needs_a_cas_that_outlives_the_run() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out_dir = tmp.path().to_str().expect("utf-8");
+    let out = run(&["run", "--pack", "stage1", "--out", out_dir]);
+    let t = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let run_dir = common::only_run_dir(tmp.path());
+    let id = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .expect("run id");
+    assert!(run_dir.join("match-updates.json").is_file());
+    assert!(
+        t.contains(&format!(
+            "Stage 1 done: the match-update file is {} (5 updates)",
+            run_dir.join("match-updates.json").display()
+        )),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!("run --pack stage2 --after {id}`")),
+        "{t}"
+    );
+    let pdf = common::pdf_text(&run_dir.join("evidence.pdf"));
+    assert!(
+        pdf.contains("Match-update file issued at the end of stage 1 (5 updates)"),
+        "{pdf}"
+    );
+
+    let out = run(&["run", "--pack", "stage2", "--after", &id, "--out", out_dir]);
+    let t = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("the C&A no longer holds the registrations stage 1")
+            && t.contains("the embedded default's C&A lives only as long as its run's process"),
+        "{t}"
+    );
+    let out = run(&[
+        "run",
+        "--pack",
+        "connection-proving",
+        "--after",
+        &id,
+        "--out",
+        out_dir,
+    ]);
+    let t = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("--after is for stage 2"), "{t}");
+    let out = run(&[
+        "run", "--pack", "stage2", "--after", "nope", "--out", out_dir,
+    ]);
+    let t = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("--after nope: no run nope"), "{t}");
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).expect("dir").count(),
+        1,
+        "only the stage 1 run was written"
+    );
+}

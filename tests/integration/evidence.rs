@@ -549,6 +549,8 @@ async fn a_rerun_says_when_its_inputs_changed() {
             cases: None,
             rerun: None,
             sign_off: None,
+            after: None,
+            interactive: false,
             stop: Default::default(),
         },
     )

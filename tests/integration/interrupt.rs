@@ -287,6 +287,8 @@ async fn the_midnight_guard_before_the_reporting_stage_ends_the_run_like_an_inte
         rerun: None,
         stop: Default::default(),
         sign_off: None,
+        after: None,
+        interactive: false,
     };
     let outcome = runner::run(env.clone(), &options, Box::new(NearMidnight(clock)))
         .await

@@ -136,6 +136,21 @@ url = "https://localhost:{view_port}/test-support/clear-down"
         self.identity(name, id);
     }
 
+    /// `[updates] command`: the organisation applies the match-update file (appended as the
+    /// last argument) with `pdp-harness apply-updates` against its standalone reference
+    /// provider, with the harness operator's client certificate it trusts.
+    fn updates_section(&self) -> String {
+        let path = |name: &str| self.dir.path().join(name).display().to_string();
+        format!(
+            "\n[updates]\ncommand = [{:?}, \"apply-updates\", \"--provider\", \"https://localhost:{}\", \"--cert\", {:?}, \"--key\", {:?}, \"--ca\", {:?}]\n",
+            env!("CARGO_BIN_EXE_pdp-harness"),
+            self.provider_port,
+            path("harness-client.pem"),
+            path("harness-client.key"),
+            path("org-ca.pem"),
+        )
+    }
+
     fn cda_server_key(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("cda-server.key")).expect("key")
     }
@@ -308,6 +323,10 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
         "org-ca.pem",
         m.provider_port,
     );
+    // Stage 2 in the same run: the organisation's [updates] command applies the match updates.
+    let mut text = std::fs::read_to_string(&target).expect("target");
+    text.push_str(&m.updates_section());
+    std::fs::write(&target, text).expect("write");
     let provider = start_provider(&provider_config);
 
     // The organisation configures its solution against `serve`; with serve still running, the
@@ -343,6 +362,17 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
     assert!(
         t.contains("the reporting stage is left out") && t.contains("no [reporting] section"),
         "{t}"
+    );
+    // The updates were applied by the organisation's command, its output kept in the evidence.
+    assert!(t.contains("Applying the match updates:"), "{t}");
+    let record: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(common::only_run_dir(&runs).join("run.json")).expect("run.json"),
+    )
+    .expect("JSON");
+    let notes = record["notes"].to_string();
+    assert!(
+        notes.contains("[updates] command") && notes.contains("5 of 5 updates applied"),
+        "{notes}"
     );
     let run_dirs = std::fs::read_dir(&runs).expect("runs").count();
     assert_eq!(run_dirs, 1, "the evidence is where the caller asked");
@@ -861,6 +891,250 @@ fn load_runs_against_a_separate_provider_process() {
     );
     assert_eq!(load["registrations_unexpected"], 0, "{load}");
     assert_eq!(run["verdict"], "passed", "{run}");
+}
+
+/// Stage 2 on PDP's timetable against a separate provider process: stage 1 alone through
+/// `serve`; stage 2 `--after` it is red while the updates are not applied (naming each), green
+/// once the organisation applied them with a separate command; `--pack all` without an
+/// `[updates] command` ends "stage 2 pending" (exit 0); a C&A cleared since, or an unknown run,
+/// stops `--after` with exit 2; a failing `[updates] command` fails the stage with its output.
+#[test]
+fn stage_2_runs_later_once_the_organisation_has_applied_the_updates() {
+    let m = Material::new();
+    let provider_config = m.provider_config();
+    let good = m
+        .cda_pki
+        .client_identity("CDA client", "pdp-harness")
+        .expect("cert");
+    m.harness_client("harness-client", &good);
+    let target = m.target(
+        "target.toml",
+        "harness-client",
+        "org-ca.pem",
+        m.provider_port,
+    );
+    // Updates that never arrive are waited for this long (30 s in use).
+    let mut text = std::fs::read_to_string(&target).expect("target");
+    text.push_str("\n[limits]\nupdate_ms = 2000\n");
+    std::fs::write(&target, &text).expect("write");
+    let _provider = start_provider(&provider_config);
+    let mut serve = check_serve(&m, &target);
+    let runs = m.dir.path().join("runs");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--target",
+            target.to_str().expect("utf-8"),
+            "--out",
+            runs.to_str().expect("utf-8"),
+        ];
+        args.extend_from_slice(extra);
+        harness(&m, &args)
+    };
+    let record_of = |id: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(runs.join(id).join("run.json")).expect("run.json"))
+            .expect("JSON")
+    };
+    let new_run = |before: &[PathBuf]| -> String {
+        std::fs::read_dir(&runs)
+            .expect("runs")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| !before.contains(p))
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .expect("a new run directory")
+    };
+    let listing = || -> Vec<PathBuf> {
+        std::fs::read_dir(&runs)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect()
+    };
+
+    // Stage 1 on its own: the file is issued and what to do next is said.
+    let out = run(&["--pack", "stage1"]);
+    let t = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}\n{}", failures(&runs));
+    let stage1 = new_run(&[]);
+    let file = runs.join(&stage1).join("match-updates.json");
+    assert!(
+        t.contains(&format!(
+            "Stage 1 done: the match-update file is {} (5 updates)",
+            file.display()
+        )),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!(
+            "Next: apply these updates in your system, then run `pdp-harness run --pack stage2 --after {stage1}`"
+        )),
+        "{t}"
+    );
+
+    // Stage 2 before the updates were applied: red, each update named with what was observed.
+    let before = listing();
+    let out = run(&["--pack", "stage2", "--after", &stage1]);
+    let t = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    let red = new_run(&before);
+    let record = record_of(&red);
+    assert_eq!(record["after"], stage1.as_str(), "both ids in run.json");
+    let failed_cases: Vec<String> = record["scenarios"]
+        .as_array()
+        .expect("scenarios")
+        .iter()
+        .filter(|s| s["status"] == "failed")
+        .map(|s| s["case_id"].as_str().unwrap_or("run-level").to_owned())
+        .collect();
+    assert!(
+        (1..=5).all(|i| failed_cases.contains(&format!("S2-0{i}"))),
+        "every stage 2 scenario fails: {failed_cases:?} {}",
+        record["scenarios"]
+    );
+    // The registration audit also finds the PeIs the updates should have deleted still live.
+    assert!(
+        record["scenarios"]
+            .to_string()
+            .contains("which the test pack does not expect at this point"),
+        "{}",
+        record["scenarios"]
+    );
+    let messages = failures(&runs);
+    assert!(
+        messages.contains("update U-01 (case S1-")
+            && messages.contains(
+                "PATCHed to match-yes within 2000 ms; observed still registered as match-possible"
+            ),
+        "{messages}"
+    );
+    assert!(
+        messages.contains(
+            "deleted with deletion_reason match-no within 2000 ms; observed still registered"
+        ),
+        "{messages}"
+    );
+
+    // The organisation applies them with a separate command; stage 2 then passes.
+    let out = harness(
+        &m,
+        &[
+            "apply-updates",
+            file.to_str().expect("utf-8"),
+            "--provider",
+            &format!("https://localhost:{}", m.provider_port),
+            "--cert",
+            m.dir
+                .path()
+                .join("harness-client.pem")
+                .to_str()
+                .expect("utf-8"),
+            "--key",
+            m.dir
+                .path()
+                .join("harness-client.key")
+                .to_str()
+                .expect("utf-8"),
+            "--ca",
+            m.dir.path().join("org-ca.pem").to_str().expect("utf-8"),
+        ],
+    );
+    let t = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("5 of 5 updates applied"), "{t}");
+    let before = listing();
+    let out = run(&["--pack", "stage2", "--after", &stage1]);
+    let t = common::output_text(&out);
+    let green = new_run(&before);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{t}\n{:?}",
+        record_of(&green)["scenarios"]
+    );
+    assert!(t.contains("5 passed, 0 failed of 5"), "{t}");
+    assert!(
+        t.contains(&format!("Stage 2 of stage-1 run {stage1}")),
+        "{t}"
+    );
+    let record = record_of(&green);
+    assert_eq!(record["after"], stage1.as_str());
+    assert_eq!(record["verdict"], "passed");
+
+    // --pack all without an [updates] command: stage 1 passes, stage 2 waits; exit 0.
+    let before = listing();
+    let out = run(&["--pack", "all"]);
+    let t = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("STAGE 1 PASSED, STAGE 2 PENDING") && t.contains("Stage 2 PENDING"),
+        "{t}"
+    );
+    let pending = new_run(&before);
+    let record = record_of(&pending);
+    assert_eq!(record["verdict"], "pending");
+    assert!(
+        !record["scenarios"].to_string().contains("S2-0"),
+        "stage 2 did not run"
+    );
+    let pdf = common::pdf_text(&runs.join(&pending).join("evidence.pdf"));
+    assert!(pdf.contains("STAGE 2 NOT RUN - pending"), "{pdf}");
+
+    // That run cleared the C&A down: the first stage 1's registrations are gone.
+    let before = listing();
+    let out = run(&["--pack", "stage2", "--after", &stage1]);
+    let t = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("the C&A no longer holds the registrations stage 1"),
+        "{t}"
+    );
+    let out = run(&["--pack", "stage2", "--after", "20990101T000000Z-nope"]);
+    let t = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(2), "{t}");
+    assert!(t.contains("no run 20990101T000000Z-nope"), "{t}");
+    assert_eq!(listing().len(), before.len(), "nothing was run");
+    let _ = serve.kill();
+    let _ = serve.wait();
+
+    // An [updates] command that fails: the stage fails, with the command's output in evidence.
+    let failing = m.write(
+        "failing-updates.toml",
+        &format!(
+            "{text}\n[updates]\ncommand = [\"sh\", \"-c\", \"echo applying $1; echo cannot reach the administration system >&2; exit 3\", \"apply\"]\n"
+        ),
+    );
+    let before = listing();
+    let out = harness(
+        &m,
+        &[
+            "run",
+            "--pack",
+            "all",
+            "--target",
+            failing.to_str().expect("utf-8"),
+            "--out",
+            runs.to_str().expect("utf-8"),
+        ],
+    );
+    let t = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    let failed = new_run(&before);
+    let record = record_of(&failed);
+    assert_eq!(record["verdict"], "failed");
+    let check = record["scenarios"]
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .find(|s| s["name"] == pdp_harness::runner::UPDATES_CHECK)
+        })
+        .expect("the failed [updates] check")
+        .to_string();
+    assert!(check.contains("exit status 3"), "{check}");
+    assert!(
+        check.contains("cannot reach the administration system"),
+        "{check}"
+    );
+    assert!(check.contains("match-updates.json"), "{check}");
 }
 
 /// Kills the process whose pid a file holds when the test ends: the provider a restart

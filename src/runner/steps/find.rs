@@ -329,7 +329,7 @@ async fn nothing_registered_refused(world: &mut HarnessWorld) -> StepResult {
 
 /// Watch the C&A for `no_match_watch_ms`: any registration made since the last find, or
 /// carrying its request id, fails; `what` names the find in the message.
-async fn watch_nothing_registered(world: &HarnessWorld, what: &str) -> StepResult {
+pub(super) async fn watch_nothing_registered(world: &HarnessWorld, what: &str) -> StepResult {
     let env = world.env()?;
     let sent = last_find(world)?.clone();
     let id = negative_label(world, sent.case.id.get_ref());

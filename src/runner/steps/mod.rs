@@ -4,6 +4,7 @@
 //! outside the system under test start with `test data:`, `scenario:` or `internal:` so they are
 //! classed correctly (see `crate::evidence::classify`).
 
+mod errors;
 mod find;
 mod reporting;
 mod resilience;

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::StepResult;
 use crate::reporting::Endpoint;
+use crate::reporting::client::RawRequest;
 use crate::reporting::model::{self, EndpointData, PlanOptions, SubmissionStatus};
 use crate::reporting::session::{Mode, ReportingSession};
 use crate::reporting::simulator::{ErrorCode, StubConfiguration};
@@ -269,6 +270,15 @@ fn valid_body(session: &ReportingSession, endpoint: Endpoint) -> Result<Value, S
                 resp_date_ts: now,
             }],
         )]),
+        // One calculation, so the scripts can break its value code and dates.
+        Endpoint::ViewResponseCalculations => EndpointData::Calculations(vec![(
+            session.holder,
+            model::Calculations::Single(vec![model::Calculation {
+                value_code: model::ValueCode::Dbc,
+                calculation_start_date: now - chrono::Duration::seconds(30),
+                calculation_end_date: now,
+            }]),
+        )]),
         e => EndpointData::nothing(e, &[session.holder]),
     };
     let records = model::plan(
@@ -287,6 +297,89 @@ fn valid_body(session: &ReportingSession, endpoint: Endpoint) -> Result<Value, S
         .ok_or_else(|| format!("internal: no body planned for {endpoint}"))
 }
 
+/// One step of a field path: an object key (`*` = the object's first key, e.g. the holder
+/// GUID of an availability map) or an array index.
+#[derive(Debug, PartialEq)]
+enum PathStep {
+    Key(String),
+    Index(usize),
+}
+
+/// `items[0].*[0].unavail_reason` -> key items, index 0, first key, index 0, key unavail_reason.
+fn parse_path(path: &str) -> Result<Vec<PathStep>, String> {
+    let bad =
+        || format!("scenario: {path:?} is not a field path (e.g. items[0].*[0].unavail_reason)");
+    let mut steps = Vec::new();
+    for part in path.split('.') {
+        let (name, mut rest) = part.split_at(part.find('[').unwrap_or(part.len()));
+        if !name.is_empty() {
+            steps.push(PathStep::Key(name.to_owned()));
+        }
+        while !rest.is_empty() {
+            let close = rest.find(']').ok_or_else(bad)?;
+            let index = rest
+                .get(1..close)
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(bad)?;
+            steps.push(PathStep::Index(index));
+            rest = &rest[close + 1..];
+            if !rest.is_empty() && !rest.starts_with('[') {
+                return Err(bad());
+            }
+        }
+        if name.is_empty() && steps.is_empty() {
+            return Err(bad());
+        }
+    }
+    Ok(steps)
+}
+
+/// Set (or with `None` remove) the field at `path` of `body`.
+fn set_path(body: &mut Value, path: &str, value: Option<Value>) -> Result<(), String> {
+    let steps = parse_path(path)?;
+    let Some((last, parents)) = steps.split_last() else {
+        return Err(format!("scenario: {path:?} names no field"));
+    };
+    let missing = || format!("scenario: the planned body has no field at {path:?}");
+    let mut node = body;
+    for step in parents {
+        node = match step {
+            PathStep::Key(k) if k == "*" => node
+                .as_object_mut()
+                .and_then(|o| o.values_mut().next())
+                .ok_or_else(missing)?,
+            PathStep::Key(k) => node.get_mut(k.as_str()).ok_or_else(missing)?,
+            PathStep::Index(i) => node.get_mut(*i).ok_or_else(missing)?,
+        };
+    }
+    match (last, value) {
+        (PathStep::Key(k), Some(v)) => {
+            node.as_object_mut()
+                .ok_or_else(missing)?
+                .insert(k.clone(), v);
+        }
+        (PathStep::Key(k), None) => {
+            node.as_object_mut().ok_or_else(missing)?.remove(k);
+        }
+        (PathStep::Index(i), Some(v)) => *node.get_mut(*i).ok_or_else(missing)? = v,
+        (PathStep::Index(i), None) => {
+            let list = node.as_array_mut().ok_or_else(missing)?;
+            if *i >= list.len() {
+                return Err(missing());
+            }
+            list.remove(*i);
+        }
+    }
+    Ok(())
+}
+
+/// Whether the validator's `field` is the one `pattern` names, `*` standing for any one key
+/// (the holder GUID in `items[0].<guid>[0].unavail_reason`).
+fn field_matches(pattern: &str, field: &str) -> bool {
+    let re = format!("^{}$", regex::escape(pattern).replace(r"\*", r"[^.\[\]]+"));
+    regex::Regex::new(&re).is_ok_and(|r| r.is_match(field))
+}
+
 #[when(expr = "the harness checks a {string} body whose {string} is {string}")]
 async fn check_mutated(
     world: &mut HarnessWorld,
@@ -297,16 +390,11 @@ async fn check_mutated(
     let env = world.env()?;
     let endpoint = endpoint(&path)?;
     let mut body = valid_body(&env.reporting, endpoint)?;
-    let Some(obj) = body.as_object_mut() else {
-        return Err("internal: the planned body is not an object".to_owned());
-    };
-    if value == "(absent)" {
-        obj.remove(&field);
-    } else {
-        // JSON if it parses (numbers, null, booleans), else the text itself.
-        let v = serde_json::from_str(&value).unwrap_or(Value::String(value.clone()));
-        obj.insert(field, v);
-    }
+    let value = (value != "(absent)").then(|| {
+        // JSON if it parses (numbers, null, booleans, arrays), else the text itself.
+        serde_json::from_str(&value).unwrap_or(Value::String(value.clone()))
+    });
+    set_path(&mut body, &field, value)?;
     let errors = validate::check(endpoint, &body, Strictness::default());
     world.checked_body = Some((endpoint, body, errors));
     Ok(())
@@ -318,7 +406,10 @@ async fn refused_locally(world: &mut HarnessWorld, field: String, code: String) 
         .checked_body
         .as_ref()
         .ok_or("scenario: no body has been checked in this scenario")?;
-    if errors.iter().any(|e| e.field == field && e.code == code) {
+    if errors
+        .iter()
+        .any(|e| field_matches(&field, &e.field) && e.code == code)
+    {
         Ok(())
     } else {
         Err(format!(
@@ -377,6 +468,246 @@ async fn reconciled(world: &mut HarnessWorld) -> StepResult {
             model::ts(&from),
             model::ts(&to),
             differences.join("; ")
+        ))
+    }
+}
+
+/// The body of a valid submission to `endpoint`, as bytes.
+fn valid_bytes(world: &HarnessWorld, endpoint: Endpoint) -> Result<Vec<u8>, String> {
+    let env = world.env()?;
+    let body = valid_body(&env.reporting, endpoint)?;
+    serde_json::to_vec(&body).map_err(|e| format!("internal: {e}"))
+}
+
+async fn send_raw(world: &mut HarnessWorld, raw: RawRequest<'_>) -> StepResult {
+    let env = world.env()?;
+    let what = format!("{} {}", raw.method, raw.path);
+    world.raw_answer = Some((what, env.reporting.client.send_raw(raw).await));
+    Ok(())
+}
+
+#[when(expr = "the organisation posts a valid {string} body with X-Request-ID {string}")]
+async fn posts_with_request_id(world: &mut HarnessWorld, path: String, id: String) -> StepResult {
+    let endpoint = endpoint(&path)?;
+    let body = valid_bytes(world, endpoint)?;
+    let id = (id != "(absent)").then_some(id);
+    send_raw(
+        world,
+        RawRequest {
+            method: reqwest::Method::POST,
+            path: endpoint.path(),
+            request_id: id.as_deref(),
+            content_type: Some("application/json"),
+            body,
+        },
+    )
+    .await
+}
+
+#[when(expr = "the organisation posts a valid {string} body as {string}")]
+async fn posts_as(world: &mut HarnessWorld, path: String, content_type: String) -> StepResult {
+    let endpoint = endpoint(&path)?;
+    let body = valid_bytes(world, endpoint)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    send_raw(
+        world,
+        RawRequest {
+            method: reqwest::Method::POST,
+            path: endpoint.path(),
+            request_id: Some(&id),
+            content_type: Some(&content_type),
+            body,
+        },
+    )
+    .await
+}
+
+#[when(expr = "the organisation posts a valid {string} body padded to over {int} MiB")]
+async fn posts_oversized(world: &mut HarnessWorld, path: String, mib: usize) -> StepResult {
+    let endpoint = endpoint(&path)?;
+    let mut body = valid_bytes(world, endpoint)?;
+    // Trailing whitespace keeps it valid JSON: only its size is wrong.
+    body.resize(mib * 1024 * 1024 + 1, b' ');
+    let id = uuid::Uuid::new_v4().to_string();
+    send_raw(
+        world,
+        RawRequest {
+            method: reqwest::Method::POST,
+            path: endpoint.path(),
+            request_id: Some(&id),
+            content_type: Some("application/json"),
+            body,
+        },
+    )
+    .await
+}
+
+#[when(expr = "the organisation sends {word} to {string}")]
+async fn sends_method(world: &mut HarnessWorld, method: String, path: String) -> StepResult {
+    let method = reqwest::Method::from_bytes(method.as_bytes())
+        .map_err(|_| format!("scenario: {method:?} is not an HTTP method"))?;
+    let id = uuid::Uuid::new_v4().to_string();
+    // A valid body when the path is one of the six, so only the method or path is wrong.
+    let body = match Endpoint::parse(&path) {
+        Some(e) => valid_bytes(world, e)?,
+        None => b"{}".to_vec(),
+    };
+    send_raw(
+        world,
+        RawRequest {
+            method,
+            path: &path,
+            request_id: Some(&id),
+            content_type: Some("application/json"),
+            body,
+        },
+    )
+    .await
+}
+
+#[then(expr = "the reporting API answers {int} with the code {string}")]
+async fn answers_with(world: &mut HarnessWorld, status: u16, code: String) -> StepResult {
+    let (what, answer) = world
+        .raw_answer
+        .as_ref()
+        .ok_or("scenario: no request has been sent in this scenario")?;
+    match answer {
+        Ok(p) if p.status == status && p.codes.contains(&code) => Ok(()),
+        Ok(p) => Err(format!(
+            "{what}: expected the reporting API to answer {status} with the code {code}, got {p}"
+        )),
+        Err(e) => Err(format!(
+            "{what}: expected the reporting API to answer {status} with the code {code}, got no answer: {e}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_paths_reach_nested_fields_and_the_holder_key() {
+        let mut body = serde_json::json!({
+            "items": [{ "1093cd4a-0000-4000-8000-000000000001": [{ "unavail_reason": "ok" }] }],
+            "req_count": 1
+        });
+        set_path(
+            &mut body,
+            "items[0].*[0].unavail_reason",
+            Some(Value::from("a (b)")),
+        )
+        .expect("set");
+        assert_eq!(
+            body["items"][0]["1093cd4a-0000-4000-8000-000000000001"][0]["unavail_reason"],
+            "a (b)"
+        );
+        set_path(&mut body, "req_count", None).expect("removed");
+        assert!(body.get("req_count").is_none());
+        assert!(set_path(&mut body, "items[3].x", Some(Value::Null)).is_err());
+        assert!(parse_path("items[x]").is_err());
+        assert!(field_matches(
+            "items[0].*[0].unavail_reason",
+            "items[0].1093cd4a-0000-4000-8000-000000000001[0].unavail_reason"
+        ));
+        assert!(!field_matches(
+            "items[0].*[0].unavail_reason",
+            "items[0].a.b[0].unavail_reason"
+        ));
+        assert!(!field_matches("req_count", "req_counts"));
+    }
+}
+
+/// The day's verdict on what `serve`'s reporting simulator received, or why there is none.
+fn received_day(world: &HarnessWorld) -> Result<&crate::reporting::received::DayVerdict, String> {
+    world
+        .received_day
+        .as_ref()
+        .ok_or_else(|| "scenario: read what the reporting simulator received first".to_owned())
+}
+
+#[given("what serve's reporting simulator received today (UTC) is read from its journal")]
+async fn read_received(world: &mut HarnessWorld) -> StepResult {
+    let env = world.env()?;
+    let path = env
+        .reporting
+        .settings
+        .received_journal
+        .clone()
+        .ok_or("the target file has no [reporting_simulator] section: serve runs no reporting simulator for your own client")?;
+    let all = crate::reporting::received::load(&path).map_err(|e| {
+        format!(
+            "{e} (it is written by `pdp-harness serve` with [reporting_simulator], once your reporting client has submitted)"
+        )
+    })?;
+    let day = env.reporting.clock.now().date_naive();
+    world.received_day = Some(crate::reporting::received::judge(&all, day));
+    Ok(())
+}
+
+#[then(expr = "{string} received an accepted, valid submission that day")]
+async fn received_accepted(world: &mut HarnessWorld, path: String) -> StepResult {
+    let endpoint = endpoint(&path)?;
+    let day = received_day(world)?;
+    if day.endpoints.get(&endpoint).is_some_and(|d| d.accepted > 0) {
+        Ok(())
+    } else {
+        Err(format!(
+            "expected an accepted, valid submission on {} (UTC): {}",
+            day.day,
+            day.why_missing(endpoint)
+        ))
+    }
+}
+
+#[then("every request received that day was valid")]
+async fn received_all_valid(world: &mut HarnessWorld) -> StepResult {
+    let day = received_day(world)?;
+    let refused = day.refusals();
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} request(s) received on {} (UTC) were refused: {}",
+            refused.len(),
+            day.day,
+            refused.join("; ")
+        ))
+    }
+}
+
+#[then("null submissions were received only where the specification has one")]
+async fn received_nulls(world: &mut HarnessWorld) -> StepResult {
+    let day = received_day(world)?;
+    let wrong: Vec<String> = day
+        .endpoints
+        .values()
+        .flat_map(|d| d.null_not_allowed.iter())
+        .map(crate::reporting::received::null_not_allowed)
+        .collect();
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(wrong.join("; "))
+    }
+}
+
+#[then("all six endpoints received accepted submissions within that one UTC calendar day")]
+async fn received_all_six(world: &mut HarnessWorld) -> StepResult {
+    let day = received_day(world)?;
+    let missing = day.missing();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "PDP's pipeline processes only the current UTC day's submissions; on {} {} of the six endpoints had none that counts: {}",
+            day.day,
+            missing.len(),
+            missing
+                .iter()
+                .map(|e| day.why_missing(*e))
+                .collect::<Vec<_>>()
+                .join("; ")
         ))
     }
 }

@@ -10,7 +10,7 @@ use crate::runner::world::HarnessWorld;
 
 type StepResult = Result<(), String>;
 
-fn endpoint(word: &str) -> Result<CasEndpoint, String> {
+pub(super) fn endpoint(word: &str) -> Result<CasEndpoint, String> {
     CasEndpoint::parse(word).ok_or_else(|| {
         format!("scenario: {word:?} is not a C&A endpoint (token, perm, introspect, rreguri)")
     })
@@ -27,12 +27,12 @@ fn arm(
     if !(100..=599).contains(&status) {
         return Err(format!("scenario: {status} is not an HTTP status"));
     }
-    env.cas.faults().inject(FaultRule {
-        endpoint: endpoint(word)?,
+    env.cas.faults().inject(FaultRule::status(
+        endpoint(word)?,
         status,
-        retry_after_secs: retry_after,
-        remaining: calls,
-    });
+        retry_after,
+        calls,
+    ));
     Ok(())
 }
 

@@ -57,18 +57,41 @@ pub async fn run_pack_with(
     run_pack_console(pack, faults, out, config).await.0
 }
 
+/// Registrations and updates that never arrive are waited for this long (30 s in use); the
+/// embedded default answers in milliseconds, and the resilience scenarios need about 2 s.
+/// A registration limit the caller set itself is kept (the errors pack's no-answer case needs
+/// the provider's 5 s C&A call timeout and a retry inside it).
+pub fn test_limits(mut config: TargetConfig) -> TargetConfig {
+    if config.limits.registration_ms == pdp_harness::config::Limits::default().registration_ms {
+        config.limits.registration_ms = 6_000;
+    }
+    config.limits.update_ms = 3_000;
+    config
+}
+
 /// As [`run_pack_with`], also returning what the run printed on the console.
 pub async fn run_pack_console(
     pack: Pack,
     faults: Faults,
     out: &Path,
-    mut config: TargetConfig,
+    config: TargetConfig,
 ) -> (RunRecord, Vec<String>) {
-    // Registrations and updates that never arrive are waited for this long (30 s in use); the
-    // embedded default answers in milliseconds, and the resilience scenarios need about 2 s.
-    config.limits.registration_ms = 6_000;
-    config.limits.update_ms = 3_000;
+    let config = test_limits(config);
     let env = environment_with(faults, &config).await;
+    let result = run_on(&env, pack, out, config, None).await;
+    env.shutdown();
+    result.expect("the run completes")
+}
+
+/// Run a pack on an environment the caller keeps (and shuts down): two runs can meet one
+/// C&A, as two runs attached to one `serve` do. `after` makes it a stage 2 `--after` run.
+pub async fn run_on(
+    env: &Arc<Environment>,
+    pack: Pack,
+    out: &Path,
+    config: TargetConfig,
+    after: Option<Arc<pdp_harness::updates::AfterStage1>>,
+) -> Result<(RunRecord, Vec<String>), runner::RunError> {
     let options = RunOptions {
         pack,
         tags: None,
@@ -79,14 +102,13 @@ pub async fn run_pack_console(
         rerun: None,
         stop: Default::default(),
         sign_off: None,
+        after,
+        interactive: false,
     };
     let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let outcome = runner::run(env.clone(), &options, Box::new(Collect(lines.clone())))
-        .await
-        .expect("the run completes");
-    env.shutdown();
+    let outcome = runner::run(env.clone(), &options, Box::new(Collect(lines.clone()))).await?;
     let printed = lines.lock().map(|l| l.clone()).unwrap_or_default();
-    (outcome.record, printed)
+    Ok((outcome.record, printed))
 }
 
 pub fn scenario<'a>(record: &'a RunRecord, case: &str) -> &'a ScenarioRecord {

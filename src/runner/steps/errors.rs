@@ -1,0 +1,349 @@
+//! The error catalogue (`--pack errors`): steps that arm the simulated C&A to answer as the
+//! MaPS stub's seeded error scenarios do (per endpoint and, for `/rreguri`, per method), make
+//! the dashboard send view requests it must be refused, and check that the provider gave up
+//! when it should, without a retry storm, and never returned view data it should not.
+
+use std::time::Duration;
+
+use axum::http::Method;
+use cucumber::{given, then, when};
+
+use super::resilience::endpoint;
+use super::{StepResult, last_view, registered, short};
+use crate::cda::faults::{CasEndpoint, FaultAction, FaultRule, IntrospectionRewrite};
+use crate::runner::world::HarnessWorld;
+
+/// The provider is taken to have stopped calling once no call came for this long: longer than
+/// the reference provider's largest backoff (1.6 s).
+const QUIET: Duration = Duration::from_secs(2);
+/// How long calls are watched at most before they are counted.
+const WATCH_CAP: Duration = Duration::from_secs(30);
+
+fn method(word: Option<&str>) -> Result<Option<Method>, String> {
+    match word {
+        None => Ok(None),
+        Some(m) if m.trim().is_empty() => Ok(None),
+        Some(m) => Method::from_bytes(m.trim().as_bytes())
+            .map(Some)
+            .map_err(|_| format!("scenario: {m:?} is not an HTTP method")),
+    }
+}
+
+/// "once", "for the next N calls" or "from now on" as a number of calls.
+fn how_many(span: &str, n: Option<u32>) -> u32 {
+    match (span, n) {
+        ("once", _) => 1,
+        (_, Some(n)) => n,
+        _ => u32::MAX,
+    }
+}
+
+fn arm(world: &HarnessWorld, rule: FaultRule) -> StepResult {
+    world.env()?.cas.faults().inject(rule);
+    Ok(())
+}
+
+#[given(
+    regex = r#"^the C&A answers (POST |PATCH |DELETE |)/(token|rreguri|perm|introspect) with (\d{3})( "[^"]+"|)( and Retry-After \d+|) (once|for the next (\d+) calls|from now on)$"#
+)]
+#[allow(clippy::too_many_arguments)]
+async fn answers_with(
+    world: &mut HarnessWorld,
+    verb: String,
+    word: String,
+    status: u16,
+    description: String,
+    retry_after: String,
+    span: String,
+    n: String,
+) -> StepResult {
+    if !(400..=599).contains(&status) {
+        return Err(format!("scenario: {status} is not an HTTP error status"));
+    }
+    arm(
+        world,
+        FaultRule {
+            endpoint: endpoint(&word)?,
+            method: method(Some(&verb))?,
+            action: FaultAction::Status {
+                status,
+                // The stub scenario's words, quoted in the step.
+                description: Some(description.trim().trim_matches('"').to_owned())
+                    .filter(|d| !d.is_empty()),
+                retry_after_secs: retry_after
+                    .trim()
+                    .strip_prefix("and Retry-After ")
+                    .and_then(|n| n.parse().ok()),
+            },
+            remaining: how_many(&span, n.parse().ok()),
+        },
+    )
+}
+
+#[given(
+    regex = r#"^the C&A (hangs on|closes the connection on) (POST |PATCH |DELETE |)/(token|rreguri|perm|introspect) (once|for the next (\d+) calls|from now on)$"#
+)]
+async fn no_answer(
+    world: &mut HarnessWorld,
+    how: String,
+    verb: String,
+    word: String,
+    span: String,
+    n: String,
+) -> StepResult {
+    arm(
+        world,
+        FaultRule {
+            endpoint: endpoint(&word)?,
+            method: method(Some(&verb))?,
+            action: if how == "hangs on" {
+                FaultAction::Hang
+            } else {
+                FaultAction::Close
+            },
+            remaining: how_many(&span, n.parse().ok()),
+        },
+    )
+}
+
+#[given(
+    regex = r#"^the C&A's introspection results (name the token type pension_dashboard_pmt|carry no permissions|grant no owner scope|are active with exp in the past|carry a permission whose exp is past|say active false) from now on$"#
+)]
+async fn rewrites(world: &mut HarnessWorld, what: String) -> StepResult {
+    let rewrite = match what.as_str() {
+        "name the token type pension_dashboard_pmt" => IntrospectionRewrite::WrongTokenType,
+        "carry no permissions" => IntrospectionRewrite::EmptyPermissions,
+        "grant no owner scope" => IntrospectionRewrite::NoOwnerScope,
+        "are active with exp in the past" => IntrospectionRewrite::ExpInPast,
+        "carry a permission whose exp is past" => IntrospectionRewrite::PermissionExpired,
+        _ => IntrospectionRewrite::Inactive,
+    };
+    arm(
+        world,
+        FaultRule {
+            endpoint: CasEndpoint::Introspect,
+            method: None,
+            action: FaultAction::Rewrite(rewrite),
+            remaining: u32::MAX,
+        },
+    )
+}
+
+/// A genuine RPT for the PeI of `case_id`, through the first view call and `/token`.
+async fn genuine_rpt(world: &HarnessWorld, case_id: &str) -> Result<String, String> {
+    let env = world.env()?;
+    let reg = registered(world, case_id)?;
+    let asset = reg.asset_guid().unwrap_or_default().to_owned();
+    let first = env
+        .dashboard
+        .call_view(&asset, None)
+        .await
+        .map_err(|e| format!("{}: the view request got no response: {e}", reg.name))?;
+    let challenge = env.dashboard.challenge_of(&first).map_err(|f| {
+        format!(
+            "{}: expected 401 with a ticket before presenting an RPT: {}",
+            reg.name, f.message
+        )
+    })?;
+    env.dashboard
+        .request_rpt(&challenge.as_uri, &challenge.ticket)
+        .await
+        .map_err(|f| format!("{}: {}", reg.name, f.message))
+}
+
+#[when(expr = "the dashboard presents a genuine RPT for the PeI of case {string}")]
+async fn present_rpt(world: &mut HarnessWorld, case_id: String) -> StepResult {
+    let env = world.env()?;
+    let reg = registered(world, &case_id)?;
+    let rpt = genuine_rpt(world, &case_id).await?;
+    let asset = reg.asset_guid().unwrap_or_default().to_owned();
+    world.last_view_response = Some(env.dashboard.call_view(&asset, Some(&rpt)).await);
+    world.last_view_target = Some(reg);
+    Ok(())
+}
+
+#[when(
+    regex = r#"^the dashboard presents a genuine RPT for the PeI of case "([^"]+)" (with an invalid X-Request-ID|at an asset GUID that is not a GUID|with scope "([^"]+)"|at an unknown asset GUID)$"#
+)]
+async fn present_rpt_malformed(
+    world: &mut HarnessWorld,
+    case_id: String,
+    what: String,
+    scope: String,
+) -> StepResult {
+    let env = world.env()?;
+    let reg = registered(world, &case_id)?;
+    let rpt = genuine_rpt(world, &case_id).await?;
+    let asset = reg.asset_guid().unwrap_or_default().to_owned();
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let (path, request_id, scope) = match what.as_str() {
+        "with an invalid X-Request-ID" => (asset.as_str(), Some("not-a-request-id"), None),
+        "at an asset GUID that is not a GUID" => ("not-a-guid", None, None),
+        "at an unknown asset GUID" => (unknown.as_str(), None, None),
+        _ => (asset.as_str(), None, Some(scope.as_str())),
+    };
+    world.last_view_response = Some(
+        env.dashboard
+            .call_view_malformed(path, &rpt, request_id, scope)
+            .await,
+    );
+    world.last_view_target = Some(reg);
+    Ok(())
+}
+
+/// Whether the response carries view data: a 2xx, or the contract's token field.
+fn carries_view_data(world: &HarnessWorld, status: u16, body: Option<serde_json::Value>) -> bool {
+    let field = world
+        .env()
+        .map(|e| e.contract.view.token_field.clone())
+        .unwrap_or_default();
+    (200..300).contains(&status) || body.is_some_and(|v| v.get(&field).is_some())
+}
+
+#[then("the provider returns no view data")]
+async fn no_view_data(world: &mut HarnessWorld) -> StepResult {
+    let env = world.env()?;
+    let (reg, response) = last_view(world)?;
+    env.recorder.judged(response.exchange);
+    if carries_view_data(world, response.status, response.json()) {
+        return Err(format!(
+            "{}: expected the provider to refuse the view (the C&A did not grant it), observed {} {}",
+            reg.name,
+            response.status,
+            short(&response.text())
+        ));
+    }
+    env.recorder.observed(format!(
+        "{}: refused with {} and no view data",
+        reg.name, response.status
+    ));
+    Ok(())
+}
+
+#[then(
+    regex = r#"^the provider returns no view data unless its retry of /(perm|introspect) succeeded$"#
+)]
+async fn no_view_data_unless_retried(world: &mut HarnessWorld, word: String) -> StepResult {
+    let env = world.env()?;
+    let (reg, response) = last_view(world)?;
+    if !carries_view_data(world, response.status, response.json()) {
+        return no_view_data(world).await;
+    }
+    env.recorder.judged(response.exchange);
+    let calls = env.cas.faults().calls(endpoint(&word)?);
+    let retried = calls
+        .iter()
+        .position(|c| c.injected)
+        .is_some_and(|i| calls[i..].iter().any(|c| !c.injected && c.status == 200));
+    if retried {
+        env.recorder.observed(format!(
+            "{}: {} retried after the error and succeeded; view data served",
+            reg.name, word
+        ));
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: expected no view data after /{word} failed (no successful retry was seen), observed {}",
+            reg.name, response.status
+        ))
+    }
+}
+
+#[then(expr = "the provider answers {int} and returns no view data")]
+async fn answers_and_no_view_data(world: &mut HarnessWorld, status: u16) -> StepResult {
+    let env = world.env()?;
+    let (reg, response) = last_view(world)?;
+    env.recorder.judged(response.exchange);
+    if response.status != status || carries_view_data(world, response.status, response.json()) {
+        return Err(format!(
+            "{}: expected {status} and no view data for a view request the provider must refuse, observed {} {}",
+            reg.name,
+            response.status,
+            short(&response.text())
+        ));
+    }
+    env.recorder.observed(format!(
+        "{}: refused with {status} and no view data",
+        reg.name
+    ));
+    Ok(())
+}
+
+#[then("no PeI is registered for a find whose PAT or registration the C&A refused")]
+async fn nothing_registered_refused_by_cas(world: &mut HarnessWorld) -> StepResult {
+    super::find::watch_nothing_registered(
+        world,
+        "a find whose PAT or registration the C&A refused for good",
+    )
+    .await
+}
+
+/// Wait until the provider stops calling (no call for [`QUIET`], at most [`WATCH_CAP`]), so a
+/// retry loop is counted whole and does not spill into the next scenario.
+async fn settle(world: &HarnessWorld) -> Result<(), String> {
+    let env = world.env()?;
+    let faults = env.cas.faults();
+    let started = tokio::time::Instant::now();
+    let mut seen = faults.call_count();
+    let mut quiet_since = tokio::time::Instant::now();
+    while quiet_since.elapsed() < QUIET && started.elapsed() < WATCH_CAP {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = faults.call_count();
+        if now != seen {
+            seen = now;
+            quiet_since = tokio::time::Instant::now();
+        }
+    }
+    Ok(())
+}
+
+#[then(
+    regex = r#"^the provider called (POST |PATCH |DELETE |)/(token|rreguri|perm|introspect) (exactly|at most) (\d+) times?$"#
+)]
+async fn called_bounded(
+    world: &mut HarnessWorld,
+    verb: String,
+    word: String,
+    how: String,
+    bound: usize,
+) -> StepResult {
+    settle(world).await?;
+    let env = world.env()?;
+    let ep = endpoint(&word)?;
+    let only = method(Some(&verb))?;
+    let calls: Vec<_> = env
+        .cas
+        .faults()
+        .calls(ep)
+        .into_iter()
+        .filter(|c| only.as_ref().is_none_or(|m| *m == c.method))
+        .collect();
+    // `verb` is "POST " (with its space) or empty.
+    let what = format!("{verb}{}", ep.name());
+    let seen = calls
+        .iter()
+        .map(|c| match (c.status, c.injected) {
+            (0, _) => "no answer (injected)".to_owned(),
+            (s, true) => format!("{s} (injected)"),
+            (s, false) => s.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let ok = match how.as_str() {
+        "exactly" => calls.len() == bound,
+        _ => calls.len() <= bound,
+    };
+    if ok {
+        env.recorder.observed(format!(
+            "{what}: {} call(s) ({})",
+            calls.len(),
+            if seen.is_empty() { "none" } else { &seen }
+        ));
+        Ok(())
+    } else {
+        Err(format!(
+            "expected {how} {bound} call(s) to {what} (an error that retrying cannot mend must not be retried, nor a transient one without bound), observed {}: {seen}",
+            calls.len()
+        ))
+    }
+}
