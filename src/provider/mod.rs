@@ -404,27 +404,26 @@ impl ReferenceProvider {
             tracing::info!("find {request_id}: no match");
             return;
         }
-        // A PAT for the find token; if the C&A refuses that assertion (a 4xx: say the token
-        // expired while matching took long), a fresh PAT by the refresh route. A 5xx or no
-        // answer was already retried with backoff: that failure stands.
-        let found = if token.is_empty() {
-            Err((
-                Some(400),
-                "the find carried no token (claims mode)".to_owned(),
-            ))
+        // A PAT for the find token, or, when the find carried none (claims mode) or its token
+        // has expired by now (matching took long, or the find was resumed after a restart), a
+        // fresh PAT by the refresh route. A refusal of the find token is not worked around: a
+        // 4xx is not retried, and a 5xx or no answer was already retried with backoff.
+        let expired = jwt::peek_claims(&token)
+            .and_then(|c| c["exp"].as_i64())
+            .is_some_and(|exp| exp <= jwt::now_epoch());
+        let found = if (token.is_empty() || expired) && self.may_refresh() {
+            self.fresh_pat().await
+        } else if token.is_empty() {
+            Err(
+                "the find carried no token (claims mode) and the provider has no PAT assertion key"
+                    .to_owned(),
+            )
         } else {
-            self.request_pat(&token).await
+            self.obtain_pat(&token).await
         };
         let mut pat = match found {
             Ok(p) => p,
-            Err((Some(400..=499), e)) if self.may_refresh() => match self.fresh_pat().await {
-                Ok(p) => p,
-                Err(e2) => {
-                    tracing::error!("find {request_id}: could not obtain a PAT: {e}; {e2}");
-                    return;
-                }
-            },
-            Err((_, e)) => {
+            Err(e) => {
                 tracing::error!("find {request_id}: could not obtain a PAT: {e}");
                 return;
             }
