@@ -193,6 +193,11 @@ pub struct ProviderEndpoints {
     /// Or the same keys as a JWKS file.
     #[serde(default)]
     pub view_token_jwks: Option<PathBuf>,
+    /// The public keys the solution signs its own PAT assertions with (the PAT refresh route,
+    /// README "The PAT model"), registered for its holdername GUID. Optional: without one, a
+    /// PAT can only be had for a find token.
+    #[serde(default)]
+    pub pat_assertion_keys: Vec<ViewTokenKey>,
     /// A command (no shell) that restarts the solution's find/view service and returns once
     /// it serves again: the no-loss-on-restart case runs only with it.
     #[serde(default)]
@@ -202,7 +207,8 @@ pub struct ProviderEndpoints {
     pub restart_timeout_secs: Option<u64>,
 }
 
-/// One registered view data token key (`[provider] view_token_keys`).
+/// One registered key (`[provider] view_token_keys`, `pat_assertion_keys`): a PEM file and its
+/// `kid`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ViewTokenKey {
@@ -211,6 +217,18 @@ pub struct ViewTokenKey {
 }
 
 impl ProviderEndpoints {
+    /// The registered PAT assertion keys as a JWKS, read from their files under `base`.
+    pub fn pat_assertion_key_set(&self, base: &Path) -> Result<jsonwebtoken::jwk::JwkSet, String> {
+        let mut set = jsonwebtoken::jwk::JwkSet { keys: Vec::new() };
+        for k in &self.pat_assertion_keys {
+            let pem = read_text("provider.pat_assertion_keys", &base.join(&k.file))?;
+            let jwk = crate::pki::rsa_public_jwk(&k.kid, &pem)
+                .map_err(|e| format!("provider.pat_assertion_keys ({}): {e}", k.file.display()))?;
+            set.keys.push(jwk);
+        }
+        Ok(set)
+    }
+
     /// The registered view token keys as a JWKS, read from their files under `base`.
     pub fn view_token_key_set(&self, base: &Path) -> Result<jsonwebtoken::jwk::JwkSet, String> {
         let mut set = jsonwebtoken::jwk::JwkSet { keys: Vec::new() };

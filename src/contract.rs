@@ -21,6 +21,8 @@ pub struct WireContract {
     pub name: String,
     pub find: FindContract,
     pub view: ViewContract,
+    /// Lifetimes of the PATs the simulated C&A issues (README, "The PAT model").
+    pub pat: PatContract,
     /// The view data token payload schema judging view data: the project's own (built in)
     /// unless this names a file, e.g. the organisation's copy of the official
     /// `view_data_token_payload v1.3.json`. Relative to the target file.
@@ -35,6 +37,7 @@ impl Default for WireContract {
             name: "pdp-harness documented default (digest section 9)".to_owned(),
             find: FindContract::default(),
             view: ViewContract::default(),
+            pat: PatContract::default(),
             view_data_schema: None,
             strict: false,
         }
@@ -66,9 +69,44 @@ pub struct FindContract {
     /// `iss` of find request tokens (the yaml example's pension finder issuer).
     pub issuer: String,
     pub token_lifetime_secs: i64,
+    /// `aud` of find request tokens. Absent: the C&A's token-service URL (its public base URL
+    /// and `/token`), as the MaPS stub's example user assertion is addressed to the C&A's token
+    /// service (`https://…/am/oauth2`): the find token is the assertion the C&A takes at
+    /// `/token`. `"holdername"`: the provider's holdername GUID (this harness's earlier
+    /// default). Any other value is used as it is.
+    pub audience: Option<String>,
+    /// Send `nbf` (the stub's example has it).
+    pub include_nbf: bool,
+    /// Send `name`, a 40-hex-digit hash of the member's identity (the stub's example has one).
+    pub include_name: bool,
+    /// Send a `jti` (the stub's example has none, so a provider must not depend on it).
+    pub include_jti: bool,
     /// Status codes that count as an acknowledgement.
     pub accepted_statuses: Vec<u16>,
     pub fields: FindFieldNames,
+}
+
+/// `[contract.find] audience = "holdername"`: find tokens addressed to the holdername GUID.
+pub const AUDIENCE_HOLDERNAME: &str = "holdername";
+
+/// How long the simulated C&A's PATs live (`[contract.pat]`). PDP's lifetimes are not
+/// public; a short value rehearses a provider's PAT refresh.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PatContract {
+    /// A PAT issued for a find token (the user assertion).
+    pub find_pat_lifetime_secs: u64,
+    /// A PAT issued for the provider's own signed assertion (the PAT refresh route).
+    pub refreshed_pat_lifetime_secs: u64,
+}
+
+impl Default for PatContract {
+    fn default() -> Self {
+        PatContract {
+            find_pat_lifetime_secs: 3600,
+            refreshed_pat_lifetime_secs: 3600,
+        }
+    }
 }
 
 impl Default for FindContract {
@@ -81,10 +119,29 @@ impl Default for FindContract {
             token_field: "find_request_token".to_owned(),
             issuer: "http://pensionsdashboard.org/pfsissuer".to_owned(),
             token_lifetime_secs: 60,
+            audience: None,
+            include_nbf: true,
+            include_name: true,
+            include_jti: false,
             accepted_statuses: vec![202],
             fields: FindFieldNames::default(),
         }
     }
+}
+
+/// The `aud` of find tokens under the `[contract.find] audience` setting `audience`.
+pub fn find_audience(audience: Option<&str>, cas_base_url: &str, holdername_guid: &str) -> String {
+    match audience {
+        None => cas_token_url(cas_base_url),
+        Some(AUDIENCE_HOLDERNAME) => holdername_guid.to_owned(),
+        Some(other) => other.to_owned(),
+    }
+}
+
+/// The C&A's token-service URL: the `aud` of find tokens by default and of a provider's own
+/// PAT assertions.
+pub fn cas_token_url(cas_base_url: &str) -> String {
+    format!("{}/token", cas_base_url.trim_end_matches('/'))
 }
 
 /// Claim names of the find data inside the find request token.
@@ -238,6 +295,12 @@ impl FindData {
 }
 
 impl FindContract {
+    /// The `aud` find tokens carry, and the C&A and a provider expect: see
+    /// [`FindContract::audience`]. `cas_base_url` is the C&A's public base URL.
+    pub fn expected_audience(&self, cas_base_url: &str, holdername_guid: &str) -> String {
+        find_audience(self.audience.as_deref(), cas_base_url, holdername_guid)
+    }
+
     /// The find data as JSON claims, named as this contract says. Identity data (names, date
     /// of birth, current address) is marked verified; volunteered data is not.
     pub fn find_claims(&self, data: &FindData) -> Map<String, Value> {

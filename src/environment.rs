@@ -141,7 +141,7 @@ impl Environment {
     ) -> Result<Environment, EnvError> {
         let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
         let began = std::time::Instant::now();
-        // The four RS256 keys are generated concurrently, beside the (ECDSA P-256) CA.
+        // The five RS256 keys are generated concurrently, beside the (ECDSA P-256) CA.
         let (pki, keys) = std::thread::scope(|s| {
             let keys = s.spawn(|| {
                 SigningKey::generate_all(&[
@@ -149,6 +149,7 @@ impl Environment {
                     CAS_KID,
                     DASHBOARD_KID,
                     "provider-view-data-1",
+                    "provider-pat-1",
                 ])
             });
             let pki = TestPki::generate("pdp-harness");
@@ -159,9 +160,9 @@ impl Environment {
             )
         });
         let pki = pki?;
-        let [finder_key, cas_key, dashboard_key, view_key]: [SigningKey; 4] = keys?
+        let [finder_key, cas_key, dashboard_key, view_key, pat_key]: [SigningKey; 5] = keys?
             .try_into()
-            .map_err(|_| EnvError::Config("expected four generated signing keys".to_owned()))?;
+            .map_err(|_| EnvError::Config("expected five generated signing keys".to_owned()))?;
         let ca = vec![pki.ca_der()];
         let ca_pem = vec![pki.ca_pem()];
         tracing::debug!(
@@ -190,8 +191,11 @@ impl Environment {
         ));
         let cas_server = tls::serve_mtls(cas_app, loopback, &cas_identity, &ca, &config.server)?;
         cas.set_base_url(cas_server.base_url());
-        // On the embedded default the reference provider's view token key is registered.
+        // On the embedded default the reference provider's view token key, its holdername and
+        // its PAT assertion key are registered, as PDP registers a live provider's.
         cas.register_view_token_keys(&jwks_of([&view_key]));
+        cas.register_holdername(pack.holdername_guid());
+        cas.register_pat_assertion_keys(pack.holdername_guid(), &jwks_of([&pat_key]));
 
         // The reference provider: its own server certificate and its own client certificate
         // for calling the C&A.
@@ -205,6 +209,7 @@ impl Environment {
             cda_jwks_url: format!("{}/jwks", cas_server.base_url()),
             client: provider_client,
             view_key,
+            pat_key: Some(pat_key),
             issuer: PROVIDER_ISSUER.to_owned(),
             faults,
         };
@@ -244,6 +249,9 @@ impl Environment {
             recorder: recorder.clone(),
             find_base_url: provider_server.base_url(),
             holdername_guid: pack.holdername_guid().to_owned(),
+            audience: contract
+                .find
+                .expected_audience(&cas_server.base_url(), pack.holdername_guid()),
         };
         let dashboard = Dashboard::new(
             harness_client.clone(),
@@ -560,6 +568,9 @@ impl Environment {
             recorder: recorder.clone(),
             find_base_url: target.find_url.trim_end_matches('/').to_owned(),
             holdername_guid: pack.holdername_guid().to_owned(),
+            audience: contract
+                .find
+                .expected_audience(service.cas.base_url(), pack.holdername_guid()),
         };
         let dashboard = Dashboard::new(
             harness_client.clone(),
@@ -575,6 +586,14 @@ impl Environment {
         service
             .cas
             .register_view_token_keys(&target.view_token_key_set(&base).map_err(EnvError::Config)?);
+        // The solution's holdername and its PAT assertion keys, as PDP registers them.
+        service.cas.register_holdername(pack.holdername_guid());
+        service.cas.register_pat_assertion_keys(
+            pack.holdername_guid(),
+            &target
+                .pat_assertion_key_set(&base)
+                .map_err(EnvError::Config)?,
+        );
         let clear_down = clear_down_hook(config, String::new());
         // Without [reporting] base_url the simulator stands in for the reporting API.
         let reporting = crate::reporting::setup::start(

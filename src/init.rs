@@ -58,6 +58,10 @@ ca_bundle = "org-ca.pem"                              # CHANGE: CA(s) that issue
 # harness's C&A publishes them at /jwk_uri, where the live dashboard verifies view data tokens.
 # To rotate, register the next key beside the current one, then switch. Or: view_token_jwks = "FILE".
 view_token_keys = [{ file = "view-token-1.pem", kid = "view-token-1" }]   # CHANGE
+# The public key(s) your solution signs its own PAT assertions with (iss and sub = your
+# holdername GUID, aud = the C&A's token URL, at most 5 minutes, a fresh jti), to get a fresh PAT
+# after one expired and for stage 2 updates (README: "Implementing against the CDA").
+# pat_assertion_keys = [{ file = "pat-1.pem", kid = "pat-1" }]
 # A command (no shell) that restarts your find/view service and returns once it serves again: the
 # restart case E-RST-01 (--pack resilience) needs it, and is not applicable without it.
 # restart = ["/opt/pensions/bin/restart-find-service"]
@@ -146,6 +150,10 @@ mask = []                         # further values to mask, e.g. your internal m
 # [contract.find]
 # path = "/pdp/find"
 # token_field = "find_request_token"
+# audience = "holdername"     # default: the C&A's token URL (public_url + /token), as the MaPS stub
+# include_jti = false         # the stub's user assertion has nbf and a hashed name, and no jti
+# [contract.pat]
+# find_pat_lifetime_secs = 0  # PATs for find tokens expire at once: rehearses your PAT refresh
 # [contract.view]
 # path_template = "/pdp/view/{assetGuid}"
 "#;

@@ -1271,11 +1271,21 @@ async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failur
     // a run attaches: the solution (and a dashboard) may read them at any time.
     // A key file not there yet (init's template names one the organisation supplies) does not
     // stop the C&A: it is said here, and a run refuses to start until it is fixed.
+    // The holdername (the test pack's, or [organisation]'s) PATs for find tokens are issued for.
+    service.cas.register_holdername(pack.holdername_guid());
     if let Some(provider) = &config.provider {
         match provider.view_token_key_set(&config.base_dir()) {
             Ok(keys) if !keys.keys.is_empty() => service.cas.register_view_token_keys(&keys),
             Ok(_) => {}
             Err(e) => eprintln!("pdp-harness serve: /jwk_uri publishes no view token key yet: {e}"),
+        }
+        // The solution's PAT assertion keys: the PAT refresh route works from the start, as
+        // the find-token route does.
+        match provider.pat_assertion_key_set(&config.base_dir()) {
+            Ok(keys) => service
+                .cas
+                .register_pat_assertion_keys(pack.holdername_guid(), &keys),
+            Err(e) => eprintln!("pdp-harness serve: no PAT assertion key registered yet: {e}"),
         }
     }
     // The reporting API for the organisation's own reporting client, when configured.

@@ -2,9 +2,12 @@
 //! `/rreguri` and `/jwks`, as the MaPS OpenAPI files describe them (token v1.2, perm v1.1,
 //! introspect v1.1, rreguri v1.2), with the registration state rules of the MaPS stub.
 //!
-//! All tokens are real RS256 JWTs signed with the C&A's run-time key. Every call must carry a
-//! UUID `X-Request-ID`. The state is observable by the harness (registrations, tickets,
-//! introspections) and every change wakes the steps waiting on it, so nothing polls or sleeps.
+//! PATs come from two assertions: the find token (the stub's model) and the provider's own,
+//! signed with a key registered for its holdername (the PAT refresh route); resources are bound
+//! to the holdername. All tokens are real RS256 JWTs signed with the C&A's run-time key.
+//! Every call must carry a UUID `X-Request-ID`. The state is observable by the harness
+//! (registrations, tickets, introspections) and every change wakes the steps waiting on it, so
+//! nothing polls or sleeps.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -41,7 +44,10 @@ const RQP_FORMAT_TYPO: &str = "pension_dashboad_rqp";
 /// Lifetimes of what the C&A issues.
 #[derive(Debug, Clone)]
 pub struct Lifetimes {
+    /// A PAT issued for a find token (the user assertion).
     pub pat: Duration,
+    /// A PAT issued for a provider's own signed assertion (the PAT refresh route).
+    pub refreshed_pat: Duration,
     pub rpt: Duration,
     /// 60 s: the stub's constant, marked "spec value".
     pub ticket: Duration,
@@ -51,6 +57,7 @@ impl Default for Lifetimes {
     fn default() -> Self {
         Lifetimes {
             pat: Duration::from_secs(3600),
+            refreshed_pat: Duration::from_secs(3600),
             rpt: Duration::from_secs(600),
             ticket: Duration::from_secs(60),
         }
@@ -65,7 +72,40 @@ pub struct CasSettings {
     pub finder_issuer: String,
     /// Issuer of RQP claim tokens (the dashboard).
     pub dashboard_issuer: String,
+    /// `[contract.find] audience`: what find tokens are addressed to (absent: this C&A's token
+    /// URL), see [`crate::contract::find_audience`].
+    pub find_audience: Option<String>,
     pub lifetimes: Lifetimes,
+}
+
+/// How the C&A's 401 for an expired PAT begins (the audit does not count it as a finding: the
+/// provider's right answer is a fresh PAT and a retry).
+pub const PAT_EXPIRED: &str = "the PAT has expired";
+
+/// The longest lifetime (`exp - iat`) of a provider's own PAT assertion: 5 minutes.
+pub const PAT_ASSERTION_MAX_LIFETIME_SECS: i64 = 300;
+/// Provider PAT assertion `jti`s remembered at once (each only until its assertion expires, so
+/// at most 5 minutes' worth): beyond this, new assertions are refused rather than memory grown.
+const SEEN_JTI_CAP: usize = 100_000;
+
+/// The key a PAT assertion is known by: its `jti`, or, when it has none (the MaPS stub's user
+/// assertion has none), `sha256:` and the SHA-256 of the whole assertion. PATs, and through
+/// them the registration audit, are keyed by it.
+pub fn assertion_key(assertion: &str) -> String {
+    use sha2::Digest;
+    jwt::peek_claims(assertion)
+        .and_then(|c| {
+            c["jti"]
+                .as_str()
+                .filter(|j| !j.is_empty())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| {
+            format!(
+                "sha256:{}",
+                hex::encode(sha2::Sha256::digest(assertion.as_bytes()))
+            )
+        })
 }
 
 /// A registered pension identifier, as the C&A holds it.
@@ -80,8 +120,11 @@ pub struct Registration {
     /// The X-Request-ID of the POST that created it.
     pub request_id: String,
     pub registered_at: DateTime<Utc>,
-    /// jti of the PAT that registered it (the stub binds resources to their PAT).
+    /// jti of the PAT that registered it (evidence only: resources are bound to the holdername).
     pub pat_jti: String,
+    /// The holdername GUID of the PAT that registered it: any live PAT of that holdername may
+    /// act on it (the MaPS stub binds a resource to the one PAT that registered it instead).
+    pub holder: Option<String>,
     pub deleted: Option<Deletion>,
     /// Every PATCH applied, in order.
     pub patches: Vec<String>,
@@ -174,7 +217,8 @@ pub struct RreguriCall {
     pub inbound_request_id: Option<String>,
     /// jti of the bearer PAT presented, read even when the C&A refused it.
     pub pat_jti: Option<String>,
-    /// jti of the assertion (find request token) that PAT was issued for, when the C&A issued it.
+    /// The assertion that PAT was issued for, when the C&A issued it: a find token's
+    /// [`assertion_key`], or `provider assertion <jti>` for a PAT from the refresh route.
     pub assertion_jti: Option<String>,
     /// Clear-downs before the PAT was issued, and before the call arrived: a call whose PAT is
     /// from an earlier clear-down epoch is late activity.
@@ -193,7 +237,7 @@ struct AuditLog {
     epoch: u64,
     next_seq: u64,
     calls: std::collections::VecDeque<RreguriCall>,
-    /// PAT jti -> (assertion jti, epoch it was issued in).
+    /// PAT jti -> (assertion key, epoch it was issued in).
     pats: HashMap<String, (String, u64)>,
     /// resource id -> PeI name, for PATCH/DELETE of resources a clear-down forgot.
     names: HashMap<String, String>,
@@ -232,6 +276,41 @@ pub struct IntrospectionRecord {
 struct PatRecord {
     jti: String,
     holder: Option<String>,
+    /// `exp` of the PAT: the C&A judges its own tokens' expiry on its own clock, with no
+    /// leeway. A record stored before this field was kept has only the token's own `exp`.
+    #[serde(default = "no_expiry")]
+    expires: i64,
+}
+
+fn no_expiry() -> i64 {
+    i64::MAX
+}
+
+impl PatRecord {
+    /// Whether this PAT may act on `reg`: the same holdername (or, for a resource of no
+    /// known holdername, the very PAT that registered it).
+    fn may_act_on(&self, reg: &Registration) -> bool {
+        match (&reg.holder, &self.holder) {
+            (Some(r), Some(p)) => r.eq_ignore_ascii_case(p),
+            _ => reg.pat_jti == self.jti,
+        }
+    }
+}
+
+/// Who the C&A knows, as PDP knows the registered providers: kept across clear-downs.
+#[derive(Debug, Default, Clone)]
+struct Registry {
+    /// The holdername GUID (lowercase) of the provider whose find endpoint the harness drives:
+    /// a PAT for a find token is issued for it. The real C&A knows the caller from its
+    /// registration (its mTLS client identity); this C&A serves one target, so it is that
+    /// target's registered holdername, not anything the find token says.
+    holdername: Option<String>,
+    /// PAT assertion keys registered per holdername GUID (lowercase): `[provider]
+    /// pat_assertion_keys`, the reference provider's own key on the embedded default.
+    pat_assertion_keys: HashMap<String, JwkSet>,
+    /// `<holdername> <jti>` of provider PAT assertions already used, with their `exp`: a replay
+    /// is refused until the assertion would have expired anyway, then forgotten.
+    seen_assertion_jtis: HashMap<String, i64>,
 }
 
 /// The C&A's working state. With a [`Store`], every mutation is written through to it inside
@@ -242,6 +321,7 @@ struct PatRecord {
 /// `K_*` kind, a `put` where it changes, and a line in [`Cas::with_store`]'s load.
 #[derive(Debug, Default)]
 struct CasState {
+    registry: Registry,
     pats: HashMap<String, PatRecord>,
     pat_by_assertion: HashMap<String, String>,
     registrations: Vec<Registration>,
@@ -264,7 +344,8 @@ pub struct CasClaims {
     pub token_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
-    /// Holdername GUID a PAT was issued for (the `aud` of its assertion).
+    /// Holdername GUID a PAT was issued for: the registered one for a find token, the
+    /// assertion's `iss` for the provider's own assertion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub holder: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -463,6 +544,27 @@ impl Cas {
         }
     }
 
+    /// Register the holdername GUID of the provider the harness's finds go to: PATs for find
+    /// tokens are issued for it (see [`Registry`]).
+    pub fn register_holdername(&self, guid: &str) {
+        self.state().registry.holdername = Some(guid.to_ascii_lowercase());
+    }
+
+    /// Register a holdername's PAT assertion public keys (a known `kid` is replaced): with
+    /// them the provider signs its own jwt-bearer assertions for a fresh PAT.
+    pub fn register_pat_assertion_keys(&self, holder: &str, keys: &JwkSet) {
+        let mut state = self.state();
+        let set = state
+            .registry
+            .pat_assertion_keys
+            .entry(holder.to_ascii_lowercase())
+            .or_insert_with(|| JwkSet { keys: Vec::new() });
+        for k in &keys.keys {
+            set.keys.retain(|old| old.common.key_id != k.common.key_id);
+            set.keys.push(k.clone());
+        }
+    }
+
     /// What `/jwk_uri` publishes: the registered view data token keys.
     pub fn view_token_keys(&self) -> JwkSet {
         self.inner
@@ -549,7 +651,13 @@ impl Cas {
             ])?;
         }
         audit.epoch += 1;
-        *state = CasState::default();
+        // Who is registered (holdername, PAT assertion keys, used assertion jtis) is not test
+        // data: it survives the clear-down.
+        let registry = std::mem::take(&mut state.registry);
+        *state = CasState {
+            registry,
+            ..CasState::default()
+        };
         drop(audit);
         drop(state);
         self.inner.faults.clear();
@@ -738,14 +846,38 @@ impl Cas {
         };
         let token = bearer(headers)
             .ok_or_else(|| unauthorised("a PAT is required: Authorization: Bearer <PAT>"))?;
-        let claims = self
-            .verify_own(token.trim(), TOKEN_TYPE_PAT)
-            .map_err(|e| unauthorised(&format!("the PAT is not valid: {e}")))?;
-        self.state()
+        let forgotten = || unauthorised("the PAT is not known to the C&A (cleared down?)");
+        let expired = || {
+            unauthorised(&format!(
+                "{PAT_EXPIRED}: obtain a fresh one (README, \"The PAT model\")"
+            ))
+        };
+        let claims = match self.verify_own(token.trim(), TOKEN_TYPE_PAT) {
+            Ok(c) => c,
+            // Past its exp and the leeway (the signature did verify): still say whether the
+            // C&A knows it, so a PAT from before a clear-down is named as such.
+            Err(e) if e == jwt::TokenError::Expired.to_string() => {
+                let jti = jwt::peek_claims(token.trim())
+                    .and_then(|c| c["jti"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                return Err(if self.state().pats.contains_key(&jti) {
+                    expired()
+                } else {
+                    forgotten()
+                });
+            }
+            Err(e) => return Err(unauthorised(&format!("the PAT is not valid: {e}"))),
+        };
+        let record = self
+            .state()
             .pats
             .get(&claims.jti)
             .cloned()
-            .ok_or_else(|| unauthorised("the PAT is not known to the C&A (cleared down?)"))
+            .ok_or_else(forgotten)?;
+        if record.expires <= jwt::now_epoch() {
+            return Err(expired());
+        }
+        Ok(record)
     }
 
     pub fn router(&self) -> Router {
@@ -933,69 +1065,245 @@ fn issue_pat(cas: &Cas, scope: Option<&str>, assertion: Option<&str>) -> Respons
     let Some(assertion) = assertion else {
         return token_error("invalid_request", "assertion is required");
     };
+    // The issuer says which kind of assertion it is: the pension finder's find token (the
+    // user assertion), or the provider's own, signed with a key registered for its holdername.
+    let iss = jwt::peek_claims(assertion).and_then(|c| c["iss"].as_str().map(str::to_owned));
+    match iss {
+        Some(iss) if iss != cas.inner.settings.finder_issuer => {
+            issue_refreshed_pat(cas, assertion, &iss)
+        }
+        _ => issue_find_pat(cas, assertion),
+    }
+}
+
+/// A PAT for a find token: for the registered holdername, one per assertion (the stub's UAT
+/// -> PAT model), keyed by [`assertion_key`] since the token need carry no `jti`.
+fn issue_find_pat(cas: &Cas, assertion: &str) -> Response {
     let s = &cas.inner.settings;
-    let claims: serde_json::Value = match jwt::verify(
+    let Some(holder) = cas.state().registry.holdername.clone() else {
+        return token_error(
+            "invalid_grant",
+            "no holdername GUID is registered with this C&A, so it cannot tell whose PAT this would be",
+        );
+    };
+    let audience =
+        crate::contract::find_audience(s.find_audience.as_deref(), cas.base_url(), &holder);
+    let verified = jwt::verify::<serde_json::Value>(
         assertion,
         &cas.inner.trusted,
         &Expect {
             issuer: Some(&s.finder_issuer),
-            required: &["jti"],
+            audience: Some(&audience),
             ..Expect::default()
         },
-    ) {
+    );
+    let claims = match verified {
         Ok(c) => c,
+        Err(jwt::TokenError::WrongAudience(_)) => {
+            let aud = jwt::peek_claims(assertion)
+                .map(|c| c["aud"].to_string())
+                .unwrap_or_default();
+            return token_error(
+                "invalid_grant",
+                &format!(
+                    "assertion rejected: the find token is addressed to {aud}, not to {audience:?}: this C&A issues a PAT only for a find token addressed to it, for holdername {holder} (a find token addressed to another holder is refused)"
+                ),
+            );
+        }
         Err(e) => return token_error("invalid_grant", &format!("assertion rejected: {e}")),
     };
-    let assertion_jti = claims["jti"].as_str().unwrap_or_default().to_owned();
-    let holder = claims["aud"].as_str().map(str::to_owned);
+    let key = assertion_key(assertion);
     let mut state = cas.state();
-    if let Some(existing) = state.pat_by_assertion.get(&assertion_jti) {
-        // One PAT per assertion, as the stub's UAT -> PAT model.
+    if let Some(existing) = state.pat_by_assertion.get(&key) {
         return Json(json!({ "access_token": existing, "token_type": TOKEN_TYPE_PAT }))
             .into_response();
     }
-    let now = jwt::now_epoch();
-    let pat = CasClaims {
-        iss: s.issuer.clone(),
-        sub: claims["sub"].as_str().unwrap_or("provider").to_owned(),
-        iat: now,
-        exp: now + s.lifetimes.pat.as_secs() as i64,
-        jti: uuid::Uuid::new_v4().to_string(),
-        token_type: TOKEN_TYPE_PAT.to_owned(),
-        scope: Some("uma_protection".to_owned()),
-        holder: holder.clone(),
-        permissions: None,
-        azp: None,
-    };
-    let token = match cas.sign(&pat) {
+    let sub = claims["sub"].as_str().unwrap_or("provider").to_owned();
+    let lifetime = s.lifetimes.pat;
+    let token = match mint_pat(
+        cas,
+        &mut state,
+        sub,
+        holder,
+        lifetime,
+        Assertion::FindToken(key),
+    ) {
         Ok(t) => t,
         Err(r) => return *r,
     };
+    drop(state);
+    Json(json!({ "access_token": token.0, "token_type": TOKEN_TYPE_PAT })).into_response()
+}
+
+/// Sign a PAT for `holder` and remember it; (token, jti).
+fn mint_pat(
+    cas: &Cas,
+    state: &mut CasState,
+    sub: String,
+    holder: String,
+    lifetime: Duration,
+    assertion: Assertion,
+) -> Result<(String, String), Refused> {
+    let now = jwt::now_epoch();
+    let pat = CasClaims {
+        iss: cas.inner.settings.issuer.clone(),
+        sub,
+        iat: now,
+        exp: now + lifetime.as_secs() as i64,
+        jti: uuid::Uuid::new_v4().to_string(),
+        token_type: TOKEN_TYPE_PAT.to_owned(),
+        scope: Some("uma_protection".to_owned()),
+        holder: Some(holder.clone()),
+        permissions: None,
+        azp: None,
+    };
+    let token = cas.sign(&pat)?;
     let record = PatRecord {
         jti: pat.jti.clone(),
-        holder,
+        holder: Some(holder),
+        expires: pat.exp,
+    };
+    let (key, by_find_token) = match assertion {
+        Assertion::FindToken(key) => (key, true),
+        Assertion::Provider(jti) => (format!("provider assertion {jti}"), false),
     };
     // Lock order state, then audit (as clear): the epoch cannot move under this PAT.
     let mut audit = cas.audit();
-    let epoch = audit.epoch;
-    let attribution = (assertion_jti.clone(), epoch);
-    if let Err(r) = cas.persist(|| {
-        Ok(vec![
-            Op::put(Scope::Live, K_PAT, &pat.jti, &record)?,
-            Op::put(Scope::Live, K_PAT_BY_ASSERTION, &assertion_jti, &pat)?,
-            Op::put(Scope::Kept, K_AUDIT_PAT, &pat.jti, &attribution)?,
-        ])
-    }) {
-        return *r;
-    }
+    let attribution = (key.clone(), audit.epoch);
+    cas.persist(|| {
+        let mut ops = vec![Op::put(Scope::Live, K_PAT, &pat.jti, &record)?];
+        if by_find_token {
+            ops.push(Op::put(Scope::Live, K_PAT_BY_ASSERTION, &key, &pat)?);
+        }
+        ops.push(Op::put(Scope::Kept, K_AUDIT_PAT, &pat.jti, &attribution)?);
+        Ok(ops)
+    })?;
     audit.pats.insert(pat.jti.clone(), attribution);
     drop(audit);
     state.pats.insert(pat.jti.clone(), record);
-    state
-        .pat_by_assertion
-        .insert(assertion_jti.clone(), token.clone());
+    if by_find_token {
+        state.pat_by_assertion.insert(key, token.clone());
+    }
+    Ok((token, pat.jti))
+}
+
+/// What a PAT is issued for: a find token (by its [`assertion_key`]) or the provider's own
+/// assertion (by its `jti`).
+enum Assertion {
+    FindToken(String),
+    Provider(String),
+}
+
+fn invalid_client(description: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": "invalid_client", "error_description": description })),
+    )
+        .into_response()
+}
+
+/// The PAT refresh route: a jwt-bearer assertion the provider signs itself, with a key
+/// registered for its holdername (`iss` and `sub` = the holdername GUID, `aud` = this C&A's
+/// token URL, `exp - iat` at most 5 minutes, a `jti` never used before). Every refusal names
+/// the check that failed.
+fn issue_refreshed_pat(cas: &Cas, assertion: &str, iss: &str) -> Response {
+    let s = &cas.inner.settings;
+    let holder = iss.to_ascii_lowercase();
+    let Some(keys) = cas
+        .state()
+        .registry
+        .pat_assertion_keys
+        .get(&holder)
+        .cloned()
+    else {
+        return invalid_client(&format!(
+            "assertion rejected: iss {iss:?} is neither the pension finder ({:?}) nor a holdername GUID with PAT assertion keys registered at this C&A ([provider] pat_assertion_keys)",
+            s.finder_issuer
+        ));
+    };
+    let audience = crate::contract::cas_token_url(cas.base_url());
+    let claims: serde_json::Value = match jwt::verify(
+        assertion,
+        &keys,
+        &Expect {
+            issuer: Some(iss),
+            audience: Some(&audience),
+            required: &["sub", "iat", "jti"],
+        },
+    ) {
+        Ok(c) => c,
+        Err(e @ (jwt::TokenError::UnknownKey(_) | jwt::TokenError::MissingKid)) => {
+            return invalid_client(&format!(
+                "assertion rejected: {e}: it is not a PAT assertion key registered for holdername {holder}"
+            ));
+        }
+        Err(jwt::TokenError::WrongAudience(_)) => {
+            return token_error(
+                "invalid_grant",
+                &format!("assertion rejected: aud must be this C&A's token URL {audience:?}"),
+            );
+        }
+        Err(e) => return token_error("invalid_grant", &format!("assertion rejected: {e}")),
+    };
+    if claims["sub"].as_str() != Some(iss) {
+        return token_error(
+            "invalid_grant",
+            &format!(
+                "assertion rejected: sub {} must be the holdername GUID, as iss {iss:?} is",
+                claims["sub"]
+            ),
+        );
+    }
+    let (Some(iat), Some(exp)) = (claims["iat"].as_i64(), claims["exp"].as_i64()) else {
+        return token_error(
+            "invalid_grant",
+            "assertion rejected: iat and exp must be NumericDates (integers)",
+        );
+    };
+    if exp - iat > PAT_ASSERTION_MAX_LIFETIME_SECS {
+        return token_error(
+            "invalid_grant",
+            &format!(
+                "assertion rejected: its lifetime (exp - iat) is {} s; at most {PAT_ASSERTION_MAX_LIFETIME_SECS} s (5 minutes) is accepted",
+                exp - iat
+            ),
+        );
+    }
+    let jti = claims["jti"].as_str().unwrap_or_default();
+    let now = jwt::now_epoch();
+    let mut state = cas.state();
+    let seen = &mut state.registry.seen_assertion_jtis;
+    seen.retain(|_, until| *until + jwt::LEEWAY_SECS >= now);
+    let seen_key = format!("{holder} {jti}");
+    if seen.contains_key(&seen_key) {
+        return token_error(
+            "invalid_grant",
+            &format!(
+                "assertion rejected: jti {jti:?} was already used: each assertion is good for one PAT"
+            ),
+        );
+    }
+    if seen.len() >= SEEN_JTI_CAP {
+        return token_error(
+            "invalid_grant",
+            "assertion rejected: too many PAT assertions in the last 5 minutes",
+        );
+    }
+    seen.insert(seen_key, exp);
+    let lifetime = s.lifetimes.refreshed_pat;
+    let token = match mint_pat(
+        cas,
+        &mut state,
+        holder.clone(),
+        holder,
+        lifetime,
+        Assertion::Provider(jti.to_owned()),
+    ) {
+        Ok(t) => t,
+        Err(r) => return *r,
+    };
     drop(state);
-    Json(json!({ "access_token": token, "token_type": TOKEN_TYPE_PAT })).into_response()
+    Json(json!({ "access_token": token.0, "token_type": TOKEN_TYPE_PAT })).into_response()
 }
 
 fn issue_rpt(
@@ -1154,12 +1462,8 @@ async fn perm(State(cas): State<Cas>, headers: HeaderMap, body: axum::body::Byte
     else {
         return plain(StatusCode::NOT_FOUND, "resource_id is not registered");
     };
-    if reg.pat_jti != pat.jti {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({ "error": "the PAT does not identify the user for the resource" })),
-        )
-            .into_response();
+    if !pat.may_act_on(reg) {
+        return not_the_holder();
     }
     let s = &cas.inner.settings;
     let claims = CasClaims {
@@ -1243,7 +1547,7 @@ async fn introspect(
             state
                 .registrations
                 .iter()
-                .any(|r| r.resource_id == p.resource_id && r.pat_jti == pat.jti)
+                .any(|r| r.resource_id == p.resource_id && pat.may_act_on(r))
         })
     };
     if !owns_one {
@@ -1454,6 +1758,7 @@ fn register_inner(cas: &Cas, headers: &HeaderMap, body: &[u8]) -> Response {
         request_id: request_id.clone(),
         registered_at: Utc::now(),
         pat_jti: pat.jti,
+        holder: pat.holder,
         deleted: None,
         patches: Vec::new(),
     };
@@ -1486,6 +1791,15 @@ fn register_inner(cas: &Cas, headers: &HeaderMap, body: &[u8]) -> Response {
     response
 }
 
+/// The 401 for a PAT of another holdername than the resource's.
+fn not_the_holder() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({ "error": "the PAT does not identify the user for the resource: it was issued for another holdername GUID" })),
+    )
+        .into_response()
+}
+
 /// Find a live registration owned by this PAT, or the stub's 404/401.
 fn owned<'a>(
     state: &'a mut CasState,
@@ -1502,14 +1816,8 @@ fn owned<'a>(
                 "resource_id is not registered",
             ))
         })?;
-    if reg.pat_jti != pat.jti {
-        return Err(Box::new(
-            (
-                StatusCode::UNAUTHORIZED,
-                Json(json!({ "error": "the PAT does not identify the user for the resource" })),
-            )
-                .into_response(),
-        ));
+    if !pat.may_act_on(reg) {
+        return Err(Box::new(not_the_holder()));
     }
     Ok(reg)
 }
@@ -1706,11 +2014,114 @@ fn delete_inner(cas: &Cas, resource_id: &str, query: DeleteQuery, headers: &Head
 mod tests {
     use super::*;
 
+    /// The memory of used PAT assertion `jti`s is bounded: an entry is forgotten once its
+    /// assertion would have expired anyway (so at most 5 minutes' worth is kept), while a live
+    /// one still refuses its replay.
+    #[test]
+    fn used_assertion_jtis_are_forgotten_once_their_assertion_expired() {
+        let keys = SigningKey::generate_all(&["cas", "pat"]).expect("keys");
+        let (cas_key, pat_key) = (&keys[0], &keys[1]);
+        let cas = Cas::new(
+            crate::cda::service::cas_settings(&crate::contract::WireContract::default()),
+            cas_key.clone(),
+            crate::pki::jwks_of([cas_key]),
+        );
+        cas.set_base_url("https://cas.test".to_owned());
+        let holder = "6f1c0f2e-8c5a-4d0e-9a43-2b7d9e0c1a55";
+        cas.register_pat_assertion_keys(holder, &crate::pki::jwks_of([pat_key]));
+        let now = jwt::now_epoch();
+        cas.state()
+            .registry
+            .seen_assertion_jtis
+            .insert(format!("{holder} long-expired"), now - 600);
+        let assertion = |jti: &str| {
+            pat_key
+                .sign(&json!({
+                    "iss": holder, "sub": holder, "aud": "https://cas.test/token",
+                    "iat": now, "exp": now + 60, "jti": jti,
+                }))
+                .expect("signed")
+        };
+        let first = issue_refreshed_pat(&cas, &assertion("j-1"), holder);
+        assert_eq!(first.status(), StatusCode::OK);
+        let seen: Vec<String> = cas
+            .state()
+            .registry
+            .seen_assertion_jtis
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(seen, vec![format!("{holder} j-1")]);
+        let replay = issue_refreshed_pat(&cas, &assertion("j-1"), holder);
+        assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+        // A clear-down keeps the registry: the replay is still refused after it.
+        cas.clear().expect("cleared");
+        let replay = issue_refreshed_pat(&cas, &assertion("j-1"), holder);
+        assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+    }
+
+    /// A PAT past its `exp` and the clock leeway is "expired" when the C&A knows it (the
+    /// provider's cue to refresh, which the audit does not count), and "not known" after a
+    /// clear-down (late activity).
+    #[tokio::test]
+    async fn a_long_expired_pat_is_named_expired_unless_a_clear_down_forgot_it() {
+        let key = SigningKey::generate("cas").expect("key");
+        let cas = Cas::new(
+            crate::cda::service::cas_settings(&crate::contract::WireContract::default()),
+            key.clone(),
+            crate::pki::jwks_of([&key]),
+        );
+        let (_, jti) = {
+            let mut state = cas.state();
+            mint_pat(
+                &cas,
+                &mut state,
+                "p".to_owned(),
+                "h".to_owned(),
+                Duration::ZERO,
+                Assertion::FindToken("a".to_owned()),
+            )
+            .expect("minted")
+        };
+        let now = jwt::now_epoch();
+        let old = cas
+            .sign(&CasClaims {
+                iss: cas.inner.settings.issuer.clone(),
+                sub: "p".to_owned(),
+                iat: now - 120,
+                exp: now - 60,
+                jti,
+                token_type: TOKEN_TYPE_PAT.to_owned(),
+                scope: None,
+                holder: Some("h".to_owned()),
+                permissions: None,
+                azp: None,
+            })
+            .expect("signed");
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {old}")).expect("header"),
+        );
+        let reason = |refused: Refused| async move {
+            assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+            refusal_of(*refused).await.1.unwrap_or_default()
+        };
+        let err = cas.authenticate_pat(&headers).expect_err("expired");
+        let why = reason(err).await;
+        assert!(why.starts_with(PAT_EXPIRED), "{why}");
+        cas.clear().expect("cleared");
+        let err = cas.authenticate_pat(&headers).expect_err("forgotten");
+        let why = reason(err).await;
+        assert!(why.contains("not known to the C&A"), "{why}");
+    }
+
     fn settings() -> CasSettings {
         CasSettings {
             issuer: "cas".to_owned(),
             finder_issuer: "finder".to_owned(),
             dashboard_issuer: "dashboard".to_owned(),
+            find_audience: None,
             lifetimes: Lifetimes::default(),
         }
     }

@@ -20,16 +20,20 @@ pub struct PensionFinder {
     pub recorder: Arc<Recorder>,
     /// Base URL of the provider's find endpoint; the contract's path is appended.
     pub find_base_url: String,
-    /// Audience of find tokens: the provider's holdername GUID.
+    /// The provider's holdername GUID.
     pub holdername_guid: String,
+    /// `aud` of find tokens (see [`FindContract::expected_audience`]): by default the C&A's
+    /// token-service URL.
+    pub audience: String,
 }
 
 /// What happened when a find request was sent.
 #[derive(Debug, Clone)]
 pub struct FindOutcome {
     pub request_id: String,
-    /// jti of the find request token: the assertion a provider's PAT is issued for, which
-    /// attributes its later `/rreguri` calls to this find.
+    /// The find request token's assertion key ([`crate::cda::cas::assertion_key`]: its `jti`,
+    /// or a hash of the whole token when it has none): a provider's PAT is issued for that
+    /// assertion, which attributes its later `/rreguri` calls to this find.
     pub token_jti: Option<String>,
     pub sent_at: DateTime<Utc>,
     pub sent_instant: tokio::time::Instant,
@@ -38,6 +42,20 @@ pub struct FindOutcome {
     pub body: String,
     /// Why no response was usable (TLS refusal, connection refused, timeout, oversized body).
     pub error: Option<crate::recorder::SendFailure>,
+}
+
+/// The `name` claim: 40 hex digits (the length of the stub example's) hashed from the member's
+/// identity, so the same member has the same `name` and no personal data is sent in it.
+fn identity_hash(data: &FindData) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for part in [&data.given_name, &data.family_name, &data.date_of_birth] {
+        h.update(part.as_deref().unwrap_or_default().as_bytes());
+        h.update([0u8]);
+    }
+    let mut hex = hex::encode(h.finalize());
+    hex.truncate(40);
+    hex
 }
 
 impl PensionFinder {
@@ -51,23 +69,34 @@ impl PensionFinder {
         self.key.sign(&claims)
     }
 
-    /// Claims of a find request token living `lifetime_secs` (negative: already expired).
+    /// Claims of a find request token living `lifetime_secs` (negative: already expired), shaped
+    /// as the MaPS stub's example user assertion: `sub`, `aud` (the C&A's token service), `nbf`,
+    /// `iss`, `name` (a 40-hex hash), `exp`, `iat` and no `jti`; `[contract.find]` changes each.
     pub fn claims(&self, data: &FindData, lifetime_secs: i64) -> Map<String, Value> {
         let now = Utc::now().timestamp();
+        let c = &self.contract;
         let mut claims = Map::new();
-        claims.insert("iss".into(), Value::String(self.contract.issuer.clone()));
-        claims.insert("aud".into(), Value::String(self.holdername_guid.clone()));
         claims.insert(
             "sub".into(),
             Value::String(uuid::Uuid::new_v4().to_string()),
         );
-        claims.insert("iat".into(), Value::from(now));
+        claims.insert("aud".into(), Value::String(self.audience.clone()));
+        if c.include_nbf {
+            claims.insert("nbf".into(), Value::from(now));
+        }
+        claims.insert("iss".into(), Value::String(c.issuer.clone()));
+        if c.include_name {
+            claims.insert("name".into(), Value::String(identity_hash(data)));
+        }
         claims.insert("exp".into(), Value::from(now + lifetime_secs));
-        claims.insert(
-            "jti".into(),
-            Value::String(uuid::Uuid::new_v4().to_string()),
-        );
-        claims.extend(self.contract.find_claims(data));
+        claims.insert("iat".into(), Value::from(now));
+        if c.include_jti {
+            claims.insert(
+                "jti".into(),
+                Value::String(uuid::Uuid::new_v4().to_string()),
+            );
+        }
+        claims.extend(c.find_claims(data));
         claims
     }
 
@@ -100,8 +129,7 @@ impl PensionFinder {
     /// (`None`): the find-side negatives send missing and malformed request ids this way.
     /// The outcome's `request_id` is what was sent (empty when none was).
     pub async fn send_with_request_id(&self, token: &str, request_id: Option<&str>) -> FindOutcome {
-        let token_jti =
-            crate::jwt::peek_claims(token).and_then(|c| c["jti"].as_str().map(str::to_owned));
+        let token_jti = Some(crate::cda::cas::assertion_key(token));
         let builder = self.request_with(&self.client, token, request_id);
         let request_id = request_id.unwrap_or_default().to_owned();
         let sent_at = Utc::now();

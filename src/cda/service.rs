@@ -77,7 +77,12 @@ pub fn cas_settings(contract: &WireContract) -> CasSettings {
         issuer: CAS_ISSUER.to_owned(),
         finder_issuer: contract.find.issuer.clone(),
         dashboard_issuer: DASHBOARD_ISSUER.to_owned(),
-        lifetimes: Lifetimes::default(),
+        find_audience: contract.find.audience.clone(),
+        lifetimes: Lifetimes {
+            pat: std::time::Duration::from_secs(contract.pat.find_pat_lifetime_secs),
+            refreshed_pat: std::time::Duration::from_secs(contract.pat.refreshed_pat_lifetime_secs),
+            ..Lifetimes::default()
+        },
     }
 }
 
@@ -167,7 +172,10 @@ impl CdaService {
         let u = &self.public_url;
         vec![
             ("C&A base URL (as_uri)".into(), u.clone()),
-            ("token endpoint".into(), format!("{u}/token")),
+            (
+                "token endpoint; aud of PAT assertions".into(),
+                format!("{u}/token"),
+            ),
             ("permission endpoint".into(), format!("{u}/perm")),
             ("introspection endpoint".into(), format!("{u}/introspect")),
             (

@@ -124,6 +124,9 @@ pub enum Fault {
     /// Holds each find's registrations back until the next find arrives, then registers them
     /// (under the earlier find's request id) before matching the new one.
     RegistersOnNextFind,
+    /// Never obtains a fresh PAT: on a 401 from the C&A (an expired PAT) it gives up, and it
+    /// applies stage 2 updates with the find's PAT.
+    NeverRefreshesPat,
 }
 
 /// A set of faults; empty for a correct provider.

@@ -4,6 +4,9 @@
 //! - find endpoint: validates the find request token against the CDA's JWKS, answers 202 at
 //!   once, matches asynchronously, obtains a PAT with the find token as assertion and registers
 //!   each match at `/rreguri` with the find's `X-Request-ID` as `inbound_request_id`;
+//! - PATs: on a 401 from the C&A (an expired or forgotten PAT) it obtains a fresh PAT with an
+//!   assertion signed by its own registered key (the PAT refresh route) and retries once; stage
+//!   2 updates use such a refreshed PAT, not the find's;
 //! - view endpoint: no RPT -> `/perm` -> 401 with a ticket; with an RPT -> `/introspect` and
 //!   checks (active, token type, resource, scopes, expiry) -> a signed view data token;
 //! - `/jwks` (or `[contract.view] jwks_path`): the key its view data tokens are signed with,
@@ -66,6 +69,9 @@ pub struct ProviderOptions {
     pub client: reqwest::Client,
     /// Signs view data tokens.
     pub view_key: SigningKey,
+    /// Signs its own PAT assertions (the PAT refresh route); its public key is registered at
+    /// the C&A for the pack's holdername. Without one, PATs come from find tokens only.
+    pub pat_key: Option<SigningKey>,
     pub issuer: String,
     /// Deliberate defects (test facility only).
     pub faults: Faults,
@@ -81,6 +87,8 @@ struct RegisteredAsset {
 #[derive(Debug, Default)]
 struct ProviderState {
     by_asset: HashMap<String, RegisteredAsset>,
+    /// The latest PAT obtained by the refresh route, reused until the C&A refuses it.
+    refreshed_pat: Option<String>,
 }
 
 #[derive(Clone)]
@@ -403,7 +411,24 @@ impl ReferenceProvider {
             tracing::info!("find {request_id}: no match");
             return;
         }
-        let pat = match self.obtain_pat(&token).await {
+        // A PAT for the find token, or, when the find carried none (claims mode) or its token
+        // has expired by now (matching took long, or the find was resumed after a restart), a
+        // fresh PAT by the refresh route. A refusal of the find token is not worked around: a
+        // 4xx is not retried, and a 5xx or no answer was already retried with backoff.
+        let expired = jwt::peek_claims(&token)
+            .and_then(|c| c["exp"].as_i64())
+            .is_some_and(|exp| exp <= jwt::now_epoch());
+        let found = if (token.is_empty() || expired) && self.may_refresh() {
+            self.fresh_pat().await
+        } else if token.is_empty() {
+            Err(
+                "the find carried no token (claims mode) and the provider has no PAT assertion key"
+                    .to_owned(),
+            )
+        } else {
+            self.obtain_pat(&token).await
+        };
+        let mut pat = match found {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!("find {request_id}: could not obtain a PAT: {e}");
@@ -449,17 +474,22 @@ impl ReferenceProvider {
             }
             let url = format!("{}/rreguri", o.cas_base_url);
             let authorised = !o.faults.has(Fault::RegistersWithoutPat);
-            match self
-                .call_cas(|c| {
+            let answer = self
+                .call_cas_with_pat(&pat, |c, pat| {
                     let post = c.post(&url).json(&body);
                     if authorised {
-                        post.bearer_auth(&pat)
+                        post.bearer_auth(pat)
                     } else {
                         post
                     }
                 })
-                .await
-            {
+                .await;
+            // A refreshed PAT serves this find's later registrations too.
+            let answer = answer.map(|(s, v, used)| {
+                pat = used;
+                (s, v)
+            });
+            match answer {
                 Ok((200 | 201, v)) => match v["resource_id"].as_str() {
                     // Deliberate defect: the resource id read as a UUID, which the real C&A's
                     // is not; the registration is then lost to the provider.
@@ -562,7 +592,100 @@ impl ReferenceProvider {
         }
     }
 
+    /// Whether it obtains fresh PATs (it has a registered assertion key and no fault says
+    /// otherwise).
+    fn may_refresh(&self) -> bool {
+        self.opts().pat_key.is_some() && !self.opts().faults.has(Fault::NeverRefreshesPat)
+    }
+
+    /// A fresh PAT by the refresh route: a jwt-bearer assertion signed with its own key, `iss`
+    /// and `sub` its holdername GUID, `aud` the C&A's token URL, two minutes' lifetime and a
+    /// new `jti`. Kept for reuse (stage 2 updates) until the C&A refuses it.
+    async fn fresh_pat(&self) -> Result<String, String> {
+        let o = self.opts();
+        let key = o
+            .pat_key
+            .as_ref()
+            .ok_or_else(|| "no PAT assertion key is configured".to_owned())?;
+        let holder = o.pack.holdername_guid();
+        let now = jwt::now_epoch();
+        let claims = json!({
+            "iss": holder,
+            "sub": holder,
+            "aud": crate::contract::cas_token_url(&o.cas_base_url),
+            "iat": now,
+            "exp": now + 120,
+            "jti": uuid::Uuid::new_v4().to_string(),
+        });
+        let assertion = key.sign(&claims).map_err(|e| e.to_string())?;
+        let pat = self.obtain_pat(&assertion).await?;
+        self.state().refreshed_pat = Some(pat.clone());
+        Ok(pat)
+    }
+
+    /// The PAT for work not caused by a find (stage 2 updates): the kept refreshed PAT, or a
+    /// new one; `fallback` (the find's) when it does not refresh.
+    async fn update_pat(&self, fallback: &str) -> String {
+        if !self.may_refresh() {
+            return fallback.to_owned();
+        }
+        if let Some(p) = self.state().refreshed_pat.clone() {
+            return p;
+        }
+        match self.fresh_pat().await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!("could not obtain a fresh PAT: {e}; using the find's");
+                fallback.to_owned()
+            }
+        }
+    }
+
+    /// Call the C&A with `pat`; on a 401 (the PAT expired, or the C&A forgot it) obtain a fresh
+    /// PAT and retry once with it. The answer, and the PAT last used.
+    async fn call_cas_with_pat(
+        &self,
+        pat: &str,
+        make: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+    ) -> Result<(u16, Value, String), String> {
+        let (status, v) = self.call_cas(|c| make(c, pat)).await?;
+        if status != 401
+            || !self.may_refresh()
+            || self.opts().faults.has(Fault::RegistersWithoutPat)
+        {
+            return Ok((status, v, pat.to_owned()));
+        }
+        tracing::info!("the C&A answered 401 ({v}); obtaining a fresh PAT");
+        let fresh = match self.fresh_pat().await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!("could not obtain a fresh PAT: {e}");
+                return Ok((status, v, pat.to_owned()));
+            }
+        };
+        let (status, v) = self.call_cas(|c| make(c, &fresh)).await?;
+        Ok((status, v, fresh))
+    }
+
+    /// Keep `pat` as `asset`'s PAT when a call had to refresh it.
+    fn keep_pat(&self, asset: &RegisteredAsset, pat: String) {
+        if pat != asset.pat
+            && let Some(a) = self
+                .state()
+                .by_asset
+                .values_mut()
+                .find(|a| a.resource_id == asset.resource_id)
+        {
+            a.pat = pat;
+        }
+    }
+
     async fn obtain_pat(&self, assertion: &str) -> Result<String, String> {
+        self.request_pat(assertion).await.map_err(|(_, e)| e)
+    }
+
+    /// `/token` with `assertion`; a refusal with the C&A's status (`None`: not answered).
+    async fn request_pat(&self, assertion: &str) -> Result<String, (Option<u16>, String)> {
         let url = format!("{}/token", self.opts().cas_base_url);
         let (status, v) = self
             .call_cas(|c| {
@@ -572,14 +695,20 @@ impl ReferenceProvider {
                     ("assertion", assertion),
                 ])
             })
-            .await?;
+            .await
+            .map_err(|e| (None, e))?;
         if status != 200 {
-            return Err(format!("/token answered {status}: {v}"));
+            return Err((Some(status), format!("/token answered {status}: {v}")));
         }
         v["access_token"]
             .as_str()
             .map(str::to_owned)
-            .ok_or_else(|| "no access_token in /token response".to_owned())
+            .ok_or_else(|| {
+                (
+                    Some(status),
+                    "no access_token in /token response".to_owned(),
+                )
+            })
     }
 
     /// Ask the C&A for a permission ticket and build the 401 challenge.
@@ -602,10 +731,17 @@ impl ReferenceProvider {
             "resource_id": resource_id,
             "resource_scopes": o.contract.view.perm_scopes,
         });
-        match self
-            .call_cas(|c| c.post(&url).bearer_auth(&pat).json(&body))
+        let answer = self
+            .call_cas_with_pat(&pat, |c, pat| c.post(&url).bearer_auth(pat).json(&body))
             .await
-        {
+            .map(|(s, v, used)| {
+                // A refreshed PAT is the viewed asset's only when its own PAT was used.
+                if resource_id == asset.resource_id {
+                    self.keep_pat(asset, used);
+                }
+                (s, v)
+            });
+        match answer {
             Ok((201, v)) => match v["ticket"].as_str() {
                 Some(ticket) => {
                     let as_uri = if o.faults.has(Fault::WrongAsUri) {
@@ -642,9 +778,12 @@ impl ReferenceProvider {
     /// Introspect `rpt` and check it grants `owner` on `asset`'s resource now.
     async fn rpt_grants(&self, asset: &RegisteredAsset, rpt: &str) -> Result<(), String> {
         let url = format!("{}/introspect", self.opts().cas_base_url);
-        let (status, v) = self
-            .call_cas(|c| c.post(&url).bearer_auth(&asset.pat).form(&[("token", rpt)]))
+        let (status, v, used) = self
+            .call_cas_with_pat(&asset.pat, |c, pat| {
+                c.post(&url).bearer_auth(pat).form(&[("token", rpt)])
+            })
             .await?;
+        self.keep_pat(asset, used);
         if status != 200 {
             return Err(format!("introspection answered {status}"));
         }
@@ -809,13 +948,14 @@ async fn find(
                 Ok(j) => j,
                 Err(e) => return error(StatusCode::SERVICE_UNAVAILABLE, &e),
             };
-            let holder = o.pack.holdername_guid();
+            // Addressed to the C&A's token service by default ([contract.find] audience).
+            let audience = c.expected_audience(&o.cas_base_url, o.pack.holdername_guid());
             match jwt::verify::<serde_json::Map<String, Value>>(
                 &token,
                 jwks,
                 &Expect {
                     issuer: Some(&c.issuer),
-                    audience: Some(holder),
+                    audience: Some(&audience),
                     required: &["iat"],
                 },
             ) {
@@ -1067,10 +1207,13 @@ impl ReferenceProvider {
             );
         };
         let url = format!("{}/rreguri/{}", o.cas_base_url, asset.resource_id);
+        // Updates come later than the find (the next day, in PDP's stage 2): they go with a
+        // refreshed PAT, not the find's.
+        let pat = self.update_pat(&asset.pat).await;
         let result = match u.action {
             UpdateAction::Confirm => {
                 let body = json!({ "match_status": "match-yes" });
-                self.call_cas(|c| c.patch(&url).bearer_auth(&asset.pat).json(&body))
+                self.call_cas_with_pat(&pat, |c, pat| c.patch(&url).bearer_auth(pat).json(&body))
                     .await
             }
             action => {
@@ -1078,14 +1221,18 @@ impl ReferenceProvider {
                 if o.faults.has(Fault::WrongDeletionReason) && action == UpdateAction::Reject {
                     reason = "asset-removed";
                 }
-                self.call_cas(|c| {
+                self.call_cas_with_pat(&pat, |c, pat| {
                     c.delete(&url)
                         .query(&[("deletion_reason", reason)])
-                        .bearer_auth(&asset.pat)
+                        .bearer_auth(pat)
                 })
                 .await
             }
         };
+        let result = result.map(|(s, v, used)| {
+            self.keep_pat(&asset, used);
+            (s, v)
+        });
         match result {
             Ok((status, _)) if (200..300).contains(&status) => {
                 let confirmed = u.action == UpdateAction::Confirm;

@@ -11,6 +11,8 @@
 //! client_cert = "provider-client.pem"     # its client certificate for calling the C&A
 //! client_key = "provider-client.key"
 //! view_signing_key = "view-signing.key"   # RSA PEM signing view data tokens
+//! pat_assertion_key = "pat-signing.key"   # optional: RSA PEM signing its own PAT assertions
+//! pat_assertion_kid = "pat-1"             #   (registered at the C&A: [provider] pat_assertion_keys)
 //! pack = "testpacks/integration/pack.toml"
 //! journal = "provider-journal.jsonl"      # acknowledged finds and registrations (the default)
 //! [contract]                              # as in the harness's target file
@@ -46,6 +48,12 @@ pub struct StandaloneConfig {
     pub view_signing_key: Secret,
     #[serde(default = "default_view_kid")]
     pub view_signing_kid: String,
+    /// Signs its own PAT assertions (the PAT refresh route); without it PATs come from find
+    /// tokens only.
+    #[serde(default)]
+    pub pat_assertion_key: Option<Secret>,
+    #[serde(default = "default_pat_kid")]
+    pub pat_assertion_kid: String,
     pub pack: PathBuf,
     #[serde(default)]
     pub contract: WireContract,
@@ -60,6 +68,10 @@ pub struct StandaloneConfig {
 
 fn default_journal() -> PathBuf {
     PathBuf::from("provider-journal.jsonl")
+}
+
+fn default_pat_kid() -> String {
+    "reference-provider-pat-1".to_owned()
 }
 
 fn default_view_kid() -> String {
@@ -102,6 +114,16 @@ pub async fn start(path: &Path) -> Result<RunningServer, String> {
         &config.view_signing_key.read("view_signing_key", &base)?,
     )
     .map_err(|e| e.to_string())?;
+    let pat_key = match &config.pat_assertion_key {
+        Some(secret) => Some(
+            SigningKey::from_pem(
+                &config.pat_assertion_kid,
+                &secret.read("pat_assertion_key", &base)?,
+            )
+            .map_err(|e| e.to_string())?,
+        ),
+        None => None,
+    };
     let pack = TestPack::load(&base.join(&config.pack)).map_err(|e| e.to_string())?;
     let cda_url = config.cda_url.trim_end_matches('/').to_owned();
     // Written and flushed to the disk before each 202: it survives the machine, not only the
@@ -117,6 +139,7 @@ pub async fn start(path: &Path) -> Result<RunningServer, String> {
             cas_base_url: cda_url,
             client: http,
             view_key,
+            pat_key,
             issuer: crate::environment::PROVIDER_ISSUER.to_owned(),
             faults: Faults::none(),
         },

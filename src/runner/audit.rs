@@ -1,6 +1,7 @@
 //! The whole-run registration audit: every call the C&A received on `/rreguri` (POST, PATCH,
 //! DELETE, including ones it deduplicated or refused) is attributed to the find request that
-//! caused it, by its `inbound_request_id` or by the PAT (issued for that find's token), and
+//! caused it, by its `inbound_request_id`, by the PAT (issued for that find's token) or, for a
+//! PATCH or DELETE, by the find that registered its PeI, and
 //! judged against the test pack. A scenario's own steps watch only briefly after its find; this
 //! catches what arrives later (a second member's PeI, a duplicate POST, an unasked DELETE or
 //! PATCH, a call with a PAT from before a clear-down) and, at the end of each stage, compares the
@@ -260,8 +261,26 @@ fn judge_call(
             .iter()
             .rposition(|f| f.token_jti.as_deref() == Some(j))
     });
-    let index = by_inbound.or(by_pat);
     let asset = call.name.as_deref().and_then(asset_of);
+    // A PATCH or DELETE made with a refreshed PAT (no find's) and no inbound_request_id belongs
+    // to the find that registered its PeI.
+    let by_registration = || {
+        asset.as_ref().and_then(|a| {
+            (call.method != "POST")
+                .then(|| l.finds.iter().rposition(|f| f.posted.contains(a)))
+                .flatten()
+        })
+    };
+    let index = by_inbound.or(by_pat).or_else(by_registration);
+    // A 401 for an expired PAT is how a provider learns to obtain a fresh one (README, "The
+    // PAT model"): not a finding (unless it is late activity after a clear-down). A provider
+    // that then does not retry misses the registration or update, which the scenario's own
+    // checks and the stage audit name.
+    let pat_expired = call.status == 401
+        && call
+            .refusal
+            .as_deref()
+            .is_some_and(|r| r.starts_with(crate::cda::cas::PAT_EXPIRED));
     // A PATCH or DELETE a planned match update asked for is expected whoever sent it.
     if call.method != "POST"
         && call.status < 400
@@ -276,6 +295,9 @@ fn judge_call(
         return None;
     }
     let Some(index) = index else {
+        if pat_expired {
+            return None;
+        }
         return Some(Finding {
             scenario: None,
             message: format!(
@@ -312,6 +334,9 @@ fn judge_call(
             describe(call),
             answer(call)
         ));
+    }
+    if pat_expired {
+        return None;
     }
     if call.status >= 400 {
         return found(format!(

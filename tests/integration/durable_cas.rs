@@ -210,12 +210,13 @@ impl Solution {
     }
 }
 
-/// A find request token for `holder`, signed as the pension finder: a PAT assertion.
-fn assertion(key: &SigningKey, holder: &str) -> String {
+/// A find request token, signed as the pension finder and addressed to the C&A on `port`: a
+/// PAT assertion, for the registered holdername (the test pack's).
+fn assertion(key: &SigningKey, port: u16) -> String {
     let now = chrono::Utc::now().timestamp();
     key.sign(&serde_json::json!({
         "iss": pdp_harness::contract::WireContract::default().find.issuer,
-        "aud": holder,
+        "aud": format!("https://localhost:{port}/token"),
         "sub": "provider",
         "iat": now,
         "exp": now + 600,
@@ -238,7 +239,7 @@ fn serve_restarted_on_the_same_file_finds_registrations_pats_and_the_audit_log_a
     let t = Target::new();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let key = t.signing_key();
-    let holder = new_id();
+    let holder = crate::common::pack().holdername_guid().to_owned();
     let name = format!("urn:pei:{holder}:{}", new_id());
     let post_id = new_id();
     let registration = serde_json::json!({
@@ -249,7 +250,7 @@ fn serve_restarted_on_the_same_file_finds_registrations_pats_and_the_audit_log_a
     // First serve: a PAT and a registration.
     let first = t.serve("0 registration(s), 0 clear-down(s) so far");
     let solution = t.client();
-    let find_token = assertion(&key, &holder);
+    let find_token = assertion(&key, t.port);
     let (pat, resource_id) = rt.block_on(async {
         let pat = solution.pat(&find_token).await;
         let (status, body) = solution
@@ -473,8 +474,8 @@ fn concurrent_registrations_all_survive_a_kill_with_the_audit_log_in_sequence() 
     let answered: Vec<String> = rt.block_on(async {
         let calls = (0..n).map(|_| {
             let solution = solution.clone();
-            let holder = new_id();
-            let find_token = assertion(&key, &holder);
+            let holder = crate::common::pack().holdername_guid().to_owned();
+            let find_token = assertion(&key, t.port);
             async move {
                 let pat = solution.pat(&find_token).await;
                 let (status, body) = solution

@@ -16,6 +16,7 @@ mod load;
 mod masks;
 mod mtls;
 mod openapi;
+mod pat;
 mod readme;
 mod real_target;
 mod reporting;

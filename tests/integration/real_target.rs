@@ -68,6 +68,7 @@ impl Material {
             .expect("cert");
         self.identity("provider-client", &client);
         self.write("view-signing.key", &rsa_pem());
+        self.write("pat-signing.key", &rsa_pem());
         let pack = common::root().join("testpacks/integration/pack.toml");
         self.write(
             "provider.toml",
@@ -81,6 +82,8 @@ cda_ca = "cda-ca.pem"
 client_cert = "provider-client.pem"
 client_key = "provider-client.key"
 view_signing_key = "view-signing.key"
+pat_assertion_key = "pat-signing.key"
+pat_assertion_kid = "pat-1"
 pack = "{}"
 "#,
                 self.provider_port,
@@ -109,6 +112,7 @@ client_cert = "{client}.pem"
 client_key = "{client}.key"
 ca_bundle = "{ca_bundle}"
 view_token_keys = [{{ file = "view-signing.key", kid = "reference-provider-view-1" }}]
+pat_assertion_keys = [{{ file = "pat-signing.key", kid = "pat-1" }}]
 
 [cda]
 listen = "127.0.0.1:{cda_port}"
@@ -890,7 +894,7 @@ fn load_runs_against_a_separate_provider_process() {
 }
 
 /// Stage 2 on PDP's timetable against a separate provider process: stage 1 alone through
-/// `serve`; stage 2 `--after` it is red while the updates are not applied (naming each), green
+/// `serve`; `serve` killed and started again on its state file; stage 2 `--after` it is red while the updates are not applied (naming each), green
 /// once the organisation applied them with a separate command; `--pack all` without an
 /// `[updates] command` ends "stage 2 pending" (exit 0); a C&A cleared since, or an unknown run,
 /// stops `--after` with exit 2; a failing `[updates] command` fails the stage with its output.
@@ -966,6 +970,12 @@ fn stage_2_runs_later_once_the_organisation_has_applied_the_updates() {
         )),
         "{t}"
     );
+
+    // serve stops (killed, as a crash would end it) and starts again on the same target file:
+    // the C&A's state file keeps the registrations stage 1 left, so stage 2 can run later.
+    let _ = serve.kill();
+    let _ = serve.wait();
+    serve = check_serve(&m, &target);
 
     // Stage 2 before the updates were applied: red, each update named with what was observed.
     let before = listing();
