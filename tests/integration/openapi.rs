@@ -8,12 +8,8 @@
 
 use crate::common;
 
-use std::time::Duration;
-
 use common::{spec, to_json_schema};
 use pdp_harness::contract::FindData;
-use pdp_harness::environment::Environment;
-use pdp_harness::tls;
 use serde_json::{Value, json};
 
 fn response_schema(doc: &Value, path: &str, method: &str, status: &str) -> Value {
@@ -86,21 +82,7 @@ fn is_jws(s: &str) -> bool {
         })
 }
 
-fn client(env: &Environment) -> reqwest::Client {
-    let id = common::pki(env)
-        .client_identity("test", "openapi-check")
-        .expect("cert");
-    tls::client(
-        Some(&id),
-        &[common::pki(env).ca_pem()],
-        Duration::from_secs(10),
-    )
-    .expect("client")
-}
-
-fn rid() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
+use common::{cas_client as client, rid};
 
 async fn json_of(resp: reqwest::Response, expect: u16) -> Value {
     assert_eq!(resp.status().as_u16(), expect);

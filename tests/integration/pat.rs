@@ -15,7 +15,6 @@ use pdp_harness::evidence::record::{Status, Verdict};
 use pdp_harness::pki::{SigningKey, jwks_of};
 use pdp_harness::provider::{Fault, Faults};
 use pdp_harness::runner::Pack;
-use pdp_harness::tls;
 use pdp_harness::updates::MatchUpdateFile;
 use serde_json::{Value, json};
 
@@ -24,26 +23,7 @@ fn persona_of(env: &Environment, case: &str) -> FindData {
     FindData::of(env.pack.persona(case.persona.get_ref()).expect("persona"))
 }
 
-fn member(env: &Environment) -> FindData {
-    FindData::of(env.pack.persona("P-CP-01").expect("persona"))
-}
-
-/// A client with a provider-like certificate, to call the C&A directly.
-fn cas_client(env: &Environment) -> reqwest::Client {
-    let id = common::pki(env)
-        .client_identity("test", "test-provider")
-        .expect("cert");
-    tls::client(
-        Some(&id),
-        &[common::pki(env).ca_pem()],
-        Duration::from_secs(10),
-    )
-    .expect("client")
-}
-
-fn rid() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
+use common::{cas_client, member, rid};
 
 fn token_url(env: &Environment) -> String {
     format!("{}/token", env.cas.base_url())

@@ -7,9 +7,7 @@ use crate::common;
 use std::time::Duration;
 
 use base64::Engine;
-use pdp_harness::contract::FindData;
 use pdp_harness::environment::Environment;
-use pdp_harness::tls;
 use serde_json::{Value, json};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -24,26 +22,7 @@ fn tamper(token: &str, claim: &str, value: Value) -> String {
     format!("{}.{}.{}", parts[0], body, parts[2])
 }
 
-fn member(env: &Environment) -> FindData {
-    FindData::of(env.pack.persona("P-CP-01").expect("persona"))
-}
-
-/// A client with a provider-like certificate, to call the C&A directly.
-fn cas_client(env: &Environment) -> reqwest::Client {
-    let id = common::pki(env)
-        .client_identity("test", "test-provider")
-        .expect("cert");
-    tls::client(
-        Some(&id),
-        &[common::pki(env).ca_pem()],
-        Duration::from_secs(10),
-    )
-    .expect("client")
-}
-
-fn rid() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
+use common::{cas_client, member, rid};
 
 async fn pat_for(env: &Environment, assertion: &str) -> reqwest::Response {
     cas_client(env)

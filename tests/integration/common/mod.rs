@@ -310,3 +310,26 @@ pub fn run_log_once_acknowledged(runs: &Path, limit: std::time::Duration) -> Pat
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
+
+/// The member of case CP-01, as the finder sends them.
+pub fn member(env: &Environment) -> pdp_harness::contract::FindData {
+    pdp_harness::contract::FindData::of(env.pack.persona("P-CP-01").expect("persona"))
+}
+
+/// A client with a provider-like certificate, to call the C&A directly.
+pub fn cas_client(env: &Environment) -> reqwest::Client {
+    let id = pki(env)
+        .client_identity("test", "test-provider")
+        .expect("cert");
+    pdp_harness::tls::client(
+        Some(&id),
+        &[pki(env).ca_pem()],
+        std::time::Duration::from_secs(10),
+    )
+    .expect("client")
+}
+
+/// A fresh canonical X-Request-ID.
+pub fn rid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
