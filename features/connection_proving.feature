@@ -1,4 +1,4 @@
-@connection-proving
+@connection-proving @serial
 Feature: Connection proving
   PDP's connection proving test: a find request arrives, the organisation registers the
   pension identifier (PeI) it matched, and answers a view request for it through the UMA flow.

@@ -1,4 +1,4 @@
-@stage1
+@stage1 @serial
 Feature: Find negatives - forged and malformed find requests are refused
   A provider must register only what a genuine find from the CDA asks for. Each scenario sends
   the find of a member who matches (test case S1-01's persona), forged or malformed in one way,

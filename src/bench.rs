@@ -112,38 +112,11 @@ pub async fn run(opts: &BenchOptions) -> Result<Vec<String>, BenchError> {
         median(&mut concurrent)
     ));
 
-    // (a) and (d): the whole pack in this process.
-    let started = Instant::now();
-    let env = embedded(pack(&opts.testpacks)?).await?;
-    let options = RunOptions {
-        pack: Pack::All,
-        tags: None,
-        features_dir: opts.features.clone(),
-        out_dir: scratch.join("all"),
-        config: TargetConfig::default(),
-        cases: None,
-        rerun: None,
-        sign_off: None,
-        after: None,
-        interactive: false,
-        stop: Default::default(),
-    };
-    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let console =
-        crate::runner::writer::shared(Box::new(crate::runner::writer::Collect(lines.clone())));
-    let outcome = crate::session::checked_run(env.clone(), &options, console).await;
-    env.shutdown();
-    let wall = started.elapsed().as_secs_f64();
-    let outcome = outcome.map_err(fail)?;
-    out.push(format!(
-        "(a) run --pack all: {wall:.2} s wall for {} scenarios ({})",
-        outcome.record.counts.total(),
-        outcome.record.verdict.plain_words()
-    ));
-    out.push(format!(
-        "(d) peak memory after run --pack all: {} (VmHWM)",
-        peak_memory_mb().map_or("unknown".to_owned(), |mb| format!("{mb:.1} MB"))
-    ));
+    // (a) and (d): the whole pack in this process, at the default concurrency (then, for
+    // comparison, one scenario at a time).
+    for concurrency in [crate::runner::DEFAULT_CONCURRENCY, 1] {
+        out.extend(whole_pack(opts, &scratch, concurrency).await?);
+    }
 
     // (c) the bare client, then `load` at rising rates, against one reference provider.
     let env = embedded(pack(&opts.testpacks)?).await?;
@@ -203,6 +176,50 @@ pub async fn run(opts: &BenchOptions) -> Result<Vec<String>, BenchError> {
         peak_memory_mb().map_or("unknown".to_owned(), |mb| format!("{mb:.1} MB"))
     ));
     let _ = std::fs::remove_dir_all(&scratch);
+    Ok(out)
+}
+
+/// `run --pack all` at `concurrency` in this process, from the environment's start: its
+/// wall time (and, the first time, the peak memory).
+async fn whole_pack(
+    opts: &BenchOptions,
+    scratch: &Path,
+    concurrency: usize,
+) -> Result<Vec<String>, BenchError> {
+    let started = Instant::now();
+    let env = embedded(pack(&opts.testpacks)?).await?;
+    let options = RunOptions {
+        pack: Pack::All,
+        tags: None,
+        features_dir: opts.features.clone(),
+        out_dir: scratch.join("all"),
+        config: TargetConfig::default(),
+        cases: None,
+        rerun: None,
+        sign_off: None,
+        after: None,
+        interactive: false,
+        concurrency,
+        stop: Default::default(),
+    };
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let console =
+        crate::runner::writer::shared(Box::new(crate::runner::writer::Collect(lines.clone())));
+    let outcome = crate::session::checked_run(env.clone(), &options, console).await;
+    env.shutdown();
+    let wall = started.elapsed().as_secs_f64();
+    let outcome = outcome.map_err(fail)?;
+    let mut out = vec![format!(
+        "(a) run --pack all --concurrency {concurrency}: {wall:.2} s wall for {} scenarios ({})",
+        outcome.record.counts.total(),
+        outcome.record.verdict.plain_words()
+    )];
+    if concurrency != 1 {
+        out.push(format!(
+            "(d) peak memory after run --pack all: {} (VmHWM)",
+            peak_memory_mb().map_or("unknown".to_owned(), |mb| format!("{mb:.1} MB"))
+        ));
+    }
     Ok(out)
 }
 

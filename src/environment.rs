@@ -141,28 +141,58 @@ impl Environment {
     ) -> Result<Environment, EnvError> {
         let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
         let began = std::time::Instant::now();
-        // The five RS256 keys are generated concurrently, beside the (ECDSA P-256) CA.
-        let (pki, keys) = std::thread::scope(|s| {
-            let keys = s.spawn(|| {
-                SigningKey::generate_all(&[
-                    FINDER_ISSUER_KID,
-                    CAS_KID,
-                    DASHBOARD_KID,
-                    "provider-view-data-1",
-                    "provider-pat-1",
-                ])
-            });
-            let pki = TestPki::generate("pdp-harness");
-            (
-                pki,
-                keys.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            )
+        // The four RS256 keys (the tokens a provider sees: find tokens, the C&A's, view data
+        // and PAT assertions) are generated concurrently in the background, while everything
+        // that needs no signing key is prepared: the (ECDSA P-256) PKI and its certificates,
+        // the dashboard's ES256 key (its claim token is read by the harness's own C&A only)
+        // and the view data schema.
+        let keys = std::thread::spawn(|| {
+            SigningKey::generate_all(&[
+                FINDER_ISSUER_KID,
+                CAS_KID,
+                "provider-view-data-1",
+                "provider-pat-1",
+            ])
         });
-        let pki = pki?;
-        let [finder_key, cas_key, dashboard_key, view_key, pat_key]: [SigningKey; 5] = keys?
+        let prepared = (|| -> Result<_, EnvError> {
+            let pki = TestPki::generate("pdp-harness")?;
+            let cas_identity =
+                pki.server_identity("C&A server", "cas.cda.pdp-harness.test", &[])?;
+            let provider_client_id =
+                pki.client_identity("provider client", "reference-provider")?;
+            let provider_identity =
+                pki.server_identity("provider server", "provider.pdp-harness.test", &[])?;
+            let harness_id = pki.client_identity("CDA client", "pdp-harness-cda")?;
+            let dashboard_key = SigningKey::generate_es256(DASHBOARD_KID)?;
+            let view_schema = crate::rules::ViewDataSchema::configured(
+                config.contract.view_data_schema.as_deref(),
+                &config.base_dir(),
+            )?;
+            Ok((
+                pki,
+                cas_identity,
+                provider_client_id,
+                provider_identity,
+                harness_id,
+                dashboard_key,
+                view_schema,
+            ))
+        })();
+        let keys = keys
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let (
+            pki,
+            cas_identity,
+            provider_client_id,
+            provider_identity,
+            harness_id,
+            dashboard_key,
+            view_schema,
+        ) = prepared?;
+        let [finder_key, cas_key, view_key, pat_key]: [SigningKey; 4] = keys?
             .try_into()
-            .map_err(|_| EnvError::Config("expected five generated signing keys".to_owned()))?;
+            .map_err(|_| EnvError::Config("expected four generated signing keys".to_owned()))?;
         let ca = vec![pki.ca_der()];
         let ca_pem = vec![pki.ca_pem()];
         tracing::debug!(
@@ -181,7 +211,6 @@ impl Environment {
             cas_key,
             jwks_of([&finder_key, &dashboard_key]),
         );
-        let cas_identity = pki.server_identity("C&A server", "cas.cda.pdp-harness.test", &[])?;
         let cas_app = cas.router().layer(axum::middleware::from_fn_with_state(
             InboundParty {
                 recorder: recorder.clone(),
@@ -199,7 +228,6 @@ impl Environment {
 
         // The reference provider: its own server certificate and its own client certificate
         // for calling the C&A.
-        let provider_client_id = pki.client_identity("provider client", "reference-provider")?;
         let provider_client =
             tls::client(Some(&provider_client_id), &ca_pem, Duration::from_secs(30))?;
         let provider_options = ProviderOptions {
@@ -213,8 +241,6 @@ impl Environment {
             issuer: PROVIDER_ISSUER.to_owned(),
             faults,
         };
-        let provider_identity =
-            pki.server_identity("provider server", "provider.pdp-harness.test", &[])?;
         let embedded = Arc::new(
             EmbeddedProvider::start(
                 provider_options,
@@ -240,7 +266,6 @@ impl Environment {
         let provider_server = embedded.first_server();
 
         // The CDA side's client certificate, used by the finder, the dashboard and clear-down.
-        let harness_id = pki.client_identity("CDA client", "pdp-harness-cda")?;
         let harness_client = tls::client(Some(&harness_id), &ca_pem, Duration::from_secs(60))?;
         let finder = PensionFinder {
             client: harness_client.clone(),
@@ -290,10 +315,7 @@ impl Environment {
             dashboard,
             pack,
             limits: config.limits.clone(),
-            view_schema: Arc::new(crate::rules::ViewDataSchema::configured(
-                contract.view_data_schema.as_deref(),
-                &config.base_dir(),
-            )?),
+            view_schema: Arc::new(view_schema),
             contract,
             match_updates: std::sync::Mutex::new(None),
             reporting_section: config.reporting_section,

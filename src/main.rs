@@ -382,6 +382,11 @@ struct RunInputs {
     /// Keep personas' personal data in the evidence (local debugging only; recorded on the cover)
     #[arg(long)]
     reveal_personal_data: bool,
+    /// How many scenarios of a feature run at once; 1 runs them one after another. Scenarios
+    /// that change what others see (clear-downs, C&A faults, stage 2, reporting) always run alone
+    #[arg(long, value_name = "N", default_value_t = runner::DEFAULT_CONCURRENCY as u16,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
     #[command(flatten)]
     sign_off: SignOffArgs,
 }
@@ -787,6 +792,7 @@ async fn execute(inv: Invocation) -> Result<u8, Failure> {
             rerun: inv.rerun.clone(),
             sign_off: Some(sign_off.clone()),
             after: after.as_ref().map(|a| absolute(&a.run_dir)),
+            concurrency: Some(usize::from(inv.inputs.concurrency)),
         };
         match serve::delegate(target, &request, |line| say!("{line}")).await {
             Ok(Some(code)) => return Ok(code),
@@ -818,6 +824,7 @@ async fn execute(inv: Invocation) -> Result<u8, Failure> {
         sign_off: Some(sign_off),
         after,
         interactive: std::io::IsTerminal::is_terminal(&std::io::stdin()),
+        concurrency: usize::from(inv.inputs.concurrency),
     };
     runner::check_selection(&options).map_err(could_not_run)?;
     let signals = Signals::new().map_err(could_not_run)?;

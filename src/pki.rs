@@ -316,12 +316,14 @@ pub fn certificate_info(role: &str, der: &[u8]) -> CertificateInfo {
     }
 }
 
-/// An RS256 JWT signing key with its key id and public JWK.
+/// A JWT signing key with its key id and public JWK: RS256 (what PDP specifies for the tokens
+/// a provider sees), or ES256 for a token only the harness itself verifies.
 #[derive(Clone)]
 pub struct SigningKey {
     pub kid: String,
     encoding: EncodingKey,
     pub jwk: Jwk,
+    alg: Algorithm,
 }
 
 impl fmt::Debug for SigningKey {
@@ -342,6 +344,33 @@ impl SigningKey {
             }
         })?;
         SigningKey::from_pem(kid, &key.serialize_pem())
+    }
+
+    /// A fresh P-256 key for ES256, known by `kid`: generated in well under a millisecond,
+    /// where an RSA-2048 key takes tens. Only for tokens no provider verifies (the dashboard's
+    /// RQP claim token, which only the harness's own C&A reads).
+    pub fn generate_es256(kid: &str) -> Result<SigningKey, PkiError> {
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|source| {
+            PkiError::Generate {
+                what: format!("JWT signing key {kid}"),
+                source,
+            }
+        })?;
+        let sign_err = |source| PkiError::SigningKey {
+            kid: kid.to_owned(),
+            source,
+        };
+        let encoding =
+            EncodingKey::from_ec_pem(key.serialize_pem().as_bytes()).map_err(sign_err)?;
+        let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::ES256).map_err(sign_err)?;
+        jwk.common.key_id = Some(kid.to_owned());
+        jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        Ok(SigningKey {
+            kid: kid.to_owned(),
+            encoding,
+            jwk,
+            alg: Algorithm::ES256,
+        })
     }
 
     /// Fresh keys for `kids`, in order, each generated on its own thread: RSA key generation
@@ -376,12 +405,13 @@ impl SigningKey {
             kid: kid.to_owned(),
             encoding,
             jwk,
+            alg: Algorithm::RS256,
         })
     }
 
-    /// Sign `claims` as a compact JWS (RS256, with this key's `kid`).
+    /// Sign `claims` as a compact JWS (this key's algorithm, with its `kid`).
     pub fn sign<T: Serialize>(&self, claims: &T) -> Result<String, jsonwebtoken::errors::Error> {
-        let mut header = Header::new(Algorithm::RS256);
+        let mut header = Header::new(self.alg);
         header.kid = Some(self.kid.clone());
         header.typ = Some("JWT".to_owned());
         jsonwebtoken::encode(&header, claims, &self.encoding)
@@ -396,7 +426,8 @@ impl SigningKey {
     ) -> Result<String, jsonwebtoken::errors::Error> {
         use base64::Engine;
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let mut header = serde_json::json!({ "alg": "RS256", "typ": "JWT", "kid": self.kid });
+        let mut header =
+            serde_json::json!({ "alg": format!("{:?}", self.alg), "typ": "JWT", "kid": self.kid });
         if let Some(h) = header.as_object_mut() {
             h.extend(extra.clone());
         }
@@ -405,8 +436,7 @@ impl SigningKey {
             b64.encode(serde_json::to_vec(&header)?),
             b64.encode(serde_json::to_vec(claims)?)
         );
-        let signature =
-            jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, Algorithm::RS256)?;
+        let signature = jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, self.alg)?;
         Ok(format!("{message}.{signature}"))
     }
 }

@@ -23,6 +23,152 @@ const BODY_LIMIT: usize = 16 * 1024;
 /// must not grow without bound.
 pub const EXCHANGE_BUDGET: usize = 16 * 1024 * 1024;
 
+/// The scenario something recorded belongs to (`None`: no scenario could be told, e.g. a call
+/// to the simulated C&A that carries no value a scenario sent).
+pub type Tag = Option<u64>;
+
+tokio::task_local! {
+    /// The scenario whose step is running: set around each step's future
+    /// ([`in_scenario`]), so that concurrent scenarios' calls, timings and notes are told apart.
+    static SCENARIO: u64;
+}
+
+/// Run a step's future as scenario `id`: what it records is that scenario's.
+pub async fn in_scenario<F: std::future::Future>(id: u64, f: F) -> F::Output {
+    SCENARIO.scope(id, f).await
+}
+
+/// The scenario whose step is running here, if any.
+pub fn current_scenario() -> Tag {
+    SCENARIO.try_with(|id| *id).ok()
+}
+
+/// Whether an item tagged `tag` belongs in the evidence of scenario `scope`: its own, and
+/// what no scenario could be told for (attributed by time, as a serial run always did).
+fn in_scope(tag: Tag, scope: Tag) -> bool {
+    tag.is_none() || scope.is_none() || tag == scope
+}
+
+/// Values shorter than this are too common (status words, scopes) to tell scenarios apart.
+const MIN_ATOM: usize = 16;
+/// Correlation values kept; the oldest go first.
+const MAX_CORRELATIONS: usize = 50_000;
+
+/// Values (request ids, tokens, resource ids, asset GUIDs) that one scenario sent or was sent,
+/// so that a call the provider makes to the simulated C&A is attributed to the scenario
+/// whose find or view caused it: `/rreguri` carries the find's request id as
+/// `inbound_request_id`, `/token` the find token, `/perm` the resource ids `/rreguri`
+/// answered, `/introspect` the dashboard's RPT. A value two scenarios share tells nothing.
+#[derive(Debug, Default)]
+struct Correlations {
+    owner: std::collections::HashMap<String, Tag>,
+    order: std::collections::VecDeque<String>,
+}
+
+impl Correlations {
+    fn learn(&mut self, scenario: u64, atoms: Vec<String>) {
+        for atom in atoms {
+            match self.owner.get_mut(&atom) {
+                Some(owner) if *owner != Some(scenario) => *owner = None,
+                Some(_) => {}
+                None => {
+                    self.owner.insert(atom.clone(), Some(scenario));
+                    self.order.push_back(atom);
+                    if self.order.len() > MAX_CORRELATIONS
+                        && let Some(old) = self.order.pop_front()
+                    {
+                        self.owner.remove(&old);
+                    }
+                }
+            }
+        }
+    }
+
+    fn lookup(&self, atoms: &[String]) -> Tag {
+        atoms
+            .iter()
+            .find_map(|a| self.owner.get(a).copied().flatten())
+    }
+}
+
+/// A request of the harness's in flight; dropped when it is answered (or abandoned).
+struct Flight<'a> {
+    recorder: &'a Recorder,
+    id: u64,
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut f) = self.recorder.in_flight.lock() {
+            f.retain(|(id, _, _, _)| *id != self.id);
+        }
+    }
+}
+
+/// The path of a URL, whether absolute (a client's) or origin-form (a server's).
+fn path_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => u.path().to_owned(),
+        Err(_) => url.split('?').next().unwrap_or(url).to_owned(),
+    }
+}
+
+/// The values of a request or response that can tie it to a scenario: the request id, a
+/// bearer token, long path segments and query values, and long string values of a JSON or
+/// form body. Body first: `inbound_request_id` names the find better than a PAT that several
+/// finds may share.
+fn atoms(url: &str, headers: &HeaderMap, body: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut add = |v: &str| {
+        if v.len() >= MIN_ATOM {
+            out.push(v.to_owned());
+        }
+    };
+    if let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) {
+        fn strings(v: &serde_json::Value, add: &mut dyn FnMut(&str)) {
+            match v {
+                serde_json::Value::String(s) => add(s),
+                serde_json::Value::Array(a) => a.iter().for_each(|x| strings(x, add)),
+                serde_json::Value::Object(o) => o.values().for_each(|x| strings(x, add)),
+                _ => {}
+            }
+        }
+        strings(&json, &mut add);
+    } else if !body.is_empty() && body.len() <= BODY_LIMIT {
+        for (_, v) in url::form_urlencoded::parse(body) {
+            add(&v);
+        }
+    }
+    // The path and query only: a host name is every scenario's.
+    let (path, query) = match url::Url::parse(url) {
+        Ok(u) => (u.path().to_owned(), u.query().map(str::to_owned)),
+        Err(_) => match url.split_once('?') {
+            Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
+            None => (url.to_owned(), None),
+        },
+    };
+    path.split('/').for_each(&mut add);
+    if let Some(query) = query {
+        for (_, v) in url::form_urlencoded::parse(query.as_bytes()) {
+            add(&v);
+        }
+    }
+    if let Some(v) = headers
+        .get(reqwest::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        add(v.strip_prefix("Bearer ").unwrap_or(v));
+    }
+    for (name, value) in headers {
+        if name.as_str().eq_ignore_ascii_case("x-request-id")
+            && let Ok(v) = value.to_str()
+        {
+            add(v);
+        }
+    }
+    out
+}
+
 /// What an exchange costs to keep, roughly.
 fn weight(e: &Exchange) -> usize {
     let headers = |h: &[(String, String)]| h.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
@@ -38,7 +184,7 @@ fn weight(e: &Exchange) -> usize {
 /// recorded (since the last clear), so an id stays valid while older exchanges are dropped.
 #[derive(Debug, Default)]
 struct Exchanges {
-    items: std::collections::VecDeque<(SystemTime, Exchange)>,
+    items: std::collections::VecDeque<(SystemTime, Tag, Exchange)>,
     weight: usize,
     /// How many were dropped from the front: the id of `items[0]`.
     dropped: usize,
@@ -46,11 +192,11 @@ struct Exchanges {
 
 impl Exchanges {
     /// Keep `e`; its id.
-    fn push(&mut self, at: SystemTime, e: Exchange) -> usize {
+    fn push(&mut self, at: SystemTime, tag: Tag, e: Exchange) -> usize {
         self.weight += weight(&e);
-        self.items.push_back((at, e));
+        self.items.push_back((at, tag, e));
         while self.weight > EXCHANGE_BUDGET && self.items.len() > 1 {
-            if let Some((_, old)) = self.items.pop_front() {
+            if let Some((_, _, old)) = self.items.pop_front() {
                 self.weight = self.weight.saturating_sub(weight(&old));
                 self.dropped += 1;
             }
@@ -61,14 +207,14 @@ impl Exchanges {
     fn get(&self, id: usize) -> Option<&Exchange> {
         id.checked_sub(self.dropped)
             .and_then(|i| self.items.get(i))
-            .map(|(_, e)| e)
+            .map(|(_, _, e)| e)
     }
 
-    /// The id of the latest exchange `pick` chooses.
-    fn latest(&self, pick: impl Fn(&Exchange) -> bool) -> Option<usize> {
+    /// The id of the latest exchange of `scope` that `pick` chooses.
+    fn latest(&self, scope: Tag, pick: impl Fn(&Exchange) -> bool) -> Option<usize> {
         self.items
             .iter()
-            .rposition(|(_, e)| pick(e))
+            .rposition(|(_, tag, e)| in_scope(*tag, scope) && pick(e))
             .map(|i| self.dropped + i)
     }
 }
@@ -79,11 +225,18 @@ impl Exchanges {
 #[derive(Debug, Default)]
 pub struct Recorder {
     exchanges: Mutex<Exchanges>,
-    timings: Mutex<Vec<(SystemTime, Timing)>>,
+    timings: Mutex<Vec<(SystemTime, Tag, Timing)>>,
     /// Doubts that are not failures (sources disagree), for the step that raised them.
-    warnings: Mutex<Vec<(SystemTime, String)>>,
+    warnings: Mutex<Vec<(SystemTime, Tag, String)>>,
     /// What steps said about their checks, stamped like timings.
-    notes: Mutex<Vec<(SystemTime, StepNote)>>,
+    notes: Mutex<Vec<(SystemTime, Tag, StepNote)>>,
+    /// Which scenario the values seen on the wire belong to, for inbound calls.
+    correlations: Mutex<Correlations>,
+    /// The harness's own requests in flight (method, path, scenario): a call the simulated
+    /// C&A receives that carries nothing to tell it by (the dashboard's `GET /jwk_uri`) is
+    /// the one scenario's request to that route in flight.
+    in_flight: Mutex<Vec<(u64, String, String, u64)>>,
+    next_flight: std::sync::atomic::AtomicU64,
     redactor: Redactor,
     /// Per party, how long a request may take in all (its limit plus a margin).
     timeouts: Mutex<Vec<(String, std::time::Duration)>>,
@@ -188,12 +341,23 @@ pub struct StepNotes {
     pub view_data: Vec<DecodedToken>,
 }
 
-fn between<T: Clone>(items: &[(SystemTime, T)], from: SystemTime, to: SystemTime) -> Vec<T> {
-    let start = items.partition_point(|(at, _)| *at < from);
-    let end = items.partition_point(|(at, _)| *at <= to);
+/// Items stamped within `[from, to]` that belong to `scope` ([`in_scope`]).
+fn between<T: Clone>(
+    items: &[(SystemTime, Tag, T)],
+    scope: Tag,
+    from: SystemTime,
+    to: SystemTime,
+) -> Vec<T> {
+    let start = items.partition_point(|(at, _, _)| *at < from);
+    let end = items.partition_point(|(at, _, _)| *at <= to);
     items
         .get(start..end.max(start))
-        .map(|s| s.iter().map(|(_, t)| t.clone()).collect())
+        .map(|s| {
+            s.iter()
+                .filter(|(_, tag, _)| in_scope(*tag, scope))
+                .map(|(_, _, t)| t.clone())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -264,27 +428,27 @@ impl Recorder {
         }
     }
 
-    /// Exchanges completed within `[from, to]`.
-    pub fn exchanges_between(&self, from: SystemTime, to: SystemTime) -> Vec<Exchange> {
+    /// Exchanges of `scope` (`None`: every scenario's) completed within `[from, to]`.
+    pub fn exchanges_between(&self, scope: Tag, from: SystemTime, to: SystemTime) -> Vec<Exchange> {
         self.exchanges
             .lock()
-            .map(|mut v| between(v.items.make_contiguous(), from, to))
+            .map(|mut v| between(v.items.make_contiguous(), scope, from, to))
             .unwrap_or_default()
     }
 
-    /// Timings measured within `[from, to]`.
-    pub fn timings_between(&self, from: SystemTime, to: SystemTime) -> Vec<Timing> {
+    /// Timings of `scope` measured within `[from, to]`.
+    pub fn timings_between(&self, scope: Tag, from: SystemTime, to: SystemTime) -> Vec<Timing> {
         self.timings
             .lock()
-            .map(|v| between(&v, from, to))
+            .map(|v| between(&v, scope, from, to))
             .unwrap_or_default()
     }
 
-    /// Warnings raised within `[from, to]`.
-    pub fn warnings_between(&self, from: SystemTime, to: SystemTime) -> Vec<String> {
+    /// Warnings of `scope` raised within `[from, to]`.
+    pub fn warnings_between(&self, scope: Tag, from: SystemTime, to: SystemTime) -> Vec<String> {
         self.warnings
             .lock()
-            .map(|v| between(&v, from, to))
+            .map(|v| between(&v, scope, from, to))
             .unwrap_or_default()
     }
 
@@ -292,7 +456,7 @@ impl Recorder {
     /// disagree); the evidence lists it with the step that raised it.
     pub fn push_warning(&self, text: String) {
         if let Ok(mut w) = self.warnings.lock() {
-            w.push((SystemTime::now(), text));
+            w.push((SystemTime::now(), current_scenario(), text));
         }
     }
 
@@ -305,7 +469,12 @@ impl Recorder {
 
     /// Mark the latest recorded exchange that `pick` chooses as the one a check judged.
     pub fn judged_latest(&self, pick: impl Fn(&Exchange) -> bool) {
-        let id = self.exchanges.lock().ok().and_then(|v| v.latest(pick));
+        let scope = current_scenario();
+        let id = self
+            .exchanges
+            .lock()
+            .ok()
+            .and_then(|v| v.latest(scope, pick));
         self.judged(id);
     }
 
@@ -325,16 +494,16 @@ impl Recorder {
 
     fn note(&self, note: StepNote) {
         if let Ok(mut n) = self.notes.lock() {
-            n.push((SystemTime::now(), note));
+            n.push((SystemTime::now(), current_scenario(), note));
         }
     }
 
-    /// What steps said within `[from, to]`.
-    pub fn notes_between(&self, from: SystemTime, to: SystemTime) -> StepNotes {
+    /// What the steps of `scope` said within `[from, to]`.
+    pub fn notes_between(&self, scope: Tag, from: SystemTime, to: SystemTime) -> StepNotes {
         let notes = self
             .notes
             .lock()
-            .map(|v| between(&v, from, to))
+            .map(|v| between(&v, scope, from, to))
             .unwrap_or_default();
         let mut out = StepNotes::default();
         let mut observed = Vec::new();
@@ -367,6 +536,9 @@ impl Recorder {
         if let Ok(mut w) = self.warnings.lock() {
             w.clear();
         }
+        if let Ok(mut c) = self.correlations.lock() {
+            *c = Correlations::default();
+        }
     }
 
     /// Stop (or resume) keeping exchanges and timings.
@@ -384,7 +556,7 @@ impl Recorder {
             return;
         }
         if let Ok(mut t) = self.timings.lock() {
-            t.push((SystemTime::now(), timing));
+            t.push((SystemTime::now(), current_scenario(), timing));
         }
     }
 
@@ -401,6 +573,7 @@ impl Recorder {
         resp_body: &[u8],
         duration_ms: f64,
         error: Option<String>,
+        tag: Tag,
     ) -> Option<usize> {
         if self.is_paused() {
             return None;
@@ -440,7 +613,52 @@ impl Recorder {
             error: error.map(|e| r.text(&e)),
         };
         let mut v = self.exchanges.lock().ok()?;
-        Some(v.push(SystemTime::now(), exchange))
+        Some(v.push(SystemTime::now(), tag, exchange))
+    }
+
+    /// Remember the values of a message as scenario `tag`'s (nothing when untagged or paused).
+    fn learn(&self, tag: Tag, url: &str, headers: &HeaderMap, body: &[u8]) {
+        let Some(scenario) = tag else { return };
+        if self.is_paused() {
+            return;
+        }
+        let found = atoms(url, headers, body);
+        if let Ok(mut c) = self.correlations.lock() {
+            c.learn(scenario, found);
+        }
+    }
+
+    /// The scenario an inbound call belongs to, by the values it carries, else by the one
+    /// scenario whose request to the same route is in flight.
+    fn attribute(&self, url: &str, headers: &HeaderMap, body: &[u8]) -> Tag {
+        if self.is_paused() {
+            return None;
+        }
+        let found = atoms(url, headers, body);
+        if let Some(tag) = self.correlations.lock().ok()?.lookup(&found) {
+            return Some(tag);
+        }
+        let path = path_of(url);
+        let flights = self.in_flight.lock().ok()?;
+        let mut owners = flights
+            .iter()
+            .filter(|(_, _, p, _)| *p == path)
+            .map(|(_, _, _, scenario)| *scenario);
+        let first = owners.next()?;
+        owners.all(|s| s == first).then_some(first)
+    }
+
+    /// Note a request of scenario `tag` in flight until the guard is dropped.
+    fn fly(&self, tag: Tag, method: &str, url: &str) -> Option<Flight<'_>> {
+        let scenario = tag?;
+        let id = self
+            .next_flight
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.in_flight
+            .lock()
+            .ok()?
+            .push((id, method.to_owned(), path_of(url), scenario));
+        Some(Flight { recorder: self, id })
     }
 
     /// Send a request as `party`, read the whole response and record both.
@@ -458,6 +676,10 @@ impl Recorder {
             .and_then(|b| b.as_bytes())
             .map(<[u8]>::to_vec)
             .unwrap_or_default();
+        let tag = current_scenario();
+        // Learnt before the request goes: the provider may call the C&A before it answers.
+        self.learn(tag, &url, &req_headers, &req_body);
+        let _flight = self.fly(tag, &method, &url);
         let start = Instant::now();
         let cap = self.body_cap();
         // Read incrementally and stop at the cap: a huge body costs `cap` bytes, not its size.
@@ -491,6 +713,7 @@ impl Recorder {
         let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
         match result {
             Ok((status, headers, body)) => {
+                self.learn(tag, &url, &headers, &body);
                 let exchange = self.push(
                     party,
                     &method,
@@ -502,6 +725,7 @@ impl Recorder {
                     &body,
                     elapsed_ms,
                     None,
+                    tag,
                 );
                 Ok(Observed {
                     status,
@@ -536,6 +760,7 @@ impl Recorder {
                     &[],
                     elapsed_ms,
                     Some(failure.to_string()),
+                    tag,
                 );
                 Err(failure)
             }
@@ -574,6 +799,11 @@ pub async fn record_inbound(
     let resp_bytes = axum::body::to_bytes(resp_body, 4 * 1024 * 1024)
         .await
         .unwrap_or_default();
+    // A call to a simulator belongs to the scenario whose values it carries; what it
+    // answers (a PAT, a resource id, a ticket) belongs to that scenario too.
+    let tag = who.recorder.attribute(&url, &req_headers, &req_body);
+    who.recorder
+        .learn(tag, &url, &resp_parts.headers, &resp_bytes);
     let _ = who.recorder.push(
         who.party,
         &method,
@@ -585,6 +815,7 @@ pub async fn record_inbound(
         &resp_bytes,
         start.elapsed().as_secs_f64() * 1000.0,
         None,
+        tag,
     );
     Response::from_parts(resp_parts, Body::from(resp_bytes))
 }

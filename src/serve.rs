@@ -86,6 +86,9 @@ pub struct RunRequest {
     /// Stage 2 after this stage-1 run (its directory).
     #[serde(default)]
     pub after: Option<PathBuf>,
+    /// `--concurrency` (absent from older clients' requests: the default).
+    #[serde(default)]
+    pub concurrency: Option<usize>,
 }
 
 /// How often a quiet run's answer stream carries a blank line, so a client that went away is
@@ -310,6 +313,10 @@ impl AttachedRuns {
             after,
             // The run is in serve's process: its terminal is not the caller's.
             interactive: false,
+            concurrency: job
+                .request
+                .concurrency
+                .unwrap_or(crate::runner::DEFAULT_CONCURRENCY),
         };
         if let Err(e) = crate::runner::check_selection(&options) {
             say(format!("error: {e}"));

@@ -58,6 +58,7 @@ impl RerunPlan {
             sign_off: None,
             after: None,
             interactive: false,
+            concurrency: super::DEFAULT_CONCURRENCY,
         }
     }
 }

@@ -38,6 +38,9 @@ pub struct HarnessWorld {
     pub audit: Option<Arc<crate::runner::audit::Audit>>,
     /// This scenario's identity, to which the audit attributes what its finds cause.
     pub scenario: Option<crate::evidence::record::ScenarioKey>,
+    /// This scenario's run-wide number: its steps run as it ([`crate::recorder::in_scenario`]),
+    /// so the recorder tells its calls from those of scenarios running beside it (0: none).
+    pub scenario_id: u64,
     /// The most recent find request.
     pub last_find: Option<SentFind>,
     /// What was forged or malformed in the most recent find, for a negative scenario.

@@ -11,7 +11,33 @@ use super::world::HarnessWorld;
 use crate::evidence::classify::{FailureClass, StepFailure};
 use crate::evidence::record::{LogEvent, Status, StepRecord};
 use crate::evidence::runlog::RunLog;
-use crate::recorder::Recorder;
+use crate::recorder::{Recorder, Tag};
+
+/// Scenario numbers by the address of the scenario cucumber runs, which is the same in the
+/// `before` hook (which numbers it) and in the events the writer gets for it: the writer asks
+/// the recorder for that scenario's calls, timings and notes only.
+#[derive(Debug, Clone, Default)]
+pub struct ScenarioIds(Arc<std::sync::Mutex<std::collections::HashMap<usize, u64>>>);
+
+impl ScenarioIds {
+    /// Number `scenario` (run-wide unique, never 0).
+    pub fn assign(&self, scenario: &gherkin::Scenario) -> u64 {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut ids) = self.0.lock() {
+            ids.insert(std::ptr::from_ref(scenario) as usize, id);
+        }
+        id
+    }
+
+    fn of(&self, scenario: &gherkin::Scenario) -> Tag {
+        self.0
+            .lock()
+            .ok()?
+            .get(&(std::ptr::from_ref(scenario) as usize))
+            .copied()
+    }
+}
 
 /// How far a run has got, for a live display; the lines say the same for a plain console.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +105,7 @@ fn millis(from: SystemTime, to: SystemTime) -> f64 {
 pub struct EvidenceWriter {
     log: RunLog,
     recorder: Arc<Recorder>,
+    ids: ScenarioIds,
     console: SharedConsole,
     current: Option<Current>,
     /// Parse errors and log write errors: the run could not be trusted.
@@ -87,10 +114,16 @@ pub struct EvidenceWriter {
 }
 
 impl EvidenceWriter {
-    pub fn new(log: RunLog, recorder: Arc<Recorder>, console: SharedConsole) -> EvidenceWriter {
+    pub fn new(
+        log: RunLog,
+        recorder: Arc<Recorder>,
+        console: SharedConsole,
+        ids: ScenarioIds,
+    ) -> EvidenceWriter {
         EvidenceWriter {
             log,
             recorder,
+            ids,
             console,
             current: None,
             problems: Vec::new(),
@@ -187,7 +220,13 @@ impl EvidenceWriter {
         });
     }
 
-    fn step_event(&mut self, at: SystemTime, step: &gherkin::Step, ev: &event::Step<HarnessWorld>) {
+    fn step_event(
+        &mut self,
+        at: SystemTime,
+        scenario: &gherkin::Scenario,
+        step: &gherkin::Step,
+        ev: &event::Step<HarnessWorld>,
+    ) {
         let (status, failure) = match ev {
             event::Step::Started => {
                 if let Some(c) = self.current.as_mut() {
@@ -213,7 +252,9 @@ impl EvidenceWriter {
             Some(f) => (Some(f.message), Some(f.class)),
             None => (None, None),
         };
-        let notes = self.recorder.notes_between(c.step_started, at);
+        // This scenario's own, when others run beside it.
+        let scope = self.ids.of(scenario);
+        let notes = self.recorder.notes_between(scope, c.step_started, at);
         let record = StepRecord {
             keyword: step.keyword.trim().to_owned(),
             text: step.value.clone(),
@@ -221,11 +262,11 @@ impl EvidenceWriter {
             duration_ms: millis(c.step_started, at),
             message: message.map(|m| self.recorder.redactor().text(&m)),
             failure_class,
-            exchanges: self.recorder.exchanges_between(c.step_started, at),
-            timings: self.recorder.timings_between(c.step_started, at),
+            exchanges: self.recorder.exchanges_between(scope, c.step_started, at),
+            timings: self.recorder.timings_between(scope, c.step_started, at),
             warnings: self
                 .recorder
-                .warnings_between(c.step_started, at)
+                .warnings_between(scope, c.step_started, at)
                 .iter()
                 .map(|w| self.recorder.redactor().text(w))
                 .collect(),
@@ -412,7 +453,7 @@ impl Writer<HarnessWorld> for EvidenceWriter {
                 self.scenario_started(at, &feature, rule.as_deref(), &scenario)
             }
             event::Scenario::Background(step, ev) | event::Scenario::Step(step, ev) => {
-                self.step_event(at, &step, &ev)
+                self.step_event(at, &scenario, &step, &ev)
             }
             event::Scenario::Hook(_, event::Hook::Failed(_, info)) => self.hook_failed(at, &info),
             event::Scenario::Finished => self.scenario_finished(at),

@@ -275,6 +275,7 @@ async fn run_case(
         stop: Default::default(),
         after: None,
         interactive: false,
+        concurrency: pdp_harness::runner::DEFAULT_CONCURRENCY,
     };
     let outcome = runner::run(env.clone(), &options, Box::new(Collect::default()))
         .await
@@ -619,6 +620,7 @@ async fn an_unattributable_registration_fails_the_run_level_check() {
         sign_off: None,
         after: None,
         interactive: false,
+        concurrency: pdp_harness::runner::DEFAULT_CONCURRENCY,
         stop: Default::default(),
     };
     let stray = {

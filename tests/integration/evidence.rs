@@ -551,6 +551,7 @@ async fn a_rerun_says_when_its_inputs_changed() {
             sign_off: None,
             after: None,
             interactive: false,
+            concurrency: pdp_harness::runner::DEFAULT_CONCURRENCY,
             stop: Default::default(),
         },
     )

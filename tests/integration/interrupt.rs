@@ -289,6 +289,7 @@ async fn the_midnight_guard_before_the_reporting_stage_ends_the_run_like_an_inte
         sign_off: None,
         after: None,
         interactive: false,
+        concurrency: pdp_harness::runner::DEFAULT_CONCURRENCY,
     };
     let outcome = runner::run(env.clone(), &options, Box::new(NearMidnight(clock)))
         .await

@@ -233,6 +233,7 @@ async fn a_script_expecting_the_wrong_code_fails_naming_the_field_and_the_code()
         sign_off: None,
         after: None,
         interactive: false,
+        concurrency: pdp_harness::runner::DEFAULT_CONCURRENCY,
     };
     let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
     let record = runner::run(env.clone(), &options, Box::new(Collect(lines)))
@@ -345,6 +346,7 @@ async fn run_scripts(
         sign_off: None,
         after: None,
         interactive: false,
+        concurrency: pdp_harness::runner::DEFAULT_CONCURRENCY,
     };
     let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
     let record = runner::run(env.clone(), &options, Box::new(Collect(lines)))

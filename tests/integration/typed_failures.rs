@@ -227,6 +227,13 @@ fn every_step_keeps_its_typed_failure_for_the_evidence() {
                 path.display(),
                 i + 1
             );
+            // Concurrent scenarios: what the step records is told apart by its scenario.
+            assert!(
+                definition.iter().any(|l| l.contains("in_scenario(")),
+                "{}:{}: the step does not run as its scenario (in_scenario)",
+                path.display(),
+                i + 1
+            );
         }
     }
     assert!(steps >= 40, "found {steps} step definitions");

@@ -3,6 +3,7 @@
 //! the dashboard send view requests it must be refused, and check that the provider gave up
 //! when it should, without a retry storm, and never returned view data it should not.
 
+use crate::recorder::in_scenario;
 use std::time::Duration;
 
 use axum::http::Method;
@@ -59,7 +60,11 @@ async fn answers_with_step(
     span: String,
     n: String,
 ) -> StepResult {
-    let outcome = answers_with(world, verb, word, status, description, retry_after, span, n).await;
+    let outcome = in_scenario(
+        world.scenario_id,
+        answers_with(world, verb, word, status, description, retry_after, span, n),
+    )
+    .await;
     world.settle(outcome)
 }
 
@@ -110,7 +115,11 @@ async fn no_answer_step(
     span: String,
     n: String,
 ) -> StepResult {
-    let outcome = no_answer(world, how, verb, word, span, n).await;
+    let outcome = in_scenario(
+        world.scenario_id,
+        no_answer(world, how, verb, word, span, n),
+    )
+    .await;
     world.settle(outcome)
 }
 
@@ -141,7 +150,7 @@ async fn no_answer(
     regex = r#"^the C&A's introspection results (name the token type pension_dashboard_pmt|carry no permissions|grant no owner scope|are active with exp in the past|carry a permission whose exp is past|say active false) from now on$"#
 )]
 async fn rewrites_step(world: &mut HarnessWorld, what: String) -> StepResult {
-    let outcome = rewrites(world, what).await;
+    let outcome = in_scenario(world.scenario_id, rewrites(world, what)).await;
     world.settle(outcome)
 }
 
@@ -193,7 +202,7 @@ async fn genuine_rpt(world: &HarnessWorld, case_id: &str) -> Result<String, Step
 
 #[when(expr = "the dashboard presents a genuine RPT for the PeI of case {string}")]
 async fn present_rpt_step(world: &mut HarnessWorld, case_id: String) -> StepResult {
-    let outcome = present_rpt(world, case_id).await;
+    let outcome = in_scenario(world.scenario_id, present_rpt(world, case_id)).await;
     world.settle(outcome)
 }
 
@@ -216,7 +225,11 @@ async fn present_rpt_malformed_step(
     what: String,
     scope: String,
 ) -> StepResult {
-    let outcome = present_rpt_malformed(world, case_id, what, scope).await;
+    let outcome = in_scenario(
+        world.scenario_id,
+        present_rpt_malformed(world, case_id, what, scope),
+    )
+    .await;
     world.settle(outcome)
 }
 
@@ -257,7 +270,7 @@ fn carries_view_data(world: &HarnessWorld, status: u16, body: Option<serde_json:
 
 #[then("the provider returns no view data")]
 async fn no_view_data_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = no_view_data(world).await;
+    let outcome = in_scenario(world.scenario_id, no_view_data(world)).await;
     world.settle(outcome)
 }
 
@@ -284,7 +297,7 @@ async fn no_view_data(world: &mut HarnessWorld) -> StepResult {
     regex = r#"^the provider returns no view data unless its retry of /(perm|introspect) succeeded$"#
 )]
 async fn no_view_data_unless_retried_step(world: &mut HarnessWorld, word: String) -> StepResult {
-    let outcome = no_view_data_unless_retried(world, word).await;
+    let outcome = in_scenario(world.scenario_id, no_view_data_unless_retried(world, word)).await;
     world.settle(outcome)
 }
 
@@ -316,7 +329,7 @@ async fn no_view_data_unless_retried(world: &mut HarnessWorld, word: String) -> 
 
 #[then(expr = "the provider answers {int} and returns no view data")]
 async fn answers_and_no_view_data_step(world: &mut HarnessWorld, status: u16) -> StepResult {
-    let outcome = answers_and_no_view_data(world, status).await;
+    let outcome = in_scenario(world.scenario_id, answers_and_no_view_data(world, status)).await;
     world.settle(outcome)
 }
 
@@ -341,9 +354,12 @@ async fn answers_and_no_view_data(world: &mut HarnessWorld, status: u16) -> Step
 
 #[then("no PeI is registered for a find whose PAT or registration the C&A refused")]
 async fn nothing_registered_refused_by_cas_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = super::find::watch_nothing_registered(
-        world,
-        "a find whose PAT or registration the C&A refused for good",
+    let outcome = in_scenario(
+        world.scenario_id,
+        super::find::watch_nothing_registered(
+            world,
+            "a find whose PAT or registration the C&A refused for good",
+        ),
     )
     .await;
     world.settle(outcome)
@@ -378,7 +394,11 @@ async fn called_bounded_step(
     how: String,
     bound: usize,
 ) -> StepResult {
-    let outcome = called_bounded(world, verb, word, how, bound).await;
+    let outcome = in_scenario(
+        world.scenario_id,
+        called_bounded(world, verb, word, how, bound),
+    )
+    .await;
     world.settle(outcome)
 }
 

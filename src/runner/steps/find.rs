@@ -1,5 +1,6 @@
 //! Find requests, their acknowledgement and the registrations they lead to.
 
+use crate::recorder::in_scenario;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use crate::testpack::ExpectedMatch;
 
 #[given("the provider's test data has been cleared down")]
 async fn cleared_down_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = cleared_down(world).await;
+    let outcome = in_scenario(world.scenario_id, cleared_down(world)).await;
     world.settle(outcome)
 }
 
@@ -31,7 +32,7 @@ async fn cleared_down(world: &mut HarnessWorld) -> StepResult {
 
 #[when(expr = "the pension finder sends a find request for the member of test case {string}")]
 async fn find_request_step(world: &mut HarnessWorld, case_id: String) -> StepResult {
-    let outcome = find_request(world, case_id).await;
+    let outcome = in_scenario(world.scenario_id, find_request(world, case_id)).await;
     world.settle(outcome)
 }
 
@@ -54,7 +55,7 @@ async fn find_request(world: &mut HarnessWorld, case_id: String) -> StepResult {
     regex = r#"^the pension finder sends a find request for the member of test case "([^"]+)" with (a find token with a bad signature|an expired find token|a find token from the wrong issuer|a find token for the wrong audience|no X-Request-ID|a malformed X-Request-ID)$"#
 )]
 async fn forged_find_step(world: &mut HarnessWorld, case_id: String, what: String) -> StepResult {
-    let outcome = forged_find(world, case_id, what).await;
+    let outcome = in_scenario(world.scenario_id, forged_find(world, case_id, what)).await;
     world.settle(outcome)
 }
 
@@ -77,7 +78,7 @@ async fn forged_find(world: &mut HarnessWorld, case_id: String, what: String) ->
 
 #[then("the provider refuses the find request with a 4xx status")]
 async fn refused_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = refused(world).await;
+    let outcome = in_scenario(world.scenario_id, refused(world)).await;
     world.settle(outcome)
 }
 
@@ -134,7 +135,7 @@ fn negative_label(world: &HarnessWorld, member_case: &str) -> String {
 
 #[then("the provider acknowledges the find request with 202 within the acknowledgement limit")]
 async fn acknowledged_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = acknowledged(world).await;
+    let outcome = in_scenario(world.scenario_id, acknowledged(world)).await;
     world.settle(outcome)
 }
 
@@ -200,7 +201,7 @@ fn carries_match_results(body: &str) -> bool {
 
 #[then("exactly the PeIs expected by the test pack are registered within the registration limit")]
 async fn registered_as_expected_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = registered_as_expected(world).await;
+    let outcome = in_scenario(world.scenario_id, registered_as_expected(world)).await;
     world.settle(outcome)
 }
 
@@ -277,7 +278,7 @@ async fn registered_as_expected(world: &mut HarnessWorld) -> StepResult {
     expr = "every registration has match status {string}, the scheme name as description and the find request's X-Request-ID as inbound_request_id"
 )]
 async fn registrations_correct_step(world: &mut HarnessWorld, status: String) -> StepResult {
-    let outcome = registrations_correct(world, status).await;
+    let outcome = in_scenario(world.scenario_id, registrations_correct(world, status)).await;
     world.settle(outcome)
 }
 
@@ -289,7 +290,7 @@ async fn registrations_correct(world: &mut HarnessWorld, status: String) -> Step
     "every registration has the match status the test pack expects, the scheme name as description and the find request's X-Request-ID as inbound_request_id"
 )]
 async fn registrations_as_pack_expects_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = registrations_as_pack_expects(world).await;
+    let outcome = in_scenario(world.scenario_id, registrations_as_pack_expects(world)).await;
     world.settle(outcome)
 }
 
@@ -384,7 +385,7 @@ fn check_registrations(world: &HarnessWorld, status: &str) -> StepResult {
 
 #[then("no PeI is registered for the find request")]
 async fn nothing_registered_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = nothing_registered(world).await;
+    let outcome = in_scenario(world.scenario_id, nothing_registered(world)).await;
     world.settle(outcome)
 }
 
@@ -394,7 +395,7 @@ async fn nothing_registered(world: &mut HarnessWorld) -> StepResult {
 
 #[then("no PeI is registered for the refused find request")]
 async fn nothing_registered_refused_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = nothing_registered_refused(world).await;
+    let outcome = in_scenario(world.scenario_id, nothing_registered_refused(world)).await;
     world.settle(outcome)
 }
 
@@ -448,7 +449,7 @@ pub(super) async fn watch_nothing_registered(world: &HarnessWorld, what: &str) -
 
 #[when("the pension finder sends the same person's find request again")]
 async fn find_again_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = find_again(world).await;
+    let outcome = in_scenario(world.scenario_id, find_again(world)).await;
     world.settle(outcome)
 }
 
@@ -469,7 +470,7 @@ async fn find_again(world: &mut HarnessWorld) -> StepResult {
 
 #[then("the PeI is not registered a second time")]
 async fn not_registered_twice_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = not_registered_twice(world).await;
+    let outcome = in_scenario(world.scenario_id, not_registered_twice(world)).await;
     world.settle(outcome)
 }
 
@@ -543,7 +544,7 @@ async fn not_registered_twice(world: &mut HarnessWorld) -> StepResult {
 
 #[given(expr = "the member of test case {string} has a registered PeI")]
 async fn has_registered_pei_step(world: &mut HarnessWorld, case_id: String) -> StepResult {
-    let outcome = has_registered_pei(world, case_id).await;
+    let outcome = in_scenario(world.scenario_id, has_registered_pei(world, case_id)).await;
     world.settle(outcome)
 }
 

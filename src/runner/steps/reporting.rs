@@ -2,6 +2,7 @@
 //! null submissions, forced errors (429, 400) and the refusal of invalid bodies, and the
 //! reconciliation of what was reported with what the harness observed.
 
+use crate::recorder::in_scenario;
 use cucumber::{given, then, when};
 use serde_json::Value;
 
@@ -37,7 +38,7 @@ async fn submit(world: &mut HarnessWorld, path: &str, mode: Mode) -> StepResult 
 
 #[when(expr = "the organisation submits its reporting data to {string}")]
 async fn submits_step(world: &mut HarnessWorld, path: String) -> StepResult {
-    let outcome = submits(world, path).await;
+    let outcome = in_scenario(world.scenario_id, submits(world, path)).await;
     world.settle(outcome)
 }
 
@@ -47,7 +48,7 @@ async fn submits(world: &mut HarnessWorld, path: String) -> StepResult {
 
 #[when(expr = "the organisation sends a null submission to {string}")]
 async fn sends_null_step(world: &mut HarnessWorld, path: String) -> StepResult {
-    let outcome = sends_null(world, path).await;
+    let outcome = in_scenario(world.scenario_id, sends_null(world, path)).await;
     world.settle(outcome)
 }
 
@@ -57,7 +58,7 @@ async fn sends_null(world: &mut HarnessWorld, path: String) -> StepResult {
 
 #[when(expr = "the organisation resubmits its reporting data to {string} as a correction")]
 async fn resubmits_step(world: &mut HarnessWorld, path: String) -> StepResult {
-    let outcome = resubmits(world, path).await;
+    let outcome = in_scenario(world.scenario_id, resubmits(world, path)).await;
     world.settle(outcome)
 }
 
@@ -95,7 +96,7 @@ fn sent(
 
 #[then("every record is accepted with 202, a message and a timestamp")]
 async fn all_accepted_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = all_accepted(world).await;
+    let outcome = in_scenario(world.scenario_id, all_accepted(world)).await;
     world.settle(outcome)
 }
 
@@ -120,7 +121,7 @@ async fn all_accepted(world: &mut HarnessWorld) -> StepResult {
 
 #[then(expr = "every record is a {string} with submission_id null")]
 async fn reason_and_null_id_step(world: &mut HarnessWorld, reason: String) -> StepResult {
-    let outcome = reason_and_null_id(world, reason).await;
+    let outcome = in_scenario(world.scenario_id, reason_and_null_id(world, reason)).await;
     world.settle(outcome)
 }
 
@@ -142,7 +143,7 @@ async fn reason_and_status_step(
     reason: String,
     status: String,
 ) -> StepResult {
-    let outcome = reason_and_status(world, reason, status).await;
+    let outcome = in_scenario(world.scenario_id, reason_and_status(world, reason, status)).await;
     world.settle(outcome)
 }
 
@@ -160,7 +161,7 @@ async fn reason_and_status(world: &mut HarnessWorld, reason: String, status: Str
 
 #[then("all six reporting endpoints have accepted submissions on one UTC calendar day")]
 async fn same_day_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = same_day(world).await;
+    let outcome = in_scenario(world.scenario_id, same_day(world)).await;
     world.settle(outcome)
 }
 
@@ -192,7 +193,7 @@ async fn same_day(world: &mut HarnessWorld) -> StepResult {
 
 #[then(expr = "the harness refuses to build a null submission for {string}, saying why")]
 async fn no_null_variant_step(world: &mut HarnessWorld, path: String) -> StepResult {
-    let outcome = no_null_variant(world, path).await;
+    let outcome = in_scenario(world.scenario_id, no_null_variant(world, path)).await;
     world.settle(outcome)
 }
 
@@ -252,7 +253,7 @@ async fn forced_step(
     code: String,
     count: u32,
 ) -> StepResult {
-    let outcome = forced(world, path, status, code, count).await;
+    let outcome = in_scenario(world.scenario_id, forced(world, path, status, code, count)).await;
     world.settle(outcome)
 }
 
@@ -277,7 +278,11 @@ async fn forced_retry_after_step(
     retry_after: u64,
     count: u32,
 ) -> StepResult {
-    let outcome = forced_retry_after(world, path, status, code, retry_after, count).await;
+    let outcome = in_scenario(
+        world.scenario_id,
+        forced_retry_after(world, path, status, code, retry_after, count),
+    )
+    .await;
     world.settle(outcome)
 }
 
@@ -296,7 +301,7 @@ async fn forced_retry_after(
     expr = "the record is accepted after {int} attempts, waiting at least {int} second(s) before each retry"
 )]
 async fn accepted_after_step(world: &mut HarnessWorld, attempts: usize, secs: u64) -> StepResult {
-    let outcome = accepted_after(world, attempts, secs).await;
+    let outcome = in_scenario(world.scenario_id, accepted_after(world, attempts, secs)).await;
     world.settle(outcome)
 }
 
@@ -328,7 +333,7 @@ async fn accepted_after(world: &mut HarnessWorld, attempts: usize, secs: u64) ->
     expr = "the reporting API refuses it with {int} and the code {string}, and it is not retried"
 )]
 async fn refused_with_step(world: &mut HarnessWorld, status: u16, code: String) -> StepResult {
-    let outcome = refused_with(world, status, code).await;
+    let outcome = in_scenario(world.scenario_id, refused_with(world, status, code)).await;
     world.settle(outcome)
 }
 
@@ -490,7 +495,7 @@ async fn check_mutated_step(
     field: String,
     value: String,
 ) -> StepResult {
-    let outcome = check_mutated(world, path, field, value).await;
+    let outcome = in_scenario(world.scenario_id, check_mutated(world, path, field, value)).await;
     world.settle(outcome)
 }
 
@@ -515,7 +520,7 @@ async fn check_mutated(
 
 #[then(expr = "the harness refuses it before sending, naming {string} with {string}")]
 async fn refused_locally_step(world: &mut HarnessWorld, field: String, code: String) -> StepResult {
-    let outcome = refused_locally(world, field, code).await;
+    let outcome = in_scenario(world.scenario_id, refused_locally(world, field, code)).await;
     world.settle(outcome)
 }
 
@@ -542,7 +547,7 @@ async fn refused_locally(world: &mut HarnessWorld, field: String, code: String) 
 
 #[then(expr = "the reporting API refuses the same body with {int} and {string}")]
 async fn refused_remotely_step(world: &mut HarnessWorld, status: u16, code: String) -> StepResult {
-    let outcome = refused_remotely(world, status, code).await;
+    let outcome = in_scenario(world.scenario_id, refused_remotely(world, status, code)).await;
     world.settle(outcome)
 }
 
@@ -569,14 +574,14 @@ async fn refused_remotely(world: &mut HarnessWorld, status: u16, code: String) -
 
 #[then("what the organisation reported agrees with what the harness observed")]
 async fn reconciled_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = reconciled(world).await;
+    let outcome = in_scenario(world.scenario_id, reconciled(world)).await;
     world.settle(outcome)
 }
 
 async fn reconciled(world: &mut HarnessWorld) -> StepResult {
     let env = world.env()?;
     let (from, to) = env.reporting.window();
-    let exchanges = env.recorder.exchanges_between(from.into(), to.into());
+    let exchanges = env.recorder.exchanges_between(None, from.into(), to.into());
     let observed = env.reporting.observed(&exchanges);
     let findings = env.reporting.reconcile(&observed);
     if findings.is_empty() {
@@ -621,7 +626,7 @@ async fn posts_with_request_id_step(
     path: String,
     id: String,
 ) -> StepResult {
-    let outcome = posts_with_request_id(world, path, id).await;
+    let outcome = in_scenario(world.scenario_id, posts_with_request_id(world, path, id)).await;
     world.settle(outcome)
 }
 
@@ -644,7 +649,7 @@ async fn posts_with_request_id(world: &mut HarnessWorld, path: String, id: Strin
 
 #[when(expr = "the organisation posts a valid {string} body as {string}")]
 async fn posts_as_step(world: &mut HarnessWorld, path: String, content_type: String) -> StepResult {
-    let outcome = posts_as(world, path, content_type).await;
+    let outcome = in_scenario(world.scenario_id, posts_as(world, path, content_type)).await;
     world.settle(outcome)
 }
 
@@ -667,7 +672,7 @@ async fn posts_as(world: &mut HarnessWorld, path: String, content_type: String) 
 
 #[when(expr = "the organisation posts a valid {string} body padded to over {int} MiB")]
 async fn posts_oversized_step(world: &mut HarnessWorld, path: String, mib: usize) -> StepResult {
-    let outcome = posts_oversized(world, path, mib).await;
+    let outcome = in_scenario(world.scenario_id, posts_oversized(world, path, mib)).await;
     world.settle(outcome)
 }
 
@@ -692,7 +697,7 @@ async fn posts_oversized(world: &mut HarnessWorld, path: String, mib: usize) -> 
 
 #[when(expr = "the organisation sends {word} to {string}")]
 async fn sends_method_step(world: &mut HarnessWorld, method: String, path: String) -> StepResult {
-    let outcome = sends_method(world, method, path).await;
+    let outcome = in_scenario(world.scenario_id, sends_method(world, method, path)).await;
     world.settle(outcome)
 }
 
@@ -721,7 +726,7 @@ async fn sends_method(world: &mut HarnessWorld, method: String, path: String) ->
 
 #[then(expr = "the reporting API answers {int} with the code {string}")]
 async fn answers_with_step(world: &mut HarnessWorld, status: u16, code: String) -> StepResult {
-    let outcome = answers_with(world, status, code).await;
+    let outcome = in_scenario(world.scenario_id, answers_with(world, status, code)).await;
     world.settle(outcome)
 }
 
@@ -791,7 +796,7 @@ fn received_day(
 
 #[given("what serve's reporting simulator received today (UTC) is read from its journal")]
 async fn read_received_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = read_received(world).await;
+    let outcome = in_scenario(world.scenario_id, read_received(world)).await;
     world.settle(outcome)
 }
 
@@ -824,7 +829,7 @@ async fn read_received(world: &mut HarnessWorld) -> StepResult {
 
 #[then(expr = "{string} received an accepted, valid submission that day")]
 async fn received_accepted_step(world: &mut HarnessWorld, path: String) -> StepResult {
-    let outcome = received_accepted(world, path).await;
+    let outcome = in_scenario(world.scenario_id, received_accepted(world, path)).await;
     world.settle(outcome)
 }
 
@@ -844,7 +849,7 @@ async fn received_accepted(world: &mut HarnessWorld, path: String) -> StepResult
 
 #[then("every request received that day was valid")]
 async fn received_all_valid_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = received_all_valid(world).await;
+    let outcome = in_scenario(world.scenario_id, received_all_valid(world)).await;
     world.settle(outcome)
 }
 
@@ -865,7 +870,7 @@ async fn received_all_valid(world: &mut HarnessWorld) -> StepResult {
 
 #[then("null submissions were received only where the specification has one")]
 async fn received_nulls_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = received_nulls(world).await;
+    let outcome = in_scenario(world.scenario_id, received_nulls(world)).await;
     world.settle(outcome)
 }
 
@@ -886,7 +891,7 @@ async fn received_nulls(world: &mut HarnessWorld) -> StepResult {
 
 #[then("all six endpoints received accepted submissions within that one UTC calendar day")]
 async fn received_all_six_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = received_all_six(world).await;
+    let outcome = in_scenario(world.scenario_id, received_all_six(world)).await;
     world.settle(outcome)
 }
 

@@ -1,6 +1,7 @@
 //! Steps that inject faults into the simulated C&A and check that the provider retried, backed
 //! off (honouring `Retry-After`) and recovered.
 
+use crate::recorder::in_scenario;
 use std::time::Duration;
 
 use cucumber::{given, then};
@@ -48,7 +49,11 @@ async fn answers_with_retry_after_step(
     secs: u64,
     calls: u32,
 ) -> StepResult {
-    let outcome = answers_with_retry_after(world, word, status, secs, calls).await;
+    let outcome = in_scenario(
+        world.scenario_id,
+        answers_with_retry_after(world, word, status, secs, calls),
+    )
+    .await;
     world.settle(outcome)
 }
 
@@ -64,7 +69,7 @@ async fn answers_with_retry_after(
 
 #[given(expr = "{word} requests fail with {int} once")]
 async fn fail_once_step(world: &mut HarnessWorld, word: String, status: u16) -> StepResult {
-    let outcome = fail_once(world, word, status).await;
+    let outcome = in_scenario(world.scenario_id, fail_once(world, word, status)).await;
     world.settle(outcome)
 }
 
@@ -79,7 +84,7 @@ async fn fail_n_step(
     status: u16,
     calls: u32,
 ) -> StepResult {
-    let outcome = fail_n(world, word, status, calls).await;
+    let outcome = in_scenario(world.scenario_id, fail_n(world, word, status, calls)).await;
     world.settle(outcome)
 }
 
@@ -143,7 +148,7 @@ fn retried(world: &HarnessWorld, word: &str, min_wait: Option<u64>) -> StepResul
     expr = "the provider retried {word} until it succeeded, waiting at least {int} seconds between attempts"
 )]
 async fn retried_with_wait_step(world: &mut HarnessWorld, word: String, secs: u64) -> StepResult {
-    let outcome = retried_with_wait(world, word, secs).await;
+    let outcome = in_scenario(world.scenario_id, retried_with_wait(world, word, secs)).await;
     world.settle(outcome)
 }
 
@@ -153,7 +158,7 @@ async fn retried_with_wait(world: &mut HarnessWorld, word: String, secs: u64) ->
 
 #[then(expr = "the provider retried {word} after the failure")]
 async fn retried_after_failure_step(world: &mut HarnessWorld, word: String) -> StepResult {
-    let outcome = retried_after_failure(world, word).await;
+    let outcome = in_scenario(world.scenario_id, retried_after_failure(world, word)).await;
     world.settle(outcome)
 }
 

@@ -1,6 +1,7 @@
 //! The provider restarted between acknowledging a find and registering its matches: PDP's
 //! code of connection asks a provider to restore service without losing acknowledged data.
 
+use crate::recorder::in_scenario;
 use cucumber::when;
 
 use super::{StepFailure, StepResult, last_find};
@@ -8,7 +9,7 @@ use crate::runner::world::HarnessWorld;
 
 #[when("the provider is restarted before it has registered the find's matches")]
 async fn restarted_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = restarted(world).await;
+    let outcome = in_scenario(world.scenario_id, restarted(world)).await;
     world.settle(outcome)
 }
 

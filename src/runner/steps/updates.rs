@@ -1,5 +1,6 @@
 //! Stage 2: the match updates at the C&A and through the view endpoint.
 
+use crate::recorder::in_scenario;
 use std::time::Duration;
 
 use cucumber::then;
@@ -38,7 +39,7 @@ fn planned_update(
 
 #[then(expr = "the C&A shows match update {string} applied within the update limit")]
 async fn update_applied_step(world: &mut HarnessWorld, update_id: String) -> StepResult {
-    let outcome = update_applied(world, update_id).await;
+    let outcome = in_scenario(world.scenario_id, update_applied(world, update_id)).await;
     world.settle(outcome)
 }
 
@@ -84,7 +85,7 @@ async fn update_applied(world: &mut HarnessWorld, update_id: String) -> StepResu
 
 #[then(expr = "the view of the PeI of match update {string} reflects it")]
 async fn view_reflects_update_step(world: &mut HarnessWorld, update_id: String) -> StepResult {
-    let outcome = view_reflects_update(world, update_id).await;
+    let outcome = in_scenario(world.scenario_id, view_reflects_update(world, update_id)).await;
     world.settle(outcome)
 }
 

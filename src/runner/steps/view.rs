@@ -1,6 +1,7 @@
 //! The UMA view flow, view data tokens and the view data itself, and the view endpoint's
 //! refusals.
 
+use crate::recorder::in_scenario;
 use cucumber::{then, when};
 use serde_json::Value;
 
@@ -11,7 +12,7 @@ use crate::testpack::{Case, ExpectedMatch, Pension};
 
 #[when("the dashboard requests the view data of each registered PeI through the UMA flow")]
 async fn view_each_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = view_each(world).await;
+    let outcome = in_scenario(world.scenario_id, view_each(world)).await;
     world.settle(outcome)
 }
 
@@ -122,7 +123,7 @@ fn flow_failure(
 
 #[then("each view response is a valid view data token signed by the provider")]
 async fn view_tokens_valid_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = view_tokens_valid(world).await;
+    let outcome = in_scenario(world.scenario_id, view_tokens_valid(world)).await;
     world.settle(outcome)
 }
 
@@ -171,7 +172,7 @@ async fn view_tokens_valid(world: &mut HarnessWorld) -> StepResult {
 
 #[then("the view data matches the registration and the test pack")]
 async fn view_data_matches_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = view_data_matches(world).await;
+    let outcome = in_scenario(world.scenario_id, view_data_matches(world)).await;
     world.settle(outcome)
 }
 
@@ -399,7 +400,7 @@ fn expected_view_items(case: &Case, arrangements: &[Value], name: &str) -> Vec<S
 
 #[when(expr = "the dashboard calls the view endpoint for the PeI of case {string} without a token")]
 async fn view_without_token_step(world: &mut HarnessWorld, case_id: String) -> StepResult {
-    let outcome = view_without_token(world, case_id).await;
+    let outcome = in_scenario(world.scenario_id, view_without_token(world, case_id)).await;
     world.settle(outcome)
 }
 
@@ -416,7 +417,7 @@ async fn view_without_token(world: &mut HarnessWorld, case_id: String) -> StepRe
     "the provider answers 401 with a WWW-Authenticate header carrying as_uri and a ticket issued by the C&A for that PeI"
 )]
 async fn answered_with_ticket_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = answered_with_ticket(world).await;
+    let outcome = in_scenario(world.scenario_id, answered_with_ticket(world)).await;
     world.settle(outcome)
 }
 
@@ -471,7 +472,7 @@ async fn present_foreign_rpt_step(
     target: String,
     other: String,
 ) -> StepResult {
-    let outcome = present_foreign_rpt(world, target, other).await;
+    let outcome = in_scenario(world.scenario_id, present_foreign_rpt(world, target, other)).await;
     world.settle(outcome)
 }
 
@@ -511,7 +512,7 @@ async fn present_foreign_rpt(
 
 #[then("the provider refuses the view request and returns no view data")]
 async fn refused_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = refused(world).await;
+    let outcome = in_scenario(world.scenario_id, refused(world)).await;
     world.settle(outcome)
 }
 

@@ -92,6 +92,18 @@ pub async fn run_on(
     config: TargetConfig,
     after: Option<Arc<pdp_harness::updates::AfterStage1>>,
 ) -> Result<(RunRecord, Vec<String>), runner::RunError> {
+    run_on_at(env, pack, out, config, after, runner::DEFAULT_CONCURRENCY).await
+}
+
+/// As [`run_on`], with `concurrency` scenarios of a feature at once.
+pub async fn run_on_at(
+    env: &Arc<Environment>,
+    pack: Pack,
+    out: &Path,
+    config: TargetConfig,
+    after: Option<Arc<pdp_harness::updates::AfterStage1>>,
+    concurrency: usize,
+) -> Result<(RunRecord, Vec<String>), runner::RunError> {
     let options = RunOptions {
         pack,
         tags: None,
@@ -104,6 +116,7 @@ pub async fn run_on(
         sign_off: None,
         after,
         interactive: false,
+        concurrency,
     };
     let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
     let outcome = runner::run(env.clone(), &options, Box::new(Collect(lines.clone()))).await?;

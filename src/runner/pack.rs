@@ -1,0 +1,89 @@
+//! The packs of PDP integration testing and the stages each runs.
+
+/// The packs of PDP integration testing; each is a tag on its scenarios.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pack {
+    /// One find, one registration, one view (tag @connection-proving).
+    ConnectionProving,
+    /// Cases that need no intervention and set up matches (tag @stage1).
+    Stage1,
+    /// Checks after the match updates were applied (tag @stage2).
+    Stage2,
+    /// Reporting data to the six reporting endpoints (tag @reporting).
+    Reporting,
+    /// Retry, backoff and recovery under injected C&A faults (tag @resilience; not in "all").
+    Resilience,
+    /// The error catalogue: every C&A error the MaPS stub seeds and every bad view request,
+    /// each a case the provider must survive or refuse (tags @errors and @reporting-errors;
+    /// not in "all").
+    Errors,
+    /// The reporting scripts alone: every `INVALID_*` code of the reporting yaml and the
+    /// transport errors, refused by the harness's validator and by the reporting API (tag
+    /// @reporting-errors; also in "errors"; not in "all").
+    ReportingErrors,
+    /// What the reporting simulator of `pdp-harness serve` received from the organisation's own
+    /// reporting client this UTC day, judged as PDP's pipeline does (tag @reporting-received;
+    /// not in "all").
+    ReportingReceived,
+    /// Every pack, in order.
+    All,
+}
+
+impl Pack {
+    /// Whether the pack's scenarios call the provider (find, view, clear-down). The two
+    /// reporting-only packs do not, so the provider checks before a run (which include a
+    /// clear-down) are not made for them.
+    pub fn calls_provider(self) -> bool {
+        !matches!(self, Pack::ReportingErrors | Pack::ReportingReceived)
+    }
+
+    pub fn tag(self) -> Option<&'static str> {
+        match self {
+            Pack::ConnectionProving => Some("connection-proving"),
+            Pack::Stage1 => Some("stage1"),
+            Pack::Stage2 => Some("stage2"),
+            Pack::Reporting => Some("reporting"),
+            Pack::Resilience => Some("resilience"),
+            Pack::Errors => Some("errors"),
+            Pack::ReportingErrors => Some("reporting-errors"),
+            Pack::ReportingReceived => Some("reporting-received"),
+            Pack::All => None,
+        }
+    }
+
+    /// The tags whose scenarios the pack selects (any of them); empty for "all".
+    pub fn tags(self) -> &'static [&'static str] {
+        match self {
+            Pack::ConnectionProving => &["connection-proving"],
+            Pack::Stage1 => &["stage1"],
+            Pack::Stage2 => &["stage2"],
+            Pack::Reporting => &["reporting"],
+            Pack::Resilience => &["resilience"],
+            // The reporting API's error scripts belong to the catalogue too.
+            Pack::Errors => &["errors", "reporting-errors"],
+            Pack::ReportingErrors => &["reporting-errors"],
+            Pack::ReportingReceived => &["reporting-received"],
+            Pack::All => &[],
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.tag().unwrap_or("all")
+    }
+}
+
+/// The stages of a pack, in the order PDP runs them.
+pub(super) fn stages_of(pack: Pack) -> Vec<Pack> {
+    match pack {
+        Pack::All => vec![
+            Pack::ConnectionProving,
+            Pack::Stage1,
+            Pack::Stage2,
+            Pack::Reporting,
+        ],
+        p => vec![p],
+    }
+}

@@ -1,0 +1,142 @@
+//! `--concurrency`: the same pack at 1 and at 8 scenarios at once gives the same verdicts and
+//! the same evidence apart from times, and a broken provider fails the same scenarios. What
+//! makes it so: every exchange, timing and note is attributed to the scenario it belongs to
+//! (the steps run as their scenario; the provider's calls to the C&A by the values they carry),
+//! and the writer puts each scenario's events in feature order.
+
+use crate::common;
+
+use std::collections::BTreeSet;
+
+use common::{environment_with, run_on_at, test_limits};
+use pdp_harness::config::TargetConfig;
+use pdp_harness::evidence::record::{Exchange, RunRecord, Status};
+use pdp_harness::provider::{Fault, Faults};
+use pdp_harness::runner::Pack;
+
+async fn run_at(pack: Pack, faults: Faults, concurrency: usize) -> RunRecord {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = test_limits(TargetConfig::default());
+    let env = environment_with(faults, &config).await;
+    let result = run_on_at(&env, pack, dir.path(), config, None, concurrency).await;
+    env.shutdown();
+    result.expect("the run completes").0
+}
+
+/// Where an exchange went, without the host (a fresh port each run) or values that are new
+/// each run (request ids, asset GUIDs are stable; resource ids and tickets are not).
+fn route(e: &Exchange) -> String {
+    let path = url::Url::parse(&e.url)
+        .map(|u| u.path().to_owned())
+        .unwrap_or_else(|_| e.url.split('?').next().unwrap_or_default().to_owned());
+    let stable: Vec<&str> = path
+        .split('/')
+        .map(|seg| {
+            if seg.len() >= 16 && !seg.contains('-') {
+                "<id>"
+            } else {
+                seg
+            }
+        })
+        .collect();
+    format!(
+        "{} {} {} -> {:?}",
+        e.party,
+        e.method,
+        stable.join("/"),
+        e.status
+    )
+}
+
+/// A run's evidence without its times: scenarios in order, each step's outcome, class and
+/// the routes of the exchanges attributed to it, and the audit's findings.
+fn shape(record: &RunRecord) -> Vec<String> {
+    let mut out = vec![format!("verdict {:?}", record.verdict)];
+    for s in &record.scenarios {
+        out.push(format!("scenario {} {} {:?}", s.location, s.name, s.status));
+        for st in &s.steps {
+            out.push(format!(
+                "  {} {} {:?} {:?} failed-with-message:{}",
+                st.keyword,
+                st.text,
+                st.status,
+                st.failure_class,
+                st.message.is_some() && st.status == Status::Failed
+            ));
+            for e in &st.exchanges {
+                out.push(format!("    {}", route(e)));
+            }
+            out.push(format!(
+                "    {} timing(s), {} view data token(s), observed: {}",
+                st.timings.len(),
+                st.view_data.len(),
+                st.observed.is_some()
+            ));
+        }
+    }
+    out
+}
+
+fn failed(record: &RunRecord) -> BTreeSet<String> {
+    record
+        .scenarios
+        .iter()
+        .filter(|s| s.status != Status::Passed)
+        .map(|s| s.case_id.clone().unwrap_or_else(|| s.name.clone()))
+        .collect()
+}
+
+fn first_difference(a: &[String], b: &[String]) -> String {
+    let at = a
+        .iter()
+        .zip(b)
+        .position(|(x, y)| x != y)
+        .unwrap_or(a.len().min(b.len()));
+    format!(
+        "first difference at line {at}:\n  at 1: {:?}\n  at 8: {:?}\n(context at 1: {:#?})",
+        a.get(at),
+        b.get(at),
+        a.get(at.saturating_sub(8)..(at + 2).min(a.len()))
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_pack_at_1_and_at_8_gives_the_same_verdicts_and_evidence_apart_from_times() {
+    let one = run_at(Pack::All, Faults::none(), 1).await;
+    let eight = run_at(Pack::All, Faults::none(), 8).await;
+    assert!(
+        one.scenarios.len() >= 30,
+        "the whole pack ran: {} scenarios",
+        one.scenarios.len()
+    );
+    assert_eq!(
+        failed(&one),
+        BTreeSet::new(),
+        "a correct provider passes at 1"
+    );
+    let (a, b) = (shape(&one), shape(&eight));
+    assert!(a == b, "{}", first_difference(&a, &b));
+    // Concurrency did happen: some of stage 1's scenarios overlapped at 8.
+    let stage1: Vec<_> = eight
+        .scenarios
+        .iter()
+        .filter(|s| s.location.contains("stage1.feature"))
+        .collect();
+    let overlapped = stage1.windows(2).any(|w| match w[0].ended_at {
+        Some(end) => w[1].started_at < end,
+        None => false,
+    });
+    assert!(overlapped, "stage 1's scenarios ran one after another at 8");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_provider_fails_the_same_scenarios_at_1_and_at_8() {
+    // Possible matches registered as match-yes: exactly the possible-match cases fail.
+    let faults = || Faults::none().with(Fault::PossibleMatchAsYes);
+    let one = run_at(Pack::Stage1, faults(), 1).await;
+    let eight = run_at(Pack::Stage1, faults(), 8).await;
+    assert!(!failed(&one).is_empty(), "the defect fails some scenarios");
+    assert_eq!(failed(&one), failed(&eight));
+    let (a, b) = (shape(&one), shape(&eight));
+    assert!(a == b, "{}", first_difference(&a, &b));
+}
