@@ -127,6 +127,30 @@ impl Audit {
         });
     }
 
+    /// Whether a registration is one another find of this run asked for: it names that
+    /// find's request id as `inbound_request_id` and the pack expects that find to register
+    /// its asset. A watch over what one find causes leaves these out: with `--concurrency`
+    /// above 1 other scenarios' finds register beside it (the audit still judges each).
+    pub fn expected_of_another_find(
+        &self,
+        own_request_id: &str,
+        registration: &crate::cda::cas::Registration,
+    ) -> bool {
+        let Some(inbound) = registration.inbound_request_id.as_deref() else {
+            return false;
+        };
+        if inbound == own_request_id {
+            return false;
+        }
+        let Some(asset) = asset_of(&registration.name) else {
+            return false;
+        };
+        self.ledger()
+            .finds
+            .iter()
+            .any(|f| f.request_id == inbound && f.expected.contains(&asset))
+    }
+
     /// The case of the find the harness sent with `request_id`, if it sent one.
     pub fn case_of_find(&self, request_id: &str) -> Option<String> {
         self.ledger()

@@ -48,12 +48,23 @@ fn route(e: &Exchange) -> String {
     )
 }
 
-/// A run's evidence without its times: scenarios in order, each step's outcome, class and
-/// the routes of the exchanges attributed to it, and the audit's findings.
+/// A run's evidence without its times: scenarios in order, the routes of the exchanges
+/// attributed to each, and each step's outcome, class and how many timings and tokens it
+/// recorded.
 fn shape(record: &RunRecord) -> Vec<String> {
     let mut out = vec![format!("verdict {:?}", record.verdict)];
     for s in &record.scenarios {
         out.push(format!("scenario {} {} {:?}", s.location, s.name, s.status));
+        // The scenario's exchanges as a set: which of its steps a provider's asynchronous call
+        // lands in (its `/token` just before or just after the 202 is read) and their order
+        // are the peers' timing, even one scenario at a time.
+        let mut routes: Vec<String> = s
+            .steps
+            .iter()
+            .flat_map(|st| st.exchanges.iter().map(route))
+            .collect();
+        routes.sort();
+        out.extend(routes.into_iter().map(|r| format!("  exchange {r}")));
         for st in &s.steps {
             out.push(format!(
                 "  {} {} {:?} {:?} failed-with-message:{}",
@@ -63,9 +74,6 @@ fn shape(record: &RunRecord) -> Vec<String> {
                 st.failure_class,
                 st.message.is_some() && st.status == Status::Failed
             ));
-            for e in &st.exchanges {
-                out.push(format!("    {}", route(e)));
-            }
             out.push(format!(
                 "    {} timing(s), {} view data token(s), observed: {}",
                 st.timings.len(),
@@ -83,6 +91,20 @@ fn failed(record: &RunRecord) -> BTreeSet<String> {
         .iter()
         .filter(|s| s.status != Status::Passed)
         .map(|s| s.case_id.clone().unwrap_or_else(|| s.name.clone()))
+        .collect()
+}
+
+/// Every failed step with its message, to say why two runs differ.
+fn failures(record: &RunRecord) -> Vec<String> {
+    record
+        .scenarios
+        .iter()
+        .flat_map(|s| {
+            s.steps
+                .iter()
+                .filter(|st| st.status == Status::Failed)
+                .map(move |st| format!("{}: {}: {:?}", s.name, st.text, st.message))
+        })
         .collect()
 }
 
@@ -115,7 +137,12 @@ async fn the_whole_pack_at_1_and_at_8_gives_the_same_verdicts_and_evidence_apart
         "a correct provider passes at 1"
     );
     let (a, b) = (shape(&one), shape(&eight));
-    assert!(a == b, "{}", first_difference(&a, &b));
+    assert!(
+        a == b,
+        "{}\nfailures at 8: {:#?}",
+        first_difference(&a, &b),
+        failures(&eight)
+    );
     // Concurrency did happen: some of stage 1's scenarios overlapped at 8.
     let stage1: Vec<_> = eight
         .scenarios
@@ -136,7 +163,13 @@ async fn a_broken_provider_fails_the_same_scenarios_at_1_and_at_8() {
     let one = run_at(Pack::Stage1, faults(), 1).await;
     let eight = run_at(Pack::Stage1, faults(), 8).await;
     assert!(!failed(&one).is_empty(), "the defect fails some scenarios");
-    assert_eq!(failed(&one), failed(&eight));
+    assert_eq!(
+        failed(&one),
+        failed(&eight),
+        "failures at 1: {:#?}\nat 8: {:#?}",
+        failures(&one),
+        failures(&eight)
+    );
     let (a, b) = (shape(&one), shape(&eight));
     assert!(a == b, "{}", first_difference(&a, &b));
 }

@@ -417,20 +417,35 @@ pub(super) async fn watch_nothing_registered(world: &HarnessWorld, what: &str) -
     let since = sent.outcome.sent_at;
     let request_id = sent.outcome.request_id.clone();
     let window = Duration::from_millis(env.limits.no_match_watch_ms);
-    let unwanted = env
+    let audit = world.audit.clone();
+    // What other finds of the run were expected to register is theirs, not this find's.
+    let theirs = |r: &crate::cda::cas::Registration| {
+        audit
+            .as_ref()
+            .is_some_and(|a| a.expected_of_another_find(&request_id, r))
+    };
+    let unwanted = |regs: &[crate::cda::cas::Registration]| {
+        let new: Vec<String> = regs
+            .iter()
+            .filter(|r| {
+                (r.registered_at >= since && !theirs(r))
+                    || r.inbound_request_id.as_deref() == Some(request_id.as_str())
+            })
+            .map(|r| format!("{} ({})", r.name, r.match_status))
+            .collect();
+        (!new.is_empty()).then_some(new)
+    };
+    // A registration naming this find ends the watch at once; any other is judged when the
+    // window has passed, by then the finds sent beside this one are all known to the audit.
+    let _ = env
         .cas
         .wait_for(window, |regs| {
-            let new: Vec<String> = regs
-                .iter()
-                .filter(|r| {
-                    r.registered_at >= since
-                        || r.inbound_request_id.as_deref() == Some(request_id.as_str())
-                })
-                .map(|r| format!("{} ({})", r.name, r.match_status))
-                .collect();
-            (!new.is_empty()).then_some(new)
+            regs.iter()
+                .any(|r| r.inbound_request_id.as_deref() == Some(request_id.as_str()))
+                .then_some(())
         })
         .await;
+    let unwanted = unwanted(&env.cas.registrations());
     match unwanted {
         None => {
             env.recorder.observed(format!(
