@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::{RUN_JSON, load_record, runlog};
-use crate::record::run::{LogEvent, RunRecord, ScenarioKey, Status, Verdict};
+use crate::record::events::LogEvent;
+use crate::record::run::{RunRecord, ScenarioKey, Status, Verdict};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
