@@ -20,11 +20,12 @@ use chrono::Utc;
 use cucumber::World as _;
 use futures::FutureExt as _;
 
-use crate::config::TargetConfig;
-use crate::environment::Environment;
-use crate::evidence::record::{LogEvent, RerunInfo, RunHeader, RunRecord, Selection, Standards};
-use crate::evidence::runlog::RunLog;
 use crate::evidence::{self, EvidenceError, Format};
+use crate::harness::config::TargetConfig;
+use crate::harness::environment::Environment;
+use crate::record::events::LogEvent;
+use crate::record::run::{RerunInfo, RunHeader, RunRecord, Selection, Standards};
+use crate::record::runlog::RunLog;
 use world::HarnessWorld;
 
 pub use pack::Pack;
@@ -58,7 +59,7 @@ pub enum RunError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    RunLog(#[from] crate::evidence::runlog::RunLogError),
+    RunLog(#[from] crate::record::runlog::RunLogError),
     #[error(transparent)]
     Evidence(#[from] EvidenceError),
     #[error("the run log could not be written completely: {0}")]
@@ -85,7 +86,7 @@ pub enum RunError {
     #[error(transparent)]
     ReportingScope(#[from] reporting_scope::ReportingScopeError),
     #[error(transparent)]
-    After(#[from] crate::updates::AfterError),
+    After(#[from] crate::harness::updates::AfterError),
     #[error("--after is for stage 2 (--pack stage2), not --pack {0}")]
     AfterNotStage2(String),
 }
@@ -107,9 +108,9 @@ pub struct RunOptions {
     pub stop: stop::Stop,
     /// The test manager's sign-off details (`--ticket`, `--notes FILE`, ...), sealed with the
     /// evidence.
-    pub sign_off: Option<crate::evidence::record::SignOff>,
+    pub sign_off: Option<crate::record::run::SignOff>,
     /// Stage 2 continuing an earlier run's stage 1 (`--after <run id>`).
-    pub after: Option<Arc<crate::updates::AfterStage1>>,
+    pub after: Option<Arc<crate::harness::updates::AfterStage1>>,
     /// Stdin is a terminal: stage 2 against a real target without an `[updates] command` asks
     /// whether the updates have been applied, instead of being left pending.
     pub interactive: bool,
@@ -139,7 +140,10 @@ pub fn new_run_id() -> String {
     format!("{}-{}", Utc::now().format("%Y%m%dT%H%M%SZ"), &suffix[..6])
 }
 
-pub fn standards(config: &TargetConfig, schema: &crate::rules::ViewDataSchema) -> Standards {
+pub fn standards(
+    config: &TargetConfig,
+    schema: &crate::protocol::rules::ViewDataSchema,
+) -> Standards {
     Standards {
         technical: "2.0 (C&A per MaPS OpenAPI: token 1.2, perm 1.1, introspect 1.1, rreguri 1.2)"
             .to_owned(),

@@ -11,7 +11,7 @@ use cucumber::{World as _, gherkin};
 use super::reporting_scope::{self, ReportingScope};
 use super::world::HarnessWorld;
 use super::{Pack, RunError, RunOptions, stages_of};
-use crate::evidence::record::{PlannedScenario, ScenarioKey};
+use crate::record::run::{PlannedScenario, ScenarioKey};
 
 /// Every step of the selected scenarios (background included) has exactly one definition;
 /// a misworded one is named with the nearest wording that does match, before anything runs.
@@ -254,7 +254,9 @@ pub const NEEDS_RESTART_TAG: &str = "needs-restart";
 
 /// Scenarios this target cannot run, whatever the stage: a restart needs the embedded
 /// provider or the target file's `[provider] restart` command.
-pub(super) fn not_applicable(config: &crate::config::TargetConfig) -> Vec<(&'static str, String)> {
+pub(super) fn not_applicable(
+    config: &crate::harness::config::TargetConfig,
+) -> Vec<(&'static str, String)> {
     match &config.provider {
         Some(p) if p.restart.is_none() => vec![(
             NEEDS_RESTART_TAG,

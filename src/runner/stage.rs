@@ -7,10 +7,11 @@ use chrono::Utc;
 
 use super::writer::{self};
 use super::{Pack, RunError, RunOptions, audit};
-use crate::environment::Environment;
-use crate::evidence::record::{LogEvent, ScenarioKey};
-use crate::evidence::runlog::RunLog;
-use crate::updates::MatchUpdateFile;
+use crate::harness::environment::Environment;
+use crate::harness::updates::MatchUpdateFile;
+use crate::record::events::LogEvent;
+use crate::record::run::ScenarioKey;
+use crate::record::runlog::RunLog;
 
 /// The match-update file stage 1 of this run issued: where, and what.
 pub(super) type Issued = (PathBuf, MatchUpdateFile);
@@ -44,7 +45,7 @@ pub(super) fn issue_updates(
 ) -> Result<Option<Issued>, RunError> {
     let registrations = env.cas.registrations();
     let (file, missing) = MatchUpdateFile::plan(&env.pack, &registrations, run_id);
-    let path = run_dir.join(crate::updates::FILE_NAME);
+    let path = run_dir.join(crate::harness::updates::FILE_NAME);
     let note = |text: String| {
         log.append(&LogEvent::Note {
             at: Utc::now(),
@@ -55,13 +56,13 @@ pub(super) fn issue_updates(
     for text in missing {
         note(text)?;
     }
-    let left = crate::updates::Stage1Left::of(&registrations, run_id);
-    let left_path = run_dir.join(crate::updates::STAGE1_FILE);
+    let left = crate::harness::updates::Stage1Left::of(&registrations, run_id);
+    let left_path = run_dir.join(crate::harness::updates::STAGE1_FILE);
     let written = file.save(&path).and_then(|()| {
         serde_json::to_vec_pretty(&left)
             .map_err(std::io::Error::other)
             .and_then(|json| std::fs::write(&left_path, json))
-            .map_err(|source| crate::updates::UpdatesError::Write {
+            .map_err(|source| crate::harness::updates::UpdatesError::Write {
                 path: left_path.clone(),
                 source,
             })
@@ -110,7 +111,7 @@ pub(super) async fn start_stage2(
     let stage = Pack::Stage2.name().to_owned();
     let (path, file, from) = match (&opts.after, issued) {
         (Some(a), _) => (
-            a.run_dir.join(crate::updates::FILE_NAME),
+            a.run_dir.join(crate::harness::updates::FILE_NAME),
             a.updates.clone(),
             a.run_id.clone(),
         ),
@@ -158,7 +159,7 @@ pub(super) async fn start_stage2(
             argv.join(" "),
             path.display()
         ));
-        let out = crate::updates::run_command(argv, &path, timeout).await;
+        let out = crate::harness::updates::run_command(argv, &path, timeout).await;
         let mask = |t: &str| env.recorder.redactor().mask(t.trim());
         let mut text = format!("[updates] command {}: {}", mask(&out.command), out.status);
         for (name, stream) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
@@ -169,7 +170,7 @@ pub(super) async fn start_stage2(
         if out.truncated {
             text.push_str(&format!(
                 "\n(output cut at {} bytes per stream)",
-                crate::updates::COMMAND_OUTPUT_CAP
+                crate::harness::updates::COMMAND_OUTPUT_CAP
             ));
         }
         if out.success {

@@ -8,10 +8,11 @@ use cucumber::event::{self, Cucumber, StepError};
 use cucumber::{Event, Writer, cli, gherkin, parser};
 
 use super::world::HarnessWorld;
-use crate::evidence::classify::{FailureClass, StepFailure};
-use crate::evidence::record::{LogEvent, Status, StepRecord};
-use crate::evidence::runlog::RunLog;
-use crate::recorder::{Recorder, Tag};
+use crate::net::recorder::{Recorder, Tag};
+use crate::record::classify::{FailureClass, StepFailure};
+use crate::record::events::LogEvent;
+use crate::record::run::{Status, StepRecord};
+use crate::record::runlog::RunLog;
 
 /// Scenario numbers by the address of the scenario cucumber runs, which is the same in the
 /// `before` hook (which numbers it) and in the events the writer gets for it: the writer asks
@@ -110,7 +111,7 @@ pub struct EvidenceWriter {
     current: Option<Current>,
     /// Parse errors and log write errors: the run could not be trusted.
     pub problems: Vec<String>,
-    pub counts: crate::evidence::record::Counts,
+    pub counts: crate::record::run::Counts,
 }
 
 impl EvidenceWriter {
@@ -387,7 +388,7 @@ fn label_of(case_id: Option<&str>, name: &str) -> String {
 }
 
 fn display_path(p: &std::path::Path) -> String {
-    if let Some(shown) = crate::bundled::display(p) {
+    if let Some(shown) = crate::harness::bundled::display(p) {
         return shown;
     }
     let cwd = std::env::current_dir().unwrap_or_default();

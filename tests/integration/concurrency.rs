@@ -9,9 +9,9 @@ use crate::common;
 use std::collections::BTreeSet;
 
 use common::{environment_with, run_on_at, test_limits};
-use pdp_harness::config::TargetConfig;
-use pdp_harness::evidence::record::{Exchange, RunRecord, Status};
+use pdp_harness::harness::config::TargetConfig;
 use pdp_harness::provider::{Fault, Faults};
+use pdp_harness::record::run::{Exchange, RunRecord, Status};
 use pdp_harness::runner::Pack;
 
 async fn run_at(pack: Pack, faults: Faults, concurrency: usize) -> RunRecord {

@@ -3,7 +3,7 @@
 //! the dashboard send view requests it must be refused, and check that the provider gave up
 //! when it should, without a retry storm, and never returned view data it should not.
 
-use crate::recorder::in_scenario;
+use crate::net::recorder::in_scenario;
 use std::time::Duration;
 
 use axum::http::Method;

@@ -2,7 +2,7 @@
 //! null submissions, forced errors (429, 400) and the refusal of invalid bodies, and the
 //! reconciliation of what was reported with what the harness observed.
 
-use crate::recorder::in_scenario;
+use crate::net::recorder::in_scenario;
 use cucumber::{given, then, when};
 use serde_json::Value;
 
@@ -80,9 +80,7 @@ fn submit_failure(e: &crate::reporting::session::SessionError) -> StepFailure {
 }
 
 /// The submission's records, or why there are none.
-fn sent(
-    world: &HarnessWorld,
-) -> Result<&[crate::evidence::record::ReportingSubmission], StepFailure> {
+fn sent(world: &HarnessWorld) -> Result<&[crate::record::run::ReportingSubmission], StepFailure> {
     if let Some(e) = &world.reporting_error {
         return Err(e.clone());
     }

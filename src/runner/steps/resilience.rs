@@ -1,7 +1,7 @@
 //! Steps that inject faults into the simulated C&A and check that the provider retried, backed
 //! off (honouring `Retry-After`) and recovered.
 
-use crate::recorder::in_scenario;
+use crate::net::recorder::in_scenario;
 use std::time::Duration;
 
 use cucumber::{given, then};

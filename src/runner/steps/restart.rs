@@ -1,7 +1,7 @@
 //! The provider restarted between acknowledging a find and registering its matches: PDP's
 //! code of connection asks a provider to restore service without losing acknowledged data.
 
-use crate::recorder::in_scenario;
+use crate::net::recorder::in_scenario;
 use cucumber::when;
 
 use super::{StepFailure, StepResult, last_find};

@@ -12,8 +12,8 @@ use axum::response::Response;
 use chrono::Utc;
 use reqwest::header::HeaderMap;
 
-use crate::evidence::record::{DecodedToken, Exchange, Timing};
-use crate::evidence::redact::Redactor;
+use crate::record::redact::Redactor;
+use crate::record::run::{DecodedToken, Exchange, Timing};
 
 /// Bodies larger than this are not kept whole in the evidence.
 const BODY_LIMIT: usize = 16 * 1024;
@@ -23,73 +23,8 @@ const BODY_LIMIT: usize = 16 * 1024;
 /// must not grow without bound.
 pub const EXCHANGE_BUDGET: usize = 16 * 1024 * 1024;
 
-/// The scenario something recorded belongs to (`None`: no scenario could be told, e.g. a call
-/// to the simulated C&A that carries no value a scenario sent).
-pub type Tag = Option<u64>;
-
-tokio::task_local! {
-    /// The scenario whose step is running: set around each step's future
-    /// ([`in_scenario`]), so that concurrent scenarios' calls, timings and notes are told apart.
-    static SCENARIO: u64;
-}
-
-/// Run a step's future as scenario `id`: what it records is that scenario's.
-pub async fn in_scenario<F: std::future::Future>(id: u64, f: F) -> F::Output {
-    SCENARIO.scope(id, f).await
-}
-
-/// The scenario whose step is running here, if any.
-pub fn current_scenario() -> Tag {
-    SCENARIO.try_with(|id| *id).ok()
-}
-
-/// Whether an item tagged `tag` belongs in the evidence of scenario `scope`: its own, and
-/// what no scenario could be told for (attributed by time, as a serial run always did).
-fn in_scope(tag: Tag, scope: Tag) -> bool {
-    tag.is_none() || scope.is_none() || tag == scope
-}
-
-/// Values shorter than this are too common (status words, scopes) to tell scenarios apart.
-const MIN_ATOM: usize = 16;
-/// Correlation values kept; the oldest go first.
-const MAX_CORRELATIONS: usize = 50_000;
-
-/// Values (request ids, tokens, resource ids, asset GUIDs) that one scenario sent or was sent,
-/// so that a call the provider makes to the simulated C&A is attributed to the scenario
-/// whose find or view caused it: `/rreguri` carries the find's request id as
-/// `inbound_request_id`, `/token` the find token, `/perm` the resource ids `/rreguri`
-/// answered, `/introspect` the dashboard's RPT. A value two scenarios share tells nothing.
-#[derive(Debug, Default)]
-struct Correlations {
-    owner: std::collections::HashMap<String, Tag>,
-    order: std::collections::VecDeque<String>,
-}
-
-impl Correlations {
-    fn learn(&mut self, scenario: u64, atoms: Vec<String>) {
-        for atom in atoms {
-            match self.owner.get_mut(&atom) {
-                Some(owner) if *owner != Some(scenario) => *owner = None,
-                Some(_) => {}
-                None => {
-                    self.owner.insert(atom.clone(), Some(scenario));
-                    self.order.push_back(atom);
-                    if self.order.len() > MAX_CORRELATIONS
-                        && let Some(old) = self.order.pop_front()
-                    {
-                        self.owner.remove(&old);
-                    }
-                }
-            }
-        }
-    }
-
-    fn lookup(&self, atoms: &[String]) -> Tag {
-        atoms
-            .iter()
-            .find_map(|a| self.owner.get(a).copied().flatten())
-    }
-}
+use super::attribution::{Correlations, atoms, in_scope, path_of};
+pub use super::attribution::{Tag, current_scenario, in_scenario};
 
 /// A request of the harness's in flight; dropped when it is answered (or abandoned).
 struct Flight<'a> {
@@ -103,70 +38,6 @@ impl Drop for Flight<'_> {
             f.retain(|(id, _, _, _)| *id != self.id);
         }
     }
-}
-
-/// The path of a URL, whether absolute (a client's) or origin-form (a server's).
-fn path_of(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(u) => u.path().to_owned(),
-        Err(_) => url.split('?').next().unwrap_or(url).to_owned(),
-    }
-}
-
-/// The values of a request or response that can tie it to a scenario: the request id, a
-/// bearer token, long path segments and query values, and long string values of a JSON or
-/// form body. Body first: `inbound_request_id` names the find better than a PAT that several
-/// finds may share.
-fn atoms(url: &str, headers: &HeaderMap, body: &[u8]) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut add = |v: &str| {
-        if v.len() >= MIN_ATOM {
-            out.push(v.to_owned());
-        }
-    };
-    if let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) {
-        fn strings(v: &serde_json::Value, add: &mut dyn FnMut(&str)) {
-            match v {
-                serde_json::Value::String(s) => add(s),
-                serde_json::Value::Array(a) => a.iter().for_each(|x| strings(x, add)),
-                serde_json::Value::Object(o) => o.values().for_each(|x| strings(x, add)),
-                _ => {}
-            }
-        }
-        strings(&json, &mut add);
-    } else if !body.is_empty() && body.len() <= BODY_LIMIT {
-        for (_, v) in url::form_urlencoded::parse(body) {
-            add(&v);
-        }
-    }
-    // The path and query only: a host name is every scenario's.
-    let (path, query) = match url::Url::parse(url) {
-        Ok(u) => (u.path().to_owned(), u.query().map(str::to_owned)),
-        Err(_) => match url.split_once('?') {
-            Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
-            None => (url.to_owned(), None),
-        },
-    };
-    path.split('/').for_each(&mut add);
-    if let Some(query) = query {
-        for (_, v) in url::form_urlencoded::parse(query.as_bytes()) {
-            add(&v);
-        }
-    }
-    if let Some(v) = headers
-        .get(reqwest::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        add(v.strip_prefix("Bearer ").unwrap_or(v));
-    }
-    for (name, value) in headers {
-        if name.as_str().eq_ignore_ascii_case("x-request-id")
-            && let Ok(v) = value.to_str()
-        {
-            add(v);
-        }
-    }
-    out
 }
 
 /// What an exchange costs to keep, roughly.
@@ -278,8 +149,8 @@ pub enum SendFailure {
 
 impl SendFailure {
     /// Who acts when the peer is the system under test.
-    pub fn class(&self) -> crate::evidence::classify::FailureClass {
-        use crate::evidence::classify::FailureClass;
+    pub fn class(&self) -> crate::record::classify::FailureClass {
+        use crate::record::classify::FailureClass;
         match self {
             SendFailure::Unreachable(_) => FailureClass::Environment,
             SendFailure::TimedOut(_) | SendFailure::TooLarge(_) | SendFailure::Broken(_) => {
@@ -291,7 +162,7 @@ impl SendFailure {
 
     /// A transport error from reqwest, by kind.
     pub fn of_reqwest(e: &reqwest::Error, limit: Option<std::time::Duration>) -> SendFailure {
-        let text = crate::tls::error_chain(e);
+        let text = crate::net::tls::error_chain(e);
         if e.is_timeout() {
             return match limit {
                 Some(l) => SendFailure::TimedOut(l),
