@@ -58,10 +58,16 @@ fn shape(record: &RunRecord) -> Vec<String> {
         // The scenario's exchanges as a set: which of its steps a provider's asynchronous call
         // lands in (its `/token` just before or just after the 202 is read) and their order
         // are the peers' timing, even one scenario at a time.
+        // A key set fetched once and cached (the dashboard's `/jwk_uri`, the provider's
+        // `/jwks`) is fetched by whichever scenario needs it first: a time, left out.
         let mut routes: Vec<String> = s
             .steps
             .iter()
-            .flat_map(|st| st.exchanges.iter().map(route))
+            .flat_map(|st| st.exchanges.iter())
+            .filter(|e| {
+                !(e.method == "GET" && (e.url.ends_with("/jwk_uri") || e.url.ends_with("/jwks")))
+            })
+            .map(route)
             .collect();
         routes.sort();
         out.extend(routes.into_iter().map(|r| format!("  exchange {r}")));
