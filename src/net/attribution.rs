@@ -32,8 +32,9 @@ pub(crate) fn in_scope(tag: Tag, scope: Tag) -> bool {
 
 /// Values shorter than this are too common (status words, scopes) to tell scenarios apart.
 const MIN_ATOM: usize = 16;
-/// Correlation values kept; the oldest go first.
-const MAX_CORRELATIONS: usize = 50_000;
+/// Correlation values kept (a whole pack holds a few thousand, most under 1 KB); the oldest
+/// go first.
+const MAX_CORRELATIONS: usize = 10_000;
 /// Larger form bodies are not searched for values.
 const MAX_FORM: usize = 16 * 1024;
 
