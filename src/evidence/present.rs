@@ -540,3 +540,16 @@ pub fn stage_counts(record: &RunRecord) -> Vec<(String, [usize; 4])> {
     });
     stages
 }
+
+/// The first `limit` bytes of `body` (cut at a character boundary) and how many bytes were left
+/// out.
+pub fn excerpt(body: &str, limit: usize) -> (&str, usize) {
+    if body.len() <= limit {
+        return (body, 0);
+    }
+    let mut cut = limit;
+    while cut > 0 && !body.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    (&body[..cut], body.len() - cut)
+}

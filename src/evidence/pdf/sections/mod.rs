@@ -1,0 +1,57 @@
+//! The report's sections, in reading order: the cover, the findings and summary, timings and
+//! load, reporting, the scenario detail, and the appendix with the sign-off. Each draws onto
+//! a [`Layout`](super::layout::Layout) from the record alone.
+
+mod appendix;
+mod cover;
+mod detail;
+mod findings;
+mod reporting;
+mod timings;
+
+pub(crate) use appendix::{appendix, sign_off};
+pub(crate) use cover::cover;
+pub(crate) use detail::detail;
+pub(crate) use findings::{attempt_history, findings, summary, warnings};
+pub(crate) use reporting::reporting;
+pub(crate) use timings::{load_figures, timings};
+
+use chrono::{DateTime, Utc};
+
+use super::layout::*;
+use super::style::*;
+use crate::evidence::record::{ScenarioRecord, Status};
+
+pub(crate) fn utc(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+pub(crate) fn status_colors(status: Status) -> (Rgb3, Rgb3) {
+    match status {
+        Status::Passed => (GREEN, PALE_GREEN),
+        Status::Failed => (RED, PALE_RED),
+        Status::Skipped => (GREY_STATUS, PALE_GREY),
+        Status::Interrupted => (DARK_AMBER, PALE_AMBER),
+    }
+}
+
+pub(crate) fn status_label(status: Status) -> String {
+    status.as_str().to_uppercase()
+}
+
+pub(crate) fn status_badge(status: Status) -> Cell {
+    let (fg, bg) = status_colors(status);
+    Cell::badge(status_label(status), fg, bg)
+}
+
+pub(crate) fn scenario_seconds(s: &ScenarioRecord) -> Option<f64> {
+    s.ended_at
+        .map(|end| (end - s.started_at).num_milliseconds() as f64 / 1000.0)
+}
+
+pub(crate) fn scenario_title(s: &ScenarioRecord) -> String {
+    match &s.case_id {
+        Some(case) => format!("{case} {}", s.name),
+        None => s.name.clone(),
+    }
+}
