@@ -203,6 +203,7 @@ pub fn render_html(record: &RunRecord, manifest_sha256: Option<&str>) -> String 
     findings(&mut o, record);
     summary(&mut o, record);
     attempt_history(&mut o, record);
+    catalogue_coverage(&mut o, record);
     timings(&mut o, record);
     warnings(&mut o, record);
     reporting(&mut o, record);
@@ -354,6 +355,34 @@ fn attempt_history(o: &mut String, record: &RunRecord) {
                 esc(&attempt_history_text(h, s.status))
             );
         }
+    }
+    o.push_str("</table>");
+}
+
+/// The error catalogue's cases with what each mirrors and its result, linked to the detail.
+fn catalogue_coverage(o: &mut String, record: &RunRecord) {
+    let rows = present::coverage(record);
+    if rows.is_empty() {
+        return;
+    }
+    let _ = write!(
+        o,
+        "<h2 id=\"catalogue-coverage\">{}</h2><p class=\"muted\">{} {}.</p><table>\
+<colgroup><col style=\"width:8rem\"/><col/><col style=\"width:7rem\"/></colgroup>\
+<tr><th>Case</th><th>Mirrors</th><th>Result</th></tr>",
+        esc(present::COVERAGE_TITLE),
+        esc(present::COVERAGE_NOTE),
+        esc(&present::coverage_counts(&rows))
+    );
+    for r in &rows {
+        let _ = write!(
+            o,
+            "<tr class=\"catalogue-case\"><td class=\"case\"><a href=\"#{}\">{}</a></td><td>{}</td><td>{}</td></tr>",
+            anchor(r.scenario),
+            esc(&r.case),
+            esc(&r.mirror.text()),
+            badge(r.status)
+        );
     }
     o.push_str("</table>");
 }

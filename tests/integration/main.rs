@@ -7,6 +7,7 @@ mod body_cap;
 mod broken_provider;
 mod checks;
 mod cli;
+mod coverage;
 mod doctor;
 mod durable_cas;
 mod errors;

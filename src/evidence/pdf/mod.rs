@@ -77,6 +77,7 @@ fn lay_out<'f>(
     layout.page_break();
     summary(&mut layout, record, pages);
     attempt_history(&mut layout, record);
+    catalogue_coverage(&mut layout, record, pages);
     timings(&mut layout, record);
     load_figures(&mut layout, record);
     warnings(&mut layout, record);

@@ -238,6 +238,8 @@ fn renders_the_evidence_that_a_reviewer_needs() {
     assert!(text.contains("not finished - run interrupted"), "{text}");
     assert!(text.contains(&record.run_log_sha256), "{text}");
     assert!(text.contains("Reviewed by"), "{text}");
+    // No error-catalogue case ran, so there is no catalogue coverage section.
+    assert!(!text.contains("Error catalogue coverage"), "{text}");
 }
 
 #[test]

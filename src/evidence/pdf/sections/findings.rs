@@ -242,3 +242,45 @@ pub(crate) fn warnings(l: &mut Layout, record: &RunRecord) {
     }
     l.end_table();
 }
+
+/// The error catalogue's cases with the stub scenario or reporting error each mirrors, its
+/// result and the page of its detail; only for a run that holds catalogue cases.
+pub(crate) fn catalogue_coverage(l: &mut Layout, record: &RunRecord, pages: Option<&[usize]>) {
+    let rows = present::coverage(record);
+    if rows.is_empty() {
+        return;
+    }
+    l.gap(8.0);
+    l.section(present::COVERAGE_TITLE);
+    l.paragraph(para(
+        format!(
+            "{} {}.",
+            present::COVERAGE_NOTE,
+            present::coverage_counts(&rows)
+        ),
+        NOTE,
+    ));
+    l.gap(4.0);
+    l.begin_table(columns(&[
+        ("Case", 24.0, Align::Left),
+        ("Mirrors", 0.0, Align::Left),
+        ("Result", 25.0, Align::Left),
+        ("Page", 12.0, Align::Right),
+    ]));
+    for r in &rows {
+        let page = pages
+            .and_then(|p| p.get(r.scenario))
+            .map_or_else(|| "00".to_owned(), usize::to_string);
+        let mirror = match r.mirror {
+            present::Mirror::Unnamed => Cell::text(r.mirror.text(), SMALL.colored(MUTED)),
+            _ => Cell::text(r.mirror.text(), SMALL),
+        };
+        l.row(vec![
+            Cell::text(r.case.as_str(), SMALL.bold()),
+            mirror,
+            status_badge(r.status),
+            Cell::text(page, SMALL),
+        ]);
+    }
+    l.end_table();
+}

@@ -12,7 +12,7 @@ mod timings;
 pub(crate) use appendix::{appendix, sign_off};
 pub(crate) use cover::cover;
 pub(crate) use detail::detail;
-pub(crate) use findings::{attempt_history, findings, summary, warnings};
+pub(crate) use findings::{attempt_history, catalogue_coverage, findings, summary, warnings};
 pub(crate) use reporting::reporting;
 pub(crate) use timings::{load_figures, timings};
 

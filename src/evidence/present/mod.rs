@@ -2,6 +2,12 @@
 //! is not) evidence of, every failure and warning in one list, the sign-off's scope, the
 //! meaning of raw keys, and which refusals were the point of their scenario.
 
+mod coverage;
+
+pub use coverage::{
+    COVERAGE_NOTE, COVERAGE_TITLE, CoverageRow, Mirror, coverage, coverage_counts, mirror_of,
+};
+
 use super::classify::FailureClass;
 use super::record::{
     Exchange, ReportingSubmission, RunRecord, ScenarioRecord, Status, StepRecord, reading_order,
