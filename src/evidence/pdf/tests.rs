@@ -251,7 +251,7 @@ fn the_coverage_matrix_gives_the_page_each_scenario_is_on() {
     let text = pdf_text(&render_pdf(&record, None).expect("render"), "pages");
     let by_page: Vec<&str> = text.split('\x0c').collect();
     for (s, page) in record.scenarios.iter().zip(&pages) {
-        let title = scenario_title(s);
+        let title = present::scenario_title(s);
         let first_words: String = title
             .split_whitespace()
             .take(3)

@@ -1,11 +1,19 @@
-//! What the PDF and the HTML both say, worked out once from the record: what the run is (and
-//! is not) evidence of, every failure and warning in one list, the sign-off's scope, the
-//! meaning of raw keys, and which refusals were the point of their scenario.
+//! The content model the PDF and the HTML share, worked out once from the record: what the run
+//! is (and is not) evidence of, every failure and warning in one list, the sign-off's scope,
+//! the meaning of raw keys, and which refusals were the point of their scenario; the cover's
+//! facts and the words both print ([`facts`]); the error catalogue's coverage ([`coverage`]).
+//! The renderers only decide how things look.
 
 mod coverage;
+mod facts;
 
 pub use coverage::{
     COVERAGE_NOTE, COVERAGE_TITLE, CoverageRow, Mirror, coverage, coverage_counts, mirror_of,
+};
+pub use facts::{
+    Emphasis, Fact, LOAD_NOTE, Standing, WARNINGS_NOTE, cover_facts, load_lines, outcome_text,
+    scenario_seconds, scenario_title, seconds_text, standing, status_word, submission_outcome,
+    tags_text, utc, warning_rows,
 };
 
 use super::classify::FailureClass;

@@ -4,7 +4,6 @@
 use super::super::fonts::*;
 use super::super::layout::*;
 use super::super::style::*;
-use super::*;
 use crate::evidence::present;
 use crate::evidence::record::*;
 
@@ -33,126 +32,27 @@ pub(crate) fn cover(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<
     verdict_box(l, record);
     stage2_box(l, record);
 
-    let value = |s: &str| para(s, BODY);
-    let selection = {
-        let mut s = format!(
-            "pack {}, tags {}",
-            h.selection.pack,
-            h.selection.tags.as_deref().unwrap_or("none")
-        );
-        if !h.selection.features.is_empty() {
-            let names: Vec<String> = h
-                .selection
-                .features
-                .iter()
-                .map(|f| {
-                    std::path::Path::new(f)
-                        .file_name()
-                        .map_or_else(|| f.clone(), |n| n.to_string_lossy().into_owned())
-                })
-                .collect();
-            s.push_str(&format!(", features {}", names.join(", ")));
-        }
-        s
-    };
-    let personal = if h.personal_data_revealed {
-        para("REVEALED at the user's request", BODY.bold().colored(RED))
-    } else {
-        value("redacted")
-    };
-    let mut rows: Vec<(String, Vec<Span>)> = vec![
-        ("Run id".to_owned(), para(h.run_id.as_str(), BODY.bold())),
-        ("Organisation".to_owned(), value(&h.target.organisation)),
-        ("Environment".to_owned(), value(&h.target.environment)),
-        (
-            "Holdername GUID".to_owned(),
-            value(&h.target.holdername_guid),
-        ),
-        ("Find URL".to_owned(), value(&h.target.find_url)),
-        ("View URL".to_owned(), value(&h.target.view_url)),
-        (
-            "Target file".to_owned(),
-            value(
-                h.target
-                    .target_file
-                    .as_deref()
-                    .unwrap_or("none - embedded default"),
-            ),
-        ),
-        ("Started (UTC)".to_owned(), value(&utc(&h.started_at))),
-        (
-            "Finished (UTC)".to_owned(),
-            match &record.ended_at {
-                Some(end) => value(&utc(end)),
-                None => para(
-                    "not finished - run interrupted",
-                    BODY.bold().colored(DARK_AMBER),
-                ),
-            },
-        ),
-        ("Harness version".to_owned(), value(&h.harness_version)),
-        (
-            "Technical standards".to_owned(),
-            value(&h.standards.technical),
-        ),
-        ("Data standards".to_owned(), value(&h.standards.data)),
-        (
-            "Reporting standards".to_owned(),
-            value(&h.standards.reporting),
-        ),
-        (
-            "Find/view contract".to_owned(),
-            value(&h.standards.find_view_contract),
-        ),
-        (
-            "View data schema".to_owned(),
-            para(
-                if h.standards.view_data_schema.is_empty() {
-                    "not recorded"
-                } else {
-                    &h.standards.view_data_schema
-                },
-                SMALL,
-            ),
-        ),
-        (
-            "Test pack".to_owned(),
-            value(h.test_pack.as_deref().unwrap_or("not recorded")),
-        ),
-        ("Selection".to_owned(), value(&selection)),
-        ("Personal data".to_owned(), personal),
-    ];
+    let mut rows: Vec<(String, Vec<Span>)> = present::cover_facts(record)
+        .into_iter()
+        .map(|f| {
+            let style = match f.emphasis {
+                present::Emphasis::Plain => BODY,
+                present::Emphasis::Strong => BODY.bold(),
+                present::Emphasis::Alarm => BODY.bold().colored(RED),
+                present::Emphasis::Caution => BODY.bold().colored(DARK_AMBER),
+                present::Emphasis::Small => SMALL,
+            };
+            (f.label.to_owned(), para(f.value, style))
+        })
+        .collect();
     // The inputs by digest: an edited pack still calls itself "integration 1.0.0".
     if let Some(cell) = inputs_cell(record) {
         rows.push(("Inputs (SHA-256)".to_owned(), cell));
     }
-    rows.extend([(
+    rows.push((
         "Manifest SHA-256".to_owned(),
         para(manifest_sha256.unwrap_or("not sealed"), CODE),
-    )]);
-    if let Some(after) = &h.after {
-        rows.insert(
-            rows.len() - 1,
-            (
-                "Stage 2 of".to_owned(),
-                value(&format!(
-                    "stage-1 run {after}: its match-update file and the registrations it left at the C&A"
-                )),
-            ),
-        );
-    }
-    if let Some(rerun) = &h.rerun {
-        rows.insert(
-            rows.len() - 1,
-            (
-                "Re-run of".to_owned(),
-                value(&format!(
-                    "run {}: its scenarios that did not pass (attempt history after the coverage matrix)",
-                    rerun.rerun_of
-                )),
-            ),
-        );
-    }
+    ));
     l.key_values(mm(40.0), rows);
 }
 
@@ -256,7 +156,7 @@ pub(crate) fn resealed_box(l: &mut Layout, record: &RunRecord) {
                 para(
                     format!(
                         "RE-RENDERED FROM A CHANGED LOG on {}: the bundle no longer matched its seal and was re-sealed with --reseal.",
-                        utc(&r.at)
+                        present::utc(&r.at)
                     ),
                     BODY.bold().colored(RED),
                 ),

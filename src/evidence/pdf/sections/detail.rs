@@ -29,7 +29,7 @@ pub(crate) fn detail(l: &mut Layout, record: &RunRecord) -> Vec<usize> {
 /// it starts on.
 pub(crate) fn scenario_detail(l: &mut Layout, s: &ScenarioRecord) -> usize {
     let (fg, bg) = status_colors(s.status);
-    let label = status_label(s.status);
+    let label = present::status_word(s.status);
     let cols = columns(&[
         ("Step", 0.0, Align::Left),
         ("Result", 25.0, Align::Left),
@@ -42,20 +42,16 @@ pub(crate) fn scenario_detail(l: &mut Layout, s: &ScenarioRecord) -> usize {
         .first()
         .map_or(20.0, |st| l.row_height(&cols, &step_cells(st)));
     let keep = 3.0 * NOTE.size * LEADING + 4.0 + Layout::table_head_height() + first_row + 4.0;
-    l.subheading(&scenario_title(s), Some((&label, fg, bg)), keep);
+    l.subheading(&present::scenario_title(s), Some((&label, fg, bg)), keep);
     let page = l.page();
     let tags = if s.tags.is_empty() {
         "none".to_owned()
     } else {
-        s.tags
-            .iter()
-            .map(|t| format!("@{}", t.trim_start_matches('@')))
-            .collect::<Vec<_>>()
-            .join(" ")
+        present::tags_text(s)
     };
-    let timing = match scenario_seconds(s) {
-        Some(d) => format!("started {} - took {d:.2} s", utc(&s.started_at)),
-        None => format!("started {} - did not finish", utc(&s.started_at)),
+    let timing = match present::scenario_seconds(s) {
+        Some(d) => format!("started {} - took {d:.2} s", present::utc(&s.started_at)),
+        None => format!("started {} - did not finish", present::utc(&s.started_at)),
     };
     l.paragraph(vec![
         span("Location ", NOTE.bold()),
@@ -222,10 +218,7 @@ pub(crate) fn exchange_detail(l: &mut Layout, ex: &Exchange, stripe: Option<Rgb3
         inset_right: CELL_PAD_X,
         pad: 3.0,
     };
-    let outcome = match ex.status {
-        Some(code) => code.to_string(),
-        None => "no response".to_owned(),
-    };
+    let outcome = present::outcome_text(ex);
     let title = format!(
         "{} {} -> {} ({:.0} ms)",
         ex.method, ex.url, outcome, ex.duration_ms

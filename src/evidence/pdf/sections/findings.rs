@@ -117,7 +117,7 @@ pub(crate) fn summary(l: &mut Layout, record: &RunRecord, pages: Option<&[usize]
     ]));
     for i in reading_order(&record.scenarios) {
         let s = &record.scenarios[i];
-        let duration = scenario_seconds(s).map_or_else(|| "-".to_owned(), |d| format!("{d:.2}"));
+        let duration = present::seconds_text(s);
         let page = pages
             .and_then(|p| p.get(i))
             .map_or_else(|| "00".to_owned(), usize::to_string);
@@ -215,23 +215,13 @@ pub(crate) fn attempt_history(l: &mut Layout, record: &RunRecord) {
 
 /// Doubts that did not fail a step (where the public sources disagree), with their case.
 pub(crate) fn warnings(l: &mut Layout, record: &RunRecord) {
-    let rows: Vec<(String, &str)> = record
-        .scenarios
-        .iter()
-        .flat_map(|s| {
-            let case = s.case_id.clone().unwrap_or_else(|| s.name.clone());
-            s.warnings().map(move |w| (case.clone(), w))
-        })
-        .collect();
+    let rows = present::warning_rows(record);
     if rows.is_empty() {
         return;
     }
     l.gap(8.0);
     l.section("Warnings");
-    l.paragraph(para(
-        "Where the public sources disagree the harness warns instead of failing; each warning gives its reason. [contract] strict = true makes them failures.",
-        NOTE,
-    ));
+    l.paragraph(para(present::WARNINGS_NOTE, NOTE));
     l.gap(4.0);
     l.begin_table(columns(&[
         ("Case", 24.0, Align::Left),

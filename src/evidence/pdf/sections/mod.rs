@@ -16,16 +16,12 @@ pub(crate) use findings::{attempt_history, catalogue_coverage, findings, summary
 pub(crate) use reporting::reporting;
 pub(crate) use timings::{load_figures, timings};
 
-use chrono::{DateTime, Utc};
-
 use super::layout::*;
 use super::style::*;
-use crate::evidence::record::{ScenarioRecord, Status};
+use crate::evidence::present::status_word;
+use crate::evidence::record::Status;
 
-pub(crate) fn utc(t: &DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
-}
-
+/// A status's badge colours: ink and background.
 pub(crate) fn status_colors(status: Status) -> (Rgb3, Rgb3) {
     match status {
         Status::Passed => (GREEN, PALE_GREEN),
@@ -35,23 +31,7 @@ pub(crate) fn status_colors(status: Status) -> (Rgb3, Rgb3) {
     }
 }
 
-pub(crate) fn status_label(status: Status) -> String {
-    status.as_str().to_uppercase()
-}
-
 pub(crate) fn status_badge(status: Status) -> Cell {
     let (fg, bg) = status_colors(status);
-    Cell::badge(status_label(status), fg, bg)
-}
-
-pub(crate) fn scenario_seconds(s: &ScenarioRecord) -> Option<f64> {
-    s.ended_at
-        .map(|end| (end - s.started_at).num_milliseconds() as f64 / 1000.0)
-}
-
-pub(crate) fn scenario_title(s: &ScenarioRecord) -> String {
-    match &s.case_id {
-        Some(case) => format!("{case} {}", s.name),
-        None => s.name.clone(),
-    }
+    Cell::badge(status_word(status), fg, bg)
 }

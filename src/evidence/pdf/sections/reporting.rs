@@ -37,26 +37,17 @@ pub(crate) fn reporting(l: &mut Layout, record: &RunRecord) {
         ("Outcome", 42.0, Align::Left),
     ]));
     for s in &r.submissions {
-        let expected = present::expected_by(record, s);
-        let style = if present::submission_ok(s) {
-            SMALL.colored(GREEN)
-        } else if expected.is_some() {
-            SMALL.bold().colored(NAVY)
-        } else {
-            SMALL.bold().colored(RED)
+        let standing = present::standing(record, s);
+        let style = match standing {
+            present::Standing::Accepted => SMALL.colored(GREEN),
+            present::Standing::Expected(_) => SMALL.bold().colored(NAVY),
+            present::Standing::Refused => SMALL.bold().colored(RED),
         };
-        let mut outcome = Cell::text(
-            format!(
-                "{}{}",
-                s.outcome.replace('_', " "),
-                s.http_status.map(|h| format!(" {h}")).unwrap_or_default()
-            ),
-            style,
-        );
+        let mut outcome = Cell::text(present::submission_outcome(s), style);
         for code in &s.codes {
             outcome = outcome.with(para(code.as_str(), Style::new(Weight::Regular, 6.5, TEXT)));
         }
-        if let Some(case) = expected {
+        if let present::Standing::Expected(case) = standing {
             outcome = outcome.with(para(format!("expected: the purpose of {case}"), NOTE));
         }
         l.row(vec![

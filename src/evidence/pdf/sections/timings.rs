@@ -113,42 +113,10 @@ pub(crate) fn load_figures(l: &mut Layout, record: &RunRecord) {
     };
     l.gap(8.0);
     l.section("Load");
-    l.paragraph(para(
-        format!(
-            "{} finds to {} at {} per second requested, {:.1} per second achieved, over {} s; {} for people the provider holds; at most {} in flight; timeout {} ms.",
-            s.finds_sent,
-            s.find_url,
-            s.requested_rate,
-            s.achieved_rate,
-            s.duration_secs,
-            s.matching_finds,
-            s.max_in_flight,
-            s.timeout_ms
-        ),
-        BODY,
-    ));
-    l.paragraph(para(
-        format!(
-            "Acknowledged {}, errors {}, timeouts {}. Registrations: {} expected, {} seen, {} missing, {} unexpected.{}",
-            s.acknowledged,
-            s.errors,
-            s.timeouts,
-            s.registrations_expected,
-            s.registrations_observed,
-            s.registrations_missing,
-            s.registrations_unexpected,
-            if s.views_ok + s.view_errors > 0 {
-                format!(" Views: {} served, {} failed.", s.views_ok, s.view_errors)
-            } else {
-                String::new()
-            }
-        ),
-        BODY,
-    ));
-    l.paragraph(para(
-        "Latencies run from each find's intended send time (its slot in the schedule), so time spent queueing behind a slow answer counts (no coordinated omission); 'service' alone runs from the actual send. HDR histograms, 3 significant digits.",
-        NOTE,
-    ));
+    for line in present::load_lines(record).unwrap_or_default() {
+        l.paragraph(para(line, BODY));
+    }
+    l.paragraph(para(present::LOAD_NOTE, NOTE));
     l.gap(4.0);
     l.begin_table(columns(&[
         ("Measure", 0.0, Align::Left),
