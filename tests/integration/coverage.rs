@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use crate::common;
 
-use pdp_harness::config::TargetConfig;
-use pdp_harness::evidence::record::Status;
+use pdp_harness::harness::config::TargetConfig;
 use pdp_harness::provider::{Fault, Faults};
+use pdp_harness::record::run::Status;
 use pdp_harness::runner::{self, Pack, RunOptions, writer::Collect};
 
 /// The cases run: two C&A cases, the restart case (it names no stub scenario) and three

@@ -22,7 +22,7 @@ mod tests;
 use printpdf::{Mm, OffsetDateTime, Op, PdfDocument, PdfFont, PdfPage, PdfSaveOptions};
 
 use super::present;
-use super::record::RunRecord;
+use crate::record::run::RunRecord;
 use fonts::Fonts;
 use layout::Layout;
 use sections::*;
@@ -39,7 +39,7 @@ pub enum PdfError {
 /// `manifest_sha256`: the digest of the bundle's `manifest.json`, printed on the cover and in
 /// the appendix so the signed PDF pins every other evidence file.
 pub fn render_pdf(
-    record: &super::record::RunRecord,
+    record: &crate::record::run::RunRecord,
     manifest_sha256: Option<&str>,
 ) -> Result<Vec<u8>, PdfError> {
     let fonts = Fonts::load()?;

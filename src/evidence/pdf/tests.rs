@@ -5,7 +5,7 @@ use super::fonts::Fonts;
 use super::style::{CODE, para};
 use super::*;
 use crate::evidence::present::excerpt;
-use crate::evidence::record::{
+use crate::record::run::{
     CertificateInfo, Counts, Exchange, RunHeader, RunRecord, ScenarioRecord, Selection, Standards,
     Status, StepRecord, TargetInfo, Timing, Verdict,
 };

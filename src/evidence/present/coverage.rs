@@ -3,7 +3,7 @@
 //! mirrors and its result. What a case mirrors is read from its scenario's name as the feature
 //! file gave it and the run log recorded it, so the table cannot drift from the cases that ran.
 
-use super::super::record::{RunRecord, ScenarioRecord, Status, reading_order};
+use crate::record::run::{RunRecord, ScenarioRecord, Status, reading_order};
 
 /// The tags that make a scenario a catalogue case.
 const CATALOGUE_TAGS: [&str; 2] = ["errors", "reporting-errors"];

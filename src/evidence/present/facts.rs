@@ -2,8 +2,8 @@
 //! and duration, an exchange's outcome, a load test's figures, the warnings and where a
 //! reporting submission stands. The PDF and the HTML only choose how to draw them.
 
-use super::super::record::{Exchange, ReportingSubmission, RunRecord, ScenarioRecord, Status};
 use super::{expected_by, submission_ok};
+use crate::record::run::{Exchange, ReportingSubmission, RunRecord, ScenarioRecord, Status};
 
 /// How a cover fact is drawn: most plainly, a few to catch the eye.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use super::super::layout::*;
 use super::super::style::*;
 use super::cover::inputs_cell;
 use crate::evidence::present;
-use crate::evidence::record::*;
+use crate::record::run::*;
 
 pub(crate) fn appendix(l: &mut Layout, record: &RunRecord, manifest_sha256: Option<&str>) {
     let h = &record.header;

@@ -5,7 +5,7 @@ use super::super::layout::*;
 use super::super::style::*;
 use super::*;
 use crate::evidence::present;
-use crate::evidence::record::*;
+use crate::record::run::*;
 
 /// Bodies longer than this many bytes are cut, with "… (N more bytes)".
 pub(crate) const BODY_EXCERPT_BYTES: usize = 1200;

@@ -5,7 +5,7 @@ use super::super::layout::*;
 use super::super::style::*;
 use super::*;
 use crate::evidence::present;
-use crate::evidence::record::*;
+use crate::record::run::*;
 
 /// Every failure and warning on one page after the cover: case, step, one-line reason, class
 /// and who acts, and the page of the detail. A real target's failures are not left to be

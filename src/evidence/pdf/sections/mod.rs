@@ -19,7 +19,7 @@ pub(crate) use timings::{load_figures, timings};
 use super::layout::*;
 use super::style::*;
 use crate::evidence::present::status_word;
-use crate::evidence::record::Status;
+use crate::record::run::Status;
 
 /// A status's badge colours: ink and background.
 pub(crate) fn status_colors(status: Status) -> (Rgb3, Rgb3) {

@@ -4,7 +4,7 @@
 use super::super::layout::*;
 use super::super::style::*;
 use crate::evidence::present;
-use crate::evidence::record::*;
+use crate::record::run::*;
 
 /// Every reporting submission (endpoint, record id, UTC time, outcome), the same-UTC-day check
 /// and the reconciliation of what was reported with what the harness observed.

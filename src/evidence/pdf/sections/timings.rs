@@ -4,7 +4,7 @@ use super::super::layout::*;
 use super::super::style::*;
 use super::*;
 use crate::evidence::present;
-use crate::evidence::record::*;
+use crate::record::run::*;
 
 /// p50/p95/max of each measure against its limit.
 pub(crate) fn timings(l: &mut Layout, record: &RunRecord) {
