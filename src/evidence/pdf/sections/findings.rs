@@ -252,7 +252,8 @@ pub(crate) fn catalogue_coverage(l: &mut Layout, record: &RunRecord, pages: Opti
     ));
     l.gap(4.0);
     l.begin_table(columns(&[
-        ("Case", 24.0, Align::Left),
+        // Wide enough for the longest script id, RS-RESPTIME-08, on one line.
+        ("Case", 31.0, Align::Left),
         ("Mirrors", 0.0, Align::Left),
         ("Result", 25.0, Align::Left),
         ("Page", 12.0, Align::Right),
