@@ -144,7 +144,11 @@ async fn the_evidence_traces_each_catalogue_case_to_what_it_mirrors_with_its_res
         } else {
             "PASSED"
         };
+        // pdftotext puts a space where a cell's text wraps: compare without spaces.
         let row = format!("{case} {mirror} {status}");
-        assert!(section.contains(&row), "{row} in {section}");
+        assert!(
+            section.replace(' ', "").contains(&row.replace(' ', "")),
+            "{row} in {section}"
+        );
     }
 }
