@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::Args;
 
-use pdp_harness::evidence;
+use pdp_harness::evidence::{self, Format};
 use pdp_harness::record::run::SignOff;
+use pdp_harness::runner::Pack;
 
 /// How to reach a reference provider over mutual TLS.
 #[derive(Debug, Args)]
@@ -111,5 +112,94 @@ impl SignOffArgs {
             approver: given(&self.approver),
             notes,
         })
+    }
+}
+
+/// `--pack`: the library's [`Pack`], as the command line names and explains it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PackArg {
+    /// One find, one registration, one view (tag @connection-proving).
+    ConnectionProving,
+    /// Cases that need no intervention and set up matches (tag @stage1).
+    Stage1,
+    /// Checks after the match updates were applied (tag @stage2).
+    Stage2,
+    /// Reporting data to the six reporting endpoints (tag @reporting).
+    Reporting,
+    /// Retry, backoff and recovery under injected C&A faults (tag @resilience; not in "all").
+    Resilience,
+    /// The error catalogue: every C&A error the MaPS stub seeds and every bad view request,
+    /// each a case the provider must survive or refuse (tags @errors and @reporting-errors;
+    /// not in "all").
+    Errors,
+    /// The reporting scripts alone: every `INVALID_*` code of the reporting yaml and the
+    /// transport errors, refused by the harness's validator and by the reporting API (tag
+    /// @reporting-errors; also in "errors"; not in "all").
+    ReportingErrors,
+    /// What the reporting simulator of `pdp-harness serve` received from the organisation's own
+    /// reporting client this UTC day, judged as PDP's pipeline does (tag @reporting-received;
+    /// not in "all").
+    ReportingReceived,
+    /// Every pack, in order.
+    All,
+}
+
+impl From<PackArg> for Pack {
+    fn from(arg: PackArg) -> Pack {
+        match arg {
+            PackArg::ConnectionProving => Pack::ConnectionProving,
+            PackArg::Stage1 => Pack::Stage1,
+            PackArg::Stage2 => Pack::Stage2,
+            PackArg::Reporting => Pack::Reporting,
+            PackArg::Resilience => Pack::Resilience,
+            PackArg::Errors => Pack::Errors,
+            PackArg::ReportingErrors => Pack::ReportingErrors,
+            PackArg::ReportingReceived => Pack::ReportingReceived,
+            PackArg::All => Pack::All,
+        }
+    }
+}
+
+/// `report --format`: the library's [`Format`], as the command line names and explains it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FormatArg {
+    Pdf,
+    Junit,
+    Json,
+    /// Cucumber JSON (`cucumber.json`)
+    Cucumber,
+    /// One self-contained page (`report.html`)
+    Html,
+    All,
+}
+
+impl From<FormatArg> for Format {
+    fn from(arg: FormatArg) -> Format {
+        match arg {
+            FormatArg::Pdf => Format::Pdf,
+            FormatArg::Junit => Format::Junit,
+            FormatArg::Json => Format::Json,
+            FormatArg::Cucumber => Format::Cucumber,
+            FormatArg::Html => Format::Html,
+            FormatArg::All => Format::All,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum as _;
+
+    use super::*;
+
+    /// The command line's pack names are the names the library records (and `rerun` reads
+    /// back from a run log).
+    #[test]
+    fn every_pack_argument_is_the_library_pack_of_that_name() {
+        for arg in PackArg::value_variants() {
+            let name = arg.to_possible_value().map(|v| v.get_name().to_owned());
+            assert_eq!(name.as_deref(), Some(Pack::from(*arg).name()));
+        }
+        assert_eq!(PackArg::value_variants().len(), 9);
     }
 }

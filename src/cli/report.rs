@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use clap::Args;
 
 use pdp_harness::app::session::{EXIT_FAILED, EXIT_PASSED};
-use pdp_harness::evidence::{self, Format};
+use pdp_harness::evidence;
 use pdp_harness::record::run::Verdict;
 
-use super::args::SignOffArgs;
+use super::args::{FormatArg, SignOffArgs};
 use super::{Outcome, could_not_run};
 
 #[derive(Debug, Args)]
@@ -21,7 +21,7 @@ pub struct ReportArgs {
     out: PathBuf,
     /// Which output to render
     #[arg(long, value_enum, default_value = "all")]
-    format: Format,
+    format: FormatArg,
     /// Re-render and re-seal even though the bundle no longer matches its seal (the new cover
     /// says it was re-rendered from a changed log)
     #[arg(long)]
@@ -67,7 +67,7 @@ pub fn run(args: ReportArgs) -> Outcome {
     if !sign_off.is_empty() {
         evidence::set_sign_off(&run_dir, sign_off).map_err(could_not_run)?;
     }
-    let (record, files) = evidence::render(&run_dir, args.format).map_err(could_not_run)?;
+    let (record, files) = evidence::render(&run_dir, args.format.into()).map_err(could_not_run)?;
     say!(
         "Run {}: {}",
         record.header.run_id,

@@ -15,7 +15,7 @@ use pdp_harness::harness::updates::AfterStage1;
 use pdp_harness::record::run::RerunInfo;
 use pdp_harness::runner::{self, CaseFilter, Pack};
 
-use super::args::RunInputs;
+use super::args::{PackArg, RunInputs};
 use super::signals::{Signals, stop_on_signals};
 use super::{Failure, Outcome, could_not_run};
 
@@ -23,7 +23,7 @@ use super::{Failure, Outcome, could_not_run};
 pub struct RunArgs {
     /// Which part of PDP integration testing to run
     #[arg(long, value_enum, default_value = "connection-proving")]
-    pack: Pack,
+    pack: PackArg,
     /// Only scenarios matching this tag expression, e.g. "@case:CP-01" or "not @slow"
     #[arg(long, value_name = "EXPR")]
     tags: Option<String>,
@@ -57,7 +57,7 @@ pub struct Invocation {
 
 pub async fn run(args: RunArgs) -> Outcome {
     execute(Invocation {
-        pack: args.pack,
+        pack: args.pack.into(),
         tags: args.tags,
         cases: None,
         rerun: None,

@@ -539,6 +539,31 @@ mod tests {
     }
 
     #[test]
+    fn a_command_runs_the_pack_under_the_organisation_and_its_redaction() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testpacks/integration/pack.toml");
+        let config: TargetConfig = toml::from_str(
+            "[organisation]\nholdername_guid = \"0f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a\"\n\
+             scheme_name = \"Acme Pension Scheme\"\n[redaction]\nmask = [\"ACME-REF-1\"]\n",
+        )
+        .expect("a target file");
+        let pack = TestPack::load_for(&path, &config).expect("shipped pack loads");
+        assert_eq!(
+            pack.holdername_guid(),
+            "0f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"
+        );
+        assert_eq!(pack.provider.scheme_name, "Acme Pension Scheme");
+        let persona = pack.personas.first().expect("a persona");
+        let redactor = pack.redactor(&config, false);
+        assert!(!redactor.reveals_personal_data());
+        let masked = redactor.text(&format!("{} ACME-REF-1", persona.family_name));
+        assert!(
+            !masked.contains("ACME-REF-1") && !masked.contains(&persona.family_name),
+            "{masked}"
+        );
+        assert!(pack.redactor(&config, true).reveals_personal_data());
+    }
+
+    #[test]
     fn problems_name_file_and_line() {
         let text = r#"
 [pack]

@@ -391,3 +391,33 @@ pub async fn run_hook_command(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clear_down_says_what_answered_as_the_console_always_did() {
+        let http = Cleared::Http {
+            url: "https://p/test-support/clear-down".to_owned(),
+            status: 204,
+        };
+        assert_eq!(
+            http.to_string(),
+            "https://p/test-support/clear-down answered 204 No Content"
+        );
+        let command = Cleared::Command(vec!["/opt/clear".to_owned(), "--all".to_owned()]);
+        assert_eq!(command.to_string(), "/opt/clear --all exited 0");
+    }
+
+    #[test]
+    fn a_target_file_without_a_hook_clears_nothing() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let cleared = rt
+            .block_on(clear_down_configured(&TargetConfig::default()))
+            .expect("no hook is no error");
+        assert_eq!(cleared, None);
+    }
+}
