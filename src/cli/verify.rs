@@ -35,7 +35,7 @@ pub fn run(args: VerifyArgs) -> Outcome {
             .map_err(could_not_run)?;
         match evidence::seal::check_signature(dir, &pem) {
             Ok(alg) => say!("✔ signature ({alg}) verifies with {}", path.display()),
-            Err(problem) => v.problems.push(problem),
+            Err(problem) => v.problems.push(problem.to_string()),
         }
     }
     if v.is_intact() {
