@@ -29,6 +29,7 @@ mod seal;
 mod server_limits;
 mod stage2_later;
 mod stages;
+mod thin_binary;
 mod tokens;
 mod typed_failures;
 mod view_data_schema;
