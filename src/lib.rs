@@ -23,6 +23,7 @@ pub mod init;
 pub mod jwt;
 pub mod load;
 pub mod pki;
+pub mod protocol;
 pub mod provider;
 pub mod recorder;
 pub mod reporting;

@@ -1,0 +1,151 @@
+//! Every refusal the C&A answers, as one type (axum's error-handling pattern): a handler returns
+//! `Result<_, CasError>` and the variant decides the status and the body, byte for byte the
+//! shapes the MaPS stub sends (an OAuth error object at `/token`, a field-error array for a bad
+//! body, `{"error"}` for a refused PAT, plain text otherwise). Its `Display` is the reason the
+//! registration audit keeps.
+
+use axum::Json;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::jwt;
+use crate::protocol::tokens::TokenType;
+
+/// The OAuth error codes `/token` answers with (RFC 6749 section 5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    InvalidScope,
+    UnsupportedGrantType,
+}
+
+impl TokenErrorCode {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TokenErrorCode::InvalidRequest => "invalid_request",
+            TokenErrorCode::InvalidClient => "invalid_client",
+            TokenErrorCode::InvalidGrant => "invalid_grant",
+            TokenErrorCode::InvalidScope => "invalid_scope",
+            TokenErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+        }
+    }
+}
+
+/// A refusal by the C&A.
+#[derive(Debug, thiserror::Error)]
+pub enum CasError {
+    /// 400 `{"error": code, "error_description": ...}`: `/token`'s refusals.
+    #[error("{description}")]
+    Token {
+        code: TokenErrorCode,
+        description: String,
+    },
+    /// 400 `[{"field", "rejected_value", "reason"}]`: a body field the OpenAPI file refuses.
+    #[error("{field} {reason}")]
+    Field {
+        field: &'static str,
+        rejected: Value,
+        reason: &'static str,
+    },
+    /// 401 `{"error": ...}`: no live PAT, or a PAT of another holdername.
+    #[error("{0}")]
+    Unauthorised(String),
+    /// 400, plain text.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 404, plain text.
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// 409, plain text.
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// 500, plain text: the C&A could not sign or save (its own failure, not the caller's).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl CasError {
+    pub fn token(code: TokenErrorCode, description: impl Into<String>) -> CasError {
+        CasError::Token {
+            code,
+            description: description.into(),
+        }
+    }
+
+    pub fn field(field: &'static str, rejected: &Value, reason: &'static str) -> CasError {
+        CasError::Field {
+            field,
+            rejected: rejected.clone(),
+            reason,
+        }
+    }
+
+    /// The 401 for a PAT of another holdername than the resource's.
+    pub fn not_the_holder() -> CasError {
+        CasError::Unauthorised(
+            "the PAT does not identify the user for the resource: it was issued for another holdername GUID"
+                .to_owned(),
+        )
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            CasError::Token { .. } | CasError::Field { .. } | CasError::BadRequest(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            CasError::Unauthorised(_) => StatusCode::UNAUTHORIZED,
+            CasError::NotFound(_) => StatusCode::NOT_FOUND,
+            CasError::Conflict(_) => StatusCode::CONFLICT,
+            CasError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for CasError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match self {
+            CasError::Token { code, description } => (
+                status,
+                Json(json!({ "error": code.as_str(), "error_description": description })),
+            )
+                .into_response(),
+            CasError::Field {
+                field,
+                rejected,
+                reason,
+            } => (
+                status,
+                Json(json!([{ "field": field, "rejected_value": rejected, "reason": reason }])),
+            )
+                .into_response(),
+            CasError::Unauthorised(msg) => (status, Json(json!({ "error": msg }))).into_response(),
+            CasError::BadRequest(msg) | CasError::Internal(msg) => plain(status, msg),
+            CasError::NotFound(msg) | CasError::Conflict(msg) => plain(status, msg.to_owned()),
+        }
+    }
+}
+
+fn plain(status: StatusCode, msg: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        msg,
+    )
+        .into_response()
+}
+
+/// Why one of the C&A's own tokens was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum OwnTokenError {
+    #[error(transparent)]
+    Token(#[from] jwt::TokenError),
+    #[error("the token is a {found}, not a {expected}")]
+    WrongType {
+        found: TokenType,
+        expected: TokenType,
+    },
+}
