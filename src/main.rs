@@ -1250,22 +1250,19 @@ async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failur
         recorder: recorder.clone(),
         party: pdp_harness::environment::PARTY_PROVIDER_TO_CAS,
     };
-    let service = CdaService::start(
-        cda,
-        &config.base_dir(),
-        &config.contract,
-        &config.server,
-        |router| {
-            router
-                .layer(axum::middleware::from_fn_with_state(
-                    inbound,
-                    pdp_harness::recorder::record_inbound,
-                ))
-                .layer(axum::middleware::from_fn(
-                    pdp_harness::cda::service::log_to_console,
-                ))
-        },
-    )
+    let settings = cda
+        .service_settings(&config.base_dir())
+        .map_err(could_not_run)?;
+    let service = CdaService::start(&settings, &config.contract, &config.server, |router| {
+        router
+            .layer(axum::middleware::from_fn_with_state(
+                inbound,
+                pdp_harness::recorder::record_inbound,
+            ))
+            .layer(axum::middleware::from_fn(
+                pdp_harness::cda::service::log_to_console,
+            ))
+    })
     .map_err(could_not_run)?;
     // The provider's registered view token keys are at /jwk_uri from the start, not only once
     // a run attaches: the solution (and a dashboard) may read them at any time.

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use jsonwebtoken::jwk::JwkSet;
 use serde_json::Value;
 
-use crate::cda::cas::{GRANT_UMA_TICKET, RQP_FORMAT};
 use crate::contract::{Challenge, ViewContract};
 use crate::evidence::classify::FailureClass;
 use crate::jwt::{self, Expect};
 use crate::pki::SigningKey;
+use crate::protocol::tokens::{GRANT_UMA_TICKET, RQP_FORMAT};
 use crate::recorder::{Observed, Recorder, SendFailure};
 
 pub const PARTY_VIEW: &str = "dashboard -> provider view endpoint";

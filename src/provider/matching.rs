@@ -12,6 +12,7 @@
 //! - a National Insurance number that disagrees is no match.
 
 use crate::contract::FindData;
+use crate::protocol::match_status::MatchStatus;
 use crate::testpack::{Persona, TestPack};
 
 /// The outcome for one member.
@@ -22,11 +23,17 @@ pub enum MatchOutcome {
 }
 
 impl MatchOutcome {
-    pub fn match_status(self) -> &'static str {
+    /// The match status this outcome registers.
+    pub fn status(self) -> MatchStatus {
         match self {
-            MatchOutcome::Yes => "match-yes",
-            MatchOutcome::Possible => "match-possible",
+            MatchOutcome::Yes => MatchStatus::Yes,
+            MatchOutcome::Possible => MatchStatus::Possible,
         }
+    }
+
+    /// [`MatchOutcome::status`] as the wire spells it.
+    pub fn match_status(self) -> &'static str {
+        self.status().wire()
     }
 }
 
