@@ -149,3 +149,93 @@ pub enum OwnTokenError {
         expected: TokenType,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn parts(r: Response) -> (StatusCode, Option<String>, Vec<u8>) {
+        let status = r.status();
+        let ct = r
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = axum::body::to_bytes(r.into_body(), 64 * 1024)
+            .await
+            .unwrap_or_default();
+        (status, ct, body.to_vec())
+    }
+
+    /// Every variant answers exactly what the handlers built by hand before `CasError`
+    /// (status, content type, body bytes), and its `Display` is the reason the audit read
+    /// back from that body.
+    #[tokio::test]
+    async fn each_refusal_is_byte_for_byte_the_hand_built_response() {
+        let text = |status: StatusCode, msg: &str| {
+            (
+                status,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                msg.to_owned(),
+            )
+                .into_response()
+        };
+        let cases: Vec<(CasError, Response, &str)> = vec![
+            (
+                CasError::token(TokenErrorCode::InvalidGrant, "assertion rejected: x"),
+                (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!({ "error": "invalid_grant", "error_description": "assertion rejected: x" })),
+                )
+                    .into_response(),
+                "assertion rejected: x",
+            ),
+            (
+                CasError::field("name", &json!(7), "must be urn:pei:<holderGuid>:<assetGuid>"),
+                (
+                    StatusCode::BAD_REQUEST,
+                    Json(json!([{ "field": "name", "rejected_value": 7, "reason": "must be urn:pei:<holderGuid>:<assetGuid>" }])),
+                )
+                    .into_response(),
+                "name must be urn:pei:<holderGuid>:<assetGuid>",
+            ),
+            (
+                CasError::not_the_holder(),
+                (
+                    StatusCode::UNAUTHORIZED,
+                    Json(json!({ "error": "the PAT does not identify the user for the resource: it was issued for another holdername GUID" })),
+                )
+                    .into_response(),
+                "the PAT does not identify the user for the resource: it was issued for another holdername GUID",
+            ),
+            (
+                CasError::BadRequest("deletion_reason is required".to_owned()),
+                text(StatusCode::BAD_REQUEST, "deletion_reason is required"),
+                "deletion_reason is required",
+            ),
+            (
+                CasError::NotFound("resource_id is not registered"),
+                text(StatusCode::NOT_FOUND, "resource_id is not registered"),
+                "resource_id is not registered",
+            ),
+            (
+                CasError::Conflict("X-Request-ID was already used for a registration"),
+                text(
+                    StatusCode::CONFLICT,
+                    "X-Request-ID was already used for a registration",
+                ),
+                "X-Request-ID was already used for a registration",
+            ),
+            (
+                CasError::Internal("signing: k".to_owned()),
+                text(StatusCode::INTERNAL_SERVER_ERROR, "signing: k"),
+                "signing: k",
+            ),
+        ];
+        for (error, before, reason) in cases {
+            assert_eq!(error.to_string(), reason);
+            let (now, before) = (parts(error.into_response()).await, parts(before).await);
+            assert_eq!(now, before, "{reason}");
+        }
+    }
+}
