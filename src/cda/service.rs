@@ -16,10 +16,10 @@ use rustls::pki_types::pem::PemObject;
 
 use super::cas::{Cas, CasSettings, Lifetimes};
 use super::store::{Store, StoreError};
-use crate::contract::WireContract;
-use crate::pki::{PkiError, SigningKey, TestPki, TlsIdentity, jwks_of};
+use crate::net::pki::{PkiError, SigningKey, TestPki, TlsIdentity, jwks_of};
+use crate::net::tls::{self, RunningServer, TlsError};
+use crate::protocol::contract::WireContract;
 use crate::protocol::tokens::{CAS_ISSUER, DASHBOARD_ISSUER};
-use crate::tls::{self, RunningServer, TlsError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CdaServiceError {
@@ -167,7 +167,7 @@ impl CdaService {
     pub fn start(
         cda: &CdaServiceSettings,
         contract: &WireContract,
-        limits: &crate::server::ServerLimits,
+        limits: &crate::net::server::ServerLimits,
         wrap: impl FnOnce(Router) -> Router,
     ) -> Result<CdaService, CdaServiceError> {
         let identity = TlsIdentity::from_pem(

@@ -11,9 +11,9 @@
 //! - with neither to confirm it, it is `match-possible`;
 //! - a National Insurance number that disagrees is no match.
 
-use crate::contract::FindData;
+use crate::harness::testpack::{Persona, TestPack};
+use crate::protocol::contract::FindData;
 use crate::protocol::match_status::MatchStatus;
-use crate::testpack::{Persona, TestPack};
 
 /// The outcome for one member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,7 +157,7 @@ pub fn find_matches(pack: &TestPack, find: &FindData) -> Vec<(String, MatchOutco
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testpack::Address;
+    use crate::harness::testpack::Address;
 
     fn member() -> Persona {
         let text = r#"
@@ -229,7 +229,7 @@ address = { lines = ["14 ORCHARD ROW"], postcode = "ZZ1 4QT" }
     /// The reference provider's rules and the shipped pack's expectations agree, case by case.
     #[test]
     fn the_shipped_pack_expectations_follow_these_rules() {
-        use crate::testpack::ExpectedMatch;
+        use crate::harness::testpack::ExpectedMatch;
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("testpacks/integration/pack.toml");
         let pack = TestPack::load(&path).expect("pack loads");

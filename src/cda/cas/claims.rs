@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::Cas;
 use super::error::{CasError, OwnTokenError};
 use super::state::PatRecord;
-use crate::jwt::{self, Expect};
+use crate::net::jwt::{self, Expect};
 use crate::protocol::tokens::TokenType;
 
 /// How the C&A's 401 for an expired PAT begins (the audit does not count it as a finding: the

@@ -9,7 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::jwt;
+use crate::net::jwt;
 use crate::protocol::tokens::TokenType;
 
 /// The OAuth error codes `/token` answers with (RFC 6749 section 5.2).

@@ -13,7 +13,7 @@ use super::claims::{CasClaims, Permission};
 use super::error::CasError;
 use super::state::{IntrospectionRecord, K_INTROSPECTION};
 use crate::cda::store::{Op, Scope};
-use crate::jwt::{self, Expect};
+use crate::net::jwt::{self, Expect};
 use crate::protocol::tokens::TokenType;
 
 pub(super) async fn introspect(

@@ -44,7 +44,7 @@ pub use self::state::{
 pub use self::token::PAT_ASSERTION_MAX_LIFETIME_SECS;
 use crate::cda::faults::CasFaults;
 use crate::cda::store::{Op, Store, StoreError};
-use crate::pki::SigningKey;
+use crate::net::pki::SigningKey;
 use crate::protocol::tokens::TokenType;
 // Kept here for the callers that name them by the C&A; they are the protocol's.
 pub use crate::protocol::tokens::{
@@ -83,7 +83,7 @@ pub struct CasSettings {
     /// Issuer of RQP claim tokens (the dashboard).
     pub dashboard_issuer: String,
     /// `[contract.find] audience`: what find tokens are addressed to (absent: this C&A's token
-    /// URL), see [`crate::contract::find_audience`].
+    /// URL), see [`crate::protocol::contract::find_audience`].
     pub find_audience: Option<String>,
     pub lifetimes: Lifetimes,
 }
@@ -144,7 +144,7 @@ impl Cas {
         state: CasState,
         audit: AuditLog,
     ) -> Cas {
-        let own_jwks = crate::pki::jwks_of([&key]);
+        let own_jwks = crate::net::pki::jwks_of([&key]);
         let mut published = own_jwks.clone();
         published.keys.extend(trusted.keys.iter().cloned());
         Cas {

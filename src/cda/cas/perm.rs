@@ -12,7 +12,7 @@ use super::claims::CasClaims;
 use super::error::CasError;
 use super::state::{K_TICKET, TicketRecord};
 use crate::cda::store::{Op, Scope};
-use crate::jwt;
+use crate::net::jwt;
 use crate::protocol::tokens::TokenType;
 
 #[derive(Debug, Deserialize)]

@@ -21,7 +21,7 @@ use super::state::{
 };
 use super::{Cas, request_id};
 use crate::cda::store::{Op, Scope};
-use crate::jwt;
+use crate::net::jwt;
 use crate::protocol::match_status::{DeletionReason, MatchStatus};
 
 pub use crate::protocol::match_status::deletion_allowed;

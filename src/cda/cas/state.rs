@@ -12,8 +12,8 @@ use super::claims::CasClaims;
 use super::error::CasError;
 use super::{Cas, CasSettings};
 use crate::cda::store::{Op, Scope, Store, StoreError};
-use crate::jwt;
-use crate::pki::SigningKey;
+use crate::net::jwt;
+use crate::net::pki::SigningKey;
 use crate::protocol::match_status::MatchStatus;
 
 /// A registered pension identifier, as the C&A holds it.
@@ -426,6 +426,6 @@ mod tests {
     }
 
     fn jwks_set(key: &SigningKey) -> JwkSet {
-        crate::pki::jwks_of([key])
+        crate::net::pki::jwks_of([key])
     }
 }

@@ -14,7 +14,7 @@ use super::claims::{CasClaims, Permission, assertion_key};
 use super::error::{CasError, TokenErrorCode};
 use super::state::{CasState, K_AUDIT_PAT, K_PAT, K_PAT_BY_ASSERTION, K_RPT, K_TICKET, PatRecord};
 use crate::cda::store::{Op, Scope};
-use crate::jwt::{self, Expect};
+use crate::net::jwt::{self, Expect};
 use crate::protocol::tokens::{GrantType, RQP_FORMAT, RQP_FORMAT_TYPO, TokenType};
 
 /// The longest lifetime (`exp - iat`) of a provider's own PAT assertion: 5 minutes.
@@ -85,8 +85,11 @@ fn issue_find_pat(cas: &Cas, assertion: &str) -> Issued {
             "no holdername GUID is registered with this C&A, so it cannot tell whose PAT this would be",
         );
     };
-    let audience =
-        crate::contract::find_audience(s.find_audience.as_deref(), cas.base_url(), &holder);
+    let audience = crate::protocol::contract::find_audience(
+        s.find_audience.as_deref(),
+        cas.base_url(),
+        &holder,
+    );
     let verified = jwt::verify::<Value>(
         assertion,
         &cas.inner.trusted,
@@ -220,7 +223,7 @@ fn issue_refreshed_pat(cas: &Cas, assertion: &str, iss: &str) -> Issued {
             ),
         );
     };
-    let audience = crate::contract::cas_token_url(cas.base_url());
+    let audience = crate::protocol::contract::cas_token_url(cas.base_url());
     let claims: Value = match jwt::verify(
         assertion,
         &keys,
@@ -444,7 +447,7 @@ fn refuse<T>(code: TokenErrorCode, description: impl Into<String>) -> Result<T, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pki::SigningKey;
+    use crate::net::pki::SigningKey;
     use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 
     /// The memory of used PAT assertion `jti`s is bounded: an entry is forgotten once its
@@ -455,13 +458,13 @@ mod tests {
         let keys = SigningKey::generate_all(&["cas", "pat"]).expect("keys");
         let (cas_key, pat_key) = (&keys[0], &keys[1]);
         let cas = Cas::new(
-            crate::cda::service::cas_settings(&crate::contract::WireContract::default()),
+            crate::cda::service::cas_settings(&crate::protocol::contract::WireContract::default()),
             cas_key.clone(),
-            crate::pki::jwks_of([cas_key]),
+            crate::net::pki::jwks_of([cas_key]),
         );
         cas.set_base_url("https://cas.test".to_owned());
         let holder = "6f1c0f2e-8c5a-4d0e-9a43-2b7d9e0c1a55";
-        cas.register_pat_assertion_keys(holder, &crate::pki::jwks_of([pat_key]));
+        cas.register_pat_assertion_keys(holder, &crate::net::pki::jwks_of([pat_key]));
         let now = jwt::now_epoch();
         cas.state()
             .registry
@@ -501,9 +504,9 @@ mod tests {
     async fn a_long_expired_pat_is_named_expired_unless_a_clear_down_forgot_it() {
         let key = SigningKey::generate("cas").expect("key");
         let cas = Cas::new(
-            crate::cda::service::cas_settings(&crate::contract::WireContract::default()),
+            crate::cda::service::cas_settings(&crate::protocol::contract::WireContract::default()),
             key.clone(),
-            crate::pki::jwks_of([&key]),
+            crate::net::pki::jwks_of([&key]),
         );
         let (_, jti) = {
             let mut state = cas.state();

@@ -5,7 +5,7 @@
 //! `junit.xml` and `evidence.pdf` are all rendered from that record alone, so a run killed
 //! half-way can still be turned into the same evidence by `pdp-harness report <run-id>`.
 //!
-//! Everything in here has already been redacted (see [`crate::evidence::redact`]): the record
+//! Everything in here has already been redacted (see [`crate::record::redact`]): the record
 //! never holds a token, a key or a persona's personal data unless the user asked to reveal it.
 
 use chrono::{DateTime, Utc};
@@ -282,9 +282,9 @@ pub struct RunHeader {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rerun: Option<RerunInfo>,
     /// SHA-256 of the test pack and of each feature file the run used (absent in older logs;
-    /// [`crate::evidence::load_record`] then takes them from `inputs/used.json`).
+    /// the evidence loader then takes them from `inputs/used.json`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub inputs: Vec<super::seal::FileDigest>,
+    pub inputs: Vec<FileDigest>,
     /// Set on a stage 2 run (`--after`): the stage-1 run whose registrations and match-update
     /// file it checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -448,7 +448,7 @@ pub enum LogEvent {
     /// Which endpoints were accepted on which UTC day.
     ReportingDayCheck(DayCheck),
     /// A load test's figures (`pdp-harness load`).
-    Load(Box<crate::load::LoadSummary>),
+    Load(Box<crate::record::load::LoadSummary>),
     /// What the organisation reported against what the harness observed.
     ReportingReconciliation(Reconciliation),
     /// Stage 1 ended and its match-update file is in the run directory: what to apply before
@@ -669,7 +669,7 @@ pub struct RunRecord {
     pub reporting: ReportingSection,
     /// A load test's figures; absent from ordinary runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub load: Option<crate::load::LoadSummary>,
+    pub load: Option<crate::record::load::LoadSummary>,
     /// Why the run was stopped, when it was (a signal, its client gone, the midnight guard).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted: Option<String>,
@@ -1028,7 +1028,7 @@ mod tests {
 
     #[test]
     fn reading_order_is_stage_then_case_number() {
-        let mut base = crate::evidence::synthetic::record(1).scenarios[0].clone();
+        let mut base = crate::record::synthetic::record(1).scenarios[0].clone();
         let mut make = |case: &str, stage: &str| {
             base.case_id = Some(case.to_owned());
             base.stage = Some(stage.to_owned());
@@ -1055,4 +1055,13 @@ mod tests {
         assert_eq!(percentile(&v, 95.0), 19.0);
         assert_eq!(percentile(&[7.0], 95.0), 7.0);
     }
+}
+
+/// One file of the evidence folder, as the manifest lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileDigest {
+    /// Relative to the run directory, `/`-separated.
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
 }

@@ -1,7 +1,7 @@
 //! View data judged by the data standards, item by item.
 //!
 //! Everything a JSON Schema can say lives in a schema file: the project's own
-//! (`src/view_data.schema.json`, written from the data standards facts, embedded) or the file
+//! (`src/protocol/view_data.schema.json`, written from the data standards facts, embedded) or the file
 //! an organisation names in `[contract] view_data_schema` (its copy of the official
 //! `view_data_token_payload` schema), so a replacement file fully governs those checks. Only
 //! what a schema cannot say is code here: cross-field sense of unavailable codes, definite and
