@@ -1142,7 +1142,7 @@ fn verify(dir: &Path, public_key: Option<&Path>) -> Result<u8, Failure> {
             .map_err(could_not_run)?;
         match evidence::seal::check_signature(dir, &pem) {
             Ok(alg) => say!("✔ signature ({alg}) verifies with {}", path.display()),
-            Err(problem) => v.problems.push(problem),
+            Err(problem) => v.problems.push(problem.to_string()),
         }
     }
     if v.is_intact() {

@@ -19,8 +19,8 @@ use crate::harness::config::TargetConfig;
 use crate::harness::environment::Environment;
 use crate::harness::testpack::TestPack;
 use crate::provider::Faults;
+use crate::record::events::LogEvent;
 use crate::record::redact::Redactor;
-use crate::record::run::LogEvent;
 use crate::runner::{Pack, RunOptions};
 
 #[derive(Debug, thiserror::Error)]

@@ -4,5 +4,6 @@
 pub mod jwt;
 pub mod pki;
 pub mod recorder;
+pub mod secret;
 pub mod server;
 pub mod tls;

@@ -3,6 +3,7 @@
 //! redaction ([`redact`]).
 
 pub mod classify;
+pub mod events;
 pub mod load;
 pub mod redact;
 pub mod run;

@@ -23,7 +23,8 @@ use super::simulator::ReportingSimulator;
 use super::sources::{self, ServedView, Source, ViewFlags};
 use super::validate::{self, FieldError, Strictness};
 use crate::net::tls::RunningServer;
-use crate::record::run::{DayCheck, LogEvent, Reconciliation, ReportingSubmission};
+use crate::record::events::LogEvent;
+use crate::record::run::{DayCheck, Reconciliation, ReportingSubmission};
 use crate::record::runlog::RunLog;
 
 /// Reads the provider's served views (embedded default); `None` on a real target.

@@ -8,7 +8,7 @@
 //! C&A's live registrations with exactly what the pack expects.
 //!
 //! Findings amend the verdict of the scenario whose find caused them, or, when nothing can be
-//! attributed, fail a run-level check (see [`crate::record::run::LogEvent::AuditFinding`]).
+//! attributed, fail a run-level check (see [`crate::record::events::LogEvent::AuditFinding`]).
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Mutex;

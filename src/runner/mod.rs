@@ -23,8 +23,9 @@ use crate::evidence::{self, EvidenceError, Format};
 use crate::harness::config::TargetConfig;
 use crate::harness::environment::Environment;
 use crate::harness::updates::MatchUpdateFile;
+use crate::record::events::LogEvent;
 use crate::record::run::{
-    LogEvent, PlannedScenario, RerunInfo, RunHeader, RunRecord, ScenarioKey, Selection, Standards,
+    PlannedScenario, RerunInfo, RunHeader, RunRecord, ScenarioKey, Selection, Standards,
 };
 use crate::record::runlog::RunLog;
 use reporting_scope::ReportingScope;

@@ -10,7 +10,8 @@ use cucumber::{Event, Writer, cli, gherkin, parser};
 use super::world::HarnessWorld;
 use crate::net::recorder::Recorder;
 use crate::record::classify::{FailureClass, StepFailure};
-use crate::record::run::{LogEvent, Status, StepRecord};
+use crate::record::events::LogEvent;
+use crate::record::run::{Status, StepRecord};
 use crate::record::runlog::RunLog;
 
 /// How far a run has got, for a live display; the lines say the same for a plain console.

@@ -538,7 +538,7 @@ fn audit_message(record: &pdp_harness::record::run::RunRecord, case: &str) -> St
     assert_eq!(s.status, Status::Failed, "{case} is amended: {s:#?}");
     s.steps
         .iter()
-        .find(|st| st.text == pdp_harness::record::run::AUDIT_STEP)
+        .find(|st| st.text == pdp_harness::record::events::AUDIT_STEP)
         .and_then(|st| st.message.clone())
         .unwrap_or_else(|| panic!("{case} carries the audit step: {:#?}", s.steps))
 }
@@ -600,7 +600,7 @@ async fn a_registration_deleted_with_no_update_asking_is_caught() {
 /// A call no find of the run explains fails the run-level check, shown in every output.
 #[tokio::test]
 async fn an_unattributable_registration_fails_the_run_level_check() {
-    use pdp_harness::record::run::AUDIT_CHECK_NAME;
+    use pdp_harness::record::events::AUDIT_CHECK_NAME;
     use pdp_harness::runner::{self, Pack, RunOptions, writer::Collect};
     let dir = out();
     let env = common::environment(Faults::none()).await;

@@ -1230,9 +1230,9 @@ async fn a_submission_in_flight_when_the_run_stops_is_evidenced_as_in_doubt() {
     let reporting = ReportingSession::new(session.client.clone(), settings, session.holder, None);
     let log = pdp_harness::record::runlog::RunLog::create(dir.path()).expect("log");
     let header = pdp_harness::record::synthetic::record(1).header;
-    log.append(&pdp_harness::record::run::LogEvent::RunStarted(Box::new(
-        header,
-    )))
+    log.append(&pdp_harness::record::events::LogEvent::RunStarted(
+        Box::new(header),
+    ))
     .expect("header");
     reporting.attach_log(log);
     // The process "dies" after sending, before the answer is journaled or logged.

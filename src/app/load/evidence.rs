@@ -11,7 +11,8 @@ use super::{LoadOptions, LoadSummary};
 use crate::evidence::{self, Format};
 use crate::harness::config::TargetConfig;
 use crate::harness::environment::Environment;
-use crate::record::run::{LogEvent, RunHeader, RunRecord, Selection, Status, StepRecord};
+use crate::record::events::LogEvent;
+use crate::record::run::{RunHeader, RunRecord, Selection, Status, StepRecord};
 use crate::record::runlog::RunLog;
 use crate::runner::RunError;
 
