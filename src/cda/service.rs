@@ -8,14 +8,13 @@
 //! is what the run meets.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use axum::Router;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 
 use super::cas::{Cas, CasSettings, Lifetimes};
 use super::store::{Store, StoreError};
+use crate::net::pem::{PemFileError, certificates, read_pem};
 use crate::net::pki::{PkiError, SigningKey, TestPki, TlsIdentity, jwks_of};
 use crate::net::tls::{self, RunningServer, TlsError};
 use crate::protocol::contract::WireContract;
@@ -94,56 +93,6 @@ impl std::fmt::Debug for CdaServiceSettings {
             .field("state_path", &self.state_path)
             .finish_non_exhaustive()
     }
-}
-
-/// A PEM file a setting names that could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum PemFileError {
-    #[error("{setting}: could not read {}: {source}", path.display())]
-    Read {
-        setting: String,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{setting}: {}: {source}", path.display())]
-    Parse {
-        setting: String,
-        path: PathBuf,
-        source: rustls::pki_types::pem::Error,
-    },
-    #[error("{setting}: {} holds no CERTIFICATE (expected PEM)", path.display())]
-    NoCertificate { setting: String, path: PathBuf },
-}
-
-/// The text of a PEM file a setting names.
-pub fn read_pem(setting: &str, path: &Path) -> Result<String, PemFileError> {
-    std::fs::read_to_string(path).map_err(|source| PemFileError::Read {
-        setting: setting.to_owned(),
-        path: path.to_owned(),
-        source,
-    })
-}
-
-/// PEM certificates from a file a setting names; at least one.
-pub fn certificates(
-    setting: &str,
-    path: &Path,
-) -> Result<Vec<CertificateDer<'static>>, PemFileError> {
-    let pem = read_pem(setting, path)?;
-    let list: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem.as_bytes())
-        .collect::<Result<_, _>>()
-        .map_err(|source| PemFileError::Parse {
-            setting: setting.to_owned(),
-            path: path.to_owned(),
-            source,
-        })?;
-    if list.is_empty() {
-        return Err(PemFileError::NoCertificate {
-            setting: setting.to_owned(),
-            path: path.to_owned(),
-        });
-    }
-    Ok(list)
 }
 
 /// The C&A's issuers: its own, the finder's (per the wire contract) and the dashboard's.
