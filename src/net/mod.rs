@@ -3,6 +3,7 @@
 
 pub mod attribution;
 pub mod jwt;
+pub mod pem;
 pub mod pki;
 pub mod recorder;
 pub mod secret;
