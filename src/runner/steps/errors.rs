@@ -497,6 +497,18 @@ async fn refreshed_and_retried(world: &mut HarnessWorld, verb: String, word: Str
     Ok(())
 }
 
+/// The test pack's planned match update `update_id`.
+fn pack_update(
+    world: &HarnessWorld,
+    update_id: &str,
+) -> Result<crate::testpack::PlannedUpdate, StepFailure> {
+    world.env()?.pack.update(update_id).cloned().ok_or_else(|| {
+        StepFailure::test_data(format!(
+            "test data: match update {update_id:?} is not in the test pack"
+        ))
+    })
+}
+
 #[when(expr = "match update {string} is applied while the fault is armed")]
 async fn apply_update_step(world: &mut HarnessWorld, update_id: String) -> StepResult {
     let outcome = apply_update(world, update_id).await;
@@ -510,11 +522,7 @@ async fn apply_update_step(world: &mut HarnessWorld, update_id: String) -> StepR
 /// well report a refused update as a failure).
 async fn apply_update(world: &mut HarnessWorld, update_id: String) -> StepResult {
     let env = world.env()?;
-    let planned = env.pack.update(&update_id).cloned().ok_or_else(|| {
-        StepFailure::test_data(format!(
-            "test data: match update {update_id:?} is not in the test pack"
-        ))
-    })?;
+    let planned = pack_update(world, &update_id)?;
     let reg = registered(world, planned.case.get_ref())?;
     if !env.can_apply_updates() {
         return Err(StepFailure::configuration(format!(
@@ -562,11 +570,7 @@ async fn update_not_applied_step(world: &mut HarnessWorld, update_id: String) ->
 /// deleted, its match status and PATCHes as before.
 async fn update_not_applied(world: &mut HarnessWorld, update_id: String) -> StepResult {
     let env = world.env()?;
-    let planned = env.pack.update(&update_id).cloned().ok_or_else(|| {
-        StepFailure::test_data(format!(
-            "test data: match update {update_id:?} is not in the test pack"
-        ))
-    })?;
+    let planned = pack_update(world, &update_id)?;
     let before = registered(world, planned.case.get_ref())?;
     let now = env.cas.registration(&before.resource_id).ok_or_else(|| {
         StepFailure::system_under_test(format!(
