@@ -8,20 +8,20 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
 use pdp_harness::cda::service::CdaService;
-use pdp_harness::config::TargetConfig;
-use pdp_harness::doctor;
-use pdp_harness::environment::Environment;
 use pdp_harness::evidence::history;
-use pdp_harness::evidence::record::{RerunInfo, SignOff, Verdict};
-use pdp_harness::evidence::redact::Redactor;
 use pdp_harness::evidence::{self, Format};
+use pdp_harness::harness::config::TargetConfig;
+use pdp_harness::harness::doctor;
+use pdp_harness::harness::environment::Environment;
+use pdp_harness::harness::testpack::TestPack;
+use pdp_harness::harness::updates::MatchUpdateFile;
 use pdp_harness::provider::Faults;
+use pdp_harness::record::redact::Redactor;
+use pdp_harness::record::run::{RerunInfo, SignOff, Verdict};
 use pdp_harness::runner::{self, CaseFilter, Pack, RunOptions};
-use pdp_harness::testpack::TestPack;
-use pdp_harness::updates::MatchUpdateFile;
 
-use pdp_harness::serve;
-use pdp_harness::session::{self, EXIT_COULD_NOT_RUN, EXIT_FAILED, EXIT_PASSED};
+use pdp_harness::app::serve;
+use pdp_harness::app::session::{self, EXIT_COULD_NOT_RUN, EXIT_FAILED, EXIT_PASSED};
 
 /// `println!` that drops the line when stdout is closed instead of panicking.
 macro_rules! say {
@@ -283,7 +283,7 @@ struct LoadArgs {
 }
 
 async fn load(args: LoadArgs) -> Result<u8, Failure> {
-    use pdp_harness::load::{self, LoadOptions};
+    use pdp_harness::app::load::{self, LoadOptions};
     let config = match &args.target {
         Some(path) => TargetConfig::load(path).map_err(could_not_run)?,
         None => TargetConfig::default(),
@@ -325,8 +325,8 @@ async fn load(args: LoadArgs) -> Result<u8, Failure> {
     })
 }
 
-async fn bench(opts: pdp_harness::bench::BenchOptions) -> Result<u8, Failure> {
-    for line in pdp_harness::bench::run(&opts)
+async fn bench(opts: pdp_harness::app::bench::BenchOptions) -> Result<u8, Failure> {
+    for line in pdp_harness::app::bench::run(&opts)
         .await
         .map_err(could_not_run)?
     {
@@ -361,7 +361,7 @@ impl ProviderAccess {
         identity.extend(read(&self.key, "client key")?);
         let ca = String::from_utf8(read(&self.ca, "CA bundle")?)
             .with_context(|| format!("{} is not PEM text", self.ca.display()))?;
-        Ok(pdp_harness::tls::client_from_pem(
+        Ok(pdp_harness::net::tls::client_from_pem(
             Some(&identity),
             &[ca],
             std::time::Duration::from_secs(60),
@@ -554,7 +554,7 @@ async fn submit_reporting(args: SubmitReportingArgs) -> Result<u8, Failure> {
             pack.holdername_guid()
         ))
     })?;
-    let recorder = Arc::new(pdp_harness::recorder::Recorder::new(redactor_for(
+    let recorder = Arc::new(pdp_harness::net::recorder::Recorder::new(redactor_for(
         &pack, &config, false,
     )));
     // The reporting API's timeout: [limits] reporting_response_ms plus the margin.
@@ -670,16 +670,16 @@ fn could_not_run(error: impl Into<anyhow::Error>) -> Failure {
 fn pack_file(testpacks: Option<&Path>) -> Result<PathBuf, Failure> {
     let dir = match testpacks {
         Some(dir) => given_dir(dir, "--testpacks", "test packs")?,
-        None => pdp_harness::bundled::testpacks_dir().map_err(could_not_run)?,
+        None => pdp_harness::harness::bundled::testpacks_dir().map_err(could_not_run)?,
     };
-    Ok(dir.join(pdp_harness::bundled::INTEGRATION_PACK))
+    Ok(dir.join(pdp_harness::harness::bundled::INTEGRATION_PACK))
 }
 
 /// The feature files: `--features DIR`, or the ones built into pdp-harness.
 fn features_dir(features: Option<&Path>) -> Result<PathBuf, Failure> {
     match features {
         Some(dir) => given_dir(dir, "--features", "feature files"),
-        None => pdp_harness::bundled::features_dir().map_err(could_not_run),
+        None => pdp_harness::harness::bundled::features_dir().map_err(could_not_run),
     }
 }
 
@@ -769,7 +769,8 @@ async fn execute(inv: Invocation) -> Result<u8, Failure> {
     // The stage-1 run is read (and judged) before anything starts; a `serve` reads it again.
     let after = match &inv.after {
         Some(id) => Some(Arc::new(
-            pdp_harness::updates::AfterStage1::load(&inv.out, id).map_err(could_not_run)?,
+            pdp_harness::harness::updates::AfterStage1::load(&inv.out, id)
+                .map_err(could_not_run)?,
         )),
         None => None,
     };
@@ -896,7 +897,7 @@ fn stop_on_signals(mut signals: Signals, stop: runner::stop::Stop) {
         eprintln!(
             "pdp-harness: {second} again: exiting now; the run log is kept (`pdp-harness report <run dir>` renders it)"
         );
-        pdp_harness::environment::kill_clear_down_commands();
+        pdp_harness::harness::environment::kill_clear_down_commands();
         std::process::exit(i32::from(EXIT_FAILED));
     });
 }
@@ -968,7 +969,7 @@ async fn rerun(args: RerunArgs) -> Result<u8, Failure> {
 }
 
 fn features_export(dir: &Path, force: bool) -> Result<u8, Failure> {
-    let written = pdp_harness::bundled::export(dir, force).map_err(could_not_run)?;
+    let written = pdp_harness::harness::bundled::export(dir, force).map_err(could_not_run)?;
     for path in &written {
         say!("{}", path.display());
     }
@@ -1062,7 +1063,7 @@ fn report(args: ReportArgs) -> Result<u8, Failure> {
 
 fn bench_evidence(scenarios: usize, iterations: u32) -> Result<u8, Failure> {
     use std::time::Instant;
-    let record = evidence::synthetic::record(scenarios);
+    let record = pdp_harness::record::synthetic::record(scenarios);
     let iterations = iterations.max(1);
     let time = |name: &str, f: &dyn Fn() -> Result<usize, String>| -> Result<(), Failure> {
         let mut best = f64::MAX;
@@ -1115,7 +1116,7 @@ fn sign(dir: Option<PathBuf>, out: &Path, key: &str) -> Result<u8, Failure> {
             })?
         }
     };
-    let pem = pdp_harness::config::Secret(key.to_owned())
+    let pem = pdp_harness::harness::config::Secret(key.to_owned())
         .read("--key", Path::new(""))
         .map_err(|e| could_not_run(anyhow::anyhow!(e)))?;
     let alg = evidence::seal::sign(&dir, &pem).map_err(could_not_run)?;
@@ -1243,12 +1244,12 @@ async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failur
     // With [provider], runs attach to this serve: the recorder keeps the solution's calls for
     // their evidence.
     let pack = Arc::new(load_pack(&pack_file(testpacks.as_deref())?, &config)?);
-    let recorder = Arc::new(pdp_harness::recorder::Recorder::new(redactor_for(
+    let recorder = Arc::new(pdp_harness::net::recorder::Recorder::new(redactor_for(
         &pack, &config, false,
     )));
-    let inbound = pdp_harness::recorder::InboundParty {
+    let inbound = pdp_harness::net::recorder::InboundParty {
         recorder: recorder.clone(),
-        party: pdp_harness::environment::PARTY_PROVIDER_TO_CAS,
+        party: pdp_harness::harness::environment::PARTY_PROVIDER_TO_CAS,
     };
     let service = CdaService::start(
         cda,
@@ -1259,7 +1260,7 @@ async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failur
             router
                 .layer(axum::middleware::from_fn_with_state(
                     inbound,
-                    pdp_harness::recorder::record_inbound,
+                    pdp_harness::net::recorder::record_inbound,
                 ))
                 .layer(axum::middleware::from_fn(
                     pdp_harness::cda::service::log_to_console,
@@ -1357,7 +1358,7 @@ async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failur
                 raise.request(format!("serve stopped by {first}"));
                 let _ = signals.next().await;
                 let _ = std::fs::remove_file(handoff_file);
-                pdp_harness::environment::kill_clear_down_commands();
+                pdp_harness::harness::environment::kill_clear_down_commands();
                 std::process::exit(i32::from(EXIT_FAILED));
             });
             runs.serve_jobs(jobs, &shutdown).await;
@@ -1375,16 +1376,16 @@ async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failur
 }
 
 fn init(dir: &Path, cda_hosts: &[String], cda_port: u16, force: bool) -> Result<u8, Failure> {
-    let written =
-        pdp_harness::init::write_example(dir, cda_hosts, cda_port, force).map_err(could_not_run)?;
+    let written = pdp_harness::harness::init::write_example(dir, cda_hosts, cda_port, force)
+        .map_err(could_not_run)?;
     say!("Wrote into {}:", dir.display());
     for (file, about) in &written {
         say!("  {file:<20} {about}");
     }
     say!(
         "Next: fill in [provider] in {}, then `pdp-harness doctor --target {}`.",
-        dir.join(pdp_harness::init::TARGET_FILE).display(),
-        dir.join(pdp_harness::init::TARGET_FILE).display()
+        dir.join(pdp_harness::harness::init::TARGET_FILE).display(),
+        dir.join(pdp_harness::harness::init::TARGET_FILE).display()
     );
     Ok(EXIT_PASSED)
 }
@@ -1407,7 +1408,7 @@ async fn reference_provider(config: PathBuf) -> Result<u8, Failure> {
 async fn apply_updates(file: PathBuf, access: ProviderAccess) -> Result<u8, Failure> {
     let updates = MatchUpdateFile::load(&file).map_err(could_not_run)?;
     let client = access.client().map_err(could_not_run)?;
-    let results = pdp_harness::updates::apply(&client, &access.provider, &updates)
+    let results = pdp_harness::harness::updates::apply(&client, &access.provider, &updates)
         .await
         .map_err(|e| could_not_run(anyhow::anyhow!(e)))?;
     let mut all = true;
@@ -1445,7 +1446,7 @@ async fn clear(target: Option<PathBuf>, access: Option<ProviderAccess>) -> Resul
                 .and_then(|c| c.clear_down.timeout_secs)
                 .unwrap_or(120),
         );
-        pdp_harness::environment::run_clear_down_command(&argv, timeout)
+        pdp_harness::harness::environment::run_clear_down_command(&argv, timeout)
             .await
             .map_err(|e| could_not_run(anyhow::anyhow!(e)))?;
         say!("cleared down: {} exited 0", argv.join(" "));
@@ -1464,7 +1465,7 @@ async fn clear(target: Option<PathBuf>, access: Option<ProviderAccess>) -> Resul
         };
         let base = config.base_dir();
         let read = |setting: &str, path: &Path| {
-            pdp_harness::config::read_text(setting, &base.join(path))
+            pdp_harness::harness::config::read_text(setting, &base.join(path))
                 .map_err(|e| could_not_run(anyhow::anyhow!(e)))
         };
         let mut identity = read("provider.client_cert", &provider.client_cert)?;
@@ -1476,7 +1477,7 @@ async fn clear(target: Option<PathBuf>, access: Option<ProviderAccess>) -> Resul
                 .map_err(|e| could_not_run(anyhow::anyhow!(e)))?,
         );
         let ca = read("provider.ca_bundle", &provider.ca_bundle)?;
-        let client = pdp_harness::tls::client_from_pem(
+        let client = pdp_harness::net::tls::client_from_pem(
             Some(identity.as_bytes()),
             &[ca],
             std::time::Duration::from_secs(config.clear_down.timeout_secs.unwrap_or(120)),
@@ -1508,7 +1509,7 @@ async fn post_clear_down(client: &reqwest::Client, url: &str) -> Result<u8, Fail
         .map_err(|e| {
             could_not_run(anyhow::anyhow!(
                 "{url}: {}",
-                pdp_harness::tls::error_chain(&e)
+                pdp_harness::net::tls::error_chain(&e)
             ))
         })?;
     if resp.status().is_success() {
@@ -1569,9 +1570,9 @@ fn main() -> ExitCode {
             let features = features_dir(features.as_deref())?;
             let testpacks = match testpacks {
                 Some(dir) => given_dir(&dir, "--testpacks", "test packs")?,
-                None => pdp_harness::bundled::testpacks_dir().map_err(could_not_run)?,
+                None => pdp_harness::harness::bundled::testpacks_dir().map_err(could_not_run)?,
             };
-            block_on(bench(pdp_harness::bench::BenchOptions {
+            block_on(bench(pdp_harness::app::bench::BenchOptions {
                 features,
                 testpacks,
                 step_secs,

@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use super::record::{LogEvent, RunRecord, ScenarioKey, Status, Verdict};
 use super::{RUN_JSON, load_record, runlog};
+use crate::record::events::LogEvent;
+use crate::record::run::{RunRecord, ScenarioKey, Status, Verdict};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -333,7 +334,7 @@ pub fn input_changes(a: &[super::seal::FileDigest], b: &[super::seal::FileDigest
     out
 }
 
-fn outcome(s: &super::record::ScenarioRecord) -> Outcome {
+fn outcome(s: &crate::record::run::ScenarioRecord) -> Outcome {
     Outcome {
         status: s.status,
         message: s.first_failure().map(str::to_owned),
@@ -524,7 +525,7 @@ impl RunDiff {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::synthetic;
+    use crate::record::synthetic;
 
     fn set(r: &mut RunRecord, i: usize, status: Status, message: Option<&str>) {
         let s = &mut r.scenarios[i];

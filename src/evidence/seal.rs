@@ -23,15 +23,9 @@ pub const SEAL: &str = "seal.json";
 /// Copies of what the run used, inside the run directory.
 pub const INPUTS: &str = "inputs";
 const MANIFEST_FORMAT: &str = "pdp-harness evidence manifest v1";
-const SEAL_FORMAT: &str = "pdp-harness evidence seal v1";
+pub use crate::record::run::FileDigest;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileDigest {
-    /// Relative to the run directory, `/`-separated.
-    pub path: String,
-    pub sha256: String,
-    pub bytes: u64,
-}
+const SEAL_FORMAT: &str = "pdp-harness evidence seal v1";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {

@@ -11,8 +11,8 @@
 //! - with neither to confirm it, it is `match-possible`;
 //! - a National Insurance number that disagrees is no match.
 
-use crate::contract::FindData;
-use crate::testpack::{Persona, TestPack};
+use crate::harness::testpack::{Persona, TestPack};
+use crate::protocol::contract::FindData;
 
 /// The outcome for one member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,7 +150,7 @@ pub fn find_matches(pack: &TestPack, find: &FindData) -> Vec<(String, MatchOutco
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testpack::Address;
+    use crate::harness::testpack::Address;
 
     fn member() -> Persona {
         let text = r#"
@@ -222,7 +222,7 @@ address = { lines = ["14 ORCHARD ROW"], postcode = "ZZ1 4QT" }
     /// The reference provider's rules and the shipped pack's expectations agree, case by case.
     #[test]
     fn the_shipped_pack_expectations_follow_these_rules() {
-        use crate::testpack::ExpectedMatch;
+        use crate::harness::testpack::ExpectedMatch;
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("testpacks/integration/pack.toml");
         let pack = TestPack::load(&path).expect("pack loads");

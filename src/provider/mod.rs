@@ -37,11 +37,11 @@ use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
 use crate::cda::cas::{GRANT_JWT_BEARER, TOKEN_TYPE_RPT};
-use crate::contract::{FindBodyMode, WireContract};
-use crate::jwt::{self, Expect};
-use crate::pki::SigningKey;
-use crate::testpack::{TestPack, UpdateAction};
-use crate::updates::{AppliedUpdate, MatchUpdate, MatchUpdateFile};
+use crate::harness::testpack::{TestPack, UpdateAction};
+use crate::harness::updates::{AppliedUpdate, MatchUpdate, MatchUpdateFile};
+use crate::net::jwt::{self, Expect};
+use crate::net::pki::SigningKey;
+use crate::protocol::contract::{FindBodyMode, WireContract};
 pub use faults::{Fault, Faults};
 use journal::{FindJournal, PendingFind, Recovered, Registration};
 use matching::MatchOutcome;
@@ -53,7 +53,7 @@ pub const CAS_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 const NOT_FOUND_RETRIES: u32 = 30;
 
 pub const CLEAR_DOWN_PATH: &str = "/test-support/clear-down";
-/// Where the reference provider takes a match-update file (see [`crate::updates`]).
+/// Where the reference provider takes a match-update file (see [`crate::harness::updates`]).
 pub const MATCH_UPDATES_PATH: &str = "/test-support/match-updates";
 
 /// How the reference provider is set up.
@@ -143,7 +143,7 @@ impl ReferenceProvider {
         journal: Option<Arc<FindJournal>>,
         recovered: Recovered,
     ) -> ReferenceProvider {
-        let view_jwks = crate::pki::jwks_of([&options.view_key]);
+        let view_jwks = crate::net::pki::jwks_of([&options.view_key]);
         let f = &options.faults;
         let spare_key = if f.has(Fault::RotatesViewKey) {
             SigningKey::generate("provider-view-data-2").ok()
@@ -612,7 +612,7 @@ impl ReferenceProvider {
         let claims = json!({
             "iss": holder,
             "sub": holder,
-            "aud": crate::contract::cas_token_url(&o.cas_base_url),
+            "aud": crate::protocol::contract::cas_token_url(&o.cas_base_url),
             "iat": now,
             "exp": now + 120,
             "jti": uuid::Uuid::new_v4().to_string(),

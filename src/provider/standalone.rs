@@ -28,11 +28,11 @@ use rustls::pki_types::pem::PemObject;
 use serde::Deserialize;
 
 use super::{Faults, ProviderOptions, ReferenceProvider};
-use crate::config::{Secret, read_text};
-use crate::contract::WireContract;
-use crate::pki::{SigningKey, TlsIdentity};
-use crate::testpack::TestPack;
-use crate::tls::{self, RunningServer};
+use crate::harness::config::{Secret, read_text};
+use crate::harness::testpack::TestPack;
+use crate::net::pki::{SigningKey, TlsIdentity};
+use crate::net::tls::{self, RunningServer};
+use crate::protocol::contract::WireContract;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -59,7 +59,7 @@ pub struct StandaloneConfig {
     pub contract: WireContract,
     /// Timeouts and connection cap (the same `[server]` keys as the target file).
     #[serde(default)]
-    pub server: crate::server::ServerLimits,
+    pub server: crate::net::server::ServerLimits,
     /// Where acknowledged finds and registrations are kept, so a restart loses neither
     /// (relative to this file; default `provider-journal.jsonl` beside it).
     #[serde(default = "default_journal")]
@@ -140,7 +140,7 @@ pub async fn start(path: &Path) -> Result<RunningServer, String> {
             client: http,
             view_key,
             pat_key,
-            issuer: crate::environment::PROVIDER_ISSUER.to_owned(),
+            issuer: crate::harness::environment::PROVIDER_ISSUER.to_owned(),
             faults: Faults::none(),
         },
         Some(Arc::new(journal)),

@@ -18,7 +18,7 @@
 use serde_json::{Value, json};
 
 use super::faults::{Fault, Faults};
-use crate::testpack::{Pension, TestPack};
+use crate::harness::testpack::{Pension, TestPack};
 
 /// Round to pence: amounts are JSON numbers with `multipleOf 0.01`.
 fn money(v: f64) -> Value {

@@ -14,10 +14,10 @@ use super::model::SubmissionStatus;
 use super::session::{ReportingSession, Settings, ViewsSource};
 use super::simulator::ReportingSimulator;
 use super::validate::Strictness;
-use crate::config::{ReportingConfig, TargetConfig};
-use crate::pki::{PkiError, TestPki, TlsIdentity};
-use crate::recorder::Recorder;
-use crate::tls::{self, TlsError};
+use crate::harness::config::{ReportingConfig, TargetConfig};
+use crate::net::pki::{PkiError, TestPki, TlsIdentity};
+use crate::net::recorder::Recorder;
+use crate::net::tls::{self, TlsError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -78,7 +78,7 @@ pub fn start(
             ));
         };
         let read = |setting: &str, path: &std::path::Path| {
-            crate::config::read_text(setting, &base.join(path)).map_err(SetupError::Config)
+            crate::harness::config::read_text(setting, &base.join(path)).map_err(SetupError::Config)
         };
         let cert_pem = read("reporting.client_cert", cert)?;
         let key_pem = key
@@ -185,7 +185,7 @@ fn reporting_client(
 /// `serve`'s reporting simulator, for the organisation's own reporting client.
 #[derive(Debug)]
 pub struct Standalone {
-    pub server: crate::tls::RunningServer,
+    pub server: crate::net::tls::RunningServer,
     pub simulator: ReportingSimulator,
     /// Where every request it receives is kept.
     pub journal: std::path::PathBuf,
@@ -224,8 +224,9 @@ pub fn standalone(config: &TargetConfig) -> Result<Option<Standalone>, SetupErro
     let key_pem = key
         .read("reporting_simulator.server_key", &base)
         .map_err(SetupError::Simulator)?;
-    let cert_pem = crate::config::read_text("reporting_simulator.server_cert", &base.join(cert))
-        .map_err(SetupError::Simulator)?;
+    let cert_pem =
+        crate::harness::config::read_text("reporting_simulator.server_cert", &base.join(cert))
+            .map_err(SetupError::Simulator)?;
     let identity = TlsIdentity::from_pem("reporting simulator server", &cert_pem, &key_pem)?;
     let client_ca = base.join(client_ca);
     let roots = crate::cda::service::certificates("reporting_simulator.client_ca", &client_ca)

@@ -8,7 +8,7 @@
 //! C&A's live registrations with exactly what the pack expects.
 //!
 //! Findings amend the verdict of the scenario whose find caused them, or, when nothing can be
-//! attributed, fail a run-level check (see [`crate::evidence::record::LogEvent::AuditFinding`]).
+//! attributed, fail a run-level check (see [`crate::record::events::LogEvent::AuditFinding`]).
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Mutex;
@@ -18,9 +18,9 @@ use chrono::{DateTime, Utc};
 
 use crate::cda::cas::{Cas, RreguriCall, pei_parts};
 use crate::cda::finder::FindOutcome;
-use crate::evidence::record::ScenarioKey;
-use crate::testpack::{Case, UpdateAction};
-use crate::updates::MatchUpdateFile;
+use crate::harness::testpack::{Case, UpdateAction};
+use crate::harness::updates::MatchUpdateFile;
+use crate::record::run::ScenarioKey;
 
 /// What a find the harness sent should cause.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,7 @@ struct Ledger {
     consumed: HashSet<String>,
     /// Updates a scenario had applied to the PeI it set up (the error catalogue's PATCH and
     /// DELETE cases), by resource id; taken off when their PATCH or DELETE is seen.
-    applied_in_scenario: Vec<crate::updates::MatchUpdate>,
+    applied_in_scenario: Vec<crate::harness::updates::MatchUpdate>,
     /// Assets already named by a call finding, so the state audit does not repeat them.
     reported: HashSet<String>,
     last_find_at: Option<DateTime<Utc>>,
@@ -132,7 +132,7 @@ impl Audit {
 
     /// A scenario had `update` applied to the registration it set up: its PATCH or DELETE of
     /// that resource is expected (the stage's match-update file does not name it).
-    pub fn expect_update(&self, update: crate::updates::MatchUpdate) {
+    pub fn expect_update(&self, update: crate::harness::updates::MatchUpdate) {
         self.ledger().applied_in_scenario.push(update);
     }
 
@@ -147,7 +147,7 @@ impl Audit {
 
     /// A stage 2 run continuing an earlier stage 1 (`--after`): the live registrations that
     /// stage 1 left are what the C&A is expected to hold, as if this run had sent its finds.
-    pub fn expect_left(&self, cas: &Cas, left: &crate::updates::Stage1Left) {
+    pub fn expect_left(&self, cas: &Cas, left: &crate::harness::updates::Stage1Left) {
         let mut l = self.ledger();
         l.finds.push(FindEntry {
             // Never an X-Request-ID: calls are attributed to this entry by nothing.

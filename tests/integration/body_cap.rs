@@ -6,9 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pdp_harness::evidence::redact::Redactor;
-use pdp_harness::pki::{TestPki, TlsIdentity};
-use pdp_harness::recorder::Recorder;
+use pdp_harness::net::pki::{TestPki, TlsIdentity};
+use pdp_harness::net::recorder::Recorder;
+use pdp_harness::record::redact::Redactor;
 use pdp_harness::reporting::Endpoint;
 use pdp_harness::reporting::client::RecordingSleeper;
 use pdp_harness::reporting::clock::SystemClock;

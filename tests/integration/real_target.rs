@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use pdp_harness::pki::{TestPki, TlsIdentity};
+use pdp_harness::net::pki::{TestPki, TlsIdentity};
 
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -217,7 +217,7 @@ fn check_serve(m: &Material, target: &Path) -> Child {
     let client_of = |cert: &str, key: &str| {
         let mut identity = read(cert);
         identity.extend(read(key));
-        pdp_harness::tls::client_from_pem(
+        pdp_harness::net::tls::client_from_pem(
             Some(&identity),
             std::slice::from_ref(&cda_ca),
             std::time::Duration::from_secs(10),
@@ -228,7 +228,7 @@ fn check_serve(m: &Material, target: &Path) -> Child {
     let stranger = {
         let other = TestPki::generate("stranger").expect("CA");
         let id = other.client_identity("stranger", "stranger").expect("cert");
-        pdp_harness::tls::client_from_pem(
+        pdp_harness::net::tls::client_from_pem(
             Some(&id.identity_pem()),
             std::slice::from_ref(&cda_ca),
             std::time::Duration::from_secs(10),
@@ -652,12 +652,13 @@ fn init_writes_a_commented_target_file_that_loads_and_material_serve_starts_with
         .join("\n");
     let with_reporting = dir.path().join("with-reporting.toml");
     std::fs::write(&with_reporting, uncommented).expect("write");
-    let config = pdp_harness::config::TargetConfig::load(&with_reporting)
+    let config = pdp_harness::harness::config::TargetConfig::load(&with_reporting)
         .expect("the reporting example loads once uncommented");
     assert!(config.reporting_section);
     assert_eq!(config.reporting.sources.len(), 6);
     // The example loads as it is written, every section included.
-    let config = pdp_harness::config::TargetConfig::load(&target).expect("the example loads");
+    let config =
+        pdp_harness::harness::config::TargetConfig::load(&target).expect("the example loads");
     assert!(config.provider.is_some() && config.cda.is_some());
     assert!(!config.redaction.reveal_personal_data);
     #[cfg(unix)]
@@ -779,7 +780,7 @@ fn serve_cancels_the_run_of_a_killed_client_and_takes_the_next_run() {
     );
 
     // SIGTERM stops serve like Ctrl-C: the announcement file goes.
-    let handoff = pdp_harness::serve::handoff_path(&target);
+    let handoff = pdp_harness::app::serve::handoff_path(&target);
     assert!(handoff.is_file());
     let status = Command::new("kill")
         .args(["-TERM", &serve.id().to_string()])
@@ -807,7 +808,7 @@ fn init_listens_where_the_cda_host_says() {
             .expect("runs");
         assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
         let target = dir.path().join("target.toml");
-        let config = pdp_harness::config::TargetConfig::load(&target).expect("loads");
+        let config = pdp_harness::harness::config::TargetConfig::load(&target).expect("loads");
         let cda = config.cda.expect("[cda]");
         assert_eq!(cda.listen.to_string(), format!("{listen}:9443"), "{host}");
         assert_eq!(cda.public_url, format!("https://{host}:9443"));

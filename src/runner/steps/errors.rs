@@ -11,9 +11,9 @@ use cucumber::{given, then, when};
 use super::resilience::endpoint;
 use super::{StepFailure, StepResult, last_view, registered, short};
 use crate::cda::faults::{CasEndpoint, FaultAction, FaultRule, IntrospectionRewrite};
+use crate::harness::testpack::UpdateAction;
+use crate::harness::updates::{MatchUpdate, MatchUpdateFile};
 use crate::runner::world::HarnessWorld;
-use crate::testpack::UpdateAction;
-use crate::updates::{MatchUpdate, MatchUpdateFile};
 
 /// The provider is taken to have stopped calling once no call came for this long: longer than
 /// the reference provider's largest backoff (1.6 s).
@@ -501,7 +501,7 @@ async fn refreshed_and_retried(world: &mut HarnessWorld, verb: String, word: Str
 fn pack_update(
     world: &HarnessWorld,
     update_id: &str,
-) -> Result<crate::testpack::PlannedUpdate, StepFailure> {
+) -> Result<crate::harness::testpack::PlannedUpdate, StepFailure> {
     world.env()?.pack.update(update_id).cloned().ok_or_else(|| {
         StepFailure::test_data(format!(
             "test data: match update {update_id:?} is not in the test pack"
@@ -545,7 +545,7 @@ async fn apply_update(world: &mut HarnessWorld, update_id: String) -> StepResult
         audit.expect_update(update.clone());
     }
     let file = MatchUpdateFile {
-        format: crate::updates::FORMAT.to_owned(),
+        format: crate::harness::updates::FORMAT.to_owned(),
         run_id: format!("errors-{update_id}"),
         holdername_guid: env.pack.holdername_guid().to_owned(),
         generated_at: chrono::Utc::now(),

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::cda::cas::{Registration, deletion_allowed};
-use crate::testpack::{TestPack, UpdateAction};
+use crate::harness::testpack::{TestPack, UpdateAction};
 
 pub const FORMAT: &str = "pdp-harness match updates v1";
 pub const FILE_NAME: &str = "match-updates.json";
@@ -197,7 +197,7 @@ pub async fn apply(
         .json(file)
         .send()
         .await
-        .map_err(|e| format!("{url}: {}", crate::tls::error_chain(&e)))?;
+        .map_err(|e| format!("{url}: {}", crate::net::tls::error_chain(&e)))?;
     let status = resp.status();
     let body = resp.bytes().await.map_err(|e| e.to_string())?;
     if !status.is_success() {
@@ -290,7 +290,7 @@ pub async fn run_command(
             return outcome;
         }
     };
-    let _group = child.id().map(crate::environment::Group::track);
+    let _group = child.id().map(crate::harness::environment::Group::track);
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
     let all = async {
         let (out, err, status) =
@@ -430,7 +430,7 @@ impl AfterStage1 {
                 pack: record.header.selection.pack.clone(),
             });
         }
-        let early = |s: &crate::evidence::record::ScenarioRecord| {
+        let early = |s: &crate::record::run::ScenarioRecord| {
             matches!(
                 s.stage.as_deref(),
                 Some("connection proving" | "stage 1") | None
@@ -439,7 +439,7 @@ impl AfterStage1 {
         let failed: Vec<String> = record
             .scenarios
             .iter()
-            .filter(|s| early(s) && s.status != crate::evidence::record::Status::Passed)
+            .filter(|s| early(s) && s.status != crate::record::run::Status::Passed)
             .map(|s| {
                 s.case_id
                     .clone()

@@ -27,13 +27,8 @@ pub enum PackError {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Address {
-    /// addressLine1..addressLine5, in order.
-    pub lines: Vec<String>,
-    pub postcode: String,
-}
+pub use crate::protocol::contract::Address;
+use crate::protocol::contract::FindData;
 
 /// A synthetic person, with names in the identity service's uppercase Latin form.
 #[derive(Debug, Clone, Deserialize)]
@@ -537,11 +532,11 @@ impl TestPack {
                 );
                 let view_data = crate::provider::view_data::view_data(arrangements);
                 // The built-in view data schema and the cross-field rules.
-                let broken: Vec<String> = match crate::rules::ViewDataSchema::builtin() {
+                let broken: Vec<String> = match crate::protocol::rules::ViewDataSchema::builtin() {
                     Ok(schema) => schema
                         .check(&view_data)
                         .iter()
-                        .chain(crate::rules::cross_field(&view_data).iter())
+                        .chain(crate::protocol::rules::cross_field(&view_data).iter())
                         .map(ToString::to_string)
                         .collect(),
                     Err(e) => vec![e.to_string()],
@@ -763,6 +758,23 @@ impl TestPack {
 
     pub fn update(&self, id: &str) -> Option<&PlannedUpdate> {
         self.updates.iter().find(|u| u.id.get_ref() == id)
+    }
+}
+
+/// A persona's find data is everything the pack gives about them.
+impl FindData {
+    pub fn of(persona: &Persona) -> FindData {
+        FindData {
+            given_name: Some(persona.given_name.clone()),
+            family_name: Some(persona.family_name.clone()),
+            previous_family_names: persona.previous_family_names.clone(),
+            date_of_birth: Some(persona.date_of_birth.clone()),
+            national_insurance_number: persona.national_insurance_number.clone(),
+            address: Some(persona.address.clone()),
+            previous_addresses: persona.previous_addresses.clone(),
+            email: persona.email.clone(),
+            mobile_number: persona.mobile_number.clone(),
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::contract::WireContract;
+use crate::protocol::contract::WireContract;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -79,7 +79,7 @@ impl Limits {
     /// complete a view (the RPT from /token, the view token keys): the view response limit.
     /// Reporting: `reporting_response_ms`. (The clear-down's is its own `[clear_down]
     /// timeout_secs`, set with the hook.)
-    pub fn apply_to(&self, recorder: &crate::recorder::Recorder) {
+    pub fn apply_to(&self, recorder: &crate::net::recorder::Recorder) {
         use crate::cda::dashboard::{PARTY_JWK_URI, PARTY_JWKS, PARTY_TOKEN, PARTY_VIEW};
         recorder.set_timeout(
             crate::cda::finder::PARTY,
@@ -145,31 +145,7 @@ pub struct RedactionConfig {
     pub mask: Vec<String>,
 }
 
-/// A secret given in the target file: a file path (relative to the target file), or
-/// `env:NAME` for an environment variable holding the PEM text. Never on the command line.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl Secret {
-    /// The secret's text; errors name the setting and what was expected.
-    pub fn read(&self, setting: &str, base: &Path) -> Result<String, String> {
-        match self.0.strip_prefix("env:") {
-            Some(var) => std::env::var(var).map_err(|_| {
-                format!(
-                    "{setting}: the environment variable {var} is not set (expected the PEM text)"
-                )
-            }),
-            None => read_text(setting, &base.join(&self.0)),
-        }
-    }
-}
-
-/// Read a PEM file a setting names.
-pub fn read_text(setting: &str, path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| format!("{setting}: could not read {}: {e}", path.display()))
-}
+pub use crate::net::secret::{Secret, read_text};
 
 /// The organisation's solution: where its find and view endpoints are and how to reach them.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -222,7 +198,7 @@ impl ProviderEndpoints {
         let mut set = jsonwebtoken::jwk::JwkSet { keys: Vec::new() };
         for k in &self.pat_assertion_keys {
             let pem = read_text("provider.pat_assertion_keys", &base.join(&k.file))?;
-            let jwk = crate::pki::rsa_public_jwk(&k.kid, &pem)
+            let jwk = crate::net::pki::rsa_public_jwk(&k.kid, &pem)
                 .map_err(|e| format!("provider.pat_assertion_keys ({}): {e}", k.file.display()))?;
             set.keys.push(jwk);
         }
@@ -250,7 +226,7 @@ impl ProviderEndpoints {
         }
         for k in &self.view_token_keys {
             let pem = read_text("provider.view_token_keys", &base.join(&k.file))?;
-            let jwk = crate::pki::rsa_public_jwk(&k.kid, &pem)
+            let jwk = crate::net::pki::rsa_public_jwk(&k.kid, &pem)
                 .map_err(|e| format!("provider.view_token_keys ({}): {e}", k.file.display()))?;
             set.keys.push(jwk);
         }
@@ -445,9 +421,9 @@ pub struct TargetConfig {
     /// `serve` runs the reporting simulator for the organisation's own reporting client.
     pub reporting_simulator: Option<ReportingSimulatorConfig>,
     /// `pdp-harness load`: the organisation's confirmation for a find endpoint not on loopback.
-    pub load: crate::load::LoadConfig,
+    pub load: LoadConfig,
     /// Timeouts and connection cap of every server the harness runs.
-    pub server: crate::server::ServerLimits,
+    pub server: crate::net::server::ServerLimits,
     /// Where the file came from (not a key in the file).
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -830,4 +806,13 @@ mod tests {
         );
         let _ = std::fs::remove_dir_all(dir);
     }
+}
+
+/// The target file's `[load]` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoadConfig {
+    /// The find endpoint's host name, written out by the organisation: its confirmation that
+    /// this endpoint may be load-tested. Not needed for loopback.
+    pub confirm_host: Option<String>,
 }
