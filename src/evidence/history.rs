@@ -30,6 +30,18 @@ pub enum HistoryError {
     NoSuchRun { id: String, path: PathBuf },
     #[error("{path}: the run record cannot be read: {reason}")]
     Unreadable { path: PathBuf, reason: String },
+    #[error("not a run: no {} or {RUN_JSON}", runlog::RUN_LOG)]
+    NotARun(PathBuf),
+}
+
+impl HistoryError {
+    /// Why a listed directory has no record, in the few words the history table has room for.
+    pub fn reason(&self) -> String {
+        match self {
+            HistoryError::Unreadable { reason, .. } => reason.clone(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// A run directory holds a run log or a run record.
@@ -127,7 +139,7 @@ pub fn latest(out: &Path) -> Result<PathBuf, HistoryError> {
 #[derive(Debug)]
 pub struct RunEntry {
     pub dir: PathBuf,
-    pub record: Result<RunRecord, String>,
+    pub record: Result<RunRecord, HistoryError>,
 }
 
 impl RunEntry {
@@ -147,12 +159,9 @@ pub fn list(out: &Path, limit: Option<usize>) -> Result<Vec<RunEntry>, HistoryEr
         .take(limit.unwrap_or(usize::MAX))
         .map(|dir| {
             let record = if is_run_dir(&dir) {
-                read_run(&dir).map_err(|e| match e {
-                    HistoryError::Unreadable { reason, .. } => reason,
-                    other => other.to_string(),
-                })
+                read_run(&dir)
             } else {
-                Err(format!("not a run: no {} or {RUN_JSON}", runlog::RUN_LOG))
+                Err(HistoryError::NotARun(dir.clone()))
             };
             RunEntry { dir, record }
         })
@@ -210,7 +219,8 @@ pub fn history_lines(entries: &[RunEntry]) -> Vec<String> {
     for e in entries {
         let r = match &e.record {
             Ok(r) => r,
-            Err(reason) => {
+            Err(problem) => {
+                let reason = problem.reason();
                 lines.push(format!("{:<24} cannot be read: {reason}", e.name()));
                 continue;
             }

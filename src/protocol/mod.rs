@@ -1,5 +1,10 @@
 //! The standards' wire contracts and rules, in one place: the find and view contracts (configurable
-//! where the live service differs from the documents) and the view-data rules.
+//! where the live service differs from the documents), the view-data rules, and the wire
+//! vocabulary the MaPS OpenAPI files spell as strings (grant and token types, match status and
+//! deletion reasons, request ids), typed once so no layer compares strings.
 
 pub mod contract;
+pub mod match_status;
+pub mod request_id;
 pub mod rules;
+pub mod tokens;

@@ -229,8 +229,8 @@ pub fn standalone(config: &TargetConfig) -> Result<Option<Standalone>, SetupErro
             .map_err(SetupError::Simulator)?;
     let identity = TlsIdentity::from_pem("reporting simulator server", &cert_pem, &key_pem)?;
     let client_ca = base.join(client_ca);
-    let roots = crate::cda::service::certificates("reporting_simulator.client_ca", &client_ca)
-        .map_err(SetupError::Simulator)?;
+    let roots = crate::net::pem::certificates("reporting_simulator.client_ca", &client_ca)
+        .map_err(|e| SetupError::Simulator(e.to_string()))?;
     let journal = rs.journal_path(&base);
     let file = super::received::ReceivedJournal::open(&journal, super::received::MAX_JOURNAL_BYTES)
         .map_err(|e| SetupError::Simulator(e.to_string()))?;
