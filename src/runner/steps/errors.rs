@@ -535,7 +535,7 @@ async fn apply_update(world: &mut HarnessWorld, update_id: String) -> StepResult
         pei: reg.name.clone(),
         asset_guid: reg.asset_guid().unwrap_or_default().to_ascii_lowercase(),
         resource_id: reg.resource_id.clone(),
-        current_match_status: reg.match_status.clone(),
+        current_match_status: reg.match_status.to_string(),
         action: planned.action,
         new_match_status: (planned.action == UpdateAction::Confirm).then(|| "match-yes".to_owned()),
         deletion_reason: planned.action.deletion_reason().map(str::to_owned),
