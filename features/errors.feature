@@ -203,6 +203,14 @@ Feature: Error catalogue - every C&A error the MaPS stub seeds, and bad view req
       | title                                                                                              | answer |
       | E-REG-13 A registration answered 504 every time is retried within bounds (stub: /rreguri POST 504) | 504    |
 
+  @case:E-REG-14
+  Scenario: E-REG-14 A registration refused with 401 expired PAT is retried with a fresh PAT and registers (stub: /rreguri POST 401 expired PAT)
+    Given the C&A answers POST /rreguri with 401 "expired PAT" once
+    When the pension finder sends a find request for the member of test case "CP-01"
+    Then the provider acknowledges the find request with 202 within the acknowledgement limit
+    And exactly the PeIs expected by the test pack are registered within the registration limit
+    And the provider obtained a fresh PAT and retried POST /rreguri with it
+
   @case:E-PRM-01
   Scenario: E-PRM-01 A permission ticket refused with 401 expired PAT gives no view data and no loop (stub: /perm 401 expired PAT)
     Given the member of test case "CP-01" has a registered PeI
@@ -410,3 +418,112 @@ Feature: Error catalogue - every C&A error the MaPS stub seeds, and bad view req
     Examples: E-VIEW-04
       | title                                                                                                       | request                  | status |
       | E-VIEW-04 A view request for an unknown asset is refused with 404 (stub: MaPS emulator: unknown asset, 404) | at an unknown asset GUID | 404    |
+
+  # Stage 2's match updates meeting C&A errors: a registration is set up, the fault armed, and
+  # one of the test pack's updates applied (U-01 confirms S1-05's possible match with a PATCH,
+  # U-04 withdraws S1-04's match with a DELETE). On your solution these need the target file's
+  # [updates] command and are reported not applicable without one.
+
+  @case:E-UPD-01 @needs-updates
+  Scenario: E-UPD-01 A match confirmation refused with 401 expired PAT is retried with a fresh PAT and applied (stub: /rreguri PATCH 401 expired PAT)
+    Given the member of test case "S1-05" has a registered PeI
+    And the C&A answers PATCH /rreguri with 401 "expired PAT" once
+    When match update "U-01" is applied while the fault is armed
+    Then the C&A shows match update "U-01" applied within the update limit
+    And the provider obtained a fresh PAT and retried PATCH /rreguri with it
+
+  @case:E-UPD-02 @needs-updates
+  Scenario: E-UPD-02 A match confirmation refused with 404 resource not found is not retried and changes nothing (stub: /rreguri PATCH 404 resource not found)
+    Given the member of test case "S1-05" has a registered PeI
+    And the C&A answers PATCH /rreguri with 404 "resource not found" from now on
+    When match update "U-01" is applied while the fault is armed
+    Then the provider called PATCH /rreguri exactly 1 time
+    And the C&A still holds the PeI of match update "U-01" unchanged
+
+  @case:E-UPD-03 @needs-updates
+  Scenario: E-UPD-03 A match confirmation answered 429 twice is retried honouring Retry-After and applied (stub: /rreguri PATCH 429)
+    Given the member of test case "S1-05" has a registered PeI
+    And the C&A answers PATCH /rreguri with 429 "too many requests" and Retry-After 1 for the next 2 calls
+    When match update "U-01" is applied while the fault is armed
+    Then the C&A shows match update "U-01" applied within the update limit
+    And the provider retried rreguri until it succeeded, waiting at least 1 seconds between attempts
+
+  @needs-updates
+  Scenario Outline: <title>
+    Given the member of test case "S1-05" has a registered PeI
+    And the C&A answers PATCH /rreguri with <status> for the next 2 calls
+    When match update "U-01" is applied while the fault is armed
+    Then the C&A shows match update "U-01" applied within the update limit
+    And the provider retried rreguri after the failure
+
+    @case:E-UPD-04
+    Examples: E-UPD-04
+      | title                                                                                                  | status |
+      | E-UPD-04 A match confirmation failing twice with 500 is retried and applied (stub: /rreguri PATCH 500) | 500    |
+
+    @case:E-UPD-05
+    Examples: E-UPD-05
+      | title                                                                                                  | status |
+      | E-UPD-05 A match confirmation failing twice with 502 is retried and applied (stub: /rreguri PATCH 502) | 502    |
+
+    @case:E-UPD-06
+    Examples: E-UPD-06
+      | title                                                                                                  | status |
+      | E-UPD-06 A match confirmation failing twice with 503 is retried and applied (stub: /rreguri PATCH 503) | 503    |
+
+    @case:E-UPD-07
+    Examples: E-UPD-07
+      | title                                                                                                  | status |
+      | E-UPD-07 A match confirmation failing twice with 504 is retried and applied (stub: /rreguri PATCH 504) | 504    |
+
+  @case:E-UPD-08 @needs-updates
+  Scenario: E-UPD-08 A match withdrawal refused with 401 expired PAT is retried with a fresh PAT and applied (stub: /rreguri DELETE 401 expired PAT)
+    Given the member of test case "S1-04" has a registered PeI
+    And the C&A answers DELETE /rreguri with 401 "expired PAT" once
+    When match update "U-04" is applied while the fault is armed
+    Then the C&A shows match update "U-04" applied within the update limit
+    And the provider obtained a fresh PAT and retried DELETE /rreguri with it
+
+  @case:E-UPD-09 @needs-updates
+  Scenario: E-UPD-09 A match withdrawal refused with 404 resource not found is not retried and changes nothing (stub: none seeded; /rreguri DELETE 404 resource not found, as PATCH's)
+    Given the member of test case "S1-04" has a registered PeI
+    And the C&A answers DELETE /rreguri with 404 "resource not found" from now on
+    When match update "U-04" is applied while the fault is armed
+    Then the provider called DELETE /rreguri exactly 1 time
+    And the C&A still holds the PeI of match update "U-04" unchanged
+
+  @case:E-UPD-10 @needs-updates
+  Scenario: E-UPD-10 A match withdrawal answered 429 twice is retried honouring Retry-After and applied (stub: /rreguri DELETE 429)
+    Given the member of test case "S1-04" has a registered PeI
+    And the C&A answers DELETE /rreguri with 429 "too many requests" and Retry-After 1 for the next 2 calls
+    When match update "U-04" is applied while the fault is armed
+    Then the C&A shows match update "U-04" applied within the update limit
+    And the provider retried rreguri until it succeeded, waiting at least 1 seconds between attempts
+
+  @needs-updates
+  Scenario Outline: <title>
+    Given the member of test case "S1-04" has a registered PeI
+    And the C&A answers DELETE /rreguri with <status> for the next 2 calls
+    When match update "U-04" is applied while the fault is armed
+    Then the C&A shows match update "U-04" applied within the update limit
+    And the provider retried rreguri after the failure
+
+    @case:E-UPD-11
+    Examples: E-UPD-11
+      | title                                                                                                 | status |
+      | E-UPD-11 A match withdrawal failing twice with 500 is retried and applied (stub: /rreguri DELETE 500) | 500    |
+
+    @case:E-UPD-12
+    Examples: E-UPD-12
+      | title                                                                                                 | status |
+      | E-UPD-12 A match withdrawal failing twice with 502 is retried and applied (stub: /rreguri DELETE 502) | 502    |
+
+    @case:E-UPD-13
+    Examples: E-UPD-13
+      | title                                                                                                 | status |
+      | E-UPD-13 A match withdrawal failing twice with 503 is retried and applied (stub: /rreguri DELETE 503) | 503    |
+
+    @case:E-UPD-14
+    Examples: E-UPD-14
+      | title                                                                                                 | status |
+      | E-UPD-14 A match withdrawal failing twice with 504 is retried and applied (stub: /rreguri DELETE 504) | 504    |

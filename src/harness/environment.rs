@@ -82,6 +82,9 @@ pub struct Environment {
     pub embedded_provider: Option<Arc<EmbeddedProvider>>,
     /// How the provider is restarted for the no-loss-on-restart case, if it can be.
     restart: Restart,
+    /// The target file's `[updates] command` and its time limit: how an organisation applies
+    /// a match-update file (`None` on the embedded default, which the harness applies itself).
+    update_command: Option<(Vec<String>, Duration)>,
     /// CA certificates the harness trusts for the provider's server certificate.
     pub provider_trust: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// CA certificates to check the C&A's own server certificate with.
@@ -301,6 +304,7 @@ impl Environment {
             provider_server: Some(provider_server),
             embedded_provider: Some(embedded),
             restart: Restart::Embedded,
+            update_command: None,
             provider_trust: vec![trust.clone()],
             cas_trust: vec![trust],
             cas_identity: harness_id.clone(),
@@ -367,6 +371,57 @@ impl Environment {
             );
         };
         crate::harness::updates::apply(&self.harness_client, &provider.base_url(), &file).await
+    }
+
+    /// Whether a scenario can have match updates applied while it watches (the error
+    /// catalogue's PATCH and DELETE cases): the embedded default, or an `[updates] command`.
+    pub fn can_apply_updates(&self) -> bool {
+        self.is_embedded() || self.update_command.is_some()
+    }
+
+    /// Apply `file` now, within a scenario: to the embedded reference provider, or through the
+    /// target file's `[updates] command` (the file written to a temporary path for it, removed
+    /// after). Remembered for the stage 2 checks either way. What was done, for the evidence;
+    /// an error when the file could not be handed over at all.
+    pub async fn apply_match_updates_now(&self, file: MatchUpdateFile) -> Result<String, String> {
+        if self.is_embedded() {
+            let results = self.apply_match_updates(file).await?;
+            return Ok(results
+                .iter()
+                .map(|r| {
+                    format!(
+                        "update {} {}: {}",
+                        r.update_id,
+                        if r.applied { "applied" } else { "NOT applied" },
+                        r.detail
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "));
+        }
+        let Some((argv, timeout)) = &self.update_command else {
+            return Err(
+                "the target file names no [updates] command, so the harness cannot have the match updates applied"
+                    .to_owned(),
+            );
+        };
+        self.set_match_updates(file.clone());
+        let path = std::env::temp_dir().join(format!(
+            "pdp-harness-match-updates-{}.json",
+            uuid::Uuid::new_v4()
+        ));
+        file.save(&path).map_err(|e| e.to_string())?;
+        let out = crate::harness::updates::run_command(argv, &path, *timeout).await;
+        // Best effort: the file holds test PeIs only.
+        let _ = std::fs::remove_file(&path);
+        let mask = |t: &str| self.recorder.redactor().mask(t.trim());
+        let text = format!("[updates] command {}: {}", mask(&out.command), out.status);
+        if out.success {
+            Ok(text)
+        } else {
+            let stderr: String = mask(&out.stderr).chars().take(500).collect();
+            Err(format!("{text}; stderr: {stderr}"))
+        }
     }
 
     /// The reference provider runs inside this process (the embedded default): the harness
@@ -626,6 +681,12 @@ impl Environment {
                 },
                 None => Restart::NotConfigured,
             },
+            update_command: config.updates.command.clone().map(|argv| {
+                (
+                    argv,
+                    Duration::from_secs(config.updates.timeout_secs.unwrap_or(300)),
+                )
+            }),
             provider_trust,
             cas_trust,
             cas_identity: service.internal_client.clone(),

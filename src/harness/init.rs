@@ -78,6 +78,7 @@ url = "https://view.pensions.example.org/test-support/clear-down"   # CHANGE
 # (PDP emails it). Apply it in your system, then `pdp-harness run --pack stage2 --after <run id>`.
 # To apply it within one `run --pack all`, name a command (no shell): it gets the file's path as
 # its last argument and in PDP_MATCH_UPDATES; exit 0 means applied; its output goes in the evidence.
+# The errors pack's match-update cases (E-UPD-01..14) need it, and are not applicable without it.
 # [updates]
 # command = ["/opt/pensions/bin/apply-match-updates"]
 # timeout_secs = 300

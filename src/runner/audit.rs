@@ -64,6 +64,9 @@ struct Ledger {
     judged: u64,
     /// Updates (by update id) whose PATCH or DELETE has been seen.
     consumed: HashSet<String>,
+    /// Updates a scenario had applied to the PeI it set up (the error catalogue's PATCH and
+    /// DELETE cases), by resource id; taken off when their PATCH or DELETE is seen.
+    applied_in_scenario: Vec<crate::harness::updates::MatchUpdate>,
     /// Assets already named by a call finding, so the state audit does not repeat them.
     reported: HashSet<String>,
     last_find_at: Option<DateTime<Utc>>,
@@ -149,6 +152,12 @@ impl Audit {
             .finds
             .iter()
             .any(|f| f.request_id == inbound && f.expected.contains(&asset))
+    }
+
+    /// A scenario had `update` applied to the registration it set up: its PATCH or DELETE of
+    /// that resource is expected (the stage's match-update file does not name it).
+    pub fn expect_update(&self, update: crate::harness::updates::MatchUpdate) {
+        self.ledger().applied_in_scenario.push(update);
     }
 
     /// The case of the find the harness sent with `request_id`, if it sent one.
@@ -316,6 +325,16 @@ fn judge_call(
         })
     {
         l.consumed.insert(update.update_id.clone());
+        return None;
+    }
+    if call.method != "POST"
+        && call.status < 400
+        && let Some(i) = l.applied_in_scenario.iter().position(|u| {
+            call.resource_id.as_deref() == Some(u.resource_id.as_str())
+                && (u.action == UpdateAction::Confirm) == (call.method == "PATCH")
+        })
+    {
+        l.applied_in_scenario.remove(i);
         return None;
     }
     let Some(index) = index else {

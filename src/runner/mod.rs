@@ -31,7 +31,9 @@ use world::HarnessWorld;
 pub use pack::Pack;
 use pack::stages_of;
 pub(crate) use select::resolve_tag;
-pub use select::{CaseFilter, NEEDS_RESTART_TAG, SERIAL_TAGS, check_selection, runs_alone};
+pub use select::{
+    CaseFilter, NEEDS_RESTART_TAG, NEEDS_UPDATES_TAG, SERIAL_TAGS, check_selection, runs_alone,
+};
 use select::{Filter, all_tags, key_of, preflight, reporting_skips};
 pub use stage::UPDATES_CHECK;
 use stage::{Issued, audit_stage, issue_updates, set_up_stage};

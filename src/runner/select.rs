@@ -252,18 +252,33 @@ pub(super) struct Plan {
 /// Tag of the scenarios that restart the provider (`features/restart.feature`).
 pub const NEEDS_RESTART_TAG: &str = "needs-restart";
 
+/// Tag of the scenarios that have match updates applied while a C&A fault is armed (the error
+/// catalogue's PATCH and DELETE cases, `features/errors.feature`).
+pub const NEEDS_UPDATES_TAG: &str = "needs-updates";
+
 /// Scenarios this target cannot run, whatever the stage: a restart needs the embedded
-/// provider or the target file's `[provider] restart` command.
+/// provider or the target file's `[provider] restart` command; applying match updates within
+/// a scenario needs the embedded provider or the `[updates] command`.
 pub(super) fn not_applicable(
     config: &crate::harness::config::TargetConfig,
 ) -> Vec<(&'static str, String)> {
-    match &config.provider {
-        Some(p) if p.restart.is_none() => vec![(
+    let Some(p) = &config.provider else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if p.restart.is_none() {
+        out.push((
             NEEDS_RESTART_TAG,
             "the restart case (E-RST-01) is not applicable: the target file names no [provider] restart command, so the harness cannot restart your solution between acknowledging a find and registering it".to_owned(),
-        )],
-        _ => Vec::new(),
+        ));
     }
+    if config.updates.command.is_none() {
+        out.push((
+            NEEDS_UPDATES_TAG,
+            "the match-update error cases (E-UPD-01..14) are not applicable: the target file names no [updates] command, so the harness cannot have your solution apply a match update while the C&A's fault is armed".to_owned(),
+        ));
+    }
+    out
 }
 
 /// Parse every feature file up front (outlines expanded): a broken file is a "could not run",

@@ -1,5 +1,5 @@
 //! The @errors pack (`--pack errors`): the reference provider passes every case, and each
-//! deliberately broken provider fails exactly the cases its defect is about. The four runs go
+//! deliberately broken provider fails exactly the cases its defect is about. The six runs go
 //! side by side (they mostly wait on retries and watch windows).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -51,10 +51,10 @@ fn ids(list: &[&str]) -> BTreeSet<String> {
 #[tokio::test]
 async fn the_reference_provider_passes_the_errors_pack_and_each_broken_provider_fails_exactly_its_cases()
  {
-    let dirs: Vec<tempfile::TempDir> = (0..4)
+    let dirs: Vec<tempfile::TempDir> = (0..6)
         .map(|_| tempfile::tempdir().expect("temp dir"))
         .collect();
-    let (reference, not_found, ignores, no_retry) = tokio::join!(
+    let (reference, not_found, ignores, no_retry, never_refreshes, loses) = tokio::join!(
         run(Faults::none(), dirs[0].path()),
         run(Faults::none().with(Fault::RetriesNotFound), dirs[1].path()),
         run(
@@ -62,11 +62,25 @@ async fn the_reference_provider_passes_the_errors_pack_and_each_broken_provider_
             dirs[2].path()
         ),
         run(Faults::none().with(Fault::NoRetry), dirs[3].path()),
+        run(
+            Faults::none().with(Fault::NeverRefreshesPat),
+            dirs[4].path()
+        ),
+        run(
+            Faults::none().with(Fault::LosesAcknowledgedFinds),
+            dirs[5].path()
+        ),
     );
 
     // Every case of the catalogue ran and passed against the reference provider.
     let cases = common::errors_feature_cases();
     assert!(cases.len() >= 60, "{} cases", cases.len());
+    // The stage-2 cases (PATCH and DELETE meeting each error) are in it.
+    assert_eq!(
+        cases.keys().filter(|c| c.starts_with("E-UPD-")).count(),
+        14,
+        "{cases:?}"
+    );
     let ran: BTreeSet<String> = common::statuses(&reference)
         .into_iter()
         .map(|(id, _)| id)
@@ -87,7 +101,9 @@ async fn the_reference_provider_passes_the_errors_pack_and_each_broken_provider_
     // Retrying a 404 (user removed, resource not found, unknown RPT) is a retry storm.
     assert_eq!(
         failed(&not_found),
-        ids(&["E-INT-03", "E-PRM-02", "E-REG-01", "E-RPT-07"]),
+        ids(&[
+            "E-INT-03", "E-PRM-02", "E-REG-01", "E-RPT-07", "E-UPD-02", "E-UPD-09"
+        ]),
         "{:#?}",
         why(&not_found)
     );
@@ -121,10 +137,35 @@ async fn the_reference_provider_passes_the_errors_pack_and_each_broken_provider_
             "E-INT-08", "E-INT-09", "E-INT-10", "E-INT-11", "E-PRM-07", "E-PRM-08", "E-PRM-09",
             "E-PRM-10", "E-REG-02", "E-REG-03", "E-REG-04", "E-REG-05", "E-REG-06", "E-REG-07",
             "E-REG-08", "E-RST-01", "E-TOK-06", "E-TOK-07", "E-TOK-08", "E-TOK-09", "E-TOK-10",
+            "E-UPD-03", "E-UPD-04", "E-UPD-05", "E-UPD-06", "E-UPD-07", "E-UPD-10", "E-UPD-11",
+            "E-UPD-12", "E-UPD-13", "E-UPD-14",
         ]),
         "{:#?}",
         why(&no_retry)
     );
+    let (_, message) = common::failed_step(&no_retry, "E-UPD-04");
+    assert!(
+        message.contains("expected match-yes") || message.contains("PATCHed to match-yes"),
+        "{message}"
+    );
+
+    // Never obtaining a fresh PAT fails each case whose 401 (expired PAT) needs one: the
+    // registration and the two stage-2 updates. A view refused after a 401 passes either way
+    // (E-PRM-01, E-INT-02: no view data is the stub's expectation; a retry may serve it).
+    assert_eq!(
+        failed(&never_refreshes),
+        ids(&["E-REG-14", "E-UPD-01", "E-UPD-08"]),
+        "{:#?}",
+        why(&never_refreshes)
+    );
+    let (_, message) = common::failed_step(&never_refreshes, "E-UPD-08");
+    assert!(
+        message.contains("deleted with deletion_reason match-withdrawn"),
+        "{message}"
+    );
+
+    // Keeping acknowledged finds in memory only loses the one a restart falls on.
+    assert_eq!(failed(&loses), ids(&["E-RST-01"]), "{:#?}", why(&loses));
 }
 
 /// README's traceability table lists exactly the feature file's cases, each with the stub

@@ -1242,3 +1242,75 @@ echo "the provider did not start again" >&2; exit 1
     assert!(!t.contains("E-RST-01 A find"), "not run: {t}");
     assert!(t.contains("3 passed, 0 failed of 3"), "{t}");
 }
+
+/// The errors pack's match-update cases against a separate provider process: with the target
+/// file's `[updates] command` the organisation applies one update while a C&A fault is armed (a
+/// 401 refreshed and retried; a 404 not retried and nothing changed, though the command exits
+/// non-zero for it); without the command they are not applicable, said so, and the rest runs.
+#[test]
+fn the_match_update_error_cases_run_through_the_target_files_updates_command() {
+    let m = Material::new();
+    let provider_config = m.provider_config();
+    let good = m
+        .cda_pki
+        .client_identity("CDA client", "pdp-harness")
+        .expect("cert");
+    m.harness_client("harness-client", &good);
+    let target = m.target(
+        "target.toml",
+        "harness-client",
+        "org-ca.pem",
+        m.provider_port,
+    );
+    let _provider = start_provider(&provider_config);
+    let text = std::fs::read_to_string(&target).expect("target");
+    let with_updates = m.write(
+        "updates-target.toml",
+        &format!("{text}{}", m.updates_section()),
+    );
+    let runs = m.dir.path().join("runs");
+    let out = harness(
+        &m,
+        &[
+            "run",
+            "--pack",
+            "errors",
+            "--tags",
+            "@case:E-UPD-01 or @case:E-UPD-09",
+            "--target",
+            with_updates.to_str().expect("utf-8"),
+            "--out",
+            runs.to_str().expect("utf-8"),
+        ],
+    );
+    let t = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}\n{}", failures(&runs));
+    assert!(t.contains("passed  E-UPD-01"), "{t}");
+    assert!(t.contains("passed  E-UPD-09"), "{t}");
+    assert!(t.contains("2 passed, 0 failed of 2"), "{t}");
+
+    // Without the command: not applicable, said so; the other selected case still runs.
+    let out = harness(
+        &m,
+        &[
+            "run",
+            "--pack",
+            "errors",
+            "--tags",
+            "@case:E-UPD-01 or @case:E-VIEW-04",
+            "--target",
+            target.to_str().expect("utf-8"),
+            "--out",
+            runs.to_str().expect("utf-8"),
+        ],
+    );
+    let t = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}\n{}", failures(&runs));
+    assert!(
+        t.contains("the match-update error cases (E-UPD-01..14) are not applicable")
+            && t.contains("[updates] command"),
+        "{t}"
+    );
+    assert!(!t.contains("E-UPD-01 A match"), "not run: {t}");
+    assert!(t.contains("1 passed, 0 failed of 1"), "{t}");
+}

@@ -12,6 +12,8 @@ use cucumber::{given, then, when};
 use super::resilience::endpoint;
 use super::{StepFailure, StepResult, last_view, registered, short};
 use crate::cda::faults::{CasEndpoint, FaultAction, FaultRule, IntrospectionRewrite};
+use crate::harness::testpack::UpdateAction;
+use crate::harness::updates::{MatchUpdate, MatchUpdateFile};
 use crate::runner::world::HarnessWorld;
 
 /// The provider is taken to have stopped calling once no call came for this long: longer than
@@ -448,4 +450,170 @@ async fn called_bounded(
             calls.len()
         )))
     }
+}
+
+#[then(
+    regex = r#"^the provider obtained a fresh PAT and retried (POST |PATCH |DELETE |)/(rreguri|perm|introspect) with it$"#
+)]
+async fn refreshed_and_retried_step(
+    world: &mut HarnessWorld,
+    verb: String,
+    word: String,
+) -> StepResult {
+    let outcome = in_scenario(world.scenario_id, refreshed_and_retried(world, verb, word)).await;
+    world.settle(outcome)
+}
+
+/// After the injected 401 (an expired PAT): a PAT from `/token`, then the same call again,
+/// answered 2xx. A provider that gives up, or retries with the refused PAT, shows neither.
+async fn refreshed_and_retried(world: &mut HarnessWorld, verb: String, word: String) -> StepResult {
+    let env = world.env()?;
+    let ep = endpoint(&word)?;
+    let only = method(Some(&verb))?;
+    let what = format!("{verb}{}", ep.name());
+    let faults = env.cas.faults();
+    let calls: Vec<_> = faults
+        .calls(ep)
+        .into_iter()
+        .filter(|c| only.as_ref().is_none_or(|m| *m == c.method))
+        .collect();
+    let seen = calls
+        .iter()
+        .map(|c| {
+            format!(
+                "{}{}",
+                c.status,
+                if c.injected { " (injected)" } else { "" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let Some(refused) = calls.iter().find(|c| c.injected && c.status == 401) else {
+        return Err(StepFailure::system_under_test(format!(
+            "expected the provider to call {what} and meet the injected 401 (expired PAT); observed calls: {}",
+            if seen.is_empty() { "none" } else { &seen }
+        )));
+    };
+    let Some(retry) = calls
+        .iter()
+        .find(|c| !c.injected && c.instant > refused.instant && (200..300).contains(&c.status))
+    else {
+        return Err(StepFailure::system_under_test(format!(
+            "expected the provider to obtain a fresh PAT after the 401 (expired PAT) and retry {what} with it; observed calls: {seen}"
+        )));
+    };
+    let fresh = faults.calls(CasEndpoint::Token).into_iter().any(|t| {
+        !t.injected && t.status == 200 && t.instant > refused.instant && t.instant < retry.instant
+    });
+    if !fresh {
+        return Err(StepFailure::system_under_test(format!(
+            "expected the provider to obtain a fresh PAT from /token between the 401 (expired PAT) and its retry of {what}; it retried without one (observed calls: {seen})"
+        )));
+    }
+    env.recorder.observed(format!(
+        "{what}: 401 (expired PAT), a fresh PAT from /token, then {} ({seen})",
+        retry.status
+    ));
+    Ok(())
+}
+
+/// The test pack's planned match update `update_id`.
+fn pack_update(
+    world: &HarnessWorld,
+    update_id: &str,
+) -> Result<crate::harness::testpack::PlannedUpdate, StepFailure> {
+    world.env()?.pack.update(update_id).cloned().ok_or_else(|| {
+        StepFailure::test_data(format!(
+            "test data: match update {update_id:?} is not in the test pack"
+        ))
+    })
+}
+
+#[when(expr = "match update {string} is applied while the fault is armed")]
+async fn apply_update_step(world: &mut HarnessWorld, update_id: String) -> StepResult {
+    let outcome = in_scenario(world.scenario_id, apply_update(world, update_id)).await;
+    world.settle(outcome)
+}
+
+/// Have the provider apply one of the test pack's match updates to the PeI this scenario set
+/// up, as in stage 2 but with a C&A fault armed: the embedded reference provider directly,
+/// a real target through its `[updates] command`. Whether the update was applied is judged at
+/// the C&A by the next steps, not by what the provider or its command said (a solution may
+/// well report a refused update as a failure).
+async fn apply_update(world: &mut HarnessWorld, update_id: String) -> StepResult {
+    let env = world.env()?;
+    let planned = pack_update(world, &update_id)?;
+    let reg = registered(world, planned.case.get_ref())?;
+    if !env.can_apply_updates() {
+        return Err(StepFailure::configuration(format!(
+            "update {update_id}: the target file names no [updates] command, so the update cannot be applied (run with the pack, which leaves this case out as not applicable)"
+        )));
+    }
+    let update = MatchUpdate {
+        update_id: update_id.clone(),
+        case: planned.case.get_ref().clone(),
+        pei: reg.name.clone(),
+        asset_guid: reg.asset_guid().unwrap_or_default().to_ascii_lowercase(),
+        resource_id: reg.resource_id.clone(),
+        current_match_status: reg.match_status.to_string(),
+        action: planned.action,
+        new_match_status: (planned.action == UpdateAction::Confirm).then(|| "match-yes".to_owned()),
+        deletion_reason: planned.action.deletion_reason().map(str::to_owned),
+    };
+    // The run's registration audit expects this PATCH or DELETE.
+    if let Some(audit) = &world.audit {
+        audit.expect_update(update.clone());
+    }
+    let file = MatchUpdateFile {
+        format: crate::harness::updates::FORMAT.to_owned(),
+        run_id: format!("errors-{update_id}"),
+        holdername_guid: env.pack.holdername_guid().to_owned(),
+        generated_at: chrono::Utc::now(),
+        updates: vec![update],
+    };
+    match env.apply_match_updates_now(file).await {
+        Ok(text) => env.recorder.observed(text),
+        Err(e) => env
+            .recorder
+            .observed(format!("update {update_id}: not applied as a whole: {e}")),
+    }
+    Ok(())
+}
+
+#[then(expr = "the C&A still holds the PeI of match update {string} unchanged")]
+async fn update_not_applied_step(world: &mut HarnessWorld, update_id: String) -> StepResult {
+    let outcome = in_scenario(world.scenario_id, update_not_applied(world, update_id)).await;
+    world.settle(outcome)
+}
+
+/// A refused update (404 resource not found) leaves the registration as set up: not
+/// deleted, its match status and PATCHes as before.
+async fn update_not_applied(world: &mut HarnessWorld, update_id: String) -> StepResult {
+    let env = world.env()?;
+    let planned = pack_update(world, &update_id)?;
+    let before = registered(world, planned.case.get_ref())?;
+    let now = env.cas.registration(&before.resource_id).ok_or_else(|| {
+        StepFailure::system_under_test(format!(
+            "update {update_id}: the C&A has no registration {} any more",
+            before.resource_id
+        ))
+    })?;
+    let unchanged = now.deleted.is_none()
+        && now.match_status == before.match_status
+        && now.patches == before.patches;
+    if !unchanged {
+        let observed = match &now.deleted {
+            Some(d) => format!("deleted with deletion_reason {}", d.reason),
+            None => format!("{} (PATCHes: {})", now.match_status, now.patches.join(", ")),
+        };
+        return Err(StepFailure::system_under_test(format!(
+            "update {update_id}: expected {} to stay {} after the C&A refused the update, observed {observed}",
+            before.name, before.match_status
+        )));
+    }
+    env.recorder.observed(format!(
+        "update {update_id}: {} still {}",
+        before.name, now.match_status
+    ));
+    Ok(())
 }
