@@ -145,30 +145,18 @@ pub struct RedactionConfig {
     pub mask: Vec<String>,
 }
 
-/// A secret given in the target file: a file path (relative to the target file), or
-/// `env:NAME` for an environment variable holding the PEM text. Never on the command line.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(pub String);
+pub use crate::keyfiles::Secret;
 
 impl Secret {
     /// The secret's text; errors name the setting and what was expected.
     pub fn read(&self, setting: &str, base: &Path) -> Result<String, String> {
-        match self.0.strip_prefix("env:") {
-            Some(var) => std::env::var(var).map_err(|_| {
-                format!(
-                    "{setting}: the environment variable {var} is not set (expected the PEM text)"
-                )
-            }),
-            None => read_text(setting, &base.join(&self.0)),
-        }
+        self.text(setting, base).map_err(|e| e.to_string())
     }
 }
 
 /// Read a PEM file a setting names.
 pub fn read_text(setting: &str, path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| format!("{setting}: could not read {}: {e}", path.display()))
+    crate::keyfiles::read_file(setting, path).map_err(|e| e.to_string())
 }
 
 /// The organisation's solution: where its find and view endpoints are and how to reach them.

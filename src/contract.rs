@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::testpack::{Address, Persona};
+use crate::protocol::members::{Address, Persona};
 
 /// Everything configurable about the find and view endpoints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

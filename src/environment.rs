@@ -27,7 +27,7 @@ pub const CAS_KID: &str = "cas-signing-1";
 pub const DASHBOARD_KID: &str = "dashboard-rqp-1";
 pub const DASHBOARD_ISSUER: &str = "pdp-harness-dashboard";
 pub const CAS_ISSUER: &str = "pdp-harness-cas";
-pub const PROVIDER_ISSUER: &str = "pdp-harness-reference-provider";
+pub use crate::provider::PROVIDER_ISSUER;
 pub const PARTY_PROVIDER_TO_CAS: &str = "provider -> C&A";
 pub const PARTY_CLEAR_DOWN: &str = "harness -> provider clear-down";
 

@@ -1390,7 +1390,7 @@ fn init(dir: &Path, cda_hosts: &[String], cda_port: u16, force: bool) -> Result<
 }
 
 async fn reference_provider(config: PathBuf) -> Result<u8, Failure> {
-    let server = pdp_harness::provider::standalone::start(&config)
+    let server = pdp_harness::provider_service::start(&config)
         .await
         .map_err(|e| could_not_run(anyhow::anyhow!(e)))?;
     // Listen for the signals before saying it is up, so a stop sent at once is not missed.

@@ -23,8 +23,9 @@ use serde::{Deserialize, Serialize};
 use crate::cda::cas::{Registration, deletion_allowed};
 use crate::testpack::{TestPack, UpdateAction};
 
-pub const FORMAT: &str = "pdp-harness match updates v1";
-pub const FILE_NAME: &str = "match-updates.json";
+pub use crate::protocol::match_updates::{
+    AppliedUpdate, FILE_NAME, FORMAT, MatchUpdate, MatchUpdateFile,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpdatesError {
@@ -42,38 +43,6 @@ pub enum UpdatesError {
     },
     #[error("{path} is not a match-update file: {message}")]
     Invalid { path: PathBuf, message: String },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MatchUpdate {
-    pub update_id: String,
-    pub case: String,
-    pub pei: String,
-    pub asset_guid: String,
-    pub resource_id: String,
-    pub current_match_status: String,
-    pub action: UpdateAction,
-    pub new_match_status: Option<String>,
-    pub deletion_reason: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MatchUpdateFile {
-    pub format: String,
-    pub run_id: String,
-    pub holdername_guid: String,
-    pub generated_at: DateTime<Utc>,
-    pub updates: Vec<MatchUpdate>,
-}
-
-/// The result of applying one update, as the reference provider reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AppliedUpdate {
-    pub update_id: String,
-    pub applied: bool,
-    pub detail: String,
 }
 
 impl MatchUpdateFile {
@@ -189,7 +158,7 @@ pub async fn apply(
     let url = format!(
         "{}{}",
         provider_base_url.trim_end_matches('/'),
-        crate::provider::MATCH_UPDATES_PATH
+        crate::protocol::match_updates::MATCH_UPDATES_PATH
     );
     let resp = client
         .post(&url)

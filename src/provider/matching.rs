@@ -11,8 +11,8 @@
 //! - with neither to confirm it, it is `match-possible`;
 //! - a National Insurance number that disagrees is no match.
 
+use super::members::{MemberRecords, Persona};
 use crate::contract::FindData;
-use crate::testpack::{Persona, TestPack};
 
 /// The outcome for one member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,23 +134,22 @@ pub fn match_member(member: &Persona, find: &FindData) -> Option<MatchOutcome> {
 }
 
 /// Every (asset GUID, outcome) the find data matches in the pack.
-pub fn find_matches(pack: &TestPack, find: &FindData) -> Vec<(String, MatchOutcome)> {
+pub fn find_matches(pack: &dyn MemberRecords, find: &FindData) -> Vec<(String, MatchOutcome)> {
     let mut out = Vec::new();
-    let index = pack.member_index();
-    for (member, pensions) in index.iter(pack) {
+    pack.each_member(&mut |member, pensions| {
         if let Some(outcome) = match_member(member, find) {
             for pension in pensions {
                 out.push((pension.asset_guid.get_ref().to_ascii_lowercase(), outcome));
             }
         }
-    }
+    });
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testpack::Address;
+    use crate::protocol::members::Address;
 
     fn member() -> Persona {
         let text = r#"
@@ -217,35 +216,5 @@ address = { lines = ["14 ORCHARD ROW"], postcode = "ZZ1 4QT" }
         assert_eq!(match_member(&m, &f), Some(MatchOutcome::Yes));
         f.family_name = Some("ST JOHN".into());
         assert_eq!(match_member(&m, &f), None);
-    }
-
-    /// The reference provider's rules and the shipped pack's expectations agree, case by case.
-    #[test]
-    fn the_shipped_pack_expectations_follow_these_rules() {
-        use crate::testpack::ExpectedMatch;
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("testpacks/integration/pack.toml");
-        let pack = TestPack::load(&path).expect("pack loads");
-        for case in &pack.cases {
-            let persona = pack.persona(case.persona.get_ref()).expect("persona");
-            let found = find_matches(&pack, &FindData::of(persona));
-            let mut assets: Vec<String> = found.iter().map(|(a, _)| a.clone()).collect();
-            assets.sort();
-            let mut expected: Vec<String> = case
-                .pensions
-                .iter()
-                .map(|p| p.get_ref().to_ascii_lowercase())
-                .collect();
-            expected.sort();
-            assert_eq!(assets, expected, "case {}", case.id.get_ref());
-            let want = match case.expect {
-                ExpectedMatch::MatchYes => Some(MatchOutcome::Yes),
-                ExpectedMatch::MatchPossible => Some(MatchOutcome::Possible),
-                ExpectedMatch::None => None,
-            };
-            for (_, outcome) in &found {
-                assert_eq!(Some(*outcome), want, "case {}", case.id.get_ref());
-            }
-        }
     }
 }

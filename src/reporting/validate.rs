@@ -80,10 +80,7 @@ const COUNTS: [(&str, &str); 9] = [
     ),
 ];
 
-/// A canonical (hyphenated, 36-character) UUID, as JSON Schema's `uuid` format wants.
-pub fn is_uuid(s: &str) -> bool {
-    s.len() == 36 && uuid::Uuid::try_parse(s).is_ok()
-}
+pub use crate::protocol::ids::is_uuid;
 
 /// RFC 3339 date-time (section 5.6), with `T` between date and time.
 pub fn is_date_time(s: &str) -> bool {

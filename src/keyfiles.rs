@@ -1,0 +1,83 @@
+//! Key material a configuration file names: a PEM file (relative to that file), or `env:NAME`
+//! for an environment variable holding the PEM text. Below every section that reads such a
+//! setting (the target file's, reporting's, the reference provider service's), so each parses
+//! its own section without importing the target file's module. Errors name the setting.
+
+use std::path::{Path, PathBuf};
+
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use serde::Deserialize;
+
+/// A setting's key material could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyFileError {
+    #[error("{setting}: could not read {}: {source}", .path.display())]
+    Read {
+        setting: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{setting}: the environment variable {var} is not set (expected the PEM text)")]
+    NoVariable { setting: String, var: String },
+    #[error("{setting}: {}: {source}", .path.display())]
+    Pem {
+        setting: String,
+        path: PathBuf,
+        #[source]
+        source: rustls::pki_types::pem::Error,
+    },
+    #[error("{setting}: {} holds no CERTIFICATE (expected PEM)", .path.display())]
+    NoCertificate { setting: String, path: PathBuf },
+}
+
+/// A secret given in a configuration file: a file path (relative to that file), or `env:NAME`
+/// for an environment variable holding the PEM text. Never on the command line.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl Secret {
+    /// The secret's text; errors name the setting and what was expected.
+    pub fn text(&self, setting: &str, base: &Path) -> Result<String, KeyFileError> {
+        match self.0.strip_prefix("env:") {
+            Some(var) => std::env::var(var).map_err(|_| KeyFileError::NoVariable {
+                setting: setting.to_owned(),
+                var: var.to_owned(),
+            }),
+            None => read_file(setting, &base.join(&self.0)),
+        }
+    }
+}
+
+/// Read a PEM file a setting names.
+pub fn read_file(setting: &str, path: &Path) -> Result<String, KeyFileError> {
+    std::fs::read_to_string(path).map_err(|source| KeyFileError::Read {
+        setting: setting.to_owned(),
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// The certificates of a PEM file a setting names; at least one.
+pub fn certificates(
+    setting: &str,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, KeyFileError> {
+    let pem = read_file(setting, path)?;
+    let list: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|source| KeyFileError::Pem {
+            setting: setting.to_owned(),
+            path: path.to_owned(),
+            source,
+        })?;
+    if list.is_empty() {
+        return Err(KeyFileError::NoCertificate {
+            setting: setting.to_owned(),
+            path: path.to_owned(),
+        });
+    }
+    Ok(list)
+}
