@@ -230,7 +230,7 @@ impl Environment {
         let served = embedded.clone();
         let views: ViewsSource = Arc::new(move || served.provider().served_views());
         let reporting = crate::reporting::setup::start(
-            config,
+            &config.reporting_sections(),
             recorder.clone(),
             holder_guid(&pack),
             Some(views),
@@ -597,7 +597,7 @@ impl Environment {
         let clear_down = clear_down_hook(config, String::new());
         // Without [reporting] base_url the simulator stands in for the reporting API.
         let reporting = crate::reporting::setup::start(
-            config,
+            &config.reporting_sections(),
             recorder.clone(),
             holder_guid(&pack),
             None,

@@ -559,8 +559,15 @@ async fn submit_reporting(args: SubmitReportingArgs) -> Result<u8, Failure> {
     )));
     // The reporting API's timeout: [limits] reporting_response_ms plus the margin.
     config.limits.apply_to(&recorder);
-    let session = pdp_harness::reporting::setup::start(&config, recorder, holder, None, None, None)
-        .map_err(could_not_run)?;
+    let session = pdp_harness::reporting::setup::start(
+        &config.reporting_sections(),
+        recorder,
+        holder,
+        None,
+        None,
+        None,
+    )
+    .map_err(could_not_run)?;
     // Against the simulator (a rehearsal) the journal is thrown away afterwards.
     let scratch_journal = session.simulator.is_some().then(|| {
         std::env::temp_dir().join(format!(
@@ -1289,7 +1296,8 @@ async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failur
         }
     }
     // The reporting API for the organisation's own reporting client, when configured.
-    let reporting = pdp_harness::reporting::setup::standalone(&config).map_err(could_not_run)?;
+    let reporting = pdp_harness::reporting::setup::standalone(&config.reporting_sections())
+        .map_err(could_not_run)?;
     say!("pdp-harness serve: the simulated CDA (C&A and JWKS) is running.");
     say!("Configure the solution's test environment with:");
     for (what, value) in service.what_to_configure() {

@@ -15,10 +15,12 @@
 //!   kept in a file, and the day's verdict as PDP's pipeline gives it;
 //! - [`reconcile`]: what the organisation reports against what the harness observed;
 //! - [`session`]: the pieces wired together for a run;
-//! - [`setup`]: a run's session from the target file (real API or simulator).
+//! - [`config`]: its own sections of the target file, parsed and checked;
+//! - [`setup`]: a run's session from those sections (real API or simulator).
 
 pub mod client;
 pub mod clock;
+pub mod config;
 pub mod journal;
 pub mod model;
 pub mod received;

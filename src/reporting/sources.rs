@@ -44,15 +44,13 @@ pub enum Source {
 }
 
 impl Source {
-    pub fn parse(text: &str) -> Result<Source, String> {
+    pub fn parse(text: &str) -> Result<Source, SourceParseError> {
         match text.trim() {
             "derived" => Ok(Source::Derived),
             "null" => Ok(Source::Null),
             t => match t.strip_prefix("file:") {
                 Some(p) if !p.trim().is_empty() => Ok(Source::File(PathBuf::from(p.trim()))),
-                _ => Err(format!(
-                    "expected \"derived\", \"null\" or \"file:PATH\", got {t:?}"
-                )),
+                _ => Err(SourceParseError(t.to_owned())),
             },
         }
     }
@@ -72,6 +70,11 @@ impl<'de> Deserialize<'de> for Source {
         Source::parse(&s).map_err(serde::de::Error::custom)
     }
 }
+
+/// A data source that is none of the three forms.
+#[derive(Debug, thiserror::Error)]
+#[error("expected \"derived\", \"null\" or \"file:PATH\", got {0:?}")]
+pub struct SourceParseError(pub String);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {

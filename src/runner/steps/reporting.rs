@@ -9,7 +9,7 @@ use super::{StepFailure, StepResult};
 use crate::reporting::Endpoint;
 use crate::reporting::client::RawRequest;
 use crate::reporting::model::{self, EndpointData, PlanOptions, SubmissionStatus};
-use crate::reporting::session::{Mode, ReportingSession};
+use crate::reporting::session::{ForceError, Mode, ReportingSession};
 use crate::reporting::simulator::{ErrorCode, StubConfiguration};
 use crate::reporting::validate::{self, Strictness};
 use crate::runner::world::HarnessWorld;
@@ -231,14 +231,11 @@ async fn force(
             retry_after,
         })
         .await
-        .map_err(|e| {
+        .map_err(|e| match e {
             // Without the simulator or the stub nothing can be forced: the feature asks for
             // what this target cannot do. Otherwise the stub did not take the configuration.
-            if env.reporting.simulator.is_none() && !env.reporting.stub {
-                StepFailure::configuration(e)
-            } else {
-                StepFailure::environment(e)
-            }
+            ForceError::NoStub => StepFailure::configuration(e.to_string()),
+            _ => StepFailure::environment(e.to_string()),
         })
 }
 
@@ -577,7 +574,9 @@ async fn reconciled(world: &mut HarnessWorld) -> StepResult {
     let env = world.env()?;
     let (from, to) = env.reporting.window();
     let exchanges = env.recorder.exchanges_between(from.into(), to.into());
-    let observed = env.reporting.observed(&exchanges);
+    let observed = env
+        .reporting
+        .observed(&exchanges, crate::cda::dashboard::PARTY_VIEW);
     let findings = env.reporting.reconcile(&observed);
     if findings.is_empty() {
         return Err(StepFailure::configuration(
