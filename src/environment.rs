@@ -348,7 +348,9 @@ impl Environment {
                     .to_owned(),
             );
         };
-        crate::updates::apply(&self.harness_client, &provider.base_url(), &file).await
+        crate::updates::apply(&self.harness_client, &provider.base_url(), &file)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// The reference provider runs inside this process (the embedded default): the harness

@@ -1,19 +1,10 @@
-//! The match-update file: what PDP sends an organisation between stage 1 and stage 2, and what
-//! the organisation applies in its own system (possible matches confirmed or rejected, matches
-//! withdrawn, assets removed). The harness writes it at the end of stage 1 from the test pack's
-//! planned updates and the registrations it saw; `pdp-harness apply-updates` applies it to a
-//! reference provider.
-//!
-//! Format (JSON, `match-updates.json` in the run directory):
-//! ```json
-//! { "format": "pdp-harness match updates v1", "run_id": "...", "holdername_guid": "...",
-//!   "generated_at": "2026-11-23T00:00:00Z",
-//!   "updates": [ { "update_id": "U-01", "case": "S1-06", "pei": "urn:pei:<holder>:<asset>",
-//!                  "asset_guid": "...", "resource_id": "...", "current_match_status": "match-possible",
-//!                  "action": "confirm", "new_match_status": "match-yes", "deletion_reason": null } ] }
-//! ```
-//! `action` is `confirm` (PATCH to match-yes), or a deletion: `reject` (match-no), `expire`
-//! (match-timeout), `withdraw` (match-withdrawn), `remove` (asset-removed).
+//! The match-update file on the harness's side (its format is `protocol::match_updates`): what
+//! PDP sends an organisation between stage 1 and stage 2, and what the organisation applies in
+//! its own system (possible matches confirmed or rejected, matches withdrawn, assets removed).
+//! The harness writes it at the end of stage 1 from the test pack's planned updates and the
+//! registrations it saw, checks it against the C&A's deletion rules when it is read back, and
+//! applies it to a reference provider (`pdp-harness apply-updates`) or through the
+//! organisation's `[updates] command`.
 
 use std::path::{Path, PathBuf};
 
@@ -149,12 +140,39 @@ impl MatchUpdateFile {
     }
 }
 
+/// The match-update file could not be applied at a reference provider.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("{url}: {chain}")]
+    Send {
+        url: String,
+        /// The error with its causes, as the transport reports them.
+        chain: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{0}")]
+    Read(#[source] reqwest::Error),
+    #[error("{url} answered {status}: {body}")]
+    Refused {
+        url: String,
+        status: reqwest::StatusCode,
+        body: String,
+    },
+    #[error("{url} answered an unreadable body: {source}")]
+    Unreadable {
+        url: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
 /// Send the file to a reference provider's match-update endpoint and return its results.
 pub async fn apply(
     client: &reqwest::Client,
     provider_base_url: &str,
     file: &MatchUpdateFile,
-) -> Result<Vec<AppliedUpdate>, String> {
+) -> Result<Vec<AppliedUpdate>, ApplyError> {
     let url = format!(
         "{}{}",
         provider_base_url.trim_end_matches('/'),
@@ -166,16 +184,21 @@ pub async fn apply(
         .json(file)
         .send()
         .await
-        .map_err(|e| format!("{url}: {}", crate::tls::error_chain(&e)))?;
+        .map_err(|source| ApplyError::Send {
+            url: url.clone(),
+            chain: crate::tls::error_chain(&source),
+            source,
+        })?;
     let status = resp.status();
-    let body = resp.bytes().await.map_err(|e| e.to_string())?;
+    let body = resp.bytes().await.map_err(ApplyError::Read)?;
     if !status.is_success() {
-        return Err(format!(
-            "{url} answered {status}: {}",
-            String::from_utf8_lossy(&body)
-        ));
+        return Err(ApplyError::Refused {
+            url,
+            status,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        });
     }
-    serde_json::from_slice(&body).map_err(|e| format!("{url} answered an unreadable body: {e}"))
+    serde_json::from_slice(&body).map_err(|source| ApplyError::Unreadable { url, source })
 }
 
 /// Most bytes of each of the `[updates] command`'s stdout and stderr kept for the evidence; the
