@@ -179,7 +179,7 @@ enum Command {
     Features(FeaturesCommand),
     /// Run the reference provider as a separate service, configured only through a file
     ReferenceProvider {
-        /// Its configuration (TOML); see src/provider/standalone.rs and README
+        /// Its configuration (TOML); see src/provider_service.rs and README
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },

@@ -12,6 +12,7 @@ mod durable_cas;
 mod errors;
 mod evidence;
 mod interrupt;
+mod layering;
 mod load;
 mod masks;
 mod mtls;
