@@ -1,6 +1,6 @@
 //! Two jobs before the crate is compiled:
 //!
-//! - Builds the feature files and test packs into the binary (`src/bundled.rs`), so that an
+//! - Builds the feature files and test packs into the binary (`src/harness/bundled.rs`), so that an
 //!   installed `pdp-harness` runs outside the checkout. The list is generated from the folders,
 //!   so a feature file added there is built in without editing code.
 //! - Tells the tests whether the official MaPS OpenAPI files are present. Cross-check tests read
@@ -64,7 +64,25 @@ fn specs(root: &Path) {
     }
 }
 
+/// `cfg(curl_absent)` when no `curl` runs here and this is not CI: the test that drives the
+/// simulator with curl (as an organisation tries it by hand) is then reported ignored. In CI
+/// (`CI=true`, where `.ci/run` installs curl) it always runs, so a missing curl fails loudly.
+fn curl() {
+    println!("cargo::rustc-check-cfg=cfg(curl_absent)");
+    println!("cargo::rerun-if-env-changed=CI");
+    println!("cargo::rerun-if-env-changed=PATH");
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    let runs = std::process::Command::new("curl")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ci && !runs {
+        println!("cargo::rustc-cfg=curl_absent");
+    }
+}
+
 fn main() {
+    curl();
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
     println!("cargo::rustc-check-cfg=cfg(maps_dashboard_specs)");
     println!("cargo::rerun-if-changed=../shared/specs/maps-dashboard");

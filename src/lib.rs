@@ -1,39 +1,24 @@
 //! pdp-harness: rehearse, pass and evidence a connection to the UK Pensions Dashboards
 //! central digital architecture (CDA).
 //!
-//! Layout:
-//! - [`cda`]: the CDA side the harness plays (C&A server, pension finder, dashboard);
-//! - [`provider`]: the reference provider, the system under test on the embedded default;
-//! - [`contract`]: the find and view wire contracts, configurable in one place;
+//! Layers, each importing only those before it (checked by `tests/integration/layers.rs`):
+//! - [`record`]: the run log's vocabulary: events, the run record, failure classes, redaction;
+//! - [`net`]: run-time PKI, mTLS clients and servers, JWTs, the exchange recorder;
+//! - [`protocol`]: the wire contracts and the standards' rules (find and view contracts, view-data rules);
+//! - [`cda`], [`provider`], [`reporting`]: the CDA side the harness plays, the reference provider,
+//!   and the reporting API client and simulator;
+//! - [`harness`]: configuration, test packs, the environment a run is wired into, doctor, init;
 //! - [`runner`]: the Gherkin runner and its step definitions;
-//! - [`reporting`]: submissions to the six reporting API endpoints, the reporting simulator,
-//!   the UTC-day guard and reconciliation;
-//! - [`evidence`]: run log, run record, redaction, JUnit, JSON and PDF outputs;
-//! - [`environment`], [`pki`], [`tls`], [`jwt`]: wiring, run-time PKI, mTLS and token checks.
+//! - [`app`]: what the commands do: one run (shared by `run` and `serve`), serve, load, bench;
+//! - [`evidence`]: the outputs rendered from the run record alone (it imports [`record`] only).
 
-pub mod bench;
-pub mod bundled;
+pub mod app;
 pub mod cda;
-pub mod config;
-pub mod contract;
-pub mod doctor;
-pub mod environment;
 pub mod evidence;
-pub mod init;
-pub mod jwt;
-pub mod keyfiles;
-pub mod load;
-pub mod pki;
+pub mod harness;
+pub mod net;
 pub mod protocol;
 pub mod provider;
-pub mod provider_service;
-pub mod recorder;
+pub mod record;
 pub mod reporting;
-pub mod rules;
 pub mod runner;
-pub mod serve;
-pub mod server;
-pub mod session;
-pub mod testpack;
-pub mod tls;
-pub mod updates;

@@ -8,20 +8,20 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
 use pdp_harness::cda::service::CdaService;
-use pdp_harness::config::TargetConfig;
-use pdp_harness::doctor;
-use pdp_harness::environment::Environment;
 use pdp_harness::evidence::history;
-use pdp_harness::evidence::record::{RerunInfo, SignOff, Verdict};
-use pdp_harness::evidence::redact::Redactor;
 use pdp_harness::evidence::{self, Format};
+use pdp_harness::harness::config::TargetConfig;
+use pdp_harness::harness::doctor;
+use pdp_harness::harness::environment::Environment;
+use pdp_harness::harness::testpack::TestPack;
+use pdp_harness::harness::updates::MatchUpdateFile;
 use pdp_harness::provider::Faults;
+use pdp_harness::record::redact::Redactor;
+use pdp_harness::record::run::{RerunInfo, SignOff, Verdict};
 use pdp_harness::runner::{self, CaseFilter, Pack, RunOptions};
-use pdp_harness::testpack::TestPack;
-use pdp_harness::updates::MatchUpdateFile;
 
-use pdp_harness::serve;
-use pdp_harness::session::{self, EXIT_COULD_NOT_RUN, EXIT_FAILED, EXIT_PASSED};
+use pdp_harness::app::serve;
+use pdp_harness::app::session::{self, EXIT_COULD_NOT_RUN, EXIT_FAILED, EXIT_PASSED};
 
 /// `println!` that drops the line when stdout is closed instead of panicking.
 macro_rules! say {
@@ -179,7 +179,7 @@ enum Command {
     Features(FeaturesCommand),
     /// Run the reference provider as a separate service, configured only through a file
     ReferenceProvider {
-        /// Its configuration (TOML); see src/provider_service.rs and README
+        /// Its configuration (TOML); see src/harness/provider_service.rs and README
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
@@ -283,7 +283,7 @@ struct LoadArgs {
 }
 
 async fn load(args: LoadArgs) -> Result<u8, Failure> {
-    use pdp_harness::load::{self, LoadOptions};
+    use pdp_harness::app::load::{self, LoadOptions};
     let config = match &args.target {
         Some(path) => TargetConfig::load(path).map_err(could_not_run)?,
         None => TargetConfig::default(),
@@ -325,8 +325,8 @@ async fn load(args: LoadArgs) -> Result<u8, Failure> {
     })
 }
 
-async fn bench(opts: pdp_harness::bench::BenchOptions) -> Result<u8, Failure> {
-    for line in pdp_harness::bench::run(&opts)
+async fn bench(opts: pdp_harness::app::bench::BenchOptions) -> Result<u8, Failure> {
+    for line in pdp_harness::app::bench::run(&opts)
         .await
         .map_err(could_not_run)?
     {
@@ -361,7 +361,7 @@ impl ProviderAccess {
         identity.extend(read(&self.key, "client key")?);
         let ca = String::from_utf8(read(&self.ca, "CA bundle")?)
             .with_context(|| format!("{} is not PEM text", self.ca.display()))?;
-        Ok(pdp_harness::tls::client_from_pem(
+        Ok(pdp_harness::net::tls::client_from_pem(
             Some(&identity),
             &[ca],
             std::time::Duration::from_secs(60),
@@ -554,7 +554,7 @@ async fn submit_reporting(args: SubmitReportingArgs) -> Result<u8, Failure> {
             pack.holdername_guid()
         ))
     })?;
-    let recorder = Arc::new(pdp_harness::recorder::Recorder::new(redactor_for(
+    let recorder = Arc::new(pdp_harness::net::recorder::Recorder::new(redactor_for(
         &pack, &config, false,
     )));
     // The reporting API's timeout: [limits] reporting_response_ms plus the margin.
@@ -677,16 +677,16 @@ fn could_not_run(error: impl Into<anyhow::Error>) -> Failure {
 fn pack_file(testpacks: Option<&Path>) -> Result<PathBuf, Failure> {
     let dir = match testpacks {
         Some(dir) => given_dir(dir, "--testpacks", "test packs")?,
-        None => pdp_harness::bundled::testpacks_dir().map_err(could_not_run)?,
+        None => pdp_harness::harness::bundled::testpacks_dir().map_err(could_not_run)?,
     };
-    Ok(dir.join(pdp_harness::bundled::INTEGRATION_PACK))
+    Ok(dir.join(pdp_harness::harness::bundled::INTEGRATION_PACK))
 }
 
 /// The feature files: `--features DIR`, or the ones built into pdp-harness.
 fn features_dir(features: Option<&Path>) -> Result<PathBuf, Failure> {
     match features {
         Some(dir) => given_dir(dir, "--features", "feature files"),
-        None => pdp_harness::bundled::features_dir().map_err(could_not_run),
+        None => pdp_harness::harness::bundled::features_dir().map_err(could_not_run),
     }
 }
 
@@ -776,7 +776,8 @@ async fn execute(inv: Invocation) -> Result<u8, Failure> {
     // The stage-1 run is read (and judged) before anything starts; a `serve` reads it again.
     let after = match &inv.after {
         Some(id) => Some(Arc::new(
-            pdp_harness::updates::AfterStage1::load(&inv.out, id).map_err(could_not_run)?,
+            pdp_harness::harness::updates::AfterStage1::load(&inv.out, id)
+                .map_err(could_not_run)?,
         )),
         None => None,
     };
@@ -903,7 +904,7 @@ fn stop_on_signals(mut signals: Signals, stop: runner::stop::Stop) {
         eprintln!(
             "pdp-harness: {second} again: exiting now; the run log is kept (`pdp-harness report <run dir>` renders it)"
         );
-        pdp_harness::environment::kill_clear_down_commands();
+        pdp_harness::harness::environment::kill_clear_down_commands();
         std::process::exit(i32::from(EXIT_FAILED));
     });
 }
@@ -975,7 +976,7 @@ async fn rerun(args: RerunArgs) -> Result<u8, Failure> {
 }
 
 fn features_export(dir: &Path, force: bool) -> Result<u8, Failure> {
-    let written = pdp_harness::bundled::export(dir, force).map_err(could_not_run)?;
+    let written = pdp_harness::harness::bundled::export(dir, force).map_err(could_not_run)?;
     for path in &written {
         say!("{}", path.display());
     }
@@ -1069,7 +1070,7 @@ fn report(args: ReportArgs) -> Result<u8, Failure> {
 
 fn bench_evidence(scenarios: usize, iterations: u32) -> Result<u8, Failure> {
     use std::time::Instant;
-    let record = evidence::synthetic::record(scenarios);
+    let record = pdp_harness::record::synthetic::record(scenarios);
     let iterations = iterations.max(1);
     let time = |name: &str, f: &dyn Fn() -> Result<usize, String>| -> Result<(), Failure> {
         let mut best = f64::MAX;
@@ -1122,7 +1123,7 @@ fn sign(dir: Option<PathBuf>, out: &Path, key: &str) -> Result<u8, Failure> {
             })?
         }
     };
-    let pem = pdp_harness::config::Secret(key.to_owned())
+    let pem = pdp_harness::harness::config::Secret(key.to_owned())
         .read("--key", Path::new(""))
         .map_err(|e| could_not_run(anyhow::anyhow!(e)))?;
     let alg = evidence::seal::sign(&dir, &pem).map_err(could_not_run)?;
@@ -1148,7 +1149,7 @@ fn verify(dir: &Path, public_key: Option<&Path>) -> Result<u8, Failure> {
             .map_err(could_not_run)?;
         match evidence::seal::check_signature(dir, &pem) {
             Ok(alg) => say!("✔ signature ({alg}) verifies with {}", path.display()),
-            Err(problem) => v.problems.push(problem),
+            Err(problem) => v.problems.push(problem.to_string()),
         }
     }
     if v.is_intact() {
@@ -1250,12 +1251,12 @@ async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failur
     // With [provider], runs attach to this serve: the recorder keeps the solution's calls for
     // their evidence.
     let pack = Arc::new(load_pack(&pack_file(testpacks.as_deref())?, &config)?);
-    let recorder = Arc::new(pdp_harness::recorder::Recorder::new(redactor_for(
+    let recorder = Arc::new(pdp_harness::net::recorder::Recorder::new(redactor_for(
         &pack, &config, false,
     )));
-    let inbound = pdp_harness::recorder::InboundParty {
+    let inbound = pdp_harness::net::recorder::InboundParty {
         recorder: recorder.clone(),
-        party: pdp_harness::environment::PARTY_PROVIDER_TO_CAS,
+        party: pdp_harness::harness::environment::PARTY_PROVIDER_TO_CAS,
     };
     let service = CdaService::start(
         cda,
@@ -1266,7 +1267,7 @@ async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failur
             router
                 .layer(axum::middleware::from_fn_with_state(
                     inbound,
-                    pdp_harness::recorder::record_inbound,
+                    pdp_harness::net::recorder::record_inbound,
                 ))
                 .layer(axum::middleware::from_fn(
                     pdp_harness::cda::service::log_to_console,
@@ -1365,7 +1366,7 @@ async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failur
                 raise.request(format!("serve stopped by {first}"));
                 let _ = signals.next().await;
                 let _ = std::fs::remove_file(handoff_file);
-                pdp_harness::environment::kill_clear_down_commands();
+                pdp_harness::harness::environment::kill_clear_down_commands();
                 std::process::exit(i32::from(EXIT_FAILED));
             });
             runs.serve_jobs(jobs, &shutdown).await;
@@ -1383,22 +1384,22 @@ async fn serve(target: PathBuf, testpacks: Option<PathBuf>) -> Result<u8, Failur
 }
 
 fn init(dir: &Path, cda_hosts: &[String], cda_port: u16, force: bool) -> Result<u8, Failure> {
-    let written =
-        pdp_harness::init::write_example(dir, cda_hosts, cda_port, force).map_err(could_not_run)?;
+    let written = pdp_harness::harness::init::write_example(dir, cda_hosts, cda_port, force)
+        .map_err(could_not_run)?;
     say!("Wrote into {}:", dir.display());
     for (file, about) in &written {
         say!("  {file:<20} {about}");
     }
     say!(
         "Next: fill in [provider] in {}, then `pdp-harness doctor --target {}`.",
-        dir.join(pdp_harness::init::TARGET_FILE).display(),
-        dir.join(pdp_harness::init::TARGET_FILE).display()
+        dir.join(pdp_harness::harness::init::TARGET_FILE).display(),
+        dir.join(pdp_harness::harness::init::TARGET_FILE).display()
     );
     Ok(EXIT_PASSED)
 }
 
 async fn reference_provider(config: PathBuf) -> Result<u8, Failure> {
-    let server = pdp_harness::provider_service::start(&config)
+    let server = pdp_harness::harness::provider_service::start(&config)
         .await
         .map_err(|e| could_not_run(anyhow::anyhow!(e)))?;
     // Listen for the signals before saying it is up, so a stop sent at once is not missed.
@@ -1415,7 +1416,7 @@ async fn reference_provider(config: PathBuf) -> Result<u8, Failure> {
 async fn apply_updates(file: PathBuf, access: ProviderAccess) -> Result<u8, Failure> {
     let updates = MatchUpdateFile::load(&file).map_err(could_not_run)?;
     let client = access.client().map_err(could_not_run)?;
-    let results = pdp_harness::updates::apply(&client, &access.provider, &updates)
+    let results = pdp_harness::harness::updates::apply(&client, &access.provider, &updates)
         .await
         .map_err(|e| could_not_run(anyhow::anyhow!(e)))?;
     let mut all = true;
@@ -1453,7 +1454,7 @@ async fn clear(target: Option<PathBuf>, access: Option<ProviderAccess>) -> Resul
                 .and_then(|c| c.clear_down.timeout_secs)
                 .unwrap_or(120),
         );
-        pdp_harness::environment::run_clear_down_command(&argv, timeout)
+        pdp_harness::harness::environment::run_clear_down_command(&argv, timeout)
             .await
             .map_err(|e| could_not_run(anyhow::anyhow!(e)))?;
         say!("cleared down: {} exited 0", argv.join(" "));
@@ -1472,7 +1473,7 @@ async fn clear(target: Option<PathBuf>, access: Option<ProviderAccess>) -> Resul
         };
         let base = config.base_dir();
         let read = |setting: &str, path: &Path| {
-            pdp_harness::config::read_text(setting, &base.join(path))
+            pdp_harness::harness::config::read_text(setting, &base.join(path))
                 .map_err(|e| could_not_run(anyhow::anyhow!(e)))
         };
         let mut identity = read("provider.client_cert", &provider.client_cert)?;
@@ -1484,7 +1485,7 @@ async fn clear(target: Option<PathBuf>, access: Option<ProviderAccess>) -> Resul
                 .map_err(|e| could_not_run(anyhow::anyhow!(e)))?,
         );
         let ca = read("provider.ca_bundle", &provider.ca_bundle)?;
-        let client = pdp_harness::tls::client_from_pem(
+        let client = pdp_harness::net::tls::client_from_pem(
             Some(identity.as_bytes()),
             &[ca],
             std::time::Duration::from_secs(config.clear_down.timeout_secs.unwrap_or(120)),
@@ -1516,7 +1517,7 @@ async fn post_clear_down(client: &reqwest::Client, url: &str) -> Result<u8, Fail
         .map_err(|e| {
             could_not_run(anyhow::anyhow!(
                 "{url}: {}",
-                pdp_harness::tls::error_chain(&e)
+                pdp_harness::net::tls::error_chain(&e)
             ))
         })?;
     if resp.status().is_success() {
@@ -1577,9 +1578,9 @@ fn main() -> ExitCode {
             let features = features_dir(features.as_deref())?;
             let testpacks = match testpacks {
                 Some(dir) => given_dir(&dir, "--testpacks", "test packs")?,
-                None => pdp_harness::bundled::testpacks_dir().map_err(could_not_run)?,
+                None => pdp_harness::harness::bundled::testpacks_dir().map_err(could_not_run)?,
             };
-            block_on(bench(pdp_harness::bench::BenchOptions {
+            block_on(bench(pdp_harness::app::bench::BenchOptions {
                 features,
                 testpacks,
                 step_secs,

@@ -32,7 +32,7 @@ async fn refused_large_registrations_and_many_jwks_calls_do_not_grow_memory() {
     let id = common::pki(&env)
         .client_identity("load", "memory-check")
         .expect("cert");
-    let http = pdp_harness::tls::client(
+    let http = pdp_harness::net::tls::client(
         Some(&id),
         &[common::pki(&env).ca_pem()],
         Duration::from_secs(30),

@@ -28,8 +28,8 @@ use tokio::sync::watch;
 
 use crate::cda::faults::CasFaults;
 use crate::cda::store::{Op, Scope, Store, StoreError};
-use crate::jwt::{self, Expect};
-use crate::pki::SigningKey;
+use crate::net::jwt::{self, Expect};
+use crate::net::pki::SigningKey;
 
 pub const GRANT_JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 pub const GRANT_UMA_TICKET: &str = "urn:ietf:params:oauth:grant-type:uma-ticket";
@@ -73,7 +73,7 @@ pub struct CasSettings {
     /// Issuer of RQP claim tokens (the dashboard).
     pub dashboard_issuer: String,
     /// `[contract.find] audience`: what find tokens are addressed to (absent: this C&A's token
-    /// URL), see [`crate::contract::find_audience`].
+    /// URL), see [`crate::protocol::contract::find_audience`].
     pub find_audience: Option<String>,
     pub lifetimes: Lifetimes,
 }
@@ -507,7 +507,7 @@ impl Cas {
         state: CasState,
         audit: AuditLog,
     ) -> Cas {
-        let own_jwks = crate::pki::jwks_of([&key]);
+        let own_jwks = crate::net::pki::jwks_of([&key]);
         let mut published = own_jwks.clone();
         published.keys.extend(trusted.keys.iter().cloned());
         Cas {
@@ -1086,8 +1086,11 @@ fn issue_find_pat(cas: &Cas, assertion: &str) -> Response {
             "no holdername GUID is registered with this C&A, so it cannot tell whose PAT this would be",
         );
     };
-    let audience =
-        crate::contract::find_audience(s.find_audience.as_deref(), cas.base_url(), &holder);
+    let audience = crate::protocol::contract::find_audience(
+        s.find_audience.as_deref(),
+        cas.base_url(),
+        &holder,
+    );
     let verified = jwt::verify::<serde_json::Value>(
         assertion,
         &cas.inner.trusted,
@@ -1221,7 +1224,7 @@ fn issue_refreshed_pat(cas: &Cas, assertion: &str, iss: &str) -> Response {
             s.finder_issuer
         ));
     };
-    let audience = crate::contract::cas_token_url(cas.base_url());
+    let audience = crate::protocol::contract::cas_token_url(cas.base_url());
     let claims: serde_json::Value = match jwt::verify(
         assertion,
         &keys,
@@ -2022,13 +2025,13 @@ mod tests {
         let keys = SigningKey::generate_all(&["cas", "pat"]).expect("keys");
         let (cas_key, pat_key) = (&keys[0], &keys[1]);
         let cas = Cas::new(
-            crate::cda::service::cas_settings(&crate::contract::WireContract::default()),
+            crate::cda::service::cas_settings(&crate::protocol::contract::WireContract::default()),
             cas_key.clone(),
-            crate::pki::jwks_of([cas_key]),
+            crate::net::pki::jwks_of([cas_key]),
         );
         cas.set_base_url("https://cas.test".to_owned());
         let holder = "6f1c0f2e-8c5a-4d0e-9a43-2b7d9e0c1a55";
-        cas.register_pat_assertion_keys(holder, &crate::pki::jwks_of([pat_key]));
+        cas.register_pat_assertion_keys(holder, &crate::net::pki::jwks_of([pat_key]));
         let now = jwt::now_epoch();
         cas.state()
             .registry
@@ -2067,9 +2070,9 @@ mod tests {
     async fn a_long_expired_pat_is_named_expired_unless_a_clear_down_forgot_it() {
         let key = SigningKey::generate("cas").expect("key");
         let cas = Cas::new(
-            crate::cda::service::cas_settings(&crate::contract::WireContract::default()),
+            crate::cda::service::cas_settings(&crate::protocol::contract::WireContract::default()),
             key.clone(),
-            crate::pki::jwks_of([&key]),
+            crate::net::pki::jwks_of([&key]),
         );
         let (_, jti) = {
             let mut state = cas.state();
@@ -2176,6 +2179,6 @@ mod tests {
     }
 
     fn jwks_set(key: &SigningKey) -> JwkSet {
-        crate::pki::jwks_of([key])
+        crate::net::pki::jwks_of([key])
     }
 }

@@ -8,11 +8,11 @@ use jsonwebtoken::jwk::JwkSet;
 use serde_json::Value;
 
 use crate::cda::cas::{GRANT_UMA_TICKET, RQP_FORMAT};
-use crate::contract::{Challenge, ViewContract};
-use crate::evidence::classify::FailureClass;
-use crate::jwt::{self, Expect};
-use crate::pki::SigningKey;
-use crate::recorder::{Observed, Recorder, SendFailure};
+use crate::net::jwt::{self, Expect};
+use crate::net::pki::SigningKey;
+use crate::net::recorder::{Observed, Recorder, SendFailure};
+use crate::protocol::contract::{Challenge, ViewContract};
+use crate::record::classify::FailureClass;
 
 pub const PARTY_VIEW: &str = "dashboard -> provider view endpoint";
 pub const PARTY_TOKEN: &str = "dashboard -> C&A /token";
@@ -138,10 +138,10 @@ impl Dashboard {
         match (rpt, self.contract.first_call_authorization) {
             (Some(rpt), _) => builder = builder.bearer_auth(rpt),
             // MaPS's dashboard holds no RPT yet and .NET writes the scheme alone.
-            (None, crate::contract::FirstCallAuthorization::EmptyBearer) => {
+            (None, crate::protocol::contract::FirstCallAuthorization::EmptyBearer) => {
                 builder = builder.header(reqwest::header::AUTHORIZATION, "Bearer");
             }
-            (None, crate::contract::FirstCallAuthorization::Omit) => {}
+            (None, crate::protocol::contract::FirstCallAuthorization::Omit) => {}
         }
         let request = builder
             .build()
@@ -222,8 +222,11 @@ impl Dashboard {
                 ),
             })?;
         // The live dashboard reads the header by splitting on `ticket=`/`as_uri=` and commas.
-        let maps =
-            crate::contract::maps_challenge_reading(header, &c.as_uri_param, &c.ticket_param);
+        let maps = crate::protocol::contract::maps_challenge_reading(
+            header,
+            &c.as_uri_param,
+            &c.ticket_param,
+        );
         if maps.as_ref().map(|(a, t)| (a.trim(), t.trim()))
             != Some((challenge.as_uri.as_str(), challenge.ticket.as_str()))
         {
@@ -434,7 +437,7 @@ impl Dashboard {
             })?;
         if first.status != 401 {
             let empty_bearer = self.contract.first_call_authorization
-                == crate::contract::FirstCallAuthorization::EmptyBearer;
+                == crate::protocol::contract::FirstCallAuthorization::EmptyBearer;
             return Err(ViewFailure {
                 class: FailureClass::SystemUnderTest,
                 challenge: None,

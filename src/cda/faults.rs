@@ -321,7 +321,10 @@ pub async fn inject(
         }
         FaultAction::Close => {
             faults.record(endpoint, &method, 0, true);
-            match request.extensions().get::<crate::server::CloseConnection>() {
+            match request
+                .extensions()
+                .get::<crate::net::server::CloseConnection>()
+            {
                 Some(connection) => {
                     connection.close();
                     // Dropped with the connection; bounded if it somehow is not.

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use crate::contract::{FindBodyMode, FindContract, FindData};
-use crate::pki::SigningKey;
-use crate::recorder::Recorder;
+use crate::net::pki::SigningKey;
+use crate::net::recorder::Recorder;
+use crate::protocol::contract::{FindBodyMode, FindContract, FindData};
 
 pub const PARTY: &str = "pension finder -> provider find endpoint";
 
@@ -41,7 +41,7 @@ pub struct FindOutcome {
     pub elapsed_ms: f64,
     pub body: String,
     /// Why no response was usable (TLS refusal, connection refused, timeout, oversized body).
-    pub error: Option<crate::recorder::SendFailure>,
+    pub error: Option<crate::net::recorder::SendFailure>,
 }
 
 /// The `name` claim: 40 hex digits (the length of the stub example's) hashed from the member's
@@ -112,7 +112,7 @@ impl PensionFinder {
                 status: None,
                 elapsed_ms: 0.0,
                 body: String::new(),
-                error: Some(crate::recorder::SendFailure::NotSent(format!(
+                error: Some(crate::net::recorder::SendFailure::NotSent(format!(
                     "could not sign the find request token: {e}"
                 ))),
             },
@@ -145,7 +145,7 @@ impl PensionFinder {
                     status: None,
                     elapsed_ms: 0.0,
                     body: String::new(),
-                    error: Some(crate::recorder::SendFailure::NotSent(format!(
+                    error: Some(crate::net::recorder::SendFailure::NotSent(format!(
                         "could not build the find request: {e}"
                     ))),
                 };
@@ -209,9 +209,8 @@ impl PensionFinder {
                 builder.json(&body)
             }
             FindBodyMode::Bearer => builder.bearer_auth(token).json(&Map::new()),
-            FindBodyMode::Claims => {
-                builder.json(&crate::jwt::peek_claims(token).unwrap_or(Value::Object(Map::new())))
-            }
+            FindBodyMode::Claims => builder
+                .json(&crate::net::jwt::peek_claims(token).unwrap_or(Value::Object(Map::new()))),
         }
     }
 }

@@ -15,11 +15,11 @@ use rustls::pki_types::pem::PemObject;
 
 use super::cas::{Cas, CasSettings, Lifetimes};
 use super::store::{Store, StoreError};
-use crate::config::{CdaConfig, read_text};
-use crate::contract::WireContract;
-use crate::environment::{CAS_ISSUER, DASHBOARD_ISSUER};
-use crate::pki::{PkiError, SigningKey, TestPki, TlsIdentity, jwks_of};
-use crate::tls::{self, RunningServer, TlsError};
+use crate::harness::config::{CdaConfig, read_text};
+use crate::harness::environment::{CAS_ISSUER, DASHBOARD_ISSUER};
+use crate::net::pki::{PkiError, SigningKey, TestPki, TlsIdentity, jwks_of};
+use crate::net::tls::{self, RunningServer, TlsError};
+use crate::protocol::contract::WireContract;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CdaServiceError {
@@ -93,7 +93,7 @@ impl CdaService {
         cda: &CdaConfig,
         base: &Path,
         contract: &WireContract,
-        limits: &crate::server::ServerLimits,
+        limits: &crate::net::server::ServerLimits,
         wrap: impl FnOnce(Router) -> Router,
     ) -> Result<CdaService, CdaServiceError> {
         let config = CdaServiceError::Config;

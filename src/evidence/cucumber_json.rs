@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::record::{RunRecord, ScenarioRecord, Status};
+use crate::record::run::{RunRecord, ScenarioRecord, Status};
 
 fn status(s: Status) -> &'static str {
     match s {

@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use super::record::{LogEvent, RunRecord, ScenarioKey, Status, Verdict};
 use super::{RUN_JSON, load_record, runlog};
+use crate::record::events::LogEvent;
+use crate::record::run::{RunRecord, ScenarioKey, Status, Verdict};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
@@ -29,6 +30,18 @@ pub enum HistoryError {
     NoSuchRun { id: String, path: PathBuf },
     #[error("{path}: the run record cannot be read: {reason}")]
     Unreadable { path: PathBuf, reason: String },
+    #[error("not a run: no {} or {RUN_JSON}", runlog::RUN_LOG)]
+    NotARun(PathBuf),
+}
+
+impl HistoryError {
+    /// Why a listed directory has no record, in the few words the history table has room for.
+    pub fn reason(&self) -> String {
+        match self {
+            HistoryError::Unreadable { reason, .. } => reason.clone(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// A run directory holds a run log or a run record.
@@ -126,7 +139,7 @@ pub fn latest(out: &Path) -> Result<PathBuf, HistoryError> {
 #[derive(Debug)]
 pub struct RunEntry {
     pub dir: PathBuf,
-    pub record: Result<RunRecord, String>,
+    pub record: Result<RunRecord, HistoryError>,
 }
 
 impl RunEntry {
@@ -146,12 +159,9 @@ pub fn list(out: &Path, limit: Option<usize>) -> Result<Vec<RunEntry>, HistoryEr
         .take(limit.unwrap_or(usize::MAX))
         .map(|dir| {
             let record = if is_run_dir(&dir) {
-                read_run(&dir).map_err(|e| match e {
-                    HistoryError::Unreadable { reason, .. } => reason,
-                    other => other.to_string(),
-                })
+                read_run(&dir)
             } else {
-                Err(format!("not a run: no {} or {RUN_JSON}", runlog::RUN_LOG))
+                Err(HistoryError::NotARun(dir.clone()))
             };
             RunEntry { dir, record }
         })
@@ -209,7 +219,8 @@ pub fn history_lines(entries: &[RunEntry]) -> Vec<String> {
     for e in entries {
         let r = match &e.record {
             Ok(r) => r,
-            Err(reason) => {
+            Err(problem) => {
+                let reason = problem.reason();
                 lines.push(format!("{:<24} cannot be read: {reason}", e.name()));
                 continue;
             }
@@ -333,7 +344,7 @@ pub fn input_changes(a: &[super::seal::FileDigest], b: &[super::seal::FileDigest
     out
 }
 
-fn outcome(s: &super::record::ScenarioRecord) -> Outcome {
+fn outcome(s: &crate::record::run::ScenarioRecord) -> Outcome {
     Outcome {
         status: s.status,
         message: s.first_failure().map(str::to_owned),
@@ -524,7 +535,7 @@ impl RunDiff {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::synthetic;
+    use crate::record::synthetic;
 
     fn set(r: &mut RunRecord, i: usize, status: Status, message: Option<&str>) {
         let s = &mut r.scenarios[i];

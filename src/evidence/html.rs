@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::present;
-use super::record::{
+use crate::record::run::{
     Exchange, RunRecord, ScenarioRecord, Status, attempt_history_text, reading_order,
 };
 

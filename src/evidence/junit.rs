@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesText, Event};
 
-use super::record::{RunRecord, ScenarioRecord, Status, attempt_history_text};
+use crate::record::run::{RunRecord, ScenarioRecord, Status, attempt_history_text};
 
 fn seconds(s: &ScenarioRecord) -> f64 {
     s.steps.iter().map(|st| st.duration_ms).sum::<f64>() / 1000.0

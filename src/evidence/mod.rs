@@ -3,22 +3,18 @@
 //! and `seal.json` (see [`seal`]). `run` and `report` call the same [`render`], so a report
 //! re-rendered later is the same as the one the run wrote.
 
-pub mod classify;
 pub mod cucumber_json;
 pub mod history;
 pub mod html;
 pub mod junit;
 pub mod pdf;
 pub mod present;
-pub mod record;
-pub mod redact;
-pub mod runlog;
 pub mod seal;
-pub mod synthetic;
 
 use std::path::{Path, PathBuf};
 
-use record::RunRecord;
+use crate::record::run::{self as record, RunRecord};
+use crate::record::runlog;
 
 pub const RUN_JSON: &str = "run.json";
 pub const JUNIT_XML: &str = "junit.xml";

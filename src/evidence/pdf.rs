@@ -19,7 +19,7 @@ use printpdf::{
 };
 
 use super::present;
-use super::record::{
+use crate::record::run::{
     CertificateInfo, Exchange, RunRecord, ScenarioRecord, Status, StepRecord, Verdict,
     attempt_history_text, reading_order,
 };
@@ -1098,7 +1098,7 @@ impl<'f> Layout<'f> {
 /// `manifest_sha256`: the digest of the bundle's `manifest.json`, printed on the cover and in
 /// the appendix so the signed PDF pins every other evidence file.
 pub fn render_pdf(
-    record: &super::record::RunRecord,
+    record: &crate::record::run::RunRecord,
     manifest_sha256: Option<&str>,
 ) -> Result<Vec<u8>, PdfError> {
     let fonts = Fonts::load()?;
@@ -2358,7 +2358,7 @@ fn step_rows(l: &mut Layout, s: &ScenarioRecord, index: usize, step: &StepRecord
 }
 
 /// A verified view data token's decoded claims (masked), under the step that verified it.
-fn view_data_detail(l: &mut Layout, v: &super::record::DecodedToken, stripe: Option<Rgb3>) {
+fn view_data_detail(l: &mut Layout, v: &crate::record::run::DecodedToken, stripe: Option<Rgb3>) {
     const INDENT: f32 = 12.0;
     l.ensure(LABEL.size * LEADING + 3.0 + 4.0 * CODE.size * LEADING);
     l.row_gap(2.0, stripe);
@@ -2687,11 +2687,11 @@ fn sign_off(l: &mut Layout, record: &RunRecord) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::record::{
+    use super::*;
+    use crate::record::run::{
         CertificateInfo, Counts, Exchange, RunHeader, RunRecord, ScenarioRecord, Selection,
         Standards, Status, StepRecord, TargetInfo, Timing, Verdict,
     };
-    use super::*;
     use chrono::TimeZone;
 
     fn at(secs: i64) -> DateTime<Utc> {

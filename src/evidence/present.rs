@@ -2,8 +2,8 @@
 //! is not) evidence of, every failure and warning in one list, the sign-off's scope, the
 //! meaning of raw keys, and which refusals were the point of their scenario.
 
-use super::classify::FailureClass;
-use super::record::{
+use crate::record::classify::FailureClass;
+use crate::record::run::{
     Exchange, ReportingSubmission, RunRecord, ScenarioRecord, Status, StepRecord, reading_order,
 };
 
@@ -471,7 +471,7 @@ pub fn input_lines(record: &RunRecord) -> Vec<(String, String)> {
 }
 
 /// A reconciliation's window in words, with milliseconds, saying so when it is one instant.
-pub fn window_text(rec: &super::record::Reconciliation) -> String {
+pub fn window_text(rec: &crate::record::run::Reconciliation) -> String {
     let f = |t: &chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S%.3f UTC").to_string();
     let what = "Observed: the harness's own view requests, their durations and the view data it verified, completed in the window.";
     if rec.window_from == rec.window_to {

@@ -23,15 +23,9 @@ pub const SEAL: &str = "seal.json";
 /// Copies of what the run used, inside the run directory.
 pub const INPUTS: &str = "inputs";
 const MANIFEST_FORMAT: &str = "pdp-harness evidence manifest v1";
-const SEAL_FORMAT: &str = "pdp-harness evidence seal v1";
+pub use crate::record::run::FileDigest;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileDigest {
-    /// Relative to the run directory, `/`-separated.
-    pub path: String,
-    pub sha256: String,
-    pub bytes: u64,
-}
+const SEAL_FORMAT: &str = "pdp-harness evidence seal v1";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -404,19 +398,33 @@ pub fn sign(run_dir: &Path, key_pem: &str) -> Result<&'static str, EvidenceError
     })
 }
 
+/// Why a bundle's signature does not hold; each is a finding of `verify --public-key`.
+#[derive(Debug, thiserror::Error)]
+pub enum SignatureError {
+    #[error("{SIGNATURE} is missing: the bundle was not signed")]
+    Unsigned,
+    #[error("{SEAL} is missing")]
+    NoSeal,
+    #[error("{SIGNATURE} signs another seal: {SEAL} changed after signing")]
+    AnotherSeal,
+    #[error("{SIGNATURE} does not verify with this public key ({0})")]
+    DoesNotVerify(#[source] jsonwebtoken::errors::Error),
+    #[error("the public key is not a PEM public key of a supported kind")]
+    UnsupportedKey,
+}
+
 /// Check `seal.json.sig` against a public key (PEM); `Err` names what is wrong.
-pub fn check_signature(dir: &Path, public_pem: &str) -> Result<&'static str, String> {
+pub fn check_signature(dir: &Path, public_pem: &str) -> Result<&'static str, SignatureError> {
     use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
-    let jws = std::fs::read_to_string(dir.join(SIGNATURE))
-        .map_err(|_| format!("{SIGNATURE} is missing: the bundle was not signed"))?;
-    let seal = std::fs::read(dir.join(SEAL)).map_err(|_| format!("{SEAL} is missing"))?;
+    let jws = std::fs::read_to_string(dir.join(SIGNATURE)).map_err(|_| SignatureError::Unsigned)?;
+    let seal = std::fs::read(dir.join(SEAL)).map_err(|_| SignatureError::NoSeal)?;
     let pem = public_pem.as_bytes();
     let candidates: [(Algorithm, &str, LoadKey<DecodingKey>); 3] = [
         (Algorithm::EdDSA, "EdDSA", DecodingKey::from_ed_pem),
         (Algorithm::ES256, "ES256", DecodingKey::from_ec_pem),
         (Algorithm::RS256, "RS256", DecodingKey::from_rsa_pem),
     ];
-    let mut last = "the public key is not a PEM public key of a supported kind".to_owned();
+    let mut last = SignatureError::UnsupportedKey;
     for (alg, name, load) in candidates {
         let Ok(key) = load(pem) else { continue };
         let mut validation = Validation::new(alg);
@@ -424,12 +432,8 @@ pub fn check_signature(dir: &Path, public_pem: &str) -> Result<&'static str, Str
         validation.validate_exp = false;
         match decode::<SealClaims>(jws.trim(), &key, &validation) {
             Ok(data) if data.claims.seal_sha256 == sha256_hex(&seal) => return Ok(name),
-            Ok(_) => {
-                return Err(format!(
-                    "{SIGNATURE} signs another seal: {SEAL} changed after signing"
-                ));
-            }
-            Err(e) => last = format!("{SIGNATURE} does not verify with this public key ({e})"),
+            Ok(_) => return Err(SignatureError::AnotherSeal),
+            Err(e) => last = SignatureError::DoesNotVerify(e),
         }
     }
     Err(last)

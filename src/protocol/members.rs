@@ -6,13 +6,7 @@
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Address {
-    /// addressLine1..addressLine5, in order.
-    pub lines: Vec<String>,
-    pub postcode: String,
-}
+pub use super::contract::Address;
 
 /// A synthetic person, with names in the identity service's uppercase Latin form.
 #[derive(Debug, Clone, Deserialize)]

@@ -9,7 +9,7 @@ use axum::http::header;
 use serde_json::{Value, json};
 
 use super::{CAS_CALL_TIMEOUT, Fault, NOT_FOUND_RETRIES, ReferenceProvider, RegisteredAsset};
-use crate::jwt;
+use crate::net::jwt;
 
 /// The grant of a PAT request (a jwt-bearer assertion), as the C&A's `/token` takes it.
 pub(super) const GRANT_JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -135,7 +135,7 @@ impl ReferenceProvider {
         let claims = json!({
             "iss": holder,
             "sub": holder,
-            "aud": crate::contract::cas_token_url(&o.cas_base_url),
+            "aud": crate::protocol::contract::cas_token_url(&o.cas_base_url),
             "iat": now,
             "exp": now + 120,
             "jti": uuid::Uuid::new_v4().to_string(),

@@ -14,9 +14,9 @@ use rustls::pki_types::CertificateDer;
 
 use super::journal::{FindJournal, JournalError};
 use super::{ProviderOptions, ReferenceProvider};
-use crate::pki::TlsIdentity;
-use crate::server::ServerLimits;
-use crate::tls::{self, RunningServer, TlsError};
+use crate::net::pki::TlsIdentity;
+use crate::net::server::ServerLimits;
+use crate::net::tls::{self, RunningServer, TlsError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddedProviderError {

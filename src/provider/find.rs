@@ -16,8 +16,8 @@ use super::cas_client::CasCallError;
 use super::journal::PendingFind;
 use super::matching::{self, MatchOutcome};
 use super::{Fault, ReferenceProvider, RegisteredAsset, error, header_str, valid_request_id};
-use crate::contract::FindBodyMode;
-use crate::jwt::{self, Expect};
+use crate::net::jwt::{self, Expect};
+use crate::protocol::contract::FindBodyMode;
 
 /// The CDA's key set could not be fetched.
 #[derive(Debug, thiserror::Error)]

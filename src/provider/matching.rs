@@ -12,7 +12,7 @@
 //! - a National Insurance number that disagrees is no match.
 
 use super::members::{MemberRecords, Persona};
-use crate::contract::FindData;
+use crate::protocol::contract::FindData;
 
 /// The outcome for one member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

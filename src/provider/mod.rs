@@ -45,8 +45,8 @@ use jsonwebtoken::jwk::JwkSet;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
-use crate::contract::WireContract;
-use crate::pki::SigningKey;
+use crate::net::pki::SigningKey;
+use crate::protocol::contract::WireContract;
 use crate::protocol::served_views::ServedView;
 pub use cas_client::{CasCallError, NoAnswer};
 pub use faults::{Fault, Faults};
@@ -156,7 +156,7 @@ impl ReferenceProvider {
         journal: Option<Arc<FindJournal>>,
         recovered: Recovered,
     ) -> ReferenceProvider {
-        let view_jwks = crate::pki::jwks_of([&options.view_key]);
+        let view_jwks = crate::net::pki::jwks_of([&options.view_key]);
         let f = &options.faults;
         let spare_key = if f.has(Fault::RotatesViewKey) {
             SigningKey::generate("provider-view-data-2").ok()

@@ -18,7 +18,7 @@ use super::matching::MatchOutcome;
 use super::{
     Fault, ReferenceProvider, RegisteredAsset, error, header_str, valid_request_id, view_data,
 };
-use crate::jwt;
+use crate::net::jwt;
 use crate::protocol::served_views::{ServedView, flags_of};
 
 /// Why an RPT does not grant the view.

@@ -22,8 +22,8 @@ use serde_json::Value;
 
 use super::clock::Clock;
 use super::{Endpoint, PARTY_REPORTING};
-use crate::recorder::Recorder;
-use crate::recorder::SendFailure;
+use crate::net::recorder::Recorder;
+use crate::net::recorder::SendFailure;
 
 /// Waits between attempts; injectable so backoff is tested without waiting.
 pub trait Sleeper: Send + Sync + fmt::Debug {
@@ -348,7 +348,7 @@ impl ReportingClient {
                     attempt.error = Some(e.to_string());
                     attempts.push(attempt);
                     // Only a failed connection proves nothing was sent.
-                    let not_sent = matches!(e, crate::recorder::SendFailure::Unreachable(_));
+                    let not_sent = matches!(e, crate::net::recorder::SendFailure::Unreachable(_));
                     n5xx += 1;
                     if not_sent && n5xx < self.retry.max_attempts_5xx {
                         waited = self.retry.backoff(n5xx);

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::Endpoint;
 use super::sources::{Source, SourceParseError};
-use crate::keyfiles::Secret;
+use crate::net::secret::Secret;
 
 /// `[reporting]` is not usable as written.
 #[derive(Debug, thiserror::Error)]

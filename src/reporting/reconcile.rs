@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::Endpoint;
 use super::model::{EndpointData, UnavailableCounts};
 use super::sources::{ViewFlags, counts_of};
-use crate::evidence::record::{Exchange, ReconciliationFinding};
+use crate::record::run::{Exchange, ReconciliationFinding};
 
 /// What the harness saw.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

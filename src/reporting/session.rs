@@ -22,9 +22,10 @@ use super::reconcile::{self, Finding, Observed};
 use super::simulator::ReportingSimulator;
 use super::sources::{self, ServedView, Source, ViewFlags};
 use super::validate::{self, FieldError, Strictness};
-use crate::evidence::record::{DayCheck, LogEvent, Reconciliation, ReportingSubmission};
-use crate::evidence::runlog::RunLog;
-use crate::tls::RunningServer;
+use crate::net::tls::RunningServer;
+use crate::record::events::LogEvent;
+use crate::record::run::{DayCheck, Reconciliation, ReportingSubmission};
+use crate::record::runlog::RunLog;
 
 /// Reads the provider's served views (embedded default); `None` on a real target.
 pub type ViewsSource = Arc<dyn Fn() -> Vec<ServedView> + Send + Sync>;
@@ -41,7 +42,7 @@ pub struct Settings {
     /// Where the journal is kept; set per run on the embedded default.
     pub journal: Option<PathBuf>,
     /// The simulator's timeouts and connection cap (`[server]`).
-    pub server: crate::server::ServerLimits,
+    pub server: crate::net::server::ServerLimits,
     /// What `serve`'s reporting simulator received (`[reporting_simulator]`), for
     /// `--pack reporting-received`.
     pub received_journal: Option<PathBuf>,
@@ -231,7 +232,7 @@ impl ReportingSession {
     /// `exchanges` of `view_party`), their durations, and the flags of the view data it verified.
     pub fn observed(
         &self,
-        exchanges: &[crate::evidence::record::Exchange],
+        exchanges: &[crate::record::run::Exchange],
         view_party: &str,
     ) -> Observed {
         let (from, to) = self.window();

@@ -18,11 +18,11 @@ use super::received::ReceivedError;
 use super::session::{ReportingSession, Settings, ViewsSource};
 use super::simulator::ReportingSimulator;
 use super::validate::Strictness;
-use crate::keyfiles::{self, KeyFileError, Secret};
-use crate::pki::{PkiError, TestPki, TlsIdentity};
-use crate::recorder::Recorder;
-use crate::server::ServerLimits;
-use crate::tls::{self, TlsError};
+use crate::net::pki::{PkiError, TestPki, TlsIdentity};
+use crate::net::recorder::Recorder;
+use crate::net::secret::{self, KeyFileError, Secret};
+use crate::net::server::ServerLimits;
+use crate::net::tls::{self, TlsError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -107,7 +107,7 @@ pub fn start(
             return Err(SetupError::BaseUrlNeedsCertificates);
         };
         let read = |setting: &str, path: &Path| {
-            keyfiles::read_file(setting, &base.join(path)).map_err(SetupError::File)
+            secret::read_file(setting, &base.join(path)).map_err(SetupError::File)
         };
         let cert_pem = read("reporting.client_cert", cert)?;
         let key_pem = key
@@ -214,7 +214,7 @@ fn reporting_client(
 /// `serve`'s reporting simulator, for the organisation's own reporting client.
 #[derive(Debug)]
 pub struct Standalone {
-    pub server: crate::tls::RunningServer,
+    pub server: crate::net::tls::RunningServer,
     pub simulator: ReportingSimulator,
     /// Where every request it receives is kept.
     pub journal: PathBuf,
@@ -248,11 +248,11 @@ pub fn standalone(config: &Sections<'_>) -> Result<Option<Standalone>, SetupErro
     let key_pem = key
         .text("reporting_simulator.server_key", base)
         .map_err(SetupError::SimulatorFile)?;
-    let cert_pem = keyfiles::read_file("reporting_simulator.server_cert", &base.join(cert))
+    let cert_pem = secret::read_file("reporting_simulator.server_cert", &base.join(cert))
         .map_err(SetupError::SimulatorFile)?;
     let identity = TlsIdentity::from_pem("reporting simulator server", &cert_pem, &key_pem)?;
     let client_ca = base.join(client_ca);
-    let roots = keyfiles::certificates("reporting_simulator.client_ca", &client_ca)
+    let roots = secret::certificates("reporting_simulator.client_ca", &client_ca)
         .map_err(SetupError::SimulatorFile)?;
     let journal = rs.journal_path(base);
     let file = super::received::ReceivedJournal::open(&journal, super::received::MAX_JOURNAL_BYTES)

@@ -8,7 +8,7 @@
 //! C&A's live registrations with exactly what the pack expects.
 //!
 //! Findings amend the verdict of the scenario whose find caused them, or, when nothing can be
-//! attributed, fail a run-level check (see [`crate::evidence::record::LogEvent::AuditFinding`]).
+//! attributed, fail a run-level check (see [`crate::record::events::LogEvent::AuditFinding`]).
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Mutex;
@@ -18,9 +18,9 @@ use chrono::{DateTime, Utc};
 
 use crate::cda::cas::{Cas, RreguriCall, pei_parts};
 use crate::cda::finder::FindOutcome;
-use crate::evidence::record::ScenarioKey;
-use crate::testpack::{Case, UpdateAction};
-use crate::updates::MatchUpdateFile;
+use crate::harness::testpack::{Case, UpdateAction};
+use crate::harness::updates::MatchUpdateFile;
+use crate::record::run::ScenarioKey;
 
 /// What a find the harness sent should cause.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,7 +138,7 @@ impl Audit {
 
     /// A stage 2 run continuing an earlier stage 1 (`--after`): the live registrations that
     /// stage 1 left are what the C&A is expected to hold, as if this run had sent its finds.
-    pub fn expect_left(&self, cas: &Cas, left: &crate::updates::Stage1Left) {
+    pub fn expect_left(&self, cas: &Cas, left: &crate::harness::updates::Stage1Left) {
         let mut l = self.ledger();
         l.finds.push(FindEntry {
             // Never an X-Request-ID: calls are attributed to this entry by nothing.

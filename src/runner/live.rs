@@ -9,7 +9,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::writer::{Console, Progress, Stdout};
-use crate::evidence::record::Status;
+use crate::record::run::Status;
 
 /// Whether to draw a live bar: standard error is a terminal and the environment is not CI
 /// (`CI=true`, as GitHub Actions, GitLab and most CI services set it).

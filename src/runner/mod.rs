@@ -19,14 +19,15 @@ use cucumber::tag::Ext as _;
 use cucumber::{World as _, gherkin};
 use futures::FutureExt as _;
 
-use crate::config::TargetConfig;
-use crate::environment::Environment;
-use crate::evidence::record::{
-    LogEvent, PlannedScenario, RerunInfo, RunHeader, RunRecord, ScenarioKey, Selection, Standards,
-};
-use crate::evidence::runlog::RunLog;
 use crate::evidence::{self, EvidenceError, Format};
-use crate::updates::MatchUpdateFile;
+use crate::harness::config::TargetConfig;
+use crate::harness::environment::Environment;
+use crate::harness::updates::MatchUpdateFile;
+use crate::record::events::LogEvent;
+use crate::record::run::{
+    PlannedScenario, RerunInfo, RunHeader, RunRecord, ScenarioKey, Selection, Standards,
+};
+use crate::record::runlog::RunLog;
 use reporting_scope::ReportingScope;
 use world::HarnessWorld;
 use writer::{Console, EvidenceWriter, Progress};
@@ -128,7 +129,7 @@ pub enum RunError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    RunLog(#[from] crate::evidence::runlog::RunLogError),
+    RunLog(#[from] crate::record::runlog::RunLogError),
     #[error(transparent)]
     Evidence(#[from] EvidenceError),
     #[error("the run log could not be written completely: {0}")]
@@ -155,7 +156,7 @@ pub enum RunError {
     #[error(transparent)]
     ReportingScope(#[from] reporting_scope::ReportingScopeError),
     #[error(transparent)]
-    After(#[from] crate::updates::AfterError),
+    After(#[from] crate::harness::updates::AfterError),
     #[error("--after is for stage 2 (--pack stage2), not --pack {0}")]
     AfterNotStage2(String),
 }
@@ -251,9 +252,9 @@ pub struct RunOptions {
     pub stop: stop::Stop,
     /// The test manager's sign-off details (`--ticket`, `--notes FILE`, ...), sealed with the
     /// evidence.
-    pub sign_off: Option<crate::evidence::record::SignOff>,
+    pub sign_off: Option<crate::record::run::SignOff>,
     /// Stage 2 continuing an earlier run's stage 1 (`--after <run id>`).
-    pub after: Option<Arc<crate::updates::AfterStage1>>,
+    pub after: Option<Arc<crate::harness::updates::AfterStage1>>,
     /// Stdin is a terminal: stage 2 against a real target without an `[updates] command` asks
     /// whether the updates have been applied, instead of being left pending.
     pub interactive: bool,
@@ -429,7 +430,7 @@ pub const NEEDS_RESTART_TAG: &str = "needs-restart";
 
 /// Scenarios this target cannot run, whatever the stage: a restart needs the embedded
 /// provider or the target file's `[provider] restart` command.
-fn not_applicable(config: &crate::config::TargetConfig) -> Vec<(&'static str, String)> {
+fn not_applicable(config: &crate::harness::config::TargetConfig) -> Vec<(&'static str, String)> {
     match &config.provider {
         Some(p) if p.restart.is_none() => vec![(
             NEEDS_RESTART_TAG,
@@ -647,7 +648,7 @@ fn issue_updates(
 ) -> Result<Option<Issued>, RunError> {
     let registrations = env.cas.registrations();
     let (file, missing) = MatchUpdateFile::plan(&env.pack, &registrations, run_id);
-    let path = run_dir.join(crate::updates::FILE_NAME);
+    let path = run_dir.join(crate::harness::updates::FILE_NAME);
     let note = |text: String| {
         log.append(&LogEvent::Note {
             at: Utc::now(),
@@ -658,13 +659,13 @@ fn issue_updates(
     for text in missing {
         note(text)?;
     }
-    let left = crate::updates::Stage1Left::of(&registrations, run_id);
-    let left_path = run_dir.join(crate::updates::STAGE1_FILE);
+    let left = crate::harness::updates::Stage1Left::of(&registrations, run_id);
+    let left_path = run_dir.join(crate::harness::updates::STAGE1_FILE);
     let written = file.save(&path).and_then(|()| {
         serde_json::to_vec_pretty(&left)
             .map_err(std::io::Error::other)
             .and_then(|json| std::fs::write(&left_path, json))
-            .map_err(|source| crate::updates::UpdatesError::Write {
+            .map_err(|source| crate::harness::updates::UpdatesError::Write {
                 path: left_path.clone(),
                 source,
             })
@@ -713,7 +714,7 @@ async fn start_stage2(
     let stage = Pack::Stage2.name().to_owned();
     let (path, file, from) = match (&opts.after, issued) {
         (Some(a), _) => (
-            a.run_dir.join(crate::updates::FILE_NAME),
+            a.run_dir.join(crate::harness::updates::FILE_NAME),
             a.updates.clone(),
             a.run_id.clone(),
         ),
@@ -761,7 +762,7 @@ async fn start_stage2(
             argv.join(" "),
             path.display()
         ));
-        let out = crate::updates::run_command(argv, &path, timeout).await;
+        let out = crate::harness::updates::run_command(argv, &path, timeout).await;
         let mask = |t: &str| env.recorder.redactor().mask(t.trim());
         let mut text = format!("[updates] command {}: {}", mask(&out.command), out.status);
         for (name, stream) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
@@ -772,7 +773,7 @@ async fn start_stage2(
         if out.truncated {
             text.push_str(&format!(
                 "\n(output cut at {} bytes per stream)",
-                crate::updates::COMMAND_OUTPUT_CAP
+                crate::harness::updates::COMMAND_OUTPUT_CAP
             ));
         }
         if out.success {
@@ -906,7 +907,10 @@ async fn set_up_stage(
     })
 }
 
-pub fn standards(config: &TargetConfig, schema: &crate::rules::ViewDataSchema) -> Standards {
+pub fn standards(
+    config: &TargetConfig,
+    schema: &crate::protocol::rules::ViewDataSchema,
+) -> Standards {
     Standards {
         technical: "2.0 (C&A per MaPS OpenAPI: token 1.2, perm 1.1, introspect 1.1, rreguri 1.2)"
             .to_owned(),

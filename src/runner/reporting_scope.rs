@@ -6,7 +6,7 @@
 //! section leaves reporting out of `--pack all` rather than failing ten scenarios on data the
 //! harness cannot have.
 
-use crate::config::TargetConfig;
+use crate::harness::config::TargetConfig;
 use crate::reporting::Endpoint;
 use crate::reporting::sources::Source;
 

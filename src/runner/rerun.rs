@@ -13,10 +13,8 @@ use std::path::PathBuf;
 use clap::ValueEnum as _;
 
 use super::{CaseFilter, Pack, RunOptions};
-use crate::config::TargetConfig;
-use crate::evidence::record::{
-    Attempt, RerunInfo, RunRecord, ScenarioHistory, ScenarioKey, Status,
-};
+use crate::harness::config::TargetConfig;
+use crate::record::run::{Attempt, RerunInfo, RunRecord, ScenarioHistory, ScenarioKey, Status};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RerunError {
@@ -174,10 +172,10 @@ pub fn plan(earlier: &RunRecord) -> Result<Option<RerunPlan>, RerunError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::record::ScenarioRecord;
+    use crate::record::run::ScenarioRecord;
 
     fn scenario(case: &str, tags: &[&str], status: Status) -> ScenarioRecord {
-        let mut s = crate::evidence::synthetic::record(1).scenarios[0].clone();
+        let mut s = crate::record::synthetic::record(1).scenarios[0].clone();
         s.case_id = Some(case.to_owned());
         s.name = format!("scenario {case}");
         s.tags = tags.iter().map(|t| (*t).to_owned()).collect();
@@ -187,7 +185,7 @@ mod tests {
     }
 
     fn record(pack: &str, scenarios: Vec<ScenarioRecord>) -> RunRecord {
-        let mut r = crate::evidence::synthetic::record(1);
+        let mut r = crate::record::synthetic::record(1);
         r.header.selection.pack = pack.to_owned();
         r.header.run_id = "A".to_owned();
         r.scenarios = scenarios;

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use crate::cda::cas::Registration;
 use crate::cda::finder::FindOutcome;
-use crate::environment::Environment;
-use crate::evidence::classify::StepFailure;
-use crate::recorder::Observed;
-use crate::testpack::Case;
+use crate::harness::environment::Environment;
+use crate::harness::testpack::Case;
+use crate::net::recorder::Observed;
+use crate::record::classify::StepFailure;
 
 /// A find request sent in this scenario, and the case it belongs to.
 #[derive(Debug, Clone)]
@@ -37,7 +37,7 @@ pub struct HarnessWorld {
     /// The run's registration audit, told of every find this scenario sends.
     pub audit: Option<Arc<crate::runner::audit::Audit>>,
     /// This scenario's identity, to which the audit attributes what its finds cause.
-    pub scenario: Option<crate::evidence::record::ScenarioKey>,
+    pub scenario: Option<crate::record::run::ScenarioKey>,
     /// The most recent find request.
     pub last_find: Option<SentFind>,
     /// What was forged or malformed in the most recent find, for a negative scenario.
@@ -50,16 +50,16 @@ pub struct HarnessWorld {
     pub registered_by_case: HashMap<String, Registration>,
     pub views: Vec<ObtainedView>,
     /// The most recent raw view response (negative checks).
-    pub last_view_response: Option<Result<Observed, crate::recorder::SendFailure>>,
+    pub last_view_response: Option<Result<Observed, crate::net::recorder::SendFailure>>,
     /// The registration the most recent raw view request was for.
     pub last_view_target: Option<Registration>,
     /// What the most recent reporting submission did, record by record.
-    pub reporting_sent: Vec<crate::evidence::record::ReportingSubmission>,
+    pub reporting_sent: Vec<crate::record::run::ReportingSubmission>,
     /// Why the most recent reporting submission could not be made at all.
     pub reporting_error: Option<StepFailure>,
     /// The failure of the step that just ran, kept (class and all) for the evidence writer:
     /// cucumber hands a step's error on as text only, and the world with it.
-    pub failure: Option<crate::evidence::classify::StepFailure>,
+    pub failure: Option<crate::record::classify::StepFailure>,
     /// A reporting body the harness checked (endpoint, body, problems found).
     pub checked_body: Option<(
         crate::reporting::Endpoint,
@@ -69,7 +69,7 @@ pub struct HarnessWorld {
     /// The request a reporting transport case sent (method and path) and the answer to it.
     pub raw_answer: Option<(
         String,
-        Result<crate::reporting::client::Problem, crate::recorder::SendFailure>,
+        Result<crate::reporting::client::Problem, crate::net::recorder::SendFailure>,
     )>,
     /// What `serve`'s reporting simulator received on the judged UTC day.
     pub received_day: Option<crate::reporting::received::DayVerdict>,

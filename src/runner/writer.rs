@@ -8,10 +8,11 @@ use cucumber::event::{self, Cucumber, StepError};
 use cucumber::{Event, Writer, cli, gherkin, parser};
 
 use super::world::HarnessWorld;
-use crate::evidence::classify::{FailureClass, StepFailure};
-use crate::evidence::record::{LogEvent, Status, StepRecord};
-use crate::evidence::runlog::RunLog;
-use crate::recorder::Recorder;
+use crate::net::recorder::Recorder;
+use crate::record::classify::{FailureClass, StepFailure};
+use crate::record::events::LogEvent;
+use crate::record::run::{Status, StepRecord};
+use crate::record::runlog::RunLog;
 
 /// How far a run has got, for a live display; the lines say the same for a plain console.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +84,7 @@ pub struct EvidenceWriter {
     current: Option<Current>,
     /// Parse errors and log write errors: the run could not be trusted.
     pub problems: Vec<String>,
-    pub counts: crate::evidence::record::Counts,
+    pub counts: crate::record::run::Counts,
 }
 
 impl EvidenceWriter {
@@ -346,7 +347,7 @@ fn label_of(case_id: Option<&str>, name: &str) -> String {
 }
 
 fn display_path(p: &std::path::Path) -> String {
-    if let Some(shown) = crate::bundled::display(p) {
+    if let Some(shown) = crate::harness::bundled::display(p) {
         return shown;
     }
     let cwd = std::env::current_dir().unwrap_or_default();

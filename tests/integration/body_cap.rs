@@ -6,9 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pdp_harness::evidence::redact::Redactor;
-use pdp_harness::pki::{TestPki, TlsIdentity};
-use pdp_harness::recorder::Recorder;
+use pdp_harness::net::pki::{TestPki, TlsIdentity};
+use pdp_harness::net::recorder::Recorder;
+use pdp_harness::record::redact::Redactor;
 use pdp_harness::reporting::Endpoint;
 use pdp_harness::reporting::client::RecordingSleeper;
 use pdp_harness::reporting::clock::SystemClock;
@@ -107,6 +107,10 @@ async fn an_over_cap_body_gets_a_problem_json_413_over_http2_and_http1() {
 /// curl, as an organisation tries the simulator by hand: over HTTP/2 with a declared length,
 /// and over HTTP/1.1 chunked (no length, so the cap is only found by reading).
 #[tokio::test]
+#[cfg_attr(
+    curl_absent,
+    ignore = "curl is not installed here (CI installs it; see .ci/run)"
+)]
 async fn curl_sees_the_413_over_http2_and_chunked_http1() {
     let pki = TestPki::generate("body cap test").expect("pki");
     let identity = pki

@@ -6,9 +6,9 @@ use crate::common;
 use common::{
     failed_step, provider_hosted, run_pack_console, run_pack_with, run_with, scenario, statuses,
 };
-use pdp_harness::config::TargetConfig;
-use pdp_harness::evidence::record::{Status, Verdict};
+use pdp_harness::harness::config::TargetConfig;
 use pdp_harness::provider::{Fault, Faults};
+use pdp_harness::record::run::{Status, Verdict};
 use pdp_harness::runner::Pack;
 
 fn out() -> tempfile::TempDir {
@@ -204,7 +204,8 @@ async fn an_eri_only_code_on_an_accrued_pension_component_is_named() {
 async fn a_replacement_schema_file_that_allows_the_data_passes_it() {
     let dir = out();
     let builtin: serde_json::Value =
-        serde_json::from_str(pdp_harness::rules::BUILTIN_SCHEMA).expect("our schema is JSON");
+        serde_json::from_str(pdp_harness::protocol::rules::BUILTIN_SCHEMA)
+            .expect("our schema is JSON");
     let cases = [
         (
             "DCHA",
@@ -259,7 +260,7 @@ async fn run_case(
     faults: Faults,
     out: &std::path::Path,
     mut config: TargetConfig,
-) -> pdp_harness::evidence::record::RunRecord {
+) -> pdp_harness::record::run::RunRecord {
     use pdp_harness::runner::{self, RunOptions, writer::Collect};
     config.limits.registration_ms = 6_000;
     let env = common::environment_with(faults, &config).await;
@@ -297,7 +298,8 @@ async fn what_a_possible_match_may_hold_is_the_schema_files_to_say() {
         "{msg}"
     );
     let mut schema: serde_json::Value =
-        serde_json::from_str(pdp_harness::rules::BUILTIN_SCHEMA).expect("our schema is JSON");
+        serde_json::from_str(pdp_harness::protocol::rules::BUILTIN_SCHEMA)
+            .expect("our schema is JSON");
     schema["$defs"]["possibleMatchArrangement"]["properties"]["additionalDataSources"] =
         serde_json::json!({ "type": "array" });
     let file = dir.path().join("organisation-view-data.json");
@@ -389,7 +391,7 @@ async fn view_tokens_signed_by_a_key_not_registered_at_jwk_uri_fail() {
     );
 }
 
-fn jwks_fetches(record: &pdp_harness::evidence::record::RunRecord) -> usize {
+fn jwks_fetches(record: &pdp_harness::record::run::RunRecord) -> usize {
     record
         .scenarios
         .iter()
@@ -531,12 +533,12 @@ async fn a_value_other_than_the_pack_provisioned_is_named() {
 }
 
 /// The audit step's message in a scenario amended by the whole-run registration audit.
-fn audit_message(record: &pdp_harness::evidence::record::RunRecord, case: &str) -> String {
+fn audit_message(record: &pdp_harness::record::run::RunRecord, case: &str) -> String {
     let s = scenario(record, case);
     assert_eq!(s.status, Status::Failed, "{case} is amended: {s:#?}");
     s.steps
         .iter()
-        .find(|st| st.text == pdp_harness::evidence::record::AUDIT_STEP)
+        .find(|st| st.text == pdp_harness::record::events::AUDIT_STEP)
         .and_then(|st| st.message.clone())
         .unwrap_or_else(|| panic!("{case} carries the audit step: {:#?}", s.steps))
 }
@@ -598,7 +600,7 @@ async fn a_registration_deleted_with_no_update_asking_is_caught() {
 /// A call no find of the run explains fails the run-level check, shown in every output.
 #[tokio::test]
 async fn an_unattributable_registration_fails_the_run_level_check() {
-    use pdp_harness::evidence::record::AUDIT_CHECK_NAME;
+    use pdp_harness::record::events::AUDIT_CHECK_NAME;
     use pdp_harness::runner::{self, Pack, RunOptions, writer::Collect};
     let dir = out();
     let env = common::environment(Faults::none()).await;
@@ -606,14 +608,14 @@ async fn an_unattributable_registration_fails_the_run_level_check() {
     let persona = env.pack.persona("P-S1-05").expect("persona");
     let token = env
         .finder
-        .find_token(&pdp_harness::contract::FindData::of(persona))
+        .find_token(&pdp_harness::protocol::contract::FindData::of(persona))
         .expect("signed");
     let options = RunOptions {
         pack: Pack::ConnectionProving,
         tags: Some("@case:CP-01".to_owned()),
         features_dir: common::root().join("features"),
         out_dir: dir.path().to_owned(),
-        config: pdp_harness::config::TargetConfig::default(),
+        config: pdp_harness::harness::config::TargetConfig::default(),
         cases: None,
         rerun: None,
         sign_off: None,

@@ -4,9 +4,9 @@
 
 use crate::common;
 
-use pdp_harness::doctor::{self, handshake};
-use pdp_harness::evidence::classify::FailureClass;
-use pdp_harness::pki::TestPki;
+use pdp_harness::harness::doctor::{self, handshake};
+use pdp_harness::net::pki::TestPki;
+use pdp_harness::record::classify::FailureClass;
 
 /// The probes' limit here: the find acknowledgement limit plus the margin, as `examine` uses.
 const LIMIT: (std::time::Duration, &str) = (

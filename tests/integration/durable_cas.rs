@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use pdp_harness::cda::cas::Cas;
 use pdp_harness::cda::store::Store;
-use pdp_harness::pki::{SigningKey, TestPki, jwks_of};
+use pdp_harness::net::pki::{SigningKey, TestPki, jwks_of};
 
 /// A `serve` killed when the test ends, also when an assertion fails.
 struct KillOnDrop(Child);
@@ -147,7 +147,7 @@ signing_key = "cda-signing.key"
     fn open_cas(&self) -> Cas {
         let key = self.signing_key();
         let settings = pdp_harness::cda::service::cas_settings(
-            &pdp_harness::contract::WireContract::default(),
+            &pdp_harness::protocol::contract::WireContract::default(),
         );
         let store = Store::open(&self.state_file()).expect("the state file opens");
         Cas::with_store(settings, key.clone(), jwks_of([&key]), store).expect("the state loads")
@@ -155,7 +155,7 @@ signing_key = "cda-signing.key"
 
     fn client(&self) -> Solution {
         Solution {
-            http: pdp_harness::tls::client_from_pem(
+            http: pdp_harness::net::tls::client_from_pem(
                 Some(&self.solution_identity),
                 std::slice::from_ref(&self.cda_ca),
                 Duration::from_secs(20),
@@ -215,7 +215,7 @@ impl Solution {
 fn assertion(key: &SigningKey, port: u16) -> String {
     let now = chrono::Utc::now().timestamp();
     key.sign(&serde_json::json!({
-        "iss": pdp_harness::contract::WireContract::default().find.issuer,
+        "iss": pdp_harness::protocol::contract::WireContract::default().find.issuer,
         "aud": format!("https://localhost:{port}/token"),
         "sub": "provider",
         "iat": now,

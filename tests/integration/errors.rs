@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::common;
 
-use pdp_harness::config::TargetConfig;
-use pdp_harness::evidence::record::{RunRecord, Status};
+use pdp_harness::harness::config::TargetConfig;
 use pdp_harness::provider::{Fault, Faults};
+use pdp_harness::record::run::{RunRecord, Status};
 use pdp_harness::runner::Pack;
 
 /// The catalogue's case ids and the stub scenario each names, from the feature file.

@@ -7,8 +7,8 @@ use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use pdp_harness::evidence::record::Status;
 use pdp_harness::provider::{Fault, Faults};
+use pdp_harness::record::run::Status;
 use pdp_harness::runner::Pack;
 use quick_xml::events::Event;
 use serde_json::Value;
@@ -192,7 +192,7 @@ async fn a_failing_view_data_check_shows_the_exchange_it_judged_and_the_decoded_
 /// Parse report.html as XML and check what a browser would show: the per-stage table, the
 /// manifest digest, a failure box with the judged exchange collapsed inside, per-step
 /// timings, case ids that never wrap, tables laid out within the page, and reading order.
-fn html_structure(run_dir: &Path, record: &pdp_harness::evidence::record::RunRecord) {
+fn html_structure(run_dir: &Path, record: &pdp_harness::record::run::RunRecord) {
     let html = std::fs::read_to_string(run_dir.join("report.html")).expect("report.html");
     let seal: Value =
         serde_json::from_slice(&std::fs::read(run_dir.join("seal.json")).expect("seal"))
@@ -516,7 +516,7 @@ fn organisation_refs_are_shown_and_diff_names_changed_inputs() {
 /// re-run's record and on its PDF, beside the attempt history.
 #[tokio::test]
 async fn a_rerun_says_when_its_inputs_changed() {
-    use pdp_harness::config::TargetConfig;
+    use pdp_harness::harness::config::TargetConfig;
     use pdp_harness::runner::{self, RunOptions, rerun, writer::Collect};
     let tmp = tempfile::tempdir().expect("temp dir");
     let features = tmp.path().join("features");

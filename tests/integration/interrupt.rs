@@ -258,10 +258,10 @@ fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
 async fn the_midnight_guard_before_the_reporting_stage_ends_the_run_like_an_interruption() {
     use pdp_harness::runner::{self, Pack, RunOptions};
     let tmp = tempfile::tempdir().expect("temp dir");
-    let config = pdp_harness::config::TargetConfig::default();
+    let config = pdp_harness::harness::config::TargetConfig::default();
     let pack = common::pack();
-    let redactor = pdp_harness::evidence::redact::Redactor::new(pack.personal_values(), false);
-    let mut env = pdp_harness::environment::Environment::embedded(
+    let redactor = pdp_harness::record::redact::Redactor::new(pack.personal_values(), false);
+    let mut env = pdp_harness::harness::environment::Environment::embedded(
         pack,
         &config,
         pdp_harness::provider::Faults::none(),
@@ -295,10 +295,7 @@ async fn the_midnight_guard_before_the_reporting_stage_ends_the_run_like_an_inte
         .expect("the run ends with sealed evidence");
     env.shutdown();
     let r = &outcome.record;
-    assert_eq!(
-        r.verdict,
-        pdp_harness::evidence::record::Verdict::Interrupted
-    );
+    assert_eq!(r.verdict, pdp_harness::record::run::Verdict::Interrupted);
     let reason = r.interrupted.as_deref().unwrap_or_default();
     assert!(
         reason.contains("reporting stage was not started"),

@@ -49,7 +49,7 @@ fn upward(files: &[std::path::PathBuf], allowed: &[&str]) -> BTreeSet<String> {
 
 /// The network layer and the wire vocabulary, under their flat and their layered names.
 const BELOW: &[&str] = &[
-    "protocol", "contract", "rules", "net", "pki", "tls", "jwt", "recorder", "server", "keyfiles",
+    "protocol", "contract", "rules", "net", "pki", "tls", "jwt", "recorder", "server",
 ];
 
 #[test]

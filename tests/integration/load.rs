@@ -6,12 +6,12 @@ use crate::common;
 
 use std::time::Duration;
 
-use pdp_harness::config::TargetConfig;
-use pdp_harness::evidence::record::Verdict;
-use pdp_harness::evidence::redact::Redactor;
-use pdp_harness::load::{self, LoadOptions};
+use pdp_harness::app::load::{self, LoadOptions};
+use pdp_harness::harness::config::TargetConfig;
+use pdp_harness::harness::testpack::TestPack;
 use pdp_harness::provider::{Fault, Faults};
-use pdp_harness::testpack::TestPack;
+use pdp_harness::record::redact::Redactor;
+use pdp_harness::record::run::Verdict;
 
 fn pack() -> TestPack {
     TestPack::load(&common::root().join("testpacks/integration/pack.toml"))
@@ -197,7 +197,7 @@ fn load_refuses_a_target_not_on_loopback_without_confirmation() {
         .output()
         .expect("init runs");
     assert!(init.status.success(), "{init:?}");
-    let target = dir.path().join(pdp_harness::init::TARGET_FILE);
+    let target = dir.path().join(pdp_harness::harness::init::TARGET_FILE);
     let out = common::bin()
         .args(["load", "--rate", "10", "--duration", "1", "--target"])
         .arg(&target)

@@ -6,11 +6,11 @@ use crate::common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use pdp_harness::pki::TestPki;
-use pdp_harness::tls;
+use pdp_harness::net::pki::TestPki;
+use pdp_harness::net::tls;
 use rustls::pki_types::ServerName;
 
-fn servers(env: &pdp_harness::environment::Environment) -> Vec<(&'static str, String)> {
+fn servers(env: &pdp_harness::harness::environment::Environment) -> Vec<(&'static str, String)> {
     vec![
         ("C&A", format!("{}/jwks", env.cas_server.base_url())),
         (
@@ -96,7 +96,7 @@ async fn a_server_certificate_from_another_ca_is_refused_by_the_harness_clients(
 
 /// Handshake with rustls directly to see the negotiated protocol version.
 async fn negotiated(
-    env: &pdp_harness::environment::Environment,
+    env: &pdp_harness::harness::environment::Environment,
     versions: &[&'static rustls::SupportedProtocolVersion],
 ) -> Result<rustls::ProtocolVersion, String> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());

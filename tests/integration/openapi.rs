@@ -9,7 +9,7 @@
 use crate::common;
 
 use common::{spec, to_json_schema};
-use pdp_harness::contract::FindData;
+use pdp_harness::protocol::contract::FindData;
 use serde_json::{Value, json};
 
 fn response_schema(doc: &Value, path: &str, method: &str, status: &str) -> Value {

@@ -8,14 +8,14 @@ use crate::common;
 use std::time::Duration;
 
 use pdp_harness::cda::cas::{PAT_EXPIRED, RreguriCall};
-use pdp_harness::config::TargetConfig;
-use pdp_harness::contract::FindData;
-use pdp_harness::environment::Environment;
-use pdp_harness::evidence::record::{Status, Verdict};
-use pdp_harness::pki::{SigningKey, jwks_of};
+use pdp_harness::harness::config::TargetConfig;
+use pdp_harness::harness::environment::Environment;
+use pdp_harness::harness::updates::MatchUpdateFile;
+use pdp_harness::net::pki::{SigningKey, jwks_of};
+use pdp_harness::protocol::contract::FindData;
 use pdp_harness::provider::{Fault, Faults};
+use pdp_harness::record::run::{Status, Verdict};
 use pdp_harness::runner::Pack;
-use pdp_harness::updates::MatchUpdateFile;
 use serde_json::{Value, json};
 
 fn persona_of(env: &Environment, case: &str) -> FindData {
@@ -114,7 +114,7 @@ fn registration(holder: &str) -> Value {
 async fn find_tokens_are_shaped_as_the_stubs_user_assertion_and_each_claim_is_configurable() {
     let env = common::environment(Faults::none()).await;
     let token = env.finder.find_token(&member(&env)).expect("token");
-    let c = pdp_harness::jwt::peek_claims(&token).expect("claims");
+    let c = pdp_harness::net::jwt::peek_claims(&token).expect("claims");
     assert_eq!(c["aud"], token_url(&env), "{c}");
     assert_eq!(c["iss"], "http://pensionsdashboard.org/pfsissuer");
     for n in ["nbf", "iat", "exp"] {
@@ -145,7 +145,7 @@ async fn find_tokens_are_shaped_as_the_stubs_user_assertion_and_each_claim_is_co
     config.contract.find.include_name = false;
     let env = common::environment_with(Faults::none(), &config).await;
     let token = env.finder.find_token(&member(&env)).expect("token");
-    let c = pdp_harness::jwt::peek_claims(&token).expect("claims");
+    let c = pdp_harness::net::jwt::peek_claims(&token).expect("claims");
     assert_eq!(c["aud"], env.pack.holdername_guid(), "{c}");
     assert!(c["jti"].is_string(), "{c}");
     assert!(c.get("nbf").is_none() && c.get("name").is_none(), "{c}");
@@ -165,7 +165,7 @@ async fn the_cas_issues_no_pat_for_a_find_token_addressed_to_another_holder() {
     let holder = env.pack.holdername_guid().to_owned();
     let good = env.finder.find_token(&member(&env)).expect("token");
     let first = pat(&env, &good).await;
-    let claims = pdp_harness::jwt::peek_claims(&first).expect("claims");
+    let claims = pdp_harness::net::jwt::peek_claims(&first).expect("claims");
     assert_eq!(claims["holder"], holder.to_ascii_lowercase(), "{claims}");
     // Without a jti the PAT is keyed by the whole assertion: the same token, the same PAT.
     assert_eq!(pat(&env, &good).await, first);

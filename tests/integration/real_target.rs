@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use pdp_harness::pki::{TestPki, TlsIdentity};
+use pdp_harness::net::pki::{TestPki, TlsIdentity};
 
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -132,6 +132,33 @@ url = "https://localhost:{view_port}/test-support/clear-down"
         )
     }
 
+    /// `target.toml` with a client certificate the simulated CDA trusts, the organisation's CA
+    /// bundle and the provider's port, plus `extra` (further sections) at its end.
+    fn good_target(&self, extra: &str) -> PathBuf {
+        self.good_target_with_client(extra).0
+    }
+
+    /// As [`Material::good_target`], with the client identity it wrote.
+    fn good_target_with_client(&self, extra: &str) -> (PathBuf, TlsIdentity) {
+        let good = self
+            .cda_pki
+            .client_identity("CDA client", "pdp-harness")
+            .expect("cert");
+        self.harness_client("harness-client", &good);
+        let target = self.target(
+            "target.toml",
+            "harness-client",
+            "org-ca.pem",
+            self.provider_port,
+        );
+        if !extra.is_empty() {
+            let mut text = std::fs::read_to_string(&target).expect("target");
+            text.push_str(extra);
+            std::fs::write(&target, text).expect("write");
+        }
+        (target, good)
+    }
+
     fn harness_client(&self, name: &str, id: &TlsIdentity) {
         self.identity(name, id);
     }
@@ -217,7 +244,7 @@ fn check_serve(m: &Material, target: &Path) -> Child {
     let client_of = |cert: &str, key: &str| {
         let mut identity = read(cert);
         identity.extend(read(key));
-        pdp_harness::tls::client_from_pem(
+        pdp_harness::net::tls::client_from_pem(
             Some(&identity),
             std::slice::from_ref(&cda_ca),
             std::time::Duration::from_secs(10),
@@ -228,7 +255,7 @@ fn check_serve(m: &Material, target: &Path) -> Child {
     let stranger = {
         let other = TestPki::generate("stranger").expect("CA");
         let id = other.client_identity("stranger", "stranger").expect("cert");
-        pdp_harness::tls::client_from_pem(
+        pdp_harness::net::tls::client_from_pem(
             Some(&id.identity_pem()),
             std::slice::from_ref(&cda_ca),
             std::time::Duration::from_secs(10),
@@ -312,21 +339,8 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
  {
     let m = Material::new();
     let provider_config = m.provider_config();
-    let good = m
-        .cda_pki
-        .client_identity("CDA client", "pdp-harness")
-        .expect("cert");
-    m.harness_client("harness-client", &good);
-    let target = m.target(
-        "target.toml",
-        "harness-client",
-        "org-ca.pem",
-        m.provider_port,
-    );
     // Stage 2 in the same run: the organisation's [updates] command applies the match updates.
-    let mut text = std::fs::read_to_string(&target).expect("target");
-    text.push_str(&m.updates_section());
-    std::fs::write(&target, text).expect("write");
+    let (target, good) = m.good_target_with_client(&m.updates_section());
     let provider = start_provider(&provider_config);
 
     // The organisation configures its solution against `serve`; with serve still running, the
@@ -652,12 +666,13 @@ fn init_writes_a_commented_target_file_that_loads_and_material_serve_starts_with
         .join("\n");
     let with_reporting = dir.path().join("with-reporting.toml");
     std::fs::write(&with_reporting, uncommented).expect("write");
-    let config = pdp_harness::config::TargetConfig::load(&with_reporting)
+    let config = pdp_harness::harness::config::TargetConfig::load(&with_reporting)
         .expect("the reporting example loads once uncommented");
     assert!(config.reporting_section);
     assert_eq!(config.reporting.sources.len(), 6);
     // The example loads as it is written, every section included.
-    let config = pdp_harness::config::TargetConfig::load(&target).expect("the example loads");
+    let config =
+        pdp_harness::harness::config::TargetConfig::load(&target).expect("the example loads");
     assert!(config.provider.is_some() && config.cda.is_some());
     assert!(!config.redaction.reveal_personal_data);
     #[cfg(unix)]
@@ -702,21 +717,8 @@ fn init_writes_a_commented_target_file_that_loads_and_material_serve_starts_with
 fn serve_cancels_the_run_of_a_killed_client_and_takes_the_next_run() {
     let m = Material::new();
     let provider_config = m.provider_config();
-    let good = m
-        .cda_pki
-        .client_identity("CDA client", "pdp-harness")
-        .expect("cert");
-    m.harness_client("harness-client", &good);
-    let target = m.target(
-        "target.toml",
-        "harness-client",
-        "org-ca.pem",
-        m.provider_port,
-    );
     // The registration step of CP-01 then waits 10 s: the client is certainly killed mid-run.
-    let mut text = std::fs::read_to_string(&target).expect("target");
-    text.push_str("\n[limits]\nregistration_settle_ms = 10000\n");
-    std::fs::write(&target, text).expect("write");
+    let target = m.good_target("\n[limits]\nregistration_settle_ms = 10000\n");
     let _provider = start_provider(&provider_config);
     let mut serve = check_serve(&m, &target);
     let runs = m.dir.path().join("runs");
@@ -779,7 +781,7 @@ fn serve_cancels_the_run_of_a_killed_client_and_takes_the_next_run() {
     );
 
     // SIGTERM stops serve like Ctrl-C: the announcement file goes.
-    let handoff = pdp_harness::serve::handoff_path(&target);
+    let handoff = pdp_harness::app::serve::handoff_path(&target);
     assert!(handoff.is_file());
     let status = Command::new("kill")
         .args(["-TERM", &serve.id().to_string()])
@@ -807,7 +809,7 @@ fn init_listens_where_the_cda_host_says() {
             .expect("runs");
         assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
         let target = dir.path().join("target.toml");
-        let config = pdp_harness::config::TargetConfig::load(&target).expect("loads");
+        let config = pdp_harness::harness::config::TargetConfig::load(&target).expect("loads");
         let cda = config.cda.expect("[cda]");
         assert_eq!(cda.listen.to_string(), format!("{listen}:9443"), "{host}");
         assert_eq!(cda.public_url, format!("https://{host}:9443"));
@@ -843,17 +845,7 @@ fn the_standalone_reference_provider_stops_on_sigterm() {
 fn load_runs_against_a_separate_provider_process() {
     let m = Material::new();
     let provider_config = m.provider_config();
-    let good = m
-        .cda_pki
-        .client_identity("CDA client", "pdp-harness")
-        .expect("cert");
-    m.harness_client("harness-client", &good);
-    let target = m.target(
-        "target.toml",
-        "harness-client",
-        "org-ca.pem",
-        m.provider_port,
-    );
+    let target = m.good_target("");
     let provider = start_provider(&provider_config);
     let runs = m.dir.path().join("runs");
     let out = harness(
@@ -902,21 +894,9 @@ fn load_runs_against_a_separate_provider_process() {
 fn stage_2_runs_later_once_the_organisation_has_applied_the_updates() {
     let m = Material::new();
     let provider_config = m.provider_config();
-    let good = m
-        .cda_pki
-        .client_identity("CDA client", "pdp-harness")
-        .expect("cert");
-    m.harness_client("harness-client", &good);
-    let target = m.target(
-        "target.toml",
-        "harness-client",
-        "org-ca.pem",
-        m.provider_port,
-    );
     // Updates that never arrive are waited for this long (30 s in use).
-    let mut text = std::fs::read_to_string(&target).expect("target");
-    text.push_str("\n[limits]\nupdate_ms = 2000\n");
-    std::fs::write(&target, &text).expect("write");
+    let target = m.good_target("\n[limits]\nupdate_ms = 2000\n");
+    let text = std::fs::read_to_string(&target).expect("target");
     let _provider = start_provider(&provider_config);
     let mut serve = check_serve(&m, &target);
     let runs = m.dir.path().join("runs");
@@ -1164,17 +1144,7 @@ impl Drop for KillPidFile {
 fn the_restart_case_restarts_a_separate_provider_through_the_target_files_command() {
     let m = Material::new();
     let provider_config = m.provider_config();
-    let good = m
-        .cda_pki
-        .client_identity("CDA client", "pdp-harness")
-        .expect("cert");
-    m.harness_client("harness-client", &good);
-    let target = m.target(
-        "target.toml",
-        "harness-client",
-        "org-ca.pem",
-        m.provider_port,
-    );
+    let target = m.good_target("");
     let pid_file = m.dir.path().join("provider.pid");
     let _provider = KillPidFile(pid_file.clone());
     let log = m.dir.path().join("provider.log");

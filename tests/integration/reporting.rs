@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use pdp_harness::evidence::redact::Redactor;
-use pdp_harness::recorder::Recorder;
+use pdp_harness::net::recorder::Recorder;
+use pdp_harness::record::redact::Redactor;
 use pdp_harness::reporting::Endpoint;
 use pdp_harness::reporting::client::{Outcome, RecordingSleeper};
 use pdp_harness::reporting::clock::{FakeClock, check_day};
@@ -1228,9 +1228,9 @@ async fn a_submission_in_flight_when_the_run_stops_is_evidenced_as_in_doubt() {
         .sources
         .insert(Endpoint::ViewResponseRequestNumber, Source::Null);
     let reporting = ReportingSession::new(session.client.clone(), settings, session.holder, None);
-    let log = pdp_harness::evidence::runlog::RunLog::create(dir.path()).expect("log");
-    let header = pdp_harness::evidence::synthetic::record(1).header;
-    log.append(&pdp_harness::evidence::record::LogEvent::RunStarted(
+    let log = pdp_harness::record::runlog::RunLog::create(dir.path()).expect("log");
+    let header = pdp_harness::record::synthetic::record(1).header;
+    log.append(&pdp_harness::record::events::LogEvent::RunStarted(
         Box::new(header),
     ))
     .expect("header");

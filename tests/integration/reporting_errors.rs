@@ -8,10 +8,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use cucumber::gherkin;
-use pdp_harness::config::TargetConfig;
-use pdp_harness::evidence::classify::FailureClass;
-use pdp_harness::evidence::record::Status;
+use pdp_harness::harness::config::TargetConfig;
 use pdp_harness::provider::Faults;
+use pdp_harness::record::classify::FailureClass;
+use pdp_harness::record::run::Status;
 use pdp_harness::reporting::Endpoint;
 use pdp_harness::runner::{self, Pack, RunOptions, writer::Collect};
 
@@ -311,10 +311,10 @@ fn the_readme_traceability_table_is_the_feature_files() {
 /// Run the scripts tagged `tags` against the reporting API at `base_url` (a server of `pki`,
 /// whose CA also signs the organisation's client certificate).
 async fn run_scripts(
-    pki: &pdp_harness::pki::TestPki,
+    pki: &pdp_harness::net::pki::TestPki,
     base_url: &str,
     tags: &str,
-) -> pdp_harness::evidence::record::RunRecord {
+) -> pdp_harness::record::run::RunRecord {
     let dir = tempfile::tempdir().expect("tempdir");
     let client = pki
         .client_identity("reporting client", "organisation")
@@ -361,7 +361,7 @@ async fn run_scripts(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reporting_api_that_accepts_everything_fails_the_scripts() {
     use axum::response::IntoResponse as _;
-    let pki = pdp_harness::pki::TestPki::generate("lenient reporting API").expect("CA");
+    let pki = pdp_harness::net::pki::TestPki::generate("lenient reporting API").expect("CA");
     let server_id = pki
         .server_identity("reporting API server", "reporting", &[])
         .expect("cert");
@@ -375,7 +375,7 @@ async fn a_reporting_api_that_accepts_everything_fails_the_scripts() {
         )
             .into_response()
     });
-    let server = pdp_harness::tls::serve_mtls(
+    let server = pdp_harness::net::tls::serve_mtls(
         accept_all,
         ([127, 0, 0, 1], 0).into(),
         &server_id,
@@ -423,7 +423,7 @@ async fn a_reporting_api_that_accepts_everything_fails_the_scripts() {
 /// environment's (a refused connection, classed by the send failure's kind), not the API's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_reporting_api_is_the_environments_failure() {
-    let pki = pdp_harness::pki::TestPki::generate("absent reporting API").expect("CA");
+    let pki = pdp_harness::net::pki::TestPki::generate("absent reporting API").expect("CA");
     // A port that was free a moment ago and has nobody listening now.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")

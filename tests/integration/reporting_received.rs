@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use chrono::Utc;
-use pdp_harness::pki::{TestPki, TlsIdentity};
+use pdp_harness::net::pki::{TestPki, TlsIdentity};
 use pdp_harness::reporting::Endpoint;
 use pdp_harness::reporting::model::{self, EndpointData, PlanOptions, SubmissionStatus};
 use serde_json::Value;
@@ -164,7 +164,7 @@ url = "https://localhost:{closed}/clear-down"
     }
 
     fn client(&self) -> reqwest::Client {
-        pdp_harness::tls::client(
+        pdp_harness::net::tls::client(
             Some(&self.org),
             std::slice::from_ref(&self.server_ca),
             std::time::Duration::from_secs(30),

@@ -10,10 +10,10 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use pdp_harness::config::TargetConfig;
 use pdp_harness::evidence::history;
-use pdp_harness::evidence::record::{RunRecord, Status, Verdict};
+use pdp_harness::harness::config::TargetConfig;
 use pdp_harness::provider::{Fault, Faults};
+use pdp_harness::record::run::{RunRecord, Status, Verdict};
 use pdp_harness::runner::{self, Pack, rerun, writer::Collect};
 
 fn cli(args: &[&str]) -> Output {

@@ -5,8 +5,8 @@
 use crate::common;
 
 use common::run_pack;
-use pdp_harness::evidence::record::{Status, Verdict};
 use pdp_harness::provider::{Fault, Faults};
+use pdp_harness::record::run::{Status, Verdict};
 use pdp_harness::runner::Pack;
 
 #[tokio::test]

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::{get, post};
-use pdp_harness::config::TargetConfig;
+use pdp_harness::harness::config::TargetConfig;
+use pdp_harness::net::server::{self, ServerLimits};
 use pdp_harness::provider::Faults;
-use pdp_harness::server::{self, ServerLimits};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 

@@ -8,11 +8,11 @@ use crate::common;
 use std::sync::Arc;
 
 use common::{environment_with, pdf_text, run_on, test_limits};
-use pdp_harness::config::TargetConfig;
-use pdp_harness::evidence::record::{Status, Verdict};
+use pdp_harness::harness::config::TargetConfig;
+use pdp_harness::harness::updates::{AfterError, AfterStage1, MatchUpdateFile, STAGE1_FILE};
 use pdp_harness::provider::{Fault, Faults};
+use pdp_harness::record::run::{Status, Verdict};
 use pdp_harness::runner::{Pack, RunError};
-use pdp_harness::updates::{AfterError, AfterStage1, MatchUpdateFile, STAGE1_FILE};
 
 #[tokio::test]
 async fn stage_1_alone_issues_the_file_and_a_later_stage_2_after_it_passes_on_the_same_cas() {

@@ -8,11 +8,11 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::{environment, run_pack};
-use pdp_harness::evidence::record::{RunRecord, Status, Verdict};
+use pdp_harness::harness::testpack::UpdateAction;
+use pdp_harness::harness::updates::{FORMAT, MatchUpdate, MatchUpdateFile};
 use pdp_harness::provider::{Fault, Faults};
+use pdp_harness::record::run::{RunRecord, Status, Verdict};
 use pdp_harness::runner::Pack;
-use pdp_harness::testpack::UpdateAction;
-use pdp_harness::updates::{FORMAT, MatchUpdate, MatchUpdateFile};
 
 fn failed(record: &RunRecord) -> BTreeSet<String> {
     record
@@ -257,7 +257,7 @@ async fn apply_updates_and_clear_from_the_command_line() {
     let persona = env.pack.persona("P-S1-05").expect("persona");
     let outcome = env
         .finder
-        .send(&pdp_harness::contract::FindData::of(persona))
+        .send(&pdp_harness::protocol::contract::FindData::of(persona))
         .await;
     assert_eq!(outcome.status, Some(202));
     let reg = env

@@ -7,7 +7,7 @@ use crate::common;
 use std::time::Duration;
 
 use base64::Engine;
-use pdp_harness::environment::Environment;
+use pdp_harness::harness::environment::Environment;
 use serde_json::{Value, json};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -6,11 +6,11 @@
 use crate::common;
 
 use common::{failed_class, failed_step, provider_hosted, run_pack_with, scenario};
-use pdp_harness::config::TargetConfig;
-use pdp_harness::doctor;
-use pdp_harness::evidence::classify::FailureClass;
-use pdp_harness::evidence::record::Status;
+use pdp_harness::harness::config::TargetConfig;
+use pdp_harness::harness::doctor;
 use pdp_harness::provider::{Fault, Faults};
+use pdp_harness::record::classify::FailureClass;
+use pdp_harness::record::run::Status;
 use pdp_harness::runner::Pack;
 
 const VIEW_STEP: &str =

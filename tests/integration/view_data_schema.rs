@@ -6,9 +6,9 @@
 
 use crate::common;
 
+use pdp_harness::protocol::rules::{ViewDataSchema, cross_field};
 use pdp_harness::provider::Faults;
 use pdp_harness::provider::view_data::{arrangements, possible_match_arrangements, view_data};
-use pdp_harness::rules::{ViewDataSchema, cross_field};
 use serde_json::Value;
 
 /// Every view data payload the reference provider can emit for the shipped pack.

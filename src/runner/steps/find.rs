@@ -9,10 +9,10 @@ use super::{
     Forgery, StepFailure, StepResult, await_registrations, last_find, send_find, send_find_as,
     short, with_refusals,
 };
-use crate::evidence::record::Timing;
+use crate::harness::testpack::ExpectedMatch;
+use crate::record::run::Timing;
 use crate::runner::audit::FindKind;
 use crate::runner::world::HarnessWorld;
-use crate::testpack::ExpectedMatch;
 
 #[given("the provider's test data has been cleared down")]
 async fn cleared_down_step(world: &mut HarnessWorld) -> StepResult {
@@ -22,7 +22,7 @@ async fn cleared_down_step(world: &mut HarnessWorld) -> StepResult {
 
 async fn cleared_down(world: &mut HarnessWorld) -> StepResult {
     world.env()?.clear_down().await.map_err(|e| match e {
-        crate::environment::ClearDownError::CasState(_) => {
+        crate::harness::environment::ClearDownError::CasState(_) => {
             StepFailure::harness(format!("internal: {e}"))
         }
         other => StepFailure::environment(other.to_string()),

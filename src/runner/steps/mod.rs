@@ -19,11 +19,11 @@ use std::time::Duration;
 use super::audit::FindKind;
 use super::world::{HarnessWorld, SentFind};
 use crate::cda::cas::Registration;
-use crate::contract::FindData;
-use crate::recorder::Observed;
-use crate::testpack::Case;
+use crate::harness::testpack::Case;
+use crate::net::recorder::Observed;
+use crate::protocol::contract::FindData;
 
-pub(super) use crate::evidence::classify::StepFailure;
+pub(super) use crate::record::classify::StepFailure;
 
 pub(super) type StepResult = Result<(), StepFailure>;
 
@@ -312,7 +312,7 @@ pub(super) fn last_view(world: &HarnessWorld) -> Result<(Registration, Observed)
 }
 
 /// Mark the find request with this X-Request-ID as the exchange a check judged.
-pub(super) fn judged_find(env: &crate::environment::Environment, request_id: &str) {
+pub(super) fn judged_find(env: &crate::harness::environment::Environment, request_id: &str) {
     env.recorder.judged_latest(|e| {
         e.party == crate::cda::finder::PARTY
             && e.request_headers
@@ -322,9 +322,9 @@ pub(super) fn judged_find(env: &crate::environment::Environment, request_id: &st
 }
 
 /// Mark the latest POST /rreguri registering `pei` as the exchange a check judged.
-pub(super) fn judged_registration(env: &crate::environment::Environment, pei: &str) {
+pub(super) fn judged_registration(env: &crate::harness::environment::Environment, pei: &str) {
     env.recorder.judged_latest(|e| {
-        e.party == crate::environment::PARTY_PROVIDER_TO_CAS
+        e.party == crate::harness::environment::PARTY_PROVIDER_TO_CAS
             && e.method == "POST"
             && e.url.contains("rreguri")
             && e.request_body.as_deref().is_some_and(|b| b.contains(pei))
@@ -332,7 +332,10 @@ pub(super) fn judged_registration(env: &crate::environment::Environment, pei: &s
 }
 
 /// One line on what was registered: each PeI with its match status.
-pub(super) fn observe_registrations(env: &crate::environment::Environment, regs: &[Registration]) {
+pub(super) fn observe_registrations(
+    env: &crate::harness::environment::Environment,
+    regs: &[Registration],
+) {
     if regs.is_empty() {
         return;
     }

@@ -79,9 +79,7 @@ fn submit_failure(e: &crate::reporting::session::SessionError) -> StepFailure {
 }
 
 /// The submission's records, or why there are none.
-fn sent(
-    world: &HarnessWorld,
-) -> Result<&[crate::evidence::record::ReportingSubmission], StepFailure> {
+fn sent(world: &HarnessWorld) -> Result<&[crate::record::run::ReportingSubmission], StepFailure> {
     if let Some(e) = &world.reporting_error {
         return Err(e.clone());
     }

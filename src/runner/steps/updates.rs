@@ -11,7 +11,13 @@ use crate::runner::world::HarnessWorld;
 fn planned_update(
     world: &HarnessWorld,
     update_id: &str,
-) -> Result<(crate::updates::MatchUpdate, crate::testpack::PlannedUpdate), StepFailure> {
+) -> Result<
+    (
+        crate::harness::updates::MatchUpdate,
+        crate::harness::testpack::PlannedUpdate,
+    ),
+    StepFailure,
+> {
     let env = world.env()?;
     let planned = env.pack.update(update_id).cloned().ok_or_else(|| {
         StepFailure::test_data(format!(

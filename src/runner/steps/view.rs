@@ -5,9 +5,9 @@ use cucumber::{then, when};
 use serde_json::Value;
 
 use super::{StepFailure, StepResult, last_find, last_view, registered, short};
-use crate::evidence::record::Timing;
+use crate::harness::testpack::{Case, ExpectedMatch, Pension};
+use crate::record::run::Timing;
 use crate::runner::world::{HarnessWorld, ObtainedView};
-use crate::testpack::{Case, ExpectedMatch, Pension};
 
 #[when("the dashboard requests the view data of each registered PeI through the UMA flow")]
 async fn view_each_step(world: &mut HarnessWorld) -> StepResult {
@@ -38,8 +38,8 @@ async fn view_each(world: &mut HarnessWorld) -> StepResult {
             limit_millis: limit,
         });
         judge_challenge(&env, &id, &r, &flow.challenge)?;
-        let rpt_jti =
-            crate::jwt::peek_claims(&flow.rpt).and_then(|c| c["jti"].as_str().map(str::to_owned));
+        let rpt_jti = crate::net::jwt::peek_claims(&flow.rpt)
+            .and_then(|c| c["jti"].as_str().map(str::to_owned));
         let introspected = env.cas.introspections()[introspections_before..]
             .iter()
             .any(|i| i.rpt_jti.is_some() && i.rpt_jti == rpt_jti);
@@ -74,10 +74,10 @@ async fn view_each(world: &mut HarnessWorld) -> StepResult {
 /// The provider's 401 challenge judged against the C&A: `as_uri` must be the C&A, the ticket
 /// one the C&A issued, for this PeI's resource.
 fn judge_challenge(
-    env: &crate::environment::Environment,
+    env: &crate::harness::environment::Environment,
     id: &str,
     r: &crate::cda::cas::Registration,
-    challenge: &crate::contract::Challenge,
+    challenge: &crate::protocol::contract::Challenge,
 ) -> StepResult {
     if challenge.as_uri.trim_end_matches('/') != env.cas.base_url() {
         return Err(StepFailure::system_under_test(format!(
@@ -106,7 +106,7 @@ fn judge_challenge(
 /// RPT the provider rightly refuses): the challenge is judged first, so the failure names the
 /// provider's mistake rather than its consequence.
 fn flow_failure(
-    env: &crate::environment::Environment,
+    env: &crate::harness::environment::Environment,
     id: &str,
     r: &crate::cda::cas::Registration,
     f: crate::cda::dashboard::ViewFailure,

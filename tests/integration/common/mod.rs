@@ -4,13 +4,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use pdp_harness::config::TargetConfig;
-use pdp_harness::environment::Environment;
-use pdp_harness::evidence::record::{RunRecord, ScenarioRecord, Status};
-use pdp_harness::evidence::redact::Redactor;
+use pdp_harness::harness::config::TargetConfig;
+use pdp_harness::harness::environment::Environment;
+use pdp_harness::harness::testpack::TestPack;
 use pdp_harness::provider::Faults;
+use pdp_harness::record::redact::Redactor;
+use pdp_harness::record::run::{RunRecord, ScenarioRecord, Status};
 use pdp_harness::runner::{self, Pack, RunOptions, writer::Collect};
-use pdp_harness::testpack::TestPack;
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -62,7 +62,9 @@ pub async fn run_pack_with(
 /// A registration limit the caller set itself is kept (the errors pack's no-answer case needs
 /// the provider's 5 s C&A call timeout and a retry inside it).
 pub fn test_limits(mut config: TargetConfig) -> TargetConfig {
-    if config.limits.registration_ms == pdp_harness::config::Limits::default().registration_ms {
+    if config.limits.registration_ms
+        == pdp_harness::harness::config::Limits::default().registration_ms
+    {
         config.limits.registration_ms = 6_000;
     }
     config.limits.update_ms = 3_000;
@@ -90,7 +92,7 @@ pub async fn run_on(
     pack: Pack,
     out: &Path,
     config: TargetConfig,
-    after: Option<Arc<pdp_harness::updates::AfterStage1>>,
+    after: Option<Arc<pdp_harness::harness::updates::AfterStage1>>,
 ) -> Result<(RunRecord, Vec<String>), runner::RunError> {
     let options = RunOptions {
         pack,
@@ -143,7 +145,7 @@ pub fn failed_step(record: &RunRecord, case: &str) -> (String, String) {
 pub fn failed_class(
     record: &RunRecord,
     case: &str,
-) -> Option<pdp_harness::evidence::classify::FailureClass> {
+) -> Option<pdp_harness::record::classify::FailureClass> {
     scenario(record, case)
         .steps
         .iter()
@@ -167,14 +169,14 @@ pub fn statuses(record: &RunRecord) -> Vec<(String, Status)> {
 }
 
 /// The embedded default's run-time PKI.
-pub fn pki(env: &Environment) -> &pdp_harness::pki::TestPki {
+pub fn pki(env: &Environment) -> &pdp_harness::net::pki::TestPki {
     env.pki
         .as_ref()
         .expect("the embedded default has a run-time PKI")
 }
 
 /// The embedded default's reference provider server.
-pub fn provider(env: &Environment) -> &pdp_harness::tls::RunningServer {
+pub fn provider(env: &Environment) -> &pdp_harness::net::tls::RunningServer {
     env.provider_server
         .as_ref()
         .expect("the embedded default runs the reference provider")
@@ -312,8 +314,8 @@ pub fn run_log_once_acknowledged(runs: &Path, limit: std::time::Duration) -> Pat
 }
 
 /// The member of case CP-01, as the finder sends them.
-pub fn member(env: &Environment) -> pdp_harness::contract::FindData {
-    pdp_harness::contract::FindData::of(env.pack.persona("P-CP-01").expect("persona"))
+pub fn member(env: &Environment) -> pdp_harness::protocol::contract::FindData {
+    pdp_harness::protocol::contract::FindData::of(env.pack.persona("P-CP-01").expect("persona"))
 }
 
 /// A client with a provider-like certificate, to call the C&A directly.
@@ -321,7 +323,7 @@ pub fn cas_client(env: &Environment) -> reqwest::Client {
     let id = pki(env)
         .client_identity("test", "test-provider")
         .expect("cert");
-    pdp_harness::tls::client(
+    pdp_harness::net::tls::client(
         Some(&id),
         &[pki(env).ca_pem()],
         std::time::Duration::from_secs(10),

@@ -12,8 +12,8 @@ use axum::response::Response;
 use chrono::Utc;
 use reqwest::header::HeaderMap;
 
-use crate::evidence::record::{DecodedToken, Exchange, Timing};
-use crate::evidence::redact::Redactor;
+use crate::record::redact::Redactor;
+use crate::record::run::{DecodedToken, Exchange, Timing};
 
 /// Bodies larger than this are not kept whole in the evidence.
 const BODY_LIMIT: usize = 16 * 1024;
@@ -125,8 +125,8 @@ pub enum SendFailure {
 
 impl SendFailure {
     /// Who acts when the peer is the system under test.
-    pub fn class(&self) -> crate::evidence::classify::FailureClass {
-        use crate::evidence::classify::FailureClass;
+    pub fn class(&self) -> crate::record::classify::FailureClass {
+        use crate::record::classify::FailureClass;
         match self {
             SendFailure::Unreachable(_) => FailureClass::Environment,
             SendFailure::TimedOut(_) | SendFailure::TooLarge(_) | SendFailure::Broken(_) => {
@@ -138,7 +138,7 @@ impl SendFailure {
 
     /// A transport error from reqwest, by kind.
     pub fn of_reqwest(e: &reqwest::Error, limit: Option<std::time::Duration>) -> SendFailure {
-        let text = crate::tls::error_chain(e);
+        let text = crate::net::tls::error_chain(e);
         if e.is_timeout() {
             return match limit {
                 Some(l) => SendFailure::TimedOut(l),

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::record::LogEvent;
+use crate::record::events::LogEvent;
 
 pub const RUN_LOG: &str = "run.log.jsonl";
 

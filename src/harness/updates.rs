@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::cda::cas::{Registration, deletion_allowed};
-use crate::testpack::{TestPack, UpdateAction};
+use crate::harness::testpack::{TestPack, UpdateAction};
 
 pub use crate::protocol::match_updates::{
     AppliedUpdate, FILE_NAME, FORMAT, MatchUpdate, MatchUpdateFile,
@@ -186,7 +186,7 @@ pub async fn apply(
         .await
         .map_err(|source| ApplyError::Send {
             url: url.clone(),
-            chain: crate::tls::error_chain(&source),
+            chain: crate::net::tls::error_chain(&source),
             source,
         })?;
     let status = resp.status();
@@ -282,7 +282,7 @@ pub async fn run_command(
             return outcome;
         }
     };
-    let _group = child.id().map(crate::environment::Group::track);
+    let _group = child.id().map(crate::harness::environment::Group::track);
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
     let all = async {
         let (out, err, status) =
@@ -422,7 +422,7 @@ impl AfterStage1 {
                 pack: record.header.selection.pack.clone(),
             });
         }
-        let early = |s: &crate::evidence::record::ScenarioRecord| {
+        let early = |s: &crate::record::run::ScenarioRecord| {
             matches!(
                 s.stage.as_deref(),
                 Some("connection proving" | "stage 1") | None
@@ -431,7 +431,7 @@ impl AfterStage1 {
         let failed: Vec<String> = record
             .scenarios
             .iter()
-            .filter(|s| early(s) && s.status != crate::evidence::record::Status::Passed)
+            .filter(|s| early(s) && s.status != crate::record::run::Status::Passed)
             .map(|s| {
                 s.case_id
                     .clone()

@@ -9,18 +9,18 @@ use crate::cda::cas::Cas;
 use crate::cda::dashboard::Dashboard;
 use crate::cda::finder::PensionFinder;
 use crate::cda::service::CdaService;
-use crate::config::{Limits, TargetConfig};
-use crate::contract::WireContract;
-use crate::evidence::record::{CertificateInfo, TargetInfo};
-use crate::evidence::redact::Redactor;
-use crate::pki::{PkiError, SigningKey, TestPki, jwks_of};
+use crate::harness::config::{Limits, TargetConfig};
+use crate::harness::testpack::TestPack;
+use crate::harness::updates::{AppliedUpdate, MatchUpdateFile};
+use crate::net::pki::{PkiError, SigningKey, TestPki, jwks_of};
+use crate::net::recorder::{InboundParty, Recorder};
+use crate::net::tls::{self, RunningServer, TlsError};
+use crate::protocol::contract::WireContract;
 use crate::provider::embedded::EmbeddedProvider;
 use crate::provider::{CLEAR_DOWN_PATH, Faults, ProviderOptions};
-use crate::recorder::{InboundParty, Recorder};
+use crate::record::redact::Redactor;
+use crate::record::run::{CertificateInfo, TargetInfo};
 use crate::reporting::session::{ReportingSession, ViewsSource};
-use crate::testpack::TestPack;
-use crate::tls::{self, RunningServer, TlsError};
-use crate::updates::{AppliedUpdate, MatchUpdateFile};
 
 pub const FINDER_ISSUER_KID: &str = "pfs-signing-1";
 pub const CAS_KID: &str = "cas-signing-1";
@@ -44,7 +44,7 @@ pub enum EnvError {
     #[error(transparent)]
     Reporting(#[from] crate::reporting::setup::SetupError),
     #[error(transparent)]
-    ViewDataSchema(#[from] crate::rules::SchemaError),
+    ViewDataSchema(#[from] crate::protocol::rules::SchemaError),
 }
 
 /// Everything a run talks to, and the clients it talks with.
@@ -70,7 +70,7 @@ pub struct Environment {
     /// CA certificates to check the C&A's own server certificate with.
     pub cas_trust: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// The client certificate the harness's own calls to its C&A present.
-    pub cas_identity: crate::pki::TlsIdentity,
+    pub cas_identity: crate::net::pki::TlsIdentity,
     /// The client the harness's own calls to its C&A use (doctor, dashboard).
     pub cas_client: reqwest::Client,
     /// "embedded default ..." or "organisation's endpoints".
@@ -83,11 +83,11 @@ pub struct Environment {
     pub limits: Limits,
     pub contract: WireContract,
     /// The view data schema in force (`[contract] view_data_schema`, else the built-in one).
-    pub view_schema: Arc<crate::rules::ViewDataSchema>,
+    pub view_schema: Arc<crate::protocol::rules::ViewDataSchema>,
     /// The match-update file applied between stage 1 and stage 2, once it has been.
     pub match_updates: std::sync::Mutex<Option<MatchUpdateFile>>,
     /// The CDA side's client certificate (finder, dashboard, clear-down).
-    pub harness_identity: crate::pki::TlsIdentity,
+    pub harness_identity: crate::net::pki::TlsIdentity,
     /// The organisation's reporting: to the real reporting API or the harness's simulator.
     pub reporting: Arc<ReportingSession>,
     /// The target file has a `[reporting]` section (a real target's reporting runs only then).
@@ -187,7 +187,7 @@ impl Environment {
                 recorder: recorder.clone(),
                 party: PARTY_PROVIDER_TO_CAS,
             },
-            crate::recorder::record_inbound,
+            crate::net::recorder::record_inbound,
         ));
         let cas_server = tls::serve_mtls(cas_app, loopback, &cas_identity, &ca, &config.server)?;
         cas.set_base_url(cas_server.base_url());
@@ -290,7 +290,7 @@ impl Environment {
             dashboard,
             pack,
             limits: config.limits.clone(),
-            view_schema: Arc::new(crate::rules::ViewDataSchema::configured(
+            view_schema: Arc::new(crate::protocol::rules::ViewDataSchema::configured(
                 contract.view_data_schema.as_deref(),
                 &config.base_dir(),
             )?),
@@ -312,10 +312,10 @@ impl Environment {
             .view_schema
             .check(view_data)
             .iter()
-            .chain(crate::rules::cross_field(view_data).iter())
+            .chain(crate::protocol::rules::cross_field(view_data).iter())
             .map(ToString::to_string)
             .collect();
-        for w in crate::rules::source_conflicts(view_data) {
+        for w in crate::protocol::rules::source_conflicts(view_data) {
             if self.contract.strict {
                 failures.push(format!("{w} ([contract] strict = true)"));
             } else {
@@ -348,7 +348,7 @@ impl Environment {
                     .to_owned(),
             );
         };
-        crate::updates::apply(&self.harness_client, &provider.base_url(), &file)
+        crate::harness::updates::apply(&self.harness_client, &provider.base_url(), &file)
             .await
             .map_err(|e| e.to_string())
     }
@@ -418,7 +418,7 @@ impl Environment {
             .build()
             .map_err(|e| ClearDownError::Http {
                 url: url.to_owned(),
-                source: crate::recorder::SendFailure::NotSent(e.to_string()),
+                source: crate::net::recorder::SendFailure::NotSent(e.to_string()),
             })?;
         let obs = self
             .recorder
@@ -499,7 +499,7 @@ impl Environment {
             |router| {
                 router.layer(axum::middleware::from_fn_with_state(
                     inbound,
-                    crate::recorder::record_inbound,
+                    crate::net::recorder::record_inbound,
                 ))
             },
         )?;
@@ -529,7 +529,7 @@ impl Environment {
         };
         let base = config.base_dir();
         let text = |setting: &str, path: &std::path::Path| {
-            crate::config::read_text(setting, &base.join(path)).map_err(EnvError::Config)
+            crate::harness::config::read_text(setting, &base.join(path)).map_err(EnvError::Config)
         };
         let certs = |setting: &str, pem: &str| -> Result<Vec<CertificateDer<'static>>, EnvError> {
             let list: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem.as_bytes())
@@ -546,7 +546,7 @@ impl Environment {
             .client_key
             .read("provider.client_key", &base)
             .map_err(EnvError::Config)?;
-        let harness_id = crate::pki::TlsIdentity::from_pem(
+        let harness_id = crate::net::pki::TlsIdentity::from_pem(
             "CDA client",
             &text("provider.client_cert", &target.client_cert)?,
             &client_key,
@@ -631,7 +631,7 @@ impl Environment {
             dashboard,
             pack,
             limits: config.limits.clone(),
-            view_schema: Arc::new(crate::rules::ViewDataSchema::configured(
+            view_schema: Arc::new(crate::protocol::rules::ViewDataSchema::configured(
                 contract.view_data_schema.as_deref(),
                 &config.base_dir(),
             )?),
@@ -749,7 +749,7 @@ pub enum ClearDownError {
     Http {
         url: String,
         #[source]
-        source: crate::recorder::SendFailure,
+        source: crate::net::recorder::SendFailure,
     },
     #[error("expected the provider's clear-down at {url} to answer 2xx, got {status}")]
     Refused { url: String, status: u16 },

@@ -219,9 +219,9 @@ mod tests {
         c
     }
 
-    fn key_set() -> (crate::pki::SigningKey, JwkSet) {
-        let k = crate::pki::SigningKey::generate("k1").expect("key");
-        let set = crate::pki::jwks_of([&k]);
+    fn key_set() -> (crate::net::pki::SigningKey, JwkSet) {
+        let k = crate::net::pki::SigningKey::generate("k1").expect("key");
+        let set = crate::net::pki::jwks_of([&k]);
         (k, set)
     }
 

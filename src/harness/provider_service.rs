@@ -27,13 +27,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::contract::WireContract;
-use crate::keyfiles::{self, KeyFileError, Secret};
-use crate::pki::{PkiError, SigningKey, TlsIdentity};
+use crate::harness::testpack::{PackError, TestPack};
+use crate::net::pki::{PkiError, SigningKey, TlsIdentity};
+use crate::net::secret::{self, KeyFileError, Secret};
+use crate::net::tls::{self, RunningServer, TlsError};
+use crate::protocol::contract::WireContract;
 use crate::provider::journal::{FindJournal, JournalError};
 use crate::provider::{Faults, PROVIDER_ISSUER, ProviderOptions, ReferenceProvider};
-use crate::testpack::{PackError, TestPack};
-use crate::tls::{self, RunningServer, TlsError};
 
 /// The reference provider service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +81,7 @@ pub struct StandaloneConfig {
     pub contract: WireContract,
     /// Timeouts and connection cap (the same `[server]` keys as the target file).
     #[serde(default)]
-    pub server: crate::server::ServerLimits,
+    pub server: crate::net::server::ServerLimits,
     /// Where acknowledged finds and registrations are kept, so a restart loses neither
     /// (relative to this file; default `provider-journal.jsonl` beside it).
     #[serde(default = "default_journal")]
@@ -102,19 +102,19 @@ fn default_view_kid() -> String {
 
 /// Start the reference provider from its configuration file.
 pub async fn start(path: &Path) -> Result<RunningServer, ServiceError> {
-    let text = keyfiles::read_file("reference provider configuration", path)?;
+    let text = secret::read_file("reference provider configuration", path)?;
     let config: StandaloneConfig = toml::from_str(&text).map_err(|source| ServiceError::Parse {
         path: path.to_owned(),
         source,
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let file = |setting: &str, p: &Path| keyfiles::read_file(setting, &base.join(p));
+    let file = |setting: &str, p: &Path| secret::read_file(setting, &base.join(p));
     let server = TlsIdentity::from_pem(
         "provider server",
         &file("server_cert", &config.server_cert)?,
         &config.server_key.text("server_key", &base)?,
     )?;
-    let client_ca = keyfiles::certificates("client_ca", &base.join(&config.client_ca))?;
+    let client_ca = secret::certificates("client_ca", &base.join(&config.client_ca))?;
     let client = TlsIdentity::from_pem(
         "provider client",
         &file("client_cert", &config.client_cert)?,

@@ -14,14 +14,14 @@ use http_body_util::{BodyExt as _, Full};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 
-use crate::config::TargetConfig;
-use crate::environment::Environment;
-use crate::evidence::record::LogEvent;
-use crate::evidence::redact::Redactor;
-use crate::load::{self, LoadOptions, People};
+use crate::app::load::{self, LoadOptions, People};
+use crate::harness::config::TargetConfig;
+use crate::harness::environment::Environment;
+use crate::harness::testpack::TestPack;
 use crate::provider::Faults;
+use crate::record::events::LogEvent;
+use crate::record::redact::Redactor;
 use crate::runner::{Pack, RunOptions};
-use crate::testpack::TestPack;
 
 #[derive(Debug, thiserror::Error)]
 #[error("bench: {0}")]
@@ -53,7 +53,7 @@ pub fn peak_memory_mb() -> Option<f64> {
 }
 
 fn pack(testpacks: &Path) -> Result<TestPack, BenchError> {
-    TestPack::load(&testpacks.join(crate::bundled::INTEGRATION_PACK)).map_err(fail)
+    TestPack::load(&testpacks.join(crate::harness::bundled::INTEGRATION_PACK)).map_err(fail)
 }
 
 async fn embedded(pack: TestPack) -> Result<Arc<Environment>, BenchError> {
@@ -99,11 +99,11 @@ pub async fn run(opts: &BenchOptions) -> Result<Vec<String>, BenchError> {
     for _ in 0..KEY_ROUNDS {
         let t = Instant::now();
         for kid in kids {
-            crate::pki::SigningKey::generate(kid).map_err(fail)?;
+            crate::net::pki::SigningKey::generate(kid).map_err(fail)?;
         }
         serial.push(t.elapsed().as_secs_f64() * 1000.0);
         let t = Instant::now();
-        crate::pki::SigningKey::generate_all(&kids).map_err(fail)?;
+        crate::net::pki::SigningKey::generate_all(&kids).map_err(fail)?;
         concurrent.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     out.push(format!(
@@ -131,7 +131,7 @@ pub async fn run(opts: &BenchOptions) -> Result<Vec<String>, BenchError> {
     let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
     let console =
         crate::runner::writer::shared(Box::new(crate::runner::writer::Collect(lines.clone())));
-    let outcome = crate::session::checked_run(env.clone(), &options, console).await;
+    let outcome = crate::app::session::checked_run(env.clone(), &options, console).await;
     env.shutdown();
     let wall = started.elapsed().as_secs_f64();
     let outcome = outcome.map_err(fail)?;
@@ -243,7 +243,7 @@ fn startup_ms(opts: &BenchOptions, out: &Path) -> Result<f64, BenchError> {
         .find(|p| p.is_dir())
         .ok_or_else(|| fail("the start-up run wrote no run directory"))?;
     let (events, _) =
-        crate::evidence::runlog::read(&dir.join(crate::evidence::runlog::RUN_LOG)).map_err(fail)?;
+        crate::record::runlog::read(&dir.join(crate::record::runlog::RUN_LOG)).map_err(fail)?;
     let first = events
         .iter()
         .find_map(|e| match e {

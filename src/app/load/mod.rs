@@ -16,12 +16,13 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
-use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
-use crate::config::TargetConfig;
-use crate::contract::FindData;
-use crate::environment::Environment;
+pub use crate::harness::config::LoadConfig;
+use crate::harness::config::TargetConfig;
+use crate::harness::environment::Environment;
+use crate::protocol::contract::FindData;
+pub use crate::record::load::{LatencySummary, LoadSummary};
 use personas::MatchingPerson;
 
 /// Highest rate `load` sends at, finds per second.
@@ -48,7 +49,7 @@ pub enum LoadError {
     )]
     NoMatchingPeople,
     #[error(transparent)]
-    Environment(#[from] crate::environment::EnvError),
+    Environment(#[from] crate::harness::environment::EnvError),
     #[error("clear-down before the load test failed: {0}")]
     ClearDown(String),
     #[error(transparent)]
@@ -59,7 +60,7 @@ pub enum LoadError {
 #[derive(Debug)]
 pub struct LoadRun {
     pub summary: LoadSummary,
-    pub record: crate::evidence::record::RunRecord,
+    pub record: crate::record::run::RunRecord,
     pub run_dir: std::path::PathBuf,
 }
 
@@ -67,9 +68,9 @@ pub struct LoadRun {
 /// embedded default (with synthetic members for the matching finds) or the C&A for the
 /// organisation's solution, clear down, send, and write the evidence under `out_dir`.
 pub async fn load_test(
-    mut pack: crate::testpack::TestPack,
+    mut pack: crate::harness::testpack::TestPack,
     config: &TargetConfig,
-    redactor: crate::evidence::redact::Redactor,
+    redactor: crate::record::redact::Redactor,
     faults: crate::provider::Faults,
     opts: &LoadOptions,
     out_dir: &std::path::Path,
@@ -193,15 +194,6 @@ impl LoadOptions {
     }
 }
 
-/// The target file's `[load]` section.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LoadConfig {
-    /// The find endpoint's host name, written out by the organisation: its confirmation that
-    /// this endpoint may be load-tested. Not needed for loopback.
-    pub confirm_host: Option<String>,
-}
-
 /// Loopback needs no confirmation; any other host must be named in `[load] confirm_host`.
 pub fn confirm_target(find_url: &str, config: &TargetConfig) -> Result<(), LoadError> {
     let url = url::Url::parse(find_url).map_err(|_| LoadError::BadUrl(find_url.to_owned()))?;
@@ -224,71 +216,6 @@ pub fn confirm_target(find_url: &str, config: &TargetConfig) -> Result<(), LoadE
             url: find_url.to_owned(),
             host: host.trim_matches(['[', ']']).to_owned(),
         })
-    }
-}
-
-/// One measure's distribution, in milliseconds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LatencySummary {
-    /// "acknowledgement", "service", "registration" or "view".
-    pub measure: String,
-    /// What it is measured from and to.
-    pub definition: String,
-    pub count: u64,
-    pub p50_ms: f64,
-    pub p90_ms: f64,
-    pub p99_ms: f64,
-    pub p999_ms: f64,
-    pub max_ms: f64,
-}
-
-/// What a load test sent and saw: the figures of its evidence.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LoadSummary {
-    pub find_url: String,
-    pub requested_rate: f64,
-    /// Finds sent per second over the sending window.
-    pub achieved_rate: f64,
-    pub duration_secs: f64,
-    pub match_share: f64,
-    pub max_in_flight: usize,
-    pub timeout_ms: u64,
-    pub finds_planned: u64,
-    pub finds_sent: u64,
-    pub matching_finds: u64,
-    /// Answered with 202.
-    pub acknowledged: u64,
-    /// Answered otherwise, or not at all for another reason than the timeout.
-    pub errors: u64,
-    /// Each kind of error with its count, e.g. "status 500" or "connection".
-    pub error_kinds: BTreeMap<String, u64>,
-    pub timeouts: u64,
-    pub registrations_expected: u64,
-    pub registrations_observed: u64,
-    /// Expected but not seen within the registration timeout.
-    pub registrations_missing: u64,
-    /// Seen for a find that should have registered nothing (or that pension again).
-    pub registrations_unexpected: u64,
-    #[serde(default)]
-    pub views_ok: u64,
-    #[serde(default)]
-    pub view_errors: u64,
-    pub latencies: Vec<LatencySummary>,
-}
-
-impl LoadSummary {
-    /// Every find answered with 202 in time, every expected registration seen, nothing
-    /// unexpected, every view served.
-    pub fn passed(&self) -> bool {
-        self.finds_sent == self.finds_planned
-            && self.acknowledged == self.finds_sent
-            && self.registrations_missing == 0
-            && self.registrations_unexpected == 0
-            && self.view_errors == 0
-    }
-
-    pub fn latency(&self, measure: &str) -> Option<&LatencySummary> {
-        self.latencies.iter().find(|l| l.measure == measure)
     }
 }
 
@@ -647,8 +574,8 @@ async fn send_find(
 /// run's client, which multiplexes everything over one HTTP/2 connection.
 fn finds_client(env: &Environment, opts: &LoadOptions) -> Result<reqwest::Client, LoadError> {
     let client_err = |e: reqwest::Error| {
-        LoadError::Environment(crate::environment::EnvError::Tls(
-            crate::tls::TlsError::Client(e.to_string()),
+        LoadError::Environment(crate::harness::environment::EnvError::Tls(
+            crate::net::tls::TlsError::Client(e.to_string()),
         ))
     };
     let trust = env

@@ -6,8 +6,8 @@ use std::collections::BTreeSet;
 
 use toml::Spanned;
 
-use crate::contract::FindData;
-use crate::testpack::{Address, ExpectedMatch, Persona, TestPack};
+use crate::harness::testpack::{Address, ExpectedMatch, Persona, TestPack};
+use crate::protocol::contract::FindData;
 
 /// The embedded default holds at most this many synthetic members: beyond it, matching finds
 /// repeat people (and a correct provider registers a person's pensions only once).

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::contract::WireContract;
+use crate::protocol::contract::WireContract;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -79,7 +79,7 @@ impl Limits {
     /// complete a view (the RPT from /token, the view token keys): the view response limit.
     /// Reporting: `reporting_response_ms`. (The clear-down's is its own `[clear_down]
     /// timeout_secs`, set with the hook.)
-    pub fn apply_to(&self, recorder: &crate::recorder::Recorder) {
+    pub fn apply_to(&self, recorder: &crate::net::recorder::Recorder) {
         use crate::cda::dashboard::{PARTY_JWK_URI, PARTY_JWKS, PARTY_TOKEN, PARTY_VIEW};
         recorder.set_timeout(
             crate::cda::finder::PARTY,
@@ -145,19 +145,7 @@ pub struct RedactionConfig {
     pub mask: Vec<String>,
 }
 
-pub use crate::keyfiles::Secret;
-
-impl Secret {
-    /// The secret's text; errors name the setting and what was expected.
-    pub fn read(&self, setting: &str, base: &Path) -> Result<String, String> {
-        self.text(setting, base).map_err(|e| e.to_string())
-    }
-}
-
-/// Read a PEM file a setting names.
-pub fn read_text(setting: &str, path: &Path) -> Result<String, String> {
-    crate::keyfiles::read_file(setting, path).map_err(|e| e.to_string())
-}
+pub use crate::net::secret::{Secret, read_text};
 
 /// The organisation's solution: where its find and view endpoints are and how to reach them.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -210,7 +198,7 @@ impl ProviderEndpoints {
         let mut set = jsonwebtoken::jwk::JwkSet { keys: Vec::new() };
         for k in &self.pat_assertion_keys {
             let pem = read_text("provider.pat_assertion_keys", &base.join(&k.file))?;
-            let jwk = crate::pki::rsa_public_jwk(&k.kid, &pem)
+            let jwk = crate::net::pki::rsa_public_jwk(&k.kid, &pem)
                 .map_err(|e| format!("provider.pat_assertion_keys ({}): {e}", k.file.display()))?;
             set.keys.push(jwk);
         }
@@ -238,7 +226,7 @@ impl ProviderEndpoints {
         }
         for k in &self.view_token_keys {
             let pem = read_text("provider.view_token_keys", &base.join(&k.file))?;
-            let jwk = crate::pki::rsa_public_jwk(&k.kid, &pem)
+            let jwk = crate::net::pki::rsa_public_jwk(&k.kid, &pem)
                 .map_err(|e| format!("provider.view_token_keys ({}): {e}", k.file.display()))?;
             set.keys.push(jwk);
         }
@@ -312,9 +300,9 @@ pub struct TargetConfig {
     /// `serve` runs the reporting simulator for the organisation's own reporting client.
     pub reporting_simulator: Option<ReportingSimulatorConfig>,
     /// `pdp-harness load`: the organisation's confirmation for a find endpoint not on loopback.
-    pub load: crate::load::LoadConfig,
+    pub load: LoadConfig,
     /// Timeouts and connection cap of every server the harness runs.
-    pub server: crate::server::ServerLimits,
+    pub server: crate::net::server::ServerLimits,
     /// Where the file came from (not a key in the file).
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -716,4 +704,13 @@ mod tests {
         );
         let _ = std::fs::remove_dir_all(dir);
     }
+}
+
+/// The target file's `[load]` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoadConfig {
+    /// The find endpoint's host name, written out by the organisation: its confirmation that
+    /// this endpoint may be load-tested. Not needed for loopback.
+    pub confirm_host: Option<String>,
 }

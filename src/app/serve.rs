@@ -19,15 +19,15 @@ use axum::routing::post;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
+use crate::app::session::{self, EXIT_COULD_NOT_RUN};
 use crate::cda::service::CdaService;
-use crate::config::TargetConfig;
-use crate::environment::Environment;
-use crate::recorder::Recorder;
+use crate::harness::config::TargetConfig;
+use crate::harness::environment::Environment;
+use crate::harness::testpack::TestPack;
+use crate::net::recorder::Recorder;
 use crate::runner::stop::Stop;
 use crate::runner::writer::Console;
 use crate::runner::{Pack, RunOptions};
-use crate::session::{self, EXIT_COULD_NOT_RUN};
-use crate::testpack::TestPack;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -79,10 +79,10 @@ pub struct RunRequest {
     pub cases: Option<crate::runner::CaseFilter>,
     /// A re-run's attempt history.
     #[serde(default)]
-    pub rerun: Option<crate::evidence::record::RerunInfo>,
+    pub rerun: Option<crate::record::run::RerunInfo>,
     /// The test manager's sign-off details.
     #[serde(default)]
-    pub sign_off: Option<crate::evidence::record::SignOff>,
+    pub sign_off: Option<crate::record::run::SignOff>,
     /// Stage 2 after this stage-1 run (its directory).
     #[serde(default)]
     pub after: Option<PathBuf>,
@@ -138,7 +138,7 @@ pub struct AttachedRuns {
 /// file to remove on exit.
 pub async fn start_control(
     target: &Path,
-    limits: &crate::server::ServerLimits,
+    limits: &crate::net::server::ServerLimits,
 ) -> Result<(mpsc::UnboundedReceiver<Job>, PathBuf), ServeError> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
         .await
@@ -164,7 +164,7 @@ pub async fn start_control(
         .route("/runs", post(accept_run))
         .with_state(state);
     // Runs until the process ends (the control API lives as long as serve).
-    crate::server::serve(listener, app, None, *limits).map_err(ServeError::Bind)?;
+    crate::net::server::serve(listener, app, None, *limits).map_err(ServeError::Bind)?;
     Ok((jobs_rx, path))
 }
 
@@ -285,7 +285,7 @@ impl AttachedRuns {
             return EXIT_COULD_NOT_RUN;
         }
         let after = match &job.request.after {
-            Some(dir) => match crate::updates::AfterStage1::load(
+            Some(dir) => match crate::harness::updates::AfterStage1::load(
                 &job.request.out_dir,
                 &dir.display().to_string(),
             ) {
@@ -380,7 +380,7 @@ pub async fn delegate(
         Err(e) => {
             return Err(ServeError::Broken {
                 url,
-                message: crate::tls::error_chain(&e),
+                message: crate::net::tls::error_chain(&e),
             });
         }
     };
@@ -402,7 +402,7 @@ pub async fn delegate(
     loop {
         let chunk = response.chunk().await.map_err(|e| ServeError::Broken {
             url: url.clone(),
-            message: crate::tls::error_chain(&e),
+            message: crate::net::tls::error_chain(&e),
         })?;
         let Some(chunk) = chunk else {
             return Err(ServeError::Broken {

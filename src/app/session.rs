@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use crate::doctor;
-use crate::environment::Environment;
-use crate::evidence::record::Verdict;
+use crate::harness::doctor;
+use crate::harness::environment::Environment;
+use crate::record::run::Verdict;
 use crate::runner::writer::{Console, SharedConsole};
 use crate::runner::{self, RunError, RunOptions, RunOutcome};
 
@@ -45,7 +45,7 @@ impl Console for Forward {
 /// Lines with the `[redaction] mask` values masked, before they reach any console.
 struct Masked {
     console: SharedConsole,
-    redactor: crate::evidence::redact::Redactor,
+    redactor: crate::record::redact::Redactor,
 }
 
 impl Console for Masked {
@@ -133,7 +133,7 @@ pub fn summary(outcome: &RunOutcome) -> Vec<String> {
                 lines.push(format!(
                     "  {}: {}",
                     h.key.label(),
-                    crate::evidence::record::attempt_history_text(h, s.status)
+                    crate::record::run::attempt_history_text(h, s.status)
                 ));
             }
         }
@@ -159,7 +159,7 @@ pub fn summary(outcome: &RunOutcome) -> Vec<String> {
         "  {}",
         outcome
             .run_dir
-            .join(crate::evidence::runlog::RUN_LOG)
+            .join(crate::record::runlog::RUN_LOG)
             .display()
     ));
     lines.extend(outcome.files.iter().map(|f| format!("  {}", f.display())));

@@ -11,8 +11,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::protocol::members::{Address, Persona};
-
 /// Everything configurable about the find and view endpoints.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -264,6 +262,15 @@ impl Default for ViewContract {
     }
 }
 
+/// A postal address as the find data carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    /// addressLine1..addressLine5, in order.
+    pub lines: Vec<String>,
+    pub postcode: String,
+}
+
 /// The find data of a persona, as it travels in the find request token.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct FindData {
@@ -276,22 +283,6 @@ pub struct FindData {
     pub previous_addresses: Vec<Address>,
     pub email: Option<String>,
     pub mobile_number: Option<String>,
-}
-
-impl FindData {
-    pub fn of(persona: &Persona) -> FindData {
-        FindData {
-            given_name: Some(persona.given_name.clone()),
-            family_name: Some(persona.family_name.clone()),
-            previous_family_names: persona.previous_family_names.clone(),
-            date_of_birth: Some(persona.date_of_birth.clone()),
-            national_insurance_number: persona.national_insurance_number.clone(),
-            address: Some(persona.address.clone()),
-            previous_addresses: persona.previous_addresses.clone(),
-            email: persona.email.clone(),
-            mobile_number: persona.mobile_number.clone(),
-        }
-    }
 }
 
 impl FindContract {

@@ -17,7 +17,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::evidence::record::CertificateInfo;
+use crate::record::run::CertificateInfo;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {

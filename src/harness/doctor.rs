@@ -15,9 +15,9 @@ use chrono::Utc;
 use jsonwebtoken::jwk::JwkSet;
 use rustls::pki_types::ServerName;
 
-use crate::environment::Environment;
-use crate::evidence::classify::FailureClass;
-use crate::pki::TlsIdentity;
+use crate::harness::environment::Environment;
+use crate::net::pki::TlsIdentity;
+use crate::record::classify::FailureClass;
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,7 +229,7 @@ pub async fn handshake(
         let server_cert = conn
             .peer_certificates()
             .and_then(|c| c.first())
-            .map(|c| crate::pki::certificate_info("server", c));
+            .map(|c| crate::net::pki::certificate_info("server", c));
         Ok::<_, std::io::Error>((version, server_cert))
     };
     match tokio::time::timeout(limit, connect).await {
@@ -243,7 +243,7 @@ pub async fn handshake(
             let (class, hint) = handshake_failure(&e);
             Check {
                 class: Some(class),
-                ..Check::fail(check_name, crate::tls::error_chain(&e), hint)
+                ..Check::fail(check_name, crate::net::tls::error_chain(&e), hint)
             }
         }
         Ok(Ok((version, cert))) => {
@@ -332,9 +332,9 @@ fn rustls_error(e: &std::io::Error) -> Option<&rustls::Error> {
 
 /// Who acts on a request that got no usable answer: the same kind gets the same class in every
 /// check (a refused connection is the environment's wherever it happens).
-fn transport_class(e: &crate::recorder::SendFailure) -> FailureClass {
+fn transport_class(e: &crate::net::recorder::SendFailure) -> FailureClass {
     match e {
-        crate::recorder::SendFailure::NotSent(_) => FailureClass::Configuration,
+        crate::net::recorder::SendFailure::NotSent(_) => FailureClass::Configuration,
         _ => FailureClass::Environment,
     }
 }
@@ -346,9 +346,11 @@ async fn fetch_capped(
     url: &str,
     limit: Duration,
     cap: usize,
-) -> Result<(reqwest::StatusCode, reqwest::header::HeaderMap, Vec<u8>), crate::recorder::SendFailure>
-{
-    use crate::recorder::SendFailure;
+) -> Result<
+    (reqwest::StatusCode, reqwest::header::HeaderMap, Vec<u8>),
+    crate::net::recorder::SendFailure,
+> {
+    use crate::net::recorder::SendFailure;
     let fetch = async {
         let mut resp = client
             .get(url)
@@ -402,7 +404,7 @@ async fn jwks(client: &reqwest::Client, probe: JwksProbe<'_>) -> (Check, Option<
         Ok(r) => r,
         Err(e) => {
             let class = match e {
-                crate::recorder::SendFailure::TooLarge(_) => owner,
+                crate::net::recorder::SendFailure::TooLarge(_) => owner,
                 ref other => transport_class(other),
             };
             return (
@@ -667,7 +669,7 @@ pub fn blocking(checks: &[Check]) -> Vec<&Check> {
 /// `[reporting_simulator]`: where `serve` runs the reporting API for the organisation's own
 /// reporting client, whether it is listening now, and what its journal holds. Not blocking:
 /// only `--pack reporting-received` reads the journal, and `serve` may not be running yet.
-pub async fn reporting_simulator(config: &crate::config::TargetConfig) -> Option<Check> {
+pub async fn reporting_simulator(config: &crate::harness::config::TargetConfig) -> Option<Check> {
     const NAME: &str = "reporting simulator (serve)";
     let rs = config.reporting_simulator.as_ref()?;
     let journal = rs.journal_path(&config.base_dir());

@@ -1,7 +1,8 @@
-//! Key material a configuration file names: a PEM file (relative to that file), or `env:NAME`
-//! for an environment variable holding the PEM text. Below every section that reads such a
-//! setting (the target file's, reporting's, the reference provider service's), so each parses
-//! its own section without importing the target file's module. Errors name the setting.
+//! Key material named in a configuration file: a file path (relative to that file) or
+//! `env:NAME` for an environment variable holding the PEM text. Below every layer that reads
+//! keys, so the C&A, the reference provider and the reporting client read them the same way.
+//! Errors are typed ([`KeyFileError`]) and name the setting; `read`/`read_text` give the same
+//! text as a `String` for the callers that still collect messages.
 
 use std::path::{Path, PathBuf};
 
@@ -51,7 +52,19 @@ impl Secret {
     }
 }
 
-/// Read a PEM file a setting names.
+impl Secret {
+    /// [`Secret::text`] with the error as its message.
+    pub fn read(&self, setting: &str, base: &Path) -> Result<String, String> {
+        self.text(setting, base).map_err(|e| e.to_string())
+    }
+}
+
+/// [`read_file`] with the error as its message.
+pub fn read_text(setting: &str, path: &Path) -> Result<String, String> {
+    read_file(setting, path).map_err(|e| e.to_string())
+}
+
+/// Read a PEM (or other text) file a setting names.
 pub fn read_file(setting: &str, path: &Path) -> Result<String, KeyFileError> {
     std::fs::read_to_string(path).map_err(|source| KeyFileError::Read {
         setting: setting.to_owned(),

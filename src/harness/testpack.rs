@@ -27,6 +27,7 @@ pub enum PackError {
     },
 }
 
+use crate::protocol::contract::FindData;
 pub use crate::protocol::members::{
     Address, Illustration, IllustrationComponent, Pension, Persona, ProviderInfo, SplitArrangement,
 };
@@ -380,11 +381,11 @@ impl TestPack {
                 );
                 let view_data = crate::provider::view_data::view_data(arrangements);
                 // The built-in view data schema and the cross-field rules.
-                let broken: Vec<String> = match crate::rules::ViewDataSchema::builtin() {
+                let broken: Vec<String> = match crate::protocol::rules::ViewDataSchema::builtin() {
                     Ok(schema) => schema
                         .check(&view_data)
                         .iter()
-                        .chain(crate::rules::cross_field(&view_data).iter())
+                        .chain(crate::protocol::rules::cross_field(&view_data).iter())
                         .map(ToString::to_string)
                         .collect(),
                     Err(e) => vec![e.to_string()],
@@ -639,6 +640,23 @@ impl crate::provider::members::MemberRecords for TestPack {
     }
 }
 
+/// A persona's find data is everything the pack gives about them.
+impl FindData {
+    pub fn of(persona: &Persona) -> FindData {
+        FindData {
+            given_name: Some(persona.given_name.clone()),
+            family_name: Some(persona.family_name.clone()),
+            previous_family_names: persona.previous_family_names.clone(),
+            date_of_birth: Some(persona.date_of_birth.clone()),
+            national_insurance_number: persona.national_insurance_number.clone(),
+            address: Some(persona.address.clone()),
+            previous_addresses: persona.previous_addresses.clone(),
+            email: persona.email.clone(),
+            mobile_number: persona.mobile_number.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -748,7 +766,6 @@ address = { lines = ["1 HIGH ST"], postcode = "ZZ1 1ZZ" }
     /// The reference provider's rules and the shipped pack's expectations agree, case by case.
     #[test]
     fn the_shipped_pack_expectations_follow_these_rules() {
-        use crate::contract::FindData;
         use crate::provider::matching::{MatchOutcome, find_matches};
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("testpacks/integration/pack.toml");

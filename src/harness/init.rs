@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::cda::service::{GeneratedCdaPki, INIT_VALIDITY_DAYS};
-use crate::pki::PkiError;
+use crate::net::pki::PkiError;
 
 pub const TARGET_FILE: &str = "target.toml";
 

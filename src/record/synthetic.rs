@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
-use super::record::{
+use crate::record::run::{
     CertificateInfo, Counts, Exchange, RunHeader, RunRecord, ScenarioRecord, Selection, Standards,
     Status, StepRecord, TargetInfo, TimingSummary, Verdict,
 };

@@ -9,8 +9,8 @@ use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::server::WebPkiClientVerifier;
 
-use crate::pki::TlsIdentity;
-use crate::server::ServerLimits;
+use crate::net::pki::TlsIdentity;
+use crate::net::server::ServerLimits;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -57,7 +57,7 @@ pub fn server_config(
     Ok(cfg)
 }
 
-pub use crate::server::RunningServer;
+pub use crate::net::server::RunningServer;
 
 /// Serve `app` over mutual TLS on `bind` (port 0 picks a free port), within `limits`.
 pub fn serve_mtls(
@@ -76,7 +76,7 @@ pub fn serve_mtls(
     listener.set_nonblocking(true).map_err(bind_err)?;
     let listener = tokio::net::TcpListener::from_std(listener).map_err(bind_err)?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
-    crate::server::serve(listener, app, Some(acceptor), *limits).map_err(bind_err)
+    crate::net::server::serve(listener, app, Some(acceptor), *limits).map_err(bind_err)
 }
 
 /// An HTTPS client that proves itself with `identity` (if any) and trusts only `trusted_cas`.

@@ -8,11 +8,12 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use super::{LoadOptions, LoadSummary};
-use crate::config::TargetConfig;
-use crate::environment::Environment;
-use crate::evidence::record::{LogEvent, RunHeader, RunRecord, Selection, Status, StepRecord};
-use crate::evidence::runlog::RunLog;
 use crate::evidence::{self, Format};
+use crate::harness::config::TargetConfig;
+use crate::harness::environment::Environment;
+use crate::record::events::LogEvent;
+use crate::record::run::{RunHeader, RunRecord, Selection, Status, StepRecord};
+use crate::record::runlog::RunLog;
 use crate::runner::RunError;
 
 /// The pack name a load test's evidence carries.
