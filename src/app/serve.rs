@@ -47,6 +47,123 @@ pub enum ServeError {
     },
     #[error("the running `pdp-harness serve` ({url}) stopped answering mid-run: {message}")]
     Broken { url: String, message: String },
+    #[error(
+        "{}: serve needs a [cda] section (listen, public_url, server_cert, server_key, server_ca, client_ca, signing_key); `pdp-harness init` writes an example",
+        .target.display()
+    )]
+    NoCda { target: PathBuf },
+    #[error(transparent)]
+    Cda(#[from] crate::cda::service::CdaServiceError),
+    #[error(transparent)]
+    Reporting(#[from] crate::reporting::setup::SetupError),
+}
+
+/// `pdp-harness serve`'s simulated CDA: the C&A and JWKS at the target file's `[cda]` address,
+/// and the reporting API for the organisation's own reporting client when configured.
+pub struct Serving {
+    pub service: Arc<CdaService>,
+    pub reporting: Option<crate::reporting::setup::Standalone>,
+    /// What does not stop the C&A but is to be said (a key file not there yet: a run refuses
+    /// to start until it is fixed).
+    pub warnings: Vec<String>,
+    config: TargetConfig,
+    pack: Arc<TestPack>,
+    recorder: Arc<Recorder>,
+}
+
+impl Serving {
+    /// Start the C&A (every call it receives recorded, for the evidence of runs attached, and
+    /// logged to the console) and the reporting API, for `pack`'s holdername.
+    pub fn start(
+        target: &Path,
+        config: TargetConfig,
+        pack: Arc<TestPack>,
+    ) -> Result<Serving, ServeError> {
+        let Some(cda) = &config.cda else {
+            return Err(ServeError::NoCda {
+                target: target.to_owned(),
+            });
+        };
+        let recorder = Arc::new(Recorder::new(pack.redactor(&config, false)));
+        let inbound = crate::net::recorder::InboundParty {
+            recorder: recorder.clone(),
+            party: crate::harness::environment::PARTY_PROVIDER_TO_CAS,
+        };
+        let service = CdaService::start(
+            cda,
+            &config.base_dir(),
+            &config.contract,
+            &config.server,
+            |router| {
+                router
+                    .layer(axum::middleware::from_fn_with_state(
+                        inbound,
+                        crate::net::recorder::record_inbound,
+                    ))
+                    .layer(axum::middleware::from_fn(
+                        crate::cda::service::log_to_console,
+                    ))
+            },
+        )?;
+        // The provider's registered view token keys are at /jwk_uri from the start, not only
+        // once a run attaches: the solution (and a dashboard) may read them at any time.
+        // The holdername (the test pack's, or [organisation]'s) PATs for find tokens are
+        // issued for.
+        service.cas.register_holdername(pack.holdername_guid());
+        let mut warnings = Vec::new();
+        if let Some(provider) = &config.provider {
+            match provider.view_token_key_set(&config.base_dir()) {
+                Ok(keys) if !keys.keys.is_empty() => service.cas.register_view_token_keys(&keys),
+                Ok(_) => {}
+                Err(e) => warnings.push(format!("/jwk_uri publishes no view token key yet: {e}")),
+            }
+            // The solution's PAT assertion keys: the PAT refresh route works from the start,
+            // as the find-token route does.
+            match provider.pat_assertion_key_set(&config.base_dir()) {
+                Ok(keys) => service
+                    .cas
+                    .register_pat_assertion_keys(pack.holdername_guid(), &keys),
+                Err(e) => warnings.push(format!("no PAT assertion key registered yet: {e}")),
+            }
+        }
+        let reporting = crate::reporting::setup::standalone(&config.reporting_sections())?;
+        Ok(Serving {
+            service: Arc::new(service),
+            reporting,
+            warnings,
+            config,
+            pack,
+            recorder,
+        })
+    }
+
+    /// With `[provider]`, runs attach to this serve (`run --target` hands its run over): the
+    /// control API is started and announced beside `target`. Returns the runs, the jobs to
+    /// run and the handoff file; `None` without `[provider]`.
+    pub async fn attach(
+        &self,
+        target: &Path,
+    ) -> Result<Option<(AttachedRuns, mpsc::UnboundedReceiver<Job>, PathBuf)>, ServeError> {
+        if self.config.provider.is_none() {
+            return Ok(None);
+        }
+        let (jobs, handoff) = start_control(target, &self.config.server).await?;
+        let runs = AttachedRuns {
+            config: self.config.clone(),
+            pack: self.pack.clone(),
+            recorder: self.recorder.clone(),
+            service: self.service.clone(),
+        };
+        Ok(Some((runs, jobs, handoff)))
+    }
+
+    /// Stop the C&A and the reporting API.
+    pub fn shutdown(&self) {
+        self.service.shutdown();
+        if let Some(r) = &self.reporting {
+            r.server.shutdown();
+        }
+    }
 }
 
 /// What `serve` announces beside the target file.
@@ -86,6 +203,43 @@ pub struct RunRequest {
     /// Stage 2 after this stage-1 run (its directory).
     #[serde(default)]
     pub after: Option<PathBuf>,
+}
+
+impl RunRequest {
+    /// The run's options: the request's selection against `config`, stopped by `stop`.
+    pub fn options(
+        &self,
+        config: TargetConfig,
+        after: Option<Arc<crate::harness::updates::AfterStage1>>,
+        stop: Stop,
+        interactive: bool,
+    ) -> RunOptions {
+        RunOptions {
+            pack: self.pack,
+            tags: self.tags.clone(),
+            features_dir: self.features_dir.clone(),
+            out_dir: self.out_dir.clone(),
+            config,
+            cases: self.cases.clone(),
+            rerun: self.rerun.clone(),
+            stop,
+            sign_off: self.sign_off.clone(),
+            after,
+            interactive,
+        }
+    }
+
+    /// The request with its paths absolute, for a `serve` that may run elsewhere in the file
+    /// system.
+    pub fn absolute(&self) -> RunRequest {
+        let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+        RunRequest {
+            features_dir: absolute(&self.features_dir),
+            out_dir: absolute(&self.out_dir),
+            after: self.after.as_deref().map(absolute),
+            ..self.clone()
+        }
+    }
 }
 
 /// How often a quiet run's answer stream carries a blank line, so a client that went away is
@@ -297,20 +451,10 @@ impl AttachedRuns {
             },
             None => None,
         };
-        let options = RunOptions {
-            pack: job.request.pack,
-            tags: job.request.tags.clone(),
-            features_dir: job.request.features_dir.clone(),
-            out_dir: job.request.out_dir.clone(),
-            config: self.config.clone(),
-            cases: job.request.cases.clone(),
-            rerun: job.request.rerun.clone(),
-            stop: stop.clone(),
-            sign_off: job.request.sign_off.clone(),
-            after,
-            // The run is in serve's process: its terminal is not the caller's.
-            interactive: false,
-        };
+        // The run is in serve's process: its terminal is not the caller's.
+        let options = job
+            .request
+            .options(self.config.clone(), after, stop.clone(), false);
         if let Err(e) = crate::runner::check_selection(&options) {
             say(format!("error: {e}"));
             return EXIT_COULD_NOT_RUN;
@@ -334,16 +478,9 @@ impl AttachedRuns {
             self.service.public_url
         ));
         let console = crate::runner::writer::shared(Box::new(StreamConsole(job.lines.clone())));
-        let outcome = session::checked_run(env.clone(), &options, console).await;
         // The run's own servers (the reporting simulator) stop; serve's C&A keeps running.
-        env.shutdown();
-        match outcome {
-            Ok(outcome) => {
-                for line in session::summary(&outcome) {
-                    say(self.recorder.redactor().mask(&line));
-                }
-                session::exit_code(&outcome)
-            }
+        match session::execute(env, &options, console, |line| say(line.to_owned())).await {
+            Ok(outcome) => session::exit_code(&outcome),
             Err(e) => {
                 say(format!("error: {e}"));
                 EXIT_COULD_NOT_RUN

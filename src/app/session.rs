@@ -103,6 +103,24 @@ pub async fn checked_run(
     Ok(runner::run(env, options, Box::new(Forward(console))).await?)
 }
 
+/// One run as `run` and `serve` both execute it: the doctor and the scenarios
+/// ([`checked_run`]), then the environment's own servers stopped (a `serve`'s C&A keeps
+/// running), then the closing lines, masked, to `say`.
+pub async fn execute(
+    env: Arc<Environment>,
+    options: &RunOptions,
+    console: SharedConsole,
+    mut say: impl FnMut(&str),
+) -> Result<RunOutcome, SessionError> {
+    let outcome = checked_run(env.clone(), options, console).await;
+    env.shutdown();
+    let outcome = outcome?;
+    for line in summary(&outcome) {
+        say(&env.recorder.redactor().mask(&line));
+    }
+    Ok(outcome)
+}
+
 /// The closing lines: verdict, counts, timing figures, where the evidence is.
 pub fn summary(outcome: &RunOutcome) -> Vec<String> {
     let c = outcome.record.counts;

@@ -29,7 +29,7 @@ fn badge(status: Status) -> String {
     format!(
         "<span class=\"badge {}\">{}</span>",
         status.as_str(),
-        status.as_str().to_uppercase()
+        present::status_word(status)
     )
 }
 
@@ -109,82 +109,15 @@ pub fn render_html(record: &RunRecord, manifest_sha256: Option<&str>) -> String 
             esc(&p.text)
         );
     }
-    let rows: Vec<(&str, String)> = vec![
-        ("Run id", h.run_id.clone()),
-        ("Organisation", h.target.organisation.clone()),
-        ("Environment", h.target.environment.clone()),
-        ("Holdername GUID", h.target.holdername_guid.clone()),
-        ("Find URL", h.target.find_url.clone()),
-        ("View URL", h.target.view_url.clone()),
-        (
-            "Target file",
-            h.target
-                .target_file
-                .clone()
-                .unwrap_or_else(|| "none - embedded default".to_owned()),
-        ),
-        (
-            "Started (UTC)",
-            h.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-        ),
-        (
-            "Finished (UTC)",
-            record.ended_at.map_or_else(
-                || "not finished - run interrupted".to_owned(),
-                |t| t.format("%Y-%m-%d %H:%M:%S").to_string(),
-            ),
-        ),
-        ("Harness version", h.harness_version.clone()),
-        ("Technical standards", h.standards.technical.clone()),
-        ("Data standards", h.standards.data.clone()),
-        ("Reporting standards", h.standards.reporting.clone()),
-        ("Find/view contract", h.standards.find_view_contract.clone()),
-        ("View data schema", h.standards.view_data_schema.clone()),
-        (
-            "Test pack",
-            h.test_pack
-                .clone()
-                .unwrap_or_else(|| "not recorded".to_owned()),
-        ),
-        (
-            "Selection",
-            format!(
-                "pack {}, tags {}",
-                h.selection.pack,
-                h.selection.tags.as_deref().unwrap_or("none")
-            ),
-        ),
-        (
-            "Personal data",
-            if h.personal_data_revealed {
-                "REVEALED at the user's request".to_owned()
-            } else {
-                "redacted".to_owned()
-            },
-        ),
-    ];
-    let mut rows = rows;
-    if let Some(after) = &h.after {
-        rows.push((
-            "Stage 2 of",
-            format!(
-                "stage-1 run {after}: its match-update file and the registrations it left at the C&A"
-            ),
-        ));
-    }
-    if let Some(rerun) = &h.rerun {
-        rows.push((
-            "Re-run of",
-            format!(
-                "run {} (the scenarios that did not pass; runs in the chain: {})",
-                rerun.rerun_of,
-                rerun.chain.join(", ")
-            ),
-        ));
-    }
     o.push_str("<table id=\"cover\"><colgroup><col style=\"width:14rem\"/><col/></colgroup>");
-    for (k, v) in rows {
-        let _ = write!(o, "<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v));
+    for f in present::cover_facts(record) {
+        let value = match f.emphasis {
+            present::Emphasis::Alarm | present::Emphasis::Caution => {
+                format!("<strong>{}</strong>", esc(&f.value))
+            }
+            _ => esc(&f.value),
+        };
+        let _ = write!(o, "<tr><th>{}</th><td>{value}</td></tr>", esc(f.label));
     }
     for (name, sha) in present::input_lines(record) {
         let _ = write!(
@@ -203,6 +136,7 @@ pub fn render_html(record: &RunRecord, manifest_sha256: Option<&str>) -> String 
     findings(&mut o, record);
     summary(&mut o, record);
     attempt_history(&mut o, record);
+    catalogue_coverage(&mut o, record);
     timings(&mut o, record);
     warnings(&mut o, record);
     reporting(&mut o, record);
@@ -293,15 +227,7 @@ fn summary(o: &mut String, record: &RunRecord) {
     );
     for i in reading_order(&record.scenarios) {
         let s = &record.scenarios[i];
-        let secs = s.ended_at.map_or_else(
-            || "-".to_owned(),
-            |end| {
-                format!(
-                    "{:.2}",
-                    (end - s.started_at).num_milliseconds() as f64 / 1000.0
-                )
-            },
-        );
+        let secs = present::seconds_text(s);
         let refs = s.refs();
         let _ = write!(
             o,
@@ -358,6 +284,34 @@ fn attempt_history(o: &mut String, record: &RunRecord) {
     o.push_str("</table>");
 }
 
+/// The error catalogue's cases with what each mirrors and its result, linked to the detail.
+fn catalogue_coverage(o: &mut String, record: &RunRecord) {
+    let rows = present::coverage(record);
+    if rows.is_empty() {
+        return;
+    }
+    let _ = write!(
+        o,
+        "<h2 id=\"catalogue-coverage\">{}</h2><p class=\"muted\">{} {}.</p><table>\
+<colgroup><col style=\"width:8rem\"/><col/><col style=\"width:7rem\"/></colgroup>\
+<tr><th>Case</th><th>Mirrors</th><th>Result</th></tr>",
+        esc(present::COVERAGE_TITLE),
+        esc(present::COVERAGE_NOTE),
+        esc(&present::coverage_counts(&rows))
+    );
+    for r in &rows {
+        let _ = write!(
+            o,
+            "<tr class=\"catalogue-case\"><td class=\"case\"><a href=\"#{}\">{}</a></td><td>{}</td><td>{}</td></tr>",
+            anchor(r.scenario),
+            esc(&r.case),
+            esc(&r.mirror.text()),
+            badge(r.status)
+        );
+    }
+    o.push_str("</table>");
+}
+
 /// Each reporting submission, the same-UTC-day check and the reconciliation.
 fn reporting(o: &mut String, record: &RunRecord) {
     let r = &record.reporting;
@@ -371,24 +325,21 @@ fn reporting(o: &mut String, record: &RunRecord) {
 <th>Detail</th></tr>",
     );
     for s in &r.submissions {
-        let expected = present::expected_by(record, s);
-        let class = if present::submission_ok(s) {
-            "passed"
-        } else if expected.is_some() {
-            "expected"
-        } else {
-            "failed"
+        let standing = present::standing(record, s);
+        let (class, expected) = match &standing {
+            present::Standing::Accepted => ("passed", None),
+            present::Standing::Expected(case) => ("expected", Some(case)),
+            present::Standing::Refused => ("failed", None),
         };
         let _ = write!(
             o,
             "<tr><td class=\"nowrap\">{}</td><td class=\"nowrap\">{}</td><td><code>{}</code></td><td>{}</td>\
-<td><span class=\"badge {class}\">{}{}</span>{}{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+<td><span class=\"badge {class}\">{}</span>{}{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
             esc(&s.at.format("%H:%M:%S%.3f").to_string()),
             esc(&s.endpoint),
             esc(&s.record_id),
             esc(&s.submission_reason),
-            esc(&s.outcome.replace('_', " ")),
-            s.http_status.map(|h| format!(" {h}")).unwrap_or_default(),
+            esc(&present::submission_outcome(s)),
             if s.codes.is_empty() {
                 String::new()
             } else {
@@ -397,7 +348,7 @@ fn reporting(o: &mut String, record: &RunRecord) {
             expected
                 .map(|c| format!(
                     "<br/><span class=\"muted\">expected: the purpose of {}</span>",
-                    esc(&c)
+                    esc(c)
                 ))
                 .unwrap_or_default(),
             s.attempts,
@@ -464,20 +415,19 @@ fn reporting(o: &mut String, record: &RunRecord) {
 
 /// Doubts that did not fail a step (where the public sources disagree), with their case.
 fn warnings(o: &mut String, record: &RunRecord) {
-    let mut rows = String::new();
-    for s in &record.scenarios {
-        let case = s.case_id.clone().unwrap_or_else(|| s.name.clone());
-        for w in s.warnings() {
-            let _ = write!(rows, "<tr><td>{}</td><td>{}</td></tr>", esc(&case), esc(w));
-        }
-    }
+    let rows = present::warning_rows(record);
     if rows.is_empty() {
         return;
     }
     let _ = write!(
         o,
-        "<h2>Warnings</h2><p>Where the public sources disagree the harness warns instead of failing; each warning gives its reason. <code>[contract] strict = true</code> makes them failures.</p><table><tr><th>Case</th><th>Warning</th></tr>{rows}</table>"
+        "<h2>Warnings</h2><p>{}</p><table><tr><th>Case</th><th>Warning</th></tr>",
+        esc(present::WARNINGS_NOTE)
     );
+    for (case, w) in rows {
+        let _ = write!(o, "<tr><td>{}</td><td>{}</td></tr>", esc(&case), esc(w));
+    }
+    o.push_str("</table>");
 }
 
 /// The timing table with, per measure, p50/p95/max on a logarithmic scale (1 ms to the
@@ -537,47 +487,13 @@ fn load(o: &mut String, record: &RunRecord) {
     let Some(s) = &record.load else {
         return;
     };
-    let views = if s.views_ok + s.view_errors > 0 {
-        format!(" Views: {} served, {} failed.", s.views_ok, s.view_errors)
-    } else {
-        String::new()
-    };
-    let errors = s
-        .error_kinds
-        .iter()
-        .map(|(k, n)| format!("{k}: {n}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let [sent, outcome] = present::load_lines(record).unwrap_or_default();
     let _ = write!(
         o,
-        "<h2 id=\"load\">Load</h2><p>{} finds to <code>{}</code> at {} per second requested, \
-{:.1} per second achieved, over {} s; {} for people the provider holds; at most {} in flight; \
-timeout {} ms.</p><p>Acknowledged {}, errors {}{}, timeouts {}. Registrations: {} expected, {} seen, \
-{} missing, {} unexpected.{}</p><p class=\"muted\">Latencies run from each find's intended send \
-time (its slot in the schedule), so time spent queueing behind a slow answer counts (no \
-coordinated omission); 'service' alone runs from the actual send. HDR histograms, 3 significant \
-digits.</p>",
-        s.finds_sent,
-        esc(&s.find_url),
-        s.requested_rate,
-        s.achieved_rate,
-        s.duration_secs,
-        s.matching_finds,
-        s.max_in_flight,
-        s.timeout_ms,
-        s.acknowledged,
-        s.errors,
-        if errors.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", esc(&errors))
-        },
-        s.timeouts,
-        s.registrations_expected,
-        s.registrations_observed,
-        s.registrations_missing,
-        s.registrations_unexpected,
-        views
+        "<h2 id=\"load\">Load</h2><p>{}</p><p>{}</p><p class=\"muted\">{}</p>",
+        esc(&sent),
+        esc(&outcome),
+        esc(present::LOAD_NOTE)
     );
     let axis = s
         .latencies
@@ -634,9 +550,7 @@ aria-label=\"p50, p90, p99, p99.9 and max, linear, axis to {axis:.1} ms\">\
 }
 
 fn exchange(o: &mut String, ex: &Exchange) {
-    let status = ex
-        .status
-        .map_or_else(|| "no response".to_owned(), |s| s.to_string());
+    let status = present::outcome_text(ex);
     let _ = write!(
         o,
         "<p class=\"muted\">{} - at {} - <b>{} {}</b> → {status} ({:.0} ms){}</p>",
@@ -676,10 +590,7 @@ fn exchange(o: &mut String, ex: &Exchange) {
 }
 
 fn scenario(o: &mut String, i: usize, s: &ScenarioRecord) {
-    let title = match &s.case_id {
-        Some(c) => format!("{c} {}", s.name),
-        None => s.name.clone(),
-    };
+    let title = present::scenario_title(s);
     let refs = s.refs();
     let _ = write!(
         o,
@@ -691,12 +602,7 @@ fn scenario(o: &mut String, i: usize, s: &ScenarioRecord) {
         badge(s.status),
         esc(&s.location),
         esc(&s.feature),
-        esc(&s
-            .tags
-            .iter()
-            .map(|t| format!("@{}", t.trim_start_matches('@')))
-            .collect::<Vec<_>>()
-            .join(" ")),
+        esc(&present::tags_text(s)),
         if refs.is_empty() {
             String::new()
         } else {
@@ -756,8 +662,7 @@ fn scenario(o: &mut String, i: usize, s: &ScenarioRecord) {
                     esc(whence),
                     esc(&ex.method),
                     esc(&ex.url),
-                    ex.status
-                        .map_or_else(|| "no response".to_owned(), |c| c.to_string())
+                    present::outcome_text(ex)
                 );
                 exchange(o, ex);
                 o.push_str("</details>");

@@ -43,7 +43,7 @@ pub enum EvidenceError {
 }
 
 /// Which outputs to render.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Pdf,
     Junit,

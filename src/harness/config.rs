@@ -388,6 +388,15 @@ impl TargetConfig {
         Ok(cfg)
     }
 
+    /// The target file when one is given, else the embedded default's configuration (no
+    /// file): what every command taking `--target FILE` starts from.
+    pub fn load_or_default(path: Option<&Path>) -> Result<TargetConfig, ConfigError> {
+        match path {
+            Some(path) => TargetConfig::load(path),
+            None => Ok(TargetConfig::default()),
+        }
+    }
+
     /// The configuration as `key = value` lines for the evidence appendix.
     /// The directory relative paths in the file are resolved against.
     /// Reporting's sections and what it takes from around them (base directory, `[server]`,

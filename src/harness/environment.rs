@@ -22,6 +22,15 @@ use crate::record::redact::Redactor;
 use crate::record::run::{CertificateInfo, TargetInfo};
 use crate::reporting::session::{ReportingSession, ViewsSource};
 
+mod hooks;
+
+pub(crate) use hooks::Group;
+pub use hooks::{
+    ClearDown, ClearDownError, ClearError, Cleared, Hook, HookError, clear_down_configured,
+    clear_down_once, kill_clear_down_commands, run_clear_down_command, run_hook_command,
+};
+use hooks::{clear_down_hook, clear_down_timeout};
+
 pub const FINDER_ISSUER_KID: &str = "pfs-signing-1";
 pub const CAS_KID: &str = "cas-signing-1";
 pub const DASHBOARD_KID: &str = "dashboard-rqp-1";
@@ -45,6 +54,15 @@ pub enum EnvError {
     Reporting(#[from] crate::reporting::setup::SetupError),
     #[error(transparent)]
     ViewDataSchema(#[from] crate::protocol::rules::SchemaError),
+}
+
+/// Why the environment a command is played against did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("could not prepare the run against the organisation's endpoints")]
+    External(#[source] EnvError),
+    #[error("could not start the embedded default")]
+    Embedded(#[source] EnvError),
 }
 
 /// Everything a run talks to, and the clients it talks with.
@@ -108,27 +126,6 @@ pub enum Restart {
     },
     /// The target file names no restart command.
     NotConfigured,
-}
-
-/// The provider's clear-down hook.
-#[derive(Debug, Clone)]
-pub enum ClearDown {
-    /// POST to this URL with the harness's client certificate.
-    Http(String),
-    /// Run this program with these arguments; exit status 0 means cleared.
-    Command {
-        argv: Vec<String>,
-        timeout: Duration,
-    },
-}
-
-impl ClearDown {
-    fn describe(&self) -> String {
-        match self {
-            ClearDown::Http(url) => url.clone(),
-            ClearDown::Command { argv, .. } => format!("command {}", argv.join(" ")),
-        }
-    }
 }
 
 impl Environment {
@@ -404,38 +401,10 @@ impl Environment {
         if let Ok(mut slot) = self.match_updates.lock() {
             *slot = None;
         }
-        match &self.clear_down {
-            ClearDown::Http(url) => self.clear_down_http(url).await,
-            ClearDown::Command { argv, timeout } => run_clear_down_command(argv, *timeout).await,
-        }
-    }
-
-    async fn clear_down_http(&self, url: &str) -> Result<(), ClearDownError> {
-        let request = self
-            .harness_client
-            .post(url)
-            .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
-            .build()
-            .map_err(|e| ClearDownError::Http {
-                url: url.to_owned(),
-                source: crate::net::recorder::SendFailure::NotSent(e.to_string()),
-            })?;
-        let obs = self
-            .recorder
-            .send(PARTY_CLEAR_DOWN, &self.harness_client, request)
+        self.clear_down
+            .run(&self.recorder, &self.harness_client)
             .await
-            .map_err(|source| ClearDownError::Http {
-                url: url.to_owned(),
-                source,
-            })?;
-        if (200..300).contains(&obs.status) {
-            Ok(())
-        } else {
-            Err(ClearDownError::Refused {
-                url: url.to_owned(),
-                status: obs.status,
-            })
-        }
+            .map(|_| ())
     }
 
     pub fn target_info(&self, target_file: Option<String>) -> TargetInfo {
@@ -467,6 +436,24 @@ impl Environment {
         }
         if let Some(p) = &self.embedded_provider {
             p.shutdown();
+        }
+    }
+
+    /// The organisation's solution when the target file names one (`[provider]`), else the
+    /// embedded default without faults: what `run` and `doctor` are played against.
+    pub async fn for_target(
+        pack: Arc<TestPack>,
+        config: &TargetConfig,
+        redactor: Redactor,
+    ) -> Result<Environment, StartError> {
+        if config.provider.is_some() {
+            Environment::external(pack, config, redactor)
+                .await
+                .map_err(StartError::External)
+        } else {
+            Environment::embedded(pack, config, Faults::none(), redactor)
+                .await
+                .map_err(StartError::Embedded)
         }
     }
 
@@ -659,227 +646,4 @@ fn organisation_name(config: &TargetConfig, pack: &TestPack) -> String {
         .name
         .clone()
         .unwrap_or_else(|| pack.provider.administrator_name.clone())
-}
-
-/// The clear-down hook from the target file, or `default_url` (the reference provider's).
-/// How long a clear-down may take, HTTP call or command alike: `[clear_down] timeout_secs`
-/// (default 120 s). No standard governs it; the organisation's hook sets its own pace.
-fn clear_down_timeout(config: &TargetConfig) -> Duration {
-    Duration::from_secs(config.clear_down.timeout_secs.unwrap_or(120))
-}
-
-fn clear_down_hook(config: &TargetConfig, default_url: String) -> ClearDown {
-    match (&config.clear_down.url, &config.clear_down.command) {
-        (Some(url), _) => ClearDown::Http(url.clone()),
-        (_, Some(argv)) => ClearDown::Command {
-            argv: argv.clone(),
-            timeout: clear_down_timeout(config),
-        },
-        _ => ClearDown::Http(default_url),
-    }
-}
-
-/// Process groups of clear-down commands still running: killed with the run, also when the
-/// process exits at once (a second Ctrl-C).
-static RUNNING_GROUPS: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
-
-/// Kill every clear-down command still running, children included.
-pub fn kill_clear_down_commands() {
-    let groups = RUNNING_GROUPS
-        .lock()
-        .map(|mut g| std::mem::take(&mut *g))
-        .unwrap_or_default();
-    for pgid in groups {
-        kill_group(pgid);
-    }
-}
-
-fn kill_group(pgid: u32) {
-    #[cfg(unix)]
-    if let Ok(pgid) = i32::try_from(pgid)
-        && pgid > 1
-    {
-        // SAFETY: killpg only sends a signal; a group that is gone already yields ESRCH.
-        unsafe {
-            libc::killpg(pgid, libc::SIGKILL);
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = pgid;
-}
-
-/// A clear-down (or `[updates]`) command's process group, killed (children included) when
-/// dropped: when the command ends, times out, or the run stops while it is running.
-pub(crate) struct Group(u32, bool);
-
-impl Group {
-    /// Track the process group `pgid` until the guard is dropped.
-    pub(crate) fn track(pgid: u32) -> Group {
-        if let Ok(mut g) = RUNNING_GROUPS.lock() {
-            g.push(pgid);
-        }
-        Group(pgid, true)
-    }
-
-    /// Leave what the command started running (a restarted service), and no longer kill
-    /// its group when the run stops.
-    fn release(&mut self) {
-        self.1 = false;
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        if self.1 {
-            kill_group(self.0);
-        }
-        if let Ok(mut g) = RUNNING_GROUPS.lock() {
-            g.retain(|p| *p != self.0);
-        }
-    }
-}
-
-/// Why the provider's test data could not be cleared down. The hook's failures are the
-/// environment's to fix (it belongs to the test set-up, not to what the standards judge), and
-/// the kind says which: nothing listening, a hook that answered no, a command that failed; the
-/// C&A's own state is the harness's.
-#[derive(Debug, thiserror::Error)]
-pub enum ClearDownError {
-    #[error("the provider's clear-down at {url} failed: {source}")]
-    Http {
-        url: String,
-        #[source]
-        source: crate::net::recorder::SendFailure,
-    },
-    #[error("expected the provider's clear-down at {url} to answer 2xx, got {status}")]
-    Refused { url: String, status: u16 },
-    #[error(transparent)]
-    Command(#[from] HookError),
-    /// The C&A's own state could not be cleared (its state file).
-    #[error("the C&A's state could not be cleared: {0}")]
-    CasState(#[from] crate::cda::store::StoreError),
-}
-
-/// Why one of the target file's commands (clear-down, restart) failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HookError {
-    #[error("the {what} command is empty")]
-    Empty { what: &'static str },
-    #[error("the {what} command {program} did not finish within {} s", .timeout.as_secs())]
-    TimedOut {
-        what: &'static str,
-        program: String,
-        timeout: Duration,
-    },
-    #[error("the {what} command {program} could not be started: {reason}")]
-    NotStarted {
-        what: &'static str,
-        program: String,
-        reason: String,
-    },
-    #[error("the {what} command {program} failed ({status}): {stderr}")]
-    Failed {
-        what: &'static str,
-        program: String,
-        status: String,
-        stderr: String,
-    },
-}
-
-/// Run a clear-down command (no shell) in its own process group, with a time limit; its
-/// stderr explains a failure.
-pub async fn run_clear_down_command(
-    argv: &[String],
-    timeout: Duration,
-) -> Result<(), ClearDownError> {
-    Ok(run_hook_command(Hook::ClearDown, argv, timeout).await?)
-}
-
-/// The target file's commands the harness runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hook {
-    ClearDown,
-    /// Restarts the solution: what it starts must outlive the command.
-    Restart,
-}
-
-impl Hook {
-    fn name(self) -> &'static str {
-        match self {
-            Hook::ClearDown => "clear-down",
-            Hook::Restart => "restart",
-        }
-    }
-}
-
-/// Run one of the target file's commands without a shell, in its
-/// own process group (killed if the run stops), within `timeout`; exit status 0 is success.
-/// Whatever it leaves behind is killed with its group, except after a successful restart,
-/// whose point is the service it started.
-pub async fn run_hook_command(
-    hook: Hook,
-    argv: &[String],
-    timeout: Duration,
-) -> Result<(), HookError> {
-    let what = hook.name();
-    let Some((program, args)) = argv.split_first() else {
-        return Err(HookError::Empty { what });
-    };
-    let mut command = tokio::process::Command::new(program);
-    command
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    #[cfg(unix)]
-    command.process_group(0);
-    let child = command.spawn();
-    let mut group = match &child {
-        Ok(c) => c.id().map(|pid| {
-            if let Ok(mut g) = RUNNING_GROUPS.lock() {
-                g.push(pid);
-            }
-            Group(pid, true)
-        }),
-        Err(_) => None,
-    };
-    let child = async move { child?.wait_with_output().await };
-    let finished = tokio::time::timeout(timeout, child).await;
-    if hook == Hook::Restart
-        && matches!(&finished, Ok(Ok(out)) if out.status.success())
-        && let Some(g) = group.as_mut()
-    {
-        g.release();
-    }
-    match finished {
-        Err(_) => Err(HookError::TimedOut {
-            what,
-            program: program.clone(),
-            timeout,
-        }),
-        Ok(Err(e)) => Err(HookError::NotStarted {
-            what,
-            program: program.clone(),
-            reason: e.to_string(),
-        }),
-        Ok(Ok(out)) if out.status.success() => Ok(()),
-        Ok(Ok(out)) => {
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            let tail: String = stderr
-                .chars()
-                .rev()
-                .take(400)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
-            Err(HookError::Failed {
-                what,
-                program: program.clone(),
-                status: out.status.to_string(),
-                stderr: tail.trim().to_owned(),
-            })
-        }
-    }
 }

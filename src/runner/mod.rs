@@ -33,9 +33,7 @@ use world::HarnessWorld;
 use writer::{Console, EvidenceWriter, Progress};
 
 /// The packs of PDP integration testing; each is a tag on its scenarios.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Pack {
     /// One find, one registration, one view (tag @connection-proving).

@@ -10,8 +10,6 @@
 
 use std::path::PathBuf;
 
-use clap::ValueEnum as _;
-
 use super::{CaseFilter, Pack, RunOptions};
 use crate::harness::config::TargetConfig;
 use crate::record::run::{Attempt, RerunInfo, RunRecord, ScenarioHistory, ScenarioKey, Status};
@@ -60,15 +58,19 @@ impl RerunPlan {
     }
 }
 
+/// The pack a run log names (`selection.pack`, written as [`Pack::name`]), in any case.
+fn pack_named(name: &str) -> Option<Pack> {
+    serde_json::from_value(serde_json::Value::String(name.to_ascii_lowercase())).ok()
+}
+
 /// Plan the re-run of `earlier`; `Ok(None)` when every scenario of it passed.
 pub fn plan(earlier: &RunRecord) -> Result<Option<RerunPlan>, RerunError> {
     let run_id = &earlier.header.run_id;
-    let pack = Pack::from_str(&earlier.header.selection.pack, true).map_err(|_| {
-        RerunError::UnknownPack {
+    let pack =
+        pack_named(&earlier.header.selection.pack).ok_or_else(|| RerunError::UnknownPack {
             run_id: run_id.clone(),
             pack: earlier.header.selection.pack.clone(),
-        }
-    })?;
+        })?;
     let not_passed: Vec<_> = earlier
         .scenarios
         .iter()
@@ -190,6 +192,25 @@ mod tests {
         r.header.run_id = "A".to_owned();
         r.scenarios = scenarios;
         r
+    }
+
+    #[test]
+    fn every_pack_is_found_again_by_the_name_its_run_log_records() {
+        for pack in [
+            Pack::ConnectionProving,
+            Pack::Stage1,
+            Pack::Stage2,
+            Pack::Reporting,
+            Pack::Resilience,
+            Pack::Errors,
+            Pack::ReportingErrors,
+            Pack::ReportingReceived,
+            Pack::All,
+        ] {
+            assert_eq!(pack_named(pack.name()), Some(pack));
+            assert_eq!(pack_named(&pack.name().to_uppercase()), Some(pack));
+        }
+        assert_eq!(pack_named("stage3"), None);
     }
 
     #[test]

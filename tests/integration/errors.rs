@@ -11,16 +11,6 @@ use pdp_harness::provider::{Fault, Faults};
 use pdp_harness::record::run::{RunRecord, Status};
 use pdp_harness::runner::Pack;
 
-/// The catalogue's case ids and the stub scenario each names, from the feature file.
-fn feature_cases() -> BTreeMap<String, String> {
-    let text = std::fs::read_to_string(common::root().join("features/errors.feature"))
-        .expect("features/errors.feature");
-    let re = regex::Regex::new(r"(E-[A-Z]+-\d{2}) [^|\n]*\(stub: ([^)]*)\)").expect("regex");
-    re.captures_iter(&text)
-        .map(|c| (c[1].to_owned(), c[2].to_owned()))
-        .collect()
-}
-
 async fn run(faults: Faults, out: &std::path::Path) -> RunRecord {
     let mut config = TargetConfig::default();
     // The no-answer case (E-REG-07) costs the provider's 5 s C&A call timeout before its retry.
@@ -75,7 +65,7 @@ async fn the_reference_provider_passes_the_errors_pack_and_each_broken_provider_
     );
 
     // Every case of the catalogue ran and passed against the reference provider.
-    let cases = feature_cases();
+    let cases = common::errors_feature_cases();
     assert!(cases.len() >= 60, "{} cases", cases.len());
     let ran: BTreeSet<String> = common::statuses(&reference)
         .into_iter()
@@ -147,5 +137,5 @@ fn the_readme_traceability_table_matches_the_errors_feature() {
         .captures_iter(&readme)
         .map(|c| (c[1].to_owned(), c[2].to_owned()))
         .collect();
-    assert_eq!(table, feature_cases());
+    assert_eq!(table, common::errors_feature_cases());
 }

@@ -335,3 +335,14 @@ pub fn cas_client(env: &Environment) -> reqwest::Client {
 pub fn rid() -> String {
     uuid::Uuid::new_v4().to_string()
 }
+
+/// The error catalogue's case ids and the stub scenario each names, from
+/// `features/errors.feature` (the `(stub: …)` of each case's title).
+pub fn errors_feature_cases() -> std::collections::BTreeMap<String, String> {
+    let text = std::fs::read_to_string(root().join("features/errors.feature"))
+        .expect("features/errors.feature");
+    let re = regex::Regex::new(r"(E-[A-Z]+-\d{2}) [^|\n]*\(stub: ([^)]*)\)").expect("regex");
+    re.captures_iter(&text)
+        .map(|c| (c[1].to_owned(), c[2].to_owned()))
+        .collect()
+}

@@ -1,11 +1,24 @@
-//! What the PDF and the HTML both say, worked out once from the record: what the run is (and
-//! is not) evidence of, every failure and warning in one list, the sign-off's scope, the
-//! meaning of raw keys, and which refusals were the point of their scenario.
+//! The content model the PDF and the HTML share, worked out once from the record: here, what
+//! the run is (and is not) evidence of, the sign-off's scope and the meaning of raw keys;
+//! `findings.rs` every failure and warning in one list; `facts.rs` the cover's facts and the
+//! words both print; `coverage.rs` the error catalogue's coverage. The renderers only decide
+//! how things look.
 
-use crate::record::classify::FailureClass;
-use crate::record::run::{
-    Exchange, ReportingSubmission, RunRecord, ScenarioRecord, Status, StepRecord, reading_order,
+mod coverage;
+mod facts;
+mod findings;
+
+pub use coverage::{
+    COVERAGE_NOTE, COVERAGE_TITLE, CoverageRow, Mirror, coverage, coverage_counts, mirror_of,
 };
+pub use facts::{
+    Emphasis, Fact, LOAD_NOTE, Standing, WARNINGS_NOTE, cover_facts, load_lines, outcome_text,
+    scenario_seconds, scenario_title, seconds_text, standing, status_word, submission_outcome,
+    tags_text, utc, warning_rows,
+};
+pub use findings::{Finding, expected_by, findings, submission_ok};
+
+use crate::record::run::{Exchange, RunRecord, ScenarioRecord, Status, StepRecord};
 
 /// What the run was pointed at, in words for the cover and the running header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,23 +71,6 @@ pub fn framing(record: &RunRecord) -> Framing {
     }
 }
 
-/// One line of the failures-first summary.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    /// Index of the scenario in the record (for its detail page), if it belongs to one.
-    pub scenario: Option<usize>,
-    /// Case id, or "-".
-    pub case: String,
-    /// "Then ..." for a step; the section for a warning.
-    pub step: String,
-    /// One line.
-    pub reason: String,
-    /// "failure" or "warning".
-    pub kind: &'static str,
-    /// Class and who acts, e.g. "system under test - technical contact".
-    pub class: String,
-}
-
 /// The first line of a message, at most `max` characters, without markdown backticks.
 pub fn one_line(message: &str, max: usize) -> String {
     let first = plain(message.lines().next().unwrap_or_default());
@@ -88,152 +84,6 @@ pub fn one_line(message: &str, max: usize) -> String {
 /// Text with markdown backticks taken out: evidence is read on paper, not rendered markdown.
 pub fn plain(text: &str) -> String {
     text.replace('`', "")
-}
-
-/// Every failure (by failed step) and warning, in reading order: the page after the cover.
-pub fn findings(record: &RunRecord) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for i in reading_order(&record.scenarios) {
-        let s = &record.scenarios[i];
-        let case = s.case_id.clone().unwrap_or_else(|| "-".to_owned());
-        match s.status {
-            Status::Failed | Status::Skipped => {
-                for st in s.steps.iter().filter(|st| st.status == Status::Failed) {
-                    // A run log from before failures carried their class has none: say so
-                    // rather than guess it from the wording.
-                    let class = st.failure_class.map_or_else(
-                        || "not recorded (run log from an older version)".to_owned(),
-                        class_text,
-                    );
-                    out.push(Finding {
-                        scenario: Some(i),
-                        case: case.clone(),
-                        step: one_line(&format!("{} {}", st.keyword, st.text), 70),
-                        reason: one_line(
-                            st.message.as_deref().unwrap_or("no message recorded"),
-                            320,
-                        ),
-                        kind: "failure",
-                        class,
-                    });
-                }
-            }
-            Status::Interrupted => out.push(Finding {
-                scenario: Some(i),
-                case: case.clone(),
-                step: s
-                    .steps
-                    .last()
-                    .map(|st| format!("after {} {}", st.keyword, st.text))
-                    .unwrap_or_else(|| "before its first step".to_owned()),
-                reason: "the scenario never finished: the run was stopped".to_owned(),
-                kind: "failure",
-                class: class_text(FailureClass::Environment),
-            }),
-            Status::Passed => {}
-        }
-        // Doubts a step raised without failing (where the public sources disagree).
-        for st in &s.steps {
-            for w in &st.warnings {
-                out.push(Finding {
-                    scenario: Some(i),
-                    case: case.clone(),
-                    step: one_line(&format!("{} {}", st.keyword, st.text), 70),
-                    reason: one_line(w, 320),
-                    kind: "warning",
-                    class: class_text(FailureClass::SystemUnderTest),
-                });
-            }
-        }
-    }
-    for t in record.timing_summary.iter().filter(|t| t.over_limit > 0) {
-        out.push(Finding {
-            scenario: None,
-            case: "-".to_owned(),
-            step: "Timings".to_owned(),
-            reason: format!(
-                "{} of {} {} measurements over the {:.0} ms limit (max {:.0} ms)",
-                t.over_limit, t.count, t.measure, t.limit_ms, t.max_ms
-            ),
-            kind: "warning",
-            class: class_text(FailureClass::SystemUnderTest),
-        });
-    }
-    let r = &record.reporting;
-    for sub in &r.submissions {
-        if submission_ok(sub) || expected_by(record, sub).is_some() {
-            continue;
-        }
-        out.push(Finding {
-            scenario: None,
-            case: "-".to_owned(),
-            step: format!("Reporting {}", sub.endpoint),
-            reason: one_line(
-                &format!("{}: {}", sub.outcome.replace('_', " "), sub.detail),
-                220,
-            ),
-            kind: "warning",
-            class: class_text(FailureClass::SystemUnderTest),
-        });
-    }
-    for rec in &r.reconciliations {
-        for f in rec.findings.iter().filter(|f| !f.agrees) {
-            out.push(Finding {
-                scenario: None,
-                case: "-".to_owned(),
-                step: "Reconciliation".to_owned(),
-                reason: format!(
-                    "{}: reported {}, observed {}",
-                    f.measure, f.reported, f.observed
-                ),
-                kind: "warning",
-                class: class_text(FailureClass::SystemUnderTest),
-            });
-        }
-    }
-    for n in &record.notes {
-        let lower = n.text.to_ascii_lowercase();
-        if lower.contains("failed") || lower.contains("not applied") || lower.contains("not re-run")
-        {
-            out.push(Finding {
-                scenario: None,
-                case: "-".to_owned(),
-                step: format!("Set-up of {}", n.stage),
-                reason: one_line(&n.text, 220),
-                kind: "warning",
-                class: class_text(FailureClass::Environment),
-            });
-        }
-    }
-    out
-}
-
-fn class_text(class: FailureClass) -> String {
-    format!("{}: {}", class.label(), class.owner())
-}
-
-pub fn submission_ok(s: &ReportingSubmission) -> bool {
-    matches!(
-        s.outcome.as_str(),
-        "accepted" | "already_accepted" | "dry_run"
-    )
-}
-
-/// The case id of the passing scenario whose purpose a refused submission was (a forced 400,
-/// a body the spec forbids): such a refusal is the expected outcome, not a finding.
-pub fn expected_by(record: &RunRecord, s: &ReportingSubmission) -> Option<String> {
-    if submission_ok(s) {
-        return None;
-    }
-    record
-        .scenarios
-        .iter()
-        .find(|sc| {
-            sc.status == Status::Passed
-                && sc.started_at <= s.at
-                && sc.ended_at.is_some_and(|end| s.at <= end)
-        })
-        .map(|sc| sc.case_id.clone().unwrap_or_else(|| sc.name.clone()))
 }
 
 /// The exchange a failed step's check judged, and where it came from: the step's own record
@@ -539,4 +389,17 @@ pub fn stage_counts(record: &RunRecord) -> Vec<(String, [usize; 4])> {
             .unwrap_or(STAGE_ORDER.len())
     });
     stages
+}
+
+/// The first `limit` bytes of `body` (cut at a character boundary) and how many bytes were left
+/// out.
+pub fn excerpt(body: &str, limit: usize) -> (&str, usize) {
+    if body.len() <= limit {
+        return (body, 0);
+    }
+    let mut cut = limit;
+    while cut > 0 && !body.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    (&body[..cut], body.len() - cut)
 }
