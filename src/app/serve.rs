@@ -90,8 +90,7 @@ impl Serving {
             party: crate::harness::environment::PARTY_PROVIDER_TO_CAS,
         };
         let service = CdaService::start(
-            cda,
-            &config.base_dir(),
+            &cda.service_settings(&config.base_dir())?,
             &config.contract,
             &config.server,
             |router| {

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use jsonwebtoken::jwk::JwkSet;
 use serde_json::Value;
 
-use crate::cda::cas::{GRANT_UMA_TICKET, RQP_FORMAT};
 use crate::net::jwt::{self, Expect};
 use crate::net::pki::SigningKey;
 use crate::net::recorder::{Observed, Recorder, SendFailure};
 use crate::protocol::contract::{Challenge, ViewContract};
+use crate::protocol::tokens::{GRANT_UMA_TICKET, RQP_FORMAT};
 use crate::record::classify::FailureClass;
 
 pub const PARTY_VIEW: &str = "dashboard -> provider view endpoint";

@@ -7,24 +7,26 @@
 //! certificates, same key) for the length of the run, so what was configured against `serve`
 //! is what the run meets.
 
-use std::path::{Path, PathBuf};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use axum::Router;
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 
 use super::cas::{Cas, CasSettings, Lifetimes};
 use super::store::{Store, StoreError};
-use crate::harness::config::{CdaConfig, read_text};
-use crate::harness::environment::{CAS_ISSUER, DASHBOARD_ISSUER};
+use crate::net::pem::{PemFileError, certificates, read_pem};
 use crate::net::pki::{PkiError, SigningKey, TestPki, TlsIdentity, jwks_of};
 use crate::net::tls::{self, RunningServer, TlsError};
 use crate::protocol::contract::WireContract;
+use crate::protocol::tokens::{CAS_ISSUER, DASHBOARD_ISSUER};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CdaServiceError {
+    /// A setting the target file's `[cda]` section gives could not be read (its secrets).
     #[error("target file: {0}")]
     Config(String),
+    #[error("target file: {0}")]
+    Certificates(#[from] PemFileError),
     #[error(transparent)]
     Pki(#[from] PkiError),
     #[error(transparent)]
@@ -56,19 +58,41 @@ pub struct CdaService {
     pub internal_client: TlsIdentity,
 }
 
-/// PEM certificates from a file a setting names; at least one.
-pub fn certificates(setting: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let pem = read_text(setting, path)?;
-    let list: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem.as_bytes())
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("{setting}: {}: {e}", path.display()))?;
-    if list.is_empty() {
-        return Err(format!(
-            "{setting}: {} holds no CERTIFICATE (expected PEM)",
-            path.display()
-        ));
+/// What the C&A service is started with: the `[cda]` section with its paths resolved and its
+/// secrets read (by the harness's configuration, so `cda` depends on no layer above it).
+/// Certificate files are read here, at start, so their errors name the setting.
+pub struct CdaServiceSettings {
+    /// Where the C&A listens.
+    pub listen: SocketAddr,
+    /// The C&A's base URL as the solution calls it (`as_uri`).
+    pub public_url: String,
+    pub server_cert: PathBuf,
+    /// The server certificate's private key (PEM).
+    pub server_key_pem: String,
+    /// CA certificate(s) that issued `server_cert`: what the solution trusts.
+    pub server_ca: PathBuf,
+    /// CA certificate(s) of the accepted client certificates.
+    pub client_ca: PathBuf,
+    pub signing_kid: String,
+    /// The key signing the CDA's tokens (PEM).
+    pub signing_key_pem: String,
+    /// The SQLite file the C&A's state is kept in.
+    pub state_path: PathBuf,
+}
+
+/// Without the two private keys: settings may be logged, keys never.
+impl std::fmt::Debug for CdaServiceSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CdaServiceSettings")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("server_cert", &self.server_cert)
+            .field("server_ca", &self.server_ca)
+            .field("client_ca", &self.client_ca)
+            .field("signing_kid", &self.signing_kid)
+            .field("state_path", &self.state_path)
+            .finish_non_exhaustive()
     }
-    Ok(list)
 }
 
 /// The C&A's issuers: its own, the finder's (per the wire contract) and the dashboard's.
@@ -87,39 +111,28 @@ pub fn cas_settings(contract: &WireContract) -> CasSettings {
 }
 
 impl CdaService {
-    /// Start the C&A from `[cda]`; relative paths are resolved against `base`. `wrap` adds
-    /// layers to the router (recording, console logging) before it is served.
+    /// Start the C&A from `[cda]`'s settings. `wrap` adds layers to the router (recording,
+    /// console logging) before it is served.
     pub fn start(
-        cda: &CdaConfig,
-        base: &Path,
+        cda: &CdaServiceSettings,
         contract: &WireContract,
         limits: &crate::net::server::ServerLimits,
         wrap: impl FnOnce(Router) -> Router,
     ) -> Result<CdaService, CdaServiceError> {
-        let config = CdaServiceError::Config;
-        let server_key = cda
-            .server_key
-            .read("cda.server_key", base)
-            .map_err(config)?;
-        let server_cert_path = base.join(&cda.server_cert);
         let identity = TlsIdentity::from_pem(
             "C&A server",
-            &read_text("cda.server_cert", &server_cert_path).map_err(config)?,
-            &server_key,
+            &read_pem("cda.server_cert", &cda.server_cert)?,
+            &cda.server_key_pem,
         )?;
-        let server_ca_path = base.join(&cda.server_ca);
-        let server_ca_pem = read_text("cda.server_ca", &server_ca_path).map_err(config)?;
-        certificates("cda.server_ca", &server_ca_path).map_err(config)?;
-        let client_ca_path = base.join(&cda.client_ca);
-        let mut client_roots = certificates("cda.client_ca", &client_ca_path).map_err(config)?;
-        let signing_pem = cda
-            .signing_key
-            .read("cda.signing_key", base)
-            .map_err(config)?;
-        let signing_key = SigningKey::from_pem(&cda.signing_kid, &signing_pem)?;
+        let server_ca_path = cda.server_ca.clone();
+        let server_ca_pem = read_pem("cda.server_ca", &server_ca_path)?;
+        certificates("cda.server_ca", &server_ca_path)?;
+        let client_ca_path = cda.client_ca.clone();
+        let mut client_roots = certificates("cda.client_ca", &client_ca_path)?;
+        let signing_key = SigningKey::from_pem(&cda.signing_kid, &cda.signing_key_pem)?;
         // Before listening: a state file in use by another serve, or damaged, stops here with
         // its name, and nothing answers with a C&A that forgot what it had.
-        let store = Store::open(&cda.state_path(base))?;
+        let store = Store::open(&cda.state_path)?;
 
         let internal = TestPki::generate("pdp-harness internal")?;
         let internal_client =

@@ -264,6 +264,32 @@ pub struct CdaConfig {
 pub const DEFAULT_CDA_STATE_FILE: &str = ".pdp-harness/cda.sqlite";
 
 impl CdaConfig {
+    /// What the C&A service starts with: paths resolved against `base` (the target file's
+    /// directory), the two private keys read.
+    pub fn service_settings(
+        &self,
+        base: &Path,
+    ) -> Result<crate::cda::service::CdaServiceSettings, crate::cda::service::CdaServiceError> {
+        let config = crate::cda::service::CdaServiceError::Config;
+        Ok(crate::cda::service::CdaServiceSettings {
+            listen: self.listen,
+            public_url: self.public_url.clone(),
+            server_key_pem: self
+                .server_key
+                .read("cda.server_key", base)
+                .map_err(config)?,
+            server_cert: base.join(&self.server_cert),
+            server_ca: base.join(&self.server_ca),
+            client_ca: base.join(&self.client_ca),
+            signing_kid: self.signing_kid.clone(),
+            signing_key_pem: self
+                .signing_key
+                .read("cda.signing_key", base)
+                .map_err(config)?,
+            state_path: self.state_path(base),
+        })
+    }
+
     /// The state file, resolved against the target file's directory.
     pub fn state_path(&self, base: &Path) -> PathBuf {
         base.join(

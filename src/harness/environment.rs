@@ -34,8 +34,7 @@ use hooks::{clear_down_hook, clear_down_timeout};
 pub const FINDER_ISSUER_KID: &str = "pfs-signing-1";
 pub const CAS_KID: &str = "cas-signing-1";
 pub const DASHBOARD_KID: &str = "dashboard-rqp-1";
-pub const DASHBOARD_ISSUER: &str = "pdp-harness-dashboard";
-pub const CAS_ISSUER: &str = "pdp-harness-cas";
+pub use crate::protocol::tokens::{CAS_ISSUER, DASHBOARD_ISSUER};
 pub use crate::provider::PROVIDER_ISSUER;
 pub const PARTY_PROVIDER_TO_CAS: &str = "provider -> C&A";
 pub const PARTY_CLEAR_DOWN: &str = "harness -> provider clear-down";
@@ -479,8 +478,7 @@ impl Environment {
             party: PARTY_PROVIDER_TO_CAS,
         };
         let service = CdaService::start(
-            cda,
-            &config.base_dir(),
+            &cda.service_settings(&config.base_dir())?,
             &config.contract,
             &config.server,
             |router| {

@@ -40,6 +40,8 @@ use crate::provider::{Faults, PROVIDER_ISSUER, ProviderOptions, ReferenceProvide
 pub enum ServiceError {
     #[error(transparent)]
     KeyFile(#[from] KeyFileError),
+    #[error(transparent)]
+    Pem(#[from] crate::net::pem::PemFileError),
     #[error("{}: {source}", .path.display())]
     Parse {
         path: PathBuf,
@@ -114,7 +116,7 @@ pub async fn start(path: &Path) -> Result<RunningServer, ServiceError> {
         &file("server_cert", &config.server_cert)?,
         &config.server_key.text("server_key", &base)?,
     )?;
-    let client_ca = secret::certificates("client_ca", &base.join(&config.client_ca))?;
+    let client_ca = crate::net::pem::certificates("client_ca", &base.join(&config.client_ca))?;
     let client = TlsIdentity::from_pem(
         "provider client",
         &file("client_cert", &config.client_cert)?,

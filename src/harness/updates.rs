@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::cda::cas::{Registration, deletion_allowed};
+use crate::cda::cas::Registration;
 use crate::harness::testpack::{TestPack, UpdateAction};
+use crate::protocol::match_status::deletion_allowed;
 
 pub use crate::protocol::match_updates::{
     AppliedUpdate, FILE_NAME, FORMAT, MatchUpdate, MatchUpdateFile,
@@ -67,7 +68,7 @@ impl MatchUpdateFile {
                 pei: reg.name.clone(),
                 asset_guid: asset,
                 resource_id: reg.resource_id.clone(),
-                current_match_status: reg.match_status.clone(),
+                current_match_status: reg.match_status.to_string(),
                 action: planned.action,
                 new_match_status: (planned.action == UpdateAction::Confirm)
                     .then(|| "match-yes".to_owned()),
@@ -347,7 +348,7 @@ impl Stage1Left {
                     resource_id: r.resource_id.clone(),
                     pei: r.name.clone(),
                     asset_guid: r.asset_guid().unwrap_or_default().to_ascii_lowercase(),
-                    match_status: r.match_status.clone(),
+                    match_status: r.match_status.to_string(),
                 })
                 .collect(),
         }

@@ -2,6 +2,7 @@
 //! checking, and the recorder that writes every exchange to the run log.
 
 pub mod jwt;
+pub mod pem;
 pub mod pki;
 pub mod recorder;
 pub mod secret;

@@ -6,8 +6,6 @@
 
 use std::path::{Path, PathBuf};
 
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use serde::Deserialize;
 
 /// A setting's key material could not be read.
@@ -22,15 +20,6 @@ pub enum KeyFileError {
     },
     #[error("{setting}: the environment variable {var} is not set (expected the PEM text)")]
     NoVariable { setting: String, var: String },
-    #[error("{setting}: {}: {source}", .path.display())]
-    Pem {
-        setting: String,
-        path: PathBuf,
-        #[source]
-        source: rustls::pki_types::pem::Error,
-    },
-    #[error("{setting}: {} holds no CERTIFICATE (expected PEM)", .path.display())]
-    NoCertificate { setting: String, path: PathBuf },
 }
 
 /// A secret given in a configuration file: a file path (relative to that file), or `env:NAME`
@@ -71,26 +60,4 @@ pub fn read_file(setting: &str, path: &Path) -> Result<String, KeyFileError> {
         path: path.to_owned(),
         source,
     })
-}
-
-/// The certificates of a PEM file a setting names; at least one.
-pub fn certificates(
-    setting: &str,
-    path: &Path,
-) -> Result<Vec<CertificateDer<'static>>, KeyFileError> {
-    let pem = read_file(setting, path)?;
-    let list: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem.as_bytes())
-        .collect::<Result<_, _>>()
-        .map_err(|source| KeyFileError::Pem {
-            setting: setting.to_owned(),
-            path: path.to_owned(),
-            source,
-        })?;
-    if list.is_empty() {
-        return Err(KeyFileError::NoCertificate {
-            setting: setting.to_owned(),
-            path: path.to_owned(),
-        });
-    }
-    Ok(list)
 }

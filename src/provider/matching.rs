@@ -13,6 +13,7 @@
 
 use super::members::{MemberRecords, Persona};
 use crate::protocol::contract::FindData;
+use crate::protocol::match_status::MatchStatus;
 
 /// The outcome for one member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,11 +23,17 @@ pub enum MatchOutcome {
 }
 
 impl MatchOutcome {
-    pub fn match_status(self) -> &'static str {
+    /// The match status this outcome registers.
+    pub fn status(self) -> MatchStatus {
         match self {
-            MatchOutcome::Yes => "match-yes",
-            MatchOutcome::Possible => "match-possible",
+            MatchOutcome::Yes => MatchStatus::Yes,
+            MatchOutcome::Possible => MatchStatus::Possible,
         }
+    }
+
+    /// [`MatchOutcome::status`] as the wire spells it.
+    pub fn match_status(self) -> &'static str {
+        self.status().wire()
     }
 }
 

@@ -304,6 +304,6 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// forms, which the CDA never sends.
 fn valid_request_id(headers: &HeaderMap, name: &str) -> Option<String> {
     header_str(headers, name)
-        .filter(|v| crate::protocol::ids::is_uuid(v))
+        .filter(|v| crate::protocol::request_id::is_uuid(v))
         .map(str::to_owned)
 }

@@ -34,6 +34,8 @@ pub enum SetupError {
     File(#[source] KeyFileError),
     #[error("[reporting_simulator]: {0}")]
     SimulatorFile(#[source] KeyFileError),
+    #[error("[reporting_simulator]: {0}")]
+    SimulatorPem(#[source] crate::net::pem::PemFileError),
     #[error("[reporting_simulator]: {0} is not set and there is no [cda] {0} to use instead")]
     SimulatorUnset(&'static str),
     #[error("[reporting_simulator]: {0}")]
@@ -252,8 +254,8 @@ pub fn standalone(config: &Sections<'_>) -> Result<Option<Standalone>, SetupErro
         .map_err(SetupError::SimulatorFile)?;
     let identity = TlsIdentity::from_pem("reporting simulator server", &cert_pem, &key_pem)?;
     let client_ca = base.join(client_ca);
-    let roots = secret::certificates("reporting_simulator.client_ca", &client_ca)
-        .map_err(SetupError::SimulatorFile)?;
+    let roots = crate::net::pem::certificates("reporting_simulator.client_ca", &client_ca)
+        .map_err(SetupError::SimulatorPem)?;
     let journal = rs.journal_path(base);
     let file = super::received::ReceivedJournal::open(&journal, super::received::MAX_JOURNAL_BYTES)
         .map_err(SetupError::Received)?;

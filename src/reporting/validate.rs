@@ -80,7 +80,7 @@ const COUNTS: [(&str, &str); 9] = [
     ),
 ];
 
-pub use crate::protocol::ids::is_uuid;
+pub use crate::protocol::request_id::is_uuid;
 
 /// RFC 3339 date-time (section 5.6), with `T` between date and time.
 pub fn is_date_time(s: &str) -> bool {

@@ -327,7 +327,8 @@ fn check_registrations(world: &HarnessWorld, status: &str) -> StepResult {
         if r.match_status != *status {
             problems.push(format!(
                 "{}: expected match_status {status:?}, observed {:?}",
-                r.name, r.match_status
+                r.name,
+                r.match_status.wire()
             ));
         }
         if !crate::cda::cas::pei_is_dashboard_readable(&r.name) {

@@ -6,6 +6,7 @@ use cucumber::then;
 use serde_json::Value;
 
 use super::{StepFailure, StepResult};
+use crate::protocol::match_status::MatchStatus;
 use crate::runner::world::HarnessWorld;
 
 fn planned_update(
@@ -60,7 +61,7 @@ async fn update_applied(world: &mut HarnessWorld, update_id: String) -> StepResu
         .wait_for(window, |regs| {
             let r = regs.iter().find(|r| r.resource_id == resource_id)?;
             match action.deletion_reason() {
-                None => (r.deleted.is_none() && r.match_status == "match-yes").then_some(()),
+                None => (r.deleted.is_none() && r.match_status == MatchStatus::Yes).then_some(()),
                 Some(_) => r.deleted.is_some().then_some(()),
             }
         })
@@ -75,7 +76,11 @@ async fn update_applied(world: &mut HarnessWorld, update_id: String) -> StepResu
         None => format!("still registered as {}", reg.match_status),
     };
     match (action.deletion_reason(), &reg.deleted) {
-        (None, None) if done.is_some() && reg.patches.iter().any(|p| p == "match-yes") => Ok(()),
+        (None, None)
+            if done.is_some() && reg.patches.iter().any(|p| p == MatchStatus::Yes.wire()) =>
+        {
+            Ok(())
+        }
         (None, _) => Err(StepFailure::system_under_test(format!(
             "update {update_id} (case {case}): expected {} PATCHed to match-yes within {} ms; observed {observed}",
             update.pei, env.limits.update_ms
