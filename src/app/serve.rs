@@ -125,7 +125,7 @@ impl Serving {
                 Err(e) => warnings.push(format!("no PAT assertion key registered yet: {e}")),
             }
         }
-        let reporting = crate::reporting::setup::standalone(&config)?;
+        let reporting = crate::reporting::setup::standalone(&config.reporting_sections())?;
         Ok(Serving {
             service: Arc::new(service),
             reporting,

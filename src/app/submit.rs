@@ -91,7 +91,14 @@ pub async fn submit(
     let recorder = Arc::new(Recorder::new(redactor));
     // The reporting API's timeout: [limits] reporting_response_ms plus the margin.
     config.limits.apply_to(&recorder);
-    let session = crate::reporting::setup::start(&config, recorder, holder, None, None, None)?;
+    let session = crate::reporting::setup::start(
+        &config.reporting_sections(),
+        recorder,
+        holder,
+        None,
+        None,
+        None,
+    )?;
     // Against the simulator (a rehearsal) the journal is thrown away afterwards.
     let scratch_journal = session.simulator.is_some().then(|| {
         std::env::temp_dir().join(format!(

@@ -12,13 +12,13 @@ use super::{Outcome, could_not_run};
 
 #[derive(Debug, Args)]
 pub struct ReferenceProviderArgs {
-    /// Its configuration (TOML); see src/provider/standalone.rs and README
+    /// Its configuration (TOML); see src/harness/provider_service.rs and README
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
 }
 
 pub async fn run(args: ReferenceProviderArgs) -> Outcome {
-    let server = pdp_harness::provider::standalone::start(&args.config)
+    let server = pdp_harness::harness::provider_service::start(&args.config)
         .await
         .map_err(|e| could_not_run(anyhow::anyhow!(e)))?;
     // Listen for the signals before saying it is up, so a stop sent at once is not missed.

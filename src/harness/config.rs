@@ -304,128 +304,7 @@ fn default_kid() -> String {
     "pdp-harness-cda-1".to_owned()
 }
 
-/// Where reporting data goes and where it comes from (`[reporting]`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ReportingConfig {
-    /// Base URL of the reporting API (e.g. MaPS pre-production); omit to rehearse against the
-    /// harness's reporting simulator.
-    pub base_url: Option<String>,
-    /// The organisation's client certificate (PEM) for the reporting API; with `base_url`.
-    pub client_cert: Option<PathBuf>,
-    pub client_key: Option<Secret>,
-    /// CA certificate(s) (PEM) that issued the reporting API's server certificate.
-    pub ca_bundle: Option<PathBuf>,
-    /// Per endpoint (`service-availability-find`, ... or its path): `"derived"` (from what the
-    /// reference provider did in the run), `"null"` or `"file:PATH"` (the organisation's export).
-    pub sources: std::collections::BTreeMap<String, String>,
-    /// How long the six submissions may take: the UTC-day guard's budget.
-    pub expected_minutes: u64,
-    /// `"on time"` or `"late"`.
-    pub submission_status: String,
-    /// The submission journal; default: `reporting-journal.jsonl` beside the target file (real
-    /// API) or in the run directory (simulator).
-    pub journal: Option<PathBuf>,
-    /// The reporting API takes the MaPS stub's `POST /configuration` (forced errors) and raw
-    /// invalid bodies: scenarios tagged `@stub` run. Always true for the simulator.
-    pub stub: bool,
-}
-
-impl Default for ReportingConfig {
-    fn default() -> Self {
-        ReportingConfig {
-            base_url: None,
-            client_cert: None,
-            client_key: None,
-            ca_bundle: None,
-            sources: std::collections::BTreeMap::new(),
-            expected_minutes: 15,
-            submission_status: "on time".to_owned(),
-            journal: None,
-            stub: false,
-        }
-    }
-}
-
-impl ReportingConfig {
-    /// `[reporting.sources]` parsed: each key an endpoint (path or slug), each value a source.
-    pub fn parsed_sources(
-        &self,
-    ) -> Result<
-        std::collections::BTreeMap<crate::reporting::Endpoint, crate::reporting::sources::Source>,
-        String,
-    > {
-        use crate::reporting::Endpoint;
-        self.sources
-            .iter()
-            .map(|(key, value)| {
-                let endpoint = Endpoint::parse(key).ok_or_else(|| {
-                    format!(
-                        "[reporting.sources] {key:?} is not a reporting endpoint (expected one of {})",
-                        Endpoint::ALL.map(Endpoint::slug).join(", ")
-                    )
-                })?;
-                let source = crate::reporting::sources::Source::parse(value)
-                    .map_err(|e| format!("[reporting.sources] {key}: {e}"))?;
-                Ok((endpoint, source))
-            })
-            .collect()
-    }
-
-    /// Check the section; errors name the key and what was expected.
-    pub fn check(&self) -> Result<(), String> {
-        if self.base_url.is_some()
-            && (self.client_cert.is_none() || self.client_key.is_none() || self.ca_bundle.is_none())
-        {
-            return Err("[reporting] base_url needs client_cert, client_key and ca_bundle: the organisation's PDP client certificate and the CA of the reporting API's server certificate".to_owned());
-        }
-        self.parsed_sources()?;
-        if !["on time", "late"].contains(&self.submission_status.as_str()) {
-            return Err(format!(
-                "[reporting] submission_status {:?}: expected \"on time\" or \"late\" (corrections are sent as resubmissions)",
-                self.submission_status
-            ));
-        }
-        if self.expected_minutes == 0 || self.expected_minutes > 24 * 60 {
-            return Err(format!(
-                "[reporting] expected_minutes {}: expected 1 to 1440",
-                self.expected_minutes
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// `pdp-harness serve` also runs the reporting simulator here, for the organisation's own
-/// reporting client (`[reporting_simulator]`); `run --pack reporting-received` judges what it
-/// received. Certificates default to `[cda]`'s: the harness's PKI the organisation already
-/// trusts, and the organisation's client CA.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReportingSimulatorConfig {
-    /// Where it listens, e.g. "0.0.0.0:8444".
-    pub listen: std::net::SocketAddr,
-    /// Its server certificate and key (PEM); default `[cda] server_cert` / `server_key`.
-    pub server_cert: Option<PathBuf>,
-    pub server_key: Option<Secret>,
-    /// CA certificate(s) (PEM) of the organisation's reporting client certificate; default
-    /// `[cda] client_ca`.
-    pub client_ca: Option<PathBuf>,
-    /// What it received, one JSON line per request; default `reporting-received.jsonl` beside
-    /// the target file.
-    pub journal: Option<PathBuf>,
-}
-
-impl ReportingSimulatorConfig {
-    /// The journal's path, relative paths resolved against `base`.
-    pub fn journal_path(&self, base: &Path) -> PathBuf {
-        base.join(
-            self.journal
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(crate::reporting::RECEIVED_FILE)),
-        )
-    }
-}
+pub use crate::reporting::config::{ReportingConfig, ReportingSimulatorConfig};
 
 /// The whole target file.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -500,7 +379,7 @@ impl TargetConfig {
                 "[organisation] holdername_guid {guid:?} is not a GUID (expected e.g. 6f1c0f2e-8c5a-4d0e-9a43-2b7d9e0c1a55)"
             )));
         }
-        cfg.reporting.check().map_err(|m| invalid(&m))?;
+        cfg.reporting.check().map_err(|e| invalid(&e.to_string()))?;
         if let Some(rs) = &cfg.reporting_simulator
             && cfg.cda.is_none()
             && (rs.server_cert.is_none() || rs.server_key.is_none() || rs.client_ca.is_none())
@@ -546,6 +425,25 @@ impl TargetConfig {
 
     /// The configuration as `key = value` lines for the evidence appendix.
     /// The directory relative paths in the file are resolved against.
+    /// Reporting's sections and what it takes from around them (base directory, `[server]`,
+    /// `[cda]`'s certificates for the reporting simulator's defaults).
+    pub fn reporting_sections(&self) -> crate::reporting::setup::Sections<'_> {
+        crate::reporting::setup::Sections {
+            reporting: &self.reporting,
+            simulator: self.reporting_simulator.as_ref(),
+            base_dir: self.base_dir(),
+            server: self.server,
+            cda: self
+                .cda
+                .as_ref()
+                .map(|c| crate::reporting::setup::ServerCertificates {
+                    server_cert: &c.server_cert,
+                    server_key: &c.server_key,
+                    client_ca: &c.client_ca,
+                }),
+        }
+    }
+
     pub fn base_dir(&self) -> PathBuf {
         self.path
             .as_ref()

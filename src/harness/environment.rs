@@ -35,7 +35,7 @@ pub const FINDER_ISSUER_KID: &str = "pfs-signing-1";
 pub const CAS_KID: &str = "cas-signing-1";
 pub const DASHBOARD_KID: &str = "dashboard-rqp-1";
 pub use crate::protocol::tokens::{CAS_ISSUER, DASHBOARD_ISSUER};
-pub const PROVIDER_ISSUER: &str = "pdp-harness-reference-provider";
+pub use crate::provider::PROVIDER_ISSUER;
 pub const PARTY_PROVIDER_TO_CAS: &str = "provider -> C&A";
 pub const PARTY_CLEAR_DOWN: &str = "harness -> provider clear-down";
 
@@ -255,7 +255,7 @@ impl Environment {
         let served = embedded.clone();
         let views: ViewsSource = Arc::new(move || served.provider().served_views());
         let reporting = crate::reporting::setup::start(
-            config,
+            &config.reporting_sections(),
             recorder.clone(),
             holder_guid(&pack),
             Some(views),
@@ -370,7 +370,9 @@ impl Environment {
                     .to_owned(),
             );
         };
-        crate::harness::updates::apply(&self.harness_client, &provider.base_url(), &file).await
+        crate::harness::updates::apply(&self.harness_client, &provider.base_url(), &file)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Whether a scenario can have match updates applied while it watches (the error
@@ -659,7 +661,7 @@ impl Environment {
         let clear_down = clear_down_hook(config, String::new());
         // Without [reporting] base_url the simulator stands in for the reporting API.
         let reporting = crate::reporting::setup::start(
-            config,
+            &config.reporting_sections(),
             recorder.clone(),
             holder_guid(&pack),
             None,

@@ -6,5 +6,6 @@ pub mod config;
 pub mod doctor;
 pub mod environment;
 pub mod init;
+pub mod provider_service;
 pub mod testpack;
 pub mod updates;

@@ -28,127 +28,13 @@ pub enum PackError {
 }
 
 use crate::harness::config::TargetConfig;
-pub use crate::protocol::contract::Address;
 use crate::protocol::contract::FindData;
+pub use crate::protocol::members::{
+    Address, Illustration, IllustrationComponent, Pension, Persona, ProviderInfo, SplitArrangement,
+};
 use crate::record::redact::Redactor;
 
 mod problems;
-
-/// A synthetic person, with names in the identity service's uppercase Latin form.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Persona {
-    pub id: Spanned<String>,
-    pub given_name: String,
-    pub family_name: String,
-    #[serde(default)]
-    pub previous_family_names: Vec<String>,
-    pub date_of_birth: String,
-    pub national_insurance_number: Option<String>,
-    pub address: Address,
-    #[serde(default)]
-    pub previous_addresses: Vec<Address>,
-    pub email: Option<String>,
-    pub mobile_number: Option<String>,
-}
-
-impl Persona {
-    /// Every personal value of this persona, for redaction.
-    pub fn personal_values(&self) -> Vec<String> {
-        let mut v = vec![
-            self.given_name.clone(),
-            self.family_name.clone(),
-            self.date_of_birth.clone(),
-        ];
-        v.extend(self.previous_family_names.iter().cloned());
-        v.extend(self.national_insurance_number.iter().cloned());
-        v.extend(self.email.iter().cloned());
-        v.extend(self.mobile_number.iter().cloned());
-        for a in std::iter::once(&self.address).chain(self.previous_addresses.iter()) {
-            v.extend(a.lines.iter().cloned());
-            v.push(a.postcode.clone());
-        }
-        v
-    }
-}
-
-/// One illustration component (ERI or AP): recurring income payable details, or an
-/// unavailable code (e.g. DBC, DCC) when the value cannot be returned yet.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct IllustrationComponent {
-    /// ERI or AP.
-    pub illustration_type: String,
-    pub benefit_type: String,
-    pub calculation_method: String,
-    pub annual_amount: Option<f64>,
-    pub monthly_amount: Option<f64>,
-    pub payable_date: Option<String>,
-    #[serde(default)]
-    pub increasing: bool,
-    /// Unavailable code returned instead of the values (the component is never omitted).
-    pub unavailable_reason: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Illustration {
-    pub date: String,
-    pub dc_pot: Option<f64>,
-    pub components: Vec<IllustrationComponent>,
-}
-
-/// A pension the reference provider administers for a member.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Pension {
-    pub asset_guid: Spanned<String>,
-    /// Persona id of the member.
-    pub member: Spanned<String>,
-    pub pension_reference: String,
-    pub pension_type: String,
-    pub pension_origin: String,
-    pub pension_status: String,
-    pub start_date: String,
-    pub retirement_date: String,
-    pub employer_name: String,
-    pub employer_status: String,
-    pub employment_start: String,
-    pub illustration: Illustration,
-    /// Split administration: further arrangements returned in the same view response.
-    #[serde(default)]
-    pub split: Vec<SplitArrangement>,
-    /// New member: administrative details are not available yet (data item 2.005).
-    #[serde(default)]
-    pub new_member: bool,
-    /// The provider's systems cannot produce the values now (data item 2.006).
-    #[serde(default)]
-    pub temporary_error: bool,
-    /// Matched, but the member must contact the scheme (data item 2.004, `contactScheme`):
-    /// a definite arrangement with the scheme name and administrator only.
-    #[serde(default)]
-    pub contact_scheme: bool,
-}
-
-/// A further arrangement of the same pension, administered separately.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SplitArrangement {
-    pub pension_reference: String,
-    pub pension_type: String,
-    pub administrator_name: String,
-}
-
-/// The provider the pack's pensions live at.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProviderInfo {
-    pub holdername_guid: Spanned<String>,
-    pub scheme_name: String,
-    pub administrator_name: String,
-    pub administrator_email: String,
-    pub administrator_phone: String,
-}
 
 /// What a find case should lead to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -217,44 +103,7 @@ pub struct PackInfo {
     pub title: String,
 }
 
-/// What happens to a stage-1 registration in the match-update file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum UpdateAction {
-    /// A possible match confirmed: PATCH to match-yes.
-    Confirm,
-    /// A possible match found not to be a match: DELETE with match-no.
-    Reject,
-    /// A possible match not confirmed in time: DELETE with match-timeout.
-    Expire,
-    /// An erroneous match-yes withdrawn: DELETE with match-withdrawn.
-    Withdraw,
-    /// The asset was removed (crystallised, transferred out): DELETE with asset-removed.
-    Remove,
-}
-
-impl UpdateAction {
-    /// The `deletion_reason`, or None for a confirmation.
-    pub fn deletion_reason(self) -> Option<&'static str> {
-        match self {
-            UpdateAction::Confirm => None,
-            UpdateAction::Reject => Some("match-no"),
-            UpdateAction::Expire => Some("match-timeout"),
-            UpdateAction::Withdraw => Some("match-withdrawn"),
-            UpdateAction::Remove => Some("asset-removed"),
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            UpdateAction::Confirm => "confirm",
-            UpdateAction::Reject => "reject",
-            UpdateAction::Expire => "expire",
-            UpdateAction::Withdraw => "withdraw",
-            UpdateAction::Remove => "remove",
-        }
-    }
-}
+pub use crate::protocol::match_updates::UpdateAction;
 
 /// One planned match update: applied between stage 1 and stage 2.
 #[derive(Debug, Clone, Deserialize)]
@@ -510,6 +359,36 @@ impl TestPack {
     }
 }
 
+/// The pack's member records and pensions are the reference provider's member data.
+impl crate::provider::members::MemberRecords for TestPack {
+    fn provider(&self) -> &ProviderInfo {
+        &self.provider
+    }
+
+    fn holdername_guid(&self) -> &str {
+        TestPack::holdername_guid(self)
+    }
+
+    fn pensions(&self) -> &[Pension] {
+        &self.pensions
+    }
+
+    fn pension(&self, asset_guid: &str) -> Option<&Pension> {
+        TestPack::pension(self, asset_guid)
+    }
+
+    fn member(&self, id: &str) -> Option<&Persona> {
+        TestPack::member(self, id)
+    }
+
+    fn each_member(&self, visit: &mut dyn FnMut(&Persona, &mut dyn Iterator<Item = &Pension>)) {
+        let index = self.member_index();
+        for (member, mut pensions) in index.iter(self) {
+            visit(member, &mut pensions);
+        }
+    }
+}
+
 /// A persona's find data is everything the pack gives about them.
 impl FindData {
     pub fn of(persona: &Persona) -> FindData {
@@ -656,5 +535,35 @@ address = { lines = ["1 HIGH ST"], postcode = "ZZ1 1ZZ" }
             3,
             "{msg}"
         );
+    }
+
+    /// The reference provider's rules and the shipped pack's expectations agree, case by case.
+    #[test]
+    fn the_shipped_pack_expectations_follow_these_rules() {
+        use crate::provider::matching::{MatchOutcome, find_matches};
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testpacks/integration/pack.toml");
+        let pack = TestPack::load(&path).expect("pack loads");
+        for case in &pack.cases {
+            let persona = pack.persona(case.persona.get_ref()).expect("persona");
+            let found = find_matches(&pack, &FindData::of(persona));
+            let mut assets: Vec<String> = found.iter().map(|(a, _)| a.clone()).collect();
+            assets.sort();
+            let mut expected: Vec<String> = case
+                .pensions
+                .iter()
+                .map(|p| p.get_ref().to_ascii_lowercase())
+                .collect();
+            expected.sort();
+            assert_eq!(assets, expected, "case {}", case.id.get_ref());
+            let want = match case.expect {
+                ExpectedMatch::MatchYes => Some(MatchOutcome::Yes),
+                ExpectedMatch::MatchPossible => Some(MatchOutcome::Possible),
+                ExpectedMatch::None => None,
+            };
+            for (_, outcome) in &found {
+                assert_eq!(Some(*outcome), want, "case {}", case.id.get_ref());
+            }
+        }
     }
 }

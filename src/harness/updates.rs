@@ -1,19 +1,10 @@
-//! The match-update file: what PDP sends an organisation between stage 1 and stage 2, and what
-//! the organisation applies in its own system (possible matches confirmed or rejected, matches
-//! withdrawn, assets removed). The harness writes it at the end of stage 1 from the test pack's
-//! planned updates and the registrations it saw; `pdp-harness apply-updates` applies it to a
-//! reference provider.
-//!
-//! Format (JSON, `match-updates.json` in the run directory):
-//! ```json
-//! { "format": "pdp-harness match updates v1", "run_id": "...", "holdername_guid": "...",
-//!   "generated_at": "2026-11-23T00:00:00Z",
-//!   "updates": [ { "update_id": "U-01", "case": "S1-06", "pei": "urn:pei:<holder>:<asset>",
-//!                  "asset_guid": "...", "resource_id": "...", "current_match_status": "match-possible",
-//!                  "action": "confirm", "new_match_status": "match-yes", "deletion_reason": null } ] }
-//! ```
-//! `action` is `confirm` (PATCH to match-yes), or a deletion: `reject` (match-no), `expire`
-//! (match-timeout), `withdraw` (match-withdrawn), `remove` (asset-removed).
+//! The match-update file on the harness's side (its format is `protocol::match_updates`): what
+//! PDP sends an organisation between stage 1 and stage 2, and what the organisation applies in
+//! its own system (possible matches confirmed or rejected, matches withdrawn, assets removed).
+//! The harness writes it at the end of stage 1 from the test pack's planned updates and the
+//! registrations it saw, checks it against the C&A's deletion rules when it is read back, and
+//! applies it to a reference provider (`pdp-harness apply-updates`) or through the
+//! organisation's `[updates] command`.
 
 use std::path::{Path, PathBuf};
 
@@ -24,8 +15,9 @@ use crate::cda::cas::Registration;
 use crate::harness::testpack::{TestPack, UpdateAction};
 use crate::protocol::match_status::deletion_allowed;
 
-pub const FORMAT: &str = "pdp-harness match updates v1";
-pub const FILE_NAME: &str = "match-updates.json";
+pub use crate::protocol::match_updates::{
+    AppliedUpdate, FILE_NAME, FORMAT, MatchUpdate, MatchUpdateFile,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpdatesError {
@@ -43,38 +35,6 @@ pub enum UpdatesError {
     },
     #[error("{path} is not a match-update file: {message}")]
     Invalid { path: PathBuf, message: String },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MatchUpdate {
-    pub update_id: String,
-    pub case: String,
-    pub pei: String,
-    pub asset_guid: String,
-    pub resource_id: String,
-    pub current_match_status: String,
-    pub action: UpdateAction,
-    pub new_match_status: Option<String>,
-    pub deletion_reason: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MatchUpdateFile {
-    pub format: String,
-    pub run_id: String,
-    pub holdername_guid: String,
-    pub generated_at: DateTime<Utc>,
-    pub updates: Vec<MatchUpdate>,
-}
-
-/// The result of applying one update, as the reference provider reports it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AppliedUpdate {
-    pub update_id: String,
-    pub applied: bool,
-    pub detail: String,
 }
 
 impl MatchUpdateFile {
@@ -181,16 +141,43 @@ impl MatchUpdateFile {
     }
 }
 
+/// The match-update file could not be applied at a reference provider.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("{url}: {chain}")]
+    Send {
+        url: String,
+        /// The error with its causes, as the transport reports them.
+        chain: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{0}")]
+    Read(#[source] reqwest::Error),
+    #[error("{url} answered {status}: {body}")]
+    Refused {
+        url: String,
+        status: reqwest::StatusCode,
+        body: String,
+    },
+    #[error("{url} answered an unreadable body: {source}")]
+    Unreadable {
+        url: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
 /// Send the file to a reference provider's match-update endpoint and return its results.
 pub async fn apply(
     client: &reqwest::Client,
     provider_base_url: &str,
     file: &MatchUpdateFile,
-) -> Result<Vec<AppliedUpdate>, String> {
+) -> Result<Vec<AppliedUpdate>, ApplyError> {
     let url = format!(
         "{}{}",
         provider_base_url.trim_end_matches('/'),
-        crate::provider::MATCH_UPDATES_PATH
+        crate::protocol::match_updates::MATCH_UPDATES_PATH
     );
     let resp = client
         .post(&url)
@@ -198,16 +185,21 @@ pub async fn apply(
         .json(file)
         .send()
         .await
-        .map_err(|e| format!("{url}: {}", crate::net::tls::error_chain(&e)))?;
+        .map_err(|source| ApplyError::Send {
+            url: url.clone(),
+            chain: crate::net::tls::error_chain(&source),
+            source,
+        })?;
     let status = resp.status();
-    let body = resp.bytes().await.map_err(|e| e.to_string())?;
+    let body = resp.bytes().await.map_err(ApplyError::Read)?;
     if !status.is_success() {
-        return Err(format!(
-            "{url} answered {status}: {}",
-            String::from_utf8_lossy(&body)
-        ));
+        return Err(ApplyError::Refused {
+            url,
+            status,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        });
     }
-    serde_json::from_slice(&body).map_err(|e| format!("{url} answered an unreadable body: {e}"))
+    serde_json::from_slice(&body).map_err(|source| ApplyError::Unreadable { url, source })
 }
 
 /// Most bytes of each of the `[updates] command`'s stdout and stderr kept for the evidence; the

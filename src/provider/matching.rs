@@ -11,7 +11,7 @@
 //! - with neither to confirm it, it is `match-possible`;
 //! - a National Insurance number that disagrees is no match.
 
-use crate::harness::testpack::{Persona, TestPack};
+use super::members::{MemberRecords, Persona};
 use crate::protocol::contract::FindData;
 use crate::protocol::match_status::MatchStatus;
 
@@ -141,23 +141,22 @@ pub fn match_member(member: &Persona, find: &FindData) -> Option<MatchOutcome> {
 }
 
 /// Every (asset GUID, outcome) the find data matches in the pack.
-pub fn find_matches(pack: &TestPack, find: &FindData) -> Vec<(String, MatchOutcome)> {
+pub fn find_matches(pack: &dyn MemberRecords, find: &FindData) -> Vec<(String, MatchOutcome)> {
     let mut out = Vec::new();
-    let index = pack.member_index();
-    for (member, pensions) in index.iter(pack) {
+    pack.each_member(&mut |member, pensions| {
         if let Some(outcome) = match_member(member, find) {
             for pension in pensions {
                 out.push((pension.asset_guid.get_ref().to_ascii_lowercase(), outcome));
             }
         }
-    }
+    });
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::harness::testpack::Address;
+    use crate::protocol::members::Address;
 
     fn member() -> Persona {
         let text = r#"
@@ -224,35 +223,5 @@ address = { lines = ["14 ORCHARD ROW"], postcode = "ZZ1 4QT" }
         assert_eq!(match_member(&m, &f), Some(MatchOutcome::Yes));
         f.family_name = Some("ST JOHN".into());
         assert_eq!(match_member(&m, &f), None);
-    }
-
-    /// The reference provider's rules and the shipped pack's expectations agree, case by case.
-    #[test]
-    fn the_shipped_pack_expectations_follow_these_rules() {
-        use crate::harness::testpack::ExpectedMatch;
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("testpacks/integration/pack.toml");
-        let pack = TestPack::load(&path).expect("pack loads");
-        for case in &pack.cases {
-            let persona = pack.persona(case.persona.get_ref()).expect("persona");
-            let found = find_matches(&pack, &FindData::of(persona));
-            let mut assets: Vec<String> = found.iter().map(|(a, _)| a.clone()).collect();
-            assets.sort();
-            let mut expected: Vec<String> = case
-                .pensions
-                .iter()
-                .map(|p| p.get_ref().to_ascii_lowercase())
-                .collect();
-            expected.sort();
-            assert_eq!(assets, expected, "case {}", case.id.get_ref());
-            let want = match case.expect {
-                ExpectedMatch::MatchYes => Some(MatchOutcome::Yes),
-                ExpectedMatch::MatchPossible => Some(MatchOutcome::Possible),
-                ExpectedMatch::None => None,
-            };
-            for (_, outcome) in &found {
-                assert_eq!(Some(*outcome), want, "case {}", case.id.get_ref());
-            }
-        }
     }
 }

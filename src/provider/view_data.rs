@@ -18,15 +18,15 @@
 use serde_json::{Value, json};
 
 use super::faults::{Fault, Faults};
-use crate::harness::testpack::{Pension, TestPack};
+use super::members::{MemberRecords, Pension};
 
 /// Round to pence: amounts are JSON numbers with `multipleOf 0.01`.
 fn money(v: f64) -> Value {
     json!((v * 100.0).round() / 100.0)
 }
 
-fn administrator(pack: &TestPack, name: Option<&str>) -> Value {
-    let p = &pack.provider;
+fn administrator(pack: &dyn MemberRecords, name: Option<&str>) -> Value {
+    let p = pack.provider();
     json!({
         "name": name.unwrap_or(&p.administrator_name),
         "contactMethods": [
@@ -105,7 +105,7 @@ fn components(pension: &Pension, faults: &Faults) -> Vec<Value> {
 }
 
 /// The full arrangement(s) of a confirmed match: one, or several under split administration.
-pub fn arrangements(pack: &TestPack, pension: &Pension, faults: &Faults) -> Vec<Value> {
+pub fn arrangements(pack: &dyn MemberRecords, pension: &Pension, faults: &Faults) -> Vec<Value> {
     let mut out = definite_arrangements(pack, pension, faults);
     if faults.has(Fault::OmitsPossibleMatch) {
         // Deliberate defect: definite arrangements without `possibleMatch: false`.
@@ -118,8 +118,12 @@ pub fn arrangements(pack: &TestPack, pension: &Pension, faults: &Faults) -> Vec<
     out
 }
 
-fn definite_arrangements(pack: &TestPack, pension: &Pension, faults: &Faults) -> Vec<Value> {
-    let scheme = &pack.provider.scheme_name;
+fn definite_arrangements(
+    pack: &dyn MemberRecords,
+    pension: &Pension,
+    faults: &Faults,
+) -> Vec<Value> {
+    let scheme = &pack.provider().scheme_name;
     if pension.new_member || pension.temporary_error || pension.contact_scheme {
         let flag = if pension.new_member {
             "administrativeDetailsNotAvailable"
@@ -184,12 +188,12 @@ fn definite_arrangements(pack: &TestPack, pension: &Pension, faults: &Faults) ->
 
 /// The limited response for a possible match (Reg. 23(4)).
 pub fn possible_match_arrangements(
-    pack: &TestPack,
+    pack: &dyn MemberRecords,
     pension: &Pension,
     faults: &Faults,
 ) -> Vec<Value> {
     let mut limited = json!({
-        "pensionProviderSchemeName": pack.provider.scheme_name,
+        "pensionProviderSchemeName": pack.provider().scheme_name,
         "possibleMatch": true,
         "possibleMatchReference": pension.pension_reference,
         "pensionAdministrator": administrator(pack, None),

@@ -374,8 +374,10 @@ impl ReportingClient {
                             let (message, datetimestamp, warning) =
                                 match serde_json::from_slice::<Value>(&obs.body)
                                     .map_err(|e| format!("not JSON: {e}"))
-                                    .and_then(|v| super::validate::check_accepted(&v))
-                                {
+                                    .and_then(|v| {
+                                        super::validate::check_accepted(&v)
+                                            .map_err(|e| e.to_string())
+                                    }) {
                                     Ok((m, d)) => (m, d, None),
                                     Err(w) => (String::new(), String::new(), Some(w)),
                                 };

@@ -2,7 +2,7 @@
 //! reporting integration test needs them: all six endpoints, inside one UTC calendar day.
 //!
 //! - [`model`]: the six request bodies as Rust types, null variants only where the spec has
-//!   them, and batching beyond the array limits;
+//!   them; [`plan`]: the records of a submission, batched beyond the array limits;
 //! - [`validate`]: one validator, used by the client before sending and by the simulator on
 //!   receipt, whose errors name the field and carry the spec's `INVALID_*` code;
 //! - [`sources`]: where the data comes from (derived from the run, exported files, null set);
@@ -15,12 +15,15 @@
 //!   kept in a file, and the day's verdict as PDP's pipeline gives it;
 //! - [`reconcile`]: what the organisation reports against what the harness observed;
 //! - [`session`]: the pieces wired together for a run;
-//! - [`setup`]: a run's session from the target file (real API or simulator).
+//! - [`config`]: its own sections of the target file, parsed and checked;
+//! - [`setup`]: a run's session from those sections (real API or simulator).
 
 pub mod client;
 pub mod clock;
+pub mod config;
 pub mod journal;
 pub mod model;
+pub mod plan;
 pub mod received;
 pub mod reconcile;
 pub mod session;

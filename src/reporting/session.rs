@@ -105,6 +105,28 @@ pub enum SessionError {
     Other { endpoint: Endpoint, message: String },
 }
 
+/// A forced error that could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ForceError {
+    #[error(
+        "scenario: forced errors need the simulator or the MaPS stub's /configuration ([reporting] stub = true)"
+    )]
+    NoStub,
+    #[error(transparent)]
+    Configure(#[from] super::simulator::ConfigureError),
+    #[error("{url}: {source}")]
+    Send {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{url}: expected 204 for the forced-error configuration, got {status}")]
+    Refused {
+        url: String,
+        status: reqwest::StatusCode,
+    },
+}
+
 pub struct ReportingSession {
     pub client: ReportingClient,
     pub clock: Arc<dyn Clock>,
@@ -206,18 +228,18 @@ impl ReportingSession {
         );
     }
 
-    /// What the harness observed in the reporting window: its dashboard's view requests (from
-    /// `exchanges`), their durations, and the flags of the view data it verified.
-    pub fn observed(&self, exchanges: &[crate::record::run::Exchange]) -> Observed {
+    /// What the harness observed in the reporting window: its dashboard's view requests (the
+    /// `exchanges` of `view_party`), their durations, and the flags of the view data it verified.
+    pub fn observed(
+        &self,
+        exchanges: &[crate::record::run::Exchange],
+        view_party: &str,
+    ) -> Observed {
         let (from, to) = self.window();
         let flags = lock(&self.observed_flags).clone();
-        reconcile::observe(
-            exchanges,
-            crate::cda::dashboard::PARTY_VIEW,
-            from,
-            to,
-            |asset| flags.get(asset).cloned(),
-        )
+        reconcile::observe(exchanges, view_party, from, to, |asset| {
+            flags.get(asset).cloned()
+        })
     }
 
     /// Force an error on the API's next calls: the simulator directly, or the MaPS stub's
@@ -225,12 +247,12 @@ impl ReportingSession {
     pub async fn force_error(
         &self,
         entry: super::simulator::StubConfiguration,
-    ) -> Result<(), String> {
+    ) -> Result<(), ForceError> {
         if let Some(sim) = &self.simulator {
-            return sim.configure(&[entry]);
+            return Ok(sim.configure(&[entry])?);
         }
         if !self.stub {
-            return Err("scenario: forced errors need the simulator or the MaPS stub's /configuration ([reporting] stub = true)".to_owned());
+            return Err(ForceError::NoStub);
         }
         let url = format!(
             "{}{}",
@@ -244,14 +266,17 @@ impl ReportingSession {
             .json(&[entry])
             .send()
             .await
-            .map_err(|e| format!("{url}: {e}"))?;
+            .map_err(|source| ForceError::Send {
+                url: url.clone(),
+                source,
+            })?;
         if response.status().is_success() {
             Ok(())
         } else {
-            Err(format!(
-                "{url}: expected 204 for the forced-error configuration, got {}",
-                response.status()
-            ))
+            Err(ForceError::Refused {
+                url,
+                status: response.status(),
+            })
         }
     }
 

@@ -36,6 +36,21 @@ use super::validate::{self, Strictness};
 pub const CONFIGURATION_PATH: &str = "/configuration";
 pub const PIPELINE_PATH: &str = "/test-support/pipeline";
 
+/// A `POST /configuration` array the stub would refuse; names the entry and field.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigureError {
+    #[error("expected at most 6 entries, got {0}")]
+    TooMany(usize),
+    #[error("[{entry}].endpoint: {endpoint:?} is not one of the six reporting paths")]
+    Endpoint { entry: usize, endpoint: String },
+    #[error("[{entry}].status: expected 100 to 599, got {status}")]
+    Status { entry: usize, status: i64 },
+    #[error("[{entry}].count: expected 0 or more, got {count}")]
+    Count { entry: usize, count: i64 },
+    #[error("[{entry}].errors: at least one {{code}} is required")]
+    NoErrors { entry: usize },
+}
+
 /// One forced-error entry, as `POST /configuration` takes it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StubConfiguration {
@@ -417,29 +432,32 @@ impl ReportingSimulator {
     }
 
     /// Apply a configuration array (see the module comment); errors name the entry and field.
-    pub fn configure(&self, entries: &[StubConfiguration]) -> Result<(), String> {
+    pub fn configure(&self, entries: &[StubConfiguration]) -> Result<(), ConfigureError> {
         if entries.len() > 6 {
-            return Err(format!("expected at most 6 entries, got {}", entries.len()));
+            return Err(ConfigureError::TooMany(entries.len()));
         }
         let mut parsed = Vec::new();
         for (i, c) in entries.iter().enumerate() {
             let endpoint = Endpoint::ALL
                 .into_iter()
                 .find(|e| e.path() == c.endpoint)
-                .ok_or_else(|| {
-                    format!(
-                        "[{i}].endpoint: {:?} is not one of the six reporting paths",
-                        c.endpoint
-                    )
+                .ok_or_else(|| ConfigureError::Endpoint {
+                    entry: i,
+                    endpoint: c.endpoint.clone(),
                 })?;
             let status = u16::try_from(c.status)
                 .ok()
                 .filter(|s| (100..=599).contains(s))
-                .ok_or_else(|| format!("[{i}].status: expected 100 to 599, got {}", c.status))?;
-            let count = u32::try_from(c.count)
-                .map_err(|_| format!("[{i}].count: expected 0 or more, got {}", c.count))?;
+                .ok_or(ConfigureError::Status {
+                    entry: i,
+                    status: c.status,
+                })?;
+            let count = u32::try_from(c.count).map_err(|_| ConfigureError::Count {
+                entry: i,
+                count: c.count,
+            })?;
             if c.errors.is_empty() {
-                return Err(format!("[{i}].errors: at least one {{code}} is required"));
+                return Err(ConfigureError::NoErrors { entry: i });
             }
             parsed.push((
                 endpoint,
@@ -531,7 +549,7 @@ async fn configure(State(sim): State<ReportingSimulator>, body: axum::body::Byte
     match serde_json::from_slice::<Vec<StubConfiguration>>(&body) {
         Ok(entries) => match sim.configure(&entries) {
             Ok(()) => StatusCode::NO_CONTENT.into_response(),
-            Err(msg) => bad(msg),
+            Err(e) => bad(e.to_string()),
         },
         Err(e) => bad(e.to_string()),
     }

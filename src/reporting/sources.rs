@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -44,15 +44,13 @@ pub enum Source {
 }
 
 impl Source {
-    pub fn parse(text: &str) -> Result<Source, String> {
+    pub fn parse(text: &str) -> Result<Source, SourceParseError> {
         match text.trim() {
             "derived" => Ok(Source::Derived),
             "null" => Ok(Source::Null),
             t => match t.strip_prefix("file:") {
                 Some(p) if !p.trim().is_empty() => Ok(Source::File(PathBuf::from(p.trim()))),
-                _ => Err(format!(
-                    "expected \"derived\", \"null\" or \"file:PATH\", got {t:?}"
-                )),
+                _ => Err(SourceParseError(t.to_owned())),
             },
         }
     }
@@ -73,6 +71,11 @@ impl<'de> Deserialize<'de> for Source {
     }
 }
 
+/// A data source that is none of the three forms.
+#[derive(Debug, thiserror::Error)]
+#[error("expected \"derived\", \"null\" or \"file:PATH\", got {0:?}")]
+pub struct SourceParseError(pub String);
+
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("{path}: could not read the {endpoint} data file: {source}")]
@@ -92,58 +95,7 @@ pub enum SourceError {
     Derived { endpoint: Endpoint, message: String },
 }
 
-/// What a view response carried that reporting counts (data items 2.004-2.006, 2.301, 2.401).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ViewFlags {
-    /// Arrangements with 2.004 "contact the scheme" (`contactScheme`, as MaPS's dashboard
-    /// schema names it).
-    pub contact: u64,
-    /// Arrangements with 2.005 (`administrativeDetailsNotAvailable`).
-    pub missing_admin: u64,
-    /// Arrangements with 2.006 (`temporarySystemError`).
-    pub temp_error: u64,
-    /// Unavailable codes of ERI components (2.301), e.g. "DBC", "ANO".
-    pub eri_unavailable: Vec<String>,
-    /// Unavailable codes of accrued (AP) components (2.401).
-    pub accrued_unavailable: Vec<String>,
-}
-
-/// Read the flags from view data `{"arrangements": [...]}` (the harness's documented field
-/// names; see `provider::view_data`).
-pub fn flags_of(view_data: &Value) -> ViewFlags {
-    let mut f = ViewFlags::default();
-    let empty = Vec::new();
-    for a in view_data["arrangements"].as_array().unwrap_or(&empty) {
-        let set = |k: &str| a[k].as_bool() == Some(true);
-        f.contact += u64::from(set("contactScheme"));
-        f.missing_admin += u64::from(set("administrativeDetailsNotAvailable"));
-        f.temp_error += u64::from(set("temporarySystemError"));
-        for ill in a["benefitIllustrations"].as_array().unwrap_or(&empty) {
-            for c in ill["illustrationComponents"].as_array().unwrap_or(&empty) {
-                let Some(code) = c["unavailableReason"].as_str() else {
-                    continue;
-                };
-                match c["illustrationType"].as_str() {
-                    Some("ERI") => f.eri_unavailable.push(code.to_owned()),
-                    Some("AP") => f.accrued_unavailable.push(code.to_owned()),
-                    _ => {}
-                }
-            }
-        }
-    }
-    f
-}
-
-/// One view request as the provider served it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ServedView {
-    pub received_at: DateTime<Utc>,
-    pub responded_at: DateTime<Utc>,
-    pub status: u16,
-    pub asset_guid: String,
-    /// Only for responses with view data (200).
-    pub flags: ViewFlags,
-}
+pub use crate::protocol::served_views::{ServedView, ViewFlags, flags_of};
 
 /// Over 10 seconds: "exceeds 10 seconds" (exactly 10.000 s does not).
 pub fn is_slow(received: DateTime<Utc>, responded: DateTime<Utc>) -> bool {

@@ -80,7 +80,6 @@ const COUNTS: [(&str, &str); 9] = [
     ),
 ];
 
-/// A canonical (hyphenated, 36-character) UUID, as JSON Schema's `uuid` format wants.
 pub use crate::protocol::request_id::is_uuid;
 
 /// RFC 3339 date-time (section 5.6), with `T` between date and time.
@@ -591,12 +590,9 @@ fn check_calc_array(c: &mut Checker, obj: &Map<String, Value>, prefix: &str, key
 }
 
 /// The response the reporting API answers 202 with: `{message, datetimestamp}`, closed.
-pub fn check_accepted(body: &Value) -> Result<(String, String), String> {
+pub fn check_accepted(body: &Value) -> Result<(String, String), AcceptedError> {
     let Some(o) = body.as_object() else {
-        return Err(format!(
-            "expected a JSON object {{message, datetimestamp}}, got {}",
-            show(body)
-        ));
+        return Err(AcceptedError::NotAnObject(show(body)));
     };
     let message = o.get("message").and_then(Value::as_str).unwrap_or_default();
     if message.is_empty()
@@ -605,9 +601,8 @@ pub fn check_accepted(body: &Value) -> Result<(String, String), String> {
             .chars()
             .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
     {
-        return Err(format!(
-            "message: expected 1 to 255 of [a-zA-Z0-9_] (e.g. ACCEPTED), got {}",
-            o.get("message").map_or("nothing".to_owned(), show)
+        return Err(AcceptedError::Message(
+            o.get("message").map_or("nothing".to_owned(), show),
         ));
     }
     let stamp = o
@@ -615,15 +610,25 @@ pub fn check_accepted(body: &Value) -> Result<(String, String), String> {
         .and_then(Value::as_str)
         .unwrap_or_default();
     if !is_date_time(stamp) {
-        return Err(format!(
-            "datetimestamp: expected an RFC 3339 date-time, got {}",
-            o.get("datetimestamp").map_or("nothing".to_owned(), show)
+        return Err(AcceptedError::Stamp(
+            o.get("datetimestamp").map_or("nothing".to_owned(), show),
         ));
     }
     if let Some(k) = o.keys().find(|k| *k != "message" && *k != "datetimestamp") {
-        return Err(format!(
-            "{k}: not a field of the 202 response (the schema is closed)"
-        ));
+        return Err(AcceptedError::ExtraField(k.clone()));
     }
     Ok((message.to_owned(), stamp.to_owned()))
+}
+
+/// How a 202's body departs from `{message, datetimestamp}` (each shows what came).
+#[derive(Debug, thiserror::Error)]
+pub enum AcceptedError {
+    #[error("expected a JSON object {{message, datetimestamp}}, got {0}")]
+    NotAnObject(String),
+    #[error("message: expected 1 to 255 of [a-zA-Z0-9_] (e.g. ACCEPTED), got {0}")]
+    Message(String),
+    #[error("datetimestamp: expected an RFC 3339 date-time, got {0}")]
+    Stamp(String),
+    #[error("{0}: not a field of the 202 response (the schema is closed)")]
+    ExtraField(String),
 }

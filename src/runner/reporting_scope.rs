@@ -79,7 +79,7 @@ pub fn reporting_scope(
     let sources = config
         .reporting
         .parsed_sources()
-        .map_err(ReportingScopeError::Sources)?;
+        .map_err(|e| ReportingScopeError::Sources(e.to_string()))?;
     let source_of = |e: Endpoint| sources.get(&e).cloned().unwrap_or_default();
     if real_target {
         let derived: Vec<&str> = Endpoint::ALL

@@ -81,7 +81,10 @@ fn modules_import_only_the_layers_below_them() {
                 (_, None) => false,
             };
             if !allowed {
-                wrong.push(format!("{}: `{module}` imports `{imported}`", path.display()));
+                wrong.push(format!(
+                    "{}: `{module}` imports `{imported}`",
+                    path.display()
+                ));
             }
         }
     }

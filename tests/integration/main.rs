@@ -14,6 +14,7 @@ mod durable_cas;
 mod errors;
 mod evidence;
 mod interrupt;
+mod layers;
 mod load;
 mod masks;
 mod mtls;

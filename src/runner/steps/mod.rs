@@ -7,6 +7,7 @@
 mod errors;
 mod find;
 mod reporting;
+mod reporting_received;
 mod resilience;
 mod restart;
 mod updates;

@@ -10,12 +10,12 @@ use super::{StepFailure, StepResult};
 use crate::reporting::Endpoint;
 use crate::reporting::client::RawRequest;
 use crate::reporting::model::{self, EndpointData, PlanOptions, SubmissionStatus};
-use crate::reporting::session::{Mode, ReportingSession};
+use crate::reporting::session::{ForceError, Mode, ReportingSession};
 use crate::reporting::simulator::{ErrorCode, StubConfiguration};
 use crate::reporting::validate::{self, Strictness};
 use crate::runner::world::HarnessWorld;
 
-fn endpoint(text: &str) -> Result<Endpoint, StepFailure> {
+pub(super) fn endpoint(text: &str) -> Result<Endpoint, StepFailure> {
     Endpoint::parse(text).ok_or_else(|| {
         StepFailure::configuration(format!(
             "scenario: {text:?} is not a reporting endpoint (expected one of {})",
@@ -230,14 +230,11 @@ async fn force(
             retry_after,
         })
         .await
-        .map_err(|e| {
+        .map_err(|e| match e {
             // Without the simulator or the stub nothing can be forced: the feature asks for
             // what this target cannot do. Otherwise the stub did not take the configuration.
-            if env.reporting.simulator.is_none() && !env.reporting.stub {
-                StepFailure::configuration(e)
-            } else {
-                StepFailure::environment(e)
-            }
+            ForceError::NoStub => StepFailure::configuration(e.to_string()),
+            _ => StepFailure::environment(e.to_string()),
         })
 }
 
@@ -580,7 +577,9 @@ async fn reconciled(world: &mut HarnessWorld) -> StepResult {
     let env = world.env()?;
     let (from, to) = env.reporting.window();
     let exchanges = env.recorder.exchanges_between(None, from.into(), to.into());
-    let observed = env.reporting.observed(&exchanges);
+    let observed = env
+        .reporting
+        .observed(&exchanges, crate::cda::dashboard::PARTY_VIEW);
     let findings = env.reporting.reconcile(&observed);
     if findings.is_empty() {
         return Err(StepFailure::configuration(
@@ -611,8 +610,37 @@ fn valid_bytes(world: &HarnessWorld, endpoint: Endpoint) -> Result<Vec<u8>, Step
     serde_json::to_vec(&body).map_err(|e| StepFailure::harness(format!("internal: {e}")))
 }
 
-async fn send_raw(world: &mut HarnessWorld, raw: RawRequest<'_>) -> StepResult {
+/// The one thing a raw request gets wrong on purpose; the rest is a valid request.
+enum Deviation<'a> {
+    None,
+    RequestId(Option<&'a str>),
+    ContentType(&'a str),
+    Method(reqwest::Method),
+}
+
+/// Send `body` to `path` as a `POST` of JSON with a fresh X-Request-ID, but for `deviation`,
+/// and keep the answer for the step that judges it.
+async fn send_raw(
+    world: &mut HarnessWorld,
+    path: &str,
+    body: Vec<u8>,
+    deviation: Deviation<'_>,
+) -> StepResult {
     let env = world.env()?;
+    let fresh = uuid::Uuid::new_v4().to_string();
+    let mut raw = RawRequest {
+        method: reqwest::Method::POST,
+        path,
+        request_id: Some(&fresh),
+        content_type: Some("application/json"),
+        body,
+    };
+    match deviation {
+        Deviation::None => {}
+        Deviation::RequestId(id) => raw.request_id = id,
+        Deviation::ContentType(t) => raw.content_type = Some(t),
+        Deviation::Method(m) => raw.method = m,
+    }
     let what = format!("{} {}", raw.method, raw.path);
     world.raw_answer = Some((what, env.reporting.client.send_raw(raw).await));
     Ok(())
@@ -632,17 +660,8 @@ async fn posts_with_request_id(world: &mut HarnessWorld, path: String, id: Strin
     let endpoint = endpoint(&path)?;
     let body = valid_bytes(world, endpoint)?;
     let id = (id != "(absent)").then_some(id);
-    send_raw(
-        world,
-        RawRequest {
-            method: reqwest::Method::POST,
-            path: endpoint.path(),
-            request_id: id.as_deref(),
-            content_type: Some("application/json"),
-            body,
-        },
-    )
-    .await
+    let deviation = Deviation::RequestId(id.as_deref());
+    send_raw(world, endpoint.path(), body, deviation).await
 }
 
 #[when(expr = "the organisation posts a valid {string} body as {string}")]
@@ -654,18 +673,8 @@ async fn posts_as_step(world: &mut HarnessWorld, path: String, content_type: Str
 async fn posts_as(world: &mut HarnessWorld, path: String, content_type: String) -> StepResult {
     let endpoint = endpoint(&path)?;
     let body = valid_bytes(world, endpoint)?;
-    let id = uuid::Uuid::new_v4().to_string();
-    send_raw(
-        world,
-        RawRequest {
-            method: reqwest::Method::POST,
-            path: endpoint.path(),
-            request_id: Some(&id),
-            content_type: Some(&content_type),
-            body,
-        },
-    )
-    .await
+    let deviation = Deviation::ContentType(&content_type);
+    send_raw(world, endpoint.path(), body, deviation).await
 }
 
 #[when(expr = "the organisation posts a valid {string} body padded to over {int} MiB")]
@@ -679,18 +688,7 @@ async fn posts_oversized(world: &mut HarnessWorld, path: String, mib: usize) -> 
     let mut body = valid_bytes(world, endpoint)?;
     // Trailing whitespace keeps it valid JSON: only its size is wrong.
     body.resize(mib * 1024 * 1024 + 1, b' ');
-    let id = uuid::Uuid::new_v4().to_string();
-    send_raw(
-        world,
-        RawRequest {
-            method: reqwest::Method::POST,
-            path: endpoint.path(),
-            request_id: Some(&id),
-            content_type: Some("application/json"),
-            body,
-        },
-    )
-    .await
+    send_raw(world, endpoint.path(), body, Deviation::None).await
 }
 
 #[when(expr = "the organisation sends {word} to {string}")]
@@ -703,23 +701,12 @@ async fn sends_method(world: &mut HarnessWorld, method: String, path: String) ->
     let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| {
         StepFailure::configuration(format!("scenario: {method:?} is not an HTTP method"))
     })?;
-    let id = uuid::Uuid::new_v4().to_string();
     // A valid body when the path is one of the six, so only the method or path is wrong.
     let body = match Endpoint::parse(&path) {
         Some(e) => valid_bytes(world, e)?,
         None => b"{}".to_vec(),
     };
-    send_raw(
-        world,
-        RawRequest {
-            method,
-            path: &path,
-            request_id: Some(&id),
-            content_type: Some("application/json"),
-            body,
-        },
-    )
-    .await
+    send_raw(world, &path, body, Deviation::Method(method)).await
 }
 
 #[then(expr = "the reporting API answers {int} with the code {string}")]
@@ -780,134 +767,5 @@ mod tests {
             "items[0].a.b[0].unavail_reason"
         ));
         assert!(!field_matches("req_count", "req_counts"));
-    }
-}
-
-/// The day's verdict on what `serve`'s reporting simulator received, or why there is none.
-fn received_day(
-    world: &HarnessWorld,
-) -> Result<&crate::reporting::received::DayVerdict, StepFailure> {
-    world.received_day.as_ref().ok_or_else(|| {
-        StepFailure::configuration("scenario: read what the reporting simulator received first")
-    })
-}
-
-#[given("what serve's reporting simulator received today (UTC) is read from its journal")]
-async fn read_received_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = in_scenario(world.scenario_id, read_received(world)).await;
-    world.settle(outcome)
-}
-
-async fn read_received(world: &mut HarnessWorld) -> StepResult {
-    let env = world.env()?;
-    let path = env.reporting.settings.received_journal.clone().ok_or_else(|| {
-        StepFailure::configuration(
-            "the target file has no [reporting_simulator] section: serve runs no reporting simulator for your own client",
-        )
-    })?;
-    let all = crate::reporting::received::load(&path).map_err(|e| {
-        use crate::reporting::received::ReceivedError;
-        let message = format!(
-            "{e} (it is written by `pdp-harness serve` with [reporting_simulator], once your reporting client has submitted)"
-        );
-        match &e {
-            // No journal: serve's simulator never received a request from the client under test.
-            ReceivedError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-                StepFailure::system_under_test(message)
-            }
-            ReceivedError::Io { .. } => StepFailure::environment(message),
-            // The journal is written by our own simulator.
-            _ => StepFailure::harness(message),
-        }
-    })?;
-    let day = env.reporting.clock.now().date_naive();
-    world.received_day = Some(crate::reporting::received::judge(&all, day));
-    Ok(())
-}
-
-#[then(expr = "{string} received an accepted, valid submission that day")]
-async fn received_accepted_step(world: &mut HarnessWorld, path: String) -> StepResult {
-    let outcome = in_scenario(world.scenario_id, received_accepted(world, path)).await;
-    world.settle(outcome)
-}
-
-async fn received_accepted(world: &mut HarnessWorld, path: String) -> StepResult {
-    let endpoint = endpoint(&path)?;
-    let day = received_day(world)?;
-    if day.endpoints.get(&endpoint).is_some_and(|d| d.accepted > 0) {
-        Ok(())
-    } else {
-        Err(StepFailure::system_under_test(format!(
-            "expected an accepted, valid submission on {} (UTC): {}",
-            day.day,
-            day.why_missing(endpoint)
-        )))
-    }
-}
-
-#[then("every request received that day was valid")]
-async fn received_all_valid_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = in_scenario(world.scenario_id, received_all_valid(world)).await;
-    world.settle(outcome)
-}
-
-async fn received_all_valid(world: &mut HarnessWorld) -> StepResult {
-    let day = received_day(world)?;
-    let refused = day.refusals();
-    if refused.is_empty() {
-        Ok(())
-    } else {
-        Err(StepFailure::system_under_test(format!(
-            "{} request(s) received on {} (UTC) were refused: {}",
-            refused.len(),
-            day.day,
-            refused.join("; ")
-        )))
-    }
-}
-
-#[then("null submissions were received only where the specification has one")]
-async fn received_nulls_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = in_scenario(world.scenario_id, received_nulls(world)).await;
-    world.settle(outcome)
-}
-
-async fn received_nulls(world: &mut HarnessWorld) -> StepResult {
-    let day = received_day(world)?;
-    let wrong: Vec<String> = day
-        .endpoints
-        .values()
-        .flat_map(|d| d.null_not_allowed.iter())
-        .map(crate::reporting::received::null_not_allowed)
-        .collect();
-    if wrong.is_empty() {
-        Ok(())
-    } else {
-        Err(StepFailure::system_under_test(wrong.join("; ")))
-    }
-}
-
-#[then("all six endpoints received accepted submissions within that one UTC calendar day")]
-async fn received_all_six_step(world: &mut HarnessWorld) -> StepResult {
-    let outcome = in_scenario(world.scenario_id, received_all_six(world)).await;
-    world.settle(outcome)
-}
-
-async fn received_all_six(world: &mut HarnessWorld) -> StepResult {
-    let day = received_day(world)?;
-    let missing = day.missing();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(StepFailure::system_under_test(format!(
-            "PDP's pipeline processes only the current UTC day's submissions; on {} {} of the six endpoints had none that counts: {}",
-            day.day,
-            missing.len(),
-            missing
-                .iter()
-                .map(|e| day.why_missing(*e))
-                .collect::<Vec<_>>()
-                .join("; ")
-        )))
     }
 }

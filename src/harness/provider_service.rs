@@ -1,5 +1,7 @@
 //! The reference provider as a separate service, configured only through a file, as an
 //! organisation's solution would be: `pdp-harness reference-provider --config provider.toml`.
+//! It sits above the provider (harness level): it reads the key files and the test pack and
+//! builds the provider's settings, so the provider itself reads no configuration.
 //!
 //! ```toml
 //! listen = "127.0.0.1:9443"
@@ -23,16 +25,38 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use serde::Deserialize;
 
-use super::{Faults, ProviderOptions, ReferenceProvider};
-use crate::harness::config::{Secret, read_text};
-use crate::harness::testpack::TestPack;
-use crate::net::pki::{SigningKey, TlsIdentity};
-use crate::net::tls::{self, RunningServer};
+use crate::harness::testpack::{PackError, TestPack};
+use crate::net::pki::{PkiError, SigningKey, TlsIdentity};
+use crate::net::secret::{self, KeyFileError, Secret};
+use crate::net::tls::{self, RunningServer, TlsError};
 use crate::protocol::contract::WireContract;
+use crate::provider::journal::{FindJournal, JournalError};
+use crate::provider::{Faults, PROVIDER_ISSUER, ProviderOptions, ReferenceProvider};
+
+/// The reference provider service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
+    #[error(transparent)]
+    Pem(#[from] crate::net::pem::PemFileError),
+    #[error("{}: {source}", .path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(transparent)]
+    Pack(#[from] PackError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,57 +103,46 @@ fn default_view_kid() -> String {
 }
 
 /// Start the reference provider from its configuration file.
-pub async fn start(path: &Path) -> Result<RunningServer, String> {
-    let text = read_text("reference provider configuration", path)?;
-    let config: StandaloneConfig =
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+pub async fn start(path: &Path) -> Result<RunningServer, ServiceError> {
+    let text = secret::read_file("reference provider configuration", path)?;
+    let config: StandaloneConfig = toml::from_str(&text).map_err(|source| ServiceError::Parse {
+        path: path.to_owned(),
+        source,
+    })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let file = |setting: &str, p: &Path| read_text(setting, &base.join(p));
-    let certs = |setting: &str, pem: &str| -> Result<Vec<CertificateDer<'static>>, String> {
-        CertificateDer::pem_slice_iter(pem.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("{setting}: {e}"))
-    };
+    let file = |setting: &str, p: &Path| secret::read_file(setting, &base.join(p));
     let server = TlsIdentity::from_pem(
         "provider server",
         &file("server_cert", &config.server_cert)?,
-        &config.server_key.read("server_key", &base)?,
-    )
-    .map_err(|e| e.to_string())?;
-    let client_ca = certs("client_ca", &file("client_ca", &config.client_ca)?)?;
+        &config.server_key.text("server_key", &base)?,
+    )?;
+    let client_ca = crate::net::pem::certificates("client_ca", &base.join(&config.client_ca))?;
     let client = TlsIdentity::from_pem(
         "provider client",
         &file("client_cert", &config.client_cert)?,
-        &config.client_key.read("client_key", &base)?,
-    )
-    .map_err(|e| e.to_string())?;
+        &config.client_key.text("client_key", &base)?,
+    )?;
     let http = tls::client(
         Some(&client),
         &[file("cda_ca", &config.cda_ca)?],
         Duration::from_secs(30),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let view_key = SigningKey::from_pem(
         &config.view_signing_kid,
-        &config.view_signing_key.read("view_signing_key", &base)?,
-    )
-    .map_err(|e| e.to_string())?;
+        &config.view_signing_key.text("view_signing_key", &base)?,
+    )?;
     let pat_key = match &config.pat_assertion_key {
-        Some(secret) => Some(
-            SigningKey::from_pem(
-                &config.pat_assertion_kid,
-                &secret.read("pat_assertion_key", &base)?,
-            )
-            .map_err(|e| e.to_string())?,
-        ),
+        Some(secret) => Some(SigningKey::from_pem(
+            &config.pat_assertion_kid,
+            &secret.text("pat_assertion_key", &base)?,
+        )?),
         None => None,
     };
-    let pack = TestPack::load(&base.join(&config.pack)).map_err(|e| e.to_string())?;
+    let pack = TestPack::load(&base.join(&config.pack))?;
     let cda_url = config.cda_url.trim_end_matches('/').to_owned();
     // Written and flushed to the disk before each 202: it survives the machine, not only the
     // process.
-    let (journal, recovered) = super::journal::FindJournal::open(&base.join(&config.journal), true)
-        .map_err(|e| e.to_string())?;
+    let (journal, recovered) = FindJournal::open(&base.join(&config.journal), true)?;
     let pending = recovered.pending.clone();
     let provider = ReferenceProvider::with_journal(
         ProviderOptions {
@@ -140,7 +153,7 @@ pub async fn start(path: &Path) -> Result<RunningServer, String> {
             client: http,
             view_key,
             pat_key,
-            issuer: crate::harness::environment::PROVIDER_ISSUER.to_owned(),
+            issuer: PROVIDER_ISSUER.to_owned(),
             faults: Faults::none(),
         },
         Some(Arc::new(journal)),
@@ -152,8 +165,7 @@ pub async fn start(path: &Path) -> Result<RunningServer, String> {
         &server,
         &client_ca,
         &config.server,
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     if !pending.is_empty() {
         tracing::info!(
             "{} acknowledged find(s) resumed from the journal",
