@@ -145,8 +145,15 @@ async fn submit_through(
             .map(|p| p.display().to_string())
             .unwrap_or_default()
     ));
-    if !opts.dry_run {
-        session.guard()?;
+    if !opts.dry_run
+        && let crate::reporting::session::DayStart::WaitUntil(t) = session.day_start()?
+    {
+        let wait = session.time_until(t);
+        say(&format!(
+            "Waiting {} s for 00:00 UTC: all six submissions must fall on one UTC day",
+            wait.as_secs()
+        ));
+        session.wait(wait).await;
     }
     let mut all_good = true;
     for &endpoint in &opts.endpoints {

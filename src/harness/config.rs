@@ -507,7 +507,7 @@ impl TargetConfig {
         }
         out.push((
             "reporting.expected_minutes".into(),
-            r.expected_minutes.to_string(),
+            r.expected_minutes().to_string(),
         ));
         if let Some(rs) = &self.reporting_simulator {
             out.push(("reporting_simulator.listen".into(), rs.listen.to_string()));

@@ -118,7 +118,7 @@ update_ms = 30000                 # after match updates are applied, wait for ea
 # client_cert = "org-reporting-client.pem"         # with base_url: your PDP client certificate
 # client_key = "env:PDP_REPORTING_KEY"             #   its key (a file path, or env:NAME)
 # ca_bundle = "reporting-ca.pem"                   #   the CA of the reporting API's server
-# expected_minutes = 15                            # budget for the six submissions (UTC-day guard)
+# expected_minutes = 15                            # UTC-day guard budget (simulator: 1)
 # submission_status = "on time"                    # or "late"
 # [reporting.sources]                              # per endpoint: "file:PATH" (your export,
 #                                                  # JSON or CSV) or "null" (the minimal valid set);

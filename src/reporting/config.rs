@@ -49,8 +49,9 @@ pub struct ReportingConfig {
     /// Per endpoint (`service-availability-find`, ... or its path): `"derived"` (from what the
     /// reference provider did in the run), `"null"` or `"file:PATH"` (the organisation's export).
     pub sources: BTreeMap<String, String>,
-    /// How long the six submissions may take: the UTC-day guard's budget.
-    pub expected_minutes: u64,
+    /// How long the six submissions may take: the UTC-day guard's budget. Unset: 15 minutes
+    /// toward a real reporting API, 1 toward the harness's simulator (loopback, seconds).
+    pub expected_minutes: Option<u64>,
     /// `"on time"` or `"late"`.
     pub submission_status: String,
     /// The submission journal; default: `reporting-journal.jsonl` beside the target file (real
@@ -69,7 +70,7 @@ impl Default for ReportingConfig {
             client_key: None,
             ca_bundle: None,
             sources: BTreeMap::new(),
-            expected_minutes: 15,
+            expected_minutes: None,
             submission_status: "on time".to_owned(),
             journal: None,
             stub: false,
@@ -108,10 +109,19 @@ impl ReportingConfig {
                 self.submission_status.clone(),
             ));
         }
-        if self.expected_minutes == 0 || self.expected_minutes > 24 * 60 {
-            return Err(ReportingConfigError::ExpectedMinutes(self.expected_minutes));
+        if let Some(minutes) = self.expected_minutes
+            && (minutes == 0 || minutes > 24 * 60)
+        {
+            return Err(ReportingConfigError::ExpectedMinutes(minutes));
         }
         Ok(())
+    }
+
+    /// The UTC-day guard's budget in minutes: as set, else 15 toward a real reporting API and 1
+    /// toward the simulator, whose six submissions over loopback take seconds.
+    pub fn expected_minutes(&self) -> u64 {
+        self.expected_minutes
+            .unwrap_or(if self.base_url.is_some() { 15 } else { 1 })
     }
 }
 
@@ -143,5 +153,38 @@ impl ReportingSimulatorConfig {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(super::RECEIVED_FILE)),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_day_guard_budget_defaults_by_where_the_submissions_go() {
+        let simulator = ReportingConfig::default();
+        assert_eq!(
+            simulator.expected_minutes(),
+            1,
+            "the simulator: seconds over loopback"
+        );
+        let real = ReportingConfig {
+            base_url: Some("https://reporting.example".to_owned()),
+            ..ReportingConfig::default()
+        };
+        assert_eq!(real.expected_minutes(), 15);
+        let set = ReportingConfig {
+            expected_minutes: Some(40),
+            ..real
+        };
+        assert_eq!(set.expected_minutes(), 40);
+        let zero = ReportingConfig {
+            expected_minutes: Some(0),
+            ..ReportingConfig::default()
+        };
+        assert!(matches!(
+            zero.check(),
+            Err(ReportingConfigError::ExpectedMinutes(0))
+        ));
     }
 }

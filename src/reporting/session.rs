@@ -38,6 +38,8 @@ pub struct Settings {
     pub base_dir: PathBuf,
     /// How long the reporting submissions may take (the UTC-day guard's budget).
     pub expected: Duration,
+    /// What the guard does when that budget could straddle 00:00 UTC.
+    pub near_midnight: NearMidnight,
     pub status: SubmissionStatus,
     /// Where the journal is kept; set per run on the embedded default.
     pub journal: Option<PathBuf>,
@@ -54,6 +56,7 @@ impl Default for Settings {
             sources: BTreeMap::new(),
             base_dir: PathBuf::new(),
             expected: Duration::from_secs(15 * 60),
+            near_midnight: NearMidnight::Refuse,
             status: SubmissionStatus::OnTime,
             journal: None,
             server: Default::default(),
@@ -125,6 +128,26 @@ pub enum ForceError {
         url: String,
         status: reqwest::StatusCode,
     },
+}
+
+/// What the UTC-day guard does when the submissions could straddle 00:00 UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NearMidnight {
+    /// Refuse to start, saying when to come back: toward a real reporting API, whose day is
+    /// PDP's and whose run time the user knows best.
+    Refuse,
+    /// Wait for the new day: toward the harness's own simulator, which shares the clock and
+    /// takes seconds, so a rehearsal started near midnight still runs.
+    Wait,
+}
+
+/// What the UTC-day guard says before the reporting submissions start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayStart {
+    /// The budget fits before 00:00 UTC.
+    Go,
+    /// Toward the simulator only: start at this time (just after 00:00 UTC).
+    WaitUntil(DateTime<Utc>),
 }
 
 pub struct ReportingSession {
@@ -280,9 +303,28 @@ impl ReportingSession {
         }
     }
 
-    /// Refuse to start if the submissions could straddle 00:00 UTC.
-    pub fn guard(&self) -> Result<(), super::clock::DayGuardError> {
-        super::clock::check_day(self.clock.now(), self.settings.expected)
+    /// The UTC-day guard before the submissions start: `Err` when they could straddle
+    /// 00:00 UTC and the settings say refuse, `WaitUntil` when they say wait.
+    pub fn day_start(&self) -> Result<DayStart, super::clock::DayGuardError> {
+        match super::clock::check_day(self.clock.now(), self.settings.expected) {
+            Ok(()) => Ok(DayStart::Go),
+            Err(super::clock::DayGuardError::TooCloseToMidnight { midnight, .. })
+                if self.settings.near_midnight == NearMidnight::Wait =>
+            {
+                Ok(DayStart::WaitUntil(midnight + chrono::Duration::seconds(1)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Wait `d` through the session's sleeper (tests record it instead).
+    pub async fn wait(&self, d: Duration) {
+        self.client.sleeper.sleep(d).await;
+    }
+
+    /// How long until `t` by this session's clock (zero if past).
+    pub fn time_until(&self, t: DateTime<Utc>) -> std::time::Duration {
+        (t - self.clock.now()).to_std().unwrap_or_default()
     }
 
     /// Derived data and observations count from here (the reporting stage's start).

@@ -15,7 +15,7 @@ use super::clock::{Clock, SystemClock};
 use super::config::{ReportingConfig, ReportingConfigError, ReportingSimulatorConfig};
 use super::model::SubmissionStatus;
 use super::received::ReceivedError;
-use super::session::{ReportingSession, Settings, ViewsSource};
+use super::session::{NearMidnight, ReportingSession, Settings, ViewsSource};
 use super::simulator::ReportingSimulator;
 use super::validate::Strictness;
 use crate::net::pki::{PkiError, TestPki, TlsIdentity};
@@ -79,7 +79,12 @@ pub fn settings(config: &Sections<'_>) -> Result<Settings, SetupError> {
     Ok(Settings {
         sources,
         base_dir: base.clone(),
-        expected: Duration::from_secs(r.expected_minutes.saturating_mul(60)),
+        expected: Duration::from_secs(r.expected_minutes().saturating_mul(60)),
+        near_midnight: if r.base_url.is_some() {
+            NearMidnight::Refuse
+        } else {
+            NearMidnight::Wait
+        },
         status,
         journal: r.journal.as_ref().map(|p| base.join(p)),
         server: config.server,

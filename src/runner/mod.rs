@@ -26,6 +26,7 @@ use crate::harness::environment::Environment;
 use crate::record::events::LogEvent;
 use crate::record::run::{RerunInfo, RunHeader, RunRecord, Selection, Standards};
 use crate::record::runlog::RunLog;
+use crate::reporting::session::DayStart;
 use world::HarnessWorld;
 
 pub use pack::Pack;
@@ -212,8 +213,9 @@ pub async fn run(
     let skip_tag = (!env.reporting.stub).then_some("stub");
     let plan = preflight(opts, skip_tag)?;
     if plan.stages.contains(&Pack::Reporting) {
-        // All six submissions must fall on one UTC day: refuse to start too near midnight.
-        env.reporting.guard()?;
+        // All six submissions must fall on one UTC day: refuse to start too near midnight
+        // (toward the simulator the reporting stage waits for the new day instead).
+        env.reporting.day_start()?;
     }
     if let Some(after) = &opts.after {
         // A C&A that forgot stage 1 (cleared down, restarted without its state) cannot be
@@ -320,13 +322,38 @@ pub async fn run(
             stopped = Some(reason);
             break;
         }
-        if *stage == Pack::Reporting
-            && let Err(e) = env.reporting.guard()
-        {
+        if *stage == Pack::Reporting {
             // The midnight guard again, where the day's submissions start: a refusal ends the
             // run like an interruption, with the earlier stages' results sealed.
-            stopped = Some(format!("the reporting stage was not started: {e}"));
-            break;
+            match env.reporting.day_start() {
+                Err(e) => {
+                    stopped = Some(format!("the reporting stage was not started: {e}"));
+                    break;
+                }
+                Ok(DayStart::WaitUntil(t)) => {
+                    let wait = env.reporting.time_until(t);
+                    let text = format!(
+                        "the reporting stage waits {} s for 00:00 UTC: all six submissions must fall on one UTC day",
+                        wait.as_secs()
+                    );
+                    if let Ok(mut c) = console.lock() {
+                        c.line(&format!("note: {text}"));
+                    }
+                    log.append(&LogEvent::Note {
+                        at: Utc::now(),
+                        stage: stage.name().to_owned(),
+                        text,
+                    })?;
+                    tokio::select! {
+                        () = env.reporting.wait(wait) => {}
+                        reason = opts.stop.requested() => {
+                            stopped = Some(reason);
+                            break;
+                        }
+                    }
+                }
+                Ok(DayStart::Go) => {}
+            }
         }
         progress(&console, Progress::Stage(stage.name()));
         // A stop during set-up (a long clear-down command) ends it too: the command is killed.

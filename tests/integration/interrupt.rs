@@ -236,16 +236,19 @@ fn a_clear_down_command_and_its_children_end_with_the_run() {
     );
 }
 
-/// Flips the reporting clock to 23:55 UTC as the first stage starts: by the reporting stage
-/// the day's submissions could straddle midnight.
-struct NearMidnight(std::sync::Arc<pdp_harness::reporting::clock::FakeClock>);
+/// Sets the reporting clock to a time near midnight as each stage starts: by the reporting
+/// stage the day's submissions could straddle 00:00 UTC.
+struct NearMidnight {
+    clock: std::sync::Arc<pdp_harness::reporting::clock::FakeClock>,
+    at: &'static str,
+}
 
 impl pdp_harness::runner::writer::Console for NearMidnight {
     fn line(&mut self, _text: &str) {}
 
     fn progress(&mut self, event: pdp_harness::runner::writer::Progress<'_>) {
         if matches!(event, pdp_harness::runner::writer::Progress::Stage(_)) {
-            self.0.set(at("2026-11-23T23:55:00Z"));
+            self.clock.set(at(self.at));
         }
     }
 }
@@ -254,10 +257,15 @@ fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
     s.parse().expect("a timestamp")
 }
 
-#[tokio::test]
-async fn the_midnight_guard_before_the_reporting_stage_ends_the_run_like_an_interruption() {
+/// The scenarios `tags` selects on the embedded default, the reporting clock at noon when
+/// the run starts and at `stage_time` when each stage starts; `adjust` sets up the session.
+async fn run_near_midnight(
+    out: &std::path::Path,
+    tags: &str,
+    stage_time: &'static str,
+    adjust: impl FnOnce(&mut pdp_harness::reporting::session::ReportingSession),
+) -> pdp_harness::runner::RunOutcome {
     use pdp_harness::runner::{self, Pack, RunOptions};
-    let tmp = tempfile::tempdir().expect("temp dir");
     let config = pdp_harness::harness::config::TargetConfig::default();
     let pack = common::pack();
     let redactor = pdp_harness::record::redact::Redactor::new(pack.personal_values(), false);
@@ -273,15 +281,16 @@ async fn the_midnight_guard_before_the_reporting_stage_ends_the_run_like_an_inte
     let clock = std::sync::Arc::new(pdp_harness::reporting::clock::FakeClock::at(at(
         "2026-11-23T12:00:00Z",
     )));
-    std::sync::Arc::get_mut(&mut env.reporting)
-        .expect("the reporting session is not shared yet")
-        .clock = clock.clone();
+    let session = std::sync::Arc::get_mut(&mut env.reporting)
+        .expect("the reporting session is not shared yet");
+    session.clock = clock.clone();
+    adjust(session);
     let env = std::sync::Arc::new(env);
     let options = RunOptions {
         pack: Pack::All,
-        tags: Some("@case:CP-01 or @reporting".to_owned()),
+        tags: Some(tags.to_owned()),
         features_dir: common::root().join("features"),
-        out_dir: tmp.path().to_owned(),
+        out_dir: out.to_owned(),
         config,
         cases: None,
         rerun: None,
@@ -291,10 +300,28 @@ async fn the_midnight_guard_before_the_reporting_stage_ends_the_run_like_an_inte
         interactive: false,
         concurrency: pdp_harness::runner::DEFAULT_CONCURRENCY,
     };
-    let outcome = runner::run(env.clone(), &options, Box::new(NearMidnight(clock)))
+    let console = NearMidnight {
+        clock,
+        at: stage_time,
+    };
+    let outcome = runner::run(env.clone(), &options, Box::new(console))
         .await
         .expect("the run ends with sealed evidence");
     env.shutdown();
+    outcome
+}
+
+/// Toward a real reporting API (the guard refuses, with a 15-minute budget) the run ends at
+/// the reporting stage like an interruption, the earlier stages' results sealed.
+#[tokio::test]
+async fn the_midnight_guard_before_the_reporting_stage_ends_the_run_like_an_interruption() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let tags = "@case:CP-01 or @reporting";
+    let outcome = run_near_midnight(tmp.path(), tags, "2026-11-23T23:55:00Z", |session| {
+        session.settings.expected = std::time::Duration::from_secs(15 * 60);
+        session.settings.near_midnight = pdp_harness::reporting::session::NearMidnight::Refuse;
+    })
+    .await;
     let r = &outcome.record;
     assert_eq!(r.verdict, pdp_harness::record::run::Verdict::Interrupted);
     let reason = r.interrupted.as_deref().unwrap_or_default();
@@ -311,4 +338,55 @@ async fn the_midnight_guard_before_the_reporting_stage_ends_the_run_like_an_inte
         "only the reporting scenarios are not run"
     );
     assert!(outcome.run_dir.join("seal.json").is_file(), "sealed");
+}
+
+/// Toward the harness's own simulator (the embedded default: a 1-minute budget) a reporting
+/// stage starting 30 s before midnight waits for the new day, says so, and runs.
+#[tokio::test]
+async fn near_midnight_the_reporting_stage_waits_for_the_new_day_toward_the_simulator() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let sleeper = pdp_harness::reporting::client::RecordingSleeper::default();
+    let recorded = sleeper.clone();
+    // Reconciliation (RP-09) is left out: it counts what the harness observed in real time
+    // within the reporting window, which the frozen clock here makes an instant.
+    let tags = "(@case:CP-01 or @reporting) and not @reconciliation";
+    let outcome = run_near_midnight(tmp.path(), tags, "2026-11-23T23:59:30Z", |session| {
+        assert_eq!(
+            session.settings.expected,
+            std::time::Duration::from_secs(60),
+            "the simulator's default budget"
+        );
+        session.client.sleeper = std::sync::Arc::new(sleeper);
+    })
+    .await;
+    let r = &outcome.record;
+    let failed: Vec<String> = r
+        .scenarios
+        .iter()
+        .filter(|s| s.steps.iter().any(|st| st.failure_class.is_some()))
+        .map(|s| format!("{s:?}"))
+        .collect();
+    assert_eq!(
+        r.verdict,
+        pdp_harness::record::run::Verdict::Passed,
+        "{failed:?}"
+    );
+    assert!(
+        r.counts.passed > 1,
+        "the reporting scenarios ran: {:?}",
+        r.counts
+    );
+    assert_eq!(r.counts.not_started, 0);
+    assert_eq!(
+        recorded.delays().first(),
+        Some(&std::time::Duration::from_secs(31)),
+        "waited until 00:00:01 UTC"
+    );
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.text.contains("waits 31 s for 00:00 UTC")),
+        "{:?}",
+        r.notes
+    );
 }

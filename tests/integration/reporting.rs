@@ -19,7 +19,7 @@ use pdp_harness::reporting::model::{
     self, Calculation, Calculations, EndpointData, Outage, PlanOptions, SlowResponse,
     SubmissionStatus, UnavailableCounts, ValueCode,
 };
-use pdp_harness::reporting::session::{Mode, ReportingSession, Settings};
+use pdp_harness::reporting::session::{DayStart, Mode, NearMidnight, ReportingSession, Settings};
 use pdp_harness::reporting::setup::{Simulated, simulated};
 use pdp_harness::reporting::simulator::{ErrorCode, StubConfiguration};
 use pdp_harness::reporting::sources::{self, Source};
@@ -868,10 +868,20 @@ async fn the_midnight_guard_refuses_a_run_that_could_straddle_00_00_utc() {
 
     // The session's guard uses its (injected) clock.
     let clock = FakeClock::at(t("2026-11-23T23:58:00Z"));
-    let (session, _) = simulated_session(Arc::new(clock.clone()), None);
-    assert!(session.guard().is_err());
+    let (mut session, _) = simulated_session(Arc::new(clock.clone()), None);
+    assert!(session.day_start().is_err(), "refuses by default");
+    // Told to wait (the simulator's setting), it names the new day's first second instead.
+    session.settings.near_midnight = NearMidnight::Wait;
+    assert_eq!(
+        session.day_start().ok(),
+        Some(DayStart::WaitUntil(t("2026-11-24T00:00:01Z")))
+    );
+    assert_eq!(
+        session.time_until(t("2026-11-24T00:00:01Z")),
+        Duration::from_secs(121)
+    );
     clock.set(t("2026-11-24T00:01:00Z"));
-    assert!(session.guard().is_ok());
+    assert_eq!(session.day_start().ok(), Some(DayStart::Go));
     session.shutdown();
 }
 
