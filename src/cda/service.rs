@@ -24,7 +24,7 @@ use crate::protocol::tokens::{CAS_ISSUER, DASHBOARD_ISSUER};
 pub enum CdaServiceError {
     /// A setting the target file's `[cda]` section gives could not be read (its secrets).
     #[error("target file: {0}")]
-    Config(String),
+    Config(#[from] crate::net::secret::KeyFileError),
     #[error("target file: {0}")]
     Certificates(#[from] PemFileError),
     #[error(transparent)]

@@ -44,7 +44,7 @@ pub fn run(args: SignArgs) -> Outcome {
         }
     };
     let pem = pdp_harness::harness::config::Secret(args.key)
-        .read("--key", Path::new(""))
+        .text("--key", Path::new(""))
         .map_err(|e| could_not_run(anyhow::anyhow!(e)))?;
     let alg = evidence::seal::sign(&dir, &pem).map_err(could_not_run)?;
     say!(

@@ -34,6 +34,12 @@ pub enum EvidenceError {
     },
     #[error("could not render {path}: {message}")]
     Render { path: PathBuf, message: String },
+    #[error("{} is not readable: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error("could not read {path}: {source}")]
     Read {
         path: PathBuf,
@@ -103,9 +109,9 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, E
     };
     serde_json::from_slice(&bytes)
         .map(Some)
-        .map_err(|e| EvidenceError::Render {
+        .map_err(|source| EvidenceError::Unreadable {
             path: path.to_owned(),
-            message: format!("not readable: {e}"),
+            source,
         })
 }
 

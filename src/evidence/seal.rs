@@ -229,8 +229,11 @@ impl Verification {
     }
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(path: &Path, bytes: &[u8]) -> Result<T, String> {
-    serde_json::from_slice(bytes).map_err(|e| format!("{} is not readable: {e}", path.display()))
+fn parse<T: for<'de> Deserialize<'de>>(path: &Path, bytes: &[u8]) -> Result<T, EvidenceError> {
+    serde_json::from_slice(bytes).map_err(|source| EvidenceError::Unreadable {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Check a sealed bundle: the seal against the manifest and the PDF, the manifest against
@@ -254,7 +257,7 @@ pub fn verify(dir: &Path) -> Result<Verification, EvidenceError> {
     match std::fs::read(&seal_path) {
         Err(_) => v.problems.push(format!("{SEAL} is missing")),
         Ok(bytes) => match parse::<Seal>(&seal_path, &bytes) {
-            Err(e) => v.problems.push(e),
+            Err(e) => v.problems.push(e.to_string()),
             Ok(seal) => {
                 if seal.manifest_sha256 != manifest_sha {
                     v.problems.push(format!(
@@ -294,7 +297,7 @@ pub fn verify(dir: &Path) -> Result<Verification, EvidenceError> {
     let manifest: Manifest = match parse(&manifest_path, &manifest_bytes) {
         Ok(m) => m,
         Err(e) => {
-            v.problems.push(e);
+            v.problems.push(e.to_string());
             return Ok(v);
         }
     };
@@ -370,10 +373,7 @@ pub fn sign(run_dir: &Path, key_pem: &str) -> Result<&'static str, EvidenceError
     use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
     let seal_path = run_dir.join(SEAL);
     let seal_bytes = read(&seal_path)?;
-    let seal: Seal = parse(&seal_path, &seal_bytes).map_err(|message| EvidenceError::Render {
-        path: seal_path.clone(),
-        message,
-    })?;
+    let seal: Seal = parse(&seal_path, &seal_bytes)?;
     let claims = SealClaims {
         run_id: seal.run_id,
         seal_sha256: sha256_hex(&seal_bytes),

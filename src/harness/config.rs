@@ -145,7 +145,8 @@ pub struct RedactionConfig {
     pub mask: Vec<String>,
 }
 
-pub use crate::net::secret::{Secret, read_text};
+pub use crate::net::secret::Secret;
+use crate::net::secret::{KeyFileError, read_file};
 
 /// The organisation's solution: where its find and view endpoints are and how to reach them.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -194,44 +195,80 @@ pub struct ViewTokenKey {
 
 impl ProviderEndpoints {
     /// The registered PAT assertion keys as a JWKS, read from their files under `base`.
-    pub fn pat_assertion_key_set(&self, base: &Path) -> Result<jsonwebtoken::jwk::JwkSet, String> {
+    pub fn pat_assertion_key_set(
+        &self,
+        base: &Path,
+    ) -> Result<jsonwebtoken::jwk::JwkSet, KeySetError> {
         let mut set = jsonwebtoken::jwk::JwkSet { keys: Vec::new() };
         for k in &self.pat_assertion_keys {
-            let pem = read_text("provider.pat_assertion_keys", &base.join(&k.file))?;
-            let jwk = crate::net::pki::rsa_public_jwk(&k.kid, &pem)
-                .map_err(|e| format!("provider.pat_assertion_keys ({}): {e}", k.file.display()))?;
-            set.keys.push(jwk);
+            set.keys
+                .push(public_jwk("provider.pat_assertion_keys", base, k)?);
         }
         Ok(set)
     }
 
     /// The registered view token keys as a JWKS, read from their files under `base`.
-    pub fn view_token_key_set(&self, base: &Path) -> Result<jsonwebtoken::jwk::JwkSet, String> {
+    pub fn view_token_key_set(
+        &self,
+        base: &Path,
+    ) -> Result<jsonwebtoken::jwk::JwkSet, KeySetError> {
         let mut set = jsonwebtoken::jwk::JwkSet { keys: Vec::new() };
         if let Some(file) = &self.view_token_jwks {
-            let text = read_text("provider.view_token_jwks", &base.join(file))?;
-            let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_str(&text).map_err(|e| {
-                format!(
-                    "provider.view_token_jwks: {} is not a JWKS: {e}",
-                    file.display()
-                )
-            })?;
+            let text = read_file("provider.view_token_jwks", &base.join(file))?;
+            let jwks: jsonwebtoken::jwk::JwkSet =
+                serde_json::from_str(&text).map_err(|source| KeySetError::NotAJwks {
+                    file: file.clone(),
+                    source,
+                })?;
             if let Some(k) = jwks.keys.iter().find(|k| k.common.key_id.is_none()) {
-                return Err(format!(
-                    "provider.view_token_jwks: every key needs a kid (one has none: {:?})",
-                    k.common.key_algorithm
-                ));
+                return Err(KeySetError::NoKid {
+                    algorithm: format!("{:?}", k.common.key_algorithm),
+                });
             }
             set.keys.extend(jwks.keys);
         }
         for k in &self.view_token_keys {
-            let pem = read_text("provider.view_token_keys", &base.join(&k.file))?;
-            let jwk = crate::net::pki::rsa_public_jwk(&k.kid, &pem)
-                .map_err(|e| format!("provider.view_token_keys ({}): {e}", k.file.display()))?;
-            set.keys.push(jwk);
+            set.keys
+                .push(public_jwk("provider.view_token_keys", base, k)?);
         }
         Ok(set)
     }
+}
+
+/// A registered key set of the target file (`[provider]`) that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum KeySetError {
+    #[error(transparent)]
+    Read(#[from] KeyFileError),
+    #[error("{setting} ({}): {source}", file.display())]
+    Key {
+        setting: &'static str,
+        file: PathBuf,
+        #[source]
+        source: crate::net::pki::PkiError,
+    },
+    #[error("provider.view_token_jwks: {} is not a JWKS: {source}", file.display())]
+    NotAJwks {
+        file: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("provider.view_token_jwks: every key needs a kid (one has none: {algorithm})")]
+    NoKid { algorithm: String },
+}
+
+/// One registered RSA key file as its public JWK.
+fn public_jwk(
+    setting: &'static str,
+    base: &Path,
+    key: &ViewTokenKey,
+) -> Result<jsonwebtoken::jwk::Jwk, KeySetError> {
+    let pem = read_file(setting, &base.join(&key.file))?;
+    crate::net::pki::rsa_public_jwk(&key.kid, &pem).map_err(|source| KeySetError::Key {
+        setting,
+        file: key.file.clone(),
+        source,
+    })
 }
 
 /// The harness's simulated CDA (C&A, JWKS) as the organisation's solution reaches it.
@@ -270,22 +307,15 @@ impl CdaConfig {
         &self,
         base: &Path,
     ) -> Result<crate::cda::service::CdaServiceSettings, crate::cda::service::CdaServiceError> {
-        let config = crate::cda::service::CdaServiceError::Config;
         Ok(crate::cda::service::CdaServiceSettings {
             listen: self.listen,
             public_url: self.public_url.clone(),
-            server_key_pem: self
-                .server_key
-                .read("cda.server_key", base)
-                .map_err(config)?,
+            server_key_pem: self.server_key.text("cda.server_key", base)?,
             server_cert: base.join(&self.server_cert),
             server_ca: base.join(&self.server_ca),
             client_ca: base.join(&self.client_ca),
             signing_kid: self.signing_kid.clone(),
-            signing_key_pem: self
-                .signing_key
-                .read("cda.signing_key", base)
-                .map_err(config)?,
+            signing_key_pem: self.signing_key.text("cda.signing_key", base)?,
             state_path: self.state_path(base),
         })
     }

@@ -26,8 +26,9 @@ mod hooks;
 
 pub(crate) use hooks::Group;
 pub use hooks::{
-    ClearDown, ClearDownError, ClearError, Cleared, Hook, HookError, clear_down_configured,
-    clear_down_once, kill_clear_down_commands, run_clear_down_command, run_hook_command,
+    ApplyNowError, ClearDown, ClearDownError, ClearError, Cleared, Hook, HookError, RestartError,
+    clear_down_configured, clear_down_once, kill_clear_down_commands, run_clear_down_command,
+    run_hook_command,
 };
 use hooks::{clear_down_hook, clear_down_timeout};
 
@@ -45,8 +46,21 @@ pub enum EnvError {
     Pki(#[from] PkiError),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error(
+        "target file: [provider] and [cda] are both needed to run against an organisation's solution"
+    )]
+    NeedsProviderAndCda,
     #[error("target file: {0}")]
-    Config(String),
+    KeyFile(#[from] crate::net::secret::KeyFileError),
+    #[error("target file: {0}")]
+    Pem(#[from] crate::net::pem::PemFileError),
+    #[error("target file: {0}")]
+    KeySet(#[from] crate::harness::config::KeySetError),
+    #[error("the embedded reference provider: {0}")]
+    EmbeddedProvider(#[from] crate::provider::embedded::EmbeddedProviderError),
+    /// Key generation gave back a different number of keys than it was asked for.
+    #[error("expected four generated signing keys, got {0}")]
+    SigningKeys(usize),
     #[error(transparent)]
     Cda(#[from] crate::cda::service::CdaServiceError),
     #[error(transparent)]
@@ -189,9 +203,8 @@ impl Environment {
             dashboard_key,
             view_schema,
         ) = prepared?;
-        let [finder_key, cas_key, view_key, pat_key]: [SigningKey; 4] = keys?
-            .try_into()
-            .map_err(|_| EnvError::Config("expected four generated signing keys".to_owned()))?;
+        let [finder_key, cas_key, view_key, pat_key] =
+            <[SigningKey; 4]>::try_from(keys?).map_err(|keys| EnvError::SigningKeys(keys.len()))?;
         let ca = vec![pki.ca_der()];
         let ca_pem = vec![pki.ca_pem()];
         tracing::debug!(
@@ -240,16 +253,13 @@ impl Environment {
             issuer: PROVIDER_ISSUER.to_owned(),
             faults,
         };
-        let embedded = Arc::new(
-            EmbeddedProvider::start(
-                provider_options,
-                loopback,
-                provider_identity,
-                ca.clone(),
-                config.server,
-            )
-            .map_err(|e| EnvError::Config(format!("the embedded reference provider: {e}")))?,
-        );
+        let embedded = Arc::new(EmbeddedProvider::start(
+            provider_options,
+            loopback,
+            provider_identity,
+            ca.clone(),
+            config.server,
+        )?);
         // The organisation reports with its own client certificate; on the embedded default its
         // data is derived from what the reference provider served.
         let served = embedded.clone();
@@ -361,18 +371,16 @@ impl Environment {
     pub async fn apply_match_updates(
         &self,
         file: MatchUpdateFile,
-    ) -> Result<Vec<AppliedUpdate>, String> {
+    ) -> Result<Vec<AppliedUpdate>, ApplyNowError> {
         // The file is issued whether or not we can apply it: stage 2 checks its updates.
         self.set_match_updates(file.clone());
         let Some(provider) = &self.provider_server else {
-            return Err(
-                "the match updates are applied by the organisation: this run has no embedded reference provider"
-                    .to_owned(),
-            );
+            return Err(ApplyNowError::NotEmbedded);
         };
-        crate::harness::updates::apply(&self.harness_client, &provider.base_url(), &file)
-            .await
-            .map_err(|e| e.to_string())
+        Ok(
+            crate::harness::updates::apply(&self.harness_client, &provider.base_url(), &file)
+                .await?,
+        )
     }
 
     /// Whether a scenario can have match updates applied while it watches (the error
@@ -385,7 +393,10 @@ impl Environment {
     /// target file's `[updates] command` (the file written to a temporary path for it, removed
     /// after). Remembered for the stage 2 checks either way. What was done, for the evidence;
     /// an error when the file could not be handed over at all.
-    pub async fn apply_match_updates_now(&self, file: MatchUpdateFile) -> Result<String, String> {
+    pub async fn apply_match_updates_now(
+        &self,
+        file: MatchUpdateFile,
+    ) -> Result<String, ApplyNowError> {
         if self.is_embedded() {
             let results = self.apply_match_updates(file).await?;
             return Ok(results
@@ -402,17 +413,14 @@ impl Environment {
                 .join("; "));
         }
         let Some((argv, timeout)) = &self.update_command else {
-            return Err(
-                "the target file names no [updates] command, so the harness cannot have the match updates applied"
-                    .to_owned(),
-            );
+            return Err(ApplyNowError::NoCommand);
         };
         self.set_match_updates(file.clone());
         let path = std::env::temp_dir().join(format!(
             "pdp-harness-match-updates-{}.json",
             uuid::Uuid::new_v4()
         ));
-        file.save(&path).map_err(|e| e.to_string())?;
+        file.save(&path)?;
         let out = crate::harness::updates::run_command(argv, &path, *timeout).await;
         // Best effort: the file holds test PeIs only.
         let _ = std::fs::remove_file(&path);
@@ -422,7 +430,7 @@ impl Environment {
             Ok(text)
         } else {
             let stderr: String = mask(&out.stderr).chars().take(500).collect();
-            Err(format!("{text}; stderr: {stderr}"))
+            Err(ApplyNowError::CommandFailed { text, stderr })
         }
     }
 
@@ -454,20 +462,19 @@ impl Environment {
     /// Restart the provider under test: the embedded default's in-process reference provider,
     /// or the target file's `[provider] restart` command (which returns once the provider is
     /// serving again).
-    pub async fn restart_provider(&self) -> Result<String, String> {
+    pub async fn restart_provider(&self) -> Result<String, RestartError> {
         match (&self.restart, &self.embedded_provider) {
-            (Restart::Embedded, Some(p)) => p
-                .restart()
-                .await
-                .map(|n| format!("the reference provider restarted; {n} acknowledged find(s) resumed from its journal"))
-                .map_err(|e| format!("the reference provider could not be restarted: {e}")),
+            (Restart::Embedded, Some(p)) => {
+                let resumed = p.restart().await?;
+                Ok(format!(
+                    "the reference provider restarted; {resumed} acknowledged find(s) resumed from its journal"
+                ))
+            }
             (Restart::Command { argv, timeout }, _) => {
-                run_hook_command(Hook::Restart, argv, *timeout)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                run_hook_command(Hook::Restart, argv, *timeout).await?;
                 Ok(format!("the restart command {} succeeded", argv.join(" ")))
             }
-            _ => Err("the provider cannot be restarted: the target file has no [provider] restart command".to_owned()),
+            _ => Err(RestartError::NotPossible),
         }
     }
 
@@ -542,10 +549,7 @@ impl Environment {
         redactor: Redactor,
     ) -> Result<Environment, EnvError> {
         let Some(cda) = &config.cda else {
-            return Err(EnvError::Config(
-                "[provider] and [cda] are both needed to run against an organisation's solution"
-                    .to_owned(),
-            ));
+            return Err(EnvError::NeedsProviderAndCda);
         };
         let recorder = Arc::new(Recorder::new(redactor));
         config.limits.apply_to(&recorder);
@@ -578,46 +582,33 @@ impl Environment {
         recorder: Arc<Recorder>,
         service: &CdaService,
     ) -> Result<Environment, EnvError> {
-        use rustls::pki_types::CertificateDer;
-        use rustls::pki_types::pem::PemObject;
         // `serve` hands in its service's recorder: every request gets its limit here too.
         config.limits.apply_to(&recorder);
         recorder.set_timeout(PARTY_CLEAR_DOWN, clear_down_timeout(config));
         let Some(target) = &config.provider else {
-            return Err(EnvError::Config(
-                "[provider] and [cda] are both needed to run against an organisation's solution"
-                    .to_owned(),
-            ));
+            return Err(EnvError::NeedsProviderAndCda);
         };
         let base = config.base_dir();
-        let text = |setting: &str, path: &std::path::Path| {
-            crate::harness::config::read_text(setting, &base.join(path)).map_err(EnvError::Config)
-        };
-        let certs = |setting: &str, pem: &str| -> Result<Vec<CertificateDer<'static>>, EnvError> {
-            let list: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem.as_bytes())
-                .collect::<Result<_, _>>()
-                .map_err(|e| EnvError::Config(format!("{setting}: {e}")))?;
-            if list.is_empty() {
-                return Err(EnvError::Config(format!(
-                    "{setting}: no CERTIFICATE found (expected PEM)"
-                )));
-            }
-            Ok(list)
-        };
-        let client_key = target
-            .client_key
-            .read("provider.client_key", &base)
-            .map_err(EnvError::Config)?;
+        let client_key = target.client_key.text("provider.client_key", &base)?;
         let harness_id = crate::net::pki::TlsIdentity::from_pem(
             "CDA client",
-            &text("provider.client_cert", &target.client_cert)?,
+            &crate::net::pem::read_pem("provider.client_cert", &base.join(&target.client_cert))?,
             &client_key,
         )?;
-        let provider_ca_pem = text("provider.ca_bundle", &target.ca_bundle)?;
-        let provider_trust = certs("provider.ca_bundle", &provider_ca_pem)?;
+        let provider_ca_path = base.join(&target.ca_bundle);
+        let provider_ca_pem = crate::net::pem::read_pem("provider.ca_bundle", &provider_ca_path)?;
+        let provider_trust = crate::net::pem::parse_certificates(
+            "provider.ca_bundle",
+            &provider_ca_path,
+            &provider_ca_pem,
+        )?;
         let contract = config.contract.clone();
         let key = service.signing_key.clone();
-        let cas_trust = certs("cda.server_ca", &service.server_ca_pem)?;
+        let cas_trust = crate::net::pem::parse_certificates(
+            "cda.server_ca",
+            &service.server_ca_path,
+            &service.server_ca_pem,
+        )?;
         let cas_client = service.internal_http_client(Duration::from_secs(60))?;
 
         let harness_client = tls::client(
@@ -649,14 +640,12 @@ impl Environment {
         // The solution's registered view token keys, published at the C&A's /jwk_uri.
         service
             .cas
-            .register_view_token_keys(&target.view_token_key_set(&base).map_err(EnvError::Config)?);
+            .register_view_token_keys(&target.view_token_key_set(&base)?);
         // The solution's holdername and its PAT assertion keys, as PDP registers them.
         service.cas.register_holdername(pack.holdername_guid());
         service.cas.register_pat_assertion_keys(
             pack.holdername_guid(),
-            &target
-                .pat_assertion_key_set(&base)
-                .map_err(EnvError::Config)?,
+            &target.pat_assertion_key_set(&base)?,
         );
         let clear_down = clear_down_hook(config, String::new());
         // Without [reporting] base_url the simulator stands in for the reporting API.

@@ -40,6 +40,15 @@ pub fn certificates(
     path: &Path,
 ) -> Result<Vec<CertificateDer<'static>>, PemFileError> {
     let pem = read_pem(setting, path)?;
+    parse_certificates(setting, path, &pem)
+}
+
+/// PEM certificates from `pem`, the text of the file at `path` a setting names; at least one.
+pub fn parse_certificates(
+    setting: &str,
+    path: &Path,
+    pem: &str,
+) -> Result<Vec<CertificateDer<'static>>, PemFileError> {
     let list: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<Result<_, _>>()
         .map_err(|source| PemFileError::Parse {

@@ -1,8 +1,7 @@
 //! Key material named in a configuration file: a file path (relative to that file) or
 //! `env:NAME` for an environment variable holding the PEM text. Below every layer that reads
 //! keys, so the C&A, the reference provider and the reporting client read them the same way.
-//! Errors are typed ([`KeyFileError`]) and name the setting; `read`/`read_text` give the same
-//! text as a `String` for the callers that still collect messages.
+//! Errors are typed ([`KeyFileError`]) and name the setting.
 
 use std::path::{Path, PathBuf};
 
@@ -39,18 +38,6 @@ impl Secret {
             None => read_file(setting, &base.join(&self.0)),
         }
     }
-}
-
-impl Secret {
-    /// [`Secret::text`] with the error as its message.
-    pub fn read(&self, setting: &str, base: &Path) -> Result<String, String> {
-        self.text(setting, base).map_err(|e| e.to_string())
-    }
-}
-
-/// [`read_file`] with the error as its message.
-pub fn read_text(setting: &str, path: &Path) -> Result<String, String> {
-    read_file(setting, path).map_err(|e| e.to_string())
 }
 
 /// Read a PEM (or other text) file a setting names.

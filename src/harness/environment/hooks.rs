@@ -109,9 +109,9 @@ pub enum ClearError {
         "[clear_down] url needs [provider] client_cert, client_key and ca_bundle: the certificate the call is made with"
     )]
     NoProvider,
-    /// A certificate or key setting could not be read (the message names the setting).
-    #[error("{0}")]
-    Setting(String),
+    /// A certificate or key setting could not be read (the error names the setting).
+    #[error(transparent)]
+    Setting(#[from] crate::net::secret::KeyFileError),
     #[error("the clear-down client could not be built: {0}")]
     Client(#[from] TlsError),
     #[error(transparent)]
@@ -147,17 +147,11 @@ pub async fn clear_down_configured(config: &TargetConfig) -> Result<Option<Clear
             };
             let base = config.base_dir();
             let read = |setting: &str, path: &std::path::Path| {
-                crate::harness::config::read_text(setting, &base.join(path))
-                    .map_err(ClearError::Setting)
+                crate::net::secret::read_file(setting, &base.join(path))
             };
             let mut identity = read("provider.client_cert", &provider.client_cert)?;
             identity.push('\n');
-            identity.push_str(
-                &provider
-                    .client_key
-                    .read("provider.client_key", &base)
-                    .map_err(ClearError::Setting)?,
-            );
+            identity.push_str(&provider.client_key.text("provider.client_key", &base)?);
             let ca = read("provider.ca_bundle", &provider.ca_bundle)?;
             crate::net::tls::client_from_pem(
                 Some(identity.as_bytes()),
@@ -420,4 +414,36 @@ mod tests {
             .expect("no hook is no error");
         assert_eq!(cleared, None);
     }
+}
+
+/// Match updates could not be handed over within a scenario or a stage.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyNowError {
+    #[error(
+        "the match updates are applied by the organisation: this run has no embedded reference provider"
+    )]
+    NotEmbedded,
+    #[error(
+        "the target file names no [updates] command, so the harness cannot have the match updates applied"
+    )]
+    NoCommand,
+    #[error(transparent)]
+    Apply(#[from] crate::harness::updates::ApplyError),
+    #[error(transparent)]
+    File(#[from] crate::harness::updates::UpdatesError),
+    /// The `[updates] command` ran and failed; `text` names it and its exit status, `stderr`
+    /// is masked and cut to 500 characters.
+    #[error("{text}; stderr: {stderr}")]
+    CommandFailed { text: String, stderr: String },
+}
+
+/// The provider under test could not be restarted.
+#[derive(Debug, thiserror::Error)]
+pub enum RestartError {
+    #[error("the reference provider could not be restarted: {0}")]
+    Embedded(#[from] crate::provider::embedded::EmbeddedProviderError),
+    #[error(transparent)]
+    Command(#[from] HookError),
+    #[error("the provider cannot be restarted: the target file has no [provider] restart command")]
+    NotPossible,
 }

@@ -408,10 +408,20 @@ enum PathStep {
     Index(usize),
 }
 
+/// A scenario's field path that does not fit the planned body.
+#[derive(Debug, PartialEq, thiserror::Error)]
+enum FieldPathError {
+    #[error("scenario: {0:?} is not a field path (e.g. items[0].*[0].unavail_reason)")]
+    NotAPath(String),
+    #[error("scenario: {0:?} names no field")]
+    Empty(String),
+    #[error("scenario: the planned body has no field at {0:?}")]
+    Missing(String),
+}
+
 /// `items[0].*[0].unavail_reason` -> key items, index 0, first key, index 0, key unavail_reason.
-fn parse_path(path: &str) -> Result<Vec<PathStep>, String> {
-    let bad =
-        || format!("scenario: {path:?} is not a field path (e.g. items[0].*[0].unavail_reason)");
+fn parse_path(path: &str) -> Result<Vec<PathStep>, FieldPathError> {
+    let bad = || FieldPathError::NotAPath(path.to_owned());
     let mut steps = Vec::new();
     for part in path.split('.') {
         let (name, mut rest) = part.split_at(part.find('[').unwrap_or(part.len()));
@@ -438,12 +448,12 @@ fn parse_path(path: &str) -> Result<Vec<PathStep>, String> {
 }
 
 /// Set (or with `None` remove) the field at `path` of `body`.
-fn set_path(body: &mut Value, path: &str, value: Option<Value>) -> Result<(), String> {
+fn set_path(body: &mut Value, path: &str, value: Option<Value>) -> Result<(), FieldPathError> {
     let steps = parse_path(path)?;
     let Some((last, parents)) = steps.split_last() else {
-        return Err(format!("scenario: {path:?} names no field"));
+        return Err(FieldPathError::Empty(path.to_owned()));
     };
-    let missing = || format!("scenario: the planned body has no field at {path:?}");
+    let missing = || FieldPathError::Missing(path.to_owned());
     let mut node = body;
     for step in parents {
         node = match step {
@@ -507,7 +517,7 @@ async fn check_mutated(
         // JSON if it parses (numbers, null, booleans, arrays), else the text itself.
         serde_json::from_str(&value).unwrap_or(Value::String(value.clone()))
     });
-    set_path(&mut body, &field, value).map_err(StepFailure::configuration)?;
+    set_path(&mut body, &field, value).map_err(|e| StepFailure::configuration(e.to_string()))?;
     let errors = validate::check(endpoint, &body, Strictness::default());
     world.checked_body = Some((endpoint, body, errors));
     Ok(())

@@ -33,7 +33,7 @@ async fn restarted(world: &mut HarnessWorld) -> StepResult {
     let done = env
         .restart_provider()
         .await
-        .map_err(StepFailure::environment)?;
+        .map_err(|e| StepFailure::environment(e.to_string()))?;
     env.recorder.observed(done);
     Ok(())
 }
