@@ -120,49 +120,11 @@ impl SignOffArgs {
     }
 }
 
-/// `--pack`: the library's [`Pack`], as the command line names and explains it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum PackArg {
-    /// One find, one registration, one view (tag @connection-proving).
-    ConnectionProving,
-    /// Cases that need no intervention and set up matches (tag @stage1).
-    Stage1,
-    /// Checks after the match updates were applied (tag @stage2).
-    Stage2,
-    /// Reporting data to the six reporting endpoints (tag @reporting).
-    Reporting,
-    /// Retry, backoff and recovery under injected C&A faults (tag @resilience; not in "all").
-    Resilience,
-    /// The error catalogue: every C&A error the MaPS stub seeds and every bad view request,
-    /// each a case the provider must survive or refuse (tags @errors and @reporting-errors;
-    /// not in "all").
-    Errors,
-    /// The reporting scripts alone: every `INVALID_*` code of the reporting yaml and the
-    /// transport errors, refused by the harness's validator and by the reporting API (tag
-    /// @reporting-errors; also in "errors"; not in "all").
-    ReportingErrors,
-    /// What the reporting simulator of `pdp-harness serve` received from the organisation's own
-    /// reporting client this UTC day, judged as PDP's pipeline does (tag @reporting-received;
-    /// not in "all").
-    ReportingReceived,
-    /// Every pack, in order.
-    All,
-}
-
-impl From<PackArg> for Pack {
-    fn from(arg: PackArg) -> Pack {
-        match arg {
-            PackArg::ConnectionProving => Pack::ConnectionProving,
-            PackArg::Stage1 => Pack::Stage1,
-            PackArg::Stage2 => Pack::Stage2,
-            PackArg::Reporting => Pack::Reporting,
-            PackArg::Resilience => Pack::Resilience,
-            PackArg::Errors => Pack::Errors,
-            PackArg::ReportingErrors => Pack::ReportingErrors,
-            PackArg::ReportingReceived => Pack::ReportingReceived,
-            PackArg::All => Pack::All,
-        }
-    }
+/// `--pack`: the library's [`Pack`], named and explained as the library names them.
+pub fn pack_parser() -> impl clap::builder::TypedValueParser<Value = Pack> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
+    PossibleValuesParser::new(Pack::ALL.map(|p| PossibleValue::new(p.name()).help(p.summary())))
+        .try_map(|name| Pack::from_name(&name).ok_or("not a pack"))
 }
 
 /// `report --format`: the library's [`Format`], as the command line names and explains it.
@@ -193,18 +155,23 @@ impl From<FormatArg> for Format {
 
 #[cfg(test)]
 mod tests {
-    use clap::ValueEnum as _;
+    use clap::Parser as _;
 
     use super::*;
 
-    /// The command line's pack names are the names the library records (and `rerun` reads
-    /// back from a run log).
+    /// The command line takes every pack by the name the library records (and `rerun` reads
+    /// back from a run log), and no other.
     #[test]
     fn every_pack_argument_is_the_library_pack_of_that_name() {
-        for arg in PackArg::value_variants() {
-            let name = arg.to_possible_value().map(|v| v.get_name().to_owned());
-            assert_eq!(name.as_deref(), Some(Pack::from(*arg).name()));
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[arg(long, value_parser = pack_parser())]
+            pack: Pack,
         }
-        assert_eq!(PackArg::value_variants().len(), 9);
+        for pack in Pack::ALL {
+            let cli = Cli::try_parse_from(["x", "--pack", pack.name()]).expect("parses");
+            assert_eq!(cli.pack, pack);
+        }
+        assert!(Cli::try_parse_from(["x", "--pack", "stage3"]).is_err());
     }
 }

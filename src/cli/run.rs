@@ -15,15 +15,15 @@ use pdp_harness::harness::updates::AfterStage1;
 use pdp_harness::record::run::RerunInfo;
 use pdp_harness::runner::{self, CaseFilter, Pack};
 
-use super::args::{PackArg, RunInputs};
+use super::args::{RunInputs, pack_parser};
 use super::signals::{Signals, stop_on_signals};
 use super::{Failure, Outcome, could_not_run};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Which part of PDP integration testing to run
-    #[arg(long, value_enum, default_value = "connection-proving")]
-    pack: PackArg,
+    #[arg(long, value_parser = pack_parser(), default_value = "connection-proving")]
+    pack: Pack,
     /// Only scenarios matching this tag expression, e.g. "@case:CP-01" or "not @slow"
     #[arg(long, value_name = "EXPR")]
     tags: Option<String>,
@@ -57,7 +57,7 @@ pub struct Invocation {
 
 pub async fn run(args: RunArgs) -> Outcome {
     execute(Invocation {
-        pack: args.pack.into(),
+        pack: args.pack,
         tags: args.tags,
         cases: None,
         rerun: None,

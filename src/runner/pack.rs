@@ -1,32 +1,18 @@
 //! The packs of PDP integration testing and the stages each runs.
 
-/// The packs of PDP integration testing; each is a tag on its scenarios.
+/// The packs of PDP integration testing; each is a tag on its scenarios ([`Pack::summary`]
+/// says what each runs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Pack {
-    /// One find, one registration, one view (tag @connection-proving).
     ConnectionProving,
-    /// Cases that need no intervention and set up matches (tag @stage1).
     Stage1,
-    /// Checks after the match updates were applied (tag @stage2).
     Stage2,
-    /// Reporting data to the six reporting endpoints (tag @reporting).
     Reporting,
-    /// Retry, backoff and recovery under injected C&A faults (tag @resilience; not in "all").
     Resilience,
-    /// The error catalogue: every C&A error the MaPS stub seeds and every bad view request,
-    /// each a case the provider must survive or refuse (tags @errors and @reporting-errors;
-    /// not in "all").
     Errors,
-    /// The reporting scripts alone: every `INVALID_*` code of the reporting yaml and the
-    /// transport errors, refused by the harness's validator and by the reporting API (tag
-    /// @reporting-errors; also in "errors"; not in "all").
     ReportingErrors,
-    /// What the reporting simulator of `pdp-harness serve` received from the organisation's own
-    /// reporting client this UTC day, judged as PDP's pipeline does (tag @reporting-received;
-    /// not in "all").
     ReportingReceived,
-    /// Every pack, in order.
     All,
 }
 
@@ -70,6 +56,49 @@ impl Pack {
 
     pub fn name(self) -> &'static str {
         self.tag().unwrap_or("all")
+    }
+
+    /// Every pack, in the order the command line lists them.
+    pub const ALL: [Pack; 9] = [
+        Pack::ConnectionProving,
+        Pack::Stage1,
+        Pack::Stage2,
+        Pack::Reporting,
+        Pack::Resilience,
+        Pack::Errors,
+        Pack::ReportingErrors,
+        Pack::ReportingReceived,
+        Pack::All,
+    ];
+
+    /// The pack of that [`Pack::name`].
+    pub fn from_name(name: &str) -> Option<Pack> {
+        Pack::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// What the pack runs, one sentence (the command line's help).
+    pub fn summary(self) -> &'static str {
+        match self {
+            Pack::ConnectionProving => {
+                "One find, one registration, one view (tag @connection-proving)."
+            }
+            Pack::Stage1 => "Cases that need no intervention and set up matches (tag @stage1).",
+            Pack::Stage2 => "Checks after the match updates were applied (tag @stage2).",
+            Pack::Reporting => "Reporting data to the six reporting endpoints (tag @reporting).",
+            Pack::Resilience => {
+                "Retry, backoff and recovery under injected C&A faults (tag @resilience; not in \"all\")."
+            }
+            Pack::Errors => {
+                "The error catalogue: every C&A error the MaPS stub seeds and every bad view request, each a case the provider must survive or refuse (tags @errors and @reporting-errors; not in \"all\")."
+            }
+            Pack::ReportingErrors => {
+                "The reporting scripts alone: every INVALID_* code of the reporting yaml and the transport errors, refused by the harness's validator and by the reporting API (tag @reporting-errors; also in \"errors\"; not in \"all\")."
+            }
+            Pack::ReportingReceived => {
+                "What the reporting simulator of `pdp-harness serve` received from the organisation's own reporting client this UTC day, judged as PDP's pipeline does (tag @reporting-received; not in \"all\")."
+            }
+            Pack::All => "Every pack, in order.",
+        }
     }
 }
 
