@@ -78,6 +78,17 @@ pub enum StartError {
     Embedded(#[source] EnvError),
 }
 
+/// What the embedded default prepares while its RS256 keys are generated in the background.
+struct Prepared {
+    pki: TestPki,
+    cas_identity: crate::net::pki::TlsIdentity,
+    provider_client_id: crate::net::pki::TlsIdentity,
+    provider_identity: crate::net::pki::TlsIdentity,
+    harness_id: crate::net::pki::TlsIdentity,
+    dashboard_key: SigningKey,
+    view_schema: crate::protocol::rules::ViewDataSchema,
+}
+
 /// Everything a run talks to, and the clients it talks with.
 #[derive(Debug)]
 pub struct Environment {
@@ -169,32 +180,27 @@ impl Environment {
         });
         let prepared = (|| -> Result<_, EnvError> {
             let pki = TestPki::generate("pdp-harness")?;
-            let cas_identity =
-                pki.server_identity("C&A server", "cas.cda.pdp-harness.test", &[])?;
-            let provider_client_id =
-                pki.client_identity("provider client", "reference-provider")?;
-            let provider_identity =
-                pki.server_identity("provider server", "provider.pdp-harness.test", &[])?;
-            let harness_id = pki.client_identity("CDA client", "pdp-harness-cda")?;
-            let dashboard_key = SigningKey::generate_es256(DASHBOARD_KID)?;
-            let view_schema = crate::protocol::rules::ViewDataSchema::configured(
-                config.contract.view_data_schema.as_deref(),
-                &config.base_dir(),
-            )?;
-            Ok((
+            Ok(Prepared {
+                cas_identity: pki.server_identity("C&A server", "cas.cda.pdp-harness.test", &[])?,
+                provider_client_id: pki.client_identity("provider client", "reference-provider")?,
+                provider_identity: pki.server_identity(
+                    "provider server",
+                    "provider.pdp-harness.test",
+                    &[],
+                )?,
+                harness_id: pki.client_identity("CDA client", "pdp-harness-cda")?,
+                dashboard_key: SigningKey::generate_es256(DASHBOARD_KID)?,
+                view_schema: crate::protocol::rules::ViewDataSchema::configured(
+                    config.contract.view_data_schema.as_deref(),
+                    &config.base_dir(),
+                )?,
                 pki,
-                cas_identity,
-                provider_client_id,
-                provider_identity,
-                harness_id,
-                dashboard_key,
-                view_schema,
-            ))
+            })
         })();
         let keys = keys
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        let (
+        let Prepared {
             pki,
             cas_identity,
             provider_client_id,
@@ -202,7 +208,7 @@ impl Environment {
             harness_id,
             dashboard_key,
             view_schema,
-        ) = prepared?;
+        } = prepared?;
         let [finder_key, cas_key, view_key, pat_key] =
             <[SigningKey; 4]>::try_from(keys?).map_err(|keys| EnvError::SigningKeys(keys.len()))?;
         let ca = vec![pki.ca_der()];

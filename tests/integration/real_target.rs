@@ -317,6 +317,21 @@ fn harness(m: &Material, args: &[&str]) -> Output {
         .expect("runs")
 }
 
+/// `pdp-harness run --pack PACK [--tags EXPR] --target TARGET --out RUNS`.
+fn run_pack(m: &Material, pack: &str, tags: Option<&str>, target: &Path, runs: &Path) -> Output {
+    let mut args = vec!["run", "--pack", pack];
+    if let Some(expr) = tags {
+        args.extend(["--tags", expr]);
+    }
+    args.extend([
+        "--target",
+        target.to_str().expect("utf-8"),
+        "--out",
+        runs.to_str().expect("utf-8"),
+    ]);
+    harness(m, &args)
+}
+
 /// The failure messages of the run's JUnit file, to explain a failed assertion.
 fn failures(runs: &Path) -> String {
     std::fs::read_dir(runs)
@@ -408,18 +423,7 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
         ),
     );
     let before = std::fs::read_dir(&runs).expect("runs").count();
-    let out = harness(
-        &m,
-        &[
-            "run",
-            "--pack",
-            "reporting",
-            "--target",
-            derived.to_str().expect("utf-8"),
-            "--out",
-            runs.to_str().expect("utf-8"),
-        ],
-    );
+    let out = run_pack(&m, "reporting", None, &derived, &runs);
     let t = common::output_text(&out);
     assert_eq!(out.status.code(), Some(2), "{t}");
     assert!(
@@ -452,18 +456,7 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
         &format!("{text}\n[reporting]\n[reporting.sources]\n{sources}"),
     );
     let null_runs = m.dir.path().join("null-runs");
-    let out = harness(
-        &m,
-        &[
-            "run",
-            "--pack",
-            "reporting",
-            "--target",
-            null.to_str().expect("utf-8"),
-            "--out",
-            null_runs.to_str().expect("utf-8"),
-        ],
-    );
+    let out = run_pack(&m, "reporting", None, &null, &null_runs);
     let t = common::output_text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}\n{}", failures(&null_runs));
     assert!(
@@ -1090,18 +1083,7 @@ fn stage_2_runs_later_once_the_organisation_has_applied_the_updates() {
         ),
     );
     let before = listing();
-    let out = harness(
-        &m,
-        &[
-            "run",
-            "--pack",
-            "all",
-            "--target",
-            failing.to_str().expect("utf-8"),
-            "--out",
-            runs.to_str().expect("utf-8"),
-        ],
-    );
+    let out = run_pack(&m, "all", None, &failing, &runs);
     let t = common::output_text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     let failed = new_run(&before);
@@ -1186,19 +1168,12 @@ echo "the provider did not start again" >&2; exit 1
         ),
     );
     let runs = m.dir.path().join("runs");
-    let out = harness(
+    let out = run_pack(
         &m,
-        &[
-            "run",
-            "--pack",
-            "resilience",
-            "--tags",
-            "@case:E-RST-01",
-            "--target",
-            with_restart.to_str().expect("utf-8"),
-            "--out",
-            runs.to_str().expect("utf-8"),
-        ],
+        "resilience",
+        Some("@case:E-RST-01"),
+        &with_restart,
+        &runs,
     );
     let t = common::output_text(&out);
     assert_eq!(
@@ -1220,18 +1195,7 @@ echo "the provider did not start again" >&2; exit 1
     );
 
     // Without the command: not applicable, said so; the other resilience cases still run.
-    let out = harness(
-        &m,
-        &[
-            "run",
-            "--pack",
-            "resilience",
-            "--target",
-            target.to_str().expect("utf-8"),
-            "--out",
-            runs.to_str().expect("utf-8"),
-        ],
-    );
+    let out = run_pack(&m, "resilience", None, &target, &runs);
     let t = common::output_text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}\n{}", failures(&runs));
     assert!(
@@ -1269,19 +1233,12 @@ fn the_match_update_error_cases_run_through_the_target_files_updates_command() {
         &format!("{text}{}", m.updates_section()),
     );
     let runs = m.dir.path().join("runs");
-    let out = harness(
+    let out = run_pack(
         &m,
-        &[
-            "run",
-            "--pack",
-            "errors",
-            "--tags",
-            "@case:E-UPD-01 or @case:E-UPD-09",
-            "--target",
-            with_updates.to_str().expect("utf-8"),
-            "--out",
-            runs.to_str().expect("utf-8"),
-        ],
+        "errors",
+        Some("@case:E-UPD-01 or @case:E-UPD-09"),
+        &with_updates,
+        &runs,
     );
     let t = common::output_text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}\n{}", failures(&runs));
@@ -1290,19 +1247,12 @@ fn the_match_update_error_cases_run_through_the_target_files_updates_command() {
     assert!(t.contains("2 passed, 0 failed of 2"), "{t}");
 
     // Without the command: not applicable, said so; the other selected case still runs.
-    let out = harness(
+    let out = run_pack(
         &m,
-        &[
-            "run",
-            "--pack",
-            "errors",
-            "--tags",
-            "@case:E-UPD-01 or @case:E-VIEW-04",
-            "--target",
-            target.to_str().expect("utf-8"),
-            "--out",
-            runs.to_str().expect("utf-8"),
-        ],
+        "errors",
+        Some("@case:E-UPD-01 or @case:E-VIEW-04"),
+        &target,
+        &runs,
     );
     let t = common::output_text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}\n{}", failures(&runs));

@@ -477,17 +477,7 @@ async fn refreshed_and_retried(world: &mut HarnessWorld, verb: String, word: Str
         .into_iter()
         .filter(|c| only.as_ref().is_none_or(|m| *m == c.method))
         .collect();
-    let seen = calls
-        .iter()
-        .map(|c| {
-            format!(
-                "{}{}",
-                c.status,
-                if c.injected { " (injected)" } else { "" }
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ");
+    let seen = super::resilience::statuses_seen(&calls);
     let Some(refused) = calls.iter().find(|c| c.injected && c.status == 401) else {
         return Err(StepFailure::system_under_test(format!(
             "expected the provider to call {what} and meet the injected 401 (expired PAT); observed calls: {}",

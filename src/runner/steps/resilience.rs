@@ -92,12 +92,9 @@ async fn fail_n(world: &mut HarnessWorld, word: String, status: u16, calls: u32)
     arm(world, &word, status, None, calls)
 }
 
-/// The injected failures on `word` and the success after them; an error naming what was seen.
-fn retried(world: &HarnessWorld, word: &str, min_wait: Option<u64>) -> StepResult {
-    let env = world.env()?;
-    let ep = endpoint(word)?;
-    let calls = env.cas.faults().calls(ep);
-    let seen = calls
+/// The statuses the C&A answered, in order, injected ones marked: "503 (injected), 201".
+pub(super) fn statuses_seen(calls: &[crate::cda::faults::CallRecord]) -> String {
+    calls
         .iter()
         .map(|c| {
             format!(
@@ -107,7 +104,15 @@ fn retried(world: &HarnessWorld, word: &str, min_wait: Option<u64>) -> StepResul
             )
         })
         .collect::<Vec<_>>()
-        .join(", ");
+        .join(", ")
+}
+
+/// The injected failures on `word` and the success after them; an error naming what was seen.
+fn retried(world: &HarnessWorld, word: &str, min_wait: Option<u64>) -> StepResult {
+    let env = world.env()?;
+    let ep = endpoint(word)?;
+    let calls = env.cas.faults().calls(ep);
+    let seen = statuses_seen(&calls);
     let Some(first_fault) = calls.iter().position(|c| c.injected) else {
         return Err(StepFailure::system_under_test(format!(
             "expected the provider to call {} and meet the injected fault; it made no such call",
