@@ -114,3 +114,25 @@ pub(super) fn stages_of(pack: Pack) -> Vec<Pack> {
         p => vec![p],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Pack::ALL` holds every pack once, each found again by its name (as the run log's
+    /// serde form spells it).
+    #[test]
+    fn every_pack_is_listed_once_and_found_by_its_name() {
+        for pack in Pack::ALL {
+            assert_eq!(Pack::from_name(pack.name()), Some(pack));
+            assert_eq!(
+                serde_json::to_value(pack).ok(),
+                Some(serde_json::Value::String(pack.name().to_owned()))
+            );
+        }
+        let mut names: Vec<_> = Pack::ALL.map(Pack::name).to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Pack::ALL.len());
+    }
+}

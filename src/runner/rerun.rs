@@ -61,7 +61,7 @@ impl RerunPlan {
 
 /// The pack a run log names (`selection.pack`, written as [`Pack::name`]), in any case.
 fn pack_named(name: &str) -> Option<Pack> {
-    serde_json::from_value(serde_json::Value::String(name.to_ascii_lowercase())).ok()
+    Pack::from_name(&name.to_ascii_lowercase())
 }
 
 /// Plan the re-run of `earlier`; `Ok(None)` when every scenario of it passed.
@@ -197,17 +197,7 @@ mod tests {
 
     #[test]
     fn every_pack_is_found_again_by_the_name_its_run_log_records() {
-        for pack in [
-            Pack::ConnectionProving,
-            Pack::Stage1,
-            Pack::Stage2,
-            Pack::Reporting,
-            Pack::Resilience,
-            Pack::Errors,
-            Pack::ReportingErrors,
-            Pack::ReportingReceived,
-            Pack::All,
-        ] {
+        for pack in Pack::ALL {
             assert_eq!(pack_named(pack.name()), Some(pack));
             assert_eq!(pack_named(&pack.name().to_uppercase()), Some(pack));
         }
