@@ -32,8 +32,10 @@ pub use hooks::{
 };
 use hooks::{clear_down_hook, clear_down_timeout};
 
-pub const FINDER_ISSUER_KID: &str = "pfs-signing-1";
-pub const CAS_KID: &str = "cas-signing-1";
+/// The embedded default's CDA signing key: find tokens and the C&A's tokens.
+pub const CDA_KID: &str = "cda-signing-1";
+/// The embedded reference provider's signing key: view data tokens and PAT assertions.
+pub const PROVIDER_KID: &str = "provider-signing-1";
 pub const DASHBOARD_KID: &str = "dashboard-rqp-1";
 pub use crate::protocol::tokens::{CAS_ISSUER, DASHBOARD_ISSUER};
 pub use crate::provider::PROVIDER_ISSUER;
@@ -59,7 +61,7 @@ pub enum EnvError {
     #[error("the embedded reference provider: {0}")]
     EmbeddedProvider(#[from] crate::provider::embedded::EmbeddedProviderError),
     /// Key generation gave back a different number of keys than it was asked for.
-    #[error("expected four generated signing keys, got {0}")]
+    #[error("expected two generated signing keys, got {0}")]
     SigningKeys(usize),
     #[error(transparent)]
     Cda(#[from] crate::cda::service::CdaServiceError),
@@ -165,19 +167,13 @@ impl Environment {
     ) -> Result<Environment, EnvError> {
         let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
         let began = std::time::Instant::now();
-        // The four RS256 keys (the tokens a provider sees: find tokens, the C&A's, view data
-        // and PAT assertions) are generated concurrently in the background, while everything
-        // that needs no signing key is prepared: the (ECDSA P-256) PKI and its certificates,
-        // the dashboard's ES256 key (its claim token is read by the harness's own C&A only)
-        // and the view data schema.
-        let keys = std::thread::spawn(|| {
-            SigningKey::generate_all(&[
-                FINDER_ISSUER_KID,
-                CAS_KID,
-                "provider-view-data-1",
-                "provider-pat-1",
-            ])
-        });
+        // Two RS256 keys, one a party, as PDP's PKI issues them: the CDA's (find tokens and
+        // the C&A's tokens, as `serve` signs them) and the reference provider's (view data
+        // and PAT assertions). They are generated concurrently in the background, while
+        // everything that needs no signing key is prepared: the (ECDSA P-256) PKI and its
+        // certificates, the dashboard's ES256 key (its claim token is read by the harness's
+        // own C&A only) and the view data schema.
+        let keys = std::thread::spawn(|| SigningKey::generate_all(&[CDA_KID, PROVIDER_KID]));
         let prepared = (|| -> Result<_, EnvError> {
             let pki = TestPki::generate("pdp-harness")?;
             Ok(Prepared {
@@ -209,8 +205,8 @@ impl Environment {
             dashboard_key,
             view_schema,
         } = prepared?;
-        let [finder_key, cas_key, view_key, pat_key] =
-            <[SigningKey; 4]>::try_from(keys?).map_err(|keys| EnvError::SigningKeys(keys.len()))?;
+        let [cda_key, provider_key] =
+            <[SigningKey; 2]>::try_from(keys?).map_err(|keys| EnvError::SigningKeys(keys.len()))?;
         let ca = vec![pki.ca_der()];
         let ca_pem = vec![pki.ca_pem()];
         tracing::debug!(
@@ -226,8 +222,8 @@ impl Environment {
         // The C&A, with the finder's and dashboard's keys trusted.
         let cas = Cas::new(
             crate::cda::service::cas_settings(&contract),
-            cas_key,
-            jwks_of([&finder_key, &dashboard_key]),
+            cda_key.clone(),
+            jwks_of([&cda_key, &dashboard_key]),
         );
         let cas_app = cas.router().layer(axum::middleware::from_fn_with_state(
             InboundParty {
@@ -240,9 +236,9 @@ impl Environment {
         cas.set_base_url(cas_server.base_url());
         // On the embedded default the reference provider's view token key, its holdername and
         // its PAT assertion key are registered, as PDP registers a live provider's.
-        cas.register_view_token_keys(&jwks_of([&view_key]));
+        cas.register_view_token_keys(&jwks_of([&provider_key]));
         cas.register_holdername(pack.holdername_guid());
-        cas.register_pat_assertion_keys(pack.holdername_guid(), &jwks_of([&pat_key]));
+        cas.register_pat_assertion_keys(pack.holdername_guid(), &jwks_of([&provider_key]));
 
         // The reference provider: its own server certificate and its own client certificate
         // for calling the C&A.
@@ -254,8 +250,8 @@ impl Environment {
             cas_base_url: cas_server.base_url(),
             cda_jwks_url: format!("{}/jwks", cas_server.base_url()),
             client: provider_client,
-            view_key,
-            pat_key: Some(pat_key),
+            view_key: provider_key.clone(),
+            pat_key: Some(provider_key),
             issuer: PROVIDER_ISSUER.to_owned(),
             faults,
         };
@@ -284,7 +280,7 @@ impl Environment {
         let harness_client = tls::client(Some(&harness_id), &ca_pem, Duration::from_secs(60))?;
         let finder = PensionFinder {
             client: harness_client.clone(),
-            key: finder_key,
+            key: cda_key,
             contract: contract.find.clone(),
             recorder: recorder.clone(),
             find_base_url: provider_server.base_url(),

@@ -145,8 +145,21 @@ impl Cas {
         audit: AuditLog,
     ) -> Cas {
         let own_jwks = crate::net::pki::jwks_of([&key]);
+        // The C&A's own key may also be trusted (one key signs every CDA token, find tokens
+        // included): published once.
         let mut published = own_jwks.clone();
-        published.keys.extend(trusted.keys.iter().cloned());
+        published.keys.extend(
+            trusted
+                .keys
+                .iter()
+                .filter(|k| {
+                    !own_jwks
+                        .keys
+                        .iter()
+                        .any(|o| o.common.key_id == k.common.key_id)
+                })
+                .cloned(),
+        );
         Cas {
             inner: Arc::new(CasInner {
                 settings,
