@@ -37,7 +37,7 @@ pub async fn run(args: DoctorArgs) -> Outcome {
         pack.pack.version
     );
     let redactor = pack.redactor(&config, false);
-    let env = Environment::for_target(Arc::new(pack), &config, redactor)
+    let env = Environment::for_target(Arc::new(pack), &config, redactor, None)
         .await
         .map_err(could_not_run)?;
     let mut checks = doctor::examine(&env).await;

@@ -9,7 +9,7 @@ use clap::Args;
 use pdp_harness::app::serve::{self, RunRequest};
 use pdp_harness::app::session::{self, EXIT_FAILED};
 use pdp_harness::harness::config::TargetConfig;
-use pdp_harness::harness::environment::Environment;
+use pdp_harness::harness::environment::{EmbeddedKeys, Environment};
 use pdp_harness::harness::testpack::TestPack;
 use pdp_harness::harness::updates::AfterStage1;
 use pdp_harness::record::run::RerunInfo;
@@ -107,6 +107,9 @@ pub async fn execute(inv: Invocation) -> Outcome {
             Err(e) => return Err(could_not_run(e)),
         }
     }
+    // On the embedded default the signing keys are most of start-up: under way while the
+    // target, the pack and the feature files are read.
+    let keys = inv.target.is_none().then(EmbeddedKeys::start);
     let config = TargetConfig::load_or_default(inv.target.as_deref()).map_err(could_not_run)?;
     let stop = runner::stop::Stop::new();
     let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin());
@@ -117,7 +120,7 @@ pub async fn execute(inv: Invocation) -> Outcome {
     let pack_path = super::pack_file(inv.inputs.testpacks.as_deref())?;
     let pack = TestPack::load_for(&pack_path, &options.config).map_err(could_not_run)?;
     let redactor = pack.redactor(&options.config, inv.inputs.reveal_personal_data);
-    let env = Environment::for_target(Arc::new(pack), &options.config, redactor)
+    let env = Environment::for_target(Arc::new(pack), &options.config, redactor, keys)
         .await
         .map_err(could_not_run)?;
     let console = runner::writer::shared(runner::live::console());

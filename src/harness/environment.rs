@@ -80,6 +80,31 @@ pub enum StartError {
     Embedded(#[source] EnvError),
 }
 
+/// The embedded default's RS256 signing keys, one a party as PDP's PKI issues them: the
+/// CDA's (find tokens and the C&A's tokens, as `serve` signs them) and the reference
+/// provider's (view data and PAT assertions). They are most of start-up, so they are
+/// generated on their own threads from the moment they are asked for: the command line asks
+/// first, before it loads the pack and reads the feature files.
+#[derive(Debug)]
+pub struct EmbeddedKeys(std::thread::JoinHandle<Result<Vec<SigningKey>, PkiError>>);
+
+impl EmbeddedKeys {
+    pub fn start() -> EmbeddedKeys {
+        EmbeddedKeys(std::thread::spawn(|| {
+            SigningKey::generate_all(&[CDA_KID, PROVIDER_KID])
+        }))
+    }
+
+    /// The CDA's key and the provider's, once generated.
+    fn wait(self) -> Result<[SigningKey; 2], EnvError> {
+        let keys = self
+            .0
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        <[SigningKey; 2]>::try_from(keys).map_err(|keys| EnvError::SigningKeys(keys.len()))
+    }
+}
+
 /// What the embedded default prepares while its RS256 keys are generated in the background.
 struct Prepared {
     pki: TestPki,
@@ -165,15 +190,22 @@ impl Environment {
         faults: Faults,
         redactor: Redactor,
     ) -> Result<Environment, EnvError> {
+        Environment::embedded_with_keys(pack, config, faults, redactor, EmbeddedKeys::start()).await
+    }
+
+    /// [`Environment::embedded`] with its signing keys already under way.
+    pub async fn embedded_with_keys(
+        pack: Arc<TestPack>,
+        config: &TargetConfig,
+        faults: Faults,
+        redactor: Redactor,
+        keys: EmbeddedKeys,
+    ) -> Result<Environment, EnvError> {
         let loopback: SocketAddr = ([127, 0, 0, 1], 0).into();
         let began = std::time::Instant::now();
-        // Two RS256 keys, one a party, as PDP's PKI issues them: the CDA's (find tokens and
-        // the C&A's tokens, as `serve` signs them) and the reference provider's (view data
-        // and PAT assertions). They are generated concurrently in the background, while
-        // everything that needs no signing key is prepared: the (ECDSA P-256) PKI and its
-        // certificates, the dashboard's ES256 key (its claim token is read by the harness's
-        // own C&A only) and the view data schema.
-        let keys = std::thread::spawn(|| SigningKey::generate_all(&[CDA_KID, PROVIDER_KID]));
+        // While the signing keys are generated, everything that needs none is prepared: the
+        // (ECDSA P-256) PKI and its certificates, the dashboard's ES256 key (its claim token
+        // is read by the harness's own C&A only) and the view data schema.
         let prepared = (|| -> Result<_, EnvError> {
             let pki = TestPki::generate("pdp-harness")?;
             Ok(Prepared {
@@ -193,9 +225,7 @@ impl Environment {
                 pki,
             })
         })();
-        let keys = keys
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let keys = keys.wait();
         let Prepared {
             pki,
             cas_identity,
@@ -205,8 +235,7 @@ impl Environment {
             dashboard_key,
             view_schema,
         } = prepared?;
-        let [cda_key, provider_key] =
-            <[SigningKey; 2]>::try_from(keys?).map_err(|keys| EnvError::SigningKeys(keys.len()))?;
+        let [cda_key, provider_key] = keys?;
         let ca = vec![pki.ca_der()];
         let ca_pem = vec![pki.ca_pem()];
         tracing::debug!(
@@ -526,17 +555,21 @@ impl Environment {
 
     /// The organisation's solution when the target file names one (`[provider]`), else the
     /// embedded default without faults: what `run` and `doctor` are played against.
+    /// `keys`: the embedded default's signing keys if already under way (they are started
+    /// here otherwise).
     pub async fn for_target(
         pack: Arc<TestPack>,
         config: &TargetConfig,
         redactor: Redactor,
+        keys: Option<EmbeddedKeys>,
     ) -> Result<Environment, StartError> {
         if config.provider.is_some() {
             Environment::external(pack, config, redactor)
                 .await
                 .map_err(StartError::External)
         } else {
-            Environment::embedded(pack, config, Faults::none(), redactor)
+            let keys = keys.unwrap_or_else(EmbeddedKeys::start);
+            Environment::embedded_with_keys(pack, config, Faults::none(), redactor, keys)
                 .await
                 .map_err(StartError::Embedded)
         }
