@@ -146,7 +146,7 @@ async fn submit_through(
             .unwrap_or_default()
     ));
     if !opts.dry_run
-        && let crate::reporting::session::DayStart::WaitUntil(t) = session.day_start()?
+        && let crate::reporting::clock::DayStart::WaitUntil(t) = session.day_start()?
     {
         let wait = session.time_until(t);
         say(&format!(

@@ -103,6 +103,26 @@ fn human(d: chrono::Duration) -> String {
     }
 }
 
+/// What the UTC-day guard does when the submissions could straddle 00:00 UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NearMidnight {
+    /// Refuse to start, saying when to come back: toward a real reporting API, whose day is
+    /// PDP's and whose run time the user knows best.
+    Refuse,
+    /// Wait for the new day: toward the harness's own simulator, which shares the clock and
+    /// takes seconds, so a rehearsal started near midnight still runs.
+    Wait,
+}
+
+/// What the UTC-day guard says before the reporting submissions start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayStart {
+    /// The budget fits before 00:00 UTC.
+    Go,
+    /// Toward the simulator only: start at this time (just after 00:00 UTC).
+    WaitUntil(DateTime<Utc>),
+}
+
 /// Refuse to start if the submissions, taking up to `expected`, could straddle 00:00 UTC.
 pub fn check_day(now: DateTime<Utc>, expected: Duration) -> Result<(), DayGuardError> {
     let midnight = next_midnight(now);

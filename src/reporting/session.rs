@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::Endpoint;
 use super::client::{Outcome, ReportingClient};
-use super::clock::{Clock, DaySpread};
+use super::clock::{Clock, DaySpread, DayStart, NearMidnight};
 use super::journal::{Decision, Journal, JournalEntry, JournalState};
 use super::model::{self, EndpointData, MAX_BODY_BYTES, PlanOptions, Record, SubmissionStatus};
 use super::reconcile::{self, Finding, Observed};
@@ -128,26 +128,6 @@ pub enum ForceError {
         url: String,
         status: reqwest::StatusCode,
     },
-}
-
-/// What the UTC-day guard does when the submissions could straddle 00:00 UTC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NearMidnight {
-    /// Refuse to start, saying when to come back: toward a real reporting API, whose day is
-    /// PDP's and whose run time the user knows best.
-    Refuse,
-    /// Wait for the new day: toward the harness's own simulator, which shares the clock and
-    /// takes seconds, so a rehearsal started near midnight still runs.
-    Wait,
-}
-
-/// What the UTC-day guard says before the reporting submissions start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DayStart {
-    /// The budget fits before 00:00 UTC.
-    Go,
-    /// Toward the simulator only: start at this time (just after 00:00 UTC).
-    WaitUntil(DateTime<Utc>),
 }
 
 pub struct ReportingSession {

@@ -11,11 +11,12 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::client::{ReportingClient, RetryPolicy, Sleeper, TokioSleeper};
+use super::clock::NearMidnight;
 use super::clock::{Clock, SystemClock};
 use super::config::{ReportingConfig, ReportingConfigError, ReportingSimulatorConfig};
 use super::model::SubmissionStatus;
 use super::received::ReceivedError;
-use super::session::{NearMidnight, ReportingSession, Settings, ViewsSource};
+use super::session::{ReportingSession, Settings, ViewsSource};
 use super::simulator::ReportingSimulator;
 use super::validate::Strictness;
 use crate::net::pki::{PkiError, TestPki, TlsIdentity};

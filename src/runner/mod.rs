@@ -26,7 +26,7 @@ use crate::harness::environment::Environment;
 use crate::record::events::LogEvent;
 use crate::record::run::{RerunInfo, RunHeader, RunRecord, Selection, Standards};
 use crate::record::runlog::RunLog;
-use crate::reporting::session::DayStart;
+use crate::reporting::clock::DayStart;
 use world::HarnessWorld;
 
 pub use pack::Pack;

@@ -319,7 +319,7 @@ async fn the_midnight_guard_before_the_reporting_stage_ends_the_run_like_an_inte
     let tags = "@case:CP-01 or @reporting";
     let outcome = run_near_midnight(tmp.path(), tags, "2026-11-23T23:55:00Z", |session| {
         session.settings.expected = std::time::Duration::from_secs(15 * 60);
-        session.settings.near_midnight = pdp_harness::reporting::session::NearMidnight::Refuse;
+        session.settings.near_midnight = pdp_harness::reporting::clock::NearMidnight::Refuse;
     })
     .await;
     let r = &outcome.record;

@@ -14,12 +14,13 @@ use pdp_harness::net::recorder::Recorder;
 use pdp_harness::record::redact::Redactor;
 use pdp_harness::reporting::Endpoint;
 use pdp_harness::reporting::client::{Outcome, RecordingSleeper};
+use pdp_harness::reporting::clock::{DayStart, NearMidnight};
 use pdp_harness::reporting::clock::{FakeClock, check_day};
 use pdp_harness::reporting::model::{
     self, Calculation, Calculations, EndpointData, Outage, PlanOptions, SlowResponse,
     SubmissionStatus, UnavailableCounts, ValueCode,
 };
-use pdp_harness::reporting::session::{DayStart, Mode, NearMidnight, ReportingSession, Settings};
+use pdp_harness::reporting::session::{Mode, ReportingSession, Settings};
 use pdp_harness::reporting::setup::{Simulated, simulated};
 use pdp_harness::reporting::simulator::{ErrorCode, StubConfiguration};
 use pdp_harness::reporting::sources::{self, Source};
