@@ -248,7 +248,8 @@ impl Environment {
         recorder.set_timeout(PARTY_CLEAR_DOWN, clear_down_timeout(config));
         let contract = config.contract.clone();
 
-        // The C&A, with the finder's and dashboard's keys trusted.
+        // The C&A signs with the CDA's key and trusts it (find tokens as grant assertions)
+        // and the dashboard's (its claim token).
         let cas = Cas::new(
             crate::cda::service::cas_settings(&contract),
             cda_key.clone(),

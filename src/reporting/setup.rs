@@ -11,8 +11,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::client::{ReportingClient, RetryPolicy, Sleeper, TokioSleeper};
-use super::clock::NearMidnight;
-use super::clock::{Clock, SystemClock};
+use super::clock::{Clock, NearMidnight, SystemClock};
 use super::config::{ReportingConfig, ReportingConfigError, ReportingSimulatorConfig};
 use super::model::SubmissionStatus;
 use super::received::ReceivedError;
