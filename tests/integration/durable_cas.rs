@@ -8,22 +8,14 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
+
+use crate::common;
 
 use pdp_harness::cda::cas::Cas;
 use pdp_harness::cda::store::Store;
 use pdp_harness::net::pki::{SigningKey, TestPki, jwks_of};
-
-/// A `serve` killed when the test ends, also when an assertion fails.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 struct Target {
     dir: tempfile::TempDir,
@@ -113,7 +105,7 @@ signing_key = "cda-signing.key"
 
     /// `serve`, once it says it is running and what it carried on from (`kept`: the banner's
     /// account of the state file); its output is drained so it never blocks.
-    fn serve(&self, kept: &str) -> KillOnDrop {
+    fn serve(&self, kept: &str) -> common::KillOnDrop {
         let mut child = self
             .serve_command()
             .stdout(Stdio::piped())
@@ -135,7 +127,7 @@ signing_key = "cda-signing.key"
             "serve names its state file and what it holds: {banner}"
         );
         std::thread::spawn(move || for _ in out.lines() {});
-        KillOnDrop(child)
+        common::KillOnDrop(child)
     }
 
     fn signing_key(&self) -> SigningKey {

@@ -12,11 +12,6 @@ use std::process::{Child, Command, Output, Stdio};
 
 use pdp_harness::net::pki::{TestPki, TlsIdentity};
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
 fn rsa_pem() -> String {
     rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256)
         .expect("RSA key")
@@ -37,8 +32,8 @@ impl Material {
             dir: tempfile::tempdir().expect("temp dir"),
             cda_pki: TestPki::generate("harness operator").expect("CDA-side CA"),
             provider_pki: TestPki::generate("organisation").expect("provider-side CA"),
-            cda_port: free_port(),
-            provider_port: free_port(),
+            cda_port: common::free_port(),
+            provider_port: common::free_port(),
         }
     }
 
@@ -183,18 +178,7 @@ url = "https://localhost:{view_port}/test-support/clear-down"
     }
 }
 
-/// A child process killed when the test ends, also when an assertion fails, so that no
-/// provider outlives its test holding the test runner's output open.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_provider(config: &Path) -> KillOnDrop {
+fn start_provider(config: &Path) -> common::KillOnDrop {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pdp-harness"))
         .args(["reference-provider", "--config"])
         .arg(config)
@@ -208,7 +192,7 @@ fn start_provider(config: &Path) -> KillOnDrop {
         .read_line(&mut line)
         .expect("a first line");
     assert!(line.contains("listening on"), "{line}");
-    KillOnDrop(child)
+    common::KillOnDrop(child)
 }
 
 /// `serve` prints what to configure, answers the solution's client certificate (JWKS with the
@@ -587,7 +571,7 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
     );
 
     // An endpoint nothing listens on.
-    let closed = free_port();
+    let closed = common::free_port();
     let unreachable = m.target("unreachable.toml", "harness-client", "org-ca.pem", closed);
     let out = harness(
         &m,
@@ -608,7 +592,7 @@ fn the_full_pack_passes_against_a_separate_provider_process_and_the_doctor_stops
 fn init_writes_a_commented_target_file_that_loads_and_material_serve_starts_with() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out_dir = dir.path().join("acme");
-    let port = free_port();
+    let port = common::free_port();
     let init = |extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_pdp-harness"))
             .arg("init")

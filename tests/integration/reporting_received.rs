@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use chrono::Utc;
 use pdp_harness::net::pki::{TestPki, TlsIdentity};
@@ -14,21 +14,6 @@ use pdp_harness::reporting::model::{self, EndpointData, PlanOptions, SubmissionS
 use serde_json::Value;
 
 use crate::common;
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-/// `serve` killed when the test ends, also when an assertion fails.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 struct Setup {
     dir: tempfile::TempDir,
@@ -70,7 +55,7 @@ impl Setup {
                 .expect("RSA key")
                 .serialize_pem(),
         );
-        let (cda_port, port) = (free_port(), free_port());
+        let (cda_port, port) = (common::free_port(), common::free_port());
         write(
             "target.toml",
             &format!(
@@ -87,7 +72,7 @@ signing_key = "cda-signing.key"
 listen = "127.0.0.1:{port}"
 {provider_section}"#,
                 provider_section = if provider {
-                    let closed = free_port();
+                    let closed = common::free_port();
                     format!(
                         r#"
 [provider]
@@ -121,7 +106,7 @@ url = "https://localhost:{closed}/clear-down"
 
     /// Start `serve`, wait for it to announce the reporting simulator, and keep draining its
     /// console so it never blocks on a full pipe.
-    fn serve(&self) -> KillOnDrop {
+    fn serve(&self) -> common::KillOnDrop {
         let mut child = Command::new(env!("CARGO_BIN_EXE_pdp-harness"))
             .args(["serve", "--target"])
             .arg(&self.target)
@@ -156,7 +141,7 @@ url = "https://localhost:{closed}/clear-down"
                 sink.clear();
             }
         });
-        KillOnDrop(child)
+        common::KillOnDrop(child)
     }
 
     fn journal(&self) -> PathBuf {

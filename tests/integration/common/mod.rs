@@ -359,3 +359,20 @@ pub fn errors_feature_cases() -> std::collections::BTreeMap<String, String> {
         .map(|c| (c[1].to_owned(), c[2].to_owned()))
         .collect()
 }
+
+/// A child process (a `serve`, a reference provider) killed when the test ends, also when an
+/// assertion fails, so that none outlives its test holding the test runner's output open.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback port free at the time of asking.
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
