@@ -125,7 +125,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("error: {:#}", f.error);
+            eprintln!("error: {}", f.message());
             eprintln!("pdp-harness could not run (exit code {}).", f.code);
             ExitCode::from(f.code)
         }

@@ -41,6 +41,26 @@ pub struct Failure {
     pub error: anyhow::Error,
 }
 
+impl Failure {
+    /// The error and its causes, outermost first, joined by ": ", each said once: a typed
+    /// error that names its cause in its own message and also gives it as its source would
+    /// otherwise print the cause twice.
+    pub fn message(&self) -> String {
+        let mut out = String::new();
+        for cause in self.error.chain() {
+            let text = cause.to_string();
+            if out.contains(&text) {
+                continue;
+            }
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+        out
+    }
+}
+
 /// What every subcommand returns: its exit code, or why it could not run.
 pub type Outcome = Result<u8, Failure>;
 
@@ -114,4 +134,32 @@ pub fn target_and_pack(
     let pack = pdp_harness::harness::testpack::TestPack::load_for(&pack_file(testpacks)?, &config)
         .map_err(could_not_run)?;
     Ok((config, pack))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cda.client_ca: could not read org-ca.pem: {source}")]
+    struct Read {
+        source: std::io::Error,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("target file: {0}")]
+    struct Target(#[from] Read);
+
+    /// A cause already in its parent's message is not said again; context is kept.
+    #[test]
+    fn each_cause_is_said_once() {
+        let read = Read {
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "No such file"),
+        };
+        let failure = could_not_run(anyhow::Error::new(Target(read)).context("could not prepare"));
+        assert_eq!(
+            failure.message(),
+            "could not prepare: target file: cda.client_ca: could not read org-ca.pem: No such file"
+        );
+    }
 }

@@ -577,3 +577,38 @@ fn stage_1_alone_announces_the_file_and_stage_2_after_it_needs_a_cas_that_outliv
         "only the stage 1 run was written"
     );
 }
+
+/// A file the target names that is missing is said once, with its setting, the path and the
+/// operating system's reason, not repeated for each error that wraps it.
+#[test]
+fn a_missing_file_is_named_once() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path().join("acme");
+    let init = run(&["init", dir.to_str().expect("utf-8")]);
+    assert_eq!(
+        init.status.code(),
+        Some(0),
+        "{}",
+        common::output_text(&init)
+    );
+    // The target file `init` writes names the organisation's client CA, which it cannot
+    // write: org-ca.pem is missing until the organisation puts it there.
+    assert!(!dir.join("org-ca.pem").exists());
+    let out = run(&[
+        "run",
+        "--target",
+        dir.join("target.toml").to_str().expect("utf-8"),
+        "--out",
+        tmp.path().join("runs").to_str().expect("utf-8"),
+    ]);
+    let text = common::output_text(&out);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    let error = text
+        .lines()
+        .find(|l| l.starts_with("error:"))
+        .unwrap_or_else(|| panic!("an error line: {text}"));
+    assert!(error.contains("cda.client_ca: could not read"), "{error}");
+    assert!(error.contains("org-ca.pem"), "{error}");
+    assert_eq!(error.matches("could not read").count(), 1, "{error}");
+    assert_eq!(error.matches("(os error 2)").count(), 1, "{error}");
+}
