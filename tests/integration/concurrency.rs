@@ -114,6 +114,17 @@ fn failures(record: &RunRecord) -> Vec<String> {
         .collect()
 }
 
+/// Fail with `message` printed first: a cucumber run elsewhere in the test binary may have
+/// left the panic hook silent (it swaps a global hook while it runs), and the test's captured
+/// output still reaches the report.
+fn require(ok: bool, message: impl FnOnce() -> String) {
+    if !ok {
+        let text = message();
+        println!("{text}");
+        panic!("{text}");
+    }
+}
+
 fn first_difference(a: &[String], b: &[String]) -> String {
     let at = a
         .iter()
@@ -143,12 +154,13 @@ async fn the_whole_pack_at_1_and_at_8_gives_the_same_verdicts_and_evidence_apart
         "a correct provider passes at 1"
     );
     let (a, b) = (shape(&one), shape(&eight));
-    assert!(
-        a == b,
-        "{}\nfailures at 8: {:#?}",
-        first_difference(&a, &b),
-        failures(&eight)
-    );
+    require(a == b, || {
+        format!(
+            "{}\nfailures at 8: {:#?}",
+            first_difference(&a, &b),
+            failures(&eight)
+        )
+    });
     // Concurrency did happen: some of stage 1's scenarios overlapped at 8.
     let stage1: Vec<_> = eight
         .scenarios
@@ -169,13 +181,13 @@ async fn a_broken_provider_fails_the_same_scenarios_at_1_and_at_8() {
     let one = run_at(Pack::Stage1, faults(), 1).await;
     let eight = run_at(Pack::Stage1, faults(), 8).await;
     assert!(!failed(&one).is_empty(), "the defect fails some scenarios");
-    assert_eq!(
-        failed(&one),
-        failed(&eight),
-        "failures at 1: {:#?}\nat 8: {:#?}",
-        failures(&one),
-        failures(&eight)
-    );
+    require(failed(&one) == failed(&eight), || {
+        format!(
+            "failures at 1: {:#?}\nat 8: {:#?}",
+            failures(&one),
+            failures(&eight)
+        )
+    });
     let (a, b) = (shape(&one), shape(&eight));
-    assert!(a == b, "{}", first_difference(&a, &b));
+    require(a == b, || first_difference(&a, &b));
 }
