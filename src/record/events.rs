@@ -111,20 +111,7 @@ fn amend(
     scenario: Option<ScenarioKey>,
     message: String,
 ) {
-    let step = |message: String| StepRecord {
-        keyword: "Then".to_owned(),
-        text: AUDIT_STEP.to_owned(),
-        status: Status::Failed,
-        duration_ms: 0.0,
-        message: Some(message),
-        failure_class: Some(super::classify::FailureClass::SystemUnderTest),
-        exchanges: Vec::new(),
-        timings: Vec::new(),
-        observed: None,
-        judged: None,
-        view_data: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let step = |message: String| StepRecord::failed_check(AUDIT_STEP.to_owned(), message);
     let key =
         scenario.unwrap_or_else(|| ScenarioKey::new(None, AUDIT_CHECK_FEATURE, AUDIT_CHECK_NAME));
     let target = scenarios
@@ -281,20 +268,7 @@ impl RunRecord {
                     started_at: at,
                     ended_at: Some(at),
                     status: Status::Failed,
-                    steps: vec![StepRecord {
-                        keyword: "Then".to_owned(),
-                        text: check,
-                        status: Status::Failed,
-                        duration_ms: 0.0,
-                        message: Some(message),
-                        failure_class: Some(super::classify::FailureClass::SystemUnderTest),
-                        exchanges: Vec::new(),
-                        timings: Vec::new(),
-                        observed: None,
-                        judged: None,
-                        view_data: Vec::new(),
-                        warnings: Vec::new(),
-                    }],
+                    steps: vec![StepRecord::failed_check(check, message)],
                 }),
             }
         }

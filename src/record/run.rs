@@ -176,6 +176,27 @@ pub struct StepRecord {
     pub view_data: Vec<DecodedToken>,
 }
 
+impl StepRecord {
+    /// A failed "Then" step of a check judged over the whole run (the registration audit):
+    /// the system under test's, with nothing recorded but its message.
+    pub fn failed_check(text: String, message: String) -> StepRecord {
+        StepRecord {
+            keyword: "Then".to_owned(),
+            text,
+            status: Status::Failed,
+            duration_ms: 0.0,
+            message: Some(message),
+            failure_class: Some(super::classify::FailureClass::SystemUnderTest),
+            exchanges: Vec::new(),
+            timings: Vec::new(),
+            observed: None,
+            judged: None,
+            view_data: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// A verified view data token's claims, masked like everything else in the record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecodedToken {
