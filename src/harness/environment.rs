@@ -510,6 +510,17 @@ impl Environment {
         }
     }
 
+    /// How long a clear-down may take: the command's timeout, or the HTTP call's.
+    pub fn clear_down_limit(&self) -> Duration {
+        match &self.clear_down {
+            hooks::ClearDown::Command { timeout, .. } => *timeout,
+            hooks::ClearDown::Http(_) => self
+                .recorder
+                .timeout_for(PARTY_CLEAR_DOWN)
+                .unwrap_or(Duration::from_secs(120)),
+        }
+    }
+
     /// Clear the simulator's state and the provider's test data.
     pub async fn clear_down(&self) -> Result<(), ClearDownError> {
         self.cas.clear()?;

@@ -277,7 +277,8 @@ impl Recorder {
         }
     }
 
-    fn timeout_for(&self, party: &str) -> Option<std::time::Duration> {
+    /// The timeout set for `party`'s requests, if one was.
+    pub fn timeout_for(&self, party: &str) -> Option<std::time::Duration> {
         self.timeouts
             .lock()
             .ok()?

@@ -130,28 +130,31 @@ impl Audit {
         });
     }
 
-    /// Whether a registration is one another find of this run asked for: it names that
-    /// find's request id as `inbound_request_id` and the pack expects that find to register
-    /// its asset. A watch over what one find causes leaves these out: with `--concurrency`
-    /// above 1 other scenarios' finds register beside it (the audit still judges each).
-    pub fn expected_of_another_find(
+    /// Whether another find of this run than the one sent with `own_request_id` caused a
+    /// registration: it names that find's request id as `inbound_request_id`, or the PAT that
+    /// registered it was issued for that find's token. A watch over what one find causes
+    /// leaves these to that find: with `--concurrency` above 1 other scenarios' finds register
+    /// beside it (some wrongly), and the audit judges each find's registrations as its own.
+    pub fn caused_by_another_find(
         &self,
+        cas: &Cas,
         own_request_id: &str,
         registration: &crate::cda::cas::Registration,
     ) -> bool {
-        let Some(inbound) = registration.inbound_request_id.as_deref() else {
-            return false;
+        let assertion = cas.assertion_of_pat(&registration.pat_jti);
+        let l = self.ledger();
+        let by_inbound = registration.inbound_request_id.as_deref().and_then(|id| {
+            l.finds
+                .iter()
+                .find(|f| f.request_id.eq_ignore_ascii_case(id))
+        });
+        let by_pat = || {
+            let key = assertion.as_deref()?;
+            l.finds.iter().find(|f| f.token_jti.as_deref() == Some(key))
         };
-        if inbound == own_request_id {
-            return false;
-        }
-        let Some(asset) = asset_of(&registration.name) else {
-            return false;
-        };
-        self.ledger()
-            .finds
-            .iter()
-            .any(|f| f.request_id == inbound && f.expected.contains(&asset))
+        by_inbound
+            .or_else(by_pat)
+            .is_some_and(|f| !f.request_id.eq_ignore_ascii_case(own_request_id))
     }
 
     /// A scenario had `update` applied to the registration it set up: its PATCH or DELETE of

@@ -7,13 +7,14 @@ mod pack;
 pub mod reporting_scope;
 pub mod rerun;
 mod select;
+pub mod shared_clear_down;
 mod stage;
 mod steps;
 pub mod stop;
 pub mod world;
 pub mod writer;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -33,9 +34,10 @@ pub use pack::Pack;
 use pack::stages_of;
 pub(crate) use select::resolve_tag;
 pub use select::{
-    CaseFilter, NEEDS_RESTART_TAG, NEEDS_UPDATES_TAG, SERIAL_TAGS, check_selection, runs_alone,
+    CLEARED_DOWN_ONCE, CaseFilter, NEEDS_RESTART_TAG, NEEDS_UPDATES_TAG, SERIAL_TAGS,
+    check_selection, runs_alone,
 };
-use select::{Filter, all_tags, key_of, preflight, reporting_skips};
+use select::{Filter, Segment, all_tags, key_of, preflight, reporting_skips};
 pub use stage::UPDATES_CHECK;
 use stage::{Issued, audit_stage, issue_updates, set_up_stage};
 use writer::{Console, EvidenceWriter, Progress};
@@ -164,7 +166,7 @@ fn progress(console: &writer::SharedConsole, event: Progress<'_>) {
 }
 
 /// Run one feature file's selected scenarios: `opts.concurrency` at once, or one at a time
-/// when `alone`. The writer gets each scenario's events in the file's order whatever the
+/// when it runs alone, after its shared clear-down where it has one. The writer gets each scenario's events in the file's order whatever the
 /// order they ran in (cucumber's normalising writer), so the evidence order is the feature
 /// order at any concurrency. Returns the problems the writer met.
 #[allow(clippy::too_many_arguments)]
@@ -173,12 +175,19 @@ async fn run_feature(
     audit: &Arc<audit::Audit>,
     log: &RunLog,
     console: &writer::SharedConsole,
-    path: &Path,
+    segment: &Segment,
     filter: Filter,
-    alone: bool,
     opts: &RunOptions,
 ) -> Vec<String> {
-    let at_once = if alone { 1 } else { opts.concurrency.max(1) };
+    let at_once = if segment.alone {
+        1
+    } else {
+        opts.concurrency.max(1)
+    };
+    let shared = segment
+        .clears_down
+        .clone()
+        .map(|by| Arc::new(shared_clear_down::SharedClearDown::new(by)));
     let ids = writer::ScenarioIds::default();
     let hook_ids = ids.clone();
     let hook_env = env.clone();
@@ -197,9 +206,10 @@ async fn run_feature(
                 &all_tags(feature, rule, scenario),
             ));
             world.scenario_id = hook_ids.assign(scenario);
+            world.shared_clear_down = shared.clone();
             async {}.boxed_local()
         })
-        .filter_run(path.to_owned(), move |f, r, s| filter.selects(f, r, s))
+        .filter_run(segment.path.clone(), move |f, r, s| filter.selects(f, r, s))
         .await;
     writer.problems.clone()
 }
@@ -211,7 +221,7 @@ pub async fn run(
     console: Box<dyn Console>,
 ) -> Result<RunOutcome, RunError> {
     let skip_tag = (!env.reporting.stub).then_some("stub");
-    let plan = preflight(opts, skip_tag)?;
+    let mut plan = preflight(opts, skip_tag)?;
     if plan.stages.contains(&Pack::Reporting) {
         // All six submissions must fall on one UTC day: refuse to start too near midnight
         // (toward the simulator the reporting stage waits for the new day instead).
@@ -314,6 +324,22 @@ pub async fn run(
             text: text.clone(),
         })?;
     }
+    // A shared clear-down is sound only where the pack in use gives its scenarios different
+    // members; else they clear down each and run alone, as the note says.
+    for segment in plan.segments.iter_mut().filter(|s| s.clears_down.is_some()) {
+        if let Some(shared) = segment.shared_members(&env.pack) {
+            segment.clears_down = None;
+            segment.alone = true;
+            log.append(&LogEvent::Note {
+                at: Utc::now(),
+                stage: segment.stage.name().to_owned(),
+                text: format!(
+                    "{}: {shared} in this test pack, so each of its scenarios clears the test data down and they run one at a time",
+                    segment.path.display()
+                ),
+            })?;
+        }
+    }
     progress(&console, Progress::Planned { total: plan.total });
     let mut problems = Vec::new();
     let mut stopped = None;
@@ -392,22 +418,8 @@ pub async fn run(
         };
         // Feature by feature, in order: a file's scenarios run concurrently unless one of them
         // runs alone.
-        let files = plan
-            .segments
-            .iter()
-            .filter(|(s, _, _)| s == stage)
-            .map(|(_, path, alone)| (path.clone(), *alone));
-        for (path, alone) in files {
-            let run = run_feature(
-                &env,
-                &audit,
-                &log,
-                &console,
-                &path,
-                filter.clone(),
-                alone,
-                opts,
-            );
+        for segment in plan.segments.iter().filter(|s| s.stage == *stage) {
+            let run = run_feature(&env, &audit, &log, &console, segment, filter.clone(), opts);
             // A stop abandons the scenarios in progress (recorded as interrupted) and starts
             // no other.
             tokio::select! {

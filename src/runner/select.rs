@@ -244,10 +244,72 @@ pub(super) struct Plan {
     pub(super) reporting: ReportingScope,
     /// Scenario tags that cannot run against this target, with the reason (shown as notes).
     pub(super) not_applicable: Vec<(&'static str, String)>,
-    /// Per stage, its feature files with selected scenarios in order, and whether any of those
-    /// runs alone (then the whole file runs one scenario at a time).
-    pub(super) segments: Vec<(Pack, PathBuf, bool)>,
+    /// Per stage, its feature files with selected scenarios, in order.
+    pub(super) segments: Vec<Segment>,
 }
+
+/// One feature file's selected scenarios of one stage: how they are scheduled.
+#[derive(Debug, Clone)]
+pub(super) struct Segment {
+    pub(super) stage: Pack,
+    pub(super) path: PathBuf,
+    /// Any of them runs alone ([`runs_alone`]): the whole file runs one scenario at a time.
+    pub(super) alone: bool,
+    /// The file's scenarios start from test data cleared down once ([`CLEARED_DOWN_ONCE`]):
+    /// the first selected scenario clears it down and the others wait for that.
+    pub(super) clears_down: Option<ScenarioKey>,
+    /// Each selected scenario's case id and the test cases its steps name (`test case "X"`),
+    /// whose members must differ for a shared clear-down ([`Segment::shared_members`]).
+    pub(super) cases: Vec<(String, Vec<String>)>,
+}
+
+impl Segment {
+    /// Where two of a shared clear-down's scenarios would use one member or pension in
+    /// `pack`, what they share: then each must clear down and run alone, or one's
+    /// registration could hide another's (a provider need not register a PeI twice).
+    pub(super) fn shared_members(
+        &self,
+        pack: &crate::harness::testpack::TestPack,
+    ) -> Option<String> {
+        let mut owner: std::collections::HashMap<String, &str> = Default::default();
+        for (scenario, cases) in &self.cases {
+            let mut mine: std::collections::BTreeSet<String> = Default::default();
+            for case in cases.iter().filter_map(|c| pack.case(c)) {
+                mine.insert(format!("member {}", case.persona.get_ref()));
+                mine.extend(
+                    case.pensions
+                        .iter()
+                        .map(|p| format!("pension {}", p.get_ref())),
+                );
+            }
+            for thing in mine {
+                match owner.get(&thing) {
+                    Some(other) if *other != scenario.as_str() => {
+                        return Some(format!("{other} and {scenario} both use {thing}"));
+                    }
+                    _ => {
+                        owner.insert(thing, scenario);
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The test cases a step names (`... test case "S1-01" ...`).
+fn cases_named(step: &str) -> impl Iterator<Item = String> + '_ {
+    step.split("test case \"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next().map(str::to_owned))
+}
+
+/// The Background step of a feature whose scenarios share one clear-down: each uses its own
+/// members, so they may run together once the data is cleared down, where a clear-down per
+/// scenario would wipe what the others had registered. The feature's first selected scenario
+/// performs it; the others wait for it.
+pub const CLEARED_DOWN_ONCE: &str =
+    "the provider's test data has been cleared down once for these scenarios";
 
 /// Tag of the scenarios that restart the provider (`features/restart.feature`).
 pub const NEEDS_RESTART_TAG: &str = "needs-restart";
@@ -380,7 +442,33 @@ pub(super) fn preflight(
             let n = chosen.len();
             if n > 0 {
                 let alone = chosen.iter().any(|(tags, _)| runs_alone(tags));
-                segments.push((stage, path.clone(), alone));
+                let clears_down = feature
+                    .background
+                    .iter()
+                    .flat_map(|b| b.steps.iter())
+                    .any(|s| s.value == CLEARED_DOWN_ONCE)
+                    .then(|| chosen.first())
+                    .flatten()
+                    .map(|(tags, s)| key_of(feature, s, tags));
+                let cases = chosen
+                    .iter()
+                    .map(|(tags, s)| {
+                        let key = key_of(feature, s, tags);
+                        let named = s
+                            .steps
+                            .iter()
+                            .flat_map(|st| cases_named(&st.value))
+                            .collect();
+                        (key.case_id.unwrap_or(key.name), named)
+                    })
+                    .collect();
+                segments.push(Segment {
+                    stage,
+                    path: path.clone(),
+                    alone,
+                    clears_down,
+                    cases,
+                });
                 let shown = path.display().to_string();
                 if !features.contains(&shown) {
                     features.push(shown);
@@ -493,6 +581,72 @@ mod tests {
         assert!(
             clearing >= 3,
             "found {clearing} feature files that clear down"
+        );
+    }
+
+    /// A feature whose scenarios share one clear-down runs them side by side: that is sound
+    /// only where the step is in its Background (so every scenario waits for it) and no two
+    /// of its scenarios use one member or pension (else one's registration could hide or fail
+    /// another's). Checked of the built-in pack here, and of the pack in use before each run.
+    #[test]
+    fn a_shared_clear_down_is_in_the_background_of_scenarios_with_their_own_members() {
+        use cucumber::feature::Ext as _;
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let pack =
+            crate::harness::testpack::TestPack::load(&root.join("testpacks/integration/pack.toml"))
+                .expect("the built-in pack");
+        let mut sharing = 0;
+        for path in feature_files(&root.join("features")).expect("the feature files") {
+            let feature = gherkin::Feature::parse_path(&path, gherkin::GherkinEnv::default())
+                .expect("a feature file parses")
+                .expand_examples()
+                .expect("examples expand");
+            let in_background = feature
+                .background
+                .iter()
+                .flat_map(|b| b.steps.iter())
+                .any(|s| s.value == CLEARED_DOWN_ONCE);
+            let in_scenarios = feature
+                .scenarios
+                .iter()
+                .flat_map(|s| s.steps.iter())
+                .any(|s| s.value == CLEARED_DOWN_ONCE);
+            assert!(
+                !in_scenarios,
+                "{}: the shared clear-down outside the Background",
+                path.display()
+            );
+            let segment = Segment {
+                stage: Pack::Stage1,
+                path: path.clone(),
+                alone: false,
+                clears_down: None,
+                cases: feature
+                    .scenarios
+                    .iter()
+                    .map(|s| {
+                        let named = s
+                            .steps
+                            .iter()
+                            .flat_map(|st| cases_named(&st.value))
+                            .collect();
+                        (s.name.clone(), named)
+                    })
+                    .collect(),
+            };
+            let shared = segment.shared_members(&pack);
+            if in_background {
+                sharing += 1;
+                assert_eq!(shared, None, "{}", path.display());
+            } else if path.ends_with("connection_proving.feature") {
+                // PDP's connection proving uses one member: the check tells.
+                let shared = shared.expect("connection proving's scenarios share a member");
+                assert!(shared.contains("member P-CP-01"), "{shared}");
+            }
+        }
+        assert!(
+            sharing >= 1,
+            "found {sharing} feature files sharing a clear-down"
         );
     }
 

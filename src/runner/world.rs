@@ -42,6 +42,8 @@ pub struct HarnessWorld {
     /// ([`crate::net::recorder::in_scenario`]), so the recorder tells its calls from those of
     /// scenarios running beside it (0: none).
     pub scenario_id: u64,
+    /// The clear-down this scenario's feature shares ([`crate::runner::CLEARED_DOWN_ONCE`]).
+    pub shared_clear_down: Option<Arc<crate::runner::shared_clear_down::SharedClearDown>>,
     /// The most recent find request.
     pub last_find: Option<SentFind>,
     /// What was forged or malformed in the most recent find, for a negative scenario.

@@ -97,6 +97,10 @@ struct Current {
     recorded: Vec<StepRecord>,
     started: SystemTime,
     step_started: SystemTime,
+    /// The end of the scenario's last step (its start before any): a step's exchanges are
+    /// those completed since, so a call the provider makes between two steps (its `/token`
+    /// or `/rreguri` after the find's 202, late on a busy machine) is not lost between them.
+    since: SystemTime,
 }
 
 fn millis(from: SystemTime, to: SystemTime) -> f64 {
@@ -218,6 +222,7 @@ impl EvidenceWriter {
             recorded: Vec::new(),
             started: at,
             step_started: at,
+            since: at,
         });
     }
 
@@ -263,7 +268,7 @@ impl EvidenceWriter {
             duration_ms: millis(c.step_started, at),
             message: message.map(|m| self.recorder.redactor().text(&m)),
             failure_class,
-            exchanges: self.recorder.exchanges_between(scope, c.step_started, at),
+            exchanges: self.recorder.exchanges_between(scope, c.since, at),
             timings: self.recorder.timings_between(scope, c.step_started, at),
             warnings: self
                 .recorder
@@ -279,6 +284,7 @@ impl EvidenceWriter {
                 .map(Box::new),
             view_data: notes.view_data,
         };
+        c.since = at;
         c.recorded.push(record.clone());
         self.append(&LogEvent::StepFinished {
             at: at.into(),

@@ -776,18 +776,27 @@ async fn a_huge_view_body_fails_at_the_cap() {
 /// refuses them all and stage 1 (with its end-of-stage audit) still passes.
 #[tokio::test]
 async fn a_provider_that_accepts_forged_finds_fails_the_find_negatives() {
+    // Each with its own member, so that they run side by side (the feature file says which).
     let negatives = [
-        ("FN-01", "its find token's signature does not verify"),
-        ("FN-02", "its find token expired 10 minutes ago"),
-        ("FN-03", "its find token's issuer is not the CDA"),
-        ("FN-04", "its find token is addressed to another holder"),
-        ("FN-05", "it carries no X-Request-ID"),
-        ("FN-06", "its X-Request-ID is not a UUID"),
+        (
+            "FN-01",
+            "S1-01",
+            "its find token's signature does not verify",
+        ),
+        ("FN-02", "S1-02", "its find token expired 10 minutes ago"),
+        ("FN-03", "S1-03", "its find token's issuer is not the CDA"),
+        (
+            "FN-04",
+            "S1-04",
+            "its find token is addressed to another holder",
+        ),
+        ("FN-05", "S1-06", "it carries no X-Request-ID"),
+        ("FN-06", "S1-07", "its X-Request-ID is not a UUID"),
     ];
     let dir = out();
     let good = common::run_pack(Pack::Stage1, Faults::none(), dir.path()).await;
     assert_eq!(good.verdict, Verdict::Passed, "{:#?}", statuses(&good));
-    for (case, _) in negatives {
+    for (case, _, _) in negatives {
         assert_eq!(scenario(&good, case).status, Status::Passed, "{case}");
     }
 
@@ -799,7 +808,7 @@ async fn a_provider_that_accepts_forged_finds_fails_the_find_negatives() {
     )
     .await;
     assert_eq!(record.verdict, Verdict::Failed);
-    for (case, why) in negatives {
+    for (case, member, why) in negatives {
         let s = scenario(&record, case);
         assert_eq!(s.status, Status::Failed, "{case}");
         let refusal = s
@@ -811,7 +820,7 @@ async fn a_provider_that_accepts_forged_finds_fails_the_find_negatives() {
         let msg = refusal.message.clone().unwrap_or_default();
         assert!(
             msg.contains(&format!(
-                "case {case} (the member of case S1-01): expected the provider to refuse the find request with a 4xx because {why}"
+                "case {case} (the member of case {member}): expected the provider to refuse the find request with a 4xx because {why}"
             )) && msg.contains("observed 202"),
             "{msg}"
         );

@@ -334,6 +334,12 @@ impl Cas {
             .collect()
     }
 
+    /// The assertion a PAT (by its jti) was issued for: a find token's [`assertion_key`], or
+    /// `provider assertion <jti>` for one from the refresh route.
+    pub fn assertion_of_pat(&self, pat_jti: &str) -> Option<String> {
+        self.audit().pats.get(pat_jti).map(|(key, _)| key.clone())
+    }
+
     /// The sequence number of the latest `/rreguri` call (0 before any).
     pub fn last_rreguri_seq(&self) -> u64 {
         self.audit().next_seq

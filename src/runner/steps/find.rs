@@ -30,6 +30,49 @@ async fn cleared_down(world: &mut HarnessWorld) -> StepResult {
     })
 }
 
+#[given("the provider's test data has been cleared down once for these scenarios")]
+async fn cleared_down_once_step(world: &mut HarnessWorld) -> StepResult {
+    let outcome = in_scenario(world.scenario_id, cleared_down_once(world)).await;
+    world.settle(outcome)
+}
+
+/// The feature's first selected scenario clears down; the others wait for its outcome
+/// ([`crate::runner::shared_clear_down`]).
+async fn cleared_down_once(world: &mut HarnessWorld) -> StepResult {
+    let env = world.env()?;
+    let Some(shared) = world.shared_clear_down.clone() else {
+        // The test pack in use gives two of these scenarios one member (a run note says
+        // which): each clears down, and they run one at a time.
+        cleared_down(world).await?;
+        env.recorder.observed(
+            "the test data was cleared down for this scenario alone: in this test pack these scenarios share a member".to_owned(),
+        );
+        return Ok(());
+    };
+    let by = shared.by.label();
+    if world.scenario.as_ref() == Some(&shared.by) {
+        let outcome = cleared_down(world).await.map(|()| {
+            format!(
+                "the test data was cleared down once for these scenarios, by {by} at {}",
+                chrono::Utc::now().format("%H:%M:%S%.3f")
+            )
+        });
+        shared.finish(outcome.clone());
+        env.recorder.observed(outcome?);
+        return Ok(());
+    }
+    let limit = env.clear_down_limit() + Duration::from_secs(10);
+    let done = shared.wait(limit).await.map_err(|e| {
+        StepFailure::new(
+            e.class,
+            format!("the clear-down shared with {by} failed: {}", e.message),
+        )
+    })?;
+    env.recorder
+        .observed(format!("{done}; this scenario waited for it"));
+    Ok(())
+}
+
 #[when(expr = "the pension finder sends a find request for the member of test case {string}")]
 async fn find_request_step(world: &mut HarnessWorld, case_id: String) -> StepResult {
     let outcome = in_scenario(world.scenario_id, find_request(world, case_id)).await;
@@ -409,8 +452,8 @@ async fn nothing_registered_refused(world: &mut HarnessWorld) -> StepResult {
     .await
 }
 
-/// Watch the C&A for `no_match_watch_ms`: any registration made since the last find, or
-/// carrying its request id, fails; `what` names the find in the message.
+/// Watch the C&A for `no_match_watch_ms`: any registration carrying the last find's request
+/// id, or made since it and caused by no other find of the run, fails; `what` names the find.
 pub(super) async fn watch_nothing_registered(world: &HarnessWorld, what: &str) -> StepResult {
     let env = world.env()?;
     let sent = last_find(world)?.clone();
@@ -419,11 +462,11 @@ pub(super) async fn watch_nothing_registered(world: &HarnessWorld, what: &str) -
     let request_id = sent.outcome.request_id.clone();
     let window = Duration::from_millis(env.limits.no_match_watch_ms);
     let audit = world.audit.clone();
-    // What other finds of the run were expected to register is theirs, not this find's.
+    // What other finds of the run caused is theirs, judged as theirs, not this find's.
     let theirs = |r: &crate::cda::cas::Registration| {
         audit
             .as_ref()
-            .is_some_and(|a| a.expected_of_another_find(&request_id, r))
+            .is_some_and(|a| a.caused_by_another_find(&env.cas, &request_id, r))
     };
     let unwanted = |regs: &[crate::cda::cas::Registration]| {
         let new: Vec<String> = regs
