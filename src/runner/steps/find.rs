@@ -45,7 +45,7 @@ async fn cleared_down_once(world: &mut HarnessWorld) -> StepResult {
         // which): each clears down, and they run one at a time.
         cleared_down(world).await?;
         env.recorder.observed(
-            "the test data was cleared down for this scenario alone: in this test pack these scenarios share a member".to_owned(),
+            "the test data was cleared down for this scenario alone: in this test pack these scenarios share a member",
         );
         return Ok(());
     };
