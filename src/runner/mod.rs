@@ -125,10 +125,11 @@ pub struct RunOptions {
 }
 
 /// `--concurrency` when not given: stage 1's scenarios mostly wait (the acknowledgement,
-/// the registration window, the settle and no-match watches), so eight in flight finish the
-/// stage in about the time of its slowest few scenarios at little CPU, and eight finds in
-/// flight is far below what the live pension finder sends a provider at once.
-pub const DEFAULT_CONCURRENCY: usize = 8;
+/// the registration window, the settle and no-match watches), so sixteen in flight start all
+/// fifteen of stage 1's own scenarios at once and finish the stage in the time of its slowest
+/// one at little CPU, and sixteen finds in flight is far below what the live pension finder
+/// sends a provider at once.
+pub const DEFAULT_CONCURRENCY: usize = 16;
 
 /// What a finished run left behind.
 #[derive(Debug)]

@@ -145,6 +145,9 @@ pub(crate) fn step_rows(l: &mut Layout, s: &ScenarioRecord, index: usize, step: 
     if step.status == Status::Failed
         && let Some((ex, whence)) = present::judged_exchange(s, index)
     {
+        // Kept with the start of the exchange it introduces (which itself keeps 60 points
+        // together), not left alone at a page's foot.
+        l.ensure(NOTE.size * LEADING + 62.0);
         l.row_detail(
             CELL_PAD_X,
             &[para(
