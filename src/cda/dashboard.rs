@@ -338,6 +338,7 @@ impl Dashboard {
         };
         let request = client
             .get(&url)
+            .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
             .build()
             .map_err(|e| fail(FailureClass::Harness, e.to_string()))?;
         let obs = self

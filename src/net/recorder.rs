@@ -35,9 +35,29 @@ struct Flight<'a> {
 impl Drop for Flight<'_> {
     fn drop(&mut self) {
         if let Ok(mut f) = self.recorder.in_flight.lock() {
-            f.retain(|(id, _, _, _)| *id != self.id);
+            f.retain(|o| o.id != self.id);
         }
     }
+}
+
+/// One of the harness's own requests in flight.
+#[derive(Debug)]
+struct Outgoing {
+    id: u64,
+    method: String,
+    path: String,
+    /// Its `X-Request-ID`, if it has one.
+    request_id: Option<String>,
+    scenario: Tag,
+}
+
+/// A message's `X-Request-ID`, if it has one.
+fn request_id_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
 }
 
 /// What an exchange costs to keep, roughly.
@@ -103,10 +123,11 @@ pub struct Recorder {
     notes: Mutex<Vec<(SystemTime, Tag, StepNote)>>,
     /// Which scenario the values seen on the wire belong to, for inbound calls.
     correlations: Mutex<Correlations>,
-    /// The harness's own requests in flight (method, path, scenario): a call the simulated
-    /// C&A receives that carries nothing to tell it by (the dashboard's `GET /jwk_uri`) is
-    /// the one scenario's request to that route in flight.
-    in_flight: Mutex<Vec<(u64, String, String, u64)>>,
+    /// The harness's own requests in flight: a call the simulated C&A receives that carries
+    /// nothing to tell it by is the one scenario's request to that route in flight, and one
+    /// that is such a request itself (its method, path and `X-Request-ID`) is the harness's
+    /// own (the dashboard's), recorded as the harness sent it and not again as received.
+    in_flight: Mutex<Vec<Outgoing>>,
     next_flight: std::sync::atomic::AtomicU64,
     redactor: Redactor,
     /// Per party, how long a request may take in all (its limit plus a margin).
@@ -514,22 +535,41 @@ impl Recorder {
         let flights = self.in_flight.lock().ok()?;
         let mut owners = flights
             .iter()
-            .filter(|(_, _, p, _)| *p == path)
-            .map(|(_, _, _, scenario)| *scenario);
+            .filter(|o| o.path == path && o.scenario.is_some())
+            .map(|o| o.scenario);
         let first = owners.next()?;
-        owners.all(|s| s == first).then_some(first)
+        owners.all(|s| s == first).then_some(first).flatten()
     }
 
-    /// Note a request of scenario `tag` in flight until the guard is dropped.
-    fn fly(&self, tag: Tag, method: &str, url: &str) -> Option<Flight<'_>> {
-        let scenario = tag?;
+    /// Whether a call a simulated server received is one of the harness's own requests in
+    /// flight: the same method and path, and the same `X-Request-ID` (a call without one is
+    /// never taken for the harness's).
+    fn is_own_request(&self, method: &str, url: &str, headers: &HeaderMap) -> bool {
+        let Some(request_id) = request_id_of(headers) else {
+            return false;
+        };
+        let path = path_of(url);
+        self.in_flight.lock().is_ok_and(|flights| {
+            flights.iter().any(|o| {
+                o.method == method
+                    && o.path == path
+                    && o.request_id.as_deref() == Some(request_id.as_str())
+            })
+        })
+    }
+
+    /// Note a request of the harness in flight until the guard is dropped.
+    fn fly(&self, tag: Tag, method: &str, url: &str, headers: &HeaderMap) -> Option<Flight<'_>> {
         let id = self
             .next_flight
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.in_flight
-            .lock()
-            .ok()?
-            .push((id, method.to_owned(), path_of(url), scenario));
+        self.in_flight.lock().ok()?.push(Outgoing {
+            id,
+            method: method.to_owned(),
+            path: path_of(url),
+            request_id: request_id_of(headers),
+            scenario: tag,
+        });
         Some(Flight { recorder: self, id })
     }
 
@@ -551,7 +591,7 @@ impl Recorder {
         let tag = current_scenario();
         // Learnt before the request goes: the provider may call the C&A before it answers.
         self.learn(tag, &url, &req_headers, &req_body);
-        let _flight = self.fly(tag, &method, &url);
+        let _flight = self.fly(tag, &method, &url, &req_headers);
         let start = Instant::now();
         let cap = self.body_cap();
         // Read incrementally and stop at the cap: a huge body costs `cap` bytes, not its size.
@@ -664,6 +704,12 @@ pub async fn record_inbound(
             .body(Body::from("request body larger than 1 MiB"))
             .unwrap_or_default();
     };
+    // The harness's own call (the dashboard's `/token`, say) is in the evidence as it sent it.
+    if who.recorder.is_own_request(&method, &url, &req_headers) {
+        return next
+            .run(Request::from_parts(parts, Body::from(req_body)))
+            .await;
+    }
     let response = next
         .run(Request::from_parts(parts, Body::from(req_body.clone())))
         .await;

@@ -694,3 +694,60 @@ fn layout_pages(path: &Path) -> Vec<Vec<String>> {
         })
         .collect()
 }
+
+/// The simulated C&A records what the provider sends it; the harness's own calls to it (the
+/// dashboard's `/token` for an RPT, its `/jwk_uri` fetch) are in the evidence once, as the
+/// harness sent them, not a second time as if the provider had made them.
+#[tokio::test]
+async fn the_harness_s_own_calls_to_the_cas_are_not_also_shown_as_the_provider_s() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let record = common::run_pack(Pack::ConnectionProving, Faults::none(), dir.path()).await;
+    let cp01 = common::scenario(&record, "CP-01");
+    assert_eq!(cp01.status, Status::Passed);
+    let calls = |text: &str| -> Vec<String> {
+        cp01.steps
+            .iter()
+            .find(|st| st.text.starts_with(text))
+            .unwrap_or_else(|| panic!("the step {text}"))
+            .exchanges
+            .iter()
+            .map(|e| {
+                let path = url::Url::parse(&e.url)
+                    .map(|u| u.path().to_owned())
+                    .unwrap_or_default();
+                format!("{} {} {path}", e.party, e.method)
+            })
+            .collect()
+    };
+    let view = calls("the dashboard requests the view data");
+    let count = |list: &[String], what: &str| list.iter().filter(|c| c.as_str() == what).count();
+    assert_eq!(
+        count(&view, "dashboard -> C&A /token POST /token"),
+        1,
+        "{view:#?}"
+    );
+    assert_eq!(count(&view, "provider -> C&A POST /token"), 0, "{view:#?}");
+    // The provider's own calls in the UMA flow are there.
+    assert_eq!(count(&view, "provider -> C&A POST /perm"), 1, "{view:#?}");
+    assert_eq!(
+        count(&view, "provider -> C&A POST /introspect"),
+        1,
+        "{view:#?}"
+    );
+    // As is the PAT the provider obtained for the find.
+    let find = calls("the pension finder sends a find request");
+    assert_eq!(count(&find, "provider -> C&A POST /token"), 1, "{find:#?}");
+    // The dashboard's key fetch, once, as the dashboard's.
+    let all: Vec<String> = record
+        .scenarios
+        .iter()
+        .flat_map(|s| s.steps.iter())
+        .flat_map(|st| st.exchanges.iter())
+        .filter(|e| e.url.ends_with("/jwk_uri"))
+        .map(|e| e.party.clone())
+        .collect();
+    assert!(
+        !all.is_empty() && all.iter().all(|p| !p.starts_with("provider")),
+        "{all:#?}"
+    );
+}
