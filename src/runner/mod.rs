@@ -167,10 +167,10 @@ fn progress(console: &writer::SharedConsole, event: Progress<'_>) {
 }
 
 /// Run one feature file's selected scenarios: `opts.concurrency` at once, or one at a time
-/// when it runs alone, after its shared clear-down where it has one. The writer gets each scenario's events in the file's order whatever the
-/// order they ran in (cucumber's normalising writer), so the evidence order is the feature
-/// order at any concurrency. Returns the problems the writer met.
-#[allow(clippy::too_many_arguments)]
+/// when it runs alone (its shared clear-down, where it has one, performed by the first).
+/// The writer gets each scenario's events in the file's order whatever the order they ran in
+/// (cucumber's normalising writer), so the evidence order is the feature order at any
+/// concurrency. Returns the problems the writer met.
 async fn run_feature(
     env: &Arc<Environment>,
     audit: &Arc<audit::Audit>,
@@ -336,7 +336,11 @@ pub async fn run(
                 stage: segment.stage.name().to_owned(),
                 text: format!(
                     "{}: {shared} in this test pack, so each of its scenarios clears the test data down and they run one at a time",
-                    segment.path.display()
+                    segment
+                        .path
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
                 ),
             })?;
         }

@@ -265,18 +265,8 @@ async fn run_case(
     config.limits.registration_ms = 6_000;
     let env = common::environment_with(faults, &config).await;
     let options = RunOptions {
-        pack: Pack::Stage1,
         tags: Some(format!("@case:{case}")),
-        features_dir: common::root().join("features"),
-        out_dir: out.to_owned(),
-        config,
-        cases: None,
-        rerun: None,
-        sign_off: None,
-        stop: Default::default(),
-        after: None,
-        interactive: false,
-        concurrency: pdp_harness::runner::DEFAULT_CONCURRENCY,
+        ..common::run_options(Pack::Stage1, out, config)
     };
     let outcome = runner::run(env.clone(), &options, Box::new(Collect::default()))
         .await
@@ -613,18 +603,12 @@ async fn an_unattributable_registration_fails_the_run_level_check() {
         .find_token(&pdp_harness::protocol::contract::FindData::of(persona))
         .expect("signed");
     let options = RunOptions {
-        pack: Pack::ConnectionProving,
         tags: Some("@case:CP-01".to_owned()),
-        features_dir: common::root().join("features"),
-        out_dir: dir.path().to_owned(),
-        config: pdp_harness::harness::config::TargetConfig::default(),
-        cases: None,
-        rerun: None,
-        sign_off: None,
-        after: None,
-        interactive: false,
-        concurrency: pdp_harness::runner::DEFAULT_CONCURRENCY,
-        stop: Default::default(),
+        ..common::run_options(
+            Pack::ConnectionProving,
+            dir.path(),
+            pdp_harness::harness::config::TargetConfig::default(),
+        )
     };
     let stray = {
         let env = env.clone();

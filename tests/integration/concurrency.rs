@@ -223,18 +223,8 @@ async fn find_negatives_sharing_a_member_in_the_pack_run_one_at_a_time_each_clea
     );
     let dir = tempfile::tempdir().expect("a temporary directory");
     let options = pdp_harness::runner::RunOptions {
-        pack: Pack::Stage1,
         tags: Some("@case:FN-01 or @case:FN-02 or @case:FN-03".into()),
-        features_dir: common::root().join("features"),
-        out_dir: dir.path().to_owned(),
-        config,
-        cases: None,
-        rerun: None,
-        stop: Default::default(),
-        sign_off: None,
-        after: None,
-        interactive: false,
-        concurrency: 8,
+        ..common::run_options(Pack::Stage1, dir.path(), config)
     };
     let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let outcome = pdp_harness::runner::run(

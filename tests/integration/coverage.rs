@@ -48,7 +48,6 @@ async fn the_evidence_traces_each_catalogue_case_to_what_it_mirrors_with_its_res
     let config = common::test_limits(TargetConfig::default());
     let env = common::environment_with(Faults::none().with(Fault::RetriesNotFound), &config).await;
     let options = RunOptions {
-        pack: Pack::Errors,
         tags: Some(
             CASES
                 .iter()
@@ -56,16 +55,7 @@ async fn the_evidence_traces_each_catalogue_case_to_what_it_mirrors_with_its_res
                 .collect::<Vec<_>>()
                 .join(" or "),
         ),
-        features_dir: common::root().join("features"),
-        out_dir: out.path().to_owned(),
-        config,
-        cases: None,
-        rerun: None,
-        stop: Default::default(),
-        sign_off: None,
-        after: None,
-        interactive: false,
-        concurrency: pdp_harness::runner::DEFAULT_CONCURRENCY,
+        ..common::run_options(Pack::Errors, out.path(), config)
     };
     let outcome = runner::run(
         env.clone(),

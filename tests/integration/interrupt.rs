@@ -287,18 +287,8 @@ async fn run_near_midnight(
     adjust(session);
     let env = std::sync::Arc::new(env);
     let options = RunOptions {
-        pack: Pack::All,
         tags: Some(tags.to_owned()),
-        features_dir: common::root().join("features"),
-        out_dir: out.to_owned(),
-        config,
-        cases: None,
-        rerun: None,
-        stop: Default::default(),
-        sign_off: None,
-        after: None,
-        interactive: false,
-        concurrency: pdp_harness::runner::DEFAULT_CONCURRENCY,
+        ..common::run_options(Pack::All, out, config)
     };
     let console = NearMidnight {
         clock,

@@ -15,7 +15,7 @@ use pdp_harness::record::run::Status;
 use pdp_harness::reporting::Endpoint;
 use pdp_harness::runner::{self, Pack, RunOptions, writer::Collect};
 
-use crate::common::{environment, root, run_pack, spec};
+use crate::common::{environment, root, run_options, run_pack, spec};
 
 const FEATURE: &str = "features/reporting_errors.feature";
 const README_START: &str = "<!-- reporting-errors traceability: generated from features/reporting_errors.feature; `PDP_UPDATE_README=1 cargo test --test integration reporting_errors::` rewrites it -->";
@@ -222,18 +222,9 @@ async fn a_script_expecting_the_wrong_code_fails_naming_the_field_and_the_code()
     let out = tempfile::tempdir().expect("tempdir");
     let env = environment(Faults::none()).await;
     let options = RunOptions {
-        pack: Pack::ReportingErrors,
         tags: Some("@case:RS-REQNUM-06 or @case:RS-REQNUM-05".to_owned()),
         features_dir: features.path().to_owned(),
-        out_dir: out.path().to_owned(),
-        config: TargetConfig::default(),
-        cases: None,
-        rerun: None,
-        stop: Default::default(),
-        sign_off: None,
-        after: None,
-        interactive: false,
-        concurrency: pdp_harness::runner::DEFAULT_CONCURRENCY,
+        ..run_options(Pack::ReportingErrors, out.path(), TargetConfig::default())
     };
     let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
     let record = runner::run(env.clone(), &options, Box::new(Collect(lines)))
@@ -335,18 +326,8 @@ async fn run_scripts(
     let env = crate::common::environment_with(Faults::none(), &config).await;
     let out = tempfile::tempdir().expect("tempdir");
     let options = RunOptions {
-        pack: Pack::ReportingErrors,
         tags: Some(tags.to_owned()),
-        features_dir: root().join("features"),
-        out_dir: out.path().to_owned(),
-        config,
-        cases: None,
-        rerun: None,
-        stop: Default::default(),
-        sign_off: None,
-        after: None,
-        interactive: false,
-        concurrency: pdp_harness::runner::DEFAULT_CONCURRENCY,
+        ..run_options(Pack::ReportingErrors, out.path(), config)
     };
     let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
     let record = runner::run(env.clone(), &options, Box::new(Collect(lines)))

@@ -85,6 +85,24 @@ pub async fn run_pack_console(
     result.expect("the run completes")
 }
 
+/// The options of a plain run of `pack` with the built-in features, writing into `out`.
+pub fn run_options(pack: Pack, out: &Path, config: TargetConfig) -> RunOptions {
+    RunOptions {
+        pack,
+        tags: None,
+        features_dir: root().join("features"),
+        out_dir: out.to_owned(),
+        config,
+        cases: None,
+        rerun: None,
+        stop: Default::default(),
+        sign_off: None,
+        after: None,
+        interactive: false,
+        concurrency: runner::DEFAULT_CONCURRENCY,
+    }
+}
+
 /// Run a pack on an environment the caller keeps (and shuts down): two runs can meet one
 /// C&A, as two runs attached to one `serve` do. `after` makes it a stage 2 `--after` run.
 pub async fn run_on(
@@ -107,18 +125,9 @@ pub async fn run_on_at(
     concurrency: usize,
 ) -> Result<(RunRecord, Vec<String>), runner::RunError> {
     let options = RunOptions {
-        pack,
-        tags: None,
-        features_dir: root().join("features"),
-        out_dir: out.to_owned(),
-        config,
-        cases: None,
-        rerun: None,
-        stop: Default::default(),
-        sign_off: None,
         after,
-        interactive: false,
         concurrency,
+        ..run_options(pack, out, config)
     };
     let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
     let outcome = runner::run(env.clone(), &options, Box::new(Collect(lines.clone()))).await?;
