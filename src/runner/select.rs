@@ -358,7 +358,25 @@ pub(super) fn preflight(
         None => None,
     };
     let mut parsed = Vec::new();
+    // Only the files that can hold a scenario of the pack's stages are parsed: the stages'
+    // tags must appear in the text (an outline's `@<column>` tag could make one, so such a
+    // file is parsed too). `run --pack connection-proving` then parses one small file, not
+    // the error catalogue's hundreds of lines, while its signing keys are generated.
+    let stage_tags: Vec<String> = stages_of(opts.pack)
+        .iter()
+        .flat_map(|stage| stage.tags().iter().map(|t| format!("@{t}")))
+        .collect();
     for path in feature_files(&opts.features_dir)? {
+        let text = std::fs::read_to_string(&path).map_err(|e| RunError::FeatureParse {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        if !stage_tags.is_empty()
+            && !text.contains("@<")
+            && !stage_tags.iter().any(|t| text.contains(t.as_str()))
+        {
+            continue;
+        }
         let feature = gherkin::Feature::parse_path(&path, gherkin::GherkinEnv::default())
             .map_err(|e| RunError::FeatureParse {
                 path: path.clone(),
@@ -648,6 +666,55 @@ mod tests {
             sharing >= 1,
             "found {sharing} feature files sharing a clear-down"
         );
+    }
+
+    /// Only the feature files that can hold a scenario of the pack's stages are parsed: one
+    /// without the stages' tags is not read as Gherkin at all (here it would not parse), while
+    /// one whose tags an outline column could make is.
+    #[test]
+    fn feature_files_without_the_packs_tags_are_not_parsed() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        std::fs::write(
+            dir.path().join("a.feature"),
+            "@connection-proving\nFeature: A\n  Scenario: one\n    Given the provider's test data has been cleared down\n",
+        )
+        .expect("write a.feature");
+        std::fs::write(
+            dir.path().join("b.feature"),
+            "@errors\nFeature B is not Gherkin\n",
+        )
+        .expect("write b.feature");
+        let opts = |pack| RunOptions {
+            pack,
+            tags: None,
+            features_dir: dir.path().to_owned(),
+            out_dir: dir.path().join("out"),
+            config: crate::harness::config::TargetConfig::default(),
+            cases: None,
+            rerun: None,
+            stop: Default::default(),
+            sign_off: None,
+            after: None,
+            interactive: false,
+            concurrency: 1,
+        };
+        let plan =
+            preflight(&opts(Pack::ConnectionProving), None).expect("b.feature is not parsed");
+        assert_eq!(plan.total, 1);
+        assert!(matches!(
+            preflight(&opts(Pack::Errors), None),
+            Err(RunError::FeatureParse { .. })
+        ));
+        // A tag an outline column makes: the file is parsed whatever the pack.
+        std::fs::write(
+            dir.path().join("b.feature"),
+            "@<pack>\nFeature B is not Gherkin\n",
+        )
+        .expect("write b.feature");
+        assert!(matches!(
+            preflight(&opts(Pack::ConnectionProving), None),
+            Err(RunError::FeatureParse { .. })
+        ));
     }
 
     #[test]
