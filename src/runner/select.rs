@@ -17,23 +17,34 @@ use crate::record::run::{PlannedScenario, ScenarioKey};
 /// a misworded one is named with the nearest wording that does match, before anything runs.
 pub(super) fn check_steps(
     parsed: &[(PathBuf, gherkin::Feature)],
+    unparsed: &[PathBuf],
     selected: &[(PathBuf, Vec<gherkin::Step>)],
 ) -> Result<(), RunError> {
     let definitions = HarnessWorld::collection();
     let matches = |step: &gherkin::Step| definitions.find(step).map(|m| m.is_some());
-    // Known-good wordings: every step of every feature file that matches a definition.
-    let known: Vec<(gherkin::StepType, String)> = parsed
-        .iter()
-        .flat_map(|(_, f)| all_steps(f))
-        .filter(|s| matches(s).unwrap_or(false))
-        .map(|s| (s.ty, s.value.clone()))
-        .collect();
+    // Known-good wordings, gathered only when a step matches nothing: every step of every
+    // feature file (those the pack did not need parsed as well) that matches a definition.
+    let known = || -> Vec<(gherkin::StepType, String)> {
+        let others: Vec<gherkin::Feature> = unparsed
+            .iter()
+            .filter_map(|p| gherkin::Feature::parse_path(p, gherkin::GherkinEnv::default()).ok())
+            .collect();
+        parsed
+            .iter()
+            .map(|(_, f)| f)
+            .chain(others.iter())
+            .flat_map(all_steps)
+            .filter(|s| matches(s).unwrap_or(false))
+            .map(|s| (s.ty, s.value.clone()))
+            .collect()
+    };
     for (path, steps) in selected {
         for step in steps {
             let location = format!("{}:{}", path.display(), step.position.line);
             match matches(step) {
                 Ok(true) => {}
                 Ok(false) => {
+                    let known = known();
                     let nearest = known
                         .iter()
                         .filter(|(ty, _)| *ty == step.ty)
@@ -358,6 +369,7 @@ pub(super) fn preflight(
         None => None,
     };
     let mut parsed = Vec::new();
+    let mut unparsed = Vec::new();
     // Only the files that can hold a scenario of the pack's stages are parsed: the stages'
     // tags must appear in the text (an outline's `@<column>` tag could make one, so such a
     // file is parsed too). `run --pack connection-proving` then parses one small file, not
@@ -375,6 +387,7 @@ pub(super) fn preflight(
             && !text.contains("@<")
             && !stage_tags.iter().any(|t| text.contains(t.as_str()))
         {
+            unparsed.push(path);
             continue;
         }
         let feature = gherkin::Feature::parse_path(&path, gherkin::GherkinEnv::default())
@@ -540,7 +553,7 @@ pub(super) fn preflight(
     if opts.after.is_some() && opts.pack != Pack::Stage2 {
         return Err(RunError::AfterNotStage2(opts.pack.name().to_owned()));
     }
-    check_steps(&parsed, &selected_steps)?;
+    check_steps(&parsed, &unparsed, &selected_steps)?;
     let unmatched = cases
         .as_ref()
         .map(|c| {
