@@ -8,6 +8,8 @@
 //!   has no such folder: those tests are then compiled as ignored, with the reason, instead of
 //!   failing (`cfg(pdp_specs_absent)`). Likewise for MaPS's dashboard view data schema in
 //!   `../shared/specs/maps-dashboard/` (`cfg(maps_dashboard_specs)` when present).
+//! - Deflates the PDF's two embedded fonts once, here, so that rendering a PDF does not spend
+//!   most of its time compressing the same 1.4 MB again (`src/evidence/pdf/mod.rs`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -81,9 +83,31 @@ fn curl() {
     }
 }
 
+/// `OUT_DIR/<font>.zlib`: each font of `src/evidence/fonts`, zlib-deflated at the best level.
+fn deflated_fonts(root: &Path) {
+    use std::io::Write as _;
+    println!("cargo::rerun-if-changed=src/evidence/fonts");
+    let out = PathBuf::from(std::env::var("OUT_DIR").unwrap_or_default());
+    for name in ["DejaVuSans.ttf", "DejaVuSans-Bold.ttf"] {
+        let path = root.join("src/evidence/fonts").join(name);
+        let bytes = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("could not read {}: {e}", path.display()));
+        let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        let deflated = encoder
+            .write_all(&bytes)
+            .and_then(|()| encoder.finish())
+            .unwrap_or_else(|e| panic!("could not deflate {}: {e}", path.display()));
+        let target = out.join(format!("{name}.zlib"));
+        if let Err(e) = std::fs::write(&target, deflated) {
+            panic!("could not write {}: {e}", target.display());
+        }
+    }
+}
+
 fn main() {
     curl();
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default());
+    deflated_fonts(&root);
     println!("cargo::rustc-check-cfg=cfg(maps_dashboard_specs)");
     println!("cargo::rerun-if-changed=../shared/specs/maps-dashboard");
     if root

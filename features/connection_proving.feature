@@ -25,7 +25,6 @@ Feature: Connection proving
 
   @case:CP-03 @negative
   Scenario: An RPT issued for another resource is refused
-    Given the member of test case "CP-03" has a registered PeI
-    And the member of test case "CP-03B" has a registered PeI
+    Given the members of test cases "CP-03" and "CP-03B" have registered PeIs
     When the dashboard presents, for the PeI of case "CP-03", an RPT issued for the PeI of case "CP-03B"
     Then the provider refuses the view request and returns no view data

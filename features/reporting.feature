@@ -90,10 +90,11 @@ Feature: Reporting - data submitted to all six reporting API endpoints within on
     And the harness refuses to build a null submission for "/view-response/unavailable", saying why
 
   @case:RP-15 @stub @endpoint:view-response-request-number
-  Scenario: A correction refused with 429 Too Many Requests is retried with backoff and accepted
-    Given the reporting API will answer "/view-response/request-number" with 429 TOO_MANY_REQUESTS and Retry-After 1 for the next 2 calls
+  Scenario: A correction refused with 429 Too Many Requests is retried with exponential backoff and accepted
+    # As the reporting API answers: 429 asks for exponential backoff and carries no Retry-After.
+    Given the reporting API will answer "/view-response/request-number" with 429 TOO_MANY_REQUESTS for the next 2 calls
     When the organisation resubmits its reporting data to "/view-response/request-number" as a correction
-    Then the record is accepted after 3 attempts, waiting at least 1 second before each retry
+    Then the record is accepted after 3 attempts, backing off exponentially before each retry
     And every record is a "resubmission" with submission_status "correction"
 
   @case:RP-16 @stub @negative @endpoint:view-response-unavailable

@@ -101,6 +101,9 @@ pub enum Fault {
     /// misaddressed token and a missing or malformed `X-Request-ID` (using a fresh one), and
     /// registers the matches.
     AcceptsForgedFindTokens,
+    /// Accepts a find without an `X-Request-ID` (using a fresh one) and registers the
+    /// matches; everything else about a find it checks. Lenient on one negative only.
+    AcceptsFindWithoutRequestId,
     /// Retries a 404 from the C&A (user removed, resource not found, unknown RPT) as if it
     /// were transient: 30 attempts, 100 ms apart.
     RetriesNotFound,

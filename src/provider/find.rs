@@ -47,8 +47,11 @@ pub(super) async fn find(
     }
     let c = &o.contract.find;
     let lenient = o.faults.has(Fault::AcceptsForgedFindTokens);
+    let without_id = lenient
+        || (o.faults.has(Fault::AcceptsFindWithoutRequestId)
+            && !headers.contains_key(c.request_id_header.as_str()));
     let request_id = valid_request_id(&headers, &c.request_id_header)
-        .or_else(|| lenient.then(|| uuid::Uuid::new_v4().to_string()));
+        .or_else(|| without_id.then(|| uuid::Uuid::new_v4().to_string()));
     let Some(request_id) = request_id else {
         return error(
             StatusCode::BAD_REQUEST,

@@ -344,6 +344,11 @@ impl ScenarioKey {
         }
     }
 
+    /// The case id, else the name: how a feature file's scenarios are told apart.
+    pub fn id(&self) -> &str {
+        self.case_id.as_deref().unwrap_or(&self.name)
+    }
+
     /// "CP-01 A known member ..." or "Feature: name".
     pub fn label(&self) -> String {
         match &self.case_id {

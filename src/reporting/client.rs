@@ -88,14 +88,24 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// The backoff before retry number `retry` (1-based) before jitter: `base` doubled per
+    /// retry, at most `cap`.
+    pub fn nominal(&self, retry: u32) -> Duration {
+        self.base
+            .saturating_mul(2u32.saturating_pow(retry.saturating_sub(1)))
+            .min(self.cap)
+    }
+
     /// The jittered exponential backoff before retry number `retry` (1-based).
     pub fn backoff(&self, retry: u32) -> Duration {
-        let exp = self
-            .base
-            .saturating_mul(2u32.saturating_pow(retry.saturating_sub(1)))
-            .min(self.cap);
         let factor: f64 = rand::random_range(0.5..=1.0);
-        exp.mul_f64(factor)
+        self.nominal(retry).mul_f64(factor)
+    }
+
+    /// The least [`RetryPolicy::backoff`] can be (jitter's 50 %): no retry number `retry`
+    /// may come sooner.
+    pub fn least_backoff(&self, retry: u32) -> Duration {
+        self.nominal(retry) / 2
     }
 }
 

@@ -5,6 +5,7 @@
 //!   them; [`plan`]: the records of a submission, batched beyond the array limits;
 //! - [`validate`]: one validator, used by the client before sending and by the simulator on
 //!   receipt, whose errors name the field and carry the spec's `INVALID_*` code;
+//!   [`standards`]: the rules the standards add that the schema admits (response times);
 //! - [`sources`]: where the data comes from (derived from the run, exported files, null set);
 //! - [`client`]: mTLS submission with retries, backoff and problem+json parsing;
 //! - [`journal`]: what was sent and what came back, so a rerun never resends by accident;
@@ -30,6 +31,7 @@ pub mod session;
 pub mod setup;
 pub mod simulator;
 pub mod sources;
+pub mod standards;
 pub mod validate;
 
 use serde::{Deserialize, Serialize};

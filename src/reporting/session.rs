@@ -428,7 +428,7 @@ impl ReportingSession {
     pub fn check(record: &Record) -> Vec<FieldError> {
         let body = record.to_json();
         let mut errors = validate::check(record.endpoint, &body, Strictness::default());
-        errors.extend(response_time_errors(record));
+        errors.extend(super::standards::response_time_errors(record));
         let size = record.to_bytes().len();
         if size > MAX_BODY_BYTES {
             errors.push(FieldError {
@@ -664,13 +664,14 @@ impl ReportingSession {
                 lock(&self.accepted).push((record.endpoint, at));
             }
             let attempts = result.attempts.len();
-            let waits: Vec<String> = result
+            let waits_ms: Vec<u64> = result
                 .attempts
                 .iter()
                 .skip(1)
-                .map(|a| format!("{} ms", a.waited_ms))
+                .map(|a| a.waited_ms)
                 .collect();
-            let detail = if waits.is_empty() {
+            let waits: Vec<String> = waits_ms.iter().map(|w| format!("{w} ms")).collect();
+            let detail = if waits_ms.is_empty() {
                 result.outcome.describe()
             } else {
                 format!(
@@ -679,7 +680,7 @@ impl ReportingSession {
                     waits.join(", ")
                 )
             };
-            let ev = Self::evidence(
+            let mut ev = Self::evidence(
                 record,
                 at,
                 outcome,
@@ -688,6 +689,7 @@ impl ReportingSession {
                 attempts,
                 detail,
             );
+            ev.waits_ms = waits_ms;
             self.log(&LogEvent::ReportingSubmission(Box::new(ev.clone())));
             out.push(ev);
         }
@@ -743,57 +745,4 @@ impl ReportingSession {
             s.shutdown();
         }
     }
-}
-
-/// Response-time items the reporting API's schema admits but the standards do not: a response
-/// that did not exceed 10 seconds, a negative duration, or a request outside the reported
-/// (daily) period. Refused with the item and the reason, so an export's mistake is not sent.
-fn response_time_errors(record: &Record) -> Vec<FieldError> {
-    let model::Payload::ResponseTimes { items, .. } = &record.payload else {
-        return Vec::new();
-    };
-    let start = record.header.reporting_period_start;
-    let end = start + chrono::Duration::days(1);
-    let mut errors = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let took = item.resp_date_ts - item.req_date_ts;
-        let reason = if took < chrono::Duration::zero() {
-            Some((
-                "NEGATIVE_DURATION",
-                format!(
-                    "the response ({}) is before the request ({})",
-                    model::ts(&item.resp_date_ts),
-                    model::ts(&item.req_date_ts)
-                ),
-            ))
-        } else if took <= chrono::Duration::seconds(10) {
-            Some((
-                "NOT_OVER_10_SECONDS",
-                format!(
-                    "took {:.3} s: only responses that exceeded 10 seconds are reported",
-                    took.num_milliseconds() as f64 / 1000.0
-                ),
-            ))
-        } else if item.req_date_ts < start || item.req_date_ts >= end {
-            Some((
-                "OUTSIDE_REPORTING_PERIOD",
-                format!(
-                    "the request ({}) is outside the reported period {} to {}",
-                    model::ts(&item.req_date_ts),
-                    model::ts(&start),
-                    model::ts(&end)
-                ),
-            ))
-        } else {
-            None
-        };
-        if let Some((code, message)) = reason {
-            errors.push(FieldError {
-                field: format!("items[{i}]"),
-                code: code.to_owned(),
-                message,
-            });
-        }
-    }
-    errors
 }

@@ -141,6 +141,18 @@ impl Audit {
         own_request_id: &str,
         registration: &crate::cda::cas::Registration,
     ) -> bool {
+        self.other_find_behind(cas, own_request_id, registration)
+            .is_some()
+    }
+
+    /// The case of the scenario whose find caused `registration`, where another find did
+    /// ([`Audit::caused_by_another_find`]), to name in a failure.
+    pub fn other_find_behind(
+        &self,
+        cas: &Cas,
+        own_request_id: &str,
+        registration: &crate::cda::cas::Registration,
+    ) -> Option<String> {
         let assertion = cas.assertion_of_pat(&registration.pat_jti);
         let l = self.ledger();
         let by_inbound = registration.inbound_request_id.as_deref().and_then(|id| {
@@ -154,7 +166,12 @@ impl Audit {
         };
         by_inbound
             .or_else(by_pat)
-            .is_some_and(|f| !f.request_id.eq_ignore_ascii_case(own_request_id))
+            .filter(|f| !f.request_id.eq_ignore_ascii_case(own_request_id))
+            .map(|f| match &f.scenario {
+                // A negative sends another case's member: named by its own case.
+                Some(scenario) => scenario.id().to_owned(),
+                None => f.case_id.clone(),
+            })
     }
 
     /// A scenario had `update` applied to the registration it set up: its PATCH or DELETE of
@@ -192,6 +209,43 @@ impl Audit {
             epoch: cas.epoch(),
             posted: HashSet::new(),
         });
+    }
+
+    /// Wait until every find that must register has had its expected PeIs registered since it
+    /// was sent, or until its registration limit (`limit` after it was sent) has passed. A
+    /// scenario that failed early (its find answered 200, say) does not wait for its
+    /// registrations, and the stage's audit and match-update file must not be decided before
+    /// they can have come. Costs nothing where every scenario waited for its own.
+    pub async fn await_expected(&self, cas: &Cas, limit: Duration) {
+        let limit = chrono::Duration::from_std(limit).unwrap_or_default();
+        let (epoch, now) = (cas.epoch(), Utc::now());
+        // Only finds still within their limit, and not cleared down since they were sent.
+        let pending: Vec<(BTreeSet<String>, DateTime<Utc>)> = self
+            .ledger()
+            .finds
+            .iter()
+            .filter(|f| f.kind == FindKind::Expected && !f.expected.is_empty())
+            .filter(|f| f.epoch == epoch && f.sent_at + limit > now)
+            .map(|f| (f.expected.clone(), f.sent_at))
+            .collect();
+        let Some(deadline) = pending.iter().map(|(_, sent)| *sent + limit).max() else {
+            return;
+        };
+        let Ok(wait) = (deadline - Utc::now()).to_std() else {
+            return;
+        };
+        let arrived = |regs: &[crate::cda::cas::Registration]| {
+            pending.iter().all(|(assets, sent)| {
+                assets.iter().all(|asset| {
+                    regs.iter().any(|r| {
+                        r.registered_at >= *sent
+                            && r.asset_guid()
+                                .is_some_and(|a| a.eq_ignore_ascii_case(asset))
+                    })
+                })
+            })
+        };
+        let _ = cas.wait_for(wait, |regs| arrived(regs).then_some(())).await;
     }
 
     /// The quiet period before a stage's final audit: until `quiet` has passed since the last

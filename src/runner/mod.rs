@@ -3,9 +3,12 @@
 
 pub mod audit;
 pub mod live;
+mod overlap;
 mod pack;
+mod parser;
 pub mod reporting_scope;
 pub mod rerun;
+mod segment;
 mod select;
 pub mod shared_clear_down;
 mod stage;
@@ -32,12 +35,13 @@ use world::HarnessWorld;
 
 pub use pack::Pack;
 use pack::stages_of;
+use segment::Segment;
 pub(crate) use select::resolve_tag;
 pub use select::{
     CLEARED_DOWN_ONCE, CaseFilter, NEEDS_RESTART_TAG, NEEDS_UPDATES_TAG, SERIAL_TAGS,
     check_selection, runs_alone,
 };
-use select::{Filter, Segment, all_tags, key_of, preflight, reporting_skips};
+use select::{Filter, all_tags, key_of, preflight, reporting_skips};
 pub use stage::UPDATES_CHECK;
 use stage::{Issued, audit_stage, issue_updates, set_up_stage};
 use writer::{Console, EvidenceWriter, Progress};
@@ -166,51 +170,92 @@ fn progress(console: &writer::SharedConsole, event: Progress<'_>) {
     }
 }
 
-/// Run one feature file's selected scenarios: `opts.concurrency` at once, or one at a time
-/// when it runs alone (its shared clear-down, where it has one, performed by the first).
-/// The writer gets each scenario's events in the file's order whatever the order they ran in
+/// Run one feature file's selected scenarios (`files` of one), or two files beside each other
+/// (`files` of two, [`overlap`]): `opts.concurrency` at once, or one at a time when the file
+/// runs alone (its shared clear-down, where it has one, performed by the first). The writer
+/// gets each scenario's events in the files' order whatever the order they ran in
 /// (cucumber's normalising writer), so the evidence order is the feature order at any
 /// concurrency. Returns the problems the writer met.
-async fn run_feature(
+async fn run_files(
     env: &Arc<Environment>,
     audit: &Arc<audit::Audit>,
     log: &RunLog,
     console: &writer::SharedConsole,
-    segment: &Segment,
+    files: &[&Segment],
     filter: Filter,
     opts: &RunOptions,
 ) -> Vec<String> {
-    let at_once = if segment.alone {
+    let Some(first) = files.first() else {
+        return Vec::new();
+    };
+    let shared = first
+        .clears_down
+        .clone()
+        .map(|by| Arc::new(shared_clear_down::SharedClearDown::new(by)));
+    let overlap = match (files.get(1), &shared) {
+        (Some(second), Some(shared)) => Some(Arc::new(overlap::Overlap::new(
+            overlap::cucumber_path(&first.path),
+            shared.clone(),
+            env.clear_down_limit() + std::time::Duration::from_secs(10),
+            second.sharing_with(first, &env.pack),
+            opts.concurrency,
+        ))),
+        _ => None,
+    };
+    // Beside each other, the overlap keeps the active ones to `opts.concurrency`: cucumber
+    // starts them all, as those waiting their turn hold no place.
+    let at_once = if overlap.is_some() {
+        files.iter().map(|f| f.cases.len()).sum::<usize>().max(1)
+    } else if first.alone {
         1
     } else {
         opts.concurrency.max(1)
     };
-    let shared = segment
-        .clears_down
-        .clone()
-        .map(|by| Arc::new(shared_clear_down::SharedClearDown::new(by)));
     let ids = writer::ScenarioIds::default();
     let hook_ids = ids.clone();
     let hook_env = env.clone();
     let hook_audit = audit.clone();
+    let (admit, finished, selected) = (overlap.clone(), overlap.clone(), overlap);
     let writer = EvidenceWriter::new(log.clone(), env.recorder.clone(), console.clone(), ids);
-    let writer = HarnessWorld::cucumber()
+    let writer = HarnessWorld::cucumber::<PathBuf>()
+        .with_parser(parser::FeatureFiles)
         .max_concurrent_scenarios(at_once)
         .with_writer(cucumber::writer::Normalize::new(writer))
         .with_default_cli()
         .before(move |feature, rule, scenario, world| {
             world.attach(hook_env.clone());
             world.audit = Some(hook_audit.clone());
-            world.scenario = Some(key_of(
-                feature,
-                scenario,
-                &all_tags(feature, rule, scenario),
-            ));
+            let key = key_of(feature, scenario, &all_tags(feature, rule, scenario));
+            world.scenario = Some(key.clone());
             world.scenario_id = hook_ids.assign(scenario);
             world.shared_clear_down = shared.clone();
+            let admit = admit.clone();
+            async move {
+                if let Some(overlap) = admit {
+                    world.place = overlap.admit(feature, &key).await;
+                }
+            }
+            .boxed_local()
+        })
+        .after(move |feature, _rule, _scenario, _finished, world| {
+            if let Some(world) = world {
+                world.place = None;
+            }
+            if let Some(overlap) = &finished {
+                overlap.finished(feature);
+            }
             async {}.boxed_local()
         })
-        .filter_run(segment.path.clone(), move |f, r, s| filter.selects(f, r, s))
+        .filter_run(
+            files.iter().map(|f| f.path.clone()).collect(),
+            move |f, r, s| {
+                let chosen = filter.selects(f, r, s);
+                if let Some(overlap) = selected.as_ref().filter(|_| chosen) {
+                    overlap.selected(f);
+                }
+                chosen
+            },
+        )
         .await;
     writer.problems.clone()
 }
@@ -422,9 +467,18 @@ pub async fn run(
             cases: plan.cases.clone(),
         };
         // Feature by feature, in order: a file's scenarios run concurrently unless one of them
-        // runs alone.
-        for segment in plan.segments.iter().filter(|s| s.stage == *stage) {
-            let run = run_feature(&env, &audit, &log, &console, segment, filter.clone(), opts);
+        // runs alone, and a file whose scenarios share a clear-down has the next one start
+        // beside it ([`overlap`]; not at concurrency 1, which keeps one scenario at a time).
+        let segments: Vec<&Segment> = plan.segments.iter().filter(|s| s.stage == *stage).collect();
+        let mut rest = segments.as_slice();
+        while let Some((first, after)) = rest.split_first() {
+            let together = match after.first() {
+                Some(next) if opts.concurrency > 1 && first.may_run_beside(next) => 2,
+                _ => 1,
+            };
+            let (files, left) = rest.split_at(together);
+            rest = left;
+            let run = run_files(&env, &audit, &log, &console, files, filter.clone(), opts);
             // A stop abandons the scenarios in progress (recorded as interrupted) and starts
             // no other.
             tokio::select! {

@@ -9,6 +9,7 @@ use cucumber::tag::Ext as _;
 use cucumber::{World as _, gherkin};
 
 use super::reporting_scope::{self, ReportingScope};
+use super::segment::{Segment, cases_named};
 use super::world::HarnessWorld;
 use super::{Pack, RunError, RunOptions, stages_of};
 use crate::record::run::{PlannedScenario, ScenarioKey};
@@ -259,62 +260,6 @@ pub(super) struct Plan {
     pub(super) segments: Vec<Segment>,
 }
 
-/// One feature file's selected scenarios of one stage: how they are scheduled.
-#[derive(Debug, Clone)]
-pub(super) struct Segment {
-    pub(super) stage: Pack,
-    pub(super) path: PathBuf,
-    /// Any of them runs alone ([`runs_alone`]): the whole file runs one scenario at a time.
-    pub(super) alone: bool,
-    /// The file's scenarios start from test data cleared down once ([`CLEARED_DOWN_ONCE`]):
-    /// the first selected scenario clears it down and the others wait for that.
-    pub(super) clears_down: Option<ScenarioKey>,
-    /// Each selected scenario's case id and the test cases its steps name (`test case "X"`),
-    /// whose members must differ for a shared clear-down ([`Segment::shared_members`]).
-    pub(super) cases: Vec<(String, Vec<String>)>,
-}
-
-impl Segment {
-    /// Where two of a shared clear-down's scenarios would use one member or pension in
-    /// `pack`, what they share: then each must clear down and run alone, or one's
-    /// registration could hide another's (a provider need not register a PeI twice).
-    pub(super) fn shared_members(
-        &self,
-        pack: &crate::harness::testpack::TestPack,
-    ) -> Option<String> {
-        let mut owner: std::collections::HashMap<String, &str> = Default::default();
-        for (scenario, cases) in &self.cases {
-            let mut mine: std::collections::BTreeSet<String> = Default::default();
-            for case in cases.iter().filter_map(|c| pack.case(c)) {
-                mine.insert(format!("member {}", case.persona.get_ref()));
-                mine.extend(
-                    case.pensions
-                        .iter()
-                        .map(|p| format!("pension {}", p.get_ref())),
-                );
-            }
-            for thing in mine {
-                match owner.get(&thing) {
-                    Some(other) if *other != scenario.as_str() => {
-                        return Some(format!("{other} and {scenario} both use {thing}"));
-                    }
-                    _ => {
-                        owner.insert(thing, scenario);
-                    }
-                }
-            }
-        }
-        None
-    }
-}
-
-/// The test cases a step names (`... test case "S1-01" ...`).
-fn cases_named(step: &str) -> impl Iterator<Item = String> + '_ {
-    step.split("test case \"")
-        .skip(1)
-        .filter_map(|rest| rest.split('"').next().map(str::to_owned))
-}
-
 /// The Background step of a feature whose scenarios share one clear-down: each uses its own
 /// members, so they may run together once the data is cleared down, where a clear-down per
 /// scenario would wipe what the others had registered. The feature's first selected scenario
@@ -390,11 +335,16 @@ pub(super) fn preflight(
             unparsed.push(path);
             continue;
         }
-        let feature = gherkin::Feature::parse_path(&path, gherkin::GherkinEnv::default())
-            .map_err(|e| RunError::FeatureParse {
-                path: path.clone(),
-                message: e.to_string(),
-            })?
+        // The text already read, named by its path as cucumber's own parse would.
+        let mut feature =
+            gherkin::Feature::parse(&text, gherkin::GherkinEnv::default()).map_err(|e| {
+                RunError::FeatureParse {
+                    path: path.clone(),
+                    message: e.to_string(),
+                }
+            })?;
+        feature.path = Some(path.clone());
+        let feature = feature
             .expand_examples()
             .map_err(|e| RunError::FeatureParse {
                 path: path.clone(),
@@ -490,7 +440,7 @@ pub(super) fn preflight(
                             .iter()
                             .flat_map(|st| cases_named(&st.value))
                             .collect();
-                        (key.case_id.unwrap_or(key.name), named)
+                        (key.id().to_owned(), named)
                     })
                     .collect();
                 segments.push(Segment {

@@ -318,6 +318,12 @@ pub(super) async fn audit_stage(
     log: &RunLog,
     console: &writer::SharedConsole,
 ) -> Result<(), RunError> {
+    audit
+        .await_expected(
+            &env.cas,
+            std::time::Duration::from_millis(env.limits.registration_ms),
+        )
+        .await;
     if last {
         let quiet = std::time::Duration::from_millis(
             env.limits

@@ -44,6 +44,9 @@ pub struct HarnessWorld {
     pub scenario_id: u64,
     /// The clear-down this scenario's feature shares ([`crate::runner::CLEARED_DOWN_ONCE`]).
     pub shared_clear_down: Option<Arc<crate::runner::shared_clear_down::SharedClearDown>>,
+    /// Its place among the scenarios active at once, where two files run beside each other
+    /// ([`crate::runner::overlap`]); given up by the runner's after hook.
+    pub place: Option<tokio::sync::OwnedSemaphorePermit>,
     /// The most recent find request.
     pub last_find: Option<SentFind>,
     /// What was forged or malformed in the most recent find, for a negative scenario.

@@ -101,6 +101,9 @@ struct Current {
     /// those completed since, so a call the provider makes between two steps (its `/token`
     /// or `/rreguri` after the find's 202, late on a busy machine) is not lost between them.
     since: SystemTime,
+    /// The scenario's start, logged once its before hook has ended: a scenario may wait
+    /// there for its turn ([`super::overlap`]), and its evidence starts when it does.
+    announce: Option<LogEvent>,
 }
 
 fn millis(from: SystemTime, to: SystemTime) -> f64 {
@@ -208,13 +211,13 @@ impl EvidenceWriter {
             case_id.as_deref(),
             &scenario.name,
         )));
-        self.append(&LogEvent::ScenarioStarted {
+        let announce = LogEvent::ScenarioStarted {
             at: at.into(),
             feature: feature.name.clone(),
             name: scenario.name.clone(),
             tags,
             location,
-        });
+        };
         self.current = Some(Current {
             name: scenario.name.clone(),
             case_id,
@@ -223,7 +226,26 @@ impl EvidenceWriter {
             started: at,
             step_started: at,
             since: at,
+            announce: Some(announce),
         });
+    }
+
+    /// Log the current scenario's start as of `at`, the end of its before hook (or, without
+    /// one, its first event after starting): what came before it was waiting for its turn.
+    fn begun(&mut self, at: SystemTime) {
+        let Some(c) = self.current.as_mut() else {
+            return;
+        };
+        let Some(mut event) = c.announce.take() else {
+            return;
+        };
+        if let LogEvent::ScenarioStarted { at: started, .. } = &mut event {
+            *started = at.into();
+        }
+        c.started = at;
+        c.step_started = at;
+        c.since = at;
+        self.append(&event);
     }
 
     fn step_event(
@@ -455,6 +477,13 @@ impl Writer<HarnessWorld> for EvidenceWriter {
             event::Feature::Rule(r, event::Rule::Scenario(s, ev)) => (Some(r), s, ev.event),
             _ => return,
         };
+        // The scenario has begun once its before hook has ended (at the latest, at its first
+        // step): what came before was waiting for its turn.
+        match &ev {
+            event::Scenario::Started
+            | event::Scenario::Hook(event::HookType::Before, event::Hook::Started) => {}
+            _ => self.begun(at),
+        }
         match ev {
             event::Scenario::Started => {
                 self.scenario_started(at, &feature, rule.as_deref(), &scenario)

@@ -824,3 +824,77 @@ async fn a_provider_that_accepts_forged_finds_fails_the_find_negatives() {
         );
     }
 }
+
+/// A provider lenient on one negative only (it accepts a find without an `X-Request-ID` and
+/// registers the member's pension) fails that negative, naming its member; and the stage 1
+/// case whose member it is (S1-06: its PeIs were already registered, for the forged find, so
+/// its own find registered nothing, as a provider may), naming the forged find. The negatives
+/// beside it, and stage 1's other scenarios that run beside them, are not blamed for a
+/// registration another find caused. Run at 1 as well, where nothing overlaps: the same
+/// scenarios fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_lenient_on_one_negative_fails_that_one_alone() {
+    let fault = || Faults::none().with(Fault::AcceptsFindWithoutRequestId);
+    let dir = out();
+    let record = common::run_pack(Pack::Stage1, fault(), dir.path()).await;
+    let failed: Vec<&str> = record
+        .scenarios
+        .iter()
+        .filter(|s| s.status == Status::Failed)
+        .filter_map(|s| s.case_id.as_deref())
+        .collect();
+    let why = |record: &pdp_harness::record::run::RunRecord| {
+        record
+            .scenarios
+            .iter()
+            .flat_map(|s| s.steps.iter().map(move |st| (s.case_id.clone(), st)))
+            .filter(|(_, st)| st.status == Status::Failed)
+            .map(|(case, st)| format!("{case:?} {}: {:?}", st.text, st.message))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(failed, ["FN-05", "S1-06"], "{:#?}", why(&record));
+    let s = scenario(&record, "FN-05");
+    let refusal = s
+        .steps
+        .iter()
+        .find(|st| st.text == "the provider refuses the find request with a 4xx status")
+        .expect("FN-05 has the refusal step");
+    let msg = refusal.message.clone().unwrap_or_default();
+    assert!(
+        msg.contains(
+            "case FN-05 (the member of case S1-06): expected the provider to refuse the find request with a 4xx because it carries no X-Request-ID"
+        ),
+        "{msg}"
+    );
+    let s1_06 = why(&record)
+        .into_iter()
+        .filter(|w| w.starts_with("Some(\"S1-06\")"))
+        .collect::<Vec<_>>();
+    assert!(
+        s1_06.len() == 1 && s1_06[0].contains("(registered for case FN-05's find"),
+        "{s1_06:#?}"
+    );
+    // The audit names the registration as FN-05's, not another scenario's.
+    assert!(
+        record
+            .notes
+            .iter()
+            .any(|n| n.text.starts_with("FN-05") && n.text.contains("POST /rreguri for urn:pei:")),
+        "{:#?}",
+        record.notes
+    );
+
+    let dir = out();
+    let config = common::test_limits(TargetConfig::default());
+    let env = common::environment_with(fault(), &config).await;
+    let one = common::run_on_at(&env, Pack::Stage1, dir.path(), config, None, 1).await;
+    env.shutdown();
+    let one = one.expect("the run completes").0;
+    let failed_at_1: Vec<&str> = one
+        .scenarios
+        .iter()
+        .filter(|s| s.status == Status::Failed)
+        .filter_map(|s| s.case_id.as_deref())
+        .collect();
+    assert_eq!(failed_at_1, ["FN-05", "S1-06"], "{:#?}", why(&one));
+}

@@ -269,3 +269,74 @@ async fn find_negatives_sharing_a_member_in_the_pack_run_one_at_a_time_each_clea
         || format!("{a:#?} {b:#?} {c:#?}"),
     );
 }
+
+/// Stage 1's own scenarios start beside the find negatives once the data is cleared down
+/// (the negatives' 1.5 s watches no longer come first), except those whose member a negative
+/// uses: they wait until every negative has finished, or a lenient registration by one could
+/// hide the other's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stage_one_starts_beside_the_find_negatives_and_waits_only_where_it_shares_a_member() {
+    let record = run_at(Pack::Stage1, Faults::none(), 16).await;
+    assert_eq!(failed(&record), BTreeSet::new(), "{:#?}", failures(&record));
+    let exchanges = |case: &str| {
+        common::scenario(&record, case)
+            .steps
+            .iter()
+            .flat_map(|s| s.exchanges.clone())
+            .collect::<Vec<_>>()
+    };
+    let first_sent = |case: &str| {
+        exchanges(case)
+            .iter()
+            .map(|e| e.at)
+            .min()
+            .unwrap_or_else(|| panic!("{case} sent nothing"))
+    };
+    let negatives = ["FN-01", "FN-02", "FN-03", "FN-04", "FN-05", "FN-06"];
+    // The end of each negative's last step (its watch), not of the scenario: the scenarios
+    // waiting for it go on as its after hook runs, a moment before cucumber ends it.
+    let negatives_end = negatives
+        .iter()
+        .map(|case| {
+            let s = common::scenario(&record, case);
+            let ran: f64 = s.steps.iter().map(|st| st.duration_ms).sum();
+            s.started_at + chrono::Duration::microseconds((ran * 1000.0) as i64)
+        })
+        .max()
+        .expect("the negatives ran");
+    let cleared = exchanges("FN-01")
+        .iter()
+        .filter(|e| e.party.contains("clear-down"))
+        .map(|e| e.at + chrono::Duration::milliseconds(e.duration_ms as i64))
+        .max()
+        .expect("FN-01 cleared the data down");
+    // The negatives' members: S1-01, 02, 03, 04, 06 and 07.
+    for case in ["S1-01", "S1-02", "S1-03", "S1-04", "S1-06", "S1-07"] {
+        let sent = first_sent(case);
+        assert!(
+            sent >= negatives_end,
+            "{case} sent at {sent}, before the negatives ended at {negatives_end}: {:#?}",
+            exchanges(case)
+                .iter()
+                .map(|e| format!("{} {} {} {}", e.at, e.party, e.method, e.url))
+                .collect::<Vec<_>>()
+        );
+    }
+    let mut beside = Vec::new();
+    for case in [
+        "S1-05", "S1-08", "S1-09", "S1-10", "S1-11", "S1-12", "S1-13", "S1-14", "S1-15", "S1-16",
+    ] {
+        let sent = first_sent(case);
+        assert!(
+            sent >= cleared,
+            "{case} sent at {sent}, before the clear-down ended at {cleared}"
+        );
+        if sent < negatives_end {
+            beside.push(case);
+        }
+    }
+    assert!(
+        beside.contains(&"S1-10") && beside.contains(&"S1-14"),
+        "stage 1's long watches did not start beside the negatives: {beside:?}"
+    );
+}

@@ -241,7 +241,7 @@ async fn a_200_to_every_find() {
     let record = run_all(Faults::none().with(Fault::FindAnswers200)).await;
     let mut expected = set(&["CP-01"]);
     expected.extend((1..=16).map(|i| format!("S1-{i:02}")));
-    assert_eq!(failed(&record), expected);
+    assert_eq!(failed(&record), expected, "{}", message(&record, "S2-05"));
     let m = message(&record, "S1-03");
     assert!(
         m.contains("case S1-03: expected the find request to be acknowledged with [202]")

@@ -8,6 +8,11 @@ use super::style::*;
 
 pub(crate) const FONT_REGULAR: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
 pub(crate) const FONT_BOLD: &[u8] = include_bytes!("../fonts/DejaVuSans-Bold.ttf");
+/// The same fonts zlib-deflated by build.rs, for their streams in the PDF.
+pub(crate) const FONT_REGULAR_DEFLATED: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/DejaVuSans.ttf.zlib"));
+pub(crate) const FONT_BOLD_DEFLATED: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/DejaVuSans-Bold.ttf.zlib"));
 
 pub(crate) struct Face {
     pub(crate) id: FontId,

@@ -7,8 +7,8 @@ use std::time::Duration;
 use cucumber::{given, then, when};
 
 use super::{
-    Forgery, StepFailure, StepResult, await_registrations, last_find, send_find, send_find_as,
-    short, with_refusals,
+    Forgery, Settle, StepFailure, StepResult, await_registrations, await_registrations_then,
+    last_find, send_find, send_find_as, short, with_refusals,
 };
 use crate::harness::testpack::ExpectedMatch;
 use crate::record::run::Timing;
@@ -390,8 +390,17 @@ fn check_registrations(world: &HarnessWorld, status: &str) -> StepResult {
         match &r.inbound_request_id {
             Some(v) if v == &sent.outcome.request_id => {}
             Some(v) => problems.push(format!(
-                "{}: expected inbound_request_id {} (the find request's X-Request-ID), observed {v}",
-                r.name, sent.outcome.request_id
+                "{}: expected inbound_request_id {} (the find request's X-Request-ID), observed {v}{}",
+                r.name,
+                sent.outcome.request_id,
+                world
+                    .audit
+                    .as_ref()
+                    .and_then(|a| a.other_find_behind(&env.cas, &sent.outcome.request_id, r))
+                    .map(|case| format!(
+                        " (registered for case {case}'s find: the PeI was registered before this find, and not again)"
+                    ))
+                    .unwrap_or_default()
             )),
             None => problems.push(format!(
                 "{}: expected inbound_request_id {} (the find request's X-Request-ID), observed none",
@@ -603,11 +612,49 @@ async fn not_registered_twice(world: &mut HarnessWorld) -> StepResult {
 
 #[given(expr = "the member of test case {string} has a registered PeI")]
 async fn has_registered_pei_step(world: &mut HarnessWorld, case_id: String) -> StepResult {
-    let outcome = in_scenario(world.scenario_id, has_registered_pei(world, case_id)).await;
+    let outcome = in_scenario(
+        world.scenario_id,
+        has_registered_pei(world, case_id, Settle::Now),
+    )
+    .await;
     world.settle(outcome)
 }
 
-async fn has_registered_pei(world: &mut HarnessWorld, case_id: String) -> StepResult {
+#[given(expr = "the members of test cases {string} and {string} have registered PeIs")]
+async fn have_registered_peis_step(
+    world: &mut HarnessWorld,
+    first: String,
+    second: String,
+) -> StepResult {
+    let outcome = in_scenario(
+        world.scenario_id,
+        have_registered_peis(world, first, second),
+    )
+    .await;
+    world.settle(outcome)
+}
+
+/// Two set-ups, one settle window: the second find is sent as soon as the first's PeI is
+/// registered, and the window after the second's registration covers the first's too.
+async fn have_registered_peis(
+    world: &mut HarnessWorld,
+    first: String,
+    second: String,
+) -> StepResult {
+    has_registered_pei(world, first.clone(), Settle::Later).await?;
+    has_registered_pei(world, second.clone(), Settle::Now).await?;
+    world.registrations = [first, second]
+        .iter()
+        .filter_map(|case| world.registered_by_case.get(case).cloned())
+        .collect();
+    Ok(())
+}
+
+async fn has_registered_pei(
+    world: &mut HarnessWorld,
+    case_id: String,
+    settle: Settle,
+) -> StepResult {
     send_find(world, &case_id, false).await?;
     let sent = last_find(world)?;
     if let Some(e) = &sent.outcome.error {
@@ -636,7 +683,7 @@ async fn has_registered_pei(world: &mut HarnessWorld, case_id: String) -> StepRe
     };
     // As for any find (with its settle window, in which the provider also records what the
     // C&A answered); then, when only another find's registration came, on for this one's.
-    let regs = await_registrations(world).await?;
+    let regs = await_registrations_then(world, settle).await?;
     let mine = match regs.into_iter().find(|r| !foreign(r)) {
         Some(r) => Some(r),
         None => {
@@ -653,7 +700,7 @@ async fn has_registered_pei(world: &mut HarnessWorld, case_id: String) -> StepRe
                         .find(|r| !foreign(r))
                 })
                 .await;
-            if late.is_some() {
+            if late.is_some() && settle == Settle::Now {
                 // The same settle window, for the provider to record what the C&A answered.
                 tokio::time::sleep(Duration::from_millis(env.limits.registration_settle_ms)).await;
             }

@@ -8,6 +8,7 @@ mod errors;
 mod find;
 mod reporting;
 mod reporting_received;
+mod reporting_retries;
 mod resilience;
 mod restart;
 mod updates;
@@ -220,6 +221,21 @@ pub(super) fn relevant(
 pub(super) async fn await_registrations(
     world: &HarnessWorld,
 ) -> Result<Vec<Registration>, StepFailure> {
+    await_registrations_then(world, Settle::Now).await
+}
+
+/// Whether a step waits out the settle window after the registrations it awaited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Settle {
+    Now,
+    /// A later step of the same set-up waits it out, covering this one's too (it starts later).
+    Later,
+}
+
+pub(super) async fn await_registrations_then(
+    world: &HarnessWorld,
+    settle: Settle,
+) -> Result<Vec<Registration>, StepFailure> {
     let env = world.env()?;
     let sent = last_find(world)?;
     let expected = sent.case.expected_assets();
@@ -233,7 +249,7 @@ pub(super) async fn await_registrations(
             (want > 0 && rel.len() >= want).then_some(rel)
         })
         .await;
-    if got.is_some() || want == 0 {
+    if (got.is_some() || want == 0) && settle == Settle::Now {
         // Keep watching briefly for registrations that should not be there.
         let settle = Duration::from_millis(env.limits.registration_settle_ms);
         let _ = env

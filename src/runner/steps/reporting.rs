@@ -1,17 +1,17 @@
 //! Reporting steps: submissions to the six reporting API endpoints, the same-UTC-day check,
-//! null submissions, forced errors (429, 400) and the refusal of invalid bodies, and the
-//! reconciliation of what was reported with what the harness observed.
+//! null submissions, the refusal of invalid bodies, and the reconciliation of what was
+//! reported with what the harness observed. Forced answers and retries:
+//! [`super::reporting_retries`].
 
 use crate::net::recorder::in_scenario;
-use cucumber::{given, then, when};
+use cucumber::{then, when};
 use serde_json::Value;
 
 use super::{StepFailure, StepResult};
 use crate::reporting::Endpoint;
 use crate::reporting::client::RawRequest;
 use crate::reporting::model::{self, EndpointData, PlanOptions, SubmissionStatus};
-use crate::reporting::session::{ForceError, Mode, ReportingSession};
-use crate::reporting::simulator::{ErrorCode, StubConfiguration};
+use crate::reporting::session::{Mode, ReportingSession};
 use crate::reporting::validate::{self, Strictness};
 use crate::runner::world::HarnessWorld;
 
@@ -80,7 +80,9 @@ fn submit_failure(e: &crate::reporting::session::SessionError) -> StepFailure {
 }
 
 /// The submission's records, or why there are none.
-fn sent(world: &HarnessWorld) -> Result<&[crate::record::run::ReportingSubmission], StepFailure> {
+pub(super) fn sent(
+    world: &HarnessWorld,
+) -> Result<&[crate::record::run::ReportingSubmission], StepFailure> {
     if let Some(e) = &world.reporting_error {
         return Err(e.clone());
     }
@@ -208,146 +210,6 @@ async fn no_null_variant(world: &mut HarnessWorld, path: String) -> StepResult {
             records.len()
         ))),
     }
-}
-
-async fn force(
-    world: &mut HarnessWorld,
-    path: &str,
-    status: u16,
-    code: String,
-    count: u32,
-    retry_after: Option<u64>,
-) -> StepResult {
-    let env = world.env()?;
-    let endpoint = endpoint(path)?;
-    env.reporting
-        .force_error(StubConfiguration {
-            endpoint: endpoint.path().to_owned(),
-            status: i64::from(status),
-            code: code.clone(),
-            count: i64::from(count),
-            errors: vec![ErrorCode { code }],
-            retry_after,
-        })
-        .await
-        .map_err(|e| match e {
-            // Without the simulator or the stub nothing can be forced: the feature asks for
-            // what this target cannot do. Otherwise the stub did not take the configuration.
-            ForceError::NoStub => StepFailure::configuration(e.to_string()),
-            _ => StepFailure::environment(e.to_string()),
-        })
-}
-
-#[given(
-    expr = "the reporting API will answer {string} with {int} {word} for the next {int} call(s)"
-)]
-async fn forced_step(
-    world: &mut HarnessWorld,
-    path: String,
-    status: u16,
-    code: String,
-    count: u32,
-) -> StepResult {
-    let outcome = in_scenario(world.scenario_id, forced(world, path, status, code, count)).await;
-    world.settle(outcome)
-}
-
-async fn forced(
-    world: &mut HarnessWorld,
-    path: String,
-    status: u16,
-    code: String,
-    count: u32,
-) -> StepResult {
-    force(world, &path, status, code, count, None).await
-}
-
-#[given(
-    expr = "the reporting API will answer {string} with {int} {word} and Retry-After {int} for the next {int} call(s)"
-)]
-async fn forced_retry_after_step(
-    world: &mut HarnessWorld,
-    path: String,
-    status: u16,
-    code: String,
-    retry_after: u64,
-    count: u32,
-) -> StepResult {
-    let outcome = in_scenario(
-        world.scenario_id,
-        forced_retry_after(world, path, status, code, retry_after, count),
-    )
-    .await;
-    world.settle(outcome)
-}
-
-async fn forced_retry_after(
-    world: &mut HarnessWorld,
-    path: String,
-    status: u16,
-    code: String,
-    retry_after: u64,
-    count: u32,
-) -> StepResult {
-    force(world, &path, status, code, count, Some(retry_after)).await
-}
-
-#[then(
-    expr = "the record is accepted after {int} attempts, waiting at least {int} second(s) before each retry"
-)]
-async fn accepted_after_step(world: &mut HarnessWorld, attempts: usize, secs: u64) -> StepResult {
-    let outcome = in_scenario(world.scenario_id, accepted_after(world, attempts, secs)).await;
-    world.settle(outcome)
-}
-
-async fn accepted_after(world: &mut HarnessWorld, attempts: usize, secs: u64) -> StepResult {
-    for s in sent(world)? {
-        if s.outcome != "accepted" {
-            return Err(StepFailure::system_under_test(format!(
-                "record {} to {}: expected acceptance after retries, got {} ({})",
-                s.record_id, s.endpoint, s.outcome, s.detail
-            )));
-        }
-        if s.attempts != attempts {
-            return Err(StepFailure::system_under_test(format!(
-                "record {} to {}: expected {attempts} attempts, made {} ({})",
-                s.record_id, s.endpoint, s.attempts, s.detail
-            )));
-        }
-        if let Some(w) = s.waits_ms.iter().find(|w| **w < secs * 1000) {
-            return Err(StepFailure::system_under_test(format!(
-                "record {} to {}: expected every retry to wait at least {secs} s (Retry-After), one waited {w} ms",
-                s.record_id, s.endpoint
-            )));
-        }
-    }
-    Ok(())
-}
-
-#[then(
-    expr = "the reporting API refuses it with {int} and the code {string}, and it is not retried"
-)]
-async fn refused_with_step(world: &mut HarnessWorld, status: u16, code: String) -> StepResult {
-    let outcome = in_scenario(world.scenario_id, refused_with(world, status, code)).await;
-    world.settle(outcome)
-}
-
-async fn refused_with(world: &mut HarnessWorld, status: u16, code: String) -> StepResult {
-    for s in sent(world)? {
-        if s.outcome != "refused" || s.http_status != Some(status) || !s.codes.contains(&code) {
-            return Err(StepFailure::system_under_test(format!(
-                "record {} to {}: expected a refusal with {status} and code {code}, got {} ({})",
-                s.record_id, s.endpoint, s.outcome, s.detail
-            )));
-        }
-        if s.attempts != 1 {
-            return Err(StepFailure::system_under_test(format!(
-                "record {} to {}: a {status} must not be retried, but {} attempts were made",
-                s.record_id, s.endpoint, s.attempts
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// A valid body for `endpoint` with nothing to report (zero counts, an empty holder map
