@@ -189,18 +189,13 @@ async fn whole_pack(
     let started = Instant::now();
     let env = embedded(pack(&opts.testpacks)?).await?;
     let options = RunOptions {
-        pack: Pack::All,
-        tags: None,
-        features_dir: opts.features.clone(),
-        out_dir: scratch.join("all"),
-        config: TargetConfig::default(),
-        cases: None,
-        rerun: None,
-        sign_off: None,
-        after: None,
-        interactive: false,
         concurrency,
-        stop: Default::default(),
+        ..RunOptions::new(
+            Pack::All,
+            opts.features.clone(),
+            scratch.join("all"),
+            TargetConfig::default(),
+        )
     };
     let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
     let console =

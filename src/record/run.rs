@@ -177,16 +177,22 @@ pub struct StepRecord {
 }
 
 impl StepRecord {
-    /// A failed "Then" step of a check judged over the whole run (the registration audit):
-    /// the system under test's, with nothing recorded but its message.
-    pub fn failed_check(text: String, message: String) -> StepRecord {
+    /// A step with nothing recorded but its outcome: a check judged over the whole run, a
+    /// scenario that could not be set up, a step never run.
+    pub fn outcome_only(
+        keyword: &str,
+        text: String,
+        status: Status,
+        message: Option<String>,
+        failure_class: Option<super::classify::FailureClass>,
+    ) -> StepRecord {
         StepRecord {
-            keyword: "Then".to_owned(),
+            keyword: keyword.to_owned(),
             text,
-            status: Status::Failed,
+            status,
             duration_ms: 0.0,
-            message: Some(message),
-            failure_class: Some(super::classify::FailureClass::SystemUnderTest),
+            message,
+            failure_class,
             exchanges: Vec::new(),
             timings: Vec::new(),
             observed: None,
@@ -194,6 +200,18 @@ impl StepRecord {
             view_data: Vec::new(),
             warnings: Vec::new(),
         }
+    }
+
+    /// A failed "Then" step of a check judged over the whole run (the registration audit):
+    /// the system under test's, with nothing recorded but its message.
+    pub fn failed_check(text: String, message: String) -> StepRecord {
+        StepRecord::outcome_only(
+            "Then",
+            text,
+            Status::Failed,
+            Some(message),
+            Some(super::classify::FailureClass::SystemUnderTest),
+        )
     }
 }
 

@@ -128,6 +128,27 @@ pub struct RunOptions {
     pub concurrency: usize,
 }
 
+impl RunOptions {
+    /// A run of `pack`'s scenarios in `features_dir`, its evidence under `out_dir`: no tag
+    /// expression, re-run, sign-off or earlier stage 1; `DEFAULT_CONCURRENCY` at once.
+    pub fn new(pack: Pack, features_dir: PathBuf, out_dir: PathBuf, config: TargetConfig) -> Self {
+        RunOptions {
+            pack,
+            tags: None,
+            features_dir,
+            out_dir,
+            config,
+            cases: None,
+            rerun: None,
+            stop: Default::default(),
+            sign_off: None,
+            after: None,
+            interactive: false,
+            concurrency: DEFAULT_CONCURRENCY,
+        }
+    }
+}
+
 /// `--concurrency` when not given: stage 1's scenarios mostly wait (the acknowledgement,
 /// the registration window, the settle and no-match watches), so sixteen in flight start all
 /// fifteen of stage 1's own scenarios at once and finish the stage in the time of its slowest

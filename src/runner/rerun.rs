@@ -43,18 +43,9 @@ impl RerunPlan {
         config: TargetConfig,
     ) -> RunOptions {
         RunOptions {
-            pack: self.pack,
-            tags: None,
-            features_dir,
-            out_dir,
-            config,
             cases: Some(self.cases.clone()),
             rerun: Some(self.rerun.clone()),
-            stop: Default::default(),
-            sign_off: None,
-            after: None,
-            interactive: false,
-            concurrency: super::DEFAULT_CONCURRENCY,
+            ..RunOptions::new(self.pack, features_dir, out_dir, config)
         }
     }
 }

@@ -648,18 +648,13 @@ mod tests {
         )
         .expect("write b.feature");
         let opts = |pack| RunOptions {
-            pack,
-            tags: None,
-            features_dir: dir.path().to_owned(),
-            out_dir: dir.path().join("out"),
-            config: crate::harness::config::TargetConfig::default(),
-            cases: None,
-            rerun: None,
-            stop: Default::default(),
-            sign_off: None,
-            after: None,
-            interactive: false,
             concurrency: 1,
+            ..RunOptions::new(
+                pack,
+                dir.path().to_owned(),
+                dir.path().join("out"),
+                crate::harness::config::TargetConfig::default(),
+            )
         };
         let plan =
             preflight(&opts(Pack::ConnectionProving), None).expect("b.feature is not parsed");

@@ -317,20 +317,13 @@ impl EvidenceWriter {
     fn hook_failed(&mut self, at: SystemTime, info: &event::Info) {
         let message = format!("the scenario could not be set up: {}", panic_text(info));
         if let Some(c) = self.current.as_mut() {
-            let record = StepRecord {
-                keyword: "Before".to_owned(),
-                text: "set up the scenario".to_owned(),
-                status: Status::Failed,
-                duration_ms: 0.0,
-                message: Some(message),
-                failure_class: Some(FailureClass::Harness),
-                exchanges: Vec::new(),
-                timings: Vec::new(),
-                warnings: Vec::new(),
-                observed: None,
-                judged: None,
-                view_data: Vec::new(),
-            };
+            let record = StepRecord::outcome_only(
+                "Before",
+                "set up the scenario".to_owned(),
+                Status::Failed,
+                Some(message),
+                Some(FailureClass::Harness),
+            );
             c.recorded.push(record.clone());
             self.append(&LogEvent::StepFinished {
                 at: at.into(),
@@ -347,20 +340,13 @@ impl EvidenceWriter {
         // Steps after a failure never run; record them so the evidence lists every step.
         let ran = c.recorded.iter().filter(|s| s.keyword != "Before").count();
         for (keyword, text) in c.all_steps.iter().skip(ran) {
-            let record = StepRecord {
-                keyword: keyword.trim().to_owned(),
-                text: text.clone(),
-                status: Status::Skipped,
-                duration_ms: 0.0,
-                message: Some("not run: an earlier step failed".to_owned()),
-                failure_class: None,
-                exchanges: Vec::new(),
-                timings: Vec::new(),
-                warnings: Vec::new(),
-                observed: None,
-                judged: None,
-                view_data: Vec::new(),
-            };
+            let record = StepRecord::outcome_only(
+                keyword.trim(),
+                text.clone(),
+                Status::Skipped,
+                Some("not run: an earlier step failed".to_owned()),
+                None,
+            );
             self.append(&LogEvent::StepFinished {
                 at: at.into(),
                 step: record,

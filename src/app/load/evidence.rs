@@ -22,20 +22,13 @@ pub const PACK: &str = "load";
 fn step(text: String, ok: bool, message: Option<String>) -> LogEvent {
     LogEvent::StepFinished {
         at: Utc::now(),
-        step: StepRecord {
-            keyword: "Then".to_owned(),
+        step: StepRecord::outcome_only(
+            "Then",
             text,
-            status: if ok { Status::Passed } else { Status::Failed },
-            duration_ms: 0.0,
-            message: if ok { None } else { message },
-            failure_class: None,
-            exchanges: Vec::new(),
-            timings: Vec::new(),
-            observed: None,
-            judged: None,
-            view_data: Vec::new(),
-            warnings: Vec::new(),
-        },
+            if ok { Status::Passed } else { Status::Failed },
+            if ok { None } else { message },
+            None,
+        ),
     }
 }
 

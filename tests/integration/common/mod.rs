@@ -87,20 +87,7 @@ pub async fn run_pack_console(
 
 /// The options of a plain run of `pack` with the built-in features, writing into `out`.
 pub fn run_options(pack: Pack, out: &Path, config: TargetConfig) -> RunOptions {
-    RunOptions {
-        pack,
-        tags: None,
-        features_dir: root().join("features"),
-        out_dir: out.to_owned(),
-        config,
-        cases: None,
-        rerun: None,
-        stop: Default::default(),
-        sign_off: None,
-        after: None,
-        interactive: false,
-        concurrency: runner::DEFAULT_CONCURRENCY,
-    }
+    RunOptions::new(pack, root().join("features"), out.to_owned(), config)
 }
 
 /// Run a pack on an environment the caller keeps (and shuts down): two runs can meet one
