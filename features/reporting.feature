@@ -9,15 +9,9 @@ Feature: Reporting - data submitted to all six reporting API endpoints within on
   stage and the reporting API is the harness's simulator. Run with: pdp-harness run --pack reporting
 
   @case:RP-01
-  Scenario: A member's pensions are viewed, giving the organisation something to report
+  Scenario: Members' pensions are viewed, one whose member must contact the scheme (2.004), giving the organisation something to report
     Given the provider's test data has been cleared down
-    And the member of test case "CP-01" has a registered PeI
-    When the dashboard requests the view data of each registered PeI through the UMA flow
-    Then each view response is a valid view data token signed by the provider
-
-  @case:RP-01B
-  Scenario: A pension whose member must contact the scheme (2.004) is viewed, so the contact count is not zero
-    Given the member of test case "S1-15" has a registered PeI
+    And the members of test cases "CP-01" and "S1-15" have registered PeIs
     When the dashboard requests the view data of each registered PeI through the UMA flow
     Then each view response is a valid view data token signed by the provider
     And the view data matches the registration and the test pack

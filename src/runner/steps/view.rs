@@ -179,12 +179,22 @@ async fn view_data_matches_step(world: &mut HarnessWorld) -> StepResult {
 async fn view_data_matches(world: &mut HarnessWorld) -> StepResult {
     let env = world.env()?;
     let sent = last_find(world)?;
-    let id = sent.case.id.get_ref().clone();
-    let expect = sent.case.expect;
     let mut problems = Vec::new();
+    // Each view's PeI and the case it is judged against: its problems start with the PeI.
+    let mut owners: Vec<(String, String)> = Vec::new();
     for v in &world.views {
         let before = problems.len();
         let name = &v.registration.name;
+        // Judged against the case whose set-up registered it (a scenario may set up two),
+        // else the last find's.
+        let case = world
+            .registered_by_case
+            .iter()
+            .find(|(_, r)| r.name == *name)
+            .and_then(|(id, _)| env.pack.case(id))
+            .unwrap_or(&sent.case);
+        let expect = case.expect;
+        owners.push((name.clone(), case.id.get_ref().clone()));
         // Judged: the view response whose token carried this data.
         env.recorder.judged(v.response.exchange);
         let Some(data) = &v.view_data else {
@@ -206,11 +216,7 @@ async fn view_data_matches(world: &mut HarnessWorld) -> StepResult {
         };
         let want = match expect {
             ExpectedMatch::MatchPossible => 1,
-            _ => sent
-                .case
-                .view
-                .arrangements
-                .unwrap_or(1 + pension.split.len()),
+            _ => case.view.arrangements.unwrap_or(1 + pension.split.len()),
         };
         if arrangements.len() != want {
             problems.push(format!(
@@ -220,7 +226,7 @@ async fn view_data_matches(world: &mut HarnessWorld) -> StepResult {
             continue;
         }
         let a = &arrangements[0];
-        problems.extend(expected_view_items(&sent.case, &arrangements, name));
+        problems.extend(expected_view_items(case, &arrangements, name));
         if expect != ExpectedMatch::MatchPossible {
             problems.extend(pack_values(pension, a, name));
         }
@@ -267,10 +273,29 @@ async fn view_data_matches(world: &mut HarnessWorld) -> StepResult {
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(StepFailure::system_under_test(format!(
-            "case {id}: {}",
-            problems.join("; ")
-        )))
+        // "case S1-15: ...", each problem under the case of the PeI it names.
+        let case_of = |problem: &str| {
+            owners
+                .iter()
+                .find(|(pei, _)| problem.starts_with(&format!("{pei}:")))
+                .map_or(sent.case.id.get_ref(), |(_, case)| case)
+        };
+        let mut text = String::new();
+        let mut last: Option<&String> = None;
+        for problem in &problems {
+            let case = case_of(problem);
+            if last != Some(case) {
+                if !text.is_empty() {
+                    text.push_str("; ");
+                }
+                text.push_str(&format!("case {case}: "));
+                last = Some(case);
+            } else {
+                text.push_str("; ");
+            }
+            text.push_str(problem);
+        }
+        Err(StepFailure::system_under_test(text))
     }
 }
 
