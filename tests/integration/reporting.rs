@@ -1261,3 +1261,63 @@ async fn a_submission_in_flight_when_the_run_stops_is_evidenced_as_in_doubt() {
     assert_eq!(subs[0].endpoint, Endpoint::ViewResponseRequestNumber.path());
     session.shutdown();
 }
+
+/// The `Retry-After` steps, which no built-in feature uses since RP-15 answers as the live
+/// reporting API does: in an organisation's own feature, a 429 with `Retry-After 1` is waited
+/// out before the retry, and a step claiming a longer wait than was made fails, naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feature_forcing_retry_after_sees_the_wait_honoured_and_no_longer() {
+    use pdp_harness::record::run::Status;
+    use pdp_harness::runner::{self, Pack, RunOptions, writer::Collect};
+    let features = tempfile::tempdir().expect("tempdir");
+    let scenario = |case: &str, secs: &str| {
+        format!(
+            r#"
+  @case:{case} @stub
+  Scenario: {case} a correction refused once with Retry-After 1
+    Given the reporting API will answer "/view-response/request-number" with 429 TOO_MANY_REQUESTS and Retry-After 1 for the next 1 call
+    When the organisation resubmits its reporting data to "/view-response/request-number" as a correction
+    Then the record is accepted after 2 attempts, waiting at least {secs} before each retry
+"#
+        )
+    };
+    std::fs::write(
+        features.path().join("retry_after.feature"),
+        format!(
+            "@reporting\nFeature: Retry-After\n{}{}",
+            scenario("RA-01", "1 second"),
+            scenario("RA-02", "2 seconds")
+        ),
+    )
+    .expect("write the feature");
+    let out = tempfile::tempdir().expect("tempdir");
+    let env = common::environment(pdp_harness::provider::Faults::none()).await;
+    let options = RunOptions {
+        features_dir: features.path().to_owned(),
+        ..common::run_options(
+            Pack::Reporting,
+            out.path(),
+            pdp_harness::harness::config::TargetConfig::default(),
+        )
+    };
+    let outcome = runner::run(
+        env.clone(),
+        &options,
+        Box::new(Collect(Arc::new(std::sync::Mutex::new(Vec::new())))),
+    )
+    .await;
+    env.shutdown();
+    let record = outcome.expect("the run completes").record;
+    assert_eq!(
+        common::scenario(&record, "RA-01").status,
+        Status::Passed,
+        "{:#?}",
+        common::statuses(&record)
+    );
+    let (step, message) = common::failed_step(&record, "RA-02");
+    assert!(step.contains("waiting at least 2 seconds"), "{step}");
+    assert!(
+        message.contains("expected every retry to wait at least 2 s (Retry-After), one waited 1"),
+        "{message}"
+    );
+}

@@ -101,20 +101,26 @@ async fn accepted_after_step(world: &mut HarnessWorld, attempts: usize, secs: u6
     world.settle(outcome)
 }
 
+/// The record was accepted, at attempt number `attempts`.
+fn accepted_at_attempt(s: &crate::record::run::ReportingSubmission, attempts: usize) -> StepResult {
+    if s.outcome != "accepted" {
+        return Err(StepFailure::system_under_test(format!(
+            "record {} to {}: expected acceptance after retries, got {} ({})",
+            s.record_id, s.endpoint, s.outcome, s.detail
+        )));
+    }
+    if s.attempts != attempts {
+        return Err(StepFailure::system_under_test(format!(
+            "record {} to {}: expected {attempts} attempts, made {} ({})",
+            s.record_id, s.endpoint, s.attempts, s.detail
+        )));
+    }
+    Ok(())
+}
+
 async fn accepted_after(world: &mut HarnessWorld, attempts: usize, secs: u64) -> StepResult {
     for s in sent(world)? {
-        if s.outcome != "accepted" {
-            return Err(StepFailure::system_under_test(format!(
-                "record {} to {}: expected acceptance after retries, got {} ({})",
-                s.record_id, s.endpoint, s.outcome, s.detail
-            )));
-        }
-        if s.attempts != attempts {
-            return Err(StepFailure::system_under_test(format!(
-                "record {} to {}: expected {attempts} attempts, made {} ({})",
-                s.record_id, s.endpoint, s.attempts, s.detail
-            )));
-        }
+        accepted_at_attempt(s, attempts)?;
         if s.waits_ms.len() + 1 != s.attempts {
             return Err(StepFailure::harness(format!(
                 "record {} to {}: {} attempts but {} waits between them were recorded",
@@ -149,18 +155,7 @@ async fn accepted_after_backoff(world: &mut HarnessWorld, attempts: usize) -> St
     let env = world.env()?;
     let policy = env.reporting.client.retry;
     for s in sent(world)? {
-        if s.outcome != "accepted" {
-            return Err(StepFailure::system_under_test(format!(
-                "record {} to {}: expected acceptance after retries, got {} ({})",
-                s.record_id, s.endpoint, s.outcome, s.detail
-            )));
-        }
-        if s.attempts != attempts {
-            return Err(StepFailure::system_under_test(format!(
-                "record {} to {}: expected {attempts} attempts, made {} ({})",
-                s.record_id, s.endpoint, s.attempts, s.detail
-            )));
-        }
+        accepted_at_attempt(s, attempts)?;
         check_backoff(&s.waits_ms, s.attempts, &policy).map_err(|why| {
             StepFailure::harness(format!("record {} to {}: {why}", s.record_id, s.endpoint))
         })?;
