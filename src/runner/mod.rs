@@ -150,10 +150,10 @@ impl RunOptions {
 }
 
 /// `--concurrency` when not given: stage 1's scenarios mostly wait (the acknowledgement,
-/// the registration window, the settle and no-match watches), so sixteen in flight start all
-/// fifteen of stage 1's own scenarios at once and finish the stage in the time of its slowest
-/// one at little CPU, and sixteen finds in flight is far below what the live pension finder
-/// sends a provider at once.
+/// the registration window, the settle and no-match watches), so sixteen in flight start the
+/// six find negatives and the nine of stage 1's own scenarios that use none of their members
+/// at once ([`overlap`]) at little CPU, and sixteen finds in flight is far below what the live
+/// pension finder sends a provider at once.
 pub const DEFAULT_CONCURRENCY: usize = 16;
 
 /// What a finished run left behind.
