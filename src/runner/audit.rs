@@ -76,6 +76,24 @@ struct Ledger {
 #[derive(Debug)]
 pub struct Audit {
     ledger: Mutex<Ledger>,
+    /// Finds being sent (by ticket): their registrations can reach the C&A before the find is
+    /// recorded, so a watch judging what other finds caused waits for them ([`Sending`]).
+    sending: tokio::sync::watch::Sender<BTreeSet<u64>>,
+    next_ticket: std::sync::atomic::AtomicU64,
+}
+
+/// A find being sent, from before it leaves until it is recorded ([`Audit::record_find`]).
+pub struct Sending {
+    audit: std::sync::Arc<Audit>,
+    ticket: u64,
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        self.audit.sending.send_modify(|s| {
+            s.remove(&self.ticket);
+        });
+    }
 }
 
 fn when(at: &DateTime<Utc>) -> String {
@@ -94,7 +112,34 @@ impl Audit {
                 judged: cas.last_rreguri_seq(),
                 ..Ledger::default()
             }),
+            sending: tokio::sync::watch::Sender::new(BTreeSet::new()),
+            next_ticket: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// A find is about to be sent: held until it is recorded.
+    pub fn sending(self: &std::sync::Arc<Self>) -> Sending {
+        let ticket = self
+            .next_ticket
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.sending.send_modify(|s| {
+            s.insert(ticket);
+        });
+        Sending {
+            audit: self.clone(),
+            ticket,
+        }
+    }
+
+    /// Wait (at most `limit`) until every find being sent now has been recorded: a
+    /// registration it caused is then known as its own, not taken for an unexplained one.
+    pub async fn finds_being_sent_recorded(&self, limit: Duration) {
+        let now: BTreeSet<u64> = self.sending.borrow().clone();
+        if now.is_empty() {
+            return;
+        }
+        let mut rx = self.sending.subscribe();
+        let _ = tokio::time::timeout(limit, rx.wait_for(|left| now.is_disjoint(left))).await;
     }
 
     fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {

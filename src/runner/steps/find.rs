@@ -498,6 +498,14 @@ pub(super) async fn watch_nothing_registered(world: &HarnessWorld, what: &str) -
                 .then_some(())
         })
         .await;
+    // A find another scenario is sending now may already have registered: wait until it is
+    // recorded, so that what it caused is known as its own.
+    if let Some(audit) = &world.audit {
+        let sending = env.limits.acknowledgement_ms + env.limits.timeout_margin_ms;
+        audit
+            .finds_being_sent_recorded(Duration::from_millis(sending))
+            .await;
+    }
     let unwanted = unwanted(&env.cas.registrations());
     match unwanted {
         None => {

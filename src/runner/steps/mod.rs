@@ -124,6 +124,8 @@ pub(super) async fn send_find_as(
         ))
     })?;
     let data = FindData::of(persona);
+    // Known to the audit as being sent until recorded below.
+    let sending = world.audit.as_ref().map(|a| a.sending());
     let outcome = match forgery {
         None => env.finder.send(&data).await,
         Some(f) => {
@@ -141,6 +143,7 @@ pub(super) async fn send_find_as(
     if let Some(audit) = &world.audit {
         audit.record_find(&env.cas, &outcome, &case, kind, world.scenario.clone());
     }
+    drop(sending);
     world.registrations.clear();
     world.forged = forgery.map(Forgery::describe);
     world.last_find = Some(SentFind { case, outcome });
