@@ -191,6 +191,24 @@ fn progress(console: &writer::SharedConsole, event: Progress<'_>) {
     }
 }
 
+/// How long a scenario waiting for the first of two files running beside each other waits
+/// for one of its scenarios to finish ([`overlap`]): room for one of them to wait for its
+/// place behind another scenario and then run, each clearing down and sending two finds, each
+/// find acknowledged, registered, settled, watched and viewed within its limits and timeout
+/// margins. A backstop against a fault of the harness: every step has its own limit.
+fn first_file_stall_limit(env: &Environment) -> std::time::Duration {
+    let l = &env.limits;
+    let one_find = std::time::Duration::from_millis(
+        l.acknowledgement_ms
+            + l.registration_ms
+            + l.registration_settle_ms
+            + l.no_match_watch_ms
+            + l.view_response_ms
+            + 2 * l.timeout_margin_ms,
+    );
+    2 * (env.clear_down_limit() + 2 * one_find)
+}
+
 /// Run one feature file's selected scenarios (`files` of one), or two files beside each other
 /// (`files` of two, [`overlap`]): `opts.concurrency` at once, or one at a time when the file
 /// runs alone (its shared clear-down, where it has one, performed by the first). The writer
@@ -219,6 +237,7 @@ async fn run_files(
             shared.clone(),
             env.clear_down_limit() + std::time::Duration::from_secs(10),
             second.sharing_with(first, &env.pack),
+            first_file_stall_limit(env),
             opts.concurrency,
         ))),
         _ => None,
@@ -253,7 +272,14 @@ async fn run_files(
             let admit = admit.clone();
             async move {
                 if let Some(overlap) = admit {
-                    world.place = overlap.admit(feature, &key).await;
+                    match overlap.admit(feature, &key).await {
+                        Ok(place) => world.place = place,
+                        Err(stalled) => {
+                            world.not_admitted = Some(
+                                crate::record::classify::StepFailure::harness(stalled.to_string()),
+                            );
+                        }
+                    }
                 }
             }
             .boxed_local()

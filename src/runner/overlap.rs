@@ -10,6 +10,11 @@
 //! At most `concurrency` scenarios are active at once: a scenario waiting for the clear-down
 //! or for the first file sends nothing and holds no place, so a waiting one cannot keep out
 //! the one it waits for.
+//!
+//! Every step has its own limit, so the first file always finishes; still, a scenario waiting
+//! for it gives up (and fails, sending nothing) once none of its scenarios has finished for
+//! [`Overlap::new`]'s `stall_limit`: a fault of the harness then costs a bounded wait, not a
+//! run that never ends.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -38,7 +43,24 @@ pub struct Overlap {
     /// it does for a whole file before running any of its scenarios) and those finished.
     first_selected: AtomicUsize,
     first_finished: watch::Sender<usize>,
+    /// How long a scenario waiting for the first file waits for one of its scenarios to
+    /// finish before giving up.
+    stall_limit: Duration,
     places: Arc<Semaphore>,
+}
+
+/// Why a scenario of the second file did not start.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{scenario} uses a member or pension of the scenarios of {first} and waits for them to finish; none of them finished for {:.0} s ({finished} of {selected} finished), so it did not start",
+    stalled.as_secs_f64()
+)]
+pub struct FirstFileStalled {
+    pub scenario: String,
+    pub first: String,
+    pub stalled: Duration,
+    pub finished: usize,
+    pub selected: usize,
 }
 
 impl Overlap {
@@ -47,6 +69,7 @@ impl Overlap {
         clear_down: Arc<SharedClearDown>,
         clear_down_limit: Duration,
         after_first: BTreeSet<String>,
+        stall_limit: Duration,
         concurrency: usize,
     ) -> Overlap {
         Overlap {
@@ -56,6 +79,7 @@ impl Overlap {
             after_first,
             first_selected: AtomicUsize::new(0),
             first_finished: watch::Sender::new(0),
+            stall_limit,
             places: Arc::new(Semaphore::new(concurrency.max(1))),
         }
     }
@@ -83,12 +107,12 @@ impl Overlap {
     /// file's others wait for its outcome (their Background step then records it); the
     /// second file's wait for it too, and those in `after_first` for the whole first file.
     /// A failed clear-down is the first file's scenarios' to report: the second's go on, as
-    /// they did when they ran after it.
+    /// they did when they ran after it. One in `after_first` whose wait stalls is refused.
     pub async fn admit(
         &self,
         feature: &gherkin::Feature,
         scenario: &ScenarioKey,
-    ) -> Option<OwnedSemaphorePermit> {
+    ) -> Result<Option<OwnedSemaphorePermit>, FirstFileStalled> {
         if self.is_first(feature) {
             if *scenario != self.clear_down.by {
                 let _ = self.clear_down.wait(self.clear_down_limit).await;
@@ -96,20 +120,39 @@ impl Overlap {
         } else {
             tokio::select! {
                 _ = self.clear_down.wait(self.clear_down_limit) => {}
-                () = self.first_done() => {}
+                _ = self.first_done() => {}
             }
             if self.after_first.contains(scenario.id()) {
-                self.first_done().await;
+                self.first_done()
+                    .await
+                    .map_err(|(finished, selected)| FirstFileStalled {
+                        scenario: scenario.label(),
+                        first: self.first.display().to_string(),
+                        stalled: self.stall_limit,
+                        finished,
+                        selected,
+                    })?;
             }
         }
-        self.places.clone().acquire_owned().await.ok()
+        Ok(self.places.clone().acquire_owned().await.ok())
     }
 
-    async fn first_done(&self) {
+    /// Until every selected scenario of the first file has finished; `Err((finished,
+    /// selected))` once none has finished for the stall limit.
+    async fn first_done(&self) -> Result<(), (usize, usize)> {
         let selected = self.first_selected.load(Ordering::SeqCst);
         let mut finished = self.first_finished.subscribe();
-        // The sender lives in `self`, so the channel cannot close while this waits.
-        let _ = finished.wait_for(|done| *done >= selected).await;
+        loop {
+            let done = *finished.borrow_and_update();
+            if done >= selected {
+                return Ok(());
+            }
+            // The sender lives in `self`, so the channel cannot close while this waits.
+            match tokio::time::timeout(self.stall_limit, finished.changed()).await {
+                Ok(_) => {}
+                Err(_) => return Err((done, selected)),
+            }
+        }
     }
 }
 
@@ -144,6 +187,7 @@ mod tests {
             clear_down.clone(),
             Duration::from_secs(30),
             ["S1-01".to_owned()].into(),
+            Duration::from_secs(300),
             2,
         ));
         let (first, second) = (feature("/a.feature"), feature("/b.feature"));
@@ -151,11 +195,11 @@ mod tests {
         overlap.selected(&first);
 
         // The performer goes at once; everyone else waits for the clear-down.
-        let performer = overlap.admit(&first, &key("FN-01")).await;
+        let performer = overlap.admit(&first, &key("FN-01")).await.unwrap();
         assert!(performer.is_some());
         let spawn = |f: gherkin::Feature, id: &'static str| {
             let overlap = overlap.clone();
-            tokio::spawn(async move { overlap.admit(&f, &key(id)).await })
+            tokio::spawn(async move { overlap.admit(&f, &key(id)).await.unwrap() })
         };
         let other = spawn(first.clone(), "FN-02");
         let early = spawn(second.clone(), "S1-05");
@@ -192,6 +236,7 @@ mod tests {
             clear_down,
             Duration::from_secs(3600),
             ["S1-01".to_owned()].into(),
+            Duration::from_secs(300),
             1,
         );
         let second = feature("/b.feature");
@@ -200,6 +245,66 @@ mod tests {
             overlap.admit(&second, &key("S1-01")),
         )
         .await;
-        assert!(matches!(admitted, Ok(Some(_))));
+        assert!(matches!(admitted, Ok(Ok(Some(_)))));
+    }
+
+    /// A sharer waits as long as the first file's scenarios keep finishing, however long that
+    /// is in all, and gives up (refused, with no place) once none has finished for the stall
+    /// limit. On tokio's paused clock: the test waits for nothing.
+    #[tokio::test(start_paused = true)]
+    async fn a_sharer_waits_while_the_first_file_progresses_and_is_refused_once_it_stalls() {
+        let clear_down = Arc::new(SharedClearDown::new(key("FN-01")));
+        clear_down.finish(Ok("cleared".into()));
+        let overlap = Arc::new(Overlap::new(
+            PathBuf::from("/a.feature"),
+            clear_down,
+            Duration::from_secs(30),
+            ["S1-01".to_owned(), "S1-02".to_owned()].into(),
+            Duration::from_secs(60),
+            4,
+        ));
+        let (first, second) = (feature("/a.feature"), feature("/b.feature"));
+        for _ in 0..3 {
+            overlap.selected(&first);
+        }
+        let started = tokio::time::Instant::now();
+        let spawn = |id: &'static str| {
+            let (overlap, second) = (overlap.clone(), second.clone());
+            tokio::spawn(async move { overlap.admit(&second, &key(id)).await })
+        };
+
+        // Progress every 50 s (under the 60 s limit): 100 s in all, and admitted.
+        let patient = spawn("S1-01");
+        for _ in 0..2 {
+            tokio::time::sleep(Duration::from_secs(50)).await;
+            assert!(!patient.is_finished());
+            overlap.finished(&first);
+        }
+        tokio::time::sleep(Duration::from_secs(50)).await;
+        assert!(!patient.is_finished());
+        let stalled = spawn("S1-02");
+        // The last of the first file's scenarios never finishes: 60 s after the last that
+        // did, S1-01 is refused; S1-02, 60 s after it began waiting.
+        let refused = tokio::time::timeout(Duration::from_secs(3600), patient)
+            .await
+            .expect("refused within the stall limit, not left waiting")
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(started.elapsed(), Duration::from_secs(160));
+        assert_eq!((refused.finished, refused.selected), (2, 3));
+        assert!(
+            refused
+                .to_string()
+                .contains("none of them finished for 60 s (2 of 3 finished)"),
+            "{refused}"
+        );
+        assert!(stalled.await.unwrap().is_err());
+        assert_eq!(started.elapsed(), Duration::from_secs(210));
+
+        // Once the last has finished, a sharer goes at once.
+        overlap.finished(&first);
+        let late = spawn("S1-02").await.unwrap();
+        assert!(matches!(late, Ok(Some(_))));
+        assert_eq!(started.elapsed(), Duration::from_secs(210));
     }
 }

@@ -47,6 +47,9 @@ pub struct HarnessWorld {
     /// Its place among the scenarios active at once, where two files run beside each other
     /// ([`crate::runner::overlap`]); given up by the runner's after hook.
     pub place: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// Why the runner did not let this scenario start ([`crate::runner::overlap`]): each of
+    /// its steps fails with it, sending nothing.
+    pub not_admitted: Option<StepFailure>,
     /// The most recent find request.
     pub last_find: Option<SentFind>,
     /// What was forged or malformed in the most recent find, for a negative scenario.
@@ -103,8 +106,12 @@ impl HarnessWorld {
         self.env = Some(env);
     }
 
-    /// The shared environment; a step run outside the runner fails with a clear message.
+    /// The shared environment; a step run outside the runner, or of a scenario the runner did
+    /// not admit, fails with a clear message.
     pub fn env(&self) -> Result<Arc<Environment>, StepFailure> {
+        if let Some(refused) = &self.not_admitted {
+            return Err(refused.clone());
+        }
         self.env.clone().ok_or_else(|| {
             StepFailure::harness("internal: the scenario has no environment attached")
         })
@@ -114,5 +121,24 @@ impl HarnessWorld {
     pub fn settle(&mut self, outcome: Result<(), StepFailure>) -> Result<(), StepFailure> {
         self.failure = outcome.as_ref().err().cloned();
         outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scenario the runner refused fails each step with why, before any step can send.
+    #[test]
+    fn a_scenario_not_admitted_gets_no_environment() {
+        let world = HarnessWorld {
+            not_admitted: Some(StepFailure::harness("S1-01 ... did not start")),
+            ..HarnessWorld::default()
+        };
+        let refused = world.env().unwrap_err();
+        assert!(
+            refused.to_string().contains("S1-01 ... did not start"),
+            "{refused}"
+        );
     }
 }

@@ -250,6 +250,14 @@ impl Cas {
         self.inner.changes.send_modify(|v| *v += 1);
     }
 
+    /// A registration as if a provider had just made it (no `/rreguri` call is recorded): for
+    /// unit tests of what waits on registrations.
+    #[cfg(test)]
+    pub(crate) fn insert_registration(&self, registration: Registration) {
+        self.state().registrations.push(registration);
+        self.changed();
+    }
+
     fn audit(&self) -> MutexGuard<'_, AuditLog> {
         self.inner
             .audit

@@ -49,18 +49,12 @@ async fn forced_step(
     code: String,
     count: u32,
 ) -> StepResult {
-    let outcome = in_scenario(world.scenario_id, forced(world, path, status, code, count)).await;
+    let outcome = in_scenario(
+        world.scenario_id,
+        force(world, &path, status, code, count, None),
+    )
+    .await;
     world.settle(outcome)
-}
-
-async fn forced(
-    world: &mut HarnessWorld,
-    path: String,
-    status: u16,
-    code: String,
-    count: u32,
-) -> StepResult {
-    force(world, &path, status, code, count, None).await
 }
 
 #[given(
@@ -76,21 +70,10 @@ async fn forced_retry_after_step(
 ) -> StepResult {
     let outcome = in_scenario(
         world.scenario_id,
-        forced_retry_after(world, path, status, code, retry_after, count),
+        force(world, &path, status, code, count, Some(retry_after)),
     )
     .await;
     world.settle(outcome)
-}
-
-async fn forced_retry_after(
-    world: &mut HarnessWorld,
-    path: String,
-    status: u16,
-    code: String,
-    retry_after: u64,
-    count: u32,
-) -> StepResult {
-    force(world, &path, status, code, count, Some(retry_after)).await
 }
 
 #[then(
