@@ -42,6 +42,11 @@ fn record(audit: &Audit, cas: &Cas, case: &Case, kind: FindKind, ago: Duration) 
     audit.record_find(cas, &outcome, case, kind, None);
 }
 
+/// A find that must register `asset`, sent `ago` before now.
+fn expected(audit: &Audit, cas: &Cas, id: &str, asset: &str, ago: Duration) {
+    record(audit, cas, &case(id, asset), FindKind::Expected, ago);
+}
+
 fn registered(cas: &Cas, asset: &str, at: DateTime<Utc>) {
     cas.insert_registration(Registration {
         resource_id: format!("r-{asset}"),
@@ -65,13 +70,7 @@ fn registered(cas: &Cas, asset: &str, at: DateTime<Utc>) {
 async fn await_expected_waits_for_a_registration_still_due_until_it_comes() {
     let cas = cas();
     let audit = Arc::new(Audit::new(&cas));
-    record(
-        &audit,
-        &cas,
-        &case("S1-01", ASSET),
-        FindKind::Expected,
-        Duration::ZERO,
-    );
+    expected(&audit, &cas, "S1-01", ASSET, Duration::ZERO);
     let waiting = {
         let (cas, audit) = (cas.clone(), audit.clone());
         tokio::spawn(async move { audit.await_expected(&cas, LIMIT).await })
@@ -97,13 +96,7 @@ async fn await_expected_waits_for_a_registration_still_due_until_it_comes() {
 async fn await_expected_gives_up_at_the_registration_limit() {
     let cas = cas();
     let audit = Audit::new(&cas);
-    record(
-        &audit,
-        &cas,
-        &case("S1-01", ASSET),
-        FindKind::Expected,
-        Duration::from_secs(10),
-    );
+    expected(&audit, &cas, "S1-01", ASSET, Duration::from_secs(10));
     let started = tokio::time::Instant::now();
     audit.await_expected(&cas, LIMIT).await;
     let waited = started.elapsed();
@@ -119,13 +112,7 @@ async fn await_expected_gives_up_at_the_registration_limit() {
 async fn await_expected_waits_for_nothing_not_due() {
     let cas = cas();
     let audit = Audit::new(&cas);
-    record(
-        &audit,
-        &cas,
-        &case("S1-01", ASSET),
-        FindKind::Expected,
-        Duration::from_secs(31),
-    );
+    expected(&audit, &cas, "S1-01", ASSET, Duration::from_secs(31));
     record(
         &audit,
         &cas,
@@ -133,26 +120,14 @@ async fn await_expected_waits_for_nothing_not_due() {
         FindKind::Refused,
         Duration::ZERO,
     );
-    record(
-        &audit,
-        &cas,
-        &case("S1-02", OTHER),
-        FindKind::Expected,
-        Duration::ZERO,
-    );
+    expected(&audit, &cas, "S1-02", OTHER, Duration::ZERO);
     cas.clear().unwrap();
     let started = tokio::time::Instant::now();
     audit.await_expected(&cas, LIMIT).await;
     assert_eq!(started.elapsed(), Duration::ZERO);
 
     // The same find after the clear-down is waited for.
-    record(
-        &audit,
-        &cas,
-        &case("S1-02", OTHER),
-        FindKind::Expected,
-        Duration::ZERO,
-    );
+    expected(&audit, &cas, "S1-02", OTHER, Duration::ZERO);
     audit.await_expected(&cas, LIMIT).await;
     assert!(started.elapsed() > Duration::from_secs(29));
 }
