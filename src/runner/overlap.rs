@@ -127,7 +127,14 @@ impl Overlap {
                     .await
                     .map_err(|(finished, selected)| FirstFileStalled {
                         scenario: scenario.label(),
-                        first: self.first.display().to_string(),
+                        // Its file name: the folder is the built-in features' temporary copy
+                        // or the user's own, which they know.
+                        first: self
+                            .first
+                            .file_name()
+                            .unwrap_or(self.first.as_os_str())
+                            .to_string_lossy()
+                            .into_owned(),
                         stalled: self.stall_limit,
                         finished,
                         selected,
@@ -293,9 +300,9 @@ mod tests {
         assert_eq!(started.elapsed(), Duration::from_secs(160));
         assert_eq!((refused.finished, refused.selected), (2, 3));
         assert!(
-            refused
-                .to_string()
-                .contains("none of them finished for 60 s (2 of 3 finished)"),
+            refused.to_string().contains(
+                "of the scenarios of a.feature and waits for them to finish; none of them finished for 60 s (2 of 3 finished)"
+            ),
             "{refused}"
         );
         assert!(stalled.await.unwrap().is_err());
