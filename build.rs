@@ -1,4 +1,4 @@
-//! Two jobs before the crate is compiled:
+//! Three jobs before the crate is compiled:
 //!
 //! - Builds the feature files and test packs into the binary (`src/harness/bundled.rs`), so that an
 //!   installed `pdp-harness` runs outside the checkout. The list is generated from the folders,

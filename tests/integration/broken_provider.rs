@@ -837,12 +837,13 @@ async fn a_provider_lenient_on_one_negative_fails_that_one_alone() {
     let fault = || Faults::none().with(Fault::AcceptsFindWithoutRequestId);
     let dir = out();
     let record = common::run_pack(Pack::Stage1, fault(), dir.path()).await;
-    let failed: Vec<&str> = record
-        .scenarios
-        .iter()
-        .filter(|s| s.status == Status::Failed)
-        .filter_map(|s| s.case_id.as_deref())
-        .collect();
+    let failed = |record: &pdp_harness::record::run::RunRecord| {
+        common::statuses(record)
+            .into_iter()
+            .filter(|(_, status)| *status == Status::Failed)
+            .map(|(case, _)| case)
+            .collect::<Vec<_>>()
+    };
     let why = |record: &pdp_harness::record::run::RunRecord| {
         record
             .scenarios
@@ -852,7 +853,7 @@ async fn a_provider_lenient_on_one_negative_fails_that_one_alone() {
             .map(|(case, st)| format!("{case:?} {}: {:?}", st.text, st.message))
             .collect::<Vec<_>>()
     };
-    assert_eq!(failed, ["FN-05", "S1-06"], "{:#?}", why(&record));
+    assert_eq!(failed(&record), ["FN-05", "S1-06"], "{:#?}", why(&record));
     let s = scenario(&record, "FN-05");
     let refusal = s
         .steps
@@ -890,11 +891,5 @@ async fn a_provider_lenient_on_one_negative_fails_that_one_alone() {
     let one = common::run_on_at(&env, Pack::Stage1, dir.path(), config, None, 1).await;
     env.shutdown();
     let one = one.expect("the run completes").0;
-    let failed_at_1: Vec<&str> = one
-        .scenarios
-        .iter()
-        .filter(|s| s.status == Status::Failed)
-        .filter_map(|s| s.case_id.as_deref())
-        .collect();
-    assert_eq!(failed_at_1, ["FN-05", "S1-06"], "{:#?}", why(&one));
+    assert_eq!(failed(&one), ["FN-05", "S1-06"], "{:#?}", why(&one));
 }
